@@ -1,0 +1,1 @@
+"""Persistence: PostgreSQL (records, configuration, audit) and Redis (live state, queue, limits)."""

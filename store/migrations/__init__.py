@@ -1,0 +1,1 @@
+"""SQL migration files, applied by store.migrate."""

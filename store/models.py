@@ -1,0 +1,185 @@
+"""Rows as stored, one msgspec Struct per table (secrets stay encrypted bytes here)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class Tenant(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    allow_private_webhooks: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class User(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: str
+    password_hash: str
+    role: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProviderCredential(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    kind: str
+    vendor: str
+    api_key: bytes | None
+    api_key_last4: str | None
+    model: str | None
+    options: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class Agent(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    system_prompt: str
+    welcome_message: str
+    welcome_interruptible: bool
+    language: str
+    stt: dict[str, Any]
+    llm: dict[str, Any]
+    tts: dict[str, Any]
+    barge_in_sensitivity: str
+    end_of_speech_ms: int | None
+    voicemail_policy: str
+    voicemail_message: str
+    max_call_seconds: int
+    recording_enabled: bool
+    recording_retention_days: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SipTrunk(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    kind: str
+    host: str
+    port: int
+    transport: str
+    username: str | None
+    password: bytes | None
+    from_user: str | None
+    from_domain: str | None
+    codecs: list[str]
+    dtmf_mode: str
+    max_cps: float
+    max_calls: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class InboundRoute(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    did: str
+    agent_id: uuid.UUID
+    trunk_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CallRecord(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    agent_id: uuid.UUID | None = None
+    trunk_id: uuid.UUID | None = None
+    direction: str
+    transport: str = "asterisk"
+    from_number: str = ""
+    to_number: str = ""
+    status: str
+    outcome: str | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_ms: int | None = None
+    transcript: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    turns: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    events: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    provider_usage: dict[str, Any] = msgspec.field(default_factory=dict)
+    variables: dict[str, Any] = msgspec.field(default_factory=dict)
+    recording_path: str | None = None
+    error_reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class SttEvent(msgspec.Struct, kw_only=True):
+    id: int
+    tenant_id: uuid.UUID
+    call_id: uuid.UUID
+    kind: str
+    vendor: str
+    detail: str
+    created_at: datetime
+
+
+class AuditLog(msgspec.Struct, kw_only=True):
+    id: int
+    tenant_id: uuid.UUID
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    created_at: datetime
+
+
+class Webhook(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    url: str
+    events: list[str]
+    secret: bytes
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookDelivery(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApiKey(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    prefix: str
+    key_hash: str
+    role: str
+    rpm: int
+    rpd: int
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,27 @@
+"""The Redis connection every process shares."""
+
+from __future__ import annotations
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+# A Redis round trip is sub-millisecond on a LAN; a second means Redis is down or overloaded.
+SOCKET_TIMEOUT_S = 1.0
+KEY_PREFIX = "vocals:"
+# Every live call touches Redis a few times a second; hundreds of calls need hundreds of
+# connections at peak. Past this, callers wait for a free one rather than fail.
+MAX_CONNECTIONS = 1000
+# How long a caller waits for a free connection before that one operation fails.
+POOL_WAIT_S = 2.0
+
+
+def connect(url: str) -> Redis:
+    """A client for `url` (decoded responses off: values are msgspec-encoded bytes), whose
+    pool makes callers wait for a connection instead of failing when all are busy."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_S,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_connect_timeout=SOCKET_TIMEOUT_S,
+    )
+    return Redis.from_pool(pool)

@@ -1,0 +1,1 @@
+"""Tenant-scoped repositories: every method takes the tenant id and touches only its rows."""

@@ -1,0 +1,41 @@
+"""Tenants themselves: the one table not scoped by a tenant id."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import msgspec
+
+from store.models import Tenant
+from store.repositories.base import Conflict
+
+
+class TenantsRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create(self, name: str) -> Tenant:
+        try:
+            record = await self._pool.fetchrow(
+                "INSERT INTO tenants (id, name) VALUES ($1, $2) RETURNING *", uuid.uuid4(), name
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(f"tenant {name!r} already exists", exc.constraint_name) from exc
+        assert record is not None
+        return msgspec.convert(dict(record), Tenant)
+
+    async def get(self, tenant_id: uuid.UUID) -> Tenant | None:
+        record = await self._pool.fetchrow("SELECT * FROM tenants WHERE id = $1", tenant_id)
+        return None if record is None else msgspec.convert(dict(record), Tenant)
+
+    async def find_by_name(self, name: str) -> Tenant | None:
+        record = await self._pool.fetchrow("SELECT * FROM tenants WHERE name = $1", name)
+        return None if record is None else msgspec.convert(dict(record), Tenant)
+
+    async def set_allow_private_webhooks(self, tenant_id: uuid.UUID, allow: bool) -> None:
+        await self._pool.execute(
+            "UPDATE tenants SET allow_private_webhooks = $2, updated_at = now() WHERE id = $1",
+            tenant_id,
+            allow,
+        )

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from store.migrate import available_migrations, migrate
+
+
+async def _schema(conn: asyncpg.Connection) -> list[tuple[str, str, str]]:
+    rows = await conn.fetch(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' ORDER BY 1, 2"
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def test_applies_from_empty_and_again_without_change(empty_database: str) -> None:
+    conn = await asyncpg.connect(empty_database)
+    try:
+        applied = await migrate(conn)
+        assert [m.version for m in applied] == [m.version for m in available_migrations()]
+        schema = await _schema(conn)
+        assert ("calls", "turns", "jsonb") in schema
+        assert await migrate(conn) == []
+        assert await _schema(conn) == schema
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_migrations_apply_each_migration_once(empty_database: str) -> None:
+    conns = [await asyncpg.connect(empty_database) for _ in range(4)]
+    try:
+        results = await asyncio.gather(*(migrate(c) for c in conns))
+        assert sum(len(r) for r in results) == len(available_migrations())
+        versions = await conns[0].fetch("SELECT version FROM schema_migrations ORDER BY 1")
+        assert [v[0] for v in versions] == [m.version for m in available_migrations()]
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def test_an_edited_applied_migration_is_refused(empty_database: str) -> None:
+    from store.migrate import MigrationError
+
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await migrate(conn)
+        await conn.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1")
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            await migrate(conn)
+    finally:
+        await conn.close()
