@@ -1,0 +1,1 @@
+"""Audio primitives and media transports: codecs, resampling, VAD, framing, AudioSocket, RTP."""
