@@ -1,0 +1,145 @@
+"""Base classes every STT, LLM and TTS vendor implements, and the types they exchange."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from enum import StrEnum
+from typing import Any, Literal
+
+import msgspec
+
+
+class ProviderKind(StrEnum):
+    STT = "stt"
+    LLM = "llm"
+    TTS = "tts"
+
+
+class Transcript(msgspec.Struct, frozen=True):
+    """A speech-to-text result: partial (`is_final=False`) or final for one utterance."""
+
+    text: str
+    is_final: bool
+    confidence: float | None = None
+
+
+class Message(msgspec.Struct, frozen=True):
+    """One conversation turn given to an LLM."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class AudioChunk(msgspec.Struct, frozen=True):
+    """Synthesized speech: signed 16-bit little-endian mono PCM at `sample_rate`."""
+
+    pcm: bytes
+    sample_rate: int
+
+
+class ProviderConfig(msgspec.Struct, frozen=True):
+    """What an agent's configuration gives one provider instance (the key already decrypted)."""
+
+    vendor: str
+    model: str | None = None
+    api_key: str | None = None
+    voice: str | None = None
+    language: str = "en-US"
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ProviderUsage(msgspec.Struct):
+    """Usage accounted by one provider instance over a call, for the call record."""
+
+    audio_seconds: float = 0.0
+    characters: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+
+
+class ProviderError(Exception):
+    """A provider failed. `retryable` says whether trying the same request again may help.
+
+    Retryable: transient faults (timeouts, HTTP 408/409/429/5xx, dropped connections, a
+    stream cut short). Not retryable: refused credentials (401/403), bad requests and
+    configuration. Providers retry by themselves only before any output; whether a request
+    that already produced output may be repeated is the caller's decision.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+class ProviderTimeout(ProviderError):
+    """A provider did not answer in time."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+class Provider(ABC):
+    """Lifecycle shared by all kinds: `connect` before use, `close` after; both idempotent."""
+
+    kind: ProviderKind
+    vendor: str
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.usage = ProviderUsage()
+
+    async def connect(self) -> None:  # noqa: B027 (optional hook with a no-op default)
+        """Open connections or load models. Default: nothing to do."""
+
+    async def close(self) -> None:  # noqa: B027 (optional hook with a no-op default)
+        """Release what `connect` opened. Default: nothing to do."""
+
+    async def check_credentials(self) -> None:  # noqa: B027 (optional hook with a no-op default)
+        """Raise `ProviderError` when the configured credential is refused. Default: accept."""
+
+
+class STTProvider(Provider):
+    """Streaming speech-to-text for one call.
+
+    Audio goes in with `send_audio` (PCM16 LE mono at `sample_rate`); results come out of
+    `transcripts()`. `end_utterance()` tells the provider the VAD heard the end of speech, so
+    it should finalize what it has now.
+    """
+
+    kind = ProviderKind.STT
+    sample_rate: int = 16000
+
+    @abstractmethod
+    async def send_audio(self, pcm: bytes) -> None:
+        """Feed caller audio."""
+
+    @abstractmethod
+    async def end_utterance(self) -> None:
+        """Finalize the current utterance; a final `Transcript` follows (possibly empty)."""
+
+    @abstractmethod
+    def transcripts(self) -> AsyncIterator[Transcript]:
+        """Partial and final results, in order, until `close()`."""
+
+
+class LLMProvider(Provider):
+    """Streaming text generation."""
+
+    kind = ProviderKind.LLM
+
+    @abstractmethod
+    def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
+        """Yield text deltas of the assistant's reply to `messages`."""
+
+
+class TTSProvider(Provider):
+    """Text-to-speech, one sentence at a time."""
+
+    kind = ProviderKind.TTS
+
+    @abstractmethod
+    def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
+        """Yield speech for `text` as it is produced."""

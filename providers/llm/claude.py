@@ -1,0 +1,152 @@
+"""Claude over Anthropic's Messages API, streamed as server-sent events.
+
+`POST {base_url}/v1/messages` with `stream: true`, authenticated by `x-api-key` and pinned to
+an `anthropic-version`. The stream's events: `message_start` (input tokens), `content_block_*`
+(text deltas), `message_delta` (stop reason, output tokens so far), `message_stop`, `ping`,
+and `error` (e.g. `overloaded_error` mid-stream). Opening the stream is retried on 429/5xx
+(529 is Anthropic's "overloaded"), never on 401/403; once text flows, errors propagate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any
+
+import httpx
+import msgspec
+
+from providers.base import Message, ProviderConfig, ProviderError, ProviderKind
+from providers.cloud.options import CloudOptions
+from providers.llm.streaming_http import StreamingHttpLLM
+from providers.llm.turns import alternating_turns
+from providers.registry import VendorInfo, parse_options, register
+from providers.sse import iter_sse
+
+ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+# The API version this client speaks; Anthropic keeps it stable for years.
+ANTHROPIC_VERSION = "2023-06-01"
+# Error types worth another try when they arrive as an `error` event mid-stream.
+_TRANSIENT_ERRORS = {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
+
+
+class ClaudeOptions(CloudOptions, kw_only=True):
+    """Claude settings."""
+
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.7
+    # Replies are spoken, so short: 300 tokens is about a minute and a half of speech.
+    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=64000)] = 300
+    read_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class _MessageStart(msgspec.Struct):
+    usage: _Usage = msgspec.field(default_factory=_Usage)
+
+
+class _Delta(msgspec.Struct):
+    type: str = ""
+    text: str = ""
+    stop_reason: str | None = None
+
+
+class _Error(msgspec.Struct):
+    type: str = ""
+    message: str = ""
+
+
+class _Event(msgspec.Struct):
+    type: str
+    message: _MessageStart | None = None
+    delta: _Delta | None = None
+    usage: _Usage | None = None
+    error: _Error | None = None
+
+
+_event_decoder = msgspec.json.Decoder(_Event)
+
+
+@register(
+    VendorInfo(
+        kind=ProviderKind.LLM,
+        vendor="claude",
+        display_name="Claude (Anthropic)",
+        description="Anthropic's Messages API, streamed.",
+        models=[
+            "claude-haiku-4-5",
+            "claude-sonnet-4-5",
+            "claude-3-5-haiku-latest",
+            "claude-opus-4-1",
+        ],
+        default_model="claude-haiku-4-5",
+        needs_api_key=True,
+    ),
+    options=ClaudeOptions,
+)
+class ClaudeLLM(StreamingHttpLLM[ClaudeOptions]):
+    """Streaming replies from Claude."""
+
+    vendor = "claude"
+    stream_what = "messages"
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config, parse_options(config, ClaudeOptions), ANTHROPIC_BASE_URL)
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "x-api-key": self.config.api_key or "",
+            "anthropic-version": ANTHROPIC_VERSION,
+            "content-type": "application/json",
+        }
+
+    async def check_credentials(self) -> None:
+        """`GET /v1/models`: authenticated, free, and fast."""
+        await self._get("/v1/models", what="models")
+
+    def request_body(self, messages: Sequence[Message], system_prompt: str) -> dict[str, Any]:
+        """The Messages API request, streamed."""
+        body: dict[str, Any] = {
+            "model": self.config.model or "claude-haiku-4-5",
+            "max_tokens": self.options.max_tokens,
+            "temperature": self.options.temperature,
+            "messages": [
+                {"role": m.role, "content": m.content} for m in alternating_turns(messages)
+            ],
+            "stream": True,
+        }
+        if system_prompt:
+            body["system"] = system_prompt
+        return body
+
+    def _stream_request(self, content: bytes) -> httpx.Request:
+        url = f"{self._base_url}/v1/messages"
+        return self.http.build_request("POST", url, content=content, headers=self._headers())
+
+    async def _texts(self, response: httpx.Response) -> AsyncIterator[str]:
+        output_tokens = 0
+        try:
+            async for sse in iter_sse(response.aiter_lines()):
+                event = self._decode(_event_decoder, sse.data, "event")
+                if event.type == "content_block_delta" and event.delta is not None:
+                    if event.delta.type == "text_delta" and event.delta.text:
+                        yield event.delta.text
+                elif event.type == "message_start" and event.message is not None:
+                    self.usage.input_tokens += event.message.usage.input_tokens
+                    output_tokens = event.message.usage.output_tokens
+                elif event.type == "message_delta" and event.usage is not None:
+                    # Cumulative for the message, so keep the latest rather than adding.
+                    output_tokens = event.usage.output_tokens
+                elif event.type == "message_stop":
+                    return
+                elif event.type == "error":
+                    error = event.error or _Error()
+                    raise ProviderError(
+                        f"{self.vendor}: {error.type}: {error.message}",
+                        retryable=error.type in _TRANSIENT_ERRORS,
+                    )
+            raise self._ended_early()
+        finally:
+            self.usage.output_tokens += output_tokens

@@ -1,0 +1,188 @@
+"""Gemini over the Gemini API's `streamGenerateContent`, streamed as server-sent events.
+
+`POST {base_url}/models/{model}:streamGenerateContent?alt=sse` with `x-goog-api-key`; each
+event's data is a whole `GenerateContentResponse` whose `candidates[0].content.parts[].text`
+is the next piece of the reply and whose `usageMetadata` is cumulative. There is no `[DONE]`:
+a `finishReason` marks the end. A refused key comes back as HTTP 400 `API_KEY_INVALID` (not
+401), so it is reported as a refused credential here; 429 `RESOURCE_EXHAUSTED` and 5xx are
+retried while opening the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any
+
+import httpx
+import msgspec
+
+from providers.base import Message, ProviderConfig, ProviderError, ProviderKind
+from providers.cloud.options import CloudOptions
+from providers.llm.streaming_http import StreamingHttpLLM
+from providers.llm.turns import alternating_turns
+from providers.registry import VendorInfo, parse_options, register
+from providers.sse import iter_sse
+
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+_INVALID_KEY_REASON = "API_KEY_INVALID"
+_INVALID_KEY_MESSAGE = "API key not valid"
+
+
+class GeminiOptions(CloudOptions, kw_only=True):
+    """Gemini settings."""
+
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] = 0.7
+    # Replies are spoken, so short: 300 tokens is about a minute and a half of speech.
+    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=65536)] = 300
+    # Tokens a thinking model may spend before answering (-1: as it sees fit). None: 0 for
+    # the 2.5 Flash models (no thinking: a caller waiting in silence wants the answer now),
+    # the model's own default for the others (2.5 Pro cannot switch thinking off).
+    thinking_budget: Annotated[int, msgspec.Meta(ge=-1, le=32768)] | None = None
+    read_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
+
+
+class _Part(msgspec.Struct):
+    text: str | None = None
+    thought: bool = False
+
+
+class _Content(msgspec.Struct):
+    parts: list[_Part] = msgspec.field(default_factory=list)
+
+
+class _Candidate(msgspec.Struct, rename="camel"):
+    content: _Content | None = None
+    finish_reason: str | None = None
+
+
+class _UsageMetadata(msgspec.Struct, rename="camel"):
+    prompt_token_count: int = 0
+    candidates_token_count: int = 0
+    thoughts_token_count: int = 0
+
+
+class _Error(msgspec.Struct):
+    code: int = 0
+    message: str = ""
+    status: str = ""
+
+
+class _Response(msgspec.Struct, rename="camel"):
+    candidates: list[_Candidate] = msgspec.field(default_factory=list)
+    usage_metadata: _UsageMetadata | None = None
+    error: _Error | None = None
+
+
+_response_decoder = msgspec.json.Decoder(_Response)
+
+
+@register(
+    VendorInfo(
+        kind=ProviderKind.LLM,
+        vendor="gemini",
+        display_name="Gemini (Google)",
+        description="Google's Gemini API (AI Studio key), streamed.",
+        models=["gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.0-flash", "gemini-2.5-pro"],
+        default_model="gemini-2.5-flash",
+        needs_api_key=True,
+    ),
+    options=GeminiOptions,
+)
+class GeminiLLM(StreamingHttpLLM[GeminiOptions]):
+    """Streaming replies from Gemini."""
+
+    vendor = "gemini"
+    stream_what = "generate"
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config, parse_options(config, GeminiOptions), GEMINI_BASE_URL)
+        self._model = config.model or "gemini-2.5-flash"
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.config.api_key or "", "content-type": "application/json"}
+
+    async def check_credentials(self) -> None:
+        """`GET /models`: authenticated and free."""
+        try:
+            await self._get("/models", what="models")
+        except ProviderError as exc:
+            raise _as_credential_error(exc) from exc
+
+    def request_body(self, messages: Sequence[Message], system_prompt: str) -> dict[str, Any]:
+        """The generateContent request."""
+        config: dict[str, Any] = {
+            "temperature": self.options.temperature,
+            "maxOutputTokens": self.options.max_tokens,
+        }
+        budget = self.options.thinking_budget
+        if budget is None and _is_flash_thinker(self._model):
+            budget = 0
+        if budget is not None:
+            config["thinkingConfig"] = {"thinkingBudget": budget}
+        body: dict[str, Any] = {
+            "contents": [
+                {
+                    "role": "model" if m.role == "assistant" else "user",
+                    "parts": [{"text": m.content}],
+                }
+                for m in alternating_turns(messages)
+            ],
+            "generationConfig": config,
+        }
+        if system_prompt:
+            body["systemInstruction"] = {"parts": [{"text": system_prompt}]}
+        return body
+
+    def _stream_request(self, content: bytes) -> httpx.Request:
+        url = f"{self._base_url}/models/{self._model}:streamGenerateContent"
+        return self.http.build_request(
+            "POST", url, params={"alt": "sse"}, content=content, headers=self._headers()
+        )
+
+    async def _open_stream(self, content: bytes) -> httpx.Response:
+        try:
+            return await super()._open_stream(content)
+        except ProviderError as exc:
+            raise _as_credential_error(exc) from exc
+
+    async def _texts(self, response: httpx.Response) -> AsyncIterator[str]:
+        usage = _UsageMetadata()
+        finished = False
+        try:
+            async for sse in iter_sse(response.aiter_lines()):
+                chunk = self._decode(_response_decoder, sse.data, "chunk")
+                if chunk.error is not None:
+                    raise ProviderError(
+                        f"{self.vendor}: {chunk.error.status}: {chunk.error.message}",
+                        retryable=chunk.error.code == 429 or chunk.error.code >= 500,
+                    )
+                if chunk.usage_metadata is not None:
+                    usage = chunk.usage_metadata
+                for candidate in chunk.candidates[:1]:
+                    for part in candidate.content.parts if candidate.content else ():
+                        if part.text and not part.thought:
+                            yield part.text
+                    if candidate.finish_reason is not None:
+                        finished = True
+            if not finished:
+                raise self._ended_early()
+        finally:
+            self.usage.input_tokens += usage.prompt_token_count
+            self.usage.output_tokens += usage.candidates_token_count + usage.thoughts_token_count
+
+
+def _as_credential_error(exc: ProviderError) -> ProviderError:
+    """Gemini answers a bad key with 400 API_KEY_INVALID; say what it means."""
+    text = str(exc)
+    if exc.status == 400 and (_INVALID_KEY_REASON in text or _INVALID_KEY_MESSAGE in text):
+        return ProviderError(
+            f"gemini: credential refused (HTTP 400 {_INVALID_KEY_REASON})",
+            retryable=False,
+            status=exc.status,
+        )
+    return exc
+
+
+def _is_flash_thinker(model: str) -> bool:
+    """The 2.5 Flash models think by default and can be told not to."""
+    return model.startswith("gemini-2.5-flash")

@@ -1,0 +1,61 @@
+"""OpenAI chat completions, streamed: the shared OpenAI-compatible client at api.openai.com.
+
+OpenAI's current models take `max_completion_tokens` (`max_tokens` is deprecated and refused
+by reasoning models); reasoning models (o-series, gpt-5) accept no `temperature` and take a
+`reasoning_effort`, which a phone call wants low.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from providers.base import Message, ProviderKind
+from providers.llm.openai_compatible import OpenAICompatibleLLM, OpenAICompatibleOptions
+from providers.registry import VendorInfo, register
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Model id prefixes of reasoning models, which reject `temperature`.
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+# The o-series has no "minimal" effort; "low" is its quickest.
+_O_SERIES = ("o1", "o3", "o4")
+
+
+class OpenAIOptions(OpenAICompatibleOptions, kw_only=True):
+    """OpenAI settings: the OpenAI-compatible ones plus the reasoning effort."""
+
+    # Reasoning models only; "minimal" starts speaking soonest.
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] = "minimal"
+
+
+@register(
+    VendorInfo(
+        kind=ProviderKind.LLM,
+        vendor="openai",
+        display_name="OpenAI",
+        description="OpenAI chat completions, streamed.",
+        models=["gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1", "gpt-4o-mini", "gpt-4o", "gpt-5-mini"],
+        default_model="gpt-4.1-mini",
+        needs_api_key=True,
+    ),
+    options=OpenAIOptions,
+)
+class OpenAILLM(OpenAICompatibleLLM):
+    """OpenAI's chat completions through the shared OpenAI-compatible client."""
+
+    vendor = "openai"
+    default_base_url: ClassVar[str] = OPENAI_BASE_URL
+    options_type: ClassVar[type[OpenAICompatibleOptions]] = OpenAIOptions
+
+    def request_payload(self, messages: Sequence[Message], system_prompt: str) -> dict[str, Any]:
+        payload = super().request_payload(messages, system_prompt)
+        payload["max_completion_tokens"] = payload.pop("max_tokens")
+        model = str(payload["model"])
+        if model.startswith(_REASONING_PREFIXES):
+            del payload["temperature"]
+            assert isinstance(self.options, OpenAIOptions)
+            effort = self.options.reasoning_effort
+            if effort == "minimal" and model.startswith(_O_SERIES):
+                effort = "low"
+            payload["reasoning_effort"] = effort
+        return payload

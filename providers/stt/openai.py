@@ -1,0 +1,322 @@
+"""OpenAI speech-to-text: a realtime transcription session over WebSocket, falling back to
+the file endpoint.
+
+Realtime: `wss://api.openai.com/v1/realtime?intent=transcription` with `Authorization:
+Bearer`; the server opens with `session.created`, we send `session.update` (type
+`transcription`, input format `audio/pcmu`, i.e. telephone µ-law at 8 kHz as is, a streaming
+model such as `gpt-live-transcribe` and the language, `turn_detection: null` because our VAD
+decides turns) and wait for `session.updated`. Audio goes as `input_audio_buffer.append`
+(base64); at the end of speech `input_audio_buffer.commit`; the transcript streams back as
+`conversation.item.input_audio_transcription.delta` events and ends with `.completed`
+(with token usage). Only speech is appended (the webrtcvad gate), since OpenAI bills every
+audio token committed.
+
+Fallback: if the realtime socket cannot be opened for any reason but a refused key (a proxy
+without WebSocket support, a region without realtime), or drops mid-call, the provider
+carries on with `POST /v1/audio/transcriptions`, one utterance per request, re-sending an
+utterance whose realtime final was lost. Option `mode: file` uses the file endpoint only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Annotated, Literal
+
+import httpx
+import msgspec
+import structlog
+from websockets.asyncio.client import ClientConnection
+
+from media.g711 import ulaw_encode
+from providers.base import ProviderConfig, ProviderError, ProviderKind, Transcript
+from providers.cloud.options import CloudOptions
+from providers.cloud.websocket import receive, send
+from providers.registry import VendorInfo, parse_options, register
+from providers.retry import with_retries
+from providers.stt.speech_gate import SpeechGate
+from providers.stt.streaming import StreamingSTT
+from providers.stt.transcriptions import list_models, transcribe_file
+from providers.stt.utterance import language_code
+from providers.stt.wav import wav_bytes
+
+log = structlog.get_logger(__name__)
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+_SAMPLE_RATE = 8000
+_EMPTY_COMMIT = "input_audio_buffer_commit_empty"
+_encoder = msgspec.json.Encoder()
+
+
+class OpenAISTTOptions(CloudOptions, kw_only=True):
+    """OpenAI transcription settings."""
+
+    mode: Literal["realtime", "file"] = "realtime"
+    # The model of the file endpoint (fallback, or `mode: file`): the streaming models are
+    # realtime-only.
+    file_model: str = "gpt-4o-mini-transcribe"
+    # Words the caller is likely to say (names, products).
+    prompt: str = ""
+    read_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class _Error(msgspec.Struct):
+    type: str = ""
+    code: str | None = None
+    message: str = ""
+
+
+class _Event(msgspec.Struct):
+    type: str
+    item_id: str = ""
+    delta: str = ""
+    transcript: str = ""
+    usage: _Usage | None = None
+    error: _Error | None = None
+
+
+_decoder = msgspec.json.Decoder(_Event)
+
+
+@register(
+    VendorInfo(
+        kind=ProviderKind.STT,
+        vendor="openai",
+        display_name="OpenAI",
+        description=(
+            "OpenAI realtime transcription (µ-law 8 kHz over WebSocket), falling back to "
+            "/v1/audio/transcriptions per utterance."
+        ),
+        models=[
+            "gpt-live-transcribe",
+            "gpt-realtime-whisper",
+            "gpt-4o-mini-transcribe",
+            "gpt-4o-transcribe",
+        ],
+        default_model="gpt-live-transcribe",
+        needs_api_key=True,
+        sample_rate=_SAMPLE_RATE,
+    ),
+    options=OpenAISTTOptions,
+)
+class OpenAISTT(StreamingSTT):
+    """Realtime transcription with OpenAI, the file endpoint as fallback."""
+
+    vendor = "openai"
+    sample_rate = _SAMPLE_RATE
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.options = parse_options(config, OpenAISTTOptions)
+        super().__init__(config, self.options)
+        self._base_url = self.options.url(OPENAI_BASE_URL)
+        self._model = config.model or "gpt-live-transcribe"
+        self._language = language_code(config.language)
+        self.file_mode = self.options.mode == "file"
+        self._gate = SpeechGate(_SAMPLE_RATE)
+        # Speech of the utterance in progress, and of the one committed but not yet final:
+        # what the file endpoint needs if the socket fails.
+        self._utterance = bytearray()
+        self._committed: bytes | None = None
+        self._deltas: dict[str, str] = {}
+        self._http: httpx.AsyncClient | None = None
+        self._switching: asyncio.Task[None] | None = None
+
+    # ---- realtime session --------------------------------------------------------------
+
+    def ws_url(self) -> str:
+        root = self._base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        return f"{root}/realtime?intent=transcription"
+
+    def ws_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.api_key or ''}"}
+
+    async def start_session(self, ws: ClientConnection) -> None:
+        transcription = {"model": self._model, "language": self._language}
+        if self.options.prompt:
+            transcription["prompt"] = self.options.prompt
+        update = {
+            "type": "session.update",
+            "session": {
+                "type": "transcription",
+                "audio": {
+                    "input": {
+                        "format": {"type": "audio/pcmu"},
+                        "transcription": transcription,
+                        "turn_detection": None,
+                    }
+                },
+            },
+        }
+        await send(self.vendor, ws, _encoder.encode(update).decode())
+        while True:
+            event = self._decode(await receive(self.vendor, ws, self._cloud.read_timeout))
+            if event.type == "session.updated":
+                return
+            if event.type == "error":
+                raise self._error(event.error or _Error())
+
+    def audio_message(self, pcm: bytes) -> str:
+        audio = base64.b64encode(ulaw_encode(pcm)).decode()
+        return _encoder.encode({"type": "input_audio_buffer.append", "audio": audio}).decode()
+
+    async def finalize(self) -> None:
+        await self.send_message('{"type":"input_audio_buffer.commit"}')
+
+    async def on_message(self, message: str | bytes) -> None:
+        event = self._decode(message)
+        kind = event.type
+        if kind == "conversation.item.input_audio_transcription.delta":
+            text = self._deltas.get(event.item_id, "") + event.delta
+            self._deltas[event.item_id] = text
+            if text.strip():
+                self.emit(Transcript(text.strip(), is_final=False))
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            self._deltas.pop(event.item_id, None)
+            self._committed = None
+            if event.usage is not None:
+                self.usage.input_tokens += event.usage.input_tokens
+                self.usage.output_tokens += event.usage.output_tokens
+            self.emit(Transcript(event.transcript.strip(), is_final=True))
+        elif kind == "conversation.item.input_audio_transcription.failed":
+            self._deltas.pop(event.item_id, None)
+            self._committed = None
+            log.warning("openai_transcription_failed", error=event.error and event.error.message)
+            self.emit(Transcript("", is_final=True))
+        elif kind == "error":
+            error = event.error or _Error()
+            if error.code == _EMPTY_COMMIT:
+                self._committed = None
+                self.emit(Transcript("", is_final=True))
+            else:
+                raise self._error(error)
+
+    # ---- the STT interface, with the fallback -------------------------------------------
+
+    async def connect(self) -> None:
+        if self.file_mode:
+            return
+        try:
+            await super().connect()
+        except ProviderError as exc:
+            if exc.status in (401, 403):
+                raise
+            log.warning("openai_realtime_unavailable", error=str(exc), fallback="file endpoint")
+            self.file_mode = True
+
+    async def send_audio(self, pcm: bytes) -> None:
+        speech = bytearray()
+        self._gate.push(pcm, speech)
+        if not speech:
+            return
+        self._utterance += speech
+        if self._ws is None and not self.file_mode:
+            await self.connect()
+        if self.file_mode:
+            return
+        try:
+            await super().send_audio(bytes(speech))
+        except ProviderError as exc:
+            await self._after_failure(exc)
+
+    async def end_utterance(self) -> None:
+        utterance = bytes(self._utterance)
+        self._utterance.clear()
+        if not utterance:
+            self.emit(Transcript("", is_final=True))
+            return
+        if self.file_mode:
+            await self._transcribe_file(utterance)
+            return
+        self._committed = utterance
+        try:
+            await super().end_utterance()
+        except ProviderError as exc:
+            await self._after_failure(exc)
+
+    async def check_credentials(self) -> None:
+        async def attempt() -> None:
+            await list_models(self.vendor, self.http, self._base_url, self.config.api_key)
+
+        await with_retries(attempt, self._policy, what=f"{self.vendor} models")
+
+    async def close(self) -> None:
+        await super().close()
+        if self._switching is not None:
+            await asyncio.gather(self._switching, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pool for the file endpoint, created on first use."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._cloud.http_timeout())
+        return self._http
+
+    def _fail(self, exc: ProviderError) -> None:
+        # The realtime socket failed: carry on over HTTP unless the key itself was refused.
+        # Once on HTTP, the abandoned socket's own closing is no failure.
+        if self.file_mode:
+            return
+        if exc.status in (401, 403) or not exc.retryable:
+            super()._fail(exc)
+            return
+        if self._switching is None:
+            self._switching = asyncio.create_task(self._after_failure(exc))
+
+    async def _after_failure(self, exc: ProviderError) -> None:
+        if self.file_mode:
+            return
+        if exc.status in (401, 403) or not exc.retryable:
+            super()._fail(exc)
+            raise exc
+        log.warning("openai_realtime_lost", error=str(exc), fallback="file endpoint")
+        self.file_mode = True
+        if self._ws is not None:
+            await self._ws.close()
+        lost, self._committed = self._committed, None
+        if lost:
+            try:
+                await self._transcribe_file(lost)
+            except ProviderError as failure:
+                super()._fail(failure)
+
+    async def _transcribe_file(self, pcm: bytes) -> None:
+        wav = wav_bytes(pcm, _SAMPLE_RATE)
+
+        async def attempt() -> str:
+            return await transcribe_file(
+                self.vendor,
+                self.http,
+                self._base_url,
+                self.config.api_key,
+                wav,
+                model=self.options.file_model,
+                language=self._language,
+                prompt=self.options.prompt,
+            )
+
+        text = await with_retries(attempt, self._policy, what=f"{self.vendor} transcription")
+        self.usage.requests += 1
+        self.usage.audio_seconds += len(pcm) / 2 / _SAMPLE_RATE
+        self.emit(Transcript(text.strip(), is_final=True))
+
+    def _decode(self, message: str | bytes) -> _Event:
+        try:
+            return _decoder.decode(message)
+        except msgspec.DecodeError as exc:
+            raise ProviderError(f"{self.vendor}: malformed event: {exc}", retryable=True) from exc
+
+    def _error(self, error: _Error) -> ProviderError:
+        refused = error.code == "invalid_api_key" or error.type == "authentication_error"
+        return ProviderError(
+            f"{self.vendor}: {error.type}: {error.code}: {error.message}",
+            retryable=not refused and error.type != "invalid_request_error",
+            status=401 if refused else None,
+        )

@@ -1,0 +1,1 @@
+"""Voice activity detection engines selectable per agent (webrtcvad default, Silero)."""

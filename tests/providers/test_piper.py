@@ -1,0 +1,78 @@
+"""Piper speaks: real synthesis with the bundled voice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from providers.base import AudioChunk, ProviderConfig, ProviderError
+from providers.registry import ProviderConfigError, build
+from providers.tts.piper import DEFAULT_SAMPLE_RATE, PiperTTS, preload
+
+pytestmark = pytest.mark.slow
+
+
+async def voice(**options: object) -> PiperTTS:
+    tts = build("tts", ProviderConfig(vendor="piper", options=options))
+    assert isinstance(tts, PiperTTS)
+    await tts.connect()
+    return tts
+
+
+def rms(chunks: list[AudioChunk]) -> float:
+    samples = np.frombuffer(b"".join(c.pcm for c in chunks), dtype=np.int16)
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
+
+async def test_speaks_each_sentence_at_native_rate() -> None:
+    tts = await voice()
+    text = "Thanks for calling. We are open from nine to six."
+    chunks = [chunk async for chunk in tts.synthesize(text)]
+    assert len(chunks) == 2, "one chunk per sentence"
+    assert all(c.sample_rate == DEFAULT_SAMPLE_RATE for c in chunks)
+    seconds = sum(len(c.pcm) for c in chunks) / 2 / DEFAULT_SAMPLE_RATE
+    # Ten words at a conversational 2-4 words per second.
+    assert 2.0 < seconds < 6.0
+    assert rms(chunks) > 1000, "speech, not silence"
+    assert tts.usage.characters == len(text)
+    assert tts.usage.audio_seconds == pytest.approx(seconds)
+
+
+async def test_slower_rate_gives_longer_audio() -> None:
+    text = "One two three four five."
+    normal = [c async for c in (await voice()).synthesize(text)]
+    slow = [c async for c in (await voice(length_scale=1.5)).synthesize(text)]
+    assert sum(len(c.pcm) for c in slow) > 1.3 * sum(len(c.pcm) for c in normal)
+
+
+async def test_blank_text_yields_nothing() -> None:
+    tts = await voice()
+    assert [c async for c in tts.synthesize("  ")] == []
+    assert tts.usage.requests == 0
+
+
+async def test_consumer_can_stop_early_without_waiting() -> None:
+    tts = await voice()
+    stream = tts.synthesize("First sentence here. " + "And then a much longer one. " * 8)
+    first = await anext(stream)
+    assert first.pcm
+    async with asyncio.timeout(0.2):
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+def test_missing_model_path_rejected() -> None:
+    with pytest.raises(ProviderConfigError, match="no voice model"):
+        build("tts", ProviderConfig(vendor="piper", options={"model_path": "/nonexistent.onnx"}))
+
+
+def test_unknown_voice_rejected() -> None:
+    with pytest.raises(ProviderError, match="unknown voice 'nobody'"):
+        build("tts", ProviderConfig(vendor="piper", voice="nobody"))
+
+
+async def test_preload_loads_the_voice_once_for_all_calls() -> None:
+    await preload()
+    first, second = await voice(), await voice()
+    assert first._voice is second._voice

@@ -1,0 +1,113 @@
+"""PocketSphinx on real telephone audio: piper speech through µ-law 8 kHz, upsampled to 16 kHz."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bench.providers_audio import telephone_speech
+from providers.base import ProviderConfig, ProviderError, Transcript
+from providers.registry import InvalidOptions, ProviderConfigError, build
+from providers.stt.pocketsphinx import PocketsphinxSTT
+
+pytestmark = pytest.mark.slow
+
+FRAME = 640  # 20 ms at 16 kHz
+SILENCE = bytes(FRAME * 15)
+
+
+async def recognizer(**options: object) -> PocketsphinxSTT:
+    stt = build("stt", ProviderConfig(vendor="pocketsphinx", options=options))
+    assert isinstance(stt, PocketsphinxSTT)
+    await stt.connect()
+    return stt
+
+
+async def speak(stt: PocketsphinxSTT, pcm: bytes) -> None:
+    """Send audio in 20 ms frames, as the pipeline does, then end the utterance."""
+    for start in range(0, len(pcm), FRAME):
+        await stt.send_audio(pcm[start : start + FRAME])
+    await stt.end_utterance()
+
+
+async def until_final(results: AsyncIterator[Transcript]) -> tuple[list[Transcript], Transcript]:
+    partials: list[Transcript] = []
+    async with asyncio.timeout(30):
+        async for result in results:
+            if result.is_final:
+                return partials, result
+            partials.append(result)
+    raise AssertionError("no final transcript")
+
+
+async def test_recognizes_telephone_speech_with_partials() -> None:
+    stt = await recognizer()
+    results = stt.transcripts()
+    audio = SILENCE + telephone_speech("I would like to book an appointment for tomorrow.", 0.3)
+    await speak(stt, audio + SILENCE)
+    partials, final = await until_final(results)
+    words = set(final.text.split())
+    assert {"book", "appointment", "tomorrow"} <= words, final.text
+    assert partials, "no partial hypothesis while streaming"
+    assert all(not p.is_final and p.text for p in partials)
+    assert stt.usage.audio_seconds == pytest.approx(len(audio + SILENCE) / 32000, abs=0.01)
+
+    # The decoder carries on with the next utterance of the same call.
+    await speak(stt, telephone_speech("What are your opening hours?", 0.3) + SILENCE)
+    _, second = await until_final(results)
+    assert {"opening", "hours"} <= set(second.text.split()), second.text
+    await stt.close()
+    assert [r async for r in results] == []
+
+
+async def test_streaming_final_without_redecode() -> None:
+    stt = await recognizer(redecode_first=0, partials=False)
+    results = stt.transcripts()
+    await speak(stt, telephone_speech("Thank you very much, goodbye.", 0.3) + SILENCE)
+    partials, final = await until_final(results)
+    assert partials == []
+    assert "goodbye" in final.text.split(), final.text
+    await stt.close()
+
+
+async def test_end_without_audio_gives_empty_final() -> None:
+    stt = await recognizer()
+    results = stt.transcripts()
+    await stt.end_utterance()
+    _, final = await until_final(results)
+    assert final.text == ""
+    await stt.close()
+
+
+async def test_send_after_close_is_an_error() -> None:
+    stt = await recognizer()
+    await stt.close()
+    with pytest.raises(ProviderError, match="not connected"):
+        await stt.send_audio(SILENCE)
+
+
+def test_cmninit_must_be_13_numbers() -> None:
+    with pytest.raises(InvalidOptions, match="option 'cmninit'"):
+        build("stt", ProviderConfig(vendor="pocketsphinx", options={"cmninit": "40,3,-1"}))
+    config = ProviderConfig(vendor="pocketsphinx", options={"cmninit": ",".join(["1.5"] * 13)})
+    assert isinstance(build("stt", config), PocketsphinxSTT)
+
+
+def test_only_english() -> None:
+    with pytest.raises(ProviderConfigError, match="only English"):
+        build("stt", ProviderConfig(vendor="pocketsphinx", language="de-DE"))
+
+
+async def test_silence_between_turns_is_not_decoded() -> None:
+    stt = await recognizer()
+    results = stt.transcripts()
+    speech = telephone_speech("What are your opening hours?", 0.3)
+    long_silence = bytes(32000 * 20)  # the agent talked for twenty seconds
+    await speak(stt, long_silence + speech + SILENCE)
+    _, final = await until_final(results)
+    assert {"opening", "hours"} <= set(final.text.split()), final.text
+    assert stt.usage.audio_seconds > 20
+    assert stt.decoded_seconds < len(speech) / 32000 + 1.0
+    await stt.close()

@@ -1,0 +1,127 @@
+"""Gemini against a fake Gemini API streaming GenerateContentResponse chunks over SSE."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from providers.base import Message, ProviderConfig, ProviderError
+from providers.builtin import load_all
+from providers.llm.gemini import GeminiLLM
+from providers.registry import build
+from tests.fakes.cloud_common import Failure
+from tests.fakes.gemini_generate import FAKE_GEMINI_KEY, FakeGemini
+
+HISTORY = [
+    Message("assistant", "Hello, Bella's salon."),
+    Message("user", "Any slot tomorrow?"),
+]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeGemini]:
+    server = FakeGemini()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def gemini(fake: FakeGemini, api_key: str = FAKE_GEMINI_KEY, **options: object) -> GeminiLLM:
+    load_all()
+    config = ProviderConfig(
+        vendor="gemini", api_key=api_key, options={"base_url": fake.base_url, **options}
+    )
+    provider = build("llm", config)
+    assert isinstance(provider, GeminiLLM)
+    return provider
+
+
+async def collect(provider: GeminiLLM) -> list[str]:
+    try:
+        return [delta async for delta in provider.stream(HISTORY, "Be brief.")]
+    finally:
+        await provider.close()
+
+
+async def test_streams_parts_and_accounts_tokens(fake: FakeGemini) -> None:
+    provider = gemini(fake, temperature=0.2, max_tokens=60)
+    deltas = await collect(provider)
+    assert "".join(deltas) == fake.reply
+    assert len(deltas) == 4
+    (request,) = fake.requests
+    assert request.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert request.body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+    assert [c["role"] for c in request.body["contents"]] == ["user", "model", "user"]
+    config = request.body["generationConfig"]
+    assert config == {
+        "temperature": 0.2,
+        "maxOutputTokens": 60,
+        "thinkingConfig": {"thinkingBudget": 0},
+    }
+    assert provider.usage.requests == 1
+    assert provider.usage.output_tokens == len(fake.reply.split())
+    assert provider.usage.input_tokens > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "budget", "expected"),
+    [
+        ("gemini-2.5-pro", None, None),
+        ("gemini-2.0-flash", None, None),
+        ("gemini-2.5-flash-lite", None, {"thinkingBudget": 0}),
+        ("gemini-2.5-pro", 512, {"thinkingBudget": 512}),
+    ],
+)
+def test_thinking_is_off_where_it_can_be(model: str, budget: int | None, expected: object) -> None:
+    load_all()
+    config = ProviderConfig(
+        vendor="gemini", model=model, api_key="k", options={"thinking_budget": budget}
+    )
+    provider = build("llm", config)
+    assert isinstance(provider, GeminiLLM)
+    body = provider.request_body(HISTORY, "")
+    assert body["generationConfig"].get("thinkingConfig") == expected
+    assert "systemInstruction" not in body
+
+
+async def test_bad_key_is_a_refused_credential_without_retry(fake: FakeGemini) -> None:
+    with pytest.raises(ProviderError, match="credential refused") as caught:
+        await collect(gemini(fake, api_key="AIza-wrong"))
+    assert caught.value.retryable is False
+    assert len(fake.requests) == 1
+
+
+async def test_429_then_503_are_retried_with_backoff(fake: FakeGemini) -> None:
+    fake.failures = [Failure(429), Failure(503)]
+    assert "".join(await collect(gemini(fake))) == fake.reply
+    first, second, third = (r.at for r in fake.requests)
+    assert second - first >= 0.12
+    assert third - second >= 0.24
+
+
+async def test_mid_stream_disconnect_raises(fake: FakeGemini) -> None:
+    fake.disconnect_after = 1
+    provider = gemini(fake)
+    received: list[str] = []
+
+    async def drain() -> None:
+        async for delta in provider.stream(HISTORY, ""):
+            received.append(delta)
+
+    with pytest.raises(ProviderError) as caught:
+        await drain()
+    await provider.close()
+    assert caught.value.retryable is True
+    assert received == ["We have"]
+    assert len(fake.requests) == 1
+
+
+async def test_check_credentials(fake: FakeGemini) -> None:
+    provider = gemini(fake)
+    await provider.check_credentials()
+    await provider.close()
+    bad = gemini(fake, api_key="nope")
+    with pytest.raises(ProviderError, match="credential refused"):
+        await bad.check_credentials()
+    await bad.close()
