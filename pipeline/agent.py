@@ -1,0 +1,58 @@
+"""What the turn engine needs to know about the agent a call runs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+from media.vad import BargeInSensitivity
+from providers.base import ProviderConfig
+
+# Spoken from cached audio when providers fail and nothing else can answer the caller.
+DEFAULT_APOLOGY = "I'm sorry, I'm having technical trouble right now. Please call again later."
+
+
+class VoicemailAction(StrEnum):
+    """What to do once the call reached a voicemail box."""
+
+    HANGUP = "hangup"
+    LEAVE_MESSAGE = "leave_message"
+
+
+class VoicemailPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`message` is spoken (after the greeting's beep) when `action` is leave_message."""
+
+    action: VoicemailAction = VoicemailAction.HANGUP
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.action is VoicemailAction.LEAVE_MESSAGE and not (self.message or "").strip():
+            raise ValueError("voicemail action leave_message needs a message")
+
+
+class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An agent as the pipeline sees it; provider configs carry decrypted keys."""
+
+    system_prompt: str
+    stt: ProviderConfig
+    llm: ProviderConfig
+    tts: ProviderConfig
+    stt_fallback: ProviderConfig | None = None
+    llm_fallback: ProviderConfig | None = None
+    tts_fallback: ProviderConfig | None = None
+    welcome_message: str = ""
+    welcome_interruptible: bool = True
+    language: str = "en-US"
+    barge_in: BargeInSensitivity = BargeInSensitivity.MEDIUM
+    # Silence that ends the caller's turn; None keeps the VAD profile's default.
+    end_of_speech_ms: int | None = None
+    voicemail: VoicemailPolicy = msgspec.field(default_factory=VoicemailPolicy)
+    apology_message: str = DEFAULT_APOLOGY
+    max_call_duration_s: int = 1800
+
+    def __post_init__(self) -> None:
+        if self.end_of_speech_ms is not None and not 100 <= self.end_of_speech_ms <= 5000:
+            raise ValueError("end_of_speech_ms must be between 100 and 5000")
+        if not 1 <= self.max_call_duration_s <= 4 * 3600:
+            raise ValueError("max_call_duration_s must be between 1 and 14400")

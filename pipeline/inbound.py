@@ -1,0 +1,70 @@
+"""Caller audio: wire frames to PCM, speech events from the VAD, PCM at the STT's rate."""
+
+from __future__ import annotations
+
+from media.codec import decode_to_pcm
+from media.formats import FRAME_MS, AudioFormat
+from media.resample import StreamResampler
+from media.vad import SpeechEnded, SpeechStarted, VadProfile, VoiceActivityDetector
+
+
+class InboundAudio:
+    """Decodes wire frames, runs the VAD on exact 20 ms frames at the leg's rate and resamples
+    for the STT.
+
+    Besides the turn-taking VAD (whose speech state lasts through the end-of-speech silence)
+    a second detector with one-frame rules counts `voiced_ms`, the caller's actual speech, so
+    barge-in decisions never count that trailing silence as talking.
+    """
+
+    def __init__(
+        self,
+        fmt: AudioFormat,
+        profile: VadProfile,
+        stt_rate: int,
+        *,
+        min_silence_ms: int | None = None,
+    ) -> None:
+        self._fmt = fmt
+        self._vad = VoiceActivityDetector(fmt.sample_rate, profile, min_silence_ms=min_silence_ms)
+        self._voicing = VoiceActivityDetector(
+            fmt.sample_rate, VadProfile(profile.aggressiveness, FRAME_MS, FRAME_MS)
+        )
+        self._frame_pcm_bytes = fmt.samples_per_frame * 2
+        self._pending = b""
+        # The batch engine costs half the CPU of the low-latency one; its 60-100 ms bursts do
+        # not matter here because barge-in runs on the VAD at the leg's rate, not on the STT.
+        self._resampler = (
+            StreamResampler(fmt.sample_rate, stt_rate, low_latency=False)
+            if stt_rate != fmt.sample_rate
+            else None
+        )
+        self.stream_ms = 0
+        self.voiced_ms = 0
+
+    @property
+    def in_speech(self) -> bool:
+        """Inside a caller utterance (from its onset until the end-of-speech silence passed)."""
+        return self._vad.in_speech
+
+    def process(self, frame: bytes) -> tuple[list[SpeechStarted | SpeechEnded], bytes]:
+        """VAD events completed by `frame` and its PCM for the STT. Raises ValueError on a
+        frame the codec cannot decode."""
+        pcm = decode_to_pcm(frame, self._fmt)
+        events: list[SpeechStarted | SpeechEnded] = []
+        data = self._pending + pcm if self._pending else pcm
+        size = self._frame_pcm_bytes
+        offset = 0
+        while len(data) - offset >= size:
+            chunk = data[offset : offset + size]
+            offset += size
+            self.stream_ms += FRAME_MS
+            self._voicing.process(chunk)
+            if self._voicing.in_speech:
+                self.voiced_ms += FRAME_MS
+            event = self._vad.process(chunk)
+            if event is not None:
+                events.append(event)
+        self._pending = data[offset:]
+        stt_pcm = self._resampler.process(pcm) if self._resampler is not None else pcm
+        return events, stt_pcm

@@ -1,0 +1,67 @@
+"""Voicemail greeting patterns and the barge-in policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from media.vad import BargeInSensitivity
+from pipeline.bargein import BargeInPolicy, is_backchannel
+from pipeline.voicemail import VoicemailDetector, match_voicemail_greeting
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Hi, you've reached Anna. Please leave a message after the tone.", "en"),
+        ("The person you are calling is not available", "en"),
+        ("Hola, ha llamado a Juan. Deje su mensaje después del tono.", "es"),
+        ("Vous êtes bien sur la messagerie de Paul, laissez un message après le bip", "fr"),
+        ("Bitte hinterlassen Sie eine Nachricht nach dem Signalton.", "de"),
+        ("Olá, deixe sua mensagem após o sinal.", "pt"),
+        ("Lasci un messaggio dopo il segnale acustico", "it"),
+    ],
+)
+def test_voicemail_greetings_are_recognized(text: str, lang: str) -> None:
+    assert match_voicemail_greeting(text) == lang
+
+
+@pytest.mark.parametrize(
+    "text", ["Hello, who is this?", "Yes, speaking.", "I can take a message for him, sure."]
+)
+def test_people_are_not_voicemail(text: str) -> None:
+    assert match_voicemail_greeting(text) is None
+
+
+def test_only_the_first_turns_are_checked() -> None:
+    detector = VoicemailDetector(turns=2)
+    assert detector.check("hello") is None
+    assert detector.check("hello") is None
+    assert detector.check("please leave a message after the beep") is None
+
+
+@pytest.mark.parametrize("text", ["mm-hm", "Yeah.", "okay", "uh-huh", "right", "Okay, yeah"])
+def test_backchannels(text: str) -> None:
+    assert is_backchannel(text)
+
+
+@pytest.mark.parametrize("text", ["wait", "no, stop", "okay but what about Tuesday", ""])
+def test_not_backchannels(text: str) -> None:
+    assert not is_backchannel(text)
+
+
+def test_high_sensitivity_interrupts_at_speech_onset() -> None:
+    policy = BargeInPolicy(BargeInSensitivity.HIGH)
+    assert policy.should_interrupt(speech_ms=0)
+
+
+@pytest.mark.parametrize(
+    "sensitivity",
+    [BargeInSensitivity.MEDIUM, BargeInSensitivity.LOW, BargeInSensitivity.VERY_LOW],
+)
+def test_lower_sensitivities_let_backchannels_pass(sensitivity: BargeInSensitivity) -> None:
+    policy = BargeInPolicy(sensitivity)
+    assert not policy.should_interrupt(300, "")
+    assert not policy.should_interrupt(500, "mm-hm")
+    assert not policy.should_interrupt(500, "yeah okay")
+    assert policy.should_interrupt(2000, "yeah okay")  # long speech is not a backchannel
+    assert policy.should_interrupt(500, "wait no stop")
