@@ -1,0 +1,1 @@
+"""Asterisk call control: the ARI client, the Stasis application and outbound dialling."""

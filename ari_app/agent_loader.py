@@ -1,0 +1,100 @@
+"""From an agent row to what one call runs: `AgentSettings` with decrypted provider keys and
+fresh provider instances (the production `Prepare` of `PipelineConversations`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+import asyncpg
+from redis.asyncio import Redis
+
+from ari_app.call import Call
+from media.vad import BargeInSensitivity
+from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
+from pipeline.engine import CallProviders
+from providers import builtin, registry
+from providers.base import ProviderConfig, ProviderKind
+from store.config_cache import ConfigCache, agent_cache_name
+from store.models import Agent
+from store.repositories.config import AgentRepository, ProviderCredentialRepository
+from store.secrets import SecretBox
+
+# What an agent that chose nothing runs: the offline defaults, no account and no network.
+OFFLINE_DEFAULTS: Final = {
+    ProviderKind.STT: "pocketsphinx",
+    ProviderKind.LLM: "scripted",
+    ProviderKind.TTS: "piper",
+}
+
+
+class AgentNotFound(LookupError):
+    """The call names an agent its tenant no longer has."""
+
+
+class StoreAgentLoader:
+    """Reads the agent through the 60 s config cache; keys are decrypted at use, never cached."""
+
+    def __init__(self, pool: asyncpg.Pool, redis: Redis, box: SecretBox) -> None:
+        builtin.load_all()
+        self._pool = pool
+        self._cache = ConfigCache(redis)
+        self._credentials = ProviderCredentialRepository(pool, box)
+
+    async def __call__(self, call: Call) -> tuple[AgentSettings, CallProviders]:
+        settings = await self.settings(call.tenant_id, call.agent_id)
+        return settings, CallProviders.for_agent(settings, registry.build)
+
+    async def settings(self, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> AgentSettings:
+        agent = await self._cache.get_or_load(
+            tenant_id,
+            agent_cache_name(agent_id),
+            Agent,
+            lambda: AgentRepository(self._pool).get(tenant_id, agent_id),
+        )
+        if agent is None:
+            raise AgentNotFound(f"agent {agent_id} not found for tenant {tenant_id}")
+        message = agent.voicemail_message.strip() or None
+        return AgentSettings(
+            system_prompt=agent.system_prompt,
+            stt=await self._provider(tenant_id, ProviderKind.STT, agent.stt, agent.language),
+            llm=await self._provider(tenant_id, ProviderKind.LLM, agent.llm, agent.language),
+            tts=await self._provider(tenant_id, ProviderKind.TTS, agent.tts, agent.language),
+            welcome_message=agent.welcome_message,
+            welcome_interruptible=agent.welcome_interruptible,
+            language=agent.language,
+            barge_in=BargeInSensitivity(agent.barge_in_sensitivity),
+            end_of_speech_ms=agent.end_of_speech_ms,
+            voicemail=VoicemailPolicy(
+                action=VoicemailAction(agent.voicemail_policy), message=message
+            ),
+            max_call_duration_s=agent.max_call_seconds,
+        )
+
+    async def _provider(
+        self, tenant_id: uuid.UUID, kind: ProviderKind, choice: dict[str, Any], language: str
+    ) -> ProviderConfig:
+        """The agent's stored choice (see api/provider_choice.py) as a config for the registry;
+        the agent's options override the credential's."""
+        vendor = choice.get("vendor")
+        model = choice.get("model")
+        api_key = None
+        options: dict[str, Any] = {}
+        credential_id = choice.get("credential_id")
+        if credential_id is not None:
+            credential = await self._credentials.get(tenant_id, uuid.UUID(str(credential_id)))
+            if credential is None or credential.kind != kind:
+                raise AgentNotFound(f"the agent's {kind} provider {credential_id} is gone")
+            vendor = credential.vendor
+            model = model or credential.model
+            api_key = self._credentials.reveal(credential, "api_key")
+            options.update(credential.options)
+        options.update(choice.get("options") or {})
+        return ProviderConfig(
+            vendor=vendor or OFFLINE_DEFAULTS[kind],
+            model=model,
+            api_key=api_key,
+            voice=choice.get("voice"),
+            language=language,
+            options=options,
+        )

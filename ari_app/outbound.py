@@ -1,0 +1,144 @@
+"""The outbound dispatcher: takes queued calls from Redis and dials them, paced per trunk.
+
+Every process runs one; the queue's atomic claim means no call is dialled twice, the
+trunk's pacing key spaces originations across all processes (default 1 call per second),
+and a concurrency slot per live call caps each trunk. Jobs are claimed one at a time and
+only when they can be dialled now, so a lease never expires while a job waits its turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import msgspec
+import structlog
+
+from ari_app.call import Call, Direction
+from ari_app.controller import CallController
+from store.outbound_queue import OutboundJob, OutboundQueue
+
+log = structlog.get_logger(__name__)
+
+# A live call's trunk slot expires this long after its last renewal (a crashed process
+# frees its slots by itself); renewed every third of it.
+SLOT_LEASE_S: Final = 60.0
+# The claim lease covers pacing and the originate request, a few seconds at most.
+CLAIM_LEASE_S: Final = 30.0
+# Idle poll of the queue; also the delay before a full trunk's job is offered again.
+POLL_S: Final = 0.05
+TRUNK_FULL_RETRY_S: Final = 1.0
+
+
+class TrunkRoute(msgspec.Struct, kw_only=True, frozen=True):
+    """Where and how fast a job is dialled: `PJSIP/<number>@<endpoint>`."""
+
+    name: str  # pacing/concurrency key, e.g. the trunk id
+    endpoint: str
+    cps: float = 1.0
+    max_calls: int = 10
+    caller_id: str | None = None
+    formats: tuple[str, ...] | None = ("ulaw", "alaw")
+    ring_timeout_s: int = 30
+
+
+TrunkResolver = Callable[[OutboundJob], Awaitable[TrunkRoute | None]]
+
+
+class OutboundDispatcher:
+    def __init__(
+        self,
+        queue: OutboundQueue,
+        controller: CallController,
+        trunks: TrunkResolver,
+        *,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self.queue = queue
+        self.controller = controller
+        self.trunks = trunks
+        self.poll_s = poll_s
+        self.active: dict[uuid.UUID, str] = {}
+        self.dialled = 0
+        self._task: asyncio.Task[None] | None = None
+        self._renew_at = 0.0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbound-dispatcher")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._renew_slots()
+                job = await self.queue.claim(lease_s=CLAIM_LEASE_S)
+                if job is None:
+                    await asyncio.sleep(self.poll_s)
+                    continue
+                await self._dispatch(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbound dispatch failed")
+                await asyncio.sleep(self.poll_s)
+
+    async def _dispatch(self, job: OutboundJob) -> None:
+        trunk = await self.trunks(job)
+        call = Call(
+            id=job.call_id,
+            tenant_id=job.tenant_id,
+            agent_id=job.agent_id,
+            direction=Direction.OUTBOUND,
+            from_number=job.from_number,
+            to_number=job.to_number,
+            metadata=dict(job.variables),
+        )
+        if trunk is None:
+            call.error = "no trunk for this call"
+            await self.controller.fail_before_dialling(call)
+            await self.queue.ack(job.call_id)
+            return
+        call.trunk = trunk.name
+        if not await self.queue.take_call_slot(
+            trunk.name, job.call_id, trunk.max_calls, lease_s=SLOT_LEASE_S
+        ):
+            await self.queue.release(job, not_before=time.time() + TRUNK_FULL_RETRY_S)
+            return
+        wait_s = await self.queue.pace(trunk.name, trunk.cps)
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        self.active[call.id] = trunk.name
+        self.dialled += 1
+        await self.controller.originate(
+            call,
+            endpoint=f"PJSIP/{job.to_number}@{trunk.endpoint}",
+            caller_id=trunk.caller_id or job.from_number or None,
+            ring_timeout_s=trunk.ring_timeout_s,
+            formats=trunk.formats,
+            on_end=self._ended,
+        )
+        await self.queue.ack(job.call_id)
+
+    async def _ended(self, call: Call) -> None:
+        trunk = self.active.pop(call.id, None)
+        if trunk is not None:
+            await self.queue.free_call_slot(trunk, call.id)
+
+    async def _renew_slots(self) -> None:
+        now = time.monotonic()
+        if now < self._renew_at:
+            return
+        self._renew_at = now + SLOT_LEASE_S / 3
+        for call_id, trunk in list(self.active.items()):
+            await self.queue.renew_call_slot(trunk, call_id, lease_s=SLOT_LEASE_S)

@@ -1,0 +1,370 @@
+"""One call's life on one Asterisk: answer, media, bridge, conversation, teardown.
+
+The controller routes ARI events here. Teardown runs exactly once, whatever ends the call
+(caller hangup, `[END_CALL]`, media failure, an error in any step, a lost channel found on
+reconnect): caller channel, external media channel, bridge, leg, conversation, record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final
+
+import structlog
+
+from ari_app.call import Call, CallStatus, Direction, InvalidTransition
+from ari_app.call_events import CallAnnouncer
+from ari_app.client import ORIGINATE_TIMEOUT_S
+from ari_app.errors import AriError, NotFound
+from ari_app.media_legs import LEG_CONNECT_TIMEOUT_S, open_rtp_leg
+from ari_app.ports import AgentRoute
+from ari_app.recording import ActiveRecording
+from media.leg import MediaLeg
+from pipeline.agent import VoicemailAction
+from pipeline.records import CallResult
+
+if TYPE_CHECKING:
+    from ari_app.controller import CallController
+
+log = structlog.get_logger(__name__)
+
+# Dial statuses that end an outbound attempt, and the status each gives the call.
+DIAL_FAILURES: Final = {
+    "BUSY": CallStatus.BUSY,
+    "NOANSWER": CallStatus.NO_ANSWER,
+    "CANCEL": CallStatus.NO_ANSWER,
+    "CONGESTION": CallStatus.FAILED,
+    "CHANUNAVAIL": CallStatus.FAILED,
+}
+# Q.850 causes of an unanswered leg's ChannelDestroyed.
+CAUSE_STATUS: Final = {17: CallStatus.BUSY, 18: CallStatus.NO_ANSWER, 19: CallStatus.NO_ANSWER}
+# A pipeline whose leg closed winds down (providers closed, record built) within this.
+CONVERSATION_STOP_S: Final = 10.0
+# Longer than any one ARI request's timeout: a setup step in flight is allowed to finish.
+SETUP_STOP_S: Final = ORIGINATE_TIMEOUT_S + 1.0
+
+
+class CallEnded(Exception):
+    """Raised between setup steps once the call is being torn down."""
+
+
+class CallSession:
+    """The controller's state for one call; `call.channel_id` is the caller's channel."""
+
+    def __init__(self, controller: CallController, call: Call, route: AgentRoute | None) -> None:
+        self.controller = controller
+        self.call = call
+        self.route = route
+        self.media_channel_id = f"media-{call.id}"
+        self.bridge_id = f"{controller.app}-{call.id}"
+        self.bridge_created = False
+        self.media_requested = False
+        self.caller_gone = False
+        self.media_started = asyncio.Event()
+        self.leg: MediaLeg | None = None
+        self.result: CallResult | None = None
+        self.conversing = False
+        self.ending = False
+        # False for a call no agent took (unknown DID): nothing is recorded.
+        self.recorded = True
+        self.on_end: Callable[[Call], Awaitable[None]] | None = None
+        self.recording: ActiveRecording | None = None
+        events = controller.events
+        self.announcer = None if events is None else CallAnnouncer(events, call)
+        self._task: asyncio.Task[None] | None = None
+        self._teardown: asyncio.Task[None] | None = None
+        self._log = log.bind(call_id=str(call.id), tenant_id=str(call.tenant_id))
+
+    def take_route(self, route: AgentRoute) -> None:
+        """The agent answering this call is known: the call now belongs to its tenant."""
+        self.route = route
+        self.call.tenant_id, self.call.agent_id = route.tenant_id, route.agent_id
+        self._log = log.bind(call_id=str(self.call.id), tenant_id=str(route.tenant_id))
+
+    # ---- entry points --------------------------------------------------------------
+
+    def start(self, body: Callable[[], Awaitable[None]]) -> None:
+        """Run the call's steps in a task; teardown follows whatever way it ends."""
+        self._task = asyncio.create_task(self._guarded(body), name=f"call-{self.call.id}")
+
+    async def _guarded(self, body: Callable[[], Awaitable[None]]) -> None:
+        reason = "call steps done"
+        try:
+            await body()
+        except (asyncio.CancelledError, CallEnded):
+            return  # whoever ended the call is tearing it down
+        except AriError as exc:
+            reason = f"ARI error: {exc}"
+            if not (self.caller_gone or self.ending or await self._caller_vanished()):
+                self.call.error = self.call.error or str(exc)
+                self._log.warning("call step failed", error=str(exc))
+        except Exception as exc:
+            reason = f"error: {exc}"
+            self.call.error = self.call.error or str(exc)
+            self._log.exception("call step failed")
+        if self._teardown is None:  # else the teardown in progress is waiting for us
+            self._task = None
+            await self.end(reason)
+
+    async def _caller_vanished(self) -> bool:
+        """True when the caller's channel is gone: a step failed because of a hangup whose
+        StasisEnd is still on its way, not because of an error."""
+        if self.call.channel_id is None:
+            return False
+        try:
+            await self.controller.ari.get_channel(self.call.channel_id)
+        except NotFound:
+            return True
+        except AriError:
+            return False
+        return False
+
+    async def inbound(self) -> None:
+        """Answer, then converse."""
+        await self.controller.ari.answer(self.caller_channel)
+        self._check()
+        await self.set_status(CallStatus.ANSWERED)
+        await self.converse()
+
+    async def outbound_answered(self) -> None:
+        """The callee answered and AMD ran; act on its result."""
+        if self.call.amd_status == "MACHINE":
+            await self.set_status(CallStatus.VOICEMAIL)
+            self.call.outcome = "voicemail"
+            policy = self.route.voicemail if self.route is not None else None
+            if policy is None or policy.action is VoicemailAction.HANGUP or not policy.message:
+                return
+            leg = await self.connect_media()
+            self.conversing = True
+            await self.controller.conversations.leave_voicemail(self.call, leg, policy.message)
+            return
+        await self.converse()
+
+    async def converse(self) -> None:
+        leg = await self.connect_media()
+        self.conversing = True
+        self.result = await self.controller.conversations.converse(self.call, leg)
+        self.call.outcome = self.result.outcome.value
+
+    def announce_started(self) -> None:
+        if self.announcer is not None and self.recorded:
+            self.announcer.started()
+
+    # ---- media ---------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self.ending:
+            raise CallEnded
+
+    @property
+    def caller_channel(self) -> str:
+        assert self.call.channel_id is not None
+        return self.call.channel_id
+
+    async def connect_media(self) -> MediaLeg:
+        """Bridge the caller with an external media channel once its leg is connected."""
+        ari = self.controller.ari
+        self.bridge_created = True  # set first: a cancelled request may still have made it
+        await ari.create_bridge(bridge_id=self.bridge_id, name=self.bridge_id, type="mixing")
+        self._check()
+        use_rtp = self.route is not None and self.route.media == "rtp"
+        if use_rtp and self.controller.rtp_pool is not None:
+            leg = await self._connect_rtp()
+        else:
+            leg = await self._connect_audiosocket()
+        self.leg = leg
+        self._start_recording(leg)
+        await asyncio.wait_for(self.media_started.wait(), LEG_CONNECT_TIMEOUT_S)
+        self._check()
+        # Only now: a bridge with no live media would leave the caller in silence.
+        await ari.add_channels(self.bridge_id, [self.caller_channel, self.media_channel_id])
+        self._check()
+        return leg
+
+    async def _connect_audiosocket(self) -> MediaLeg:
+        settings = self.controller.media
+        waiter = self.controller.legs.expect(self.call.id)
+        self.media_requested = True
+        try:
+            await self.controller.ari.external_media(
+                channel_id=self.media_channel_id,
+                external_host=f"{settings.advertise_host}:{settings.audiosocket_port}",
+                format=settings.audiosocket_format,
+                encapsulation="audiosocket",
+                transport="tcp",
+                data=str(self.call.id),
+            )
+            return await asyncio.wait_for(waiter, LEG_CONNECT_TIMEOUT_S)
+        finally:
+            self.controller.legs.forget(self.call.id)
+
+    async def _connect_rtp(self) -> MediaLeg:
+        assert self.controller.rtp_pool is not None
+        settings = self.controller.media
+        leg = await open_rtp_leg(self.controller.rtp_pool)
+        self.leg = leg
+        self.media_requested = True
+        channel = await self.controller.ari.external_media(
+            channel_id=self.media_channel_id,
+            external_host=f"{settings.advertise_host}:{leg.local_port}",
+            format=settings.rtp_format,
+            encapsulation="rtp",
+            transport="udp",
+        )
+        host, port = channel.var("UNICASTRTP_LOCAL_ADDRESS"), channel.var("UNICASTRTP_LOCAL_PORT")
+        if not host or not port:
+            raise RuntimeError("externalMedia answer lacks UNICASTRTP_LOCAL_ADDRESS/PORT")
+        leg.set_remote(host, int(port))
+        return leg
+
+    # ---- recording -----------------------------------------------------------------
+
+    def _start_recording(self, leg: MediaLeg) -> None:
+        recordings = self.controller.recordings
+        if recordings is None or self.route is None or not self.route.recording:
+            return
+        try:
+            self.recording = recordings.start(self.call.tenant_id, self.call.id, leg)
+        except (OSError, RuntimeError) as exc:
+            self._log.error("recording could not start; the call goes on", error=str(exc))
+
+    async def _finish_recording(self) -> None:
+        recording, recordings = self.recording, self.controller.recordings
+        if recording is None or recordings is None:
+            return
+        self.recording = None
+        try:
+            self.call.recording_path = await recordings.finish(recording)
+        except Exception:
+            self._log.exception("finishing the recording failed")
+
+    # ---- status --------------------------------------------------------------------
+
+    async def set_status(self, status: CallStatus) -> None:
+        if not self.recorded:
+            return
+        try:
+            self.call.to(status)
+        except InvalidTransition as exc:
+            self._log.warning("status change refused", error=str(exc))
+            return
+        self._log.info("call status", status=status.value)
+        if self.announcer is not None:
+            if status is CallStatus.ANSWERED:
+                self.announcer.answered()
+            elif status is CallStatus.VOICEMAIL:
+                self.announcer.voicemail()
+        try:
+            await self.controller.ledger.save(self.call)
+        except Exception:
+            self._log.exception("saving live call state failed")
+
+    # ---- events from the controller ------------------------------------------------
+
+    async def dial_status(self, dialstatus: str) -> None:
+        if dialstatus == "RINGING":
+            await self.set_status(CallStatus.RINGING)
+        elif dialstatus == "ANSWER":
+            await self.set_status(CallStatus.ANSWERED)
+        elif dialstatus in DIAL_FAILURES:
+            await self.set_status(DIAL_FAILURES[dialstatus])
+
+    async def caller_ended(self, cause: int | None) -> None:
+        """The caller's channel left Stasis or was destroyed."""
+        self.caller_gone = True
+        if cause is not None and self.call.hangup_cause is None:
+            self.call.hangup_cause = cause
+        if self.call.status in (CallStatus.DIALING, CallStatus.RINGING) and cause is not None:
+            await self.set_status(CAUSE_STATUS.get(cause, CallStatus.FAILED))
+        await self.end("caller channel ended")
+
+    @property
+    def tearing_down(self) -> bool:
+        """True once the teardown has started (whatever started it)."""
+        return self._teardown is not None
+
+    async def end(self, reason: str) -> None:
+        """Tear the call down (once; later calls wait for the first)."""
+        if self._teardown is None:
+            self._teardown = asyncio.create_task(self._tear_down(reason))
+        await asyncio.shield(self._teardown)
+
+    async def _tear_down(self, reason: str) -> None:
+        try:
+            await self._tear_down_steps(reason)
+        finally:
+            self.controller.finished(self)
+
+    async def _tear_down_steps(self, reason: str) -> None:
+        self._log.info("call teardown", reason=reason)
+        self.controller.legs.forget(self.call.id)
+        task = self._task
+        if task is not None and not task.done() and not self.conversing:
+            # Still setting up: let the REST request in flight finish (cancelling it could
+            # leave a bridge or channel created after our cleanup), then stop.
+            self.ending = True
+            self.media_started.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), SETUP_STOP_S)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._release_asterisk()
+        if self.leg is not None:
+            await self.leg.hangup()
+        if task is not None and not task.done():
+            # The conversation ends by itself once its leg is closed and returns the record.
+            try:
+                await asyncio.wait_for(asyncio.shield(task), CONVERSATION_STOP_S)
+            except TimeoutError:
+                self._log.error("conversation did not stop; cancelling it")
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self.controller.forget(self)
+        await self._finish_recording()
+        await self._final_status()
+        if self.recorded:
+            try:
+                await self.controller.ledger.finish(self.call, self.result)
+            except Exception:
+                self._log.exception("writing the call record failed")
+            if self.announcer is not None:
+                self.announcer.finished(self.result)
+        if self.on_end is not None:
+            try:
+                await self.on_end(self.call)
+            except Exception:
+                self._log.exception("call end hook failed")
+        if self.announcer is not None:
+            await self.announcer.drain()
+
+    async def _release_asterisk(self) -> None:
+        """Hang up the caller and media channels and destroy the bridge (gone ones are fine)."""
+        ari = self.controller.ari
+        steps: list[Awaitable[None]] = []
+        if not self.caller_gone and self.call.channel_id is not None:
+            steps.append(ari.hangup(self.call.channel_id))
+        if self.media_requested:
+            steps.append(ari.hangup(self.media_channel_id))
+        if self.bridge_created:
+            steps.append(ari.destroy_bridge(self.bridge_id))
+        for outcome in await asyncio.gather(*steps, return_exceptions=True):
+            if isinstance(outcome, AriError) and outcome.status not in (404, 422):
+                self._log.warning("teardown step failed", error=str(outcome))
+            elif isinstance(outcome, BaseException) and not isinstance(outcome, AriError):
+                self._log.error("teardown step failed", error=repr(outcome))
+
+    async def _final_status(self) -> None:
+        status = self.call.status
+        if status in (CallStatus.ANSWERED, CallStatus.VOICEMAIL):
+            await self.set_status(CallStatus.COMPLETED)
+        elif status in (CallStatus.QUEUED, CallStatus.DIALING, CallStatus.RINGING):
+            await self.set_status(
+                CallStatus.NO_ANSWER
+                if self.call.direction is Direction.INBOUND
+                else CallStatus.FAILED
+            )

@@ -1,0 +1,179 @@
+"""The controller's ports over store/: agents by DID from PostgreSQL, live state in Redis,
+final records through the record writer (PostgreSQL, or the Redis outbox when it is down)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from ari_app.call import Call, CallStatus
+from ari_app.ports import AgentRoute, MediaTransport
+from ari_app.record_format import stage_latencies, stored_turns, stored_usage
+from pipeline.agent import VoicemailAction, VoicemailPolicy
+from pipeline.records import CallEvent as PipelineEvent
+from pipeline.records import CallResult, LiveState, TranscriptEntry, TurnMetrics
+from store.call_records import CallRecordWriter
+from store.live_calls import LiveCallStore
+from store.models import Agent, CallRecord
+from store.repositories.calls import SttEventRepository
+from store.repositories.config import AgentRepository, InboundRouteRepository
+
+# The STT connection events the stt_events table keeps (its CHECK constraint).
+STT_EVENT_KINDS = frozenset({"opened", "closed", "rejected", "timeout", "error"})
+
+
+def _route(agent: Agent, media: MediaTransport) -> AgentRoute:
+    action = VoicemailAction(agent.voicemail_policy)
+    message = agent.voicemail_message or None
+    if action is VoicemailAction.LEAVE_MESSAGE and message is None:
+        action = VoicemailAction.HANGUP  # a policy without a message cannot be followed
+    return AgentRoute(
+        tenant_id=agent.tenant_id,
+        agent_id=agent.id,
+        media=media,
+        recording=agent.recording_enabled,
+        voicemail=VoicemailPolicy(action=action, message=message),
+    )
+
+
+class StoreAgentDirectory:
+    """`AgentDirectory` over the agents and inbound_routes tables."""
+
+    def __init__(self, pool: asyncpg.Pool, *, media: MediaTransport = "audiosocket") -> None:
+        self._agents = AgentRepository(pool)
+        self._routes = InboundRouteRepository(pool)
+        self._media = media
+
+    async def route_for_did(self, did: str) -> AgentRoute | None:
+        route = await self._routes.resolve_did(did)
+        if route is None:
+            return None
+        return await self.route_for_agent(route.tenant_id, route.agent_id)
+
+    async def route_for_agent(self, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> AgentRoute | None:
+        agent = await self._agents.get(tenant_id, agent_id)
+        return None if agent is None else _route(agent, self._media)
+
+
+def _at(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def call_record(call: Call, result: CallResult | None) -> CallRecord:
+    """The PostgreSQL record of a finished call."""
+    answered = call.time_of(CallStatus.ANSWERED)
+    ended = call.time_of(call.status)
+    first = min(call.status_times.values())
+    extra: dict[str, Any] = {"status_times": call.status_times}
+    if call.amd_status is not None:
+        extra["amd"] = {"status": call.amd_status, "cause": call.amd_cause}
+    if call.hangup_cause is not None:
+        extra["hangup_cause"] = call.hangup_cause
+    transcript: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    usage: dict[str, Any] = {}
+    error = call.error
+    if result is not None:
+        transcript = msgspec.to_builtins(result.transcript)
+        turns = stored_turns(result)
+        events = msgspec.to_builtins(result.events)
+        usage = stored_usage(result)
+        error = error or result.error_reason
+    return CallRecord(
+        id=call.id,
+        tenant_id=call.tenant_id,
+        agent_id=call.agent_id,
+        direction=call.direction.value,
+        from_number=call.from_number,
+        to_number=call.to_number,
+        status=call.status.value,
+        outcome=call.outcome,
+        queued_at=_at(call.time_of(CallStatus.QUEUED)),
+        started_at=_at(first),
+        answered_at=_at(answered),
+        ended_at=_at(ended),
+        duration_ms=None if answered is None or ended is None else int((ended - answered) * 1000),
+        transcript=transcript,
+        turns=turns,
+        events=events,
+        provider_usage=usage,
+        variables={**call.metadata, **extra},
+        error_reason=error,
+        recording_path=call.recording_path,
+    )
+
+
+class StoreCallLedger:
+    """`CallLedger`: live status in Redis while the call runs, the record at the end."""
+
+    def __init__(self, live: LiveCallStore, records: CallRecordWriter) -> None:
+        self._live = live
+        self._records = records
+        self._started: set[uuid.UUID] = set()
+
+    async def save(self, call: Call) -> None:
+        fields = {
+            "status": call.status.value,
+            "status_times": call.status_times,
+            "direction": call.direction.value,
+            "agent_id": str(call.agent_id),
+            "from_number": call.from_number,
+            "to_number": call.to_number,
+        }
+        if call.id not in self._started:
+            self._started.add(call.id)
+            await self._live.start(call.tenant_id, call.id, fields)
+        else:
+            await self._live.update(call.id, fields)
+
+    async def finish(self, call: Call, result: CallResult | None) -> None:
+        await self._records.save(call_record(call, result))
+        self._started.discard(call.id)
+        await self._live.end(call.tenant_id, call.id)
+
+
+class StoreCallSink:
+    """`CallSink` of one call: transcript and turns appended to its live history in Redis as
+    they happen (what a dashboard or `vocals demo` follows), STT connection events into
+    PostgreSQL. The final record is written by the ledger, not here."""
+
+    def __init__(self, call: Call, live: LiveCallStore, stt_events: SttEventRepository) -> None:
+        self._call = call
+        self._live = live
+        self._stt_events = stt_events
+
+    async def on_transcript(self, entry: TranscriptEntry) -> None:
+        await self._live.append_history(
+            self._call.id, {"type": "transcript", **msgspec.to_builtins(entry)}
+        )
+
+    async def on_turn(self, metrics: TurnMetrics) -> None:
+        await self._live.append_history(
+            self._call.id,
+            {"type": "turn", **msgspec.to_builtins(metrics), "latency": stage_latencies(metrics)},
+        )
+
+    async def on_event(self, event: PipelineEvent) -> None:
+        kind = event.kind.removeprefix("stt.")
+        if event.kind.startswith("stt.") and kind in STT_EVENT_KINDS:
+            await self._stt_events.record(
+                self._call.tenant_id,
+                self._call.id,
+                kind,
+                event.detail.get("vendor", ""),
+                event.detail.get("error", ""),
+            )
+
+    async def save_live_state(self, state: LiveState) -> None:
+        await self._live.update(
+            self._call.id,
+            {"state": state.state.value, "turns": state.turns, "elapsed_ms": state.elapsed_ms},
+        )
+
+    async def finish(self, result: CallResult) -> None:
+        """Nothing to do: `StoreCallLedger.finish` writes the record with the call's status."""

@@ -1,0 +1,220 @@
+"""Outbound calls end to end: Redis queue -> dispatcher -> originate into the AMD context ->
+AMD result -> conversation, voicemail policy, busy and no-answer records."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from ari_app.outbound import TrunkRoute
+from store.models import CallRecord
+from store.outbound_queue import OutboundJob, OutboundQueue
+from store.repositories.calls import CallRepository
+from tests.ari.harness import Process, Tenancy, eventually, make_agent
+from tests.fakes.asterisk import Callee, FakeAsterisk
+
+ORIGINATE_PATH = re.compile(r"^/channels/(?!externalMedia$)[^/]+$")
+
+
+@pytest.fixture(autouse=True)
+async def empty_outbound_queue(redis: Redis) -> None:
+    """The queue is shared by every process, so also by every test of the run: calls other
+    tests queued (through the API, say) must not be dialled by this test's dispatcher."""
+    stale = [key async for key in redis.scan_iter(match="vocals:outbound:*")]
+    if stale:
+        await redis.delete(*stale)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeAsterisk]:
+    server = FakeAsterisk(time_scale=0.02)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def enqueue(redis: Redis, agent: Tenancy, number: str) -> uuid.UUID:
+    call_id = uuid.uuid4()
+    await OutboundQueue(redis).enqueue(
+        OutboundJob(
+            call_id=call_id,
+            tenant_id=agent.tenant_id,
+            agent_id=agent.agent_id,
+            to_number=number,
+            from_number="15550001111",
+        )
+    )
+    return call_id
+
+
+async def record_of(pool: asyncpg.Pool, agent: Tenancy, call_id: uuid.UUID) -> CallRecord:
+    repo = CallRepository(pool)
+    found: list[CallRecord] = []
+
+    async def fetch() -> None:
+        for _ in range(200):
+            record = await repo.get(agent.tenant_id, call_id)
+            if record is not None:
+                found.append(record)
+                return
+            await asyncio.sleep(0.05)
+
+    await fetch()
+    assert found, "no call record"
+    return found[0]
+
+
+async def test_human_answer_gets_the_conversation(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    agent = await make_agent(pg_pool)
+    fake.callees["15551230001"] = Callee(amd_status="HUMAN", amd_cause="HUMAN-803-800")
+    proc = Process(fake, pg_pool, redis, app="vocals-out1")
+    await proc.start(dispatch=True)
+    try:
+        call_id = await enqueue(redis, agent, "15551230001")
+        callee = await asyncio.wait_for(fake.answered.get(), 10)
+        await callee.wait_received(1000)  # the agent's welcome
+        await callee.hangup()
+        record = await record_of(pg_pool, agent, call_id)
+    finally:
+        await proc.stop()
+    assert (record.direction, record.status, record.outcome) == (
+        "outbound",
+        "completed",
+        "caller_hung_up",
+    )
+    assert record.variables["amd"] == {"status": "HUMAN", "cause": "HUMAN-803-800"}
+    times = record.variables["status_times"]
+    assert list(times) == ["queued", "dialing", "ringing", "answered", "completed"]
+    assert list(times.values()) == sorted(times.values())
+    [post] = [c for c in fake.rest_log if c.path == f"/channels/{call_id}"]
+    assert post.params["context"] == "vocals-outbound"
+    assert post.body == {"variables": {"VOCALS_APP": "vocals-out1", "VOCALS_CALL_ID": str(call_id)}}
+    assert [c.params for c in fake.calls_to("POST", "/applications/vocals-out1/subscription")] == [
+        {"eventSource": f"channel:{call_id}"}
+    ]
+    assert not fake.live_channels() and not fake.live_bridges()
+    assert proc.dispatcher is not None and proc.dispatcher.active == {}
+
+
+async def test_machine_with_hangup_policy_never_starts_a_conversation(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    agent = await make_agent(pg_pool)
+    fake.callees["15551230002"] = Callee(amd_status="MACHINE", amd_cause="MAXWORDS-3-2")
+    proc = Process(fake, pg_pool, redis, app="vocals-out2")
+    await proc.start(dispatch=True)
+    try:
+        call_id = await enqueue(redis, agent, "15551230002")
+        callee = await asyncio.wait_for(fake.answered.get(), 10)
+        await callee.wait_ended(5)
+        record = await record_of(pg_pool, agent, call_id)
+    finally:
+        await proc.stop()
+    assert (record.status, record.outcome) == ("completed", "voicemail")
+    assert "voicemail" in record.variables["status_times"]
+    assert callee.received_ms == 0 and proc.llms == []
+    assert fake.calls_to("POST", "/channels/externalMedia") == []
+
+
+async def test_machine_with_leave_message_policy_plays_it(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    message = "Hi, this is the clinic reminding you of tomorrow's appointment."
+    agent = await make_agent(pg_pool, voicemail="leave_message", message=message)
+    fake.callees["15551230003"] = Callee(amd_status="MACHINE", amd_cause="MAXWORDS-3-2")
+    proc = Process(fake, pg_pool, redis, app="vocals-out3")
+    await proc.start(dispatch=True)
+    try:
+        call_id = await enqueue(redis, agent, "15551230003")
+        callee = await asyncio.wait_for(fake.answered.get(), 10)
+        await callee.wait_ended(15)
+        record = await record_of(pg_pool, agent, call_id)
+    finally:
+        await proc.stop()
+    # FakeTTS speaks 40 ms per character: the whole message reached the box, then hangup.
+    assert callee.received_ms >= len(message) * 40 - 100
+    assert callee.ended_by == "asterisk"
+    assert (record.status, record.outcome) == ("completed", "voicemail")
+    assert proc.llms == []
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "cause"),
+    [("busy", "busy", 17), ("no-answer", "no-answer", 19), ("unreachable", "no-answer", 18)],
+)
+async def test_unanswered_calls_are_recorded(
+    fake: FakeAsterisk,
+    pg_pool: asyncpg.Pool,
+    redis: Redis,
+    outcome: str,
+    status: str,
+    cause: int,
+) -> None:
+    agent = await make_agent(pg_pool)
+    number = f"1555124{cause:04d}"
+    fake.callees[number] = Callee(outcome=outcome)  # type: ignore[arg-type]
+    proc = Process(fake, pg_pool, redis, app=f"vocals-{outcome}")
+    await proc.start(dispatch=True)
+    try:
+        call_id = await enqueue(redis, agent, number)
+        record = await record_of(pg_pool, agent, call_id)
+    finally:
+        await proc.stop()
+    assert record.status == status and record.variables["hangup_cause"] == cause
+    assert record.answered_at is None
+    assert proc.dispatcher is not None and proc.dispatcher.active == {}
+    assert await redis.zcard("vocals:outbound:active:t1") == 0
+
+
+async def test_two_processes_share_the_queue_without_double_dialling(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis, redis_url: str
+) -> None:
+    agent = await make_agent(pg_pool)
+    cps = 5.0
+    trunk = TrunkRoute(name=f"pace-{uuid.uuid4().hex[:6]}", endpoint="trunk1", cps=cps, max_calls=6)
+    fake.default_callee = Callee(amd_status="HUMAN", hangup_after_s=0.3)
+    other_redis = Redis.from_url(redis_url)
+    procs = [
+        Process(fake, pg_pool, redis, app="vocals-p1", trunk=trunk, welcome="Hi."),
+        Process(fake, pg_pool, other_redis, app="vocals-p2", trunk=trunk, welcome="Hi."),
+    ]
+    ids = {await enqueue(redis, agent, f"1555200{i:04d}") for i in range(20)}
+    try:
+        for proc in procs:
+            await proc.start(dispatch=True)
+        repo = CallRepository(pg_pool)
+
+        async def all_recorded() -> None:
+            for _ in range(300):
+                if (await repo.list_page(agent.tenant_id, limit=50)).total == 20:
+                    return
+                await asyncio.sleep(0.1)
+
+        await all_recorded()
+        await eventually(lambda: not fake.live_channels() and not fake.live_bridges())
+    finally:
+        for proc in procs:
+            await proc.stop()
+        await other_redis.aclose()
+    posts = [c for c in fake.rest_log if c.method == "POST" and ORIGINATE_PATH.match(c.path)]
+    dialled = [c.path.rsplit("/", 1)[1] for c in posts]
+    assert sorted(dialled) == sorted(str(i) for i in ids)  # each call exactly once
+    assert all(p.dispatcher is not None and p.dispatcher.dialled > 0 for p in procs)
+    times = sorted(c.t for c in posts)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # Slots are 200 ms apart across both processes; scheduling jitter may shift one request,
+    # never the rate.
+    assert min(gaps) > 0.5 / cps
+    assert (times[-1] - times[0]) >= (len(times) - 1) / cps * 0.95
+    assert fake.peak_channels <= 2 * trunk.max_calls + 2
+    records = (await CallRepository(pg_pool).list_page(agent.tenant_id, limit=50)).items
+    assert {r.status for r in records} == {"completed"}
