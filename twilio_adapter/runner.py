@@ -1,0 +1,141 @@
+"""A Twilio call as a virtual channel: the controller's steps after answer, over its ports.
+
+`HandOff` is what the stream hands a connected call and its `TwilioLeg` to. The controller's
+`CallSession` does the same for an Asterisk call once its media is bridged; `VirtualChannel`
+reproduces that part (AMD verdict -> voicemail policy or conversation; record at the end)
+over the same `ari_app.ports` (Conversations, CallLedger, AgentDirectory), so a Twilio call is
+the same call with the same pipeline and the same record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import msgspec
+import structlog
+
+from ari_app.call import Call, CallStatus, Direction, InvalidTransition
+from ari_app.call_events import CallAnnouncer
+from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, Conversations
+from ari_app.store_adapters import call_record
+from media.leg import MediaLeg
+from pipeline.agent import VoicemailAction
+from pipeline.records import CallResult
+from store.call_records import CallRecordWriter
+from store.live_calls import LiveCallStore
+from twilio_adapter.state import TwilioCallStore
+
+log = structlog.get_logger(__name__)
+
+HandOff = Callable[[Call, MediaLeg], Awaitable[None]]
+# `call.amd_status` uses the controller's (Asterisk AMD's) vocabulary.
+AMD_MACHINE: Final = "MACHINE"
+AMD_HUMAN: Final = "HUMAN"
+
+
+def amd_status(answered_by: str) -> str:
+    """Twilio's `AnsweredBy` as the controller's AMD status (fax is no person either)."""
+    return AMD_MACHINE if answered_by.startswith("machine") or answered_by == "fax" else AMD_HUMAN
+
+
+async def announce_unanswered(events: CallEventSink | None, call: Call) -> None:
+    """`call.failed` for a call that ended without a stream (busy, no answer, refused)."""
+    if events is not None:
+        announcer = CallAnnouncer(events, call)
+        announcer.finished(None)
+        await announcer.drain()
+
+
+class TwilioLedger:
+    """`CallLedger` for Twilio calls: live state in Redis, the record written exactly once
+    (a status callback and a stream may both try), marked as a Twilio call."""
+
+    def __init__(self, live: LiveCallStore, records: CallRecordWriter, calls: TwilioCallStore):
+        self._live = live
+        self._records = records
+        self._calls = calls
+
+    async def save(self, call: Call) -> None:
+        fields = {
+            "status": call.status.value,
+            "status_times": call.status_times,
+            "direction": call.direction.value,
+            "agent_id": str(call.agent_id),
+            "from_number": call.from_number,
+            "to_number": call.to_number,
+            "transport": "twilio",
+        }
+        if await self._live.get(call.id) is None:
+            await self._live.start(call.tenant_id, call.id, fields)
+        else:
+            await self._live.update(call.id, fields)
+
+    async def finish(self, call: Call, result: CallResult | None) -> None:
+        if not await self._calls.claim_record(call.id):
+            return
+        record = msgspec.structs.replace(call_record(call, result), transport="twilio")
+        await self._records.save(record)
+        await self._live.end(call.tenant_id, call.id)
+
+
+class VirtualChannel:
+    """`HandOff` over the controller's ports: runs an answered call to its end, announcing
+    its lifecycle to `events` like the controller does."""
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        ledger: CallLedger,
+        directory: AgentDirectory,
+        events: CallEventSink | None = None,
+    ) -> None:
+        self._conversations = conversations
+        self._ledger = ledger
+        self._directory = directory
+        self._events = events
+
+    async def __call__(self, call: Call, leg: MediaLeg) -> None:
+        bound = log.bind(call_id=str(call.id), tenant_id=str(call.tenant_id))
+        result: CallResult | None = None
+        announcer = None if self._events is None else CallAnnouncer(self._events, call)
+        if announcer is not None and call.direction is Direction.INBOUND:
+            announcer.started()  # an outbound call was announced when it was placed
+        try:
+            await self._status(call, CallStatus.ANSWERED)
+            if announcer is not None:
+                announcer.answered()
+            if call.amd_status == AMD_MACHINE:
+                await self._status(call, CallStatus.VOICEMAIL)
+                if announcer is not None:
+                    announcer.voicemail()
+                call.outcome = "voicemail"
+                route = await self._directory.route_for_agent(call.tenant_id, call.agent_id)
+                policy = route.voicemail if route is not None else None
+                if policy and policy.action is VoicemailAction.LEAVE_MESSAGE and policy.message:
+                    await self._conversations.leave_voicemail(call, leg, policy.message)
+            else:
+                result = await self._conversations.converse(call, leg)
+                call.outcome = result.outcome.value
+        except Exception as exc:
+            call.error = call.error or str(exc)
+            bound.exception("Twilio call failed")
+        finally:
+            await leg.hangup()
+            if call.status in (CallStatus.ANSWERED, CallStatus.VOICEMAIL):
+                await self._status(call, CallStatus.COMPLETED)
+            try:
+                await self._ledger.finish(call, result)
+            except Exception:
+                bound.exception("writing the call record failed")
+            if announcer is not None:
+                announcer.finished(result)
+                await announcer.drain()
+
+    async def _status(self, call: Call, status: CallStatus) -> None:
+        try:
+            call.to(status)
+        except InvalidTransition as exc:
+            log.warning("status change refused", call_id=str(call.id), error=str(exc))
+            return
+        await self._ledger.save(call)
