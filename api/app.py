@@ -1,0 +1,126 @@
+"""The Litestar application: /api/v1, health, metrics and the UI build."""
+
+from __future__ import annotations
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Server, Tag
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.types import ControllerRouterHandler
+
+import providers.builtin
+from api.common import get_context
+from api.context import ApiContext, ApiSettings
+from api.errors import EXCEPTION_HANDLERS
+from api.health import healthz, metrics
+from api.routes import (
+    agents,
+    analytics,
+    api_keys,
+    audit_logs,
+    auth,
+    calls,
+    recordings,
+    sip_trunks,
+    tenant,
+    users,
+    webhooks,
+)
+from api.routes import (
+    providers as provider_routes,
+)
+from api.ui import ui_handler
+
+__all__ = ["ApiContext", "ApiSettings", "create_app"]
+
+API_PREFIX = "/api/v1"
+API_VERSION = "1.0.0"
+# Request counts and latencies per route template (never per id), exported on /metrics.
+REQUEST_METRICS = PrometheusConfig(
+    app_name="vocals",
+    prefix="vocals_api",
+    group_path=True,
+    exclude_unhandled_paths=True,
+    exclude=["/metrics", "/healthz"],
+)
+# Request bodies are small JSON documents; a megabyte is far above any legitimate one.
+MAX_BODY_BYTES = 1_048_576
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Vocals API",
+        version=API_VERSION,
+        description="Configure AI voice agents on phone lines, originate and inspect calls.",
+        path=API_PREFIX,
+        render_plugins=[SwaggerRenderPlugin(path="/docs")],
+        servers=[Server(url="/")],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="A session token from /api/v1/auth/login or an API key vk_...",
+                )
+            }
+        ),
+        tags=[
+            Tag(name=name)
+            for name in (
+                "auth",
+                "tenant",
+                "users",
+                "api-keys",
+                "agents",
+                "providers",
+                "sip-trunks",
+                "calls",
+                "webhooks",
+                "analytics",
+                "audit-logs",
+                "health",
+            )
+        ],
+    )
+
+
+def create_app(context: ApiContext) -> Litestar:
+    """The API for one process. The caller owns `context`'s pool and Redis client."""
+    providers.builtin.load_all()
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[
+            auth.router,
+            tenant.router,
+            users.router,
+            api_keys.router,
+            agents.router,
+            provider_routes.router,
+            sip_trunks.router,
+            calls.router,
+            recordings.router,
+            webhooks.router,
+            analytics.router,
+            audit_logs.router,
+        ],
+    )
+    handlers: list[ControllerRouterHandler] = [api, healthz, metrics]
+    dist = context.settings.ui_dist
+    if dist is not None and (dist / "index.html").is_file():
+        handlers.append(ui_handler(dist))
+    return Litestar(
+        route_handlers=handlers,
+        dependencies={"context": Provide(get_context, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=_openapi(),
+        # The process configures logging (structured JSON); Litestar must not replace it.
+        logging_config=None,
+        state=State({"context": context}),
+        request_max_body_size=MAX_BODY_BYTES,
+        cors_config=CORSConfig(allow_origins=[context.settings.public_url]),
+        middleware=[REQUEST_METRICS.middleware],
+    )

@@ -1,0 +1,149 @@
+"""Who is calling: a UI session token or an API key, each resolved to a tenant-scoped principal.
+
+Session tokens are random; Redis keeps only their SHA-256, with the session's TTL. API keys are
+looked up by prefix, compared by hash, refused once revoked, and counted against their
+per-minute and per-day limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from typing import Any, Literal
+
+import msgspec
+from litestar import Request
+from litestar.datastructures import State
+
+from api.context import ApiContext
+from api.errors import ApiError
+from store.rate_limits import RateLimiter
+from store.redis import KEY_PREFIX
+from store.repositories.config import ApiKeyRepository, UserRepository
+from store.secrets import api_key_matches, api_key_prefix
+
+Role = Literal["owner", "admin", "viewer"]
+WRITE_ROLES: frozenset[str] = frozenset({"owner", "admin"})
+_SESSION_TOKEN_BYTES = 32
+# Writing last_used_at on every request would make reads write; once a minute is precise enough.
+_TOUCH_INTERVAL_S = 60.0
+_MINUTE_S = 60
+_DAY_S = 86_400
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """The authenticated caller. `actor` is what the audit log records."""
+
+    tenant_id: uuid.UUID
+    role: Role
+    actor: str
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in WRITE_ROLES
+
+
+class Session(msgspec.Struct, frozen=True):
+    """What Redis keeps for a session token. `credential` fingerprints the password hash the
+    session was opened with, so a password change ends every older session."""
+
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    credential: str
+
+
+def credential_fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()
+
+
+def _session_key(token: str) -> str:
+    return f"{KEY_PREFIX}session:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+async def open_session(context: ApiContext, session: Session) -> str:
+    """A new session token (shown once to the client)."""
+    token = secrets.token_urlsafe(_SESSION_TOKEN_BYTES)
+    await context.redis.set(
+        _session_key(token), msgspec.json.encode(session), ex=context.settings.session_ttl_s
+    )
+    return token
+
+
+async def close_session(context: ApiContext, token: str) -> None:
+    await context.redis.delete(_session_key(token))
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _unauthorized(reason: str) -> ApiError:
+    return ApiError(401, reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _from_api_key(context: ApiContext, key: str) -> Principal:
+    prefix = api_key_prefix(key)
+    if prefix is None:
+        raise _unauthorized("malformed API key")
+    row = await ApiKeyRepository(context.pool).find_by_prefix(prefix)
+    if row is None or not api_key_matches(key, row.key_hash):
+        raise _unauthorized("unknown API key")
+    if row.revoked_at is not None:
+        raise _unauthorized("API key revoked")
+    limiter = RateLimiter(context.redis)
+    for window_s, limit, label in ((_MINUTE_S, row.rpm, "rpm"), (_DAY_S, row.rpd, "rpd")):
+        result = await limiter.hit(f"apikey:{row.id}:{label}", limit, window_s)
+        if not result.allowed:
+            raise ApiError(
+                429,
+                f"API key rate limit exceeded ({limit} requests per {label[2:]})",
+                headers={"Retry-After": str(result.retry_after_s)},
+            )
+    last_used = row.last_used_at.timestamp() if row.last_used_at else 0.0
+    if time.time() - last_used > _TOUCH_INTERVAL_S:
+        await ApiKeyRepository(context.pool).touch(row.tenant_id, row.id)
+    role: Role = row.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
+    return Principal(
+        tenant_id=row.tenant_id, role=role, actor=f"api-key:{row.prefix}", api_key_id=row.id
+    )
+
+
+async def _from_session(context: ApiContext, token: str) -> Principal:
+    raw = await context.redis.get(_session_key(token))
+    if raw is None:
+        raise _unauthorized("session expired or unknown")
+    session = msgspec.json.decode(raw, type=Session)
+    # The user row decides: a deleted user, a changed role or password takes effect at once.
+    user = await UserRepository(context.pool).get(session.tenant_id, session.user_id)
+    if user is None or credential_fingerprint(user.password_hash) != session.credential:
+        await context.redis.delete(_session_key(token))
+        raise _unauthorized("session ended")
+    role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
+    return Principal(tenant_id=user.tenant_id, role=role, actor=user.email, user_id=user.id)
+
+
+async def authenticate(request: Request[Any, Any, Any], state: State) -> Principal:
+    """Dependency: the caller, or 401 (429 when an API key is over its limit)."""
+    context: ApiContext = state.context
+    token = bearer_token(request)
+    if token is None:
+        raise _unauthorized("missing bearer token")
+    if token.startswith("vk_"):
+        return await _from_api_key(context, token)
+    return await _from_session(context, token)
+
+
+async def authenticate_writer(request: Request[Any, Any, Any], state: State) -> Principal:
+    """Dependency for mutations: the caller must be an owner or an admin."""
+    principal = await authenticate(request, state)
+    if not principal.can_write:
+        raise ApiError(403, f"role {principal.role!r} is read-only")
+    return principal

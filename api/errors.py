@@ -1,0 +1,200 @@
+"""Errors as RFC 9457 `application/problem+json`, each naming the field or the reason.
+
+Every failure a client can cause maps to a 4xx here: Litestar's validation errors, the store's
+`Conflict` and `UnknownColumn`, and PostgreSQL rejecting a value (e.g. a NUL character).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from store.repositories.base import Conflict, UnknownColumn
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    416: "Range Not Satisfiable",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+# msgspec names the offending field in backticks: "Object missing required field `name`".
+_BACKTICKED = re.compile(r"`([^`]+)`")
+# ...and its position as a JSON path: "Expected `int`, got `str` - at `$.port`".
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`")
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One refused input: `field` is its name (dotted, with [i] for list items)."""
+
+    field: str
+    reason: str
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An error response (RFC 9457)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] = msgspec.field(default_factory=list)
+
+
+class ApiError(HTTPException):
+    """A refused request with its status, reason and optionally the fields at fault."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=detail, status_code=status_code, headers=dict(headers or {}))
+        self.errors = errors or []
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, f"{what} not found")
+
+
+def invalid(field: str, reason: str) -> ApiError:
+    """A 422 naming one field."""
+    return ApiError(422, f"{field}: {reason}", errors=[FieldError(field, reason)])
+
+
+def invalid_fields(errors: list[FieldError]) -> ApiError:
+    detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+    return ApiError(422, detail, errors=errors)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response[Problem]:
+    body = Problem(
+        title=_TITLES.get(status, "Error"), status=status, detail=detail, errors=errors or []
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_error(entry: Mapping[str, Any]) -> FieldError:
+    message = str(entry.get("message", "invalid value"))
+    key = str(entry.get("key", "") or "")
+    path = _AT_PATH.search(message)
+    reason = message.split(" - at ", 1)[0]
+    if path and path.group(1):
+        field = path.group(1)
+    elif key and key != "data":
+        field = key
+    else:
+        named = _BACKTICKED.findall(message)
+        field = named[-1] if named and "field" in message else "body"
+    return FieldError(field, reason)
+
+
+def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors = [_field_error(e) for e in extra if isinstance(e, Mapping)]
+    detail = "; ".join(f"{e.field}: {e.reason}" for e in errors) if errors else str(exc.detail)
+    return problem_response(400, detail, errors)
+
+
+def _http_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    errors = exc.errors if isinstance(exc, ApiError) else []
+    headers = dict(exc.headers or {})
+    status = exc.status_code
+    if status >= HTTP_500_INTERNAL_SERVER_ERROR:
+        log.error("server error", status=status, detail=exc.detail)
+    return problem_response(status, str(exc.detail), errors, headers)
+
+
+def _conflict_handler(_: Request[Any, Any, Any], exc: Conflict) -> Response[Problem]:
+    return problem_response(409, str(exc))
+
+
+def _unknown_column_handler(_: Request[Any, Any, Any], exc: UnknownColumn) -> Response[Problem]:
+    return problem_response(400, str(exc), [FieldError(exc.column, str(exc))])
+
+
+def _data_error_handler(_: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[Problem]:
+    # PostgreSQL refused a value the API's own checks let through (e.g. a NUL in a text field).
+    reason = exc.args[0] if exc.args else type(exc).__name__
+    return problem_response(400, f"value refused by the database: {reason}")
+
+
+# Seconds a client should wait before retrying when PostgreSQL or Redis is unreachable.
+OUTAGE_RETRY_AFTER_S = 5
+
+
+def _outage_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.warning("dependency unavailable", error=f"{type(exc).__name__}: {exc}")
+    return problem_response(
+        503,
+        "a backing service (PostgreSQL or Redis) is unavailable; try again shortly",
+        headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+    )
+
+
+def _internal_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.exception("unhandled error", error=type(exc).__name__)
+    return problem_response(500, "internal error")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    ValidationException: _validation_handler,
+    HTTPException: _http_handler,
+    Conflict: _conflict_handler,
+    UnknownColumn: _unknown_column_handler,
+    asyncpg.DataError: _data_error_handler,
+    asyncpg.IntegrityConstraintViolationError: _data_error_handler,
+    asyncpg.PostgresConnectionError: _outage_handler,
+    asyncpg.InterfaceError: _outage_handler,
+    RedisConnectionError: _outage_handler,
+    RedisTimeoutError: _outage_handler,
+    OSError: _outage_handler,
+    Exception: _internal_handler,
+}
+
+
+def problem_spec(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=Problem,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+    )
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI declarations of the problem responses an operation can give (503, a backing
+    service being down, is possible everywhere)."""
+    return {status: problem_spec(_TITLES[status]) for status in (*statuses, 503)}

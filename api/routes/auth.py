@@ -1,0 +1,177 @@
+"""Sign-in for the UI: email + password → a session token; logout; who am I."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from api.auth import (
+    Principal,
+    Role,
+    Session,
+    authenticate,
+    bearer_token,
+    close_session,
+    credential_fingerprint,
+    open_session,
+)
+from api.context import ApiContext
+from api.errors import ApiError, problems
+from store.rate_limits import RateLimiter
+from store.redis import KEY_PREFIX
+from store.repositories.config import UserRepository
+from store.secrets import hash_password, verify_password
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class LoginResponse(msgspec.Struct):
+    token: str
+    expires_in: int
+    user: Me
+
+
+class Me(msgspec.Struct, kw_only=True):
+    """The signed-in caller."""
+
+    tenant_id: uuid.UUID
+    role: Role
+    actor: str
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+
+_DECOY: list[str] = []
+
+
+async def _decoy_hash() -> str:
+    """A password hash nobody's password matches, made once per process."""
+    if not _DECOY:
+        _DECOY.append(await hash_password(secrets.token_urlsafe(16)))
+    return _DECOY[0]
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _attempt_keys(email: str, ip: str) -> list[str]:
+    return [f"login:email:{email.lower()}", f"login:ip:{ip}"]
+
+
+def _blocked_key(name: str) -> str:
+    return f"{KEY_PREFIX}{name}:blocked"
+
+
+async def _refuse_if_blocked(context: ApiContext, names: list[str]) -> None:
+    """429 while an account or a client address is locked out by earlier failures."""
+    for name in names:
+        ttl = int(await context.redis.ttl(_blocked_key(name)))
+        if ttl > 0:
+            raise ApiError(
+                429,
+                "too many failed sign-in attempts; try again later",
+                headers={"Retry-After": str(ttl)},
+            )
+
+
+async def _count_failure(context: ApiContext, names: list[str]) -> None:
+    """Count a failed attempt per account and per address; at the limit, lock out for the rest
+    of the window. Successful sign-ins are not counted."""
+    settings = context.settings
+    limiter = RateLimiter(context.redis)
+    limits = (settings.login_attempts_per_email, settings.login_attempts_per_ip)
+    for name, limit in zip(names, limits, strict=True):
+        result = await limiter.hit(name, limit, settings.login_window_s)
+        if result.count >= limit:
+            await context.redis.set(_blocked_key(name), b"1", ex=result.retry_after_s)
+
+
+@post(
+    "/login",
+    operation_id="login",
+    status_code=200,
+    summary="Sign in with email and password",
+    responses=problems(400, 401, 429),
+)
+async def login(
+    request: Request[Any, Any, Any],
+    data: JSONBody[LoginRequest],
+    context: NamedDependency[ApiContext],
+) -> LoginResponse:
+    attempts = _attempt_keys(data.email, _client_ip(request))
+    await _refuse_if_blocked(context, attempts)
+    user = await UserRepository(context.pool).find_for_login(data.email)
+    # An unknown email costs the same scrypt as a known one: timing does not reveal accounts.
+    stored = user.password_hash if user is not None else await _decoy_hash()
+    if not await verify_password(data.password, stored) or user is None:
+        await _count_failure(context, attempts)
+        raise ApiError(401, "wrong email or password")
+    role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
+    session = Session(
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        credential=credential_fingerprint(user.password_hash),
+    )
+    token = await open_session(context, session)
+    return LoginResponse(
+        token=token,
+        expires_in=context.settings.session_ttl_s,
+        user=Me(tenant_id=user.tenant_id, role=role, actor=user.email, user_id=user.id),
+    )
+
+
+@post(
+    "/logout",
+    operation_id="logout",
+    summary="End the current session",
+    status_code=HTTP_204_NO_CONTENT,
+    responses=problems(401),
+    dependencies={"principal": Provide(authenticate)},
+    security=[{"bearer": []}],
+)
+async def logout(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+) -> None:
+    token = bearer_token(request)
+    if token is not None and principal.user_id is not None:
+        await close_session(context, token)
+
+
+@get(
+    "/me",
+    operation_id="getMe",
+    summary="The signed-in caller",
+    responses=problems(401, 429),
+    dependencies={"principal": Provide(authenticate)},
+    security=[{"bearer": []}],
+)
+async def me(principal: NamedDependency[Principal]) -> Me:
+    return Me(
+        tenant_id=principal.tenant_id,
+        role=principal.role,
+        actor=principal.actor,
+        user_id=principal.user_id,
+        api_key_id=principal.api_key_id,
+    )
+
+
+router = Router(
+    path="/auth",
+    route_handlers=[login, logout, me],
+    tags=["auth"],
+)

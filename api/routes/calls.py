@@ -1,0 +1,321 @@
+"""Calls: the record of every call, outbound origination through the Redis queue, hangup."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from api.auth import Principal, authenticate, authenticate_writer
+from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
+from api.context import ApiContext
+from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
+from store.live_calls import LiveCallStore
+from store.models import CallRecord
+from store.outbound_queue import OutboundJob, OutboundQueue
+from store.repositories.calls import CallRepository, SttEventRepository
+from store.repositories.config import AgentRepository, SipTrunkRepository
+
+Direction = Literal["inbound", "outbound"]
+# A dialable number: E.164 with or without `+`, or a short extension.
+PhoneNumber = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{2,20}$")]
+VariableName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+VariableValue = Annotated[str, msgspec.Meta(max_length=1_000)]
+# Enough for a CRM's worth of context; beyond this the LLM prompt would not hold it anyway.
+MAX_VARIABLES = 50
+# Statuses after which there is nothing left to hang up.
+# The controller's final statuses (ari_app.call.CallStatus) plus the API's own "cancelled".
+FINISHED_STATUSES = frozenset(
+    {"completed", "failed", "cancelled", "no-answer", "busy", "voicemail"}
+)
+QUEUED = "queued"
+MAX_STT_EVENTS = 200
+
+
+class CallSummary(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    agent_id: uuid.UUID | None
+    trunk_id: uuid.UUID | None
+    direction: Direction
+    transport: str
+    from_number: str
+    to_number: str
+    status: str
+    outcome: str | None
+    queued_at: datetime | None
+    started_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_ms: int | None
+    error_reason: str | None
+    created_at: datetime
+
+
+class SttEventOut(msgspec.Struct, kw_only=True):
+    kind: str
+    vendor: str
+    detail: str
+    created_at: datetime
+
+
+class CallDetail(CallSummary, kw_only=True):
+    """A call with its transcript, per-turn latency breakdown, events and provider usage."""
+
+    transcript: list[dict[str, Any]]
+    turns: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    provider_usage: dict[str, Any]
+    variables: dict[str, Any]
+    stt_events: list[SttEventOut]
+    recording_url: str | None
+
+
+class LiveCall(msgspec.Struct, kw_only=True):
+    """A call in progress, with the live state its controller keeps in Redis."""
+
+    id: uuid.UUID
+    state: dict[str, Any]
+
+
+class LiveCalls(msgspec.Struct, kw_only=True):
+    items: list[LiveCall]
+
+
+class CallList(msgspec.Struct, kw_only=True):
+    items: list[CallSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class OriginateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Dial `to` with an agent; `schedule_at` delays the call (omitted: as soon as possible)."""
+
+    agent_id: uuid.UUID
+    to: PhoneNumber
+    from_: PhoneNumber | None = msgspec.field(default=None, name="from")
+    trunk_id: uuid.UUID | None = None
+    variables: Annotated[
+        dict[VariableName, VariableValue], msgspec.Meta(max_length=MAX_VARIABLES)
+    ] = msgspec.field(default_factory=dict)
+    schedule_at: datetime | None = None
+
+
+class Originated(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    status: str
+    scheduled_at: datetime | None
+
+
+class HangupResult(msgspec.Struct, kw_only=True):
+    """`cancelled`: the call was still queued; `hangup_requested`: a live call is ending."""
+
+    id: uuid.UUID
+    result: Literal["cancelled", "hangup_requested"]
+
+
+def _summary_fields(row: CallRecord) -> dict[str, Any]:
+    return {f: getattr(row, f) for f in CallSummary.__struct_fields__}
+
+
+def _summary(row: CallRecord) -> CallSummary:
+    return msgspec.convert(_summary_fields(row), CallSummary, strict=False)
+
+
+@get("/", operation_id="listCalls", responses=problems(400, 401, 429))
+async def list_calls(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+    status: FromQuery[Annotated[str, msgspec.Meta(max_length=40)] | None] = None,
+    direction: FromQuery[Direction | None] = None,
+    agent_id: FromQuery[uuid.UUID | None] = None,
+    outcome: FromQuery[Annotated[str, msgspec.Meta(max_length=40)] | None] = None,
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
+    q: FromQuery[Annotated[str, msgspec.Meta(max_length=MAX_FILTER_CHARS)] | None] = None,
+    sort: Annotated[str, sort_param(CallRepository.sortable)] = "-created_at",
+) -> CallList:
+    """Calls, newest first by default; `since`/`until` bound `created_at`, `q` searches the
+    transcript text."""
+    filters = {
+        k: v
+        for k, v in (
+            ("status", status),
+            ("direction", direction),
+            ("agent_id", agent_id),
+            ("outcome", outcome),
+        )
+        if v is not None
+    }
+    page = await CallRepository(context.pool).search(
+        principal.tenant_id,
+        filters=filters,
+        since=since,
+        until=until,
+        text=q,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return CallList(
+        items=[_summary(r) for r in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@get("/live", operation_id="listLiveCalls", responses=problems(401, 429))
+async def list_live_calls(
+    principal: NamedDependency[Principal], context: NamedDependency[ApiContext]
+) -> LiveCalls:
+    """Calls in progress right now, across every process of the deployment."""
+    store = LiveCallStore(context.redis)
+    items = []
+    for call_id in await store.live_call_ids(principal.tenant_id):
+        state = await store.get(call_id)
+        if state is not None and state.get("tenant_id") == str(principal.tenant_id):
+            items.append(LiveCall(id=call_id, state=state))
+    return LiveCalls(items=items)
+
+
+@get("/{call_id:uuid}", operation_id="getCall", responses=problems(401, 404, 429))
+async def get_call(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    call_id: FromPath[uuid.UUID],
+) -> CallDetail:
+    row = await CallRepository(context.pool).get(principal.tenant_id, call_id)
+    if row is None:
+        raise not_found("call")
+    stt = await SttEventRepository(context.pool).list_page(
+        principal.tenant_id, filters={"call_id": call_id}, sort="created_at", limit=MAX_STT_EVENTS
+    )
+    return msgspec.convert(
+        {
+            **_summary_fields(row),
+            "transcript": row.transcript,
+            "turns": row.turns,
+            "events": row.events,
+            "provider_usage": row.provider_usage,
+            "variables": row.variables,
+            "stt_events": [msgspec.structs.asdict(e) for e in stt.items],
+            "recording_url": f"/api/v1/calls/{row.id}/recording" if row.recording_path else None,
+        },
+        CallDetail,
+        strict=False,
+    )
+
+
+@post(
+    "/",
+    operation_id="originateCall",
+    summary="Queue an outbound call",
+    status_code=HTTP_202_ACCEPTED,
+    responses=problems(400, 401, 403, 422, 429),
+    dependencies={"principal": Provide(authenticate_writer)},
+)
+async def originate(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    data: JSONBody[OriginateRequest],
+) -> Originated:
+    tenant_id = principal.tenant_id
+    errors: list[FieldError] = []
+    if await AgentRepository(context.pool).get(tenant_id, data.agent_id) is None:
+        errors.append(FieldError("agent_id", "no agent with this id"))
+    if data.trunk_id is not None and (
+        await SipTrunkRepository(context.pool, context.box).get(tenant_id, data.trunk_id) is None
+    ):
+        errors.append(FieldError("trunk_id", "no SIP trunk with this id"))
+    schedule_at = data.schedule_at
+    if schedule_at is not None and schedule_at.tzinfo is None:
+        schedule_at = schedule_at.replace(tzinfo=UTC)
+    if errors:
+        raise invalid_fields(errors)
+    call_id = uuid.uuid4()
+    record = CallRecord(
+        id=call_id,
+        tenant_id=tenant_id,
+        agent_id=data.agent_id,
+        trunk_id=data.trunk_id,
+        direction="outbound",
+        from_number=data.from_ or "",
+        to_number=data.to,
+        status=QUEUED,
+        queued_at=datetime.now(UTC),
+        variables=dict(data.variables),
+    )
+    await CallRepository(context.pool).upsert(record)
+    await OutboundQueue(context.redis).enqueue(
+        OutboundJob(
+            call_id=call_id,
+            tenant_id=tenant_id,
+            agent_id=data.agent_id,
+            to_number=data.to,
+            from_number=data.from_ or "",
+            trunk_id=data.trunk_id,
+            variables=dict(data.variables),
+            not_before=schedule_at.timestamp() if schedule_at else 0.0,
+        )
+    )
+    await audit(
+        context,
+        principal,
+        "originate",
+        "call",
+        call_id,
+        after={"agent_id": str(data.agent_id), "to": data.to, "schedule_at": str(schedule_at)},
+    )
+    return Originated(id=call_id, status=QUEUED, scheduled_at=schedule_at)
+
+
+@post(
+    "/{call_id:uuid}/hangup",
+    operation_id="hangupCall",
+    summary="Cancel a queued call or hang up a live one",
+    status_code=HTTP_202_ACCEPTED,
+    responses=problems(401, 403, 404, 409, 429),
+    dependencies={"principal": Provide(authenticate_writer)},
+)
+async def hangup(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    call_id: FromPath[uuid.UUID],
+) -> HangupResult:
+    tenant_id = principal.tenant_id
+    calls = CallRepository(context.pool)
+    row = await calls.get(tenant_id, call_id)
+    if row is None:
+        raise not_found("call")
+    if row.status in FINISHED_STATUSES:
+        raise ApiError(409, f"the call has already ended ({row.status})")
+    if row.status == QUEUED and await OutboundQueue(context.redis).cancel(call_id):
+        await calls.update(
+            tenant_id,
+            call_id,
+            {"status": "cancelled", "outcome": "cancelled", "ended_at": datetime.now(UTC)},
+        )
+        await audit(context, principal, "cancel", "call", call_id)
+        return HangupResult(id=call_id, result="cancelled")
+    if context.hangup_call is None or not await context.hangup_call(tenant_id, call_id):
+        raise ApiError(409, "the call is not live on this deployment")
+    await audit(context, principal, "hangup", "call", call_id)
+    return HangupResult(id=call_id, result="hangup_requested")
+
+
+router = Router(
+    path="/calls",
+    route_handlers=[list_calls, list_live_calls, get_call, originate, hangup],
+    tags=["calls"],
+    security=[{"bearer": []}],
+    dependencies={"principal": Provide(authenticate)},
+)

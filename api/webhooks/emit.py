@@ -1,0 +1,46 @@
+"""Turning a call lifecycle event into one persisted delivery per subscribed webhook."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+import asyncpg
+
+from store.repositories.config import WebhookRepository
+from store.repositories.webhooks import WebhookDeliveryRepository
+from store.secrets import SecretBox
+
+EVENT_TYPES: Final = (
+    "call.started",
+    "call.answered",
+    "call.ended",
+    "call.failed",
+    "voicemail.detected",
+)
+# Sent by `POST /webhooks/{id}/test` only; no webhook subscribes to it.
+TEST_EVENT = "webhook.test"
+
+
+async def emit(
+    pool: asyncpg.Pool,
+    box: SecretBox,
+    tenant_id: uuid.UUID,
+    event_type: str,
+    payload: dict[str, Any],
+    event_id: uuid.UUID,
+) -> int:
+    """Queue `event_type` for every active webhook of the tenant subscribed to it.
+
+    Idempotent per `event_id`: emitting the same event again queues nothing new. Returns how
+    many deliveries were queued by this call. The worker delivers them.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    hooks = await WebhookRepository(pool, box).subscribed(tenant_id, event_type)
+    deliveries = WebhookDeliveryRepository(pool)
+    queued = 0
+    for hook in hooks:
+        if await deliveries.enqueue(tenant_id, hook.id, event_id, event_type, payload):
+            queued += 1
+    return queued

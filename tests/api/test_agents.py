@@ -1,0 +1,182 @@
+"""Agents: CRUD, field validation, inbound numbers, roles, tenancy, cache, audit."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from api.app import create_app
+from api.context import ApiContext
+from provisioning.reload import ReloadResult
+from store.config_cache import agent_cache_name
+from tests.api.conftest import OFFLINE_AGENT, TenantHandle, client_for, create_agent
+
+
+async def test_create_read_update_delete(client: httpx.AsyncClient, tenant: TenantHandle) -> None:
+    created = await create_agent(
+        client,
+        tenant.admin,
+        inbound_numbers=["+15550001001", "+15550001002"],
+        end_of_speech_ms=700,
+        voicemail_policy="leave_message",
+        voicemail_message="Please call us back.",
+        max_call_seconds=600,
+        recording_enabled=True,
+        recording_retention_days=7,
+    )
+    agent_id = created["id"]
+    assert created["barge_in_sensitivity"] == "high"
+    assert created["welcome_interruptible"] is False
+    assert created["inbound_numbers"] == ["+15550001001", "+15550001002"]
+    assert created["stt"] == {
+        "credential_id": None,
+        "vendor": "pocketsphinx",
+        "model": None,
+        "voice": None,
+        "options": {},
+    }
+    fetched = await client.get(f"/api/v1/agents/{agent_id}", headers=tenant.viewer)
+    assert fetched.status_code == 200
+    assert fetched.json()["end_of_speech_ms"] == 700
+    updated = await client.patch(
+        f"/api/v1/agents/{agent_id}",
+        json={"barge_in_sensitivity": "very_low", "inbound_numbers": ["+15550001003"]},
+        headers=tenant.admin,
+    )
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["barge_in_sensitivity"] == "very_low"
+    assert updated.json()["inbound_numbers"] == ["+15550001003"]
+    assert updated.json()["voicemail_message"] == "Please call us back."
+    listed = await client.get("/api/v1/agents?sort=-created_at&limit=200", headers=tenant.key)
+    assert agent_id in [a["id"] for a in listed.json()["items"]]
+    deleted = await client.delete(f"/api/v1/agents/{agent_id}", headers=tenant.admin)
+    assert deleted.status_code == 204
+    gone = await client.get(f"/api/v1/agents/{agent_id}", headers=tenant.admin)
+    assert gone.status_code == 404
+
+
+async def test_reads_are_cached_and_writes_invalidate(
+    client: httpx.AsyncClient, tenant: TenantHandle, redis: Redis
+) -> None:
+    created = await create_agent(client, tenant.admin)
+    agent_id = uuid.UUID(str(created["id"]))
+    await client.get(f"/api/v1/agents/{agent_id}", headers=tenant.admin)
+    cached = await redis.get(f"vocals:cache:{tenant.id}:{agent_cache_name(agent_id)}")
+    assert cached is not None
+    await client.patch(f"/api/v1/agents/{agent_id}", json={"name": "Renamed"}, headers=tenant.admin)
+    assert await redis.get(f"vocals:cache:{tenant.id}:{agent_cache_name(agent_id)}") is None
+    fetched = await client.get(f"/api/v1/agents/{agent_id}", headers=tenant.admin)
+    assert fetched.json()["name"] == "Renamed"
+
+
+async def test_validation_names_the_field(client: httpx.AsyncClient, tenant: TenantHandle) -> None:
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"barge_in_sensitivity": "loud"}, 400, "barge_in_sensitivity"),
+        ({"end_of_speech_ms": 50}, 400, "end_of_speech_ms"),
+        ({"max_call_seconds": 0}, 400, "max_call_seconds"),
+        ({"inbound_numbers": ["555-CALL"]}, 400, "inbound_numbers[0]"),
+        ({"unknown_field": 1}, 400, "unknown_field"),
+        ({"stt": {"vendor": "nope"}}, 422, "stt.vendor"),
+        ({"llm": {"vendor": "openai"}}, 422, "llm.credential_id"),
+        ({"llm": {"vendor": "scripted", "options": {"colour": 1}}}, 422, "llm.options.colour"),
+        ({"tts": {"vendor": "piper", "voice": "nobody"}}, 422, "tts.voice"),
+        ({"stt": {"credential_id": str(uuid.uuid4())}}, 422, "stt.credential_id"),
+        ({"voicemail_policy": "leave_message"}, 422, "voicemail_message"),
+        ({"inbound_numbers": ["+1555", "+1555"]}, 422, "inbound_numbers"),
+    ]
+    for change, status, field in cases:
+        body = {**OFFLINE_AGENT, "name": f"bad-{uuid.uuid4().hex[:6]}", **change}
+        response = await client.post("/api/v1/agents", json=body, headers=tenant.admin)
+        assert response.status_code == status, (change, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert field in [e["field"] for e in response.json()["errors"]], (change, response.json())
+    missing = await client.post("/api/v1/agents", json={"name": "x"}, headers=tenant.admin)
+    assert missing.status_code == 400
+    assert missing.json()["errors"][0]["field"] in {"stt", "llm", "tts"}
+
+
+async def test_duplicate_names_and_numbers_conflict(
+    client: httpx.AsyncClient, tenant: TenantHandle, other_tenant: TenantHandle
+) -> None:
+    first = await create_agent(client, tenant.admin, inbound_numbers=["+15550002001"])
+    same_name = await client.post(
+        "/api/v1/agents", json={**OFFLINE_AGENT, "name": first["name"]}, headers=tenant.admin
+    )
+    assert same_name.status_code == 409
+    taken = await client.post(
+        "/api/v1/agents",
+        json={**OFFLINE_AGENT, "name": "Thief", "inbound_numbers": ["+15550002001"]},
+        headers=other_tenant.admin,
+    )
+    assert taken.status_code == 409
+    assert "+15550002001" in taken.json()["detail"]
+    names = [
+        a["name"]
+        for a in (await client.get("/api/v1/agents?limit=200", headers=other_tenant.admin)).json()[
+            "items"
+        ]
+    ]
+    assert "Thief" not in names
+
+
+async def test_viewer_cannot_mutate_and_other_tenants_get_404(
+    client: httpx.AsyncClient, tenant: TenantHandle, other_tenant: TenantHandle
+) -> None:
+    agent = await create_agent(client, tenant.admin)
+    url = f"/api/v1/agents/{agent['id']}"
+    assert (
+        await client.post("/api/v1/agents", json=OFFLINE_AGENT, headers=tenant.viewer)
+    ).status_code == 403
+    assert (await client.patch(url, json={"name": "x"}, headers=tenant.viewer)).status_code == 403
+    assert (await client.delete(url, headers=tenant.viewer)).status_code == 403
+    for method in ("GET", "PATCH", "DELETE"):
+        body = {"name": "stolen"} if method == "PATCH" else None
+        response = await client.request(method, url, headers=other_tenant.owner, json=body)
+        assert response.status_code == 404, method
+    assert (await client.get(url, headers=tenant.viewer)).json()["name"] == agent["name"]
+
+
+async def test_mutations_are_audit_logged(client: httpx.AsyncClient, tenant: TenantHandle) -> None:
+    agent = await create_agent(client, tenant.key)
+    await client.patch(
+        f"/api/v1/agents/{agent['id']}", json={"language": "fr-FR"}, headers=tenant.admin
+    )
+    logs = await client.get(
+        f"/api/v1/audit-logs?entity_type=agent&entity_id={agent['id']}", headers=tenant.viewer
+    )
+    entries = logs.json()["items"]
+    assert [e["action"] for e in entries] == ["update", "create"]
+    assert entries[1]["actor"].startswith("api-key:vk_")
+    assert entries[0]["actor"].startswith("admin@")
+    assert entries[0]["before"]["language"] == "en-US"
+    assert entries[0]["after"]["language"] == "fr-FR"
+
+
+async def test_number_changes_reprovision_the_dialplan(
+    api_context: ApiContext, tenant: TenantHandle
+) -> None:
+    reloads: list[uuid.UUID] = []
+
+    async def reload(tenant_id: uuid.UUID) -> ReloadResult:
+        reloads.append(tenant_id)
+        return ReloadResult(outcome="failed", reason="Asterisk unreachable")
+
+    fields = {name: getattr(api_context, name) for name in api_context.__dataclass_fields__}
+    async with client_for(create_app(ApiContext(**{**fields, "on_trunks_changed": reload}))) as c:
+        agent = await create_agent(c, tenant.admin, inbound_numbers=["+15550004001"])
+        assert agent["reload"] == {
+            "ok": False,
+            "outcome": "failed",
+            "reason": "Asterisk unreachable",
+        }
+        url = f"/api/v1/agents/{agent['id']}"
+        renamed = await c.patch(url, json={"name": f"r-{agent['name']}"}, headers=tenant.admin)
+        assert renamed.json()["reload"] is None
+        renumbered = await c.patch(url, json={"inbound_numbers": []}, headers=tenant.admin)
+        assert renumbered.json()["reload"]["outcome"] == "failed"
+        await c.patch(url, json={"inbound_numbers": ["+15550004002"]}, headers=tenant.admin)
+        assert (await c.delete(url, headers=tenant.admin)).status_code == 204
+    assert reloads == [tenant.id] * 4
