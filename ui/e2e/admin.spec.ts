@@ -1,0 +1,286 @@
+/** An admin's first day: sign in, add a provider, a trunk, an agent and an API key, then read
+ * a call's transcript and latency. Every page is screenshotted for a person to look at. */
+import { expect, test, type Locator, type Page } from "@playwright/test";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const email = process.env.VOCALS_E2E_EMAIL ?? "owner@acme.test";
+const password = process.env.VOCALS_E2E_PASSWORD ?? "";
+const viewerEmail = process.env.VOCALS_E2E_VIEWER_EMAIL ?? "viewer@acme.test";
+const callId = process.env.VOCALS_E2E_CALL_ID ?? "";
+const simulatedCallId = process.env.VOCALS_E2E_SIMULATED_CALL_ID ?? "";
+const webhookUrl = process.env.VOCALS_E2E_WEBHOOK_URL ?? "";
+const artifacts = process.env.VOCALS_E2E_ARTIFACTS ?? "../test-artifacts/ui";
+mkdirSync(artifacts, { recursive: true });
+
+async function shot(page: Page, name: string, { fullPage = true } = {}) {
+  await expect(page.getByRole("status")).toHaveCount(0); // no loader still spinning
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage });
+}
+
+/** Pick `option` in the Mantine Select or Autocomplete labelled `label` (inside `scope`). */
+async function choose(scope: Locator, label: string | RegExp, option: string | RegExp) {
+  await scope.getByRole("textbox", { name: label }).click();
+  await scope.page().getByRole("option", { name: option }).first().click();
+}
+
+test.describe.configure({ mode: "serial" });
+
+test.describe("admin UI", () => {
+  let page: Page;
+
+  test.beforeAll(async ({ browser }) => {
+    page = await browser.newPage({ reducedMotion: "reduce" });
+  });
+
+  test("the server hands out the app's scripts and styles with their types", async ({ request }) => {
+    const html = await (await request.get("/")).text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThan(0);
+    for (const asset of assets) {
+      const type = (await request.get(asset)).headers()["content-type"] ?? "";
+      expect(type, asset).toMatch(asset.endsWith(".css") ? /^text\/css/ : /javascript/);
+    }
+  });
+
+  test("signs in, refusing a wrong password first", async () => {
+    await page.goto("/agents");
+    await expect(page).toHaveURL(/\/login$/);
+    await expect(page.getByRole("heading", { name: "Sign in to Vocals" })).toBeVisible();
+    await shot(page, "01-login");
+    await page.getByLabel("E-mail").fill(email);
+    await page.getByLabel("Password").fill("not-the-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toContainText("Wrong e-mail or password");
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    // Back where the deep link pointed.
+    await expect(page).toHaveURL(/\/agents$/);
+    await expect(page.getByRole("link", { name: "Reception" })).toBeVisible();
+  });
+
+  test("keyboard users can skip the navigation", async () => {
+    await page.keyboard.press("Tab");
+    const skip = page.getByRole("link", { name: "Skip to content" });
+    await expect(skip).toBeFocused();
+    await page.keyboard.press("Enter");
+    await expect(page.locator("#main")).toBeFocused();
+  });
+
+  test("dashboard shows today's volume and outcomes", async () => {
+    await page.getByRole("link", { name: "Dashboard" }).click();
+    await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
+    await expect(page.getByText("Calls today")).toBeVisible();
+    await expect(page.getByText("No calls in progress")).toBeVisible();
+    await shot(page, "02-dashboard");
+  });
+
+  test("creates a provider; its key is shown masked", async () => {
+    await page.getByRole("link", { name: "Providers" }).click();
+    await page.getByRole("button", { name: "New provider" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("textbox", { name: "Name", exact: true }).fill("OpenAI production");
+    await dialog.locator("label", { hasText: /^Language model$/ }).click();
+    await choose(dialog, "Vendor", /OpenAI/);
+    await dialog.getByRole("textbox", { name: "API key", exact: true }).fill("sk-test-0123456789abcd");
+    await choose(dialog, "Model", /gpt/);
+    await shot(page, "03-provider-form");
+    await dialog.getByRole("button", { name: "Create provider" }).click();
+    await expect(dialog).toBeHidden();
+    const row = page.getByRole("row", { name: /OpenAI production/ });
+    await expect(row).toContainText("abcd");
+    await expect(row).not.toContainText("sk-test-0123456789");
+    // A made-up key never passes the vendor's check (refused, or unreachable from here).
+    await row.getByRole("button", { name: "Test" }).click();
+    await expect(row.getByText("Failed")).toBeVisible({ timeout: 30_000 });
+    await shot(page, "04-providers");
+  });
+
+  test("creates a SIP trunk, showing the API's field errors first", async () => {
+    await page.getByRole("link", { name: "SIP trunks" }).click();
+    await page.getByRole("button", { name: "New trunk" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("textbox", { name: "Name", exact: true }).fill("carrier-main");
+    await dialog.getByLabel("Host").fill("not a host!");
+    await dialog.getByLabel("Username").fill("acme");
+    await dialog.getByLabel("Password").fill("s3cret-pass");
+    await dialog.getByRole("button", { name: "Create trunk" }).click();
+    // The server's reason, under the field it names.
+    await expect(dialog.getByText("must be a hostname or an IPv4/IPv6 address")).toBeVisible();
+    await shot(page, "05-trunk-field-error");
+    await dialog.getByLabel("Host").fill("sip.carrier.example");
+    await dialog.getByRole("button", { name: "Add number" }).click();
+    await dialog.getByLabel("DID").fill("+4930555000");
+    await dialog.getByRole("button", { name: "Create trunk" }).click();
+    await expect(dialog).toBeHidden();
+    const row = page.getByRole("row", { name: /carrier-main/ });
+    await expect(row).toContainText("udp://sip.carrier.example:5060");
+    await expect(row).toContainText("+4930555000 → Reception");
+    await shot(page, "06-trunks");
+  });
+
+  test("creates an agent with providers from the catalog", async () => {
+    await page.getByRole("link", { name: "Agents" }).click();
+    await page.getByRole("link", { name: "New agent" }).click();
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("Sales outbound");
+    await page.getByLabel("System prompt").fill("You call customers back about their quote.");
+    const stt = page.getByRole("group", { name: /Speech to text/ });
+    await choose(stt, "Vendor", /PocketSphinx/i);
+    const llm = page.getByRole("group", { name: /Language model/ });
+    await choose(llm, "Provider", /OpenAI production/);
+    const tts = page.getByRole("group", { name: /Text to speech/ });
+    await choose(tts, "Vendor", /Piper/i);
+    await page.locator("label", { hasText: /^High$/ }).click();
+    await shot(page, "07-agent-form");
+    await page.getByRole("button", { name: "Create agent" }).click();
+    await expect(page).toHaveURL(/\/agents\/[0-9a-f-]{36}$/);
+    await expect(page.getByRole("heading", { name: "Sales outbound" })).toBeVisible();
+    await page.getByRole("link", { name: "Agents" }).click();
+    await expect(page.getByRole("link", { name: "Sales outbound" })).toBeVisible();
+    await shot(page, "08-agents");
+  });
+
+  test("creates an API key, shows its secret once, then revokes it", async () => {
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByRole("button", { name: "New API key" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("textbox", { name: "Name", exact: true }).fill("CRM integration");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    const secret = dialog.getByTestId("secret-once");
+    await expect(secret).toHaveText(/\S{20,}/);
+    const key = (await secret.textContent()) ?? "";
+    await shot(page, "09-api-key-secret");
+    await dialog.getByRole("button", { name: "Done" }).click();
+    const row = page.getByRole("row", { name: /CRM integration/ });
+    await expect(row).toBeVisible();
+    await expect(page.getByText(key)).toHaveCount(0);
+    await row.getByRole("button", { name: "Revoke CRM integration" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
+    await expect(row.getByText("Revoked")).toBeVisible();
+    await shot(page, "10-api-keys");
+  });
+
+  test("lists calls and opens one: transcript and latency waterfall", async () => {
+    await page.getByRole("link", { name: "Calls" }).click();
+    await expect(page.getByText("+4915112345678 → +4930123456")).toBeVisible();
+    await page.getByLabel("Transcript contains").fill("Thursday");
+    await expect(page.getByText("1 in total")).toBeVisible();
+    await shot(page, "11-calls");
+    await page.getByRole("link", { name: /\d/ }).filter({ hasText: /:/ }).first().click();
+    await expect(page).toHaveURL(new RegExp(`/calls/${callId}$`));
+    const transcript = page.getByRole("list", { name: "Transcript" });
+    await expect(transcript.getByText("I'd like to move my appointment to Thursday")).toBeVisible();
+    await expect(transcript.getByText("Done: Thursday at ten fifteen. Goodbye!")).toBeVisible();
+    const latency = page.getByRole("table", { name: "Latency per turn" });
+    await expect(latency.getByRole("row")).toHaveCount(4); // header + three turns
+    await expect(page.getByTestId("waterfall-turn-0")).toBeVisible();
+    // Its recording, fetched with the session and playable.
+    await expect(page.getByLabel("Call recording")).toHaveAttribute("src", /^blob:/);
+    await expect.poll(() => page.getByLabel("Call recording").evaluate((a: HTMLAudioElement) => a.duration)).toBeCloseTo(1, 1);
+    await page.getByRole("tab", { name: "Provider usage" }).click();
+    await expect(page.getByRole("table", { name: "Provider usage" }).getByRole("row", { name: /LLM scripted/ })).toContainText("412 / 58");
+    await page.getByRole("tab", { name: /^Events/ }).click();
+    await shot(page, "12-call-detail");
+  });
+
+  test("opens the call a simulated caller made: its transcript and latency", async () => {
+    await page.goto(`/calls/${simulatedCallId}`);
+    const transcript = page.getByRole("list", { name: "Transcript" });
+    // What the server heard the caller say (offline recognition, so not word for word) and
+    // what the agent answered.
+    await expect(transcript.getByRole("listitem", { name: /^Caller at / }).first()).toContainText(/\w+/);
+    await expect(transcript.getByRole("listitem", { name: /^Agent at / }).first()).toContainText(/\w+/);
+    // At least one turn was measured end to end.
+    await expect(page.getByTestId(/^waterfall-turn-/).first()).toBeVisible();
+    await expect(page.getByRole("table", { name: "Latency per turn" })).toContainText(/\d ms/);
+    await shot(page, "13-simulated-call");
+  });
+
+  test("a deep link to a call loads the app on that page", async () => {
+    await page.goto(`/calls/${callId}`);
+    await expect(page.getByRole("list", { name: "Transcript" })).toBeVisible();
+  });
+
+  test("adds a webhook to a local receiver and sends it a test event", async () => {
+    await page.getByRole("link", { name: "Webhooks" }).click();
+    await expect(page.getByText("No webhooks yet")).toBeVisible();
+    // The receiver listens on 127.0.0.1, which the tenant must allow first.
+    const allow = page.getByRole("switch", { name: /Allow webhooks to private/ });
+    await allow.click({ force: true });
+    await expect(allow).toBeChecked();
+    await page.getByRole("button", { name: "New webhook" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("textbox", { name: "URL" }).fill(webhookUrl);
+    await dialog.getByRole("checkbox", { name: "call.failed" }).check();
+    await dialog.getByRole("button", { name: "Create webhook" }).click();
+    await expect(dialog.getByTestId("secret-once")).toHaveText(/\S{16,}/);
+    await dialog.getByRole("button", { name: "Done" }).click();
+    const row = page.getByRole("row", { name: new RegExp(webhookUrl.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")) });
+    await row.getByRole("button", { name: "Test" }).click();
+    await expect(page.getByText(/Test delivered \(HTTP 204\)/)).toBeVisible();
+    await row.getByRole("button", { name: "Deliveries" }).click();
+    const deliveries = page.getByRole("table", { name: "Deliveries" });
+    await expect(deliveries.getByRole("row", { name: /webhook\.test/ })).toContainText("delivered");
+    await shot(page, "15-webhook-deliveries");
+    await page.keyboard.press("Escape");
+    await shot(page, "16-webhooks");
+  });
+
+  test("analytics, audit log and users render", async () => {
+    await page.getByRole("link", { name: "Analytics" }).click();
+    await expect(page.getByRole("heading", { name: "Calls per day" })).toBeVisible();
+    await shot(page, "14-analytics");
+
+
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await expect(page.getByRole("row", { name: /create sip_trunk/ })).toBeVisible();
+    await shot(page, "17-audit-log");
+
+    await page.getByRole("link", { name: "Users" }).click();
+    await expect(page.getByRole("row", { name: new RegExp(email) })).toContainText("(you)");
+    await shot(page, "18-users");
+  });
+
+  test("places an outbound call and lands on it", async () => {
+    await page.getByRole("link", { name: "Calls" }).click();
+    await page.getByRole("button", { name: "New call" }).click();
+    const dialog = page.getByRole("dialog");
+    await choose(dialog, "Agent", "Sales outbound");
+    await dialog.getByRole("textbox", { name: "To", exact: true }).fill("+4930555123");
+    await dialog.getByRole("button", { name: "Place call" }).click();
+    await expect(page).toHaveURL(/\/calls\/[0-9a-f-]{36}$/);
+    await expect(page.getByText("+4930555123")).toBeVisible();
+    await expect(page.getByText("Outbound ·")).toBeVisible();
+    await shot(page, "19-outbound-call");
+  });
+
+  test("works on a phone-sized screen", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`/calls/${callId}`);
+    await expect(page.getByRole("list", { name: "Transcript" })).toBeVisible();
+    await shot(page, "20-call-detail-mobile");
+    await page.getByRole("button", { name: "Toggle navigation" }).click();
+    await expect(page.getByRole("link", { name: "SIP trunks" })).toBeVisible();
+    await shot(page, "21-navigation-mobile", { fullPage: false });
+  });
+
+  test("a viewer sees everything and can change nothing", async () => {
+    await page.setViewportSize({ width: 1366, height: 900 });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page.getByRole("heading", { name: "Sign in to Vocals" })).toBeVisible();
+    await page.getByLabel("E-mail").fill(viewerEmail);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByText("viewer", { exact: true })).toBeVisible();
+    await page.getByRole("link", { name: "Agents" }).click();
+    await expect(page.getByRole("link", { name: "Sales outbound" })).toBeVisible();
+    await expect(page.getByRole("link", { name: "New agent" })).toHaveCount(0);
+    await page.getByRole("link", { name: "Sales outbound" }).click();
+    await expect(page.getByRole("textbox", { name: "Name", exact: true })).toBeDisabled();
+    await expect(page.getByRole("button", { name: "Save agent" })).toHaveCount(0);
+    await page.getByRole("link", { name: "SIP trunks" }).click();
+    await expect(page.getByRole("row", { name: /carrier-main/ })).toBeVisible();
+    await expect(page.getByRole("button", { name: "New trunk" })).toHaveCount(0);
+    await shot(page, "22-viewer-trunks");
+  });
+});

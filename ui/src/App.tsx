@@ -1,0 +1,51 @@
+/** Routes: the login page, and every other page behind a session. */
+import { Navigate, Route, Routes, useLocation } from "react-router";
+import { useAuth } from "./auth/AuthContext";
+import { Layout } from "./components/Layout";
+import { Loading } from "./components/PageState";
+import { LoginPage } from "./pages/LoginPage";
+import { DashboardPage } from "./pages/DashboardPage";
+import { AgentsPage } from "./pages/AgentsPage";
+import { AgentEditPage } from "./pages/AgentEditPage";
+import { ProvidersPage } from "./pages/ProvidersPage";
+import { TrunksPage } from "./pages/TrunksPage";
+import { CallsPage } from "./pages/CallsPage";
+import { CallDetailPage } from "./pages/CallDetailPage";
+import { AnalyticsPage } from "./pages/AnalyticsPage";
+import { WebhooksPage } from "./pages/WebhooksPage";
+import { ApiKeysPage } from "./pages/ApiKeysPage";
+import { AuditLogPage } from "./pages/AuditLogPage";
+import { UsersPage } from "./pages/UsersPage";
+import { NotFoundPage } from "./pages/NotFoundPage";
+
+function RequireSession() {
+  const { me, loading } = useAuth();
+  const location = useLocation();
+  if (loading) return <Loading what="your session" />;
+  if (!me) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  return <Layout />;
+}
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route element={<RequireSession />}>
+        <Route index element={<DashboardPage />} />
+        <Route path="agents" element={<AgentsPage />} />
+        <Route path="agents/new" element={<AgentEditPage />} />
+        <Route path="agents/:agentId" element={<AgentEditPage />} />
+        <Route path="providers" element={<ProvidersPage />} />
+        <Route path="sip-trunks" element={<TrunksPage />} />
+        <Route path="calls" element={<CallsPage />} />
+        <Route path="calls/:callId" element={<CallDetailPage />} />
+        <Route path="analytics" element={<AnalyticsPage />} />
+        <Route path="webhooks" element={<WebhooksPage />} />
+        <Route path="api-keys" element={<ApiKeysPage />} />
+        <Route path="audit-log" element={<AuditLogPage />} />
+        <Route path="users" element={<UsersPage />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}

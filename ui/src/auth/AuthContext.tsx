@@ -1,0 +1,78 @@
+/** Who is signed in: the session token in local storage and `GET /auth/me`. */
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, tokenStore, UNAUTHORIZED_EVENT, type Schemas } from "../api/client";
+import { unwrap } from "../api/problem";
+
+type Me = Schemas["Me"];
+
+interface Auth {
+  me: Me | null;
+  loading: boolean;
+  login(email: string, password: string): Promise<void>;
+  logout(): Promise<void>;
+  /** Owners and admins may change things; viewers only look. */
+  canEdit: boolean;
+}
+
+const AuthContext = createContext<Auth | null>(null);
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const queryClient = useQueryClient();
+  const [token, setToken] = useState(tokenStore.get());
+  const meQuery = useQuery({
+    queryKey: ["me", token],
+    queryFn: () => unwrap(api.GET("/api/v1/auth/me")),
+    enabled: token !== null,
+    retry: false,
+    staleTime: 60_000,
+  });
+
+  useEffect(() => {
+    const onUnauthorized = () => {
+      setToken(null);
+      queryClient.clear();
+    };
+    window.addEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+  }, [queryClient]);
+
+  const login = useCallback(
+    async (email: string, password: string) => {
+      const result = await unwrap(api.POST("/api/v1/auth/login", { body: { email, password } }));
+      tokenStore.set(result.token);
+      queryClient.setQueryData(["me", result.token], result.user);
+      setToken(result.token);
+    },
+    [queryClient],
+  );
+
+  const logout = useCallback(async () => {
+    try {
+      await api.POST("/api/v1/auth/logout");
+    } finally {
+      tokenStore.clear();
+      setToken(null);
+      queryClient.clear();
+    }
+  }, [queryClient]);
+
+  const value = useMemo<Auth>(() => {
+    const me = token ? (meQuery.data ?? null) : null;
+    return {
+      me,
+      loading: token !== null && meQuery.isPending,
+      login,
+      logout,
+      canEdit: me !== null && me.role !== "viewer",
+    };
+  }, [token, meQuery.data, meQuery.isPending, login, logout]);
+
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): Auth {
+  const auth = useContext(AuthContext);
+  if (!auth) throw new Error("useAuth outside AuthProvider");
+  return auth;
+}

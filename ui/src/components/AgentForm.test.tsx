@@ -1,0 +1,82 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+import { ApiProblem } from "../api/problem";
+import { catalog, openaiProvider } from "../test/fixtures";
+import { renderWithApp } from "../test/render";
+import { AgentForm } from "./AgentForm";
+
+async function pick(group: HTMLElement, label: string, option: RegExp) {
+  const user = userEvent.setup();
+  await user.click(within(group).getByRole("textbox", { name: label }));
+  await user.click(await screen.findByRole("option", { name: option }));
+}
+
+describe("AgentForm", () => {
+  it("builds every field of a new agent from the catalog's vendors and the stored providers", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[openaiProvider]} onSubmit={onSubmit} />);
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "Name" }), "Reception");
+    await user.type(screen.getByRole("textbox", { name: "System prompt" }), "Be brief.");
+    const stt = screen.getByRole("group", { name: /Speech to text/ });
+    // Without a stored provider only key-less vendors are offered.
+    await user.click(within(stt).getByRole("textbox", { name: "Vendor" }));
+    expect(screen.queryByRole("option", { name: "Deepgram" })).toBeNull();
+    await user.click(await screen.findByRole("option", { name: /PocketSphinx/ }));
+    await pick(screen.getByRole("group", { name: /Language model/ }), "Provider", /OpenAI production/);
+    const tts = screen.getByRole("group", { name: /Text to speech/ });
+    await pick(tts, "Vendor", /Piper/);
+    await user.click(within(tts).getByRole("button", { name: /Show Piper .* options/ }));
+    await user.type(within(tts).getByRole("textbox", { name: "Length scale" }), "1.2");
+    await user.click(screen.getByRole("radio", { name: "Very high" }));
+    await user.type(screen.getByRole("textbox", { name: "Numbers this agent answers" }), "+4930123456{enter}");
+    await user.click(screen.getByRole("button", { name: "Create agent" }));
+
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
+    expect(onSubmit.mock.calls[0]![0]).toMatchObject({
+      name: "Reception",
+      system_prompt: "Be brief.",
+      stt: { vendor: "pocketsphinx", options: {} },
+      llm: { credential_id: openaiProvider.id, vendor: null },
+      tts: { vendor: "piper", options: { length_scale: 1.2 } },
+      barge_in_sensitivity: "very_high",
+      inbound_numbers: ["+4930123456"],
+      voicemail_policy: "hangup",
+    });
+  });
+
+  it("shows the API's refusal of a nested option under that option", async () => {
+    const onSubmit = vi.fn().mockRejectedValue(new ApiProblem(422, "Unprocessable Content", "x", [
+      { field: "llm.options.temperature", reason: "must be at most 2" },
+      { field: "name", reason: "an agent with this name exists" },
+    ]));
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[openaiProvider]} onSubmit={onSubmit}
+      agent={{ id: "a", name: "Reception", system_prompt: "", welcome_message: "", welcome_interruptible: true, language: "en-US",
+        stt: { vendor: "pocketsphinx", options: {} }, llm: { credential_id: openaiProvider.id, options: { temperature: 5 } }, tts: { vendor: "piper", options: {} },
+        barge_in_sensitivity: "medium", end_of_speech_ms: null, voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
+        recording_enabled: false, recording_retention_days: 30, inbound_numbers: [], created_at: "", updated_at: "" }} />);
+    await userEvent.setup().click(screen.getByRole("button", { name: "Save agent" }));
+    const llm = screen.getByRole("group", { name: /Language model/ });
+    await waitFor(() => expect(within(llm).getByRole("textbox", { name: "Temperature" })).toHaveAccessibleDescription(/must be at most 2/));
+    expect(screen.getByRole("textbox", { name: "Name" })).toHaveAccessibleDescription("an agent with this name exists");
+  });
+
+  it("asks for the voicemail message when the policy is to leave one", async () => {
+    const onSubmit = vi.fn();
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={onSubmit} />);
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("textbox", { name: "When voicemail answers" }));
+    await user.click(await screen.findByRole("option", { name: "Leave a message" }));
+    await user.click(screen.getByRole("button", { name: "Create agent" }));
+    expect(await screen.findByText("Write the message to leave")).toBeInTheDocument();
+    expect(screen.getByText("Give the agent a name")).toBeInTheDocument();
+    expect(onSubmit).not.toHaveBeenCalled();
+  });
+
+  it("is read-only for viewers", () => {
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={vi.fn()} readOnly />);
+    expect(screen.getByRole("textbox", { name: "Name" })).toBeDisabled();
+    expect(screen.queryByRole("button", { name: "Create agent" })).toBeNull();
+  });
+});

@@ -1,0 +1,167 @@
+/** Every field of an agent. Submits the full agent; API refusals land under their fields. */
+import { useState } from "react";
+import {
+  Alert, Button, Fieldset, Group, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch,
+  TagsInput, Text, TextInput, Textarea,
+} from "@mantine/core";
+import { useForm } from "@mantine/form";
+import type { Schemas } from "../api/client";
+import { applyProblem } from "../lib/forms";
+import type { Vendor } from "../lib/queries";
+import { ProviderChoiceFields, type Choice } from "./ProviderChoiceFields";
+
+export type AgentBody = Schemas["AgentCreate"];
+type Sensitivity = NonNullable<AgentBody["barge_in_sensitivity"]>;
+
+const SENSITIVITIES: { value: Sensitivity; label: string }[] = [
+  { value: "very_low", label: "Very low" },
+  { value: "low", label: "Low" },
+  { value: "medium", label: "Medium" },
+  { value: "high", label: "High" },
+  { value: "very_high", label: "Very high" },
+];
+
+const KINDS = ["stt", "llm", "tts"] as const;
+
+function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
+  return {
+    name: agent?.name ?? "",
+    system_prompt: agent?.system_prompt ?? "",
+    welcome_message: agent?.welcome_message ?? "",
+    welcome_interruptible: agent?.welcome_interruptible ?? true,
+    language: agent?.language ?? "en-US",
+    stt: agent?.stt ?? { vendor: null, options: {} },
+    llm: agent?.llm ?? { vendor: null, options: {} },
+    tts: agent?.tts ?? { vendor: null, options: {} },
+    barge_in_sensitivity: agent?.barge_in_sensitivity ?? "medium",
+    end_of_speech_ms: agent?.end_of_speech_ms ?? null,
+    voicemail_policy: agent?.voicemail_policy ?? "hangup",
+    voicemail_message: agent?.voicemail_message ?? "",
+    max_call_seconds: agent?.max_call_seconds ?? 1800,
+    recording_enabled: agent?.recording_enabled ?? false,
+    recording_retention_days: agent?.recording_retention_days ?? 30,
+    inbound_numbers: agent?.inbound_numbers ?? [],
+  };
+}
+
+/** Errors under `prefix.` with the prefix taken off (`` for the prefix itself). */
+function errorsUnder(errors: Record<string, unknown>, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(errors)) {
+    if (k === prefix) out[""] = String(v);
+    else if (k.startsWith(`${prefix}.`)) out[k.slice(prefix.length + 1)] = String(v);
+  }
+  return out;
+}
+
+export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
+  agent?: Schemas["AgentOut"];
+  vendors: Vendor[];
+  providers: Schemas["ProviderOut"][];
+  readOnly?: boolean;
+  onSubmit: (body: AgentBody) => Promise<unknown>;
+}) {
+  const [formError, setFormError] = useState<string | null>(null);
+  const form = useForm<Required<AgentBody>>({
+    initialValues: defaults(agent),
+    validate: {
+      name: (v) => (v.trim() ? null : "Give the agent a name"),
+      stt: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
+      llm: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
+      tts: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
+      voicemail_message: (v, values) =>
+        values.voicemail_policy === "leave_message" && !v.trim() ? "Write the message to leave" : null,
+    },
+  });
+
+  const submit = form.onSubmit(async (values) => {
+    setFormError(null);
+    try {
+      await onSubmit(values);
+    } catch (error) {
+      setFormError(applyProblem(form, error));
+    }
+  });
+
+  return (
+    <form onSubmit={submit} noValidate aria-label="Agent">
+      <fieldset disabled={readOnly} style={{ border: 0, padding: 0, margin: 0 }}>
+        <Stack>
+          {formError && <Alert color="red" role="alert" title="Not saved">{formError}</Alert>}
+          <Fieldset legend="Identity">
+            <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="sm">
+              <TextInput label="Name" required {...form.getInputProps("name")} />
+              <TextInput label="Language" description="BCP 47 tag, e.g. en-US" {...form.getInputProps("language")} />
+            </SimpleGrid>
+            <Textarea mt="sm" label="System prompt" autosize minRows={4} maxRows={16} {...form.getInputProps("system_prompt")} />
+            <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="sm" mt="sm">
+              <Textarea label="Welcome message" description="Spoken when the call is answered; empty to wait for the caller" autosize minRows={2} {...form.getInputProps("welcome_message")} />
+              <Switch mt="lg" label="Caller may interrupt the welcome message" {...form.getInputProps("welcome_interruptible", { type: "checkbox" })} />
+            </SimpleGrid>
+          </Fieldset>
+
+          {KINDS.map((kind) => (
+            <ProviderChoiceFields
+              key={kind}
+              kind={kind}
+              value={form.values[kind]}
+              onChange={(next) => form.setFieldValue(kind, next)}
+              vendors={vendors.filter((v) => v.kind === kind)}
+              providers={providers}
+              errors={errorsUnder(form.errors, kind)}
+            />
+          ))}
+
+          <Fieldset legend="Conversation">
+            <Stack gap="sm">
+              <div>
+                <Text size="sm" fw={500} id="barge-in-label">Barge-in sensitivity</Text>
+                <Text size="xs" c="dimmed" mb={4}>How readily caller speech interrupts the agent</Text>
+                <SegmentedControl
+                  aria-labelledby="barge-in-label"
+                  data={SENSITIVITIES}
+                  fullWidth
+                  {...form.getInputProps("barge_in_sensitivity")}
+                />
+              </div>
+              <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="sm">
+                <NumberInput label="End of speech (ms)" description="Silence that ends the caller's turn; empty for the default" min={100} max={5000}
+                  value={form.values.end_of_speech_ms ?? ""} error={form.errors.end_of_speech_ms}
+                  onChange={(v) => form.setFieldValue("end_of_speech_ms", typeof v === "number" ? v : null)} />
+                <NumberInput label="Maximum call duration (s)" min={1} max={86400} {...form.getInputProps("max_call_seconds")} />
+              </SimpleGrid>
+            </Stack>
+          </Fieldset>
+
+          <Fieldset legend="Voicemail and recording">
+            <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="sm">
+              <Select label="When voicemail answers" allowDeselect={false}
+                data={[{ value: "hangup", label: "Hang up" }, { value: "leave_message", label: "Leave a message" }]}
+                {...form.getInputProps("voicemail_policy")} />
+              {form.values.voicemail_policy === "leave_message" && (
+                <Textarea label="Voicemail message" autosize minRows={2} {...form.getInputProps("voicemail_message")} />
+              )}
+            </SimpleGrid>
+            <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="sm" mt="sm">
+              <Switch mt="lg" label="Record calls" {...form.getInputProps("recording_enabled", { type: "checkbox" })} />
+              {form.values.recording_enabled && (
+                <NumberInput label="Keep recordings (days)" min={1} max={3650} {...form.getInputProps("recording_retention_days")} />
+              )}
+            </SimpleGrid>
+          </Fieldset>
+
+          <Fieldset legend="Inbound numbers">
+            <TagsInput label="Numbers this agent answers" description="Press Enter after each number (E.164, e.g. +4930123456)"
+              {...form.getInputProps("inbound_numbers")} />
+          </Fieldset>
+
+          {!readOnly && (
+            <Group justify="flex-end">
+              <Button type="submit" loading={form.submitting}>{agent ? "Save agent" : "Create agent"}</Button>
+            </Group>
+          )}
+        </Stack>
+      </fieldset>
+    </form>
+  );
+}

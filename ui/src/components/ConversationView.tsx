@@ -1,0 +1,38 @@
+/** The transcript as a conversation: the caller on the left, the agent on the right. */
+import { Badge, Box, Group, Paper, Stack, Text } from "@mantine/core";
+import { formatOffset } from "../lib/format";
+import type { TranscriptEntry } from "../lib/calls";
+import { EmptyState } from "./PageState";
+
+export function ConversationView({ entries }: { entries: TranscriptEntry[] }) {
+  if (entries.length === 0) return <EmptyState title="No transcript">Nobody spoke on this call, or it was not answered.</EmptyState>;
+  return (
+    <Stack gap="sm" component="ol" aria-label="Transcript" style={{ listStyle: "none", padding: 0, margin: 0 }}>
+      {entries.map((entry, i) => {
+        const agent = entry.role === "agent";
+        return (
+          <Box component="li" key={i} style={{ display: "flex", justifyContent: agent ? "flex-end" : "flex-start" }}
+            aria-label={`${agent ? "Agent" : "Caller"} at ${formatOffset(entry.at_ms)}`}>
+            <Paper
+              p="sm"
+              radius="lg"
+              maw="80%"
+              bg={agent ? "indigo.0" : "gray.1"}
+              style={{ borderTopLeftRadius: agent ? undefined : 4, borderTopRightRadius: agent ? 4 : undefined }}
+            >
+              <Group gap={6} mb={4} justify={agent ? "flex-end" : "flex-start"}>
+                <Text size="xs" fw={700} c={agent ? "indigo.8" : "gray.8"}>{agent ? "Agent" : "Caller"}</Text>
+                <Text size="xs" c="dimmed">{formatOffset(entry.at_ms)}</Text>
+                {entry.dtmf && <Badge size="xs" variant="outline">keypad</Badge>}
+                {entry.interrupted && <Badge size="xs" color="orange" variant="light">interrupted</Badge>}
+              </Group>
+              <Text size="sm" style={{ whiteSpace: "pre-wrap" }} fs={entry.interrupted ? "italic" : undefined}>
+                {entry.text}{entry.interrupted ? " —" : ""}
+              </Text>
+            </Paper>
+          </Box>
+        );
+      })}
+    </Stack>
+  );
+}

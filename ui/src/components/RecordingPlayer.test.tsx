@@ -1,0 +1,41 @@
+import { screen } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import { tokenStore } from "../api/client";
+import { renderWithApp } from "../test/render";
+import { RecordingPlayer } from "./RecordingPlayer";
+
+describe("RecordingPlayer", () => {
+  it("fetches the recording with the session token and plays it from memory", async () => {
+    tokenStore.set("tok");
+    const seen: string[] = [];
+    vi.stubGlobal("fetch", async (input: URL, init: RequestInit) => {
+      seen.push(`${input.pathname} ${new Headers(init.headers).get("Authorization")}`);
+      return new Response(new Uint8Array([82, 73, 70, 70]), { status: 200, headers: { "content-type": "audio/wav" } });
+    });
+    vi.stubGlobal("URL", Object.assign(URL, { createObjectURL: () => "blob:recording-1", revokeObjectURL: () => {} }));
+    renderWithApp(<RecordingPlayer url="/api/v1/calls/c1/recording" />);
+    const player = await screen.findByLabelText("Call recording");
+    expect(player).toHaveAttribute("src", "blob:recording-1");
+    expect(seen).toEqual(["/api/v1/calls/c1/recording Bearer tok"]);
+  });
+
+  it("says why there is nothing to play", async () => {
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ title: "Not Found", status: 404, detail: "recordings are not available on this deployment" }),
+      { status: 404, headers: { "content-type": "application/problem+json" } }));
+    renderWithApp(<RecordingPlayer url="/api/v1/calls/c1/recording" />);
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("Recording unavailable");
+    expect(alert).toHaveTextContent("recordings are not available on this deployment");
+  });
+});
+
+describe("RecordingPlayer on a failing server", () => {
+  it("reports a server error as an error", async () => {
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ title: "Service Unavailable", status: 503, detail: "PostgreSQL is unavailable" }),
+      { status: 503, headers: { "content-type": "application/problem+json" } }));
+    renderWithApp(<RecordingPlayer url="/api/v1/calls/c1/recording" />);
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("Something went wrong");
+    expect(alert).toHaveTextContent("PostgreSQL is unavailable");
+  });
+});

@@ -1,0 +1,19 @@
+/** The call's recording, fetched with the session token (an <audio src> could not send it). */
+import { useEffect } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { Alert } from "@mantine/core";
+import { fetchBlobUrl } from "../api/client";
+import { ApiProblem } from "../api/problem";
+import { ErrorState, Loading } from "./PageState";
+
+export function RecordingPlayer({ url }: { url: string }) {
+  const blob = useQuery({ queryKey: ["recording", url], queryFn: () => fetchBlobUrl(url), staleTime: Infinity, retry: false });
+  useEffect(() => () => { if (blob.data) URL.revokeObjectURL(blob.data); }, [blob.data]);
+  if (blob.isPending) return <Loading what="the recording" />;
+  if (blob.error instanceof ApiProblem && blob.error.status === 404) {
+    // Expired by the retention policy, deleted, or not served by this deployment.
+    return <Alert color="gray" title="Recording unavailable" role="alert">{blob.error.message}</Alert>;
+  }
+  if (blob.error) return <ErrorState error={blob.error} />;
+  return <audio controls src={blob.data} style={{ width: "100%" }} aria-label="Call recording" />;
+}

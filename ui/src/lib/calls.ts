@@ -1,0 +1,65 @@
+/** What calls look like on screen: statuses, outcomes and the shape of their records. */
+
+export const CALL_STATUSES = ["queued", "dialing", "ringing", "answered", "busy", "no-answer", "failed", "voicemail", "completed"] as const;
+/** Statuses of a call still in progress. */
+export const LIVE_STATUSES = ["dialing", "ringing", "answered"] as const;
+export const CALL_OUTCOMES = ["caller_hung_up", "agent_ended", "voicemail", "max_duration", "stopped", "error"] as const;
+
+export function statusColor(status: string): string {
+  switch (status) {
+    case "completed": return "green";
+    case "answered": case "ringing": case "dialing": return "blue";
+    case "queued": return "gray";
+    case "voicemail": return "grape";
+    case "busy": case "no-answer": return "yellow";
+    default: return "red";
+  }
+}
+
+/** One utterance of the transcript (pipeline.records.TranscriptEntry). */
+export interface TranscriptEntry {
+  role: "caller" | "agent";
+  text: string;
+  at_ms: number;
+  interrupted?: boolean;
+  dtmf?: boolean;
+}
+
+/** Timestamps of one turn in ms since the call was answered (pipeline.records.TurnMetrics). */
+export interface TurnMetrics {
+  index: number;
+  end_of_speech_ms?: number | null;
+  stt_final_ms?: number | null;
+  llm_first_token_ms?: number | null;
+  first_sentence_ms?: number | null;
+  tts_first_audio_ms?: number | null;
+  first_frame_out_ms?: number | null;
+  barge_in_speech_ms?: number | null;
+  barge_in_decided_ms?: number | null;
+  barge_in_cleared_ms?: number | null;
+  interrupted?: boolean;
+  failed?: boolean;
+}
+
+export interface CallEvent {
+  kind: string;
+  at_ms: number;
+  detail?: Record<string, string>;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null;
+}
+
+/** Records are stored as JSON; keep only entries with the fields the views rely on. */
+export function transcriptOf(raw: unknown[]): TranscriptEntry[] {
+  return raw.filter((e): e is TranscriptEntry => isRecord(e) && (e.role === "caller" || e.role === "agent") && typeof e.text === "string" && typeof e.at_ms === "number");
+}
+
+export function turnsOf(raw: unknown[]): TurnMetrics[] {
+  return raw.filter((t): t is TurnMetrics => isRecord(t) && typeof t.index === "number");
+}
+
+export function eventsOf(raw: unknown[]): CallEvent[] {
+  return raw.filter((e): e is CallEvent => isRecord(e) && typeof e.kind === "string" && typeof e.at_ms === "number");
+}

@@ -1,0 +1,38 @@
+/** Queries several pages share. */
+import { useQuery } from "@tanstack/react-query";
+import { api, type Schemas } from "../api/client";
+import { unwrap } from "../api/problem";
+
+export type Vendor = Schemas["VendorInfo"];
+export type Kind = Schemas["ProviderKind"];
+
+/** Lists are paginated; 200 is the API's largest page and more than a tenant configures. */
+export const ALL = 200;
+
+export function useCatalog() {
+  return useQuery({
+    queryKey: ["catalog"],
+    queryFn: () => unwrap(api.GET("/api/v1/providers/catalog")),
+    staleTime: 5 * 60_000,
+  });
+}
+
+export function useAllProviders() {
+  return useQuery({
+    queryKey: ["providers", "all"],
+    queryFn: () => unwrap(api.GET("/api/v1/providers", { params: { query: { limit: ALL } } })),
+  });
+}
+
+export function useAllAgents() {
+  return useQuery({
+    queryKey: ["agents", "all"],
+    queryFn: () => unwrap(api.GET("/api/v1/agents", { params: { query: { limit: ALL } } })),
+  });
+}
+
+/** Agent names by id, for tables of calls. */
+export function useAgentNames(): Map<string, string> {
+  const agents = useAllAgents();
+  return new Map((agents.data?.items ?? []).map((a) => [a.id, a.name]));
+}

@@ -1,0 +1,143 @@
+import { useState } from "react";
+import { Anchor, Badge, Button, Card, Grid, Modal, Select, Table, Text, TextInput } from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
+import { IconPhoneOutgoing, IconSearch } from "@tabler/icons-react";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link, useNavigate, useSearchParams } from "react-router";
+import { useAuth } from "../auth/AuthContext";
+import { OriginateForm, type OriginateBody } from "../components/OriginateForm";
+import { notifySaved } from "../lib/forms";
+import { api } from "../api/client";
+import { unwrap } from "../api/problem";
+import { PageHeader } from "../components/PageHeader";
+import { EmptyState, QueryView } from "../components/PageState";
+import { Pager } from "../components/Pager";
+import { SortHeader } from "../components/SortHeader";
+import { CALL_OUTCOMES, CALL_STATUSES, statusColor } from "../lib/calls";
+import { formatDateTime, formatMs, fromDateInput, label } from "../lib/format";
+import { ALL, useAgentNames, useAllAgents } from "../lib/queries";
+
+const LIMIT = 50;
+
+export function CallsPage() {
+  const [params, setParams] = useSearchParams();
+  const { canEdit } = useAuth();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [originating, setOriginating] = useState(false);
+  const trunks = useQuery({
+    queryKey: ["sip-trunks", "all"],
+    queryFn: () => unwrap(api.GET("/api/v1/sip-trunks", { params: { query: { limit: ALL } } })),
+    enabled: originating,
+  });
+  const originate = async (body: OriginateBody) => {
+    const placed = await unwrap(api.POST("/api/v1/calls", { body }));
+    await queryClient.invalidateQueries({ queryKey: ["calls"] });
+    notifySaved(placed.scheduled_at ? "Call scheduled" : "Call queued");
+    setOriginating(false);
+    navigate(`/calls/${placed.id}`);
+  };
+  const agents = useAllAgents();
+  const agentNames = useAgentNames();
+  const get = (key: string) => params.get(key) ?? "";
+  const set = (key: string, value: string | null) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    if (key !== "offset") next.delete("offset");
+    setParams(next, { replace: true });
+  };
+  const [text] = useDebouncedValue(get("q"), 300);
+  const sort = get("sort") || "-created_at";
+  const offset = Number(get("offset") || 0);
+  const filters = {
+    status: get("status") || undefined,
+    direction: (get("direction") || undefined) as "inbound" | "outbound" | undefined,
+    agent_id: get("agent") || undefined,
+    outcome: get("outcome") || undefined,
+    since: fromDateInput(get("since")),
+    until: fromDateInput(get("until"), true),
+    q: text || undefined,
+  };
+  const query = useQuery({
+    queryKey: ["calls", filters, sort, offset],
+    queryFn: () => unwrap(api.GET("/api/v1/calls", { params: { query: { ...filters, sort, limit: LIMIT, offset } } })),
+    placeholderData: keepPreviousData,
+  });
+
+  return (
+    <>
+      <PageHeader title="Calls" description="Every call, inbound and outbound, with its transcript and latency."
+        actions={canEdit && <Button leftSection={<IconPhoneOutgoing size={16} />} onClick={() => setOriginating(true)}>New call</Button>} />
+      <Card withBorder mb="md" component="section" aria-label="Filters">
+        <Grid gutter="sm">
+          <Grid.Col span={{ base: 12, md: 4 }}>
+            <TextInput label="Transcript contains" leftSection={<IconSearch size={16} />} value={get("q")} onChange={(e) => set("q", e.currentTarget.value)} />
+          </Grid.Col>
+          <Grid.Col span={{ base: 6, md: 2 }}>
+            <Select label="Status" clearable data={CALL_STATUSES.map((s) => ({ value: s, label: label(s) }))} value={get("status") || null} onChange={(v) => set("status", v)} />
+          </Grid.Col>
+          <Grid.Col span={{ base: 6, md: 2 }}>
+            <Select label="Direction" clearable data={[{ value: "inbound", label: "Inbound" }, { value: "outbound", label: "Outbound" }]} value={get("direction") || null} onChange={(v) => set("direction", v)} />
+          </Grid.Col>
+          <Grid.Col span={{ base: 6, md: 2 }}>
+            <Select label="Agent" clearable searchable data={(agents.data?.items ?? []).map((a) => ({ value: a.id, label: a.name }))} value={get("agent") || null} onChange={(v) => set("agent", v)} />
+          </Grid.Col>
+          <Grid.Col span={{ base: 6, md: 2 }}>
+            <Select label="Outcome" clearable data={CALL_OUTCOMES.map((o) => ({ value: o, label: label(o) }))} value={get("outcome") || null} onChange={(v) => set("outcome", v)} />
+          </Grid.Col>
+          <Grid.Col span={{ base: 6, md: 2 }}>
+            <TextInput type="date" label="From" value={get("since")} onChange={(e) => set("since", e.currentTarget.value)} />
+          </Grid.Col>
+          <Grid.Col span={{ base: 6, md: 2 }}>
+            <TextInput type="date" label="To" value={get("until")} onChange={(e) => set("until", e.currentTarget.value)} />
+          </Grid.Col>
+        </Grid>
+      </Card>
+      <Card withBorder p={0}>
+        <QueryView query={query} what="calls">
+          {(page) =>
+            page.items.length === 0 ? (
+              <EmptyState title="No calls match">Calls appear here as soon as they start; try widening the filters.</EmptyState>
+            ) : (
+              <Table.ScrollContainer minWidth={860}>
+                <Table striped highlightOnHover>
+                  <Table.Thead>
+                    <Table.Tr>
+                      <SortHeader column="created_at" sort={sort} onSort={(s) => set("sort", s)}>Created</SortHeader>
+                      <Table.Th>Direction</Table.Th>
+                      <Table.Th>From → To</Table.Th>
+                      <Table.Th>Agent</Table.Th>
+                      <SortHeader column="status" sort={sort} onSort={(s) => set("sort", s)}>Status</SortHeader>
+                      <Table.Th>Outcome</Table.Th>
+                      <SortHeader column="duration_ms" sort={sort} onSort={(s) => set("sort", s)}>Duration</SortHeader>
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {page.items.map((c) => (
+                      <Table.Tr key={c.id}>
+                        <Table.Td><Anchor component={Link} to={`/calls/${c.id}`} size="sm">{formatDateTime(c.created_at)}</Anchor></Table.Td>
+                        <Table.Td>{label(c.direction)}</Table.Td>
+                        <Table.Td><Text size="sm" ff="monospace">{c.from_number || "—"} → {c.to_number || "—"}</Text></Table.Td>
+                        <Table.Td>{c.agent_id ? (agentNames.get(c.agent_id) ?? "deleted agent") : "—"}</Table.Td>
+                        <Table.Td><Badge color={statusColor(c.status)} variant="light">{c.status}</Badge></Table.Td>
+                        <Table.Td>{c.outcome ? label(c.outcome) : "—"}</Table.Td>
+                        <Table.Td>{formatMs(c.duration_ms)}</Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </Table.ScrollContainer>
+            )
+          }
+        </QueryView>
+      </Card>
+      {query.data && <Pager total={query.data.total} limit={LIMIT} offset={offset} onOffset={(o) => set("offset", String(o))} />}
+      <Modal opened={originating} onClose={() => setOriginating(false)} title="New outbound call" size="lg">
+        {originating && (
+          <OriginateForm agents={agents.data?.items ?? []} trunks={trunks.data?.items ?? []} onSubmit={originate} onCancel={() => setOriginating(false)} />
+        )}
+      </Modal>
+    </>
+  );
+}

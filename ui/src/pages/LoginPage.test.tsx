@@ -1,0 +1,60 @@
+import { screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { Route, Routes } from "react-router";
+import { describe, expect, it, vi } from "vitest";
+import { tokenStore } from "../api/client";
+import { me } from "../test/fixtures";
+import { fakeApi, renderWithApp } from "../test/render";
+import { LoginPage } from "./LoginPage";
+
+function app() {
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route path="/calls" element={<p>calls page</p>} />
+    </Routes>
+  );
+}
+
+describe("LoginPage", () => {
+  it("says the password is wrong on a 401 and stays on the page", async () => {
+    const api = fakeApi({ "POST /api/v1/auth/login": { status: 401, body: { title: "Unauthorized", status: 401, detail: "invalid credentials" } } });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: "/login" });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "owner@acme.test");
+    await user.type(screen.getByLabelText(/^Password/), "nope");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Wrong e-mail or password.");
+    expect(tokenStore.get()).toBeNull();
+  });
+
+  it("stores the session and goes where the user was heading", async () => {
+    const api = fakeApi({ "POST /api/v1/auth/login": { token: "tok-1", expires_in: 3600, user: me } });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: { pathname: "/login", state: { from: "/calls" } } });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "owner@acme.test");
+    await user.type(screen.getByLabelText(/^Password/), "correct-horse");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByText("calls page")).toBeInTheDocument();
+    expect(tokenStore.get()).toBe("tok-1");
+    expect(api.calls[0]).toMatchObject({ method: "POST", path: "/api/v1/auth/login", body: { email: "owner@acme.test", password: "correct-horse" } });
+  });
+
+  it("explains a rate limit with the wait the server asked for", async () => {
+    const api = fakeApi({ "POST /api/v1/auth/login": { status: 429, body: { title: "Too Many Requests", status: 429, detail: "too many login attempts" } } });
+    vi.stubGlobal("fetch", async (r: Request) => {
+      const response = await api.fetch(r);
+      const headers = new Headers(response.headers);
+      headers.set("Retry-After", "42");
+      return new Response(response.body, { status: response.status, headers });
+    });
+    renderWithApp(app(), { route: "/login" });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "owner@acme.test");
+    await user.type(screen.getByLabelText(/^Password/), "x");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("too many login attempts (retry in 42 s)");
+  });
+});

@@ -1,0 +1,55 @@
+import { useState } from "react";
+import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
+import { useForm } from "@mantine/form";
+import { IconActivity } from "@tabler/icons-react";
+import { Navigate, useLocation, useNavigate } from "react-router";
+import { useAuth } from "../auth/AuthContext";
+import { ApiProblem, errorMessage } from "../api/problem";
+
+export function LoginPage() {
+  const { me, login } = useAuth();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const from = (location.state as { from?: string } | null)?.from ?? "/";
+  const [error, setError] = useState<string | null>(null);
+  const form = useForm({
+    initialValues: { email: "", password: "" },
+    validate: {
+      email: (v) => (/^[^@\s]+@[^@\s]+$/.test(v) ? null : "Enter an e-mail address"),
+      password: (v) => (v ? null : "Enter your password"),
+    },
+  });
+
+  if (me) return <Navigate to={from} replace />;
+
+  const submit = form.onSubmit(async ({ email, password }) => {
+    setError(null);
+    try {
+      await login(email, password);
+      navigate(from, { replace: true });
+    } catch (e) {
+      if (e instanceof ApiProblem && e.status === 401) setError("Wrong e-mail or password.");
+      else setError(errorMessage(e));
+    }
+  });
+
+  return (
+    <Center mih="100vh" bg="gray.0" p="md">
+      <Paper component="main" withBorder shadow="sm" p="xl" w="100%" maw={400}>
+        <form onSubmit={submit} noValidate>
+          <Stack>
+            <Stack gap={4} align="center">
+              <IconActivity size={36} color="var(--mantine-color-indigo-6)" aria-hidden />
+              <Title order={1} size="h3">Sign in to Vocals</Title>
+              <Text c="dimmed" size="sm">Manage your voice agents, trunks and calls.</Text>
+            </Stack>
+            {error && <Alert color="red" role="alert">{error}</Alert>}
+            <TextInput label="E-mail" type="email" autoComplete="username" required {...form.getInputProps("email")} />
+            <PasswordInput label="Password" autoComplete="current-password" required {...form.getInputProps("password")} />
+            <Button type="submit" loading={form.submitting}>Sign in</Button>
+          </Stack>
+        </form>
+      </Paper>
+    </Center>
+  );
+}

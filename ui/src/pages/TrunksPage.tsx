@@ -1,0 +1,132 @@
+import { useState } from "react";
+import { ActionIcon, Badge, Button, Card, Group, Modal, Table, Text, Tooltip } from "@mantine/core";
+import { modals } from "@mantine/modals";
+import { IconEdit, IconPlus, IconTrash } from "@tabler/icons-react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, type Schemas } from "../api/client";
+import { unwrap } from "../api/problem";
+import { useAuth } from "../auth/AuthContext";
+import { PageHeader } from "../components/PageHeader";
+import { EmptyState, QueryView } from "../components/PageState";
+import { Pager } from "../components/Pager";
+import { TrunkForm, type TrunkBody } from "../components/TrunkForm";
+import { TrunkLiveStatus } from "../components/TrunkLiveStatus";
+import { notifyFailed, notifySaved } from "../lib/forms";
+import { useAllAgents } from "../lib/queries";
+
+const LIMIT = 50;
+// Trunks change outside this page (other admins, the CLI); poll to keep the list current.
+const REFRESH_MS = 15_000;
+type Trunk = Schemas["TrunkOut"];
+type Reload = Schemas["ReloadStatus"];
+
+function ReloadBadge({ reload }: { reload: Reload | null | undefined }) {
+  if (!reload) return <Text span size="sm" c="dimmed">—</Text>;
+  return (
+    <Tooltip label={reload.reason ?? reload.outcome} disabled={!reload.reason}>
+      <Badge color={reload.ok ? "green" : "orange"} variant="light">{reload.ok ? "Applied" : reload.outcome}</Badge>
+    </Tooltip>
+  );
+}
+
+export function TrunksPage() {
+  const { canEdit } = useAuth();
+  const queryClient = useQueryClient();
+  const agents = useAllAgents();
+  const [offset, setOffset] = useState(0);
+  const [editing, setEditing] = useState<Trunk | "new" | null>(null);
+  // Provisioning outcome of this session's last change to each trunk.
+  const [reloads, setReloads] = useState<Record<string, Reload | null | undefined>>({});
+  const query = useQuery({
+    queryKey: ["sip-trunks", offset],
+    queryFn: () => unwrap(api.GET("/api/v1/sip-trunks", { params: { query: { limit: LIMIT, offset } } })),
+    refetchInterval: REFRESH_MS,
+  });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ["sip-trunks"] });
+  const remove = useMutation({
+    mutationFn: (id: string) => unwrap(api.DELETE("/api/v1/sip-trunks/{trunk_id}", { params: { path: { trunk_id: id } } })),
+    onSuccess: (result) => {
+      void refresh();
+      notifySaved(result.reload && !result.reload.ok ? `Trunk deleted; Asterisk not updated: ${result.reload.reason ?? result.reload.outcome}` : "Trunk deleted");
+    },
+    onError: notifyFailed,
+  });
+
+  const save = async (body: TrunkBody) => {
+    const saved = editing && editing !== "new"
+      ? await unwrap(api.PATCH("/api/v1/sip-trunks/{trunk_id}", { params: { path: { trunk_id: editing.id } }, body }))
+      : await unwrap(api.POST("/api/v1/sip-trunks", { body }));
+    setReloads((r) => ({ ...r, [saved.id]: saved.reload }));
+    await refresh();
+    notifySaved(editing === "new" ? "Trunk created" : "Trunk saved");
+    setEditing(null);
+  };
+  const agentName = new Map((agents.data?.items ?? []).map((a) => [a.id, a.name]));
+
+  return (
+    <>
+      <PageHeader
+        title="SIP trunks"
+        description="Carrier connections provisioned into Asterisk, and which agent answers each number."
+        actions={canEdit && <Button leftSection={<IconPlus size={16} />} onClick={() => setEditing("new")}>New trunk</Button>}
+      />
+      <Card withBorder p={0}>
+        <QueryView query={query} what="SIP trunks">
+          {(page) =>
+            page.items.length === 0 ? (
+              <EmptyState title="No SIP trunks yet">Add your carrier's trunk to take and place phone calls.</EmptyState>
+            ) : (
+              <Table.ScrollContainer minWidth={980}>
+                <Table striped highlightOnHover>
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>Name</Table.Th><Table.Th>Kind</Table.Th><Table.Th>Host</Table.Th><Table.Th>Codecs</Table.Th>
+                      <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Live status</Table.Th><Table.Th>Provisioning</Table.Th>
+                      <Table.Th><span className="sr-only">Actions</span></Table.Th>
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {page.items.map((t) => (
+                      <Table.Tr key={t.id}>
+                        <Table.Td fw={600}>{t.name}</Table.Td>
+                        <Table.Td><Badge variant="light" color={t.kind === "ip" ? "grape" : "blue"}>{t.kind === "ip" ? "IP-based" : "Registration"}</Badge></Table.Td>
+                        <Table.Td><Text size="sm" ff="monospace">{t.transport}://{t.host}:{t.port}</Text></Table.Td>
+                        <Table.Td>{t.codecs.join(", ")}</Table.Td>
+                        <Table.Td><Text size="sm">{t.max_calls} calls · {t.max_cps}/s</Text></Table.Td>
+                        <Table.Td>
+                          {t.inbound_routes.length === 0 ? <Text span c="dimmed" size="sm">none</Text> :
+                            t.inbound_routes.map((r) => <Text key={r.did} size="sm">{r.did} → {agentName.get(r.agent_id) ?? "unknown agent"}</Text>)}
+                        </Table.Td>
+                        <Table.Td><TrunkLiveStatus trunkId={t.id} /></Table.Td>
+                        <Table.Td><ReloadBadge reload={reloads[t.id] ?? t.reload} /></Table.Td>
+                        <Table.Td>
+                          {canEdit && (
+                            <Group gap={4} wrap="nowrap" justify="flex-end">
+                              <Tooltip label="Edit"><ActionIcon variant="subtle" aria-label={`Edit ${t.name}`} onClick={() => setEditing(t)}><IconEdit size={18} /></ActionIcon></Tooltip>
+                              <Tooltip label="Delete"><ActionIcon variant="subtle" color="red" aria-label={`Delete ${t.name}`}
+                                onClick={() => modals.openConfirmModal({
+                                  title: `Delete ${t.name}?`, children: "Asterisk stops using this trunk; its numbers are no longer answered.",
+                                  labels: { confirm: "Delete", cancel: "Cancel" }, confirmProps: { color: "red" },
+                                  onConfirm: () => remove.mutate(t.id),
+                                })}><IconTrash size={18} /></ActionIcon></Tooltip>
+                            </Group>
+                          )}
+                        </Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </Table.ScrollContainer>
+            )
+          }
+        </QueryView>
+      </Card>
+      {query.data && <Pager total={query.data.total} limit={LIMIT} offset={offset} onOffset={setOffset} />}
+      <Modal opened={editing !== null} onClose={() => setEditing(null)} size="xl" title={editing === "new" ? "New SIP trunk" : `Edit ${editing?.name ?? ""}`}>
+        {editing !== null && (
+          <TrunkForm trunk={editing === "new" ? undefined : editing} agents={agents.data?.items ?? []} onSubmit={save} onCancel={() => setEditing(null)} />
+        )}
+      </Modal>
+    </>
+  );
+}
