@@ -1,0 +1,206 @@
+"""A fake OpenAI-compatible server (chat completions over SSE, model list) on 127.0.0.1.
+
+It speaks the documented wire format: `POST /v1/chat/completions` with `stream: true` answers
+`text/event-stream` chunks `data: {"object": "chat.completion.chunk", ...}` (a role chunk,
+content deltas, a chunk with `finish_reason`, the usage chunk with empty `choices` when
+`stream_options.include_usage` is set) and `data: [DONE]`; errors are JSON bodies
+`{"error": {"message", "type", "code"}}` with the real status codes (401 bad key, 429 rate
+limit with `Retry-After`, 5xx). Tests script failures and replies through attributes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+FAKE_API_KEY = "sk-test-fake-key"
+
+
+@dataclass
+class Failure:
+    """One scripted error answer for the next chat request."""
+
+    status: int
+    retry_after: float | None = None
+
+
+@dataclass
+class RecordedRequest:
+    """A chat-completions request as received, with its arrival time (monotonic)."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class FakeOpenAI:
+    """Server state. Set `reply`, queue `failures`, `disconnect_after` or `error_after`."""
+
+    api_key: str | None = FAKE_API_KEY
+    models: list[str] = field(default_factory=lambda: ["gpt-fake-mini", "gpt-fake"])
+    reply: str = "Hello! How can I help you today?"
+    chunk_delay: float = 0.0
+    first_token_delay: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
+    # Drop the connection after this many content chunks (no finish, no [DONE]).
+    disconnect_after: int | None = None
+    # Send an in-stream error event after this many content chunks, then end the stream
+    # (what OpenAI-compatible servers do when generation fails after the headers went out).
+    error_after: int | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+    base_url: str = ""
+
+    async def start(self) -> str:
+        """Listen on an ephemeral port; returns the base URL ending in `/v1`."""
+        app = web.Application()
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _unauthorized(self, request: web.Request) -> web.Response | None:
+        if self.api_key is None:
+            return None
+        if request.headers.get("Authorization") == f"Bearer {self.api_key}":
+            return None
+        return _error(
+            401,
+            "Incorrect API key provided.",
+            "invalid_request_error",
+            "invalid_api_key",
+        )
+
+    async def _models(self, request: web.Request) -> web.Response:
+        refused = self._unauthorized(request)
+        if refused is not None:
+            return refused
+        created = int(time.time())
+        data = [
+            {"id": m, "object": "model", "created": created, "owned_by": "fake"}
+            for m in self.models
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(RecordedRequest(body, dict(request.headers), time.monotonic()))
+        refused = self._unauthorized(request)
+        if refused is not None:
+            return refused
+        if self.failures:
+            failure = self.failures.pop(0)
+            response = _error(
+                failure.status,
+                "Rate limit reached for requests" if failure.status == 429 else "Server error",
+                "requests" if failure.status == 429 else "server_error",
+                "rate_limit_exceeded" if failure.status == 429 else None,
+            )
+            if failure.retry_after is not None:
+                response.headers["Retry-After"] = str(failure.retry_after)
+            return response
+        if not body.get("messages"):
+            return _error(400, "'messages' is a required property", "invalid_request_error")
+        if not body.get("stream"):
+            return web.json_response(self._completion(body))
+        stream = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await stream.prepare(request)
+        # The client may go away mid-stream, as clients do on barge-in.
+        with contextlib.suppress(ConnectionResetError):
+            await self._stream(request, stream, body)
+        return stream
+
+    def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.reply},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": self._usage(body),
+        }
+
+    def _usage(self, body: dict[str, Any]) -> dict[str, int]:
+        prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        completion = len(self.reply.split())
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    async def _stream(
+        self, request: web.Request, response: web.StreamResponse, body: dict[str, Any]
+    ) -> None:
+        base = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model"),
+            "system_fingerprint": "fp_fake",
+        }
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        async def send(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> None:
+            chunk = {**base, "choices": choices}
+            if include_usage:
+                chunk["usage"] = usage
+            await response.write(f"data: {_json(chunk)}\n\n".encode())
+
+        await asyncio.sleep(self.first_token_delay)
+        await send([_choice({"role": "assistant", "content": "", "refusal": None})])
+        words = self.reply.split(" ")
+        for index, word in enumerate(words):
+            if self.disconnect_after is not None and index >= self.disconnect_after:
+                assert request.transport is not None
+                request.transport.close()
+                return
+            if self.error_after is not None and index >= self.error_after:
+                error = {"error": {"message": "The server had an error", "type": "server_error"}}
+                await response.write(f"data: {_json(error)}\n\n".encode())
+                await response.write_eof()
+                return
+            await send([_choice({"content": word if index == 0 else " " + word})])
+            await asyncio.sleep(self.chunk_delay)
+        await send([_choice({}, finish_reason="stop")])
+        if include_usage:
+            await send([], self._usage(body))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+
+
+def _choice(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None) -> web.Response:
+    payload = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return web.json_response(payload, status=status)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,1 @@
+"""The `vocals` command and process wiring: settings, start-up, shutdown, embedded services."""

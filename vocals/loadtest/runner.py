@@ -1,0 +1,300 @@
+"""`vocals loadtest`: steps of N concurrent simulated callers against a running server.
+
+Asterisk transports (AudioSocket, RTP): the load test plays Asterisk itself. It listens where
+the server's settings say Asterisk's ARI is (VOCALS_ARI_URL, same user and password), the
+server's events WebSocket connects to it (the server retries until it can), and each caller
+is a channel entering `Stasis(app,inbound,<DID>)` whose media flows over whatever the server
+asks for in externalMedia. Twilio: see `vocals.loadtest.twilio`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+import msgspec
+import structlog
+
+from store.db import create_pool
+from store.redis import connect as connect_redis
+from vocals.loadtest.agent import TwilioAccount, ensure_agent, ensure_twilio_number
+from vocals.loadtest.caller import Ear, Voice, converse
+from vocals.loadtest.config import LoadTestConfig
+from vocals.loadtest.measure import CallLog, StepReport, StepSamples
+from vocals.loadtest.probe import MetricsProbe, ProcessProbe, Sample, find_listening_pid
+from vocals.secret_key import secret_box
+from vocals.services import ensure_database, resolve_services
+from vocals.settings import Settings
+from vocals.simulator import AsteriskSimulator, SimulatedCall, caller_phrases
+from vocals.simulator.twilio import TwilioSimulator
+
+log = structlog.get_logger(__name__)
+
+CACHE_NAME: Final = "loadtest"
+# How long the server may take to (re)connect its events WebSocket to the simulator.
+APP_CONNECT_TIMEOUT_S: Final = 30.0
+# After a step's callers hang up, the server has this long to release every channel.
+DRAIN_TIMEOUT_S: Final = 20.0
+# Calls settle (greeting played, first turn under way) before the measurement window opens.
+SETTLE_S: Final = 2.0
+# A caller still running this long after its step's end is cut off.
+CALLER_GRACE_S: Final = 15.0
+
+Simulator = AsteriskSimulator | TwilioSimulator
+
+
+class LoadTestError(Exception):
+    """The load test cannot run (bad target, server not reachable); printed as one line."""
+
+
+class LoadTestResult(msgspec.Struct, kw_only=True):
+    transport: str
+    server_pid: int | None
+    server_cpus: str | None
+    machine_cpus: int
+    steps: list[StepReport]
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address `host` resolves to is a loopback address."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror:
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
+
+
+def check_targets(urls: list[str], allow_remote: bool) -> None:
+    """Refuse non-loopback targets unless `allow_remote`: a load test is an attack elsewhere."""
+    for url in urls:
+        host = urlsplit(url).hostname or ""
+        if not allow_remote and not is_loopback(host):
+            raise LoadTestError(
+                f"{url} is not on this machine; pass --allow-remote to load-test another host"
+            )
+
+
+def run_bound_s(config: LoadTestConfig) -> float:
+    """The longest a run may take; it is cancelled beyond that."""
+    per_step = config.ramp_seconds + SETTLE_S + config.seconds + CALLER_GRACE_S + DRAIN_TIMEOUT_S
+    return APP_CONNECT_TIMEOUT_S + 120.0 + len(config.steps) * per_step
+
+
+def _cpus_allowed(pid: int) -> str | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+async def run_loadtest(
+    settings: Settings,
+    config: LoadTestConfig,
+    *,
+    server_url: str | None = None,
+    server_pid: int | None = None,
+    allow_remote: bool = False,
+    on_step: Callable[[StepReport], None] | None = None,
+) -> LoadTestResult:
+    """Run every step of `config` against the server `settings` describe; bounded in time."""
+    async with asyncio.timeout(run_bound_s(config)):
+        return await _run(settings, config, server_url, server_pid, allow_remote, on_step)
+
+
+async def _run(
+    settings: Settings,
+    config: LoadTestConfig,
+    server_url: str | None,
+    server_pid: int | None,
+    allow_remote: bool,
+    on_step: Callable[[StepReport], None] | None,
+) -> LoadTestResult:
+    base_url = server_url or f"http://{settings.http_host}:{settings.http_port}"
+    twilio = config.transport == "twilio"
+    if not twilio and not settings.ari_url:
+        raise LoadTestError(
+            "VOCALS_ARI_URL is not set: the load test plays Asterisk where the server expects it"
+        )
+    media_url = settings.public_url if twilio else settings.ari_url or ""
+    check_targets([base_url, media_url], allow_remote)
+    if server_pid is None and is_loopback(urlsplit(base_url).hostname or ""):
+        server_pid = find_listening_pid(urlsplit(base_url).port or 80)
+    probe: ProcessProbe | MetricsProbe = (
+        ProcessProbe(server_pid) if server_pid is not None else MetricsProbe(base_url)
+    )
+    phrases = await caller_phrases(Path(settings.data_dir) / "cache" / CACHE_NAME)
+    twilio_account = await _prepare_agent(settings, config)
+    sim: Simulator
+    if twilio_account is not None:
+        sim = TwilioSimulator(
+            settings.public_url, twilio_account.account_sid, twilio_account.auth_token
+        )
+        await sim.start()
+    else:
+        assert settings.ari_url is not None
+        sim = await _start_asterisk(settings)
+    try:
+        reports = []
+        for calls in config.steps:
+            report = await _step(config, calls, phrases, sim, probe)
+            reports.append(report)
+            if on_step is not None:
+                on_step(report)
+            await _drain(sim)
+    finally:
+        await sim.stop()
+    return LoadTestResult(
+        transport=config.transport,
+        server_pid=server_pid,
+        server_cpus=_cpus_allowed(server_pid) if server_pid is not None else None,
+        machine_cpus=os.cpu_count() or 1,
+        steps=reports,
+    )
+
+
+async def _start_asterisk(settings: Settings) -> AsteriskSimulator:
+    """The simulated Asterisk where the server's VOCALS_ARI_URL points, once it connected."""
+    assert settings.ari_url is not None
+    ari = urlsplit(settings.ari_url)
+    sim = AsteriskSimulator(
+        username=settings.ari_user,
+        password=settings.ari_password or "",
+        host=ari.hostname or "127.0.0.1",
+        app=settings.ari_app,
+    )
+    await sim.start(ari.port or 8088)
+    try:
+        await sim.wait_for_app(timeout_s=APP_CONNECT_TIMEOUT_S)
+    except TimeoutError:
+        await sim.stop()
+        raise LoadTestError(
+            f"no server connected to the simulated Asterisk at {sim.ari_url} within "
+            f"{APP_CONNECT_TIMEOUT_S:.0f} s: is `vocals serve` running with "
+            f"VOCALS_ARI_URL={settings.ari_url}?"
+        ) from None
+    return sim
+
+
+async def _prepare_agent(settings: Settings, config: LoadTestConfig) -> TwilioAccount | None:
+    """The load-test agent (and for Twilio the tenant's account and number) in the store."""
+    services = await resolve_services(settings)
+    try:
+        await ensure_database(services.database_url)
+        pool = await create_pool(services.database_url, max_size=2)
+        redis = connect_redis(services.redis_url)
+        try:
+            tenant_id, _ = await ensure_agent(pool, redis, config)
+            if config.transport != "twilio":
+                return None
+            box = secret_box(settings)
+            return await ensure_twilio_number(pool, redis, box, tenant_id, config.did)
+        finally:
+            await redis.aclose()
+            await pool.close()
+    finally:
+        services.close()
+
+
+async def _step(
+    config: LoadTestConfig,
+    calls: int,
+    phrases: list[bytes],
+    sim: Simulator,
+    probe: ProcessProbe | MetricsProbe,
+) -> StepReport:
+    start = time.monotonic()
+    window_start = start + config.ramp_seconds + SETTLE_S
+    window_end = window_start + config.seconds
+    own = ProcessProbe(os.getpid())
+    logs: list[CallLog] = []
+    handles: list[SimulatedCall] = []
+    tasks: list[asyncio.Task[None]] = []
+    spacing = config.ramp_seconds / calls
+    lag_before = sim.pump_reanchors
+    for i in range(calls):
+        await asyncio.sleep(max(0.0, start + i * spacing - time.monotonic()))
+        call_log = CallLog()
+        voice, ear = Voice(call_log), Ear(call_log)
+        handle = sim.place_call(config.did, voice, ear)
+        logs.append(call_log)
+        handles.append(handle)
+        conversation = converse(
+            handle,
+            voice,
+            ear,
+            call_log,
+            phrases,
+            until=window_end,
+            barge_in_every=config.barge_in_every,
+        )
+        tasks.append(asyncio.create_task(conversation))
+    await asyncio.sleep(max(0.0, window_start - time.monotonic()))
+    server_before, own_before = await probe.sample(), await own.sample()
+    await asyncio.sleep(max(0.0, window_end - time.monotonic()))
+    server_after, own_after = await probe.sample(), await own.sample()
+    lag_events = sim.pump_reanchors - lag_before
+    done, pending = await asyncio.wait(tasks, timeout=CALLER_GRACE_S)
+    for late in pending:
+        late.cancel()
+    for handle in handles:
+        if not handle.ended.is_set():
+            await handle.hangup()
+    samples = StepSamples()
+    for call_log in logs:
+        samples.add(call_log, window_start, window_end)
+    for handle in handles:
+        used = handle.encapsulation
+        if used is not None and used != config.transport:
+            what = f"server used {used} media, not {config.transport}"
+            samples.errors[what] = samples.errors.get(what, 0) + 1
+    for finished in done:
+        crash = finished.exception()
+        if crash is not None:
+            what = f"caller crashed: {type(crash).__name__}"
+            samples.errors[what] = samples.errors.get(what, 0) + 1
+    return StepReport.build(
+        calls=calls,
+        connected=sum(1 for call_log in logs if call_log.connected_at is not None),
+        seconds=config.seconds,
+        samples=samples,
+        configured_response_ms=config.latencies.configured_response_ms(config.end_of_speech_ms),
+        server_cpu_percent=_cpu(server_before, server_after),
+        server_rss_mb=server_after.rss_mb if server_after is not None else None,
+        client_cpu_percent=_cpu(own_before, own_after),
+        client_lag_events=lag_events,
+        server_wait_percent=_wait(server_before, server_after),
+        client_wait_percent=_wait(own_before, own_after),
+    )
+
+
+def _cpu(before: Sample | None, after: Sample | None) -> float | None:
+    if before is None or after is None:
+        return None
+    return after.cpu_percent_since(before)
+
+
+def _wait(before: Sample | None, after: Sample | None) -> float | None:
+    if before is None or after is None:
+        return None
+    return after.wait_percent_since(before)
+
+
+async def _drain(sim: Simulator) -> None:
+    """Until the server has released every call of the step (bounded)."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while sim.live_calls():
+        if time.monotonic() > deadline:
+            log.warning("server did not release every call", calls=sim.live_calls())
+            return
+        await asyncio.sleep(0.1)

@@ -1,0 +1,130 @@
+"""One `vocals serve` process: the connections and background work it owns, started and
+stopped in order around the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import structlog
+from redis.asyncio import Redis
+
+from store.call_records import CallRecordWriter
+from store.db import create_pool
+from store.migrate import migrate
+from store.redis import connect as connect_redis
+from store.secrets import SecretBox
+from vocals.secret_key import secret_box
+from vocals.services import Services, ensure_database, resolve_services
+from vocals.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# How often waiting call records are retried while PostgreSQL is down: often enough that the
+# outbox empties soon after it is back, rarely enough to cost nothing while it is not.
+OUTBOX_DRAIN_INTERVAL_S = 5.0
+
+
+class Runtime:
+    """Databases, secrets and the background tasks of a serving process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services: Services | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._redis: Redis | None = None
+        self._box: SecretBox | None = None
+        self.records: CallRecordWriter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stoppers: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "runtime not started"
+        return self._pool
+
+    @property
+    def redis(self) -> Redis:
+        assert self._redis is not None, "runtime not started"
+        return self._redis
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            self._box = secret_box(self.settings)
+        return self._box
+
+    async def connect(self) -> None:
+        """Find or start PostgreSQL and Redis, migrate, open the pools."""
+        self.services = await resolve_services(self.settings)
+        for line in self.services.describe():
+            log.info("using " + line)
+        await ensure_database(self.services.database_url)
+        conn = await asyncpg.connect(self.services.database_url, timeout=10)
+        try:
+            applied = await migrate(conn)
+        finally:
+            await conn.close()
+        if applied:
+            log.info("migrated", applied=[f"{m.version:04d}_{m.name}" for m in applied])
+        self._pool = await create_pool(self.services.database_url)
+        self._redis = connect_redis(self.services.redis_url)
+        await self._redis.ping()
+        self.records = CallRecordWriter(self._pool, self._redis)
+        self.spawn(self._drain_outbox(), "outbox")
+
+    def spawn(self, work: Awaitable[None], name: str) -> None:
+        """Run `work` until the runtime stops; a crash is logged, never silent."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task crashed", task=name)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    def on_stop(self, stopper: Callable[[], Awaitable[None]]) -> None:
+        """Call `stopper` at shutdown, in reverse order of registration."""
+        self._stoppers.append(stopper)
+
+    async def health(self) -> dict[str, Any]:
+        outbox = await self.records.pending() if self.records else None
+        return {"outbox_pending": outbox}
+
+    async def _drain_outbox(self) -> None:
+        assert self.records is not None
+        while True:
+            written = await self.records.drain()
+            if written:
+                log.info("outbox drained", written=written)
+            await asyncio.sleep(OUTBOX_DRAIN_INTERVAL_S)
+
+    async def close(self) -> None:
+        """Stop everything started, in reverse order. Idempotent."""
+        stoppers, self._stoppers = self._stoppers, []
+        for stopper in reversed(stoppers):
+            try:
+                await stopper()
+            except Exception:
+                log.exception("error while stopping")
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        if self.services is not None:
+            self.services.close()
+            self.services = None

@@ -1,0 +1,307 @@
+"""Call control of a `vocals serve` process: the Asterisk controller (when VOCALS_ARI_URL is
+set) with its AudioSocket listener, RTP ports and outbound dispatcher; the Twilio routes; call
+lifecycle webhooks; recordings; SIP trunk provisioning. Everything the API reaches through
+hooks is built here, so `api/` never imports the transports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import structlog
+from litestar import Litestar
+
+from api.routes.recordings import RECORDING_STORE_KEY
+from api.webhooks.lifecycle import WebhookEventSink
+from api.webhooks.worker import WebhookWorker, start_webhook_worker
+from ari_app.agent_loader import StoreAgentLoader
+from ari_app.call import Call
+from ari_app.client import AriClient, AriSettings
+from ari_app.controller import CallController
+from ari_app.errors import Conflict, NotFound
+from ari_app.media_legs import MediaSettings
+from ari_app.outbound import OutboundDispatcher, TrunkRoute
+from ari_app.pipeline_runner import PipelineConversations
+from ari_app.ports import MediaTransport
+from ari_app.recording import CallRecordings, LocalRecordingStore
+from ari_app.recording_purge import RecordingPurger
+from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger, StoreCallSink
+from media.audiosocket import AudioSocketServer
+from media.formats import SLIN_8K, ULAW_8K
+from media.rtp import RtpPortPool
+from pipeline.speech_cache import prewarm_agent
+from providers import registry
+from providers.base import ProviderKind, TTSProvider
+from providers.tts import piper
+from provisioning.ami import AmiConnection
+from provisioning.models import Trunk
+from provisioning.naming import object_names
+from provisioning.reload import ReloadCoordinator, ReloadResult
+from provisioning.status import TrunkStatus, trunk_status
+from store.live_calls import LiveCallStore
+from store.outbound_queue import OutboundJob, OutboundQueue
+from store.repositories.calls import SttEventRepository
+from store.repositories.config import InboundRouteRepository, SipTrunkRepository
+from twilio_adapter.rest import TwilioRest
+from twilio_adapter.routes import twilio_router
+from twilio_adapter.runner import TwilioLedger, VirtualChannel
+from twilio_adapter.state import TwilioCallStore
+from vocals.runtime import Runtime
+from vocals.trunks import load_trunk_config
+
+log = structlog.get_logger(__name__)
+
+# Agents whose greetings are synthesized at start-up; the rest are cached on first call.
+PREWARM_MAX_AGENTS = 100
+# Asterisk legs carry slin 8 kHz (the controller asks for it), Twilio legs µ-law.
+PREWARM_FORMATS = (SLIN_8K, ULAW_8K)
+
+
+class AmiNotConfigured:
+    """Registration source when no AMI password is set: trunk status says how to enable it."""
+
+    async def outbound_registrations(self) -> Mapping[str, str]:
+        raise RuntimeError("AMI not configured: set VOCALS_AMI_PASSWORD for registration status")
+
+
+class Telephony:
+    """Builds and owns the call-control parts of one process."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        settings = runtime.settings
+        self.loader = StoreAgentLoader(runtime.pool, runtime.redis, runtime.box)
+        self.events = WebhookEventSink(runtime.pool, runtime.box, runtime.redis)
+        self.recording_store = LocalRecordingStore(Path(settings.recordings_dir))
+        self.recordings = CallRecordings(
+            self.recording_store, Path(settings.recordings_dir) / ".spool"
+        )
+        self.conversations = PipelineConversations(
+            self.loader,
+            tts_for_voicemail=self._tts,
+            sink_for=lambda call: StoreCallSink(
+                call, LiveCallStore(runtime.redis), SttEventRepository(runtime.pool)
+            ),
+        )
+        transport: MediaTransport = "rtp" if settings.media_transport == "rtp" else "audiosocket"
+        self.directory = StoreAgentDirectory(runtime.pool, media=transport)
+        assert runtime.records is not None
+        self.ledger = StoreCallLedger(LiveCallStore(runtime.redis), runtime.records)
+        self.controller: CallController | None = None
+        self.audiosocket: AudioSocketServer | None = None
+        self.dispatcher: OutboundDispatcher | None = None
+        self.provisioning: ReloadCoordinator | None = None
+        self.ami: AmiConnection | AmiNotConfigured = AmiNotConfigured()
+        self.prewarmed = False
+        self.twilio_rest = TwilioRest()
+        self._webhooks: WebhookWorker | None = None
+        self._purger: RecordingPurger | None = None
+
+    async def _tts(self, call: Call) -> TTSProvider:
+        settings = await self.loader.settings(call.tenant_id, call.agent_id)
+        provider = registry.build(ProviderKind.TTS, settings.tts)
+        assert isinstance(provider, TTSProvider)
+        return provider
+
+    async def start(self) -> None:
+        runtime, settings = self.runtime, self.runtime.settings
+        self._webhooks = start_webhook_worker(runtime.pool, runtime.box)
+        self._purger = RecordingPurger(
+            runtime.pool, self.recording_store, recordings=self.recordings
+        )
+        self._purger.start()
+        runtime.spawn(self._prewarm(), "prewarm")
+        if settings.ari_url:
+            await self._start_asterisk()
+
+    async def _prewarm(self) -> None:
+        """Load the offline voice and synthesize the greetings of agents that answer numbers,
+        so a first caller does not wait for either (the pipeline's speech cache keeps them)."""
+        try:
+            await piper.preload()
+            routes = await InboundRouteRepository(self.runtime.pool).list_all_tenants()
+        except Exception as exc:
+            log.warning("prewarm skipped", error=str(exc))
+            routes = []
+        agents = list(dict.fromkeys((r.tenant_id, r.agent_id) for r in routes))
+        for tenant_id, agent_id in agents[:PREWARM_MAX_AGENTS]:
+            try:
+                settings = await self.loader.settings(tenant_id, agent_id)
+                tts = registry.build(ProviderKind.TTS, settings.tts)
+                assert isinstance(tts, TTSProvider)
+                await tts.connect()
+                try:
+                    for fmt in PREWARM_FORMATS:
+                        await prewarm_agent(settings, tts, fmt)
+                finally:
+                    await tts.close()
+            except Exception as exc:
+                log.warning("greeting prewarm failed", agent_id=str(agent_id), error=str(exc))
+        self.prewarmed = True
+
+    async def _start_asterisk(self) -> None:
+        runtime, settings = self.runtime, self.runtime.settings
+        assert settings.ari_url is not None
+        ari = AriClient(
+            AriSettings(
+                url=settings.ari_url,
+                username=settings.ari_user,
+                password=settings.ari_password or "",
+                app=settings.ari_app,
+            )
+        )
+        low, high = settings.rtp_port_range
+        controller = CallController(
+            ari,
+            directory=self.directory,
+            conversations=self.conversations,
+            ledger=self.ledger,
+            rtp_pool=RtpPortPool(low, high),
+            recordings=self.recordings,
+            events=self.events,
+        )
+        # The controller asks Asterisk for slin, so the format is known from the UUID on.
+        self.audiosocket = AudioSocketServer(
+            settings.audiosocket_host,
+            settings.audiosocket_port,
+            controller.legs.on_leg,
+            format_timeout_s=0.0,
+            health_port=settings.audiosocket_health_port,
+        )
+        await self.audiosocket.start()
+        controller.media = MediaSettings(
+            advertise_host=settings.audiosocket_advertise_host or settings.audiosocket_host,
+            audiosocket_port=self.audiosocket.port,
+        )
+        controller.start()
+        self.controller = controller
+        self.dispatcher = OutboundDispatcher(OutboundQueue(runtime.redis), controller, self._trunk)
+        self.dispatcher.start()
+        if settings.ami_password:
+            self.ami = AmiConnection(
+                settings.ami_host or urlsplit(settings.ari_url).hostname or "127.0.0.1",
+                settings.ami_user,
+                settings.ami_password,
+                port=settings.ami_port,
+            )
+        self.provisioning = ReloadCoordinator(
+            ari,
+            Path(settings.asterisk_config_dir),
+            lambda: load_trunk_config(runtime.pool, runtime.box),
+            not_found=(NotFound,),
+            busy=(Conflict,),
+            inspector=self.ami if isinstance(self.ami, AmiConnection) else None,
+            stasis_app=settings.ari_app,
+        )
+        runtime.spawn(self._provision_at_start(), "provision")
+        log.info("call control started", ari=settings.ari_url, app=settings.ari_app)
+
+    async def _provision_at_start(self) -> None:
+        assert self.provisioning is not None
+        result = await self.provisioning.request_reload()
+        log.info("trunks provisioned", outcome=result.outcome, reason=result.reason)
+
+    async def _trunk(self, job: OutboundJob) -> TrunkRoute | None:
+        """The trunk a queued call is dialled through: its own, else the tenant's only one."""
+        repo = SipTrunkRepository(self.runtime.pool, self.runtime.box)
+        if job.trunk_id is not None:
+            row = await repo.get(job.tenant_id, job.trunk_id)
+        else:
+            page = await repo.list_page(job.tenant_id, limit=2)
+            row = page.items[0] if page.total == 1 else None
+        if row is None:
+            return None
+        endpoint = object_names(_as_trunk(row.id, row.tenant_id, row.name, row.kind, row.host))
+        return TrunkRoute(
+            name=str(row.id),
+            endpoint=endpoint.endpoint,
+            cps=row.max_cps,
+            max_calls=row.max_calls,
+            caller_id=job.from_number or row.from_user,
+        )
+
+    def mount(self, app: Litestar) -> None:
+        """Add the Twilio routes and the recording store to the API app."""
+        runtime = self.runtime
+        assert runtime.records is not None
+        twilio_ledger = TwilioLedger(
+            LiveCallStore(runtime.redis), runtime.records, TwilioCallStore(runtime.redis)
+        )
+        app.register(
+            twilio_router(
+                pool=runtime.pool,
+                redis=runtime.redis,
+                box=runtime.box,
+                public_url=runtime.settings.public_url,
+                hand_off=VirtualChannel(
+                    self.conversations, twilio_ledger, self.directory, events=self.events
+                ),
+                rest=self.twilio_rest,
+                ledger=twilio_ledger,
+                events=self.events,
+            )
+        )
+        app.state[RECORDING_STORE_KEY] = self.recording_store
+
+    async def hangup_call(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> bool:
+        """End a live Asterisk call of this tenant; False when this process does not hold it."""
+        session = self.controller.session_for_call(call_id) if self.controller else None
+        if session is None or session.call.tenant_id != tenant_id:
+            return False
+        await session.end("hangup requested over the API")
+        return True
+
+    async def trunks_changed(self, tenant_id: uuid.UUID) -> ReloadResult:
+        if self.provisioning is None:
+            raise RuntimeError("no Asterisk configured: set VOCALS_ARI_URL to provision trunks")
+        return await self.provisioning.request_reload()
+
+    async def trunk_status(self, trunk: Trunk) -> TrunkStatus:
+        if self.controller is None:
+            raise RuntimeError("no Asterisk configured: set VOCALS_ARI_URL for trunk status")
+        return await trunk_status(trunk, self.controller.ari, self.ami, not_found=(NotFound,))
+
+    async def health(self) -> dict[str, object]:
+        report: dict[str, object] = {"ari": "not configured", "greetings_ready": self.prewarmed}
+        if self.controller is not None:
+            report["ari"] = "connected" if self.controller.listener.connected else "reconnecting"
+            report["live_calls"] = len(self.controller.sessions)
+        if self.audiosocket is not None:
+            report["audiosocket"] = self.audiosocket.stats()
+        return report
+
+    async def stop(self) -> None:
+        """Stop taking calls, end live ones cleanly, then stop the background workers."""
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.controller is not None:
+            still_live = await self.controller.drain(self.runtime.settings.shutdown_drain_s)
+            if still_live:
+                log.warning("drain timed out, ending live calls", calls=still_live)
+            await self.controller.stop()
+            await self.controller.ari.close()
+        if self.audiosocket is not None:
+            await self.audiosocket.stop()
+        if self.provisioning is not None:
+            await self.provisioning.close()
+        if isinstance(self.ami, AmiConnection):
+            self.ami.close()
+        if self._purger is not None:
+            await self._purger.stop()
+        if self._webhooks is not None:
+            await self._webhooks.stop()
+        await self.recordings.close()
+        await self.twilio_rest.close()
+
+
+def _as_trunk(trunk_id: uuid.UUID, tenant_id: uuid.UUID, name: str, kind: str, host: str) -> Trunk:
+    """Just enough of a provisioning `Trunk` to name its Asterisk objects."""
+    return Trunk(
+        id=str(trunk_id),
+        tenant_id=str(tenant_id),
+        name=name,
+        kind="registration" if kind == "registration" else "ip",
+        host=host,
+    )
