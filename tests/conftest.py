@@ -18,6 +18,8 @@ from store.migrate import migrate
 from vocals.services import Services, resolve_services
 from vocals.settings import load_settings
 
+pytest_plugins = ["tests.hang_guard"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "asterisk-22.10.1"
 # Redis db 0 is left to a developer's own use; test runs claim one of the others with a lease.
@@ -98,3 +100,13 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def empty_outbound_queue(redis: Redis) -> None:
+    """The outbound queue is shared by every process, so also by every test of the run:
+    calls other tests queued (through the API, say) must not be dialled by this test's
+    dispatcher."""
+    stale = [key async for key in redis.scan_iter(match="vocals:outbound:*")]
+    if stale:
+        await redis.delete(*stale)

@@ -20,16 +20,9 @@ from store.repositories.calls import CallRepository
 from tests.ari.harness import Process, Tenancy, eventually, make_agent
 from tests.fakes.asterisk import Callee, FakeAsterisk
 
+pytestmark = pytest.mark.usefixtures("empty_outbound_queue")
+
 ORIGINATE_PATH = re.compile(r"^/channels/(?!externalMedia$)[^/]+$")
-
-
-@pytest.fixture(autouse=True)
-async def empty_outbound_queue(redis: Redis) -> None:
-    """The queue is shared by every process, so also by every test of the run: calls other
-    tests queued (through the API, say) must not be dialled by this test's dispatcher."""
-    stale = [key async for key in redis.scan_iter(match="vocals:outbound:*")]
-    if stale:
-        await redis.delete(*stale)
 
 
 @pytest.fixture
