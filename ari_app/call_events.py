@@ -17,7 +17,7 @@ from typing import Any, Final
 import structlog
 
 from ari_app.call import Call, CallStatus
-from ari_app.ports import CallEvent, CallEventSink, CallEventType
+from ari_app.ports import CallEvent, CallEventSink, CallEventType, CallLedger
 from pipeline.records import CallOutcome, CallResult
 
 log = structlog.get_logger(__name__)
@@ -39,6 +39,19 @@ EVENT_NAMESPACE: Final = uuid.UUID("6f0b7f52-2b3c-4c59-9a55-0e4f1f7c2d11")
 def event_id(call_id: uuid.UUID, event_type: CallEventType) -> uuid.UUID:
     """The id of a call's event of one type: stable across retries and processes."""
     return uuid.uuid5(EVENT_NAMESPACE, f"{call_id}:{event_type}")
+
+
+async def record_never_dialled(
+    call: Call, ledger: CallLedger, events: CallEventSink | None
+) -> None:
+    """Record a queued call that was never dialled (`call.error` says why) and announce
+    `call.failed`."""
+    call.to(CallStatus.FAILED)
+    await ledger.finish(call, None)
+    if events is not None:
+        announcer = CallAnnouncer(events, call)
+        announcer.finished(None)
+        await announcer.drain()
 
 
 def _iso(epoch: float | None) -> str | None:

@@ -16,7 +16,7 @@ from typing import Final
 import structlog
 
 from ari_app.call import Call, CallStatus, Direction
-from ari_app.call_events import CallAnnouncer
+from ari_app.call_events import record_never_dialled
 from ari_app.client import AriClient
 from ari_app.errors import AriError, NotFound, Unprocessable
 from ari_app.events import (
@@ -259,9 +259,12 @@ class CallController:
         ring_timeout_s: int = DEFAULT_RING_TIMEOUT_S,
         formats: Sequence[str] | None = None,
         on_end: Callable[[Call], Awaitable[None]] | None = None,
+        before_dial: Callable[[], Awaitable[None]] | None = None,
     ) -> CallSession:
         """Dial `endpoint` into the AMD context and follow the call; `on_end` runs once the
-        call is over, whatever happened (the dispatcher frees the trunk slot there)."""
+        call is over, whatever happened (the dispatcher frees the trunk slot there).
+        `before_dial` runs right before the originate request (the dispatcher waits for the
+        trunk's pacing slot there, so bookkeeping before it cannot bunch two requests)."""
         route = await self.directory.route_for_agent(call.tenant_id, call.agent_id)
         call.channel_id = str(call.id)
         session = CallSession(self, call, route)
@@ -275,6 +278,10 @@ class CallController:
             await session.end("agent not found")
             return session
         session.announce_started()
+        if before_dial is not None:
+            await before_dial()
+            if session.tearing_down:
+                return session  # ended (shut down) while it waited: never dial it
         try:
             await self.ari.originate(
                 endpoint,
@@ -304,12 +311,7 @@ class CallController:
 
     async def fail_before_dialling(self, call: Call) -> None:
         """Record a queued call that could not be dialled at all (`call.error` says why)."""
-        call.to(CallStatus.FAILED)
-        await self.ledger.finish(call, None)
-        if self.events is not None:
-            announcer = CallAnnouncer(self.events, call)
-            announcer.finished(None)
-            await announcer.drain()
+        await record_never_dialled(call, self.ledger, self.events)
 
     # ---- reconnect -----------------------------------------------------------------
 

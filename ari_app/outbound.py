@@ -4,6 +4,10 @@ Every process runs one; the queue's atomic claim means no call is dialled twice,
 trunk's pacing key spaces originations across all processes (default 1 call per second),
 and a concurrency slot per live call caps each trunk. Jobs are claimed one at a time and
 only when they can be dialled now, so a lease never expires while a job waits its turn.
+
+Carriers other than Asterisk (Twilio's API for agents on Twilio numbers) get each job first;
+a process without Asterisk ends its carriers with `Undialable`, which records the rest as
+failed with the reason.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import msgspec
 import structlog
 
 from ari_app.call import Call, Direction
+from ari_app.call_events import record_never_dialled
 from ari_app.controller import CallController
+from ari_app.ports import CallEventSink, CallLedger, OutboundCarrier
 from store.outbound_queue import OutboundJob, OutboundQueue
 
 log = structlog.get_logger(__name__)
@@ -49,18 +55,56 @@ class TrunkRoute(msgspec.Struct, kw_only=True, frozen=True):
 TrunkResolver = Callable[[OutboundJob], Awaitable[TrunkRoute | None]]
 
 
+def queued_call(job: OutboundJob) -> Call:
+    """The `Call` a queued job becomes."""
+    return Call(
+        id=job.call_id,
+        tenant_id=job.tenant_id,
+        agent_id=job.agent_id,
+        direction=Direction.OUTBOUND,
+        from_number=job.from_number,
+        to_number=job.to_number,
+        metadata=dict(job.variables),
+    )
+
+
+class Undialable:
+    """The last carrier of a process without Asterisk: records every job it gets as failed."""
+
+    def __init__(self, ledger: CallLedger, events: CallEventSink | None, reason: str) -> None:
+        self._ledger = ledger
+        self._events = events
+        self._reason = reason
+
+    async def handles(self, job: OutboundJob) -> bool:
+        return True
+
+    async def place(self, job: OutboundJob) -> Call:
+        call = queued_call(job)
+        call.error = self._reason
+        await record_never_dialled(call, self._ledger, self._events)
+        return call
+
+
 class OutboundDispatcher:
+    """Dials queued calls: through the first of `carriers` that handles a job, else through
+    `controller` (this process's Asterisk) on the job's trunk."""
+
     def __init__(
         self,
         queue: OutboundQueue,
-        controller: CallController,
+        controller: CallController | None,
         trunks: TrunkResolver,
         *,
+        carriers: Sequence[OutboundCarrier] = (),
         poll_s: float = POLL_S,
     ) -> None:
+        if controller is None and not carriers:
+            raise ValueError("a dispatcher without Asterisk needs carriers")
         self.queue = queue
         self.controller = controller
         self.trunks = trunks
+        self.carriers = tuple(carriers)
         self.poll_s = poll_s
         self.active: dict[uuid.UUID, str] = {}
         self.dialled = 0
@@ -94,19 +138,19 @@ class OutboundDispatcher:
                 await asyncio.sleep(self.poll_s)
 
     async def _dispatch(self, job: OutboundJob) -> None:
+        for carrier in self.carriers:
+            if await carrier.handles(job):
+                await carrier.place(job)
+                await self.queue.ack(job.call_id)
+                return
+        controller = self.controller
+        if controller is None:
+            raise RuntimeError("no carrier took the job and there is no Asterisk")
         trunk = await self.trunks(job)
-        call = Call(
-            id=job.call_id,
-            tenant_id=job.tenant_id,
-            agent_id=job.agent_id,
-            direction=Direction.OUTBOUND,
-            from_number=job.from_number,
-            to_number=job.to_number,
-            metadata=dict(job.variables),
-        )
+        call = queued_call(job)
         if trunk is None:
             call.error = "no trunk for this call"
-            await self.controller.fail_before_dialling(call)
+            await controller.fail_before_dialling(call)
             await self.queue.ack(job.call_id)
             return
         call.trunk = trunk.name
@@ -115,18 +159,22 @@ class OutboundDispatcher:
         ):
             await self.queue.release(job, not_before=time.time() + TRUNK_FULL_RETRY_S)
             return
-        wait_s = await self.queue.pace(trunk.name, trunk.cps)
-        if wait_s > 0:
-            await asyncio.sleep(wait_s)
+
+        async def wait_for_pacing_slot() -> None:
+            wait_s = await self.queue.pace(trunk.name, trunk.cps)
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
+
         self.active[call.id] = trunk.name
         self.dialled += 1
-        await self.controller.originate(
+        await controller.originate(
             call,
             endpoint=f"PJSIP/{job.to_number}@{trunk.endpoint}",
             caller_id=trunk.caller_id or job.from_number or None,
             ring_timeout_s=trunk.ring_timeout_s,
             formats=trunk.formats,
             on_end=self._ended,
+            before_dial=wait_for_pacing_slot,
         )
         await self.queue.ack(job.call_id)
 

@@ -15,6 +15,7 @@ from ari_app.call import Call
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailPolicy
 from pipeline.records import CallResult
+from store.outbound_queue import OutboundJob
 
 MediaTransport = Literal["audiosocket", "rtp"]
 
@@ -73,3 +74,13 @@ class CallEventSink(Protocol):
     async def publish(self, event: CallEvent) -> None:
         """Announce `event` (webhooks, live dashboards). Must be idempotent per `event.id`:
         it is published again when an earlier attempt raised."""
+
+
+class OutboundCarrier(Protocol):
+    """A way to place queued calls besides this process's Asterisk (Twilio's API, say)."""
+
+    async def handles(self, job: OutboundJob) -> bool:
+        """True when this carrier places `job`."""
+
+    async def place(self, job: OutboundJob) -> Call:
+        """Dial `job`; a refusal is recorded as a failed call, not raised."""

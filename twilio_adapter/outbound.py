@@ -15,8 +15,9 @@ import asyncpg
 import structlog
 from redis.asyncio import Redis
 
-from ari_app.call import Call, CallStatus, Direction
-from ari_app.call_events import CallAnnouncer
+from ari_app.call import Call, CallStatus
+from ari_app.call_events import CallAnnouncer, record_never_dialled
+from ari_app.outbound import queued_call
 from ari_app.ports import CallEventSink, CallLedger
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
@@ -24,7 +25,7 @@ from store.outbound_queue import OutboundJob
 from store.secrets import SecretBox
 from twilio_adapter.accounts import TwilioAccounts
 from twilio_adapter.rest import TwilioApiError, TwilioRest
-from twilio_adapter.runner import TwilioLedger, announce_unanswered
+from twilio_adapter.runner import TwilioLedger
 from twilio_adapter.state import TwilioCall, TwilioCallStore
 from twilio_adapter.urls import TwilioUrls
 
@@ -69,15 +70,7 @@ class TwilioOutbound:
 
     async def place(self, job: OutboundJob) -> Call:
         """Ask Twilio to dial the job; a refusal is recorded as a failed call."""
-        call = Call(
-            id=job.call_id,
-            tenant_id=job.tenant_id,
-            agent_id=job.agent_id,
-            direction=Direction.OUTBOUND,
-            to_number=job.to_number,
-            from_number=job.from_number,
-            metadata=dict(job.variables),
-        )
+        call = queued_call(job)
         creds = await self._accounts.for_tenant(job.tenant_id)
         caller_id = job.from_number or await self.caller_id(job.tenant_id, job.agent_id)
         call.from_number = caller_id or ""
@@ -115,7 +108,5 @@ class TwilioOutbound:
 
     async def _fail(self, call: Call, reason: str) -> Call:
         call.error = reason
-        call.to(CallStatus.FAILED)
-        await self._ledger.finish(call, None)
-        await announce_unanswered(self._events, call)
+        await record_never_dialled(call, self._ledger, self._events)
         return call

@@ -22,9 +22,9 @@ from ari_app.client import AriClient, AriSettings
 from ari_app.controller import CallController
 from ari_app.errors import Conflict, NotFound
 from ari_app.media_legs import MediaSettings
-from ari_app.outbound import OutboundDispatcher, TrunkRoute
+from ari_app.outbound import OutboundDispatcher, TrunkRoute, Undialable
 from ari_app.pipeline_runner import PipelineConversations
-from ari_app.ports import MediaTransport
+from ari_app.ports import MediaTransport, OutboundCarrier
 from ari_app.recording import CallRecordings, LocalRecordingStore
 from ari_app.recording_purge import RecordingPurger
 from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger, StoreCallSink
@@ -44,6 +44,7 @@ from store.live_calls import LiveCallStore
 from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.calls import SttEventRepository
 from store.repositories.config import InboundRouteRepository, SipTrunkRepository
+from twilio_adapter.outbound import TwilioOutbound
 from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
 from twilio_adapter.runner import TwilioLedger, VirtualChannel
@@ -57,6 +58,8 @@ log = structlog.get_logger(__name__)
 PREWARM_MAX_AGENTS = 100
 # Asterisk legs carry slin 8 kHz (the controller asks for it), Twilio legs µ-law.
 PREWARM_FORMATS = (SLIN_8K, ULAW_8K)
+# Why a queued call of an agent without a Twilio number fails in a process without Asterisk.
+NO_ASTERISK_REASON = "no Asterisk is configured (VOCALS_ARI_URL) to dial this number"
 
 
 class AmiNotConfigured:
@@ -96,6 +99,18 @@ class Telephony:
         self.ami: AmiConnection | AmiNotConfigured = AmiNotConfigured()
         self.prewarmed = False
         self.twilio_rest = TwilioRest()
+        self.twilio_ledger = TwilioLedger(
+            LiveCallStore(runtime.redis), runtime.records, TwilioCallStore(runtime.redis)
+        )
+        self.twilio_outbound = TwilioOutbound(
+            pool=runtime.pool,
+            redis=runtime.redis,
+            box=runtime.box,
+            public_url=settings.public_url,
+            rest=self.twilio_rest,
+            ledger=self.twilio_ledger,
+            events=self.events,
+        )
         self._webhooks: WebhookWorker | None = None
         self._purger: RecordingPurger | None = None
 
@@ -115,6 +130,9 @@ class Telephony:
         runtime.spawn(self._prewarm(), "prewarm")
         if settings.ari_url:
             await self._start_asterisk()
+        else:
+            no_asterisk = Undialable(self.ledger, self.events, NO_ASTERISK_REASON)
+            self._start_dispatcher(None, [self.twilio_outbound, no_asterisk])
 
     async def _prewarm(self) -> None:
         """Load the offline voice and synthesize the greetings of agents that answer numbers,
@@ -177,8 +195,7 @@ class Telephony:
         )
         controller.start()
         self.controller = controller
-        self.dispatcher = OutboundDispatcher(OutboundQueue(runtime.redis), controller, self._trunk)
-        self.dispatcher.start()
+        self._start_dispatcher(controller, [self.twilio_outbound])
         if settings.ami_password:
             self.ami = AmiConnection(
                 settings.ami_host or urlsplit(settings.ari_url).hostname or "127.0.0.1",
@@ -197,6 +214,13 @@ class Telephony:
         )
         runtime.spawn(self._provision_at_start(), "provision")
         log.info("call control started", ari=settings.ari_url, app=settings.ari_app)
+
+    def _start_dispatcher(
+        self, controller: CallController | None, carriers: list[OutboundCarrier]
+    ) -> None:
+        queue = OutboundQueue(self.runtime.redis)
+        self.dispatcher = OutboundDispatcher(queue, controller, self._trunk, carriers=carriers)
+        self.dispatcher.start()
 
     async def _provision_at_start(self) -> None:
         assert self.provisioning is not None
@@ -225,10 +249,7 @@ class Telephony:
     def mount(self, app: Litestar) -> None:
         """Add the Twilio routes and the recording store to the API app."""
         runtime = self.runtime
-        assert runtime.records is not None
-        twilio_ledger = TwilioLedger(
-            LiveCallStore(runtime.redis), runtime.records, TwilioCallStore(runtime.redis)
-        )
+        twilio_ledger = self.twilio_ledger
         app.register(
             twilio_router(
                 pool=runtime.pool,
@@ -236,7 +257,11 @@ class Telephony:
                 box=runtime.box,
                 public_url=runtime.settings.public_url,
                 hand_off=VirtualChannel(
-                    self.conversations, twilio_ledger, self.directory, events=self.events
+                    self.conversations,
+                    twilio_ledger,
+                    self.directory,
+                    events=self.events,
+                    recordings=self.recordings,
                 ),
                 rest=self.twilio_rest,
                 ledger=twilio_ledger,
