@@ -162,6 +162,10 @@ class TwilioLeg(PacedLeg):
             if frame is None:
                 break
             self._transmit(frame)
+            if self._tap is not None:
+                # Sent at most `LEAD_S` before it plays: the recording's agent channel is
+                # that close to what the caller heard, a barge-in's cut included.
+                self._tap.outbound(frame)
             sent += 1
         if out.has_marks:
             self._forward_marks()

@@ -17,7 +17,8 @@ import structlog
 
 from ari_app.call import Call, CallStatus, Direction, InvalidTransition
 from ari_app.call_events import CallAnnouncer
-from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, Conversations
+from ari_app.ports import AgentDirectory, AgentRoute, CallEventSink, CallLedger, Conversations
+from ari_app.recording import ActiveRecording, CallRecordings
 from ari_app.store_adapters import call_record
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailAction
@@ -81,7 +82,8 @@ class TwilioLedger:
 
 class VirtualChannel:
     """`HandOff` over the controller's ports: runs an answered call to its end, announcing
-    its lifecycle to `events` like the controller does."""
+    its lifecycle to `events` and recording it (when its agent says so) like the controller
+    does."""
 
     def __init__(
         self,
@@ -89,11 +91,13 @@ class VirtualChannel:
         ledger: CallLedger,
         directory: AgentDirectory,
         events: CallEventSink | None = None,
+        recordings: CallRecordings | None = None,
     ) -> None:
         self._conversations = conversations
         self._ledger = ledger
         self._directory = directory
         self._events = events
+        self._recordings = recordings
 
     async def __call__(self, call: Call, leg: MediaLeg) -> None:
         bound = log.bind(call_id=str(call.id), tenant_id=str(call.tenant_id))
@@ -101,7 +105,10 @@ class VirtualChannel:
         announcer = None if self._events is None else CallAnnouncer(self._events, call)
         if announcer is not None and call.direction is Direction.INBOUND:
             announcer.started()  # an outbound call was announced when it was placed
+        recording: ActiveRecording | None = None
         try:
+            route = await self._directory.route_for_agent(call.tenant_id, call.agent_id)
+            recording = self._start_recording(call, route, leg)
             await self._status(call, CallStatus.ANSWERED)
             if announcer is not None:
                 announcer.answered()
@@ -110,7 +117,6 @@ class VirtualChannel:
                 if announcer is not None:
                     announcer.voicemail()
                 call.outcome = "voicemail"
-                route = await self._directory.route_for_agent(call.tenant_id, call.agent_id)
                 policy = route.voicemail if route is not None else None
                 if policy and policy.action is VoicemailAction.LEAVE_MESSAGE and policy.message:
                     await self._conversations.leave_voicemail(call, leg, policy.message)
@@ -122,6 +128,8 @@ class VirtualChannel:
             bound.exception("Twilio call failed")
         finally:
             await leg.hangup()
+            if recording is not None:
+                await self._finish_recording(call, recording)
             if call.status in (CallStatus.ANSWERED, CallStatus.VOICEMAIL):
                 await self._status(call, CallStatus.COMPLETED)
             try:
@@ -131,6 +139,25 @@ class VirtualChannel:
             if announcer is not None:
                 announcer.finished(result)
                 await announcer.drain()
+
+    def _start_recording(
+        self, call: Call, route: AgentRoute | None, leg: MediaLeg
+    ) -> ActiveRecording | None:
+        if self._recordings is None or route is None or not route.recording:
+            return None
+        try:
+            return self._recordings.start(call.tenant_id, call.id, leg)
+        except (OSError, RuntimeError) as exc:
+            log.error("recording could not start; the call goes on", call_id=str(call.id),
+                      error=str(exc))  # fmt: skip
+            return None
+
+    async def _finish_recording(self, call: Call, recording: ActiveRecording) -> None:
+        assert self._recordings is not None
+        try:
+            call.recording_path = await self._recordings.finish(recording)
+        except Exception:
+            log.exception("finishing the recording failed", call_id=str(call.id))
 
     async def _status(self, call: Call, status: CallStatus) -> None:
         try:

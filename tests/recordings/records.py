@@ -12,6 +12,11 @@ from store.models import CallRecord
 from store.repositories.calls import CallRepository
 
 
+def files_under(root: Path, pattern: str = "*") -> list[Path]:
+    """The files (not folders) anywhere under `root`."""
+    return [p for p in root.rglob(pattern) if p.is_file()]
+
+
 def write_file(root: Path, location: str, content: bytes) -> Path:
     path = root / location
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,14 +27,11 @@ from tests.recordings.audio import (
     read_stereo,
 )
 from tests.recordings.harness import RecordingProcess, make_recorded_agent
+from tests.recordings.records import files_under
 
 # FakeTTS speaks 40 ms per character: this welcome lasts about 7 s unless interrupted.
 LONG_WELCOME = "Hello and welcome to the test agent, " * 5
 CALLER_SPEECH_MS = 800
-
-
-def files_under(root: Path, pattern: str = "*") -> list[Path]:
-    return [p for p in root.rglob(pattern) if p.is_file()]
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from ari_app.call import Call
 from ari_app.pipeline_runner import PipelineConversations
 from ari_app.ports import CallEvent
+from ari_app.recording import CallRecordings
 from ari_app.store_adapters import StoreAgentDirectory
 from pipeline.agent import AgentSettings
 from pipeline.engine import CallProviders
@@ -105,6 +106,7 @@ class TwilioProcess:
     llms: list[FakeLLM] = field(default_factory=list)
     tts: list[FakeTTS] = field(default_factory=list)
     events: EventLog = field(default_factory=EventLog)
+    recordings: CallRecordings | None = None
     server: uvicorn.Server | None = None
     outbound: TwilioOutbound | None = None
     rest: TwilioRest | None = None
@@ -122,7 +124,7 @@ class TwilioProcess:
             timeouts=FAST_TIMEOUTS,
         )  # fmt: skip
         hand_off = VirtualChannel(conversations, ledger, StoreAgentDirectory(self.pool),
-                                  self.events)  # fmt: skip
+                                  self.events, self.recordings)  # fmt: skip
         self.rest = TwilioRest(self.fake.api_url, backoff_s=0.01)
         router = twilio_router(pool=self.pool, redis=self.redis, box=self.box,
                                public_url=self.public_url, hand_off=hand_off, rest=self.rest,
