@@ -160,6 +160,9 @@ class WebhookDelivery(msgspec.Struct, kw_only=True):
     event_id: uuid.UUID
     event_type: str
     payload: dict[str, Any]
+    # Deliveries of one webhook sharing an ordering key (a call id) go out one by one, by seq.
+    ordering_key: str | None
+    seq: int
     status: str
     attempts: int
     next_attempt_at: datetime

@@ -33,14 +33,20 @@ async def emit(
     """Queue `event_type` for every active webhook of the tenant subscribed to it.
 
     Idempotent per `event_id`: emitting the same event again queues nothing new. Returns how
-    many deliveries were queued by this call. The worker delivers them.
+    many deliveries were queued by this call. The worker delivers them, the events of one call
+    (`payload["call_id"]`) to each webhook one after another, in the order they were emitted.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     hooks = await WebhookRepository(pool, box).subscribed(tenant_id, event_type)
     deliveries = WebhookDeliveryRepository(pool)
+    # A call's events reach each webhook in the order they are emitted here.
+    call_id = payload.get("call_id")
+    ordering_key = None if call_id is None else str(call_id)
     queued = 0
     for hook in hooks:
-        if await deliveries.enqueue(tenant_id, hook.id, event_id, event_type, payload):
+        if await deliveries.enqueue(
+            tenant_id, hook.id, event_id, event_type, payload, ordering_key=ordering_key
+        ):
             queued += 1
     return queued

@@ -2,7 +2,9 @@
 
 Deliveries live in `webhook_deliveries`; a claim pushes a row's `next_attempt_at` past a lease,
 so a worker that dies mid-delivery loses nothing: the row comes due again when the lease ends.
-Receivers must deduplicate by `X-Vocals-Event-Id` (delivery is at least once).
+Receivers must deduplicate by `X-Vocals-Event-Id` (delivery is at least once). A call's events
+reach a webhook in the order they were emitted: the claim hands out only the oldest pending
+delivery of each (webhook, call) chain, and a worker never sends two of one chain at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import random
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -119,7 +122,9 @@ class WebhookWorker:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("webhook worker cannot reach PostgreSQL", error=str(exc))
                 handled = 0
-            if handled < self._batch:
+            # After any work, claim again at once: a delivered event may have released the
+            # next one of its call, which should not wait a poll interval behind it.
+            if handled == 0:
                 await asyncio.sleep(self._poll_interval_s)
 
     async def run_once(self) -> int:
@@ -128,8 +133,19 @@ class WebhookWorker:
         claimed = await self._deliveries.claim_due(
             now, self._batch, now + timedelta(seconds=self._lease_s)
         )
-        await asyncio.gather(*(self.deliver(d) for d in claimed))
+        await asyncio.gather(*(self.deliver_in_order(chain) for chain in chains(claimed)))
         return len(claimed)
+
+    async def deliver_in_order(self, chain: Sequence[WebhookDelivery]) -> None:
+        """Attempt one chain's claimed deliveries one after another. Once one stays pending
+        (to be retried), the rest are released unattempted: they must not overtake it."""
+        for index, delivery in enumerate(chain):
+            updated = await self.deliver(delivery)
+            if updated.status == "pending":
+                now = datetime.now(UTC)
+                for rest in chain[index + 1 :]:
+                    await self._deliveries.update(rest.tenant_id, rest.id, {"next_attempt_at": now})
+                return
 
     async def deliver(self, delivery: WebhookDelivery) -> WebhookDelivery:
         """Make one attempt and record its outcome on the row; returns the updated row."""
@@ -212,6 +228,19 @@ class WebhookWorker:
         return Attempt(
             delivered=False, retry=retry, status_code=status, error=f"receiver answered {status}"
         )
+
+
+def chains(deliveries: Iterable[WebhookDelivery]) -> list[list[WebhookDelivery]]:
+    """Deliveries grouped by what must go one after another (same webhook and ordering key),
+    each group in `seq` order; a delivery without an ordering key is a group of its own."""
+    keyed: dict[tuple[uuid.UUID, str], list[WebhookDelivery]] = {}
+    alone: list[list[WebhookDelivery]] = []
+    for delivery in sorted(deliveries, key=lambda d: d.seq):
+        if delivery.ordering_key is None:
+            alone.append([delivery])
+        else:
+            keyed.setdefault((delivery.webhook_id, delivery.ordering_key), []).append(delivery)
+    return [*keyed.values(), *alone]
 
 
 def start_webhook_worker(pool: asyncpg.Pool, box: SecretBox, **options: Any) -> WebhookWorker:

@@ -16,7 +16,8 @@ import pytest
 from api.webhooks import emit
 from api.webhooks.signing import verify
 from api.webhooks.ssrf import pinned_request
-from api.webhooks.worker import WebhookWorker
+from api.webhooks.worker import WebhookWorker, chains
+from store.models import WebhookDelivery
 from store.repositories.webhooks import WebhookDeliveryRepository
 from store.secrets import SecretBox
 from tests.api.conftest import MakeTenant, TenantHandle
@@ -320,3 +321,253 @@ def test_pinned_request_keeps_host_and_tls_name() -> None:
     plain = pinned_request("http://hooks.example.com/in", "203.0.113.9")
     assert plain.url == "http://203.0.113.9/in"
     assert plain.host_header == "hooks.example.com"
+
+
+CALL_EVENTS = ["call.started", "call.answered", "voicemail.detected", "call.ended"]
+
+
+async def _emit_call(
+    pool: asyncpg.Pool, box: SecretBox, tenant: TenantHandle, call_id: str, types: list[str]
+) -> list[uuid.UUID]:
+    """Emit a call's events in order, like `CallAnnouncer` does; returns their event ids."""
+    ids = [uuid.uuid4() for _ in types]
+    for sequence, (event_type, event_id) in enumerate(zip(types, ids, strict=True), start=1):
+        payload = {"call_id": call_id, "sequence": sequence}
+        assert await emit(pool, box, tenant.id, event_type, payload, event_id) == 1
+    return ids
+
+
+def _call_id(envelope: dict[str, object]) -> object:
+    data = envelope["data"]
+    return data.get("call_id") if isinstance(data, dict) else None
+
+
+def _of_call(receiver: WebhookReceiver, call_id: str) -> list[dict[str, object]]:
+    """The signed envelopes one call's events arrived in, attempts that failed included."""
+    envelopes = [_assert_signed(r) for r in receiver.received]
+    return [e for e in envelopes if _call_id(e) == call_id]
+
+
+async def _deliveries_of(
+    pool: asyncpg.Pool, tenant: TenantHandle, call_id: str
+) -> list[WebhookDelivery]:
+    page = await WebhookDeliveryRepository(pool).list_page(
+        tenant.id, filters={"ordering_key": call_id}, limit=50
+    )
+    return sorted(page.items, key=lambda d: d.seq)
+
+
+async def _run_until_idle(worker: WebhookWorker) -> None:
+    for _ in range(50):
+        if await worker.run_once() == 0:
+            return
+    raise AssertionError("the worker never ran out of due deliveries")
+
+
+async def test_a_retried_call_started_is_not_overtaken_by_the_rest_of_the_call(
+    client: httpx.AsyncClient,
+    private_tenant: TenantHandle,
+    receiver: WebhookReceiver,
+    pg_pool: asyncpg.Pool,
+    box: SecretBox,
+) -> None:
+    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    receiver.statuses = [500]  # the first attempt, which can only be call.started's
+    call_id = str(uuid.uuid4())
+    types = ["call.started", "call.answered", "call.ended"]
+    ids = await _emit_call(pg_pool, box, private_tenant, call_id, types)
+    # One batch could hold all three; delivered concurrently they would race.
+    worker = WebhookWorker(pg_pool, box, backoff_base_s=0.1, poll_interval_s=0.02)
+    worker.start()
+    try:
+        for _ in range(200):
+            if len(_of_call(receiver, call_id)) >= 4:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+    finally:
+        await worker.stop()
+    arrived = _of_call(receiver, call_id)
+    assert [e["type"] for e in arrived] == ["call.started", *types]
+    assert [e["id"] for e in arrived] == [str(ids[0]), *map(str, ids)]
+    deliveries = await _deliveries_of(pg_pool, private_tenant, call_id)
+    assert [(d.event_type, d.status, d.attempts) for d in deliveries] == [
+        ("call.started", "delivered", 2),
+        ("call.answered", "delivered", 1),
+        ("call.ended", "delivered", 1),
+    ]
+
+
+async def test_a_refused_event_does_not_hold_the_rest_of_its_call(
+    client: httpx.AsyncClient,
+    private_tenant: TenantHandle,
+    receiver: WebhookReceiver,
+    pg_pool: asyncpg.Pool,
+    box: SecretBox,
+) -> None:
+    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    receiver.statuses = [410]  # gone: not retried
+    call_id = str(uuid.uuid4())
+    types = ["call.started", "call.answered", "call.ended"]
+    await _emit_call(pg_pool, box, private_tenant, call_id, types)
+    worker = WebhookWorker(pg_pool, box)
+    try:
+        await _run_until_idle(worker)
+    finally:
+        await worker.stop()
+    assert [e["type"] for e in _of_call(receiver, call_id)] == types
+    deliveries = await _deliveries_of(pg_pool, private_tenant, call_id)
+    assert [(d.status, d.last_status_code) for d in deliveries] == [
+        ("failed", 410),
+        ("delivered", 200),
+        ("delivered", 200),
+    ]
+
+
+async def test_a_call_waiting_for_a_retry_does_not_hold_other_calls(
+    client: httpx.AsyncClient,
+    private_tenant: TenantHandle,
+    receiver: WebhookReceiver,
+    pg_pool: asyncpg.Pool,
+    box: SecretBox,
+) -> None:
+    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    types = ["call.started", "call.answered", "call.ended"]
+    held, free = str(uuid.uuid4()), str(uuid.uuid4())
+    receiver.statuses = [503]
+    await _emit_call(pg_pool, box, private_tenant, held, types)
+    worker = WebhookWorker(pg_pool, box, backoff_base_s=60.0)
+    try:
+        await _run_until_idle(worker)
+        await _emit_call(pg_pool, box, private_tenant, free, types)
+        await _run_until_idle(worker)
+        assert [e["type"] for e in _of_call(receiver, free)] == types
+        assert [e["type"] for e in _of_call(receiver, held)] == ["call.started"]
+        # The retry comes due: the held call goes on, in order.
+        head = (await _deliveries_of(pg_pool, private_tenant, held))[0]
+        await WebhookDeliveryRepository(pg_pool).update(
+            private_tenant.id, head.id, {"next_attempt_at": datetime.now(UTC)}
+        )
+        await _run_until_idle(worker)
+    finally:
+        await worker.stop()
+    assert [e["type"] for e in _of_call(receiver, held)] == ["call.started", *types]
+    deliveries = await _deliveries_of(pg_pool, private_tenant, held)
+    assert all(d.status == "delivered" for d in deliveries)
+
+
+async def test_two_workers_keep_each_calls_order_without_serializing_calls(
+    client: httpx.AsyncClient,
+    private_tenant: TenantHandle,
+    receiver: WebhookReceiver,
+    pg_pool: asyncpg.Pool,
+    box: SecretBox,
+) -> None:
+    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    receiver.delay_s = 0.02
+    # Some attempts fail (whichever happen to come first, third, sixth): retries in the mix.
+    receiver.statuses = [500, 200, 503, 200, 200, 500]
+    calls = [str(uuid.uuid4()) for _ in range(8)]
+    ids: dict[str, list[uuid.UUID]] = {call_id: [] for call_id in calls}
+    workers = [
+        WebhookWorker(pg_pool, box, backoff_base_s=0.05, poll_interval_s=0.02, batch=3)
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        # The calls' events are emitted interleaved, while both workers are running.
+        for event_type in CALL_EVENTS:
+            for call_id in calls:
+                ids[call_id] += await _emit_call(
+                    pg_pool, box, private_tenant, call_id, [event_type]
+                )
+        for _ in range(400):
+            rows = [d for c in calls for d in await _deliveries_of(pg_pool, private_tenant, c)]
+            if len(rows) == len(calls) * len(CALL_EVENTS) and all(
+                d.status == "delivered" for d in rows
+            ):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("not everything was delivered")
+    finally:
+        for worker in workers:
+            await worker.stop()
+
+    for call_id in calls:
+        arrived = _of_call(receiver, call_id)
+        event_ids = [str(e["id"]) for e in arrived]
+        # Each event is attempted until delivered before the next one of its call is sent;
+        # retries are the only repeats, and every attempt is one the row counted.
+        collapsed = [i for n, i in enumerate(event_ids) if n == 0 or event_ids[n - 1] != i]
+        assert collapsed == [str(i) for i in ids[call_id]], call_id
+        rows = await _deliveries_of(pg_pool, private_tenant, call_id)
+        assert sum(d.attempts for d in rows) == len(arrived)
+    arrival = [c for c in map(_call_id, map(_assert_signed, receiver.received)) if c in ids]
+    # Not one call after another: some call's events arrived while another's were under way.
+    spans = {c: (arrival.index(c), len(arrival) - 1 - arrival[::-1].index(c)) for c in calls}
+    assert any(spans[a][0] < spans[b][0] < spans[a][1] for a in calls for b in calls if a != b), (
+        arrival
+    )
+
+
+async def test_a_chain_stops_at_an_event_left_waiting_for_a_retry(
+    client: httpx.AsyncClient,
+    private_tenant: TenantHandle,
+    receiver: WebhookReceiver,
+    pg_pool: asyncpg.Pool,
+    box: SecretBox,
+) -> None:
+    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    receiver.statuses = [500]
+    call_id = str(uuid.uuid4())
+    await _emit_call(pg_pool, box, private_tenant, call_id, ["call.started", "call.ended"])
+    started, ended = await _deliveries_of(pg_pool, private_tenant, call_id)
+    assert chains([ended, started]) == [[started, ended]]
+    worker = WebhookWorker(pg_pool, box, backoff_base_s=60.0)
+    try:
+        # As if both had been claimed together: the second must not overtake the first.
+        await worker.deliver_in_order([started, ended])
+    finally:
+        await worker.stop()
+    assert [e["type"] for e in _of_call(receiver, call_id)] == ["call.started"]
+    started, ended = await _deliveries_of(pg_pool, private_tenant, call_id)
+    assert (started.status, started.attempts) == ("pending", 1)
+    assert (ended.status, ended.attempts) == ("pending", 0)
+    assert ended.next_attempt_at <= datetime.now(UTC)
+
+
+def test_chains_group_by_webhook_and_call() -> None:
+    hook, other = uuid.uuid4(), uuid.uuid4()
+
+    def row(seq: int, webhook_id: uuid.UUID, key: str | None) -> WebhookDelivery:
+        now = datetime.now(UTC)
+        return WebhookDelivery(
+            id=uuid.uuid4(),
+            tenant_id=uuid.uuid4(),
+            webhook_id=webhook_id,
+            event_id=uuid.uuid4(),
+            event_type="call.started",
+            payload={},
+            ordering_key=key,
+            seq=seq,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            last_status_code=None,
+            last_error=None,
+            delivered_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+
+    a3, a1, b2, o4, n5, n6 = (
+        row(3, hook, "a"),
+        row(1, hook, "a"),
+        row(2, hook, "b"),
+        row(4, other, "a"),
+        row(5, hook, None),
+        row(6, hook, None),
+    )
+    assert chains([a3, n6, a1, o4, b2, n5]) == [[a1, a3], [b2], [o4], [n5], [n6]]
