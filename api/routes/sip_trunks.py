@@ -175,19 +175,23 @@ async def _replace_routes(
 ) -> None:
     async with context.pool.acquire() as conn, conn.transaction():
         removed = await conn.fetch(
-            "DELETE FROM inbound_routes WHERE tenant_id = $1 AND trunk_id = $2 RETURNING did",
+            "DELETE FROM inbound_routes WHERE tenant_id = $1 AND trunk_id = $2 "
+            "RETURNING did, provider",
             tenant_id,
             trunk_id,
         )
+        carriers = {r["did"]: r["provider"] for r in removed}
         for route in routes:
+            # A number that stays keeps its carrier (Asterisk or Twilio).
             await conn.execute(
-                "INSERT INTO inbound_routes (id, tenant_id, did, agent_id, trunk_id) "
-                "VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO inbound_routes (id, tenant_id, did, agent_id, trunk_id, provider) "
+                "VALUES ($1, $2, $3, $4, $5, coalesce($6, 'asterisk'))",
                 uuid.uuid4(),
                 tenant_id,
                 route["did"],
                 uuid.UUID(str(route["agent_id"])),
                 trunk_id,
+                carriers.get(route["did"]),
             )
     dids = {r["did"] for r in removed} | {r["did"] for r in routes}
     await ConfigCache(context.redis).invalidate(None, *(did_cache_name(d) for d in dids))

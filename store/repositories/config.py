@@ -105,16 +105,27 @@ class InboundRouteRepository(TenantRepository[InboundRoute]):
     async def replace_for_agent(
         self, tenant_id: uuid.UUID, agent_id: uuid.UUID, dids: list[str]
     ) -> list[InboundRoute]:
-        """Make `dids` exactly the numbers routed to the agent, in one transaction."""
+        """Make `dids` exactly the numbers routed to the agent, in one transaction. A number
+        that stays keeps its trunk and its carrier (Asterisk or Twilio)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND agent_id = $2",
+            removed = await conn.fetch(
+                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND agent_id = $2 "
+                "RETURNING did, trunk_id, provider",
                 tenant_id,
                 agent_id,
             )
+            kept = {r["did"]: r for r in removed}
             rows = []
             for did in dids:
-                record = await self._insert_route(conn, tenant_id, agent_id, did)
+                old = kept.get(did)
+                record = await self._insert_route(
+                    conn,
+                    tenant_id,
+                    agent_id,
+                    did,
+                    trunk_id=None if old is None else old["trunk_id"],
+                    provider=None if old is None else old["provider"],
+                )
                 route = self._row(record)
                 assert route is not None
                 rows.append(route)
@@ -126,15 +137,20 @@ class InboundRouteRepository(TenantRepository[InboundRoute]):
         tenant_id: uuid.UUID,
         agent_id: uuid.UUID,
         did: str,
+        *,
+        trunk_id: uuid.UUID | None,
+        provider: str | None,
     ) -> asyncpg.Record:
         try:
             record = await conn.fetchrow(
-                f"INSERT INTO {self.table} (id, tenant_id, did, agent_id) "
-                "VALUES ($1, $2, $3, $4) RETURNING *",
+                f"INSERT INTO {self.table} (id, tenant_id, did, agent_id, trunk_id, provider) "
+                "VALUES ($1, $2, $3, $4, $5, coalesce($6, 'asterisk')) RETURNING *",
                 uuid.uuid4(),
                 tenant_id,
                 did,
                 agent_id,
+                trunk_id,
+                provider,
             )
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(f"number {did} is already routed", exc.constraint_name) from exc
