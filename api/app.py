@@ -27,6 +27,7 @@ from api.routes import (
     recordings,
     sip_trunks,
     tenant,
+    twilio,
     users,
     webhooks,
 )
@@ -78,6 +79,7 @@ def _openapi() -> OpenAPIConfig:
                 "agents",
                 "providers",
                 "sip-trunks",
+                "twilio",
                 "calls",
                 "webhooks",
                 "analytics",
@@ -101,6 +103,7 @@ def create_app(context: ApiContext) -> Litestar:
             agents.router,
             provider_routes.router,
             sip_trunks.router,
+            twilio.router,
             calls.router,
             recordings.router,
             webhooks.router,

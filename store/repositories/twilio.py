@@ -12,6 +12,20 @@ from store.repositories.base import TenantRepository
 
 NumberProvider = Literal["asterisk", "twilio"]
 
+# Config cache entries (`store.config_cache`) that `twilio_adapter.accounts` reads and writers
+# of accounts and numbers invalidate.
+ACCOUNT_CACHE_NAME = "twilio-account"  # per tenant
+
+
+def account_sid_cache_name(account_sid: str) -> str:
+    """The entry (tenant None) holding the account a webhook's AccountSid names."""
+    return f"twilio-account-sid:{account_sid}"
+
+
+def number_cache_name(did: str) -> str:
+    """The tenant-scoped entry holding a `TwilioNumber`."""
+    return f"twilio-number:{did}"
+
 
 class TwilioAccount(msgspec.Struct, kw_only=True):
     id: uuid.UUID
@@ -30,6 +44,14 @@ class TwilioNumber(msgspec.Struct, kw_only=True, frozen=True):
     did: str
 
 
+class RoutedNumber(msgspec.Struct, kw_only=True, frozen=True):
+    """One of a tenant's inbound routes and who carries it."""
+
+    did: str
+    agent_id: uuid.UUID
+    provider: NumberProvider
+
+
 class TwilioAccountRepository(TenantRepository[TwilioAccount]):
     """One Twilio account per tenant (at most), plus the numbers it carries."""
 
@@ -41,6 +63,29 @@ class TwilioAccountRepository(TenantRepository[TwilioAccount]):
     async def for_tenant(self, tenant_id: uuid.UUID) -> TwilioAccount | None:
         record = await self._pool.fetchrow(
             "SELECT * FROM twilio_accounts WHERE tenant_id = $1", tenant_id
+        )
+        return self._row(record)
+
+    async def upsert(
+        self, tenant_id: uuid.UUID, account_sid: str, auth_token: str
+    ) -> TwilioAccount:
+        """Create or replace the tenant's account; `Conflict` when another tenant has the sid."""
+        prepared = self._prepare({"account_sid": account_sid, "auth_token": auth_token})
+        record = await self._execute_returning(
+            "INSERT INTO twilio_accounts (id, tenant_id, account_sid, auth_token) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET "
+            "account_sid = EXCLUDED.account_sid, auth_token = EXCLUDED.auth_token, "
+            "updated_at = now() RETURNING *",
+            [uuid.uuid4(), tenant_id, prepared["account_sid"], prepared["auth_token"]],
+        )
+        row = self._row(record)
+        assert row is not None
+        return row
+
+    async def delete_for_tenant(self, tenant_id: uuid.UUID) -> TwilioAccount | None:
+        """Remove the tenant's account; the removed row, or None when there was none."""
+        record = await self._pool.fetchrow(
+            "DELETE FROM twilio_accounts WHERE tenant_id = $1 RETURNING *", tenant_id
         )
         return self._row(record)
 
@@ -64,6 +109,25 @@ class TwilioAccountRepository(TenantRepository[TwilioAccount]):
             provider,
         )
         return bool(result.endswith(" 1"))
+
+    async def routed_number(self, tenant_id: uuid.UUID, did: str) -> RoutedNumber | None:
+        """The tenant's route for `did`, whoever carries it."""
+        record = await self._pool.fetchrow(
+            "SELECT did, agent_id, coalesce(provider, 'asterisk') AS provider "
+            "FROM inbound_routes WHERE tenant_id = $1 AND did = $2",
+            tenant_id,
+            did,
+        )
+        return None if record is None else RoutedNumber(**dict(record))
+
+    async def marked_numbers(self, tenant_id: uuid.UUID) -> list[TwilioNumber]:
+        """The tenant's routes marked as carried by Twilio (whether or not it has an account)."""
+        records = await self._pool.fetch(
+            "SELECT tenant_id, agent_id, did FROM inbound_routes "
+            "WHERE tenant_id = $1 AND provider = 'twilio' ORDER BY did",
+            tenant_id,
+        )
+        return [TwilioNumber(**dict(record)) for record in records]
 
     async def twilio_number(self, tenant_id: uuid.UUID, did: str) -> TwilioNumber | None:
         """The tenant's route for `did` if Twilio carries it and the tenant has an account."""

@@ -11,6 +11,7 @@ import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { TrunkForm, type TrunkBody } from "../components/TrunkForm";
 import { TrunkLiveStatus } from "../components/TrunkLiveStatus";
+import { TwilioSection } from "../components/TwilioSection";
 import { notifyFailed, notifySaved } from "../lib/forms";
 import { useAllAgents } from "../lib/queries";
 
@@ -122,6 +123,7 @@ export function TrunksPage() {
         </QueryView>
       </Card>
       {query.data && <Pager total={query.data.total} limit={LIMIT} offset={offset} onOffset={setOffset} />}
+      <TwilioSection />
       <Modal opened={editing !== null} onClose={() => setEditing(null)} size="xl" title={editing === "new" ? "New SIP trunk" : `Edit ${editing?.name ?? ""}`}>
         {editing !== null && (
           <TrunkForm trunk={editing === "new" ? undefined : editing} agents={agents.data?.items ?? []} onSubmit={save} onCancel={() => setEditing(null)} />
