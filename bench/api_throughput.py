@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import sys
 import time
 import uuid
@@ -41,6 +40,7 @@ from store.migrate import migrate
 from store.repositories.config import AgentRepository, ApiKeyRepository
 from store.repositories.tenants import TenantsRepository
 from store.secrets import SecretBox, generate_api_key
+from vocals.net import free_port
 from vocals.services import resolve_services
 from vocals.settings import load_settings
 
@@ -84,13 +84,6 @@ class Result:
 
 def _with_path(url: str, path: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -257,7 +250,7 @@ async def run(seconds: float, concurrency: int) -> list[Result]:
     os.sched_setaffinity(0, {CLIENT_CPU})
     async with _services() as (database_url, redis_url):
         key, agent_id = await _seed(database_url)
-        port = _free_port()
+        port = free_port()
         server = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

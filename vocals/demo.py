@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from store.repositories.calls import CallRepository
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
 from vocals.admin import database
+from vocals.net import free_port
 from vocals.services import resolve_services
 from vocals.settings import Settings
 from vocals.simulator import AsteriskSimulator, QueueSource, SimulatedCall, caller_phrases
@@ -74,13 +74,6 @@ CALL_END_TIMEOUT_S: Final = 30.0
 
 class DemoFailed(Exception):
     """The demo call did not go as a call should; the message says where."""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -165,12 +158,12 @@ async def ensure_demo_agent(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
 @contextlib.asynccontextmanager
 async def running_server(settings: Settings, sim: AsteriskSimulator) -> AsyncIterator[str]:
     """`vocals serve` in a subprocess, controlling the simulator; yields its base URL."""
-    http_port = _free_port()
+    http_port = free_port()
     env = {
         **os.environ,
         "VOCALS_HTTP_PORT": str(http_port),
-        "VOCALS_AUDIOSOCKET_PORT": str(_free_port()),
-        "VOCALS_AUDIOSOCKET_HEALTH_PORT": str(_free_port()),
+        "VOCALS_AUDIOSOCKET_PORT": str(free_port()),
+        "VOCALS_AUDIOSOCKET_HEALTH_PORT": str(free_port()),
         "VOCALS_ARI_URL": sim.ari_url,
         "VOCALS_ARI_USER": sim.username,
         "VOCALS_ARI_PASSWORD": sim.password,

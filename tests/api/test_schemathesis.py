@@ -8,7 +8,6 @@ without a 5xx, with a declared status, content type and a body matching its sche
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -34,22 +33,16 @@ from api.context import ApiContext
 from store.db import create_pool
 from store.secrets import SecretBox
 from tests.api.conftest import TEST_SECRET_KEY, TEST_SETTINGS, MakeTenant, TenantHandle
+from vocals.net import free_port
 
 # Enough to reach every operation with valid and invalid input; small enough for `make test`.
 MAX_EXAMPLES = 5
 _STARTUP_TIMEOUT_S = 20.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="session")
 def live_api(database_url: str, redis_url: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     servers: list[uvicorn.Server] = []
 
     async def serve() -> None:

@@ -22,17 +22,11 @@ import pytest
 from tests.conftest import REPO_ROOT
 from vocals.loadtest.agent import TENANT_NAME
 from vocals.loadtest.probe import _cpu_seconds
+from vocals.net import free_port
 
 SERVER_START_S = 60.0
 RUN_TIMEOUT_S = 240.0
 CONFIGURED_MS = 1240  # the defaults: see test_measure.test_configured_latency_of_the_defaults
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def server_env(database_url: str, redis_url: str) -> dict[str, str]:

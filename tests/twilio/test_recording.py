@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from ari_app.recording import CallRecordings, LocalRecordingStore
 from store.repositories.calls import CallRepository
 from store.repositories.config import AgentRepository
-from tests.fakes.twilio import FakeTwilio
+from tests.fakes.twilio import FakeTwilio, MediaStreamCaller
 from tests.pipeline.memory_leg import silence_pcm, speech_pcm
 from tests.recordings.audio import WINDOW_S, first_loud_s, loud_seconds, loud_windows, read_stereo
 from tests.recordings.records import files_under
@@ -59,6 +59,14 @@ async def recorded_agent(
     return agent
 
 
+async def call_in(fake: FakeTwilio, proc: TwilioProcess, agent: Tenancy) -> MediaStreamCaller:
+    """A caller dials the agent's number; returns their stream once it is up."""
+    call = await fake.inbound_call(proc.voice_url, from_="+15557654321", to=agent.did)
+    await asyncio.wait_for(call.stream_ready.wait(), 5)
+    assert call.stream is not None
+    return call.stream
+
+
 async def finished_record_path(pool: asyncpg.Pool, agent: Tenancy) -> str | None:
     repo = CallRepository(pool)
     for _ in range(200):
@@ -73,10 +81,7 @@ async def test_twilio_call_is_recorded_with_the_cut_at_barge_in(
     fake: FakeTwilio, recorded_proc: TwilioProcess, pg_pool: asyncpg.Pool, recordings_dir: Path
 ) -> None:
     agent = await recorded_agent(pg_pool, recorded_proc, fake, recording=True)
-    call = await fake.inbound_call(recorded_proc.voice_url, from_="+15557654321", to=agent.did)
-    await asyncio.wait_for(call.stream_ready.wait(), 5)
-    stream = call.stream
-    assert stream is not None
+    stream = await call_in(fake, recorded_proc, agent)
     await eventually(lambda: stream.heard_ms >= 1500)  # a second and a half into the welcome...
     stream.say(speech_pcm(CALLER_SPEECH_MS) + silence_pcm(600))  # ...the caller barges in
     await eventually(lambda: bool(stream.log.clears), timeout_s=5)
@@ -108,10 +113,7 @@ async def test_recording_off_leaves_no_file(
     fake: FakeTwilio, recorded_proc: TwilioProcess, pg_pool: asyncpg.Pool, recordings_dir: Path
 ) -> None:
     agent = await recorded_agent(pg_pool, recorded_proc, fake, recording=False)
-    call = await fake.inbound_call(recorded_proc.voice_url, from_="+15557654321", to=agent.did)
-    await asyncio.wait_for(call.stream_ready.wait(), 5)
-    stream = call.stream
-    assert stream is not None
+    stream = await call_in(fake, recorded_proc, agent)
     await eventually(lambda: stream.heard_ms >= 500)
     await stream.hang_up()
     assert await finished_record_path(pg_pool, agent) is None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import pytest
 from store.db import create_pool
 from store.repositories.tenants import TenantsRepository
 from tests.ui.seed import SEED_AGENT, create_agent, insert_call, login
+from vocals.net import free_port
 from vocals.simulator import AsteriskSimulator, caller_phrases
 
 ROOT = Path(__file__).absolute().parents[2]
@@ -54,12 +54,6 @@ pytestmark = pytest.mark.skipif(
     or shutil.which("npx") is None,
     reason="needs the UI build (npm --prefix ui run build), npx and Chromium at /usr/bin/chromium",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _vocals(env: dict[str, str], *args: str) -> None:
@@ -91,7 +85,7 @@ def server_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     data = tmp_path_factory.mktemp("vocals-ui")
-    port = _free_port()
+    port = free_port()
     return {
         **os.environ,
         "VOCALS_DATABASE_URL": database_url,
@@ -99,8 +93,8 @@ def server_env(
         "VOCALS_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
         "VOCALS_HTTP_PORT": str(port),
         "VOCALS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "VOCALS_AUDIOSOCKET_PORT": str(_free_port()),
-        "VOCALS_AUDIOSOCKET_HEALTH_PORT": str(_free_port()),
+        "VOCALS_AUDIOSOCKET_PORT": str(free_port()),
+        "VOCALS_AUDIOSOCKET_HEALTH_PORT": str(free_port()),
         "VOCALS_ARI_URL": asterisk.ari_url,
         "VOCALS_ARI_USER": asterisk.username,
         "VOCALS_ARI_PASSWORD": asterisk.password,
