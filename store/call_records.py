@@ -31,22 +31,17 @@ _UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError
 
 
 class CallRecordWriter:
-    def __init__(self, pool: asyncpg.Pool | None, redis: Redis) -> None:
+    def __init__(self, pool: asyncpg.Pool, redis: Redis) -> None:
         self._pool = pool
         self._redis = redis
 
-    def attach_pool(self, pool: asyncpg.Pool) -> None:
-        """Use `pool` from now on (after PostgreSQL came back and a pool could be opened)."""
-        self._pool = pool
-
     async def save(self, record: CallRecord) -> bool:
         """Write the record; True when it reached PostgreSQL, False when it went to the outbox."""
-        if self._pool is not None:
-            try:
-                await CallRepository(self._pool).upsert(record)
-                return True
-            except _UNAVAILABLE as exc:
-                log.warning("call record to outbox", call_id=str(record.id), reason=str(exc))
+        try:
+            await CallRepository(self._pool).upsert(record)
+            return True
+        except _UNAVAILABLE as exc:
+            log.warning("call record to outbox", call_id=str(record.id), reason=str(exc))
         await self._redis.rpush(OUTBOX_KEY, msgspec.json.encode(record))
         return False
 
@@ -56,8 +51,6 @@ class CallRecordWriter:
     async def drain(self, *, batch: int = 100) -> int:
         """Write waiting records in order; returns how many were written. One drainer at a time
         across processes, so the head of the list is never taken twice."""
-        if self._pool is None:
-            return 0
         token = uuid.uuid4().hex
         if not await self._redis.set(_DRAIN_LOCK_KEY, token, nx=True, ex=DRAIN_LOCK_TTL_S):
             return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from redis.asyncio import Redis
@@ -57,8 +57,3 @@ class ConfigCache:
     async def invalidate(self, tenant_id: uuid.UUID | None, *names: str) -> None:
         if names:
             await self._redis.delete(*(_key(tenant_id, n) for n in names))
-
-    async def put(self, tenant_id: uuid.UUID | None, name: str, value: Any) -> None:
-        await self._redis.set(
-            _key(tenant_id, name), msgspec.json.encode(value), ex=CONFIG_CACHE_TTL_S
-        )
