@@ -13,7 +13,14 @@ import msgspec
 from redis.asyncio import Redis
 
 from store.config_cache import ConfigCache
-from store.repositories.twilio import TwilioAccount, TwilioAccountRepository, TwilioNumber
+from store.repositories.twilio import (
+    ACCOUNT_CACHE_NAME,
+    TwilioAccount,
+    TwilioAccountRepository,
+    TwilioNumber,
+    account_sid_cache_name,
+    number_cache_name,
+)
 from store.secrets import SecretBox
 
 
@@ -41,14 +48,17 @@ class TwilioAccounts:
 
     async def for_tenant(self, tenant_id: uuid.UUID) -> TwilioCredentials | None:
         row = await self._cache.get_or_load(
-            tenant_id, "twilio-account", TwilioAccount, lambda: self._repo.for_tenant(tenant_id)
+            tenant_id,
+            ACCOUNT_CACHE_NAME,
+            TwilioAccount,
+            lambda: self._repo.for_tenant(tenant_id),
         )
         return self._open(row)
 
     async def for_account_sid(self, account_sid: str) -> TwilioCredentials | None:
         row = await self._cache.get_or_load(
             None,
-            f"twilio-account-sid:{account_sid}",
+            account_sid_cache_name(account_sid),
             TwilioAccount,
             lambda: self._repo.by_account_sid(account_sid),
         )
@@ -57,7 +67,7 @@ class TwilioAccounts:
     async def number(self, tenant_id: uuid.UUID, did: str) -> TwilioNumber | None:
         return await self._cache.get_or_load(
             tenant_id,
-            f"twilio-number:{did}",
+            number_cache_name(did),
             TwilioNumber,
             lambda: self._repo.twilio_number(tenant_id, did),
         )
@@ -67,5 +77,5 @@ class TwilioAccounts:
 
     async def invalidate(self, tenant_id: uuid.UUID, account_sid: str) -> None:
         """Forget the cached account after it changed."""
-        await self._cache.invalidate(tenant_id, "twilio-account")
-        await self._cache.invalidate(None, f"twilio-account-sid:{account_sid}")
+        await self._cache.invalidate(tenant_id, ACCOUNT_CACHE_NAME)
+        await self._cache.invalidate(None, account_sid_cache_name(account_sid))

@@ -22,6 +22,7 @@ from providers.base import ProviderKind
 from store.config_cache import ConfigCache, agent_cache_name, did_cache_name
 from store.models import Agent, InboundRoute
 from store.repositories.config import AgentRepository, InboundRouteRepository
+from store.repositories.twilio import number_cache_name
 
 BargeIn = Literal["very_low", "low", "medium", "high", "very_high"]
 VoicemailPolicy = Literal["hangup", "leave_message"]
@@ -151,19 +152,16 @@ async def _checked_values(
 async def _replace_numbers(
     context: ApiContext, tenant_id: uuid.UUID, agent_id: uuid.UUID, dids: list[str]
 ) -> list[str]:
-    """Route exactly `dids` to the agent, keeping the trunk each number already arrived on."""
+    """Route exactly `dids` to the agent; numbers that stay keep their trunk and carrier."""
     routes = InboundRouteRepository(context.pool)
     old = (
         await routes.list_page(tenant_id, filters={"agent_id": agent_id}, limit=MAX_INBOUND_NUMBERS)
     ).items
-    trunks = {route.did: route.trunk_id for route in old}
     new = await routes.replace_for_agent(tenant_id, agent_id, dids)
-    for route in new:
-        if trunks.get(route.did) is not None:
-            await routes.update(tenant_id, route.id, {"trunk_id": trunks[route.did]})
-    await ConfigCache(context.redis).invalidate(
-        None, *(did_cache_name(d) for d in {*trunks, *dids})
-    )
+    touched = {route.did for route in old} | set(dids)
+    cache = ConfigCache(context.redis)
+    await cache.invalidate(None, *(did_cache_name(d) for d in touched))
+    await cache.invalidate(tenant_id, *(number_cache_name(d) for d in touched))
     return sorted(route.did for route in new)
 
 
@@ -341,7 +339,9 @@ async def delete_agent(
     before = _out(current, sorted(r.did for r in routes))
     await repository.delete(tenant_id, agent_id)
     cache = ConfigCache(context.redis)
-    await cache.invalidate(tenant_id, agent_cache_name(agent_id))
+    await cache.invalidate(
+        tenant_id, agent_cache_name(agent_id), *(number_cache_name(r.did) for r in routes)
+    )
     await cache.invalidate(None, *(did_cache_name(r.did) for r in routes))
     await audit(context, principal, "delete", "agent", agent_id, before=before)
     if routes:

@@ -20,7 +20,12 @@ from store.config_cache import ConfigCache, agent_cache_name, did_cache_name
 from store.repositories.base import Conflict
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
-from store.repositories.twilio import TwilioAccountRepository
+from store.repositories.twilio import (
+    ACCOUNT_CACHE_NAME,
+    TwilioAccountRepository,
+    account_sid_cache_name,
+    number_cache_name,
+)
 from store.secrets import SecretBox
 from vocals.loadtest.config import LoadTestConfig
 
@@ -97,7 +102,7 @@ async def ensure_agent(
             f"{config.did} is routed to another tenant's agent; pick another with --did"
         ) from exc
     cache = ConfigCache(redis)
-    await cache.invalidate(tenant.id, agent_cache_name(agent.id), f"twilio-number:{config.did}")
+    await cache.invalidate(tenant.id, agent_cache_name(agent.id), number_cache_name(config.did))
     await cache.invalidate(None, did_cache_name(config.did))
     return tenant.id, agent.id
 
@@ -117,6 +122,6 @@ async def ensure_twilio_number(
         token = accounts.reveal(row, "auth_token") or ""
     await accounts.set_number_provider(tenant_id, did, "twilio")
     cache = ConfigCache(redis)
-    await cache.invalidate(tenant_id, "twilio-account", f"twilio-number:{did}")
-    await cache.invalidate(None, f"twilio-account-sid:{account_sid}")
+    await cache.invalidate(tenant_id, ACCOUNT_CACHE_NAME, number_cache_name(did))
+    await cache.invalidate(None, account_sid_cache_name(account_sid))
     return TwilioAccount(account_sid, token)
