@@ -33,7 +33,7 @@ log = structlog.get_logger(__name__)
 # A live call's trunk slot expires this long after its last renewal (a crashed process
 # frees its slots by itself); renewed every third of it.
 SLOT_LEASE_S: Final = 60.0
-# The claim lease covers pacing and the originate request, a few seconds at most.
+# The claim lease covers the originate request; a longer pacing wait renews it first.
 CLAIM_LEASE_S: Final = 30.0
 # Idle poll of the queue; also the delay before a full trunk's job is offered again.
 POLL_S: Final = 0.05
@@ -98,6 +98,7 @@ class OutboundDispatcher:
         *,
         carriers: Sequence[OutboundCarrier] = (),
         poll_s: float = POLL_S,
+        claim_lease_s: float = CLAIM_LEASE_S,
     ) -> None:
         if controller is None and not carriers:
             raise ValueError("a dispatcher without Asterisk needs carriers")
@@ -106,6 +107,7 @@ class OutboundDispatcher:
         self.trunks = trunks
         self.carriers = tuple(carriers)
         self.poll_s = poll_s
+        self.claim_lease_s = claim_lease_s
         self.active: dict[uuid.UUID, str] = {}
         self.dialled = 0
         self._task: asyncio.Task[None] | None = None
@@ -126,7 +128,7 @@ class OutboundDispatcher:
         while True:
             try:
                 await self._renew_slots()
-                job = await self.queue.claim(lease_s=CLAIM_LEASE_S)
+                job = await self.queue.claim(lease_s=self.claim_lease_s)
                 if job is None:
                     await asyncio.sleep(self.poll_s)
                     continue
@@ -163,6 +165,9 @@ class OutboundDispatcher:
         async def wait_for_pacing_slot() -> None:
             wait_s = await self.queue.pace(trunk.name, trunk.cps)
             if wait_s > 0:
+                # At a low CPS with many processes the wait can outlast the claim, and another
+                # process would dial the job too.
+                await self.queue.renew(job.call_id, lease_s=wait_s + self.claim_lease_s)
                 await asyncio.sleep(wait_s)
 
         self.active[call.id] = trunk.name

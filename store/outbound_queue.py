@@ -110,6 +110,10 @@ class OutboundQueue:
             return None
         return msgspec.json.decode(raw, type=OutboundJob)
 
+    async def renew(self, call_id: uuid.UUID, *, lease_s: float) -> None:
+        """Extend a claimed job's lease to `lease_s` from now (a holder that waits longer)."""
+        await self._redis.zadd(LEASED_KEY, {str(call_id): time.time() + lease_s}, xx=True)
+
     async def ack(self, call_id: uuid.UUID) -> None:
         """The job is done (dialled, or given up): remove it for good."""
         async with self._redis.pipeline(transaction=True) as pipe:

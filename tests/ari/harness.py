@@ -85,6 +85,7 @@ class Process:
     trunk: TrunkRoute = field(default_factory=lambda: TrunkRoute(name="t1", endpoint="trunk1"))
     route_media: MediaTransport = "audiosocket"
     rtp_pool: RtpPortPool | None = None
+    claim_lease_s: float = 30.0
     llms: list[FakeLLM] = field(default_factory=list)
     controller: CallController | None = None
     server: AudioSocketServer | None = None
@@ -125,7 +126,11 @@ class Process:
         await controller.listener.wait_connected(5)
         if dispatch:
             self.dispatcher = OutboundDispatcher(
-                OutboundQueue(self.redis), controller, self._trunk_for, poll_s=0.02
+                OutboundQueue(self.redis),
+                controller,
+                self._trunk_for,
+                poll_s=0.02,
+                claim_lease_s=self.claim_lease_s,
             )
             self.dispatcher.start()
 

@@ -211,3 +211,38 @@ async def test_two_processes_share_the_queue_without_double_dialling(
     assert fake.peak_channels <= 2 * trunk.max_calls + 2
     records = (await CallRepository(pg_pool).list_page(agent.tenant_id, limit=50)).items
     assert {r.status for r in records} == {"completed"}
+
+
+async def test_a_long_pacing_wait_never_lets_another_process_dial_the_same_call(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis, redis_url: str
+) -> None:
+    """At a low CPS a job waits for its slot longer than its claim lasts; the claim is
+    renewed first, so the other process cannot take the job back and dial it too."""
+    agent = await make_agent(pg_pool)
+    trunk = TrunkRoute(name=f"slow-{uuid.uuid4().hex[:6]}", endpoint="trunk1", cps=2.0)
+    fake.default_callee = Callee(amd_status="HUMAN", hangup_after_s=0.2)
+    other_redis = Redis.from_url(redis_url)
+    procs = [
+        Process(
+            fake, pg_pool, r, app=f"vocals-slow{i}", trunk=trunk, welcome="Hi.", claim_lease_s=0.2
+        )
+        for i, r in enumerate((redis, other_redis))
+    ]
+    ids = {await enqueue(redis, agent, f"1555300{i:04d}") for i in range(4)}
+    try:
+        for proc in procs:
+            await proc.start(dispatch=True)
+        repo = CallRepository(pg_pool)
+        for _ in range(150):
+            if (await repo.list_page(agent.tenant_id, limit=10)).total == len(ids):
+                break
+            await asyncio.sleep(0.05)
+        # Long enough for a process that took back an expired claim to reach its own slot.
+        await asyncio.sleep(len(ids) / trunk.cps)
+        await eventually(lambda: not fake.live_channels())
+    finally:
+        for proc in procs:
+            await proc.stop()
+        await other_redis.aclose()
+    posts = [c for c in fake.rest_log if c.method == "POST" and ORIGINATE_PATH.match(c.path)]
+    assert sorted(c.path.rsplit("/", 1)[1] for c in posts) == sorted(str(i) for i in ids)

@@ -55,6 +55,18 @@ async def test_an_expired_lease_puts_the_job_back(redis: Redis) -> None:
     assert await queue.depth() == {"due": 0, "leased": 0}
 
 
+async def test_a_renewed_lease_keeps_the_job_from_other_claimers(redis: Redis) -> None:
+    await redis.flushdb()
+    queue = OutboundQueue(redis)
+    job = _job()
+    await queue.enqueue(job)
+    assert await queue.claim(lease_s=1) is not None
+    await queue.renew(job.call_id, lease_s=30)
+    assert await queue.claim(now=time.time() + 5) is None
+    again = await queue.claim(now=time.time() + 31)
+    assert again is not None and again.call_id == job.call_id
+
+
 async def test_scheduled_jobs_wait_until_due(redis: Redis) -> None:
     await redis.flushdb()
     queue = OutboundQueue(redis)
