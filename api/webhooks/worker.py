@@ -47,6 +47,8 @@ DEFAULT_BATCH = 20
 # Statuses worth retrying besides 5xx: the receiver asked us to come back later.
 _RETRY_STATUSES = frozenset({408, 425, 429})
 _MAX_ERROR_CHARS = 500
+# PostgreSQL unreachable: the whole worker waits a poll interval and tries again.
+_DATABASE_TROUBLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class WebhookEnvelope(msgspec.Struct):
@@ -119,8 +121,12 @@ class WebhookWorker:
         while True:
             try:
                 handled = await self.run_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _DATABASE_TROUBLE as exc:
                 log.warning("webhook worker cannot reach PostgreSQL", error=str(exc))
+                handled = 0
+            except Exception:
+                # The worker outlives any one bad round; what failed is retried when due.
+                log.exception("webhook round failed")
                 handled = 0
             # After any work, claim again at once: a delivered event may have released the
             # next one of its call, which should not wait a poll interval behind it.
@@ -149,7 +155,16 @@ class WebhookWorker:
 
     async def deliver(self, delivery: WebhookDelivery) -> WebhookDelivery:
         """Make one attempt and record its outcome on the row; returns the updated row."""
-        attempt = await self._attempt(delivery)
+        try:
+            attempt = await self._attempt(delivery)
+        except _DATABASE_TROUBLE:
+            raise
+        except Exception as exc:
+            # E.g. a secret sealed under a key this process lacks: that row is retried (and
+            # given up like any other), every other delivery goes on.
+            log.exception("webhook attempt could not be made", delivery_id=str(delivery.id))
+            error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+            attempt = Attempt(delivered=False, retry=True, error=error)
         attempts = delivery.attempts + 1
         now = datetime.now(UTC)
         values: dict[str, Any] = {

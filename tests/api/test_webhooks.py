@@ -18,6 +18,7 @@ from api.webhooks.signing import verify
 from api.webhooks.ssrf import pinned_request
 from api.webhooks.worker import WebhookWorker, chains
 from store.models import WebhookDelivery
+from store.repositories.config import WebhookRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 from store.secrets import SecretBox
 from tests.api.conftest import MakeTenant, TenantHandle
@@ -571,3 +572,31 @@ def test_chains_group_by_webhook_and_call() -> None:
         row(6, hook, None),
     )
     assert chains([a3, n6, a1, o4, b2, n5]) == [[a1, a3], [b2], [o4], [n5], [n6]]
+
+
+async def test_a_delivery_that_cannot_be_attempted_is_retried_and_holds_nothing_else(
+    client: httpx.AsyncClient,
+    private_tenant: TenantHandle,
+    receiver: WebhookReceiver,
+    pg_pool: asyncpg.Pool,
+    box: SecretBox,
+) -> None:
+    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    # A webhook whose secret was sealed under a key this process does not have.
+    foreign = SecretBox("a-key-this-process-never-had-0123456789")
+    await WebhookRepository(pg_pool, foreign).create(
+        private_tenant.id, {"url": receiver.url, "events": CALL_EVENTS, "secret": SECRET}
+    )
+    call_id = str(uuid.uuid4())
+    await emit(pg_pool, box, private_tenant.id, "call.started", {"call_id": call_id}, uuid.uuid4())
+    worker = WebhookWorker(pg_pool, box, backoff_base_s=60)
+    try:
+        await _run_until_idle(worker)
+    finally:
+        await worker.stop()
+    assert [e["type"] for e in _of_call(receiver, call_id)] == ["call.started"]
+    states = sorted(
+        (d.status, d.attempts, (d.last_error or "").split(":")[0])
+        for d in await _deliveries_of(pg_pool, private_tenant, call_id)
+    )
+    assert states == [("delivered", 1, ""), ("pending", 1, "SecretError")]
