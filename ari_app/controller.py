@@ -35,7 +35,7 @@ from ari_app.models import Channel
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, Conversations
 from ari_app.recording import CallRecordings
 from ari_app.session import CallSession
-from media.rtp import RtpPortPool
+from media.rtp import RtpLeg, RtpPortPool
 
 log = structlog.get_logger(__name__)
 
@@ -169,8 +169,16 @@ class CallController:
         elif isinstance(event, ChannelVarset):
             self._varset(event)
         elif isinstance(event, ChannelDtmfReceived):
-            # AudioSocket legs carry DTMF in-band (0x03); the pipeline reads it from the leg.
-            self._log.debug("dtmf", channel=event.channel.id, digit=event.digit)
+            # AudioSocket legs carry DTMF in-band (0x03) and the pipeline reads it from the
+            # leg; external-media RTP carries none, so the caller channel's event feeds it.
+            session = self._by_channel.get(event.channel.id)
+            if session is not None and event.channel.id == session.call.channel_id:
+                self._rtp_dtmf(session, event.digit)
+
+    @staticmethod
+    def _rtp_dtmf(session: CallSession, digit: str) -> None:
+        if isinstance(session.leg, RtpLeg):
+            session.leg.signalled_dtmf(digit)
 
     def _varset(self, event: ChannelVarset) -> None:
         if event.channel is None or event.variable not in ("AMDSTATUS", "AMDCAUSE"):

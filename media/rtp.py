@@ -19,6 +19,7 @@ from typing import Final
 import numpy as np
 
 from media.formats import ALAW_8K, SLIN_16K, ULAW_8K, AudioFormat
+from media.leg import Dtmf
 from media.paced_leg import PacedLeg
 from media.pacer import FrameTicker, shared_ticker
 
@@ -234,6 +235,12 @@ class RtpLeg(PacedLeg):
         self.foreign_packets = 0
         self.send_errors = 0
         self.frames_unsent = 0  # outbound frames due before any remote address was known
+
+    def signalled_dtmf(self, digit: str) -> None:
+        """A digit the call's signalling reported: Asterisk's external-media RTP carries no
+        DTMF, so it reaches this leg's events this way."""
+        if not self.closed:
+            self._deliver(Dtmf(digit))
 
     @classmethod
     async def open(

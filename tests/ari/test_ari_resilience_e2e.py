@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from ari_app.ports import MediaTransport
 from media.rtp import RtpPortPool
 from store.repositories.calls import CallRepository
 from tests.ari.harness import Process, eventually, make_agent
@@ -100,11 +101,21 @@ async def test_orphans_of_a_previous_process_are_removed_on_connect(
         await first.controller.ari.close()
 
 
-async def test_dtmf_reaches_the_conversation(
-    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+@pytest.mark.parametrize("media", ["audiosocket", "rtp"])
+async def test_dtmf_reaches_the_conversation_once(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis, media: MediaTransport
 ) -> None:
+    """AudioSocket carries the digits in-band; chan_rtp carries none, so an RTP call takes
+    them from ARI's ChannelDtmfReceived. Either way each digit reaches the pipeline once."""
     agent = await make_agent(pg_pool)
-    proc = Process(fake, pg_pool, redis, llm_replies=["You pressed 42."])
+    proc = Process(
+        fake,
+        pg_pool,
+        redis,
+        llm_replies=["You pressed 42."],
+        route_media=media,
+        rtp_pool=RtpPortPool(41400, 41500) if media == "rtp" else None,
+    )
     await proc.start()
     try:
         caller = await fake.inbound_call(agent.did)
@@ -116,7 +127,8 @@ async def test_dtmf_reaches_the_conversation(
     finally:
         await proc.stop()
     [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
-    assert any(t["dtmf"] and "4 2 #" in t["text"] for t in record.transcript), record.transcript
+    pressed = [t["text"] for t in record.transcript if t["dtmf"]]
+    assert len(pressed) == 1 and "4 2 #" in pressed[0], record.transcript
 
 
 async def test_rtp_media_both_ways(fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis) -> None:
