@@ -8,7 +8,6 @@ recognised downstream). `drain()` at teardown waits, boundedly, until everything
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ import structlog
 
 from ari_app.call import Call, CallStatus
 from ari_app.ports import CallEvent, CallEventSink, CallEventType, CallLedger
+from ari_app.tasks import cancel_and_wait
 from pipeline.records import CallOutcome, CallResult
 
 log = structlog.get_logger(__name__)
@@ -136,9 +136,7 @@ class CallAnnouncer:
                 await self._queue.join()
         except TimeoutError:
             log.warning("call events not all published", call_id=str(self._call.id))
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         self._task = None
 
     def _announce(self, event_type: CallEventType, details: dict[str, Any]) -> None:

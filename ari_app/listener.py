@@ -7,6 +7,7 @@ Events sent while the socket is down are lost (Asterisk does not replay them), s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -17,6 +18,7 @@ import structlog
 
 from ari_app.client import AriSettings
 from ari_app.events import AriEvent, BadEvent, UnknownEvent, decode_event
+from ari_app.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -76,8 +78,8 @@ class EventListener:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(task)
 
     async def _run(self) -> None:
         attempt = 0

@@ -13,7 +13,6 @@ failed with the reason.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +25,7 @@ from ari_app.call import Call, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.controller import CallController
 from ari_app.ports import CallEventSink, CallLedger, OutboundCarrier
+from ari_app.tasks import cancel_and_wait
 from store.outbound_queue import OutboundJob, OutboundQueue
 
 log = structlog.get_logger(__name__)
@@ -120,9 +120,7 @@ class OutboundDispatcher:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

@@ -21,6 +21,7 @@ from ari_app.recording import (
     RecordingStore,
 )
 from ari_app.recording_recovery import recover_spooled
+from ari_app.tasks import cancel_and_wait
 from store.repositories.calls import CallRepository
 
 log = structlog.get_logger(__name__)
@@ -96,9 +97,7 @@ class RecordingPurger:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:

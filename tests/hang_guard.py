@@ -10,6 +10,7 @@ thread stacks, and the process ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import threading
 from collections.abc import AsyncIterator
@@ -71,7 +72,15 @@ def _on_timeout(item: pytest.Item, settings: Any) -> None:
             task.print_stack(file=out)
             if getattr(task.get_coro(), "__name__", None) == test_name:
                 task.cancel(f"timed out after {settings.timeout} s")
-        item.add_report_section("call", "asyncio tasks at the timeout", out.getvalue())
+        dump = out.getvalue()
+        item.add_report_section("call", "asyncio tasks at the timeout", dump)
+        # Also straight to the terminal: if the teardown hangs too, the run ends before any
+        # report is written.
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        writer = item.config.get_terminal_writer()
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            writer.line(f"\n{item.nodeid} timed out; its asyncio tasks:\n{dump}")
+            writer.flush()
         answered.set()
 
     if loop is not None and loop.is_running():

@@ -4,7 +4,6 @@ stopped in order around the HTTP server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ import asyncpg
 import structlog
 from redis.asyncio import Redis
 
+from ari_app.tasks import cancel_and_wait
 from store.call_records import CallRecordWriter
 from store.db import create_pool
 from store.migrate import migrate
@@ -114,11 +114,7 @@ class Runtime:
             except Exception:
                 log.exception("error while stopping")
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*(cancel_and_wait(task) for task in tasks), return_exceptions=True)
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

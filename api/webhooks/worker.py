@@ -10,7 +10,6 @@ delivery of each (webhook, call) chain, and a worker never sends two of one chai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 import uuid
@@ -25,6 +24,7 @@ import structlog
 
 from api.webhooks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from api.webhooks.ssrf import BlockedDestination, pinned_request, resolve_public
+from ari_app.tasks import cancel_and_wait
 from store.models import WebhookDelivery
 from store.repositories.config import WebhookRepository
 from store.repositories.tenants import TenantsRepository
@@ -110,9 +110,7 @@ class WebhookWorker:
     async def stop(self) -> None:
         """Stop after the current attempt is abandoned; unfinished rows come due again."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self._own_client:
             await self._client.aclose()

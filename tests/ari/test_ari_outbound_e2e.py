@@ -219,16 +219,18 @@ async def test_a_long_pacing_wait_never_lets_another_process_dial_the_same_call(
     """At a low CPS a job waits for its slot longer than its claim lasts; the claim is
     renewed first, so the other process cannot take the job back and dial it too."""
     agent = await make_agent(pg_pool)
-    trunk = TrunkRoute(name=f"slow-{uuid.uuid4().hex[:6]}", endpoint="trunk1", cps=2.0)
+    trunk = TrunkRoute(name=f"slow-{uuid.uuid4().hex[:6]}", endpoint="trunk1", cps=1.0)
     fake.default_callee = Callee(amd_status="HUMAN", hangup_after_s=0.2)
     other_redis = Redis.from_url(redis_url)
     procs = [
         Process(
-            fake, pg_pool, r, app=f"vocals-slow{i}", trunk=trunk, welcome="Hi.", claim_lease_s=0.2
+            fake, pg_pool, r, app=f"vocals-slow{i}", trunk=trunk, welcome="Hi.", claim_lease_s=0.5
         )
         for i, r in enumerate((redis, other_redis))
     ]
-    ids = {await enqueue(redis, agent, f"1555300{i:04d}") for i in range(4)}
+    # The second call waits a second for its slot, twice its claim: the idle process would
+    # take it back and dial it too.
+    ids = {await enqueue(redis, agent, f"1555300{i:04d}") for i in range(2)}
     try:
         for proc in procs:
             await proc.start(dispatch=True)
