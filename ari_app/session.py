@@ -21,6 +21,7 @@ from ari_app.errors import AriError, NotFound
 from ari_app.media_legs import LEG_CONNECT_TIMEOUT_S, open_rtp_leg
 from ari_app.ports import AgentRoute
 from ari_app.recording import ActiveRecording
+from ari_app.tasks import cancel_and_wait
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailAction
 from pipeline.records import CallResult
@@ -48,6 +49,10 @@ SETUP_STOP_S: Final = ORIGINATE_TIMEOUT_S + 1.0
 
 class CallEnded(Exception):
     """Raised between setup steps once the call is being torn down."""
+
+
+class MediaUnavailable(Exception):
+    """The call's media transport cannot be used by this process."""
 
 
 class CallSession:
@@ -165,12 +170,15 @@ class CallSession:
 
     async def connect_media(self) -> MediaLeg:
         """Bridge the caller with an external media channel once its leg is connected."""
+        use_rtp = self.route is not None and self.route.media == "rtp"
+        if use_rtp and self.controller.rtp_pool is None:
+            # Only this call fails (its record says why); the process and other calls go on.
+            raise MediaUnavailable("the agent's media transport is RTP but no RTP ports are set up")
         ari = self.controller.ari
         self.bridge_created = True  # set first: a cancelled request may still have made it
         await ari.create_bridge(bridge_id=self.bridge_id, name=self.bridge_id, type="mixing")
         self._check()
-        use_rtp = self.route is not None and self.route.media == "rtp"
-        if use_rtp and self.controller.rtp_pool is not None:
+        if use_rtp:
             leg = await self._connect_rtp()
         else:
             leg = await self._connect_audiosocket()
@@ -309,9 +317,8 @@ class CallSession:
             try:
                 await asyncio.wait_for(asyncio.shield(task), SETUP_STOP_S)
             except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                with contextlib.suppress(Exception):
+                    await cancel_and_wait(task)
         await self._release_asterisk()
         if self.leg is not None:
             await self.leg.hangup()
@@ -321,9 +328,8 @@ class CallSession:
                 await asyncio.wait_for(asyncio.shield(task), CONVERSATION_STOP_S)
             except TimeoutError:
                 self._log.error("conversation did not stop; cancelling it")
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                with contextlib.suppress(Exception):
+                    await cancel_and_wait(task)
         self.controller.forget(self)
         await self._finish_recording()
         await self._final_status()

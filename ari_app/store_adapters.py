@@ -26,6 +26,15 @@ from store.repositories.config import AgentRepository, InboundRouteRepository
 STT_EVENT_KINDS = frozenset({"opened", "closed", "rejected", "timeout", "error"})
 
 
+def _media(agent: Agent, default: MediaTransport) -> MediaTransport:
+    """The agent's own transport when it chose one, else the process default."""
+    if agent.media_transport == "rtp":
+        return "rtp"
+    if agent.media_transport == "audiosocket":
+        return "audiosocket"
+    return default
+
+
 def _route(agent: Agent, media: MediaTransport) -> AgentRoute:
     action = VoicemailAction(agent.voicemail_policy)
     message = agent.voicemail_message or None
@@ -34,14 +43,15 @@ def _route(agent: Agent, media: MediaTransport) -> AgentRoute:
     return AgentRoute(
         tenant_id=agent.tenant_id,
         agent_id=agent.id,
-        media=media,
+        media=_media(agent, media),
         recording=agent.recording_enabled,
         voicemail=VoicemailPolicy(action=action, message=message),
     )
 
 
 class StoreAgentDirectory:
-    """`AgentDirectory` over the agents and inbound_routes tables."""
+    """`AgentDirectory` over the agents and inbound_routes tables; `media` is the transport of
+    agents that did not choose one."""
 
     def __init__(self, pool: asyncpg.Pool, *, media: MediaTransport = "audiosocket") -> None:
         self._agents = AgentRepository(pool)

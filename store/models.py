@@ -61,6 +61,8 @@ class Agent(msgspec.Struct, kw_only=True):
     recording_retention_days: int
     created_at: datetime
     updated_at: datetime
+    # "audiosocket" or "rtp"; None takes the process default (VOCALS_MEDIA_TRANSPORT).
+    media_transport: str | None = None
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

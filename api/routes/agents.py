@@ -26,6 +26,8 @@ from store.repositories.twilio import number_cache_name
 
 BargeIn = Literal["very_low", "low", "medium", "high", "very_high"]
 VoicemailPolicy = Literal["hangup", "leave_message"]
+# How Asterisk's external media reaches Vocals; None (null) is the server's default.
+MediaTransport = Literal["audiosocket", "rtp"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Prompt = Annotated[str, msgspec.Meta(max_length=20_000)]
 Message = Annotated[str, msgspec.Meta(max_length=2_000)]
@@ -58,6 +60,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     max_call_seconds: int
     recording_enabled: bool
     recording_retention_days: int
+    media_transport: MediaTransport | None
     inbound_numbers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -88,6 +91,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_call_seconds: MaxCallSeconds = 1_800
     recording_enabled: bool = False
     recording_retention_days: RetentionDays = 30
+    media_transport: MediaTransport | None = None
     inbound_numbers: InboundNumbers = msgspec.field(default_factory=list)
 
 
@@ -109,6 +113,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_call_seconds: MaxCallSeconds | msgspec.UnsetType = msgspec.UNSET
     recording_enabled: bool | msgspec.UnsetType = msgspec.UNSET
     recording_retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
+    media_transport: MediaTransport | msgspec.UnsetType | None = msgspec.UNSET
     inbound_numbers: InboundNumbers | msgspec.UnsetType = msgspec.UNSET
 
 

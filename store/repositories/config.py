@@ -39,6 +39,7 @@ class AgentRepository(TenantRepository[Agent]):
             "max_call_seconds",
             "recording_enabled",
             "recording_retention_days",
+            "media_transport",
         }
     )
     filterable = frozenset({"name", "language"})

@@ -58,6 +58,30 @@ async def test_create_read_update_delete(client: httpx.AsyncClient, tenant: Tena
     assert gone.status_code == 404
 
 
+async def test_media_transport_is_chosen_per_agent_or_left_to_the_server(
+    client: httpx.AsyncClient, tenant: TenantHandle
+) -> None:
+    default = await create_agent(client, tenant.admin)
+    assert default["media_transport"] is None
+    created = await create_agent(client, tenant.admin, media_transport="rtp")
+    url = f"/api/v1/agents/{created['id']}"
+    assert created["media_transport"] == "rtp"
+    assert (await client.get(url, headers=tenant.viewer)).json()["media_transport"] == "rtp"
+    other = await client.patch(url, json={"language": "de-DE"}, headers=tenant.admin)
+    assert other.json()["media_transport"] == "rtp"  # PATCH leaves what it does not name
+    changed = await client.patch(url, json={"media_transport": "audiosocket"}, headers=tenant.admin)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["media_transport"] == "audiosocket"
+    reset = await client.patch(url, json={"media_transport": None}, headers=tenant.admin)
+    assert reset.json()["media_transport"] is None
+    assert (await client.get(url, headers=tenant.viewer)).json()["media_transport"] is None
+    bad = await client.patch(url, json={"media_transport": "webrtc"}, headers=tenant.admin)
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in bad.json()["errors"]] == ["media_transport"]
+    assert (await client.get(url, headers=tenant.viewer)).json()["media_transport"] is None
+
+
 async def test_reads_are_cached_and_writes_invalidate(
     client: httpx.AsyncClient, tenant: TenantHandle, redis: Redis
 ) -> None:
@@ -77,6 +101,7 @@ async def test_validation_names_the_field(client: httpx.AsyncClient, tenant: Ten
         ({"barge_in_sensitivity": "loud"}, 400, "barge_in_sensitivity"),
         ({"end_of_speech_ms": 50}, 400, "end_of_speech_ms"),
         ({"max_call_seconds": 0}, 400, "max_call_seconds"),
+        ({"media_transport": "sip"}, 400, "media_transport"),
         ({"inbound_numbers": ["555-CALL"]}, 400, "inbound_numbers[0]"),
         ({"unknown_field": 1}, 400, "unknown_field"),
         ({"stt": {"vendor": "nope"}}, 422, "stt.vendor"),

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 import pytest
 
+from store import migrate as migrate_module
+from store.db import create_pool
 from store.migrate import available_migrations, migrate
+from store.repositories.config import AgentRepository
 
 
 async def _schema(conn: asyncpg.Connection) -> list[tuple[str, str, str]]:
@@ -52,3 +56,37 @@ async def test_an_edited_applied_migration_is_refused(empty_database: str) -> No
             await migrate(conn)
     finally:
         await conn.close()
+
+
+async def test_agent_media_transport_migration_keeps_existing_agents(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = migrate_module.available_migrations()
+    monkeypatch.setattr(
+        migrate_module, "available_migrations", lambda: [m for m in shipped if m.version < 5]
+    )
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await migrate(conn)
+        tenant_id, agent_id = uuid.uuid4(), uuid.uuid4()
+        await conn.execute("INSERT INTO tenants (id, name) VALUES ($1, 'old')", tenant_id)
+        await conn.execute(
+            "INSERT INTO agents (id, tenant_id, name) VALUES ($1, $2, 'before')",
+            agent_id,
+            tenant_id,
+        )
+        monkeypatch.setattr(migrate_module, "available_migrations", lambda: shipped)
+        assert [m.version for m in await migrate(conn)] == [5]
+    finally:
+        await conn.close()
+    pool = await create_pool(empty_database, max_size=2)
+    try:
+        agents = AgentRepository(pool)
+        old = await agents.get(tenant_id, agent_id)
+        assert old is not None and old.name == "before" and old.media_transport is None
+        new = await agents.create(tenant_id, {"name": "after", "media_transport": "rtp"})
+        assert new.media_transport == "rtp"
+        with pytest.raises(asyncpg.CheckViolationError):
+            await agents.update(tenant_id, agent_id, {"media_transport": "webrtc"})
+    finally:
+        await pool.close()

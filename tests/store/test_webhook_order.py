@@ -80,7 +80,9 @@ async def test_migration_keeps_queued_deliveries_and_their_order(
         before = await conn.fetch("SELECT * FROM webhook_deliveries ORDER BY id")
 
         monkeypatch.undo()
-        assert [m.version for m in await migrate(conn)] == [4]
+        assert [m.version for m in await migrate(conn)] == [
+            m.version for m in shipped if m.version >= 4
+        ]
 
         after = await conn.fetch("SELECT * FROM webhook_deliveries ORDER BY id")
         kept = [{k: dict(r)[k] for k in dict(b)} for r, b in zip(after, before, strict=True)]

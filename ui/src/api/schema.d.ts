@@ -591,6 +591,8 @@ export interface components {
             llm: components["schemas"]["ProviderChoice"];
             /** @default 1800 */
             max_call_seconds: number;
+            /** @enum {null|string} */
+            media_transport?: "audiosocket" | "rtp" | null;
             name: string;
             /** @default false */
             recording_enabled: boolean;
@@ -632,6 +634,8 @@ export interface components {
             language: string;
             llm: components["schemas"]["ProviderChoice"];
             max_call_seconds: number;
+            /** @enum {null|string} */
+            media_transport: "audiosocket" | "rtp" | null;
             name: string;
             recording_enabled: boolean;
             recording_retention_days: number;
@@ -655,6 +659,7 @@ export interface components {
             language?: string;
             llm?: components["schemas"]["ProviderChoice"];
             max_call_seconds?: number;
+            media_transport?: ("audiosocket" | "rtp") | null;
             name?: string;
             recording_enabled?: boolean;
             recording_retention_days?: number;

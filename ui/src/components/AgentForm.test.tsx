@@ -1,10 +1,18 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
+import type { Schemas } from "../api/client";
 import { ApiProblem } from "../api/problem";
 import { catalog, openaiProvider } from "../test/fixtures";
 import { renderWithApp } from "../test/render";
 import { AgentForm } from "./AgentForm";
+
+const stored: Schemas["AgentOut"] = {
+  id: "a", name: "Reception", system_prompt: "", welcome_message: "", welcome_interruptible: true, language: "en-US",
+  stt: { vendor: "pocketsphinx", options: {} }, llm: { vendor: "scripted", options: {} }, tts: { vendor: "piper", options: {} },
+  barge_in_sensitivity: "medium", end_of_speech_ms: null, voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
+  recording_enabled: false, recording_retention_days: 30, media_transport: null, inbound_numbers: [], created_at: "", updated_at: "",
+};
 
 async function pick(group: HTMLElement, label: string, option: RegExp) {
   const user = userEvent.setup();
@@ -43,7 +51,33 @@ describe("AgentForm", () => {
       barge_in_sensitivity: "very_high",
       inbound_numbers: ["+4930123456"],
       voicemail_policy: "hangup",
+      media_transport: null,
     });
+  });
+
+  it("lets an agent choose its media transport or go back to the server default", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={onSubmit} agent={{ ...stored, media_transport: "rtp" }} />);
+    const user = userEvent.setup();
+    const select = screen.getByRole("textbox", { name: "Media transport" });
+    expect(select).toHaveValue("RTP");
+    expect(select).toHaveAccessibleDescription(/UDP; for Asterisk hosts where TCP media is not wanted/);
+    await user.click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
+    expect(onSubmit.mock.calls[0]![0]).toMatchObject({ media_transport: "rtp" });
+
+    await user.click(select);
+    await user.click(await screen.findByRole("option", { name: "AudioSocket" }));
+    expect(select).toHaveAccessibleDescription(/TCP; the simplest/);
+    await user.click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(2));
+    expect(onSubmit.mock.calls[1]![0]).toMatchObject({ media_transport: "audiosocket" });
+
+    await user.click(select);
+    await user.click(await screen.findByRole("option", { name: "Server default" }));
+    await user.click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(3));
+    expect(onSubmit.mock.calls[2]![0]).toMatchObject({ media_transport: null });
   });
 
   it("shows the API's refusal of a nested option under that option", async () => {
@@ -52,10 +86,7 @@ describe("AgentForm", () => {
       { field: "name", reason: "an agent with this name exists" },
     ]));
     renderWithApp(<AgentForm vendors={catalog.vendors} providers={[openaiProvider]} onSubmit={onSubmit}
-      agent={{ id: "a", name: "Reception", system_prompt: "", welcome_message: "", welcome_interruptible: true, language: "en-US",
-        stt: { vendor: "pocketsphinx", options: {} }, llm: { credential_id: openaiProvider.id, options: { temperature: 5 } }, tts: { vendor: "piper", options: {} },
-        barge_in_sensitivity: "medium", end_of_speech_ms: null, voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
-        recording_enabled: false, recording_retention_days: 30, inbound_numbers: [], created_at: "", updated_at: "" }} />);
+      agent={{ ...stored, llm: { credential_id: openaiProvider.id, options: { temperature: 5 } } }} />);
     await userEvent.setup().click(screen.getByRole("button", { name: "Save agent" }));
     const llm = screen.getByRole("group", { name: /Language model/ });
     await waitFor(() => expect(within(llm).getByRole("textbox", { name: "Temperature" })).toHaveAccessibleDescription(/must be at most 2/));

@@ -23,6 +23,13 @@ const SENSITIVITIES: { value: Sensitivity; label: string }[] = [
 
 const KINDS = ["stt", "llm", "tts"] as const;
 
+// The API's null (the server's VOCALS_MEDIA_TRANSPORT) is "default" here: a Select needs a string.
+const MEDIA_TRANSPORTS = [
+  { value: "default", label: "Server default", description: "Whatever this Vocals server is set to use" },
+  { value: "audiosocket", label: "AudioSocket", description: "TCP; the simplest" },
+  { value: "rtp", label: "RTP", description: "UDP; for Asterisk hosts where TCP media is not wanted" },
+] as const;
+
 function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
   return {
     name: agent?.name ?? "",
@@ -40,6 +47,7 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     max_call_seconds: agent?.max_call_seconds ?? 1800,
     recording_enabled: agent?.recording_enabled ?? false,
     recording_retention_days: agent?.recording_retention_days ?? 30,
+    media_transport: agent?.media_transport ?? null,
     inbound_numbers: agent?.inbound_numbers ?? [],
   };
 }
@@ -73,6 +81,8 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
         values.voicemail_policy === "leave_message" && !v.trim() ? "Write the message to leave" : null,
     },
   });
+
+  const transport = MEDIA_TRANSPORTS.find((t) => t.value === (form.values.media_transport ?? "default"));
 
   const submit = form.onSubmit(async (values) => {
     setFormError(null);
@@ -150,9 +160,13 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
             </SimpleGrid>
           </Fieldset>
 
-          <Fieldset legend="Inbound numbers">
+          <Fieldset legend="Telephony">
             <TagsInput label="Numbers this agent answers" description="Press Enter after each number (E.164, e.g. +4930123456)"
               {...form.getInputProps("inbound_numbers")} />
+            <Select mt="sm" label="Media transport" description={transport?.description} allowDeselect={false}
+              data={MEDIA_TRANSPORTS.map(({ value, label }) => ({ value, label }))}
+              value={form.values.media_transport ?? "default"} error={form.errors.media_transport}
+              onChange={(v) => form.setFieldValue("media_transport", v === "audiosocket" || v === "rtp" ? v : null)} />
           </Fieldset>
 
           {!readOnly && (
