@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from store import migrate as migrate_module
 from store.db import create_pool
-from store.migrate import migrate
+from store.migrate import available_migrations, migrate
 from tests.conftest import _with_database
 from vocals.services import Services
 
@@ -38,3 +39,12 @@ async def own_pool(empty_database: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(empty_database, max_size=2)
     yield pool
     await pool.close()
+
+
+def ship_migrations_before(monkeypatch: pytest.MonkeyPatch, version: int) -> None:
+    """Let `migrate` see only the migrations older than `version`, as an older release
+    shipped them (`monkeypatch.undo()` shows them all again)."""
+    shipped = available_migrations()
+    monkeypatch.setattr(
+        migrate_module, "available_migrations", lambda: [m for m in shipped if m.version < version]
+    )

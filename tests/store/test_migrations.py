@@ -6,10 +6,10 @@ import uuid
 import asyncpg
 import pytest
 
-from store import migrate as migrate_module
 from store.db import create_pool
 from store.migrate import available_migrations, migrate
 from store.repositories.config import AgentRepository
+from tests.store.conftest import ship_migrations_before
 
 
 async def _schema(conn: asyncpg.Connection) -> list[tuple[str, str, str]]:
@@ -61,10 +61,7 @@ async def test_an_edited_applied_migration_is_refused(empty_database: str) -> No
 async def test_agent_media_transport_migration_keeps_existing_agents(
     empty_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = migrate_module.available_migrations()
-    monkeypatch.setattr(
-        migrate_module, "available_migrations", lambda: [m for m in shipped if m.version < 5]
-    )
+    ship_migrations_before(monkeypatch, 5)
     conn = await asyncpg.connect(empty_database)
     try:
         await migrate(conn)
@@ -75,7 +72,7 @@ async def test_agent_media_transport_migration_keeps_existing_agents(
             agent_id,
             tenant_id,
         )
-        monkeypatch.setattr(migrate_module, "available_migrations", lambda: shipped)
+        monkeypatch.undo()
         assert [m.version for m in await migrate(conn)] == [5]
     finally:
         await conn.close()

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from store import migrate as migrate_module
 from store.db import create_pool
-from store.migrate import migrate
+from store.migrate import available_migrations, migrate
 from store.models import WebhookDelivery
 from store.repositories.config import WebhookRepository
 from store.repositories.tenants import TenantsRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 from store.secrets import SecretBox
+from tests.store.conftest import ship_migrations_before
 
 BOX = SecretBox("webhook-order-tests-key-0123456789")
 LEASE = timedelta(minutes=5)
@@ -39,10 +39,7 @@ async def _claim(repo: WebhookDeliveryRepository, limit: int = 100) -> list[Webh
 async def test_migration_keeps_queued_deliveries_and_their_order(
     empty_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = migrate_module.available_migrations()
-    monkeypatch.setattr(
-        migrate_module, "available_migrations", lambda: [m for m in shipped if m.version < 4]
-    )
+    ship_migrations_before(monkeypatch, 4)
     conn = await asyncpg.connect(empty_database)
     try:
         await migrate(conn)
@@ -81,7 +78,7 @@ async def test_migration_keeps_queued_deliveries_and_their_order(
 
         monkeypatch.undo()
         assert [m.version for m in await migrate(conn)] == [
-            m.version for m in shipped if m.version >= 4
+            m.version for m in available_migrations() if m.version >= 4
         ]
 
         after = await conn.fetch("SELECT * FROM webhook_deliveries ORDER BY id")
