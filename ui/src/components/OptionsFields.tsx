@@ -95,7 +95,6 @@ export function OptionsFields({ schema, value, onChange, errors = {}, idPrefix }
       {properties.map(([key, prop]) => {
         const { type, enumValues } = resolve(prop);
         const common = {
-          key,
           id: `${idPrefix}-${key}`,
           label: label(key),
           description: prop.description,
@@ -105,18 +104,18 @@ export function OptionsFields({ schema, value, onChange, errors = {}, idPrefix }
         if (type === "boolean") {
           const current = value[key] ?? prop.default ?? false;
           return (
-            <Switch {...common} mt="md" checked={Boolean(current)} onChange={(e) => set(key, e.currentTarget.checked)} />
+            <Switch key={key} {...common} mt="md" checked={Boolean(current)} onChange={(e) => set(key, e.currentTarget.checked)} />
           );
         }
         if (type === "enum") {
           return (
-            <Select {...common} data={enumValues ?? []} placeholder={placeholder} clearable
+            <Select key={key} {...common} data={enumValues ?? []} placeholder={placeholder} clearable
               value={value[key] === undefined ? null : String(value[key])} onChange={(v) => set(key, v ?? undefined)} />
           );
         }
         if (type === "integer" || type === "number") {
           return (
-            <NumberOption {...common} placeholder={placeholder} allowDecimal={type === "number"}
+            <NumberOption key={key} {...common} placeholder={placeholder} allowDecimal={type === "number"}
               min={prop.minimum ?? prop.exclusiveMinimum} max={prop.maximum}
               initial={typeof value[key] === "number" ? (value[key] as number) : undefined}
               onValue={(v) => set(key, v)} />
@@ -124,7 +123,7 @@ export function OptionsFields({ schema, value, onChange, errors = {}, idPrefix }
         }
         if (type === "string") {
           return (
-            <TextInput {...common} placeholder={placeholder}
+            <TextInput key={key} {...common} placeholder={placeholder}
               value={typeof value[key] === "string" ? (value[key] as string) : ""}
               onChange={(e) => set(key, e.currentTarget.value)} />
           );
