@@ -287,7 +287,14 @@ class CallController:
             return session
         session.announce_started()
         if before_dial is not None:
-            await before_dial()
+            try:
+                await before_dial()
+            except asyncio.CancelledError:
+                # Stopped before dialling: the job's claim runs out and the call is dialled
+                # later, so this process records nothing of it.
+                self.forget(session)
+                self.finished(session)
+                raise
             if session.tearing_down:
                 return session  # ended (shut down) while it waited: never dial it
         try:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from ari_app.outbound import TrunkRoute
 from store.models import CallRecord
-from store.outbound_queue import OutboundJob, OutboundQueue
+from store.outbound_queue import LEASED_KEY, OutboundJob, OutboundQueue
 from store.repositories.calls import CallRepository
 from tests.ari.harness import Process, Tenancy, eventually, make_agent
 from tests.fakes.asterisk import Callee, FakeAsterisk
@@ -248,3 +248,28 @@ async def test_a_long_pacing_wait_never_lets_another_process_dial_the_same_call(
         await other_redis.aclose()
     posts = [c for c in fake.rest_log if c.method == "POST" and ORIGINATE_PATH.match(c.path)]
     assert sorted(c.path.rsplit("/", 1)[1] for c in posts) == sorted(str(i) for i in ids)
+
+
+async def test_stopping_during_a_pacing_wait_leaves_the_call_to_be_dialled_later(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    agent = await make_agent(pg_pool)
+    trunk = TrunkRoute(name=f"stop-{uuid.uuid4().hex[:6]}", endpoint="trunk1", cps=0.2)
+    fake.default_callee = Callee(amd_status="HUMAN", hangup_after_s=0.2)
+    ids = [await enqueue(redis, agent, f"1555310{i:04d}") for i in range(2)]
+    proc = Process(fake, pg_pool, redis, app="vocals-stop", trunk=trunk, welcome="Hi.")
+    await proc.start(dispatch=True)
+
+    def dialled() -> list[str]:
+        posts = [c for c in fake.rest_log if c.method == "POST" and ORIGINATE_PATH.match(c.path)]
+        return [c.path.rsplit("/", 1)[1] for c in posts]
+
+    try:
+        await eventually(lambda: len(dialled()) == 1)
+        await asyncio.sleep(0.3)  # the other call waits five seconds for its slot
+    finally:
+        await proc.stop()
+    [waiting] = [i for i in ids if str(i) not in dialled()]
+    assert await CallRepository(pg_pool).get(agent.tenant_id, waiting) is None
+    assert await redis.zscore(LEASED_KEY, str(waiting)) is not None  # comes back when it ends
+    assert proc.controller is not None and proc.controller.sessions == []
