@@ -4,7 +4,6 @@ AMD result -> conversation, voicemail policy, busy and no-answer records."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -203,10 +202,12 @@ async def test_two_processes_share_the_queue_without_double_dialling(
     assert sorted(dialled) == sorted(str(i) for i in ids)  # each call exactly once
     assert all(p.dispatcher is not None and p.dispatcher.dialled > 0 for p in procs)
     times = sorted(c.t for c in posts)
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    # Slots are 200 ms apart across both processes; scheduling jitter may shift one request,
-    # never the rate.
-    assert min(gaps) > 0.5 / cps
+    # Slots are 200 ms apart across both processes. A stalled event loop (both processes and
+    # the fake share one here) can delay one request onto the next, never raise the rate: no
+    # second holds more than one request over the trunk's CPS, and the whole run takes as
+    # long as its slots.
+    busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+    assert busiest <= cps + 1, times
     assert (times[-1] - times[0]) >= (len(times) - 1) / cps * 0.95
     assert fake.peak_channels <= 2 * trunk.max_calls + 2
     records = (await CallRepository(pg_pool).list_page(agent.tenant_id, limit=50)).items
