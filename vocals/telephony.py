@@ -34,6 +34,7 @@ from media.rtp import RtpPortPool
 from pipeline.speech_cache import prewarm_agent
 from providers import registry
 from providers.base import ProviderKind, TTSProvider
+from providers.stt import pocketsphinx
 from providers.tts import piper
 from provisioning.ami import AmiConnection
 from provisioning.models import Trunk
@@ -135,10 +136,12 @@ class Telephony:
             self._start_dispatcher(None, [self.twilio_outbound, no_asterisk])
 
     async def _prewarm(self) -> None:
-        """Load the offline voice and synthesize the greetings of agents that answer numbers,
-        so a first caller does not wait for either (the pipeline's speech cache keeps them)."""
+        """Load the offline voice and a speech decoder, and synthesize the greetings of agents
+        that answer numbers, so a first caller does not wait for any of them (the pipeline's
+        speech cache keeps the greetings)."""
         try:
             await piper.preload()
+            await pocketsphinx.preload()
             routes = await InboundRouteRepository(self.runtime.pool).list_all_tenants()
         except Exception as exc:
             log.warning("prewarm skipped", error=str(exc))

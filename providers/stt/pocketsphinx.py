@@ -1,9 +1,11 @@
 """Offline speech-to-text with PocketSphinx 5 and the en-US model its wheel carries.
 
-One decoder per call. Caller audio (16 kHz; the pipeline upsamples telephone audio) passes a
-speech gate (silence is not decoded) and is fed to the decoder in ~100 ms batches on a
-worker thread, giving partial hypotheses while the caller speaks. `end_utterance()` emits the
-final transcript; for the first utterances of a call it re-decodes the utterance in one pass
+One decoder per call, reused by later calls: creating one loads the acoustic model while
+holding the GIL, which would stall every other call's audio for about 0.4 s. Caller audio
+(16 kHz; the pipeline upsamples telephone audio) passes a speech gate (silence is not
+decoded) and is fed to the decoder in ~100 ms batches on a worker thread, giving partial
+hypotheses while the caller speaks. `end_utterance()` emits the final transcript; for the
+first utterances of a call it re-decodes the utterance in one pass
 with the cepstral mean taken over the utterance itself, before the live mean has adapted."""
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +64,33 @@ REDECODE_FIRST = 1
 # pool of its own keeps it from queueing behind (or in front of) other threaded work.
 _DECODING = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="pocketsphinx")
 
+# Idle decoders kept per setting for the next calls: a decoder is some 25 MB, and creating
+# one stalls the event loop for ~0.4 s (measured: a 10 ms ticker saw 360-395 ms gaps).
+IDLE_DECODERS_MAX = 32
+
+
+class _DecoderPool:
+    """Idle decoders by (cmninit, beam); taken and given back from the decoding threads."""
+
+    def __init__(self, max_idle: int) -> None:
+        self._max_idle = max_idle
+        self._idle: dict[tuple[str, float], list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[str, float]) -> Any | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def give(self, key: tuple[str, float], decoder: Any) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if sum(len(v) for v in self._idle.values()) < self._max_idle:
+                idle.append(decoder)
+
+
+_DECODERS = _DecoderPool(IDLE_DECODERS_MAX)
+
 _NUMBER = r"-?\d+(\.\d+)?"
 _CMNINIT_PATTERN = rf"^$|^{_NUMBER}(,{_NUMBER}){{12}}$"
 
@@ -83,6 +113,14 @@ class _End:
 
 
 _END = _End()
+
+
+async def preload() -> None:
+    """Leave one decoder with the default settings in the pool, so that the first call of the
+    process does not stall the others while it loads."""
+    stt = PocketsphinxSTT(ProviderConfig(vendor="pocketsphinx"))
+    await stt.connect()
+    await stt.close()
 
 
 @register(
@@ -122,6 +160,9 @@ class PocketsphinxSTT(STTProvider):
         self._failure: ProviderError | None = None
         # Worker-thread state: the utterance so far and whether the decoder is inside one.
         self._utterance = bytearray()
+        # Held by each job on the decoding threads, so the decoder goes back to the pool only
+        # once a job still running after `close()` has finished with it.
+        self._thread_lock = threading.Lock()
         self._in_utterance = False
         self._last_partial = ""
         self._utterances = 0
@@ -133,16 +174,29 @@ class PocketsphinxSTT(STTProvider):
         self._decoder = await loop.run_in_executor(_DECODING, self._new_decoder)
         self._worker = asyncio.create_task(self._run(), name="pocketsphinx-decoder")
 
+    @property
+    def _pool_key(self) -> tuple[str, float]:
+        return (self.options.cmninit or TELEPHONE_CMNINIT, self.options.beam)
+
     def _new_decoder(self) -> Any:
+        cmninit, beam = self._pool_key
+        reused = _DECODERS.take(self._pool_key)
+        if reused is not None:
+            reused.set_cmn(cmninit)  # forget the last caller's line
+            return reused
         try:
-            return Decoder(
-                cmninit=self.options.cmninit or TELEPHONE_CMNINIT,
-                beam=self.options.beam,
-                loglevel="FATAL",
-            )
+            return Decoder(cmninit=cmninit, beam=beam, loglevel="FATAL")
         except (RuntimeError, ValueError) as exc:
             message = f"pocketsphinx: decoder failed to start: {exc}"
             raise ProviderError(message, retryable=False) from exc
+
+    def _retire(self, decoder: Any) -> None:
+        """Hand the decoder to the next call (on a decoding thread, after any job in flight)."""
+        with self._thread_lock:
+            if self._in_utterance:
+                decoder.end_utt()
+                self._in_utterance = False
+            _DECODERS.give(self._pool_key, decoder)
 
     @property
     def decoded_seconds(self) -> float:
@@ -181,7 +235,9 @@ class PocketsphinxSTT(STTProvider):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         self._results.put_nowait(None)
-        self._decoder = None
+        decoder, self._decoder = self._decoder, None
+        if decoder is not None and self._failure is None:
+            await asyncio.get_running_loop().run_in_executor(_DECODING, self._retire, decoder)
 
     def _check_open(self) -> None:
         if self._failure is not None:
@@ -226,6 +282,10 @@ class PocketsphinxSTT(STTProvider):
 
     def _decode(self, pcm: bytes) -> str | None:
         """Feed audio; return a new partial hypothesis, or None when unchanged or disabled."""
+        with self._thread_lock:
+            return self._decode_locked(pcm)
+
+    def _decode_locked(self, pcm: bytes) -> str | None:
         decoder = self._decoder
         if not self._in_utterance:
             decoder.start_utt()
@@ -243,6 +303,10 @@ class PocketsphinxSTT(STTProvider):
 
     def _finalize(self) -> str:
         """End the utterance and return its final text (empty when nothing was heard)."""
+        with self._thread_lock:
+            return self._finalize_locked()
+
+    def _finalize_locked(self) -> str:
         decoder = self._decoder
         if not self._in_utterance:
             return ""
