@@ -68,8 +68,10 @@ def _on_timeout(item: pytest.Item, settings: Any) -> None:
     def dump_and_cancel() -> None:
         out = io.StringIO()
         test_name = getattr(getattr(item, "function", None), "__name__", item.name)
-        for task in asyncio.all_tasks():
+        tasks = asyncio.all_tasks()
+        for task in tasks:  # every stack first: a cancel changes what the awaited tasks show
             task.print_stack(file=out)
+        for task in tasks:
             if getattr(task.get_coro(), "__name__", None) == test_name:
                 task.cancel(f"timed out after {settings.timeout} s")
         dump = out.getvalue()
