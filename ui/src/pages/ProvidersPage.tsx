@@ -1,7 +1,6 @@
 import { useState } from "react";
-import { ActionIcon, Badge, Button, Card, Code, Group, Modal, Table, Text, Tooltip } from "@mantine/core";
-import { modals } from "@mantine/modals";
-import { IconEdit, IconPlugConnected, IconPlus, IconTrash } from "@tabler/icons-react";
+import { Badge, Button, Card, Code, Group, Modal, Table, Text } from "@mantine/core";
+import { IconPlugConnected, IconPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
 import { errorMessage, unwrap } from "../api/problem";
@@ -12,6 +11,7 @@ import { Pager } from "../components/Pager";
 import { ProviderForm, type ProviderBody } from "../components/ProviderForm";
 import { notifyFailed, notifySaved } from "../lib/forms";
 import { useCatalog } from "../lib/queries";
+import { EditDeleteActions } from "../components/RowActions";
 
 const LIMIT = 50;
 type Provider = Schemas["ProviderOut"];
@@ -99,13 +99,9 @@ export function ProvidersPage() {
                           <Table.Td>
                             {canEdit && (
                               <Group gap={4} wrap="nowrap" justify="flex-end">
-                                <Tooltip label="Edit"><ActionIcon variant="subtle" aria-label={`Edit ${p.name}`} onClick={() => setEditing(p)}><IconEdit size={18} /></ActionIcon></Tooltip>
-                                <Tooltip label="Delete"><ActionIcon variant="subtle" color="red" aria-label={`Delete ${p.name}`}
-                                  onClick={() => modals.openConfirmModal({
-                                    title: `Delete ${p.name}?`, children: "Agents using it must be switched to another provider first.",
-                                    labels: { confirm: "Delete", cancel: "Cancel" }, confirmProps: { color: "red" },
-                                    onConfirm: () => remove.mutate(p.id),
-                                  })}><IconTrash size={18} /></ActionIcon></Tooltip>
+                                <EditDeleteActions name={p.name} title={`Delete ${p.name}?`}
+                                  consequence="Agents using it must be switched to another provider first."
+                                  onEdit={() => setEditing(p)} onDelete={() => remove.mutate(p.id)} />
                               </Group>
                             )}
                           </Table.Td>

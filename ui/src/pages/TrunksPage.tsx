@@ -1,7 +1,6 @@
 import { useState } from "react";
-import { ActionIcon, Badge, Button, Card, Group, Modal, Table, Text, Tooltip } from "@mantine/core";
-import { modals } from "@mantine/modals";
-import { IconEdit, IconPlus, IconTrash } from "@tabler/icons-react";
+import { Badge, Button, Card, Group, Modal, Table, Text, Tooltip } from "@mantine/core";
+import { IconPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
@@ -14,6 +13,7 @@ import { TrunkLiveStatus } from "../components/TrunkLiveStatus";
 import { TwilioSection } from "../components/TwilioSection";
 import { notifyFailed, notifySaved } from "../lib/forms";
 import { useAllAgents } from "../lib/queries";
+import { EditDeleteActions } from "../components/RowActions";
 
 const LIMIT = 50;
 // Trunks change outside this page (other admins, the CLI); poll to keep the list current.
@@ -103,13 +103,9 @@ export function TrunksPage() {
                         <Table.Td>
                           {canEdit && (
                             <Group gap={4} wrap="nowrap" justify="flex-end">
-                              <Tooltip label="Edit"><ActionIcon variant="subtle" aria-label={`Edit ${t.name}`} onClick={() => setEditing(t)}><IconEdit size={18} /></ActionIcon></Tooltip>
-                              <Tooltip label="Delete"><ActionIcon variant="subtle" color="red" aria-label={`Delete ${t.name}`}
-                                onClick={() => modals.openConfirmModal({
-                                  title: `Delete ${t.name}?`, children: "Asterisk stops using this trunk; its numbers are no longer answered.",
-                                  labels: { confirm: "Delete", cancel: "Cancel" }, confirmProps: { color: "red" },
-                                  onConfirm: () => remove.mutate(t.id),
-                                })}><IconTrash size={18} /></ActionIcon></Tooltip>
+                              <EditDeleteActions name={t.name} title={`Delete ${t.name}?`}
+                                consequence="Asterisk stops using this trunk; its numbers are no longer answered."
+                                onEdit={() => setEditing(t)} onDelete={() => remove.mutate(t.id)} />
                             </Group>
                           )}
                         </Table.Td>

@@ -1,10 +1,9 @@
 import { useState } from "react";
 import {
-  ActionIcon, Alert, Badge, Button, Card, Checkbox, Code, Drawer, Group, Modal, Select, Stack, Switch, Table, Text, TextInput, Tooltip,
+  Alert, Badge, Button, Card, Checkbox, Code, Drawer, Group, Modal, Select, Stack, Switch, Table, Text, TextInput,
 } from "@mantine/core";
 import { useForm } from "@mantine/form";
-import { modals } from "@mantine/modals";
-import { IconEdit, IconList, IconPlus, IconSend, IconTrash } from "@tabler/icons-react";
+import { IconList, IconPlus, IconSend } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
@@ -15,6 +14,7 @@ import { Pager } from "../components/Pager";
 import { SecretOnce } from "../components/SecretOnce";
 import { applyProblem, notifyFailed, notifySaved } from "../lib/forms";
 import { formatDateTime } from "../lib/format";
+import { EditDeleteActions } from "../components/RowActions";
 
 const LIMIT = 50;
 type Webhook = Schemas["WebhookOut"];
@@ -168,10 +168,8 @@ export function WebhooksPage() {
                           <Button size="compact-xs" variant="light" leftSection={<IconList size={14} />} onClick={() => setViewing(w)}>Deliveries</Button>
                           {canEdit && <>
                             <Button size="compact-xs" variant="light" leftSection={<IconSend size={14} />} loading={test.isPending && test.variables === w.id} onClick={() => test.mutate(w.id)}>Test</Button>
-                            <Tooltip label="Edit"><ActionIcon variant="subtle" aria-label={`Edit ${w.url}`} onClick={() => setEditing(w)}><IconEdit size={18} /></ActionIcon></Tooltip>
-                            <Tooltip label="Delete"><ActionIcon variant="subtle" color="red" aria-label={`Delete ${w.url}`} onClick={() => modals.openConfirmModal({
-                              title: "Delete this webhook?", children: w.url, labels: { confirm: "Delete", cancel: "Cancel" }, confirmProps: { color: "red" }, onConfirm: () => remove.mutate(w.id),
-                            })}><IconTrash size={18} /></ActionIcon></Tooltip>
+                            <EditDeleteActions name={w.url} title="Delete this webhook?" consequence={w.url}
+                              onEdit={() => setEditing(w)} onDelete={() => remove.mutate(w.id)} />
                           </>}
                         </Group>
                       </Table.Td>
