@@ -44,8 +44,8 @@ def event_id(call_id: uuid.UUID, event_type: CallEventType) -> uuid.UUID:
 async def record_never_dialled(
     call: Call, ledger: CallLedger, events: CallEventSink | None
 ) -> None:
-    """Record a queued call that was never dialled (`call.error` says why) and announce
-    `call.failed`."""
+    """Record a call that never got through, not dialled or refused (`call.error` says why),
+    and announce `call.failed`."""
     call.to(CallStatus.FAILED)
     await ledger.finish(call, None)
     if events is not None:

@@ -15,6 +15,7 @@ from typing import Final
 
 import structlog
 
+from ari_app.admission import Admission
 from ari_app.call import Call, CallStatus, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.client import AriClient
@@ -53,7 +54,8 @@ class CallController:
     Wire `listener` (built here) to the events WebSocket, `legs.on_leg` to the
     `AudioSocketServer`, and `originate` to the outbound dispatcher. With `recordings` the
     calls of agents that ask for it are recorded; with `events` every call's lifecycle is
-    announced there.
+    announced there. With `admission` an inbound call beyond the process's capacity is
+    refused as congested (never answered), recorded as failed and announced.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class CallController:
         amd_context: str = AMD_CONTEXT,
         recordings: CallRecordings | None = None,
         events: CallEventSink | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.ari = ari
         self.app = ari.app
@@ -81,6 +84,7 @@ class CallController:
         self.amd_context = amd_context
         self.recordings = recordings
         self.events = events
+        self.admission = admission
         self.listener = EventListener(ari.settings, self.handle, on_connected=self.reconcile)
         self._by_channel: dict[str, CallSession] = {}
         # Sessions no longer routed events but still finishing (recording, record, events).
@@ -129,8 +133,10 @@ class CallController:
         self._finishing.add(session)
 
     def finished(self, session: CallSession) -> None:
-        """`session`'s teardown is complete."""
+        """`session`'s teardown is complete: its capacity is free again."""
         self._finishing.discard(session)
+        if self.admission is not None:
+            self.admission.release(session.call.id)
 
     def _track(self, session: CallSession) -> None:
         assert session.call.channel_id is not None
@@ -213,6 +219,8 @@ class CallController:
     def _inbound(self, channel: Channel, did: str) -> None:
         if self.draining:
             self._log.info("draining: refusing a new call", channel=channel.id, did=did)
+            if self.admission is not None:
+                self.admission.refused["draining"] += 1
             self._spawn(self._hangup_quietly(channel.id, "congestion"))
             return
         call = Call(
@@ -240,9 +248,32 @@ class CallController:
             return
         session.take_route(route)
         call = session.call
+        if self.admission is not None:
+            refusal = self.admission.admit(call.id, local=route.local_models)
+            if refusal is not None:
+                await self._refuse(session, refusal)
+                return
         await self.ledger.save(call)
         session.announce_started()
         await session.inbound()
+
+    async def _refuse(self, session: CallSession, reason: str) -> None:
+        """Hang up an unanswered inbound call as congested (the carrier may try elsewhere) and
+        record it as failed with `reason`."""
+        call = session.call
+        self._log.warning(
+            "refusing a call",
+            reason=reason,
+            channel=session.caller_channel,
+            call_id=str(call.id),
+            tenant_id=str(call.tenant_id),
+        )
+        self.forget(session)
+        session.recorded = False  # recorded here, not by the teardown
+        session.caller_gone = True
+        await self._hangup_quietly(session.caller_channel, "congestion")
+        call.error = reason
+        await record_never_dialled(call, self.ledger, self.events)
 
     async def _outbound_answered(self, session: CallSession) -> None:
         if session.call.status in (CallStatus.DIALING, CallStatus.RINGING):

@@ -24,6 +24,19 @@ from store.repositories.config import AgentRepository, InboundRouteRepository
 
 # The STT connection events the stt_events table keeps (its CHECK constraint).
 STT_EVENT_KINDS = frozenset({"opened", "closed", "rejected", "timeout", "error"})
+# Vendors whose model runs on this machine's CPU (the offline recognizer and voice, which an
+# agent that chose no vendor gets); an agent with any of them is a local-model call for
+# admission control.
+LOCAL_MODEL_VENDORS = frozenset({"pocketsphinx", "piper"})
+
+
+def _runs_local_model(agent: Agent) -> bool:
+    """A choice with no vendor and no credential is an offline default, local too."""
+    return any(
+        not choice.get("credential_id")
+        and (not choice.get("vendor") or choice["vendor"] in LOCAL_MODEL_VENDORS)
+        for choice in (agent.stt, agent.tts)
+    )
 
 
 def _media(agent: Agent, default: MediaTransport) -> MediaTransport:
@@ -46,6 +59,7 @@ def _route(agent: Agent, media: MediaTransport) -> AgentRoute:
         media=_media(agent, media),
         recording=agent.recording_enabled,
         voicemail=VoicemailPolicy(action=action, message=message),
+        local_models=_runs_local_model(agent),
     )
 
 

@@ -17,6 +17,8 @@ from store.db import create_pool
 from store.migrate import migrate
 from store.redis import connect as connect_redis
 from store.secrets import SecretBox
+from vocals.capacity import export_loop_lag
+from vocals.loop_lag import LoopLagMonitor
 from vocals.secret_key import secret_box
 from vocals.services import Services, ensure_database, resolve_services
 from vocals.settings import Settings
@@ -40,6 +42,7 @@ class Runtime:
         self.records: CallRecordWriter | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
+        self.loop_lag = LoopLagMonitor()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -58,7 +61,10 @@ class Runtime:
         return self._box
 
     async def connect(self) -> None:
-        """Find or start PostgreSQL and Redis, migrate, open the pools."""
+        """Start watching the event loop; find or start PostgreSQL and Redis, migrate, open
+        the pools."""
+        self.loop_lag.start()
+        export_loop_lag(self.loop_lag)
         self.services = await resolve_services(self.settings)
         for line in self.services.describe():
             log.info("using " + line)
@@ -95,7 +101,11 @@ class Runtime:
 
     async def health(self) -> dict[str, Any]:
         outbox = await self.records.pending() if self.records else None
-        return {"outbox_pending": outbox}
+        return {
+            "outbox_pending": outbox,
+            "event_loop_lag_ms": round(self.loop_lag.lag_s * 1000, 1),
+            "event_loop_lag_max_ms": round(self.loop_lag.max_lag_s * 1000, 1),
+        }
 
     async def _drain_outbox(self) -> None:
         assert self.records is not None
@@ -113,6 +123,7 @@ class Runtime:
                 await stopper()
             except Exception:
                 log.exception("error while stopping")
+        await self.loop_lag.stop()
         tasks, self._tasks = self._tasks, []
         await asyncio.gather(*(cancel_and_wait(task) for task in tasks), return_exceptions=True)
         if self._redis is not None:

@@ -61,6 +61,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     log_format: str = "json"
     shutdown_drain_s: float = 30.0
     loadtest_providers: bool = False
+    # Concurrent calls of this process, all and on local models (ari_app/admission.py has
+    # the defaults, derived from measured capacity per core); calls beyond are refused.
+    max_calls: int | None = None
+    max_local_calls: int | None = None
 
     @property
     def rtp_port_range(self) -> tuple[int, int]:
@@ -154,6 +158,10 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(_variable("log_level"), "expected debug, info, warning or error")
     if settings.log_format not in {"json", "console"}:
         raise SettingsError(_variable("log_format"), "expected json or console")
+    for name in ("max_calls", "max_local_calls"):
+        limit = getattr(settings, name)
+        if limit is not None and limit < 1:
+            raise SettingsError(_variable(name), "must be at least 1")
     if settings.shutdown_drain_s < 0:
         raise SettingsError(_variable("shutdown_drain_s"), "must not be negative")
 

@@ -50,6 +50,7 @@ from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
 from twilio_adapter.runner import TwilioLedger, VirtualChannel
 from twilio_adapter.state import TwilioCallStore
+from vocals.capacity import admission_for, export_admission
 from vocals.runtime import Runtime
 from vocals.trunks import load_trunk_config
 
@@ -91,6 +92,9 @@ class Telephony:
         )
         transport: MediaTransport = "rtp" if settings.media_transport == "rtp" else "audiosocket"
         self.directory = StoreAgentDirectory(runtime.pool, media=transport)
+        # One count for Asterisk and Twilio calls, inbound and outbound.
+        self.admission = admission_for(settings)
+        export_admission(self.admission)
         assert runtime.records is not None
         self.ledger = StoreCallLedger(LiveCallStore(runtime.redis), runtime.records)
         self.controller: CallController | None = None
@@ -182,6 +186,7 @@ class Telephony:
             rtp_pool=RtpPortPool(low, high),
             recordings=self.recordings,
             events=self.events,
+            admission=self.admission,
         )
         # The controller asks Asterisk for slin, so the format is known from the UUID on.
         self.audiosocket = AudioSocketServer(
@@ -222,7 +227,14 @@ class Telephony:
         self, controller: CallController | None, carriers: list[OutboundCarrier]
     ) -> None:
         queue = OutboundQueue(self.runtime.redis)
-        self.dispatcher = OutboundDispatcher(queue, controller, self._trunk, carriers=carriers)
+        self.dispatcher = OutboundDispatcher(
+            queue,
+            controller,
+            self._trunk,
+            carriers=carriers,
+            admission=self.admission,
+            directory=self.directory,
+        )
         self.dispatcher.start()
 
     async def _provision_at_start(self) -> None:
@@ -265,10 +277,13 @@ class Telephony:
                     self.directory,
                     events=self.events,
                     recordings=self.recordings,
+                    admission=self.admission,
                 ),
                 rest=self.twilio_rest,
                 ledger=twilio_ledger,
                 events=self.events,
+                admission=self.admission,
+                directory=self.directory,
             )
         )
         app.state[RECORDING_STORE_KEY] = self.recording_store
@@ -292,7 +307,11 @@ class Telephony:
         return await trunk_status(trunk, self.controller.ari, self.ami, not_found=(NotFound,))
 
     async def health(self) -> dict[str, object]:
-        report: dict[str, object] = {"ari": "not configured", "greetings_ready": self.prewarmed}
+        report: dict[str, object] = {
+            "ari": "not configured",
+            "greetings_ready": self.prewarmed,
+            "capacity": self.admission.stats(),
+        }
         if self.controller is not None:
             report["ari"] = "connected" if self.controller.listener.connected else "reconnecting"
             report["live_calls"] = len(self.controller.sessions)
