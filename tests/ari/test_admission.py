@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from ari_app.admission import OVER_CAPACITY, Admission
 from store.outbound_queue import DUE_KEY, LEASED_KEY, OutboundJob, OutboundQueue
 from store.repositories.calls import CallRepository
+from store.repositories.config import AgentRepository
 from tests.ari.harness import Process, eventually, make_agent
 from tests.fakes.asterisk import Callee, FakeAsterisk, ScriptedCaller
 from tests.twilio.harness import EventLog
@@ -137,5 +138,34 @@ async def test_the_dispatcher_leaves_jobs_queued_while_full_and_dials_when_a_slo
         callee = await asyncio.wait_for(fake.answered.get(), 10)
         await callee.hangup()
         await eventually(lambda: proc.admission is not None and proc.admission.live == 0)
+    finally:
+        await proc.stop()
+
+
+async def test_local_model_calls_have_their_own_lower_limit(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    offline = await make_agent(pg_pool)  # no vendor chosen: PocketSphinx and Piper
+    cloud = await make_agent(pg_pool)
+    await AgentRepository(pg_pool).update(
+        cloud.tenant_id,
+        cloud.agent_id,
+        {"stt": {"vendor": "deepgram"}, "tts": {"vendor": "elevenlabs"}},
+    )
+    proc = Process(fake, pg_pool, redis, admission=Admission(3, 1))
+    await proc.start()
+    try:
+        local = await fake.inbound_call(offline.did)
+        await asyncio.wait_for(local.answered.wait(), 5)
+        second_local = await fake.inbound_call(offline.did)
+        await second_local.wait_ended(5)
+        assert not second_local.answered.is_set()
+        remote = await fake.inbound_call(cloud.did)
+        await asyncio.wait_for(remote.answered.wait(), 5)
+        assert proc.admission is not None
+        assert proc.admission.refused == {"local_calls": 1}
+        assert (proc.admission.live, proc.admission.live_local) == (2, 1)
+        await local.hangup()
+        await remote.hangup()
     finally:
         await proc.stop()
