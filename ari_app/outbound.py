@@ -25,8 +25,9 @@ from ari_app.call import Call, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.controller import CallController
 from ari_app.ports import CallEventSink, CallLedger, OutboundCarrier
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import cancel_and_wait, supervised_task
 from store.outbound_queue import OutboundJob, OutboundQueue
+from store.redis import REDIS_UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +39,9 @@ CLAIM_LEASE_S: Final = 30.0
 # Idle poll of the queue; also the delay before a full trunk's job is offered again.
 POLL_S: Final = 0.05
 TRUNK_FULL_RETRY_S: Final = 1.0
+# While Redis is unreachable the queue is tried this often: back soon after Redis is, at no
+# cost meanwhile.
+QUEUE_DOWN_RETRY_S: Final = 0.5
 
 
 class TrunkRoute(msgspec.Struct, kw_only=True, frozen=True):
@@ -112,10 +116,11 @@ class OutboundDispatcher:
         self.dialled = 0
         self._task: asyncio.Task[None] | None = None
         self._renew_at = 0.0
+        self.queue_down = False
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbound-dispatcher")
+            self._task = supervised_task("outbound-dispatcher", self._run)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -127,15 +132,30 @@ class OutboundDispatcher:
             try:
                 await self._renew_slots()
                 job = await self.queue.claim(lease_s=self.claim_lease_s)
+                self._queue_reachable()
                 if job is None:
                     await asyncio.sleep(self.poll_s)
                     continue
                 await self._dispatch(job)
             except asyncio.CancelledError:
                 raise
+            except REDIS_UNAVAILABLE as exc:
+                self._queue_unreachable(exc)
+                await asyncio.sleep(QUEUE_DOWN_RETRY_S)
             except Exception:
                 log.exception("outbound dispatch failed")
                 await asyncio.sleep(self.poll_s)
+
+    def _queue_unreachable(self, exc: BaseException) -> None:
+        """One line when Redis goes away, not one per poll while it is away."""
+        if not self.queue_down:
+            self.queue_down = True
+            log.warning("outbound queue unreachable, waiting for Redis", error=str(exc))
+
+    def _queue_reachable(self) -> None:
+        if self.queue_down:
+            self.queue_down = False
+            log.info("outbound queue reachable again")
 
     async def _dispatch(self, job: OutboundJob) -> None:
         for carrier in self.carriers:

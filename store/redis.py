@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # A Redis round trip is sub-millisecond on a LAN; a second means Redis is down or overloaded.
 SOCKET_TIMEOUT_S = 1.0
@@ -12,6 +14,8 @@ KEY_PREFIX = "vocals:"
 MAX_CONNECTIONS = 1000
 # How long a caller waits for a free connection before that one operation fails.
 POOL_WAIT_S = 2.0
+# What a command raises while Redis is down or restarting (not: what it says about the data).
+REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 def connect(url: str) -> Redis:
