@@ -37,6 +37,9 @@ _MAX_REASON_CHARS: Final = 500
 # SQLSTATE classes that say the record itself is wrong: 22 data exception, 23 integrity
 # constraint violation. Every other failure is PostgreSQL (or the way to it) not taking writes.
 _INVALID_RECORD_CLASSES: Final = frozenset({"22", "23"})
+# Dead letters read per request: each one is a bug or a bad record, so there are few; a list
+# longer than this is an incident for an operator, not something to page through.
+MAX_DEAD_LETTERS_READ: Final = 1000
 
 DEAD_LETTERED = Counter(
     "vocals_call_records_dead_lettered_total",
@@ -50,6 +53,19 @@ class DeadLetter(msgspec.Struct, kw_only=True):
     record: CallRecord
     reason: str
     at: datetime
+
+
+async def tenant_dead_letters(redis: Redis, tenant_id: uuid.UUID) -> list[DeadLetter]:
+    """The tenant's dead letters, oldest first (among the first `MAX_DEAD_LETTERS_READ`)."""
+    letters = []
+    for raw in await redis.lrange(DEAD_LETTER_KEY, 0, MAX_DEAD_LETTERS_READ - 1):
+        try:
+            letter = msgspec.json.decode(raw, type=DeadLetter)
+        except msgspec.DecodeError:
+            continue  # not a letter this code wrote: left for the operator reading Redis
+        if letter.record.tenant_id == tenant_id:
+            letters.append(letter)
+    return letters
 
 
 def refused_as_invalid(exc: BaseException) -> bool:

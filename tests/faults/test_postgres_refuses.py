@@ -65,6 +65,9 @@ async def test_calls_ending_while_postgres_answers_57p03_are_all_recorded(
     assert await redis.llen(OUTBOX_KEY) == 0
     assert rig.sim is not None and rig.sim.live_calls() == 0
     assert await rig.live_entries(await rig.record_ids()) == 0
+    _, health = await server.health()
+    assert health["extra"]["outbox_pending"] == 0 and "dead_letters" in health["extra"]
+    assert "vocals_call_records_dead_letters " in await server.metrics()
 
     server.signal(signal.SIGTERM)
     assert await server.exit_code() == 0, server.log()
