@@ -99,7 +99,8 @@ async def test_outbox_and_dispatcher_survive_a_redis_restart(
         await own_redis.stop()
 
         async def outbox_failed() -> bool:
-            return (await tasks(server)).get("outbox", {}).get("restarts", 0) >= 1
+            restarts: int = (await tasks(server)).get("outbox", {}).get("restarts", 0)
+            return restarts >= 1
 
         await until("the outbox drainer to meet the outage", outbox_failed)
         down = await tasks(server)

@@ -116,5 +116,7 @@ async def test_a_record_postgres_refuses_as_invalid_is_a_visible_dead_letter(
 
     assert await writer.pending() == pending
     assert await writer.dead_letters() == dead + 1
-    letter = msgspec.json.decode(await redis.lindex(DEAD_LETTER_KEY, -1), type=DeadLetter)
+    raw = await redis.lindex(DEAD_LETTER_KEY, -1)
+    assert isinstance(raw, bytes)
+    letter = msgspec.json.decode(raw, type=DeadLetter)
     assert letter.record.id == orphan.id and "missing row" in letter.reason
