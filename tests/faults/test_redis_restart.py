@@ -6,7 +6,6 @@ every record written. The machine's shared Redis is never touched: the test runs
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
 import subprocess
 from collections.abc import AsyncIterator
@@ -24,8 +23,6 @@ from vocals.net import free_port
 
 LIVE_CALLS = 4
 SUPERVISED = ("outbox", "outbound-dispatcher", "webhook-worker", "recording-purge")
-
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
 
 class OwnRedis:
