@@ -52,7 +52,6 @@ class Shutdown:
     def __init__(self) -> None:
         self.requested = asyncio.Event()
         self.hurried = asyncio.Event()
-        self.server: uvicorn.Server | None = None
 
     @contextlib.contextmanager
     def handling_signals(self) -> Iterator[None]:
@@ -72,8 +71,6 @@ class Shutdown:
             return
         log.warning("stopping now: ending live calls", signal=sig.name)
         self.hurried.set()
-        if self.server is not None:
-            self.server.force_exit = True
 
     async def unless_hurried(self, work: Awaitable[Any]) -> None:
         """Await `work`, cancelled when a later signal asks for a quick stop."""
@@ -132,7 +129,6 @@ async def serve(settings: Settings) -> None:
                     timeout_graceful_shutdown=HTTP_CLOSE_S,
                 )
             )
-            shutdown.server = server
             stopper = asyncio.create_task(_stop_when_asked(shutdown, telephony, server))
             log.info("serving", url=f"http://{settings.http_host}:{settings.http_port}")
             try:
