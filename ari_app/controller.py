@@ -107,7 +107,7 @@ class CallController:
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             if not self._by_channel or remaining <= 0:
-                return len(self._by_channel)
+                return len(self.sessions)  # a call is routed by two channels: count calls
             await asyncio.sleep(min(DRAIN_POLL_S, remaining))
 
     async def stop(self) -> None:

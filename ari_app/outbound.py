@@ -29,8 +29,9 @@ from ari_app.call import Call, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.controller import CallController
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, OutboundCarrier
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import cancel_and_wait, supervised_task
 from store.outbound_queue import OutboundJob, OutboundQueue
+from store.redis import REDIS_UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,9 @@ TRUNK_FULL_RETRY_S: Final = 1.0
 # A job claimed while this process's local-model calls are at their limit is offered again
 # after this (to any process).
 CAPACITY_FULL_RETRY_S: Final = 1.0
+# While Redis is unreachable the queue is tried this often: back soon after Redis is, at no
+# cost meanwhile.
+QUEUE_DOWN_RETRY_S: Final = 0.5
 
 
 class TrunkRoute(msgspec.Struct, kw_only=True, frozen=True):
@@ -125,10 +129,11 @@ class OutboundDispatcher:
         self.dialled = 0
         self._task: asyncio.Task[None] | None = None
         self._renew_at = 0.0
+        self.queue_down = False
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbound-dispatcher")
+            self._task = supervised_task("outbound-dispatcher", self._run)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -143,12 +148,16 @@ class OutboundDispatcher:
                     await asyncio.sleep(self.poll_s)
                     continue
                 job = await self.queue.claim(lease_s=self.claim_lease_s)
+                self._queue_reachable()
                 if job is None:
                     await asyncio.sleep(self.poll_s)
                     continue
                 await self._dispatch(job)
             except asyncio.CancelledError:
                 raise
+            except REDIS_UNAVAILABLE as exc:
+                self._queue_unreachable(exc)
+                await asyncio.sleep(QUEUE_DOWN_RETRY_S)
             except Exception:
                 log.exception("outbound dispatch failed")
                 await asyncio.sleep(self.poll_s)
@@ -170,6 +179,17 @@ class OutboundDispatcher:
     def _free(self, call_id: uuid.UUID) -> None:
         if self.admission is not None:
             self.admission.release(call_id)
+
+    def _queue_unreachable(self, exc: BaseException) -> None:
+        """One line when Redis goes away, not one per poll while it is away."""
+        if not self.queue_down:
+            self.queue_down = True
+            log.warning("outbound queue unreachable, waiting for Redis", error=str(exc))
+
+    def _queue_reachable(self) -> None:
+        if self.queue_down:
+            self.queue_down = False
+            log.info("outbound queue reachable again")
 
     async def _dispatch(self, job: OutboundJob) -> None:
         if not await self._admitted(job):

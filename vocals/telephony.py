@@ -118,6 +118,7 @@ class Telephony:
         )
         self._webhooks: WebhookWorker | None = None
         self._purger: RecordingPurger | None = None
+        self._drained = False
 
     async def _tts(self, call: Call) -> TTSProvider:
         settings = await self.loader.settings(call.tenant_id, call.agent_id)
@@ -132,7 +133,7 @@ class Telephony:
             runtime.pool, self.recording_store, recordings=self.recordings
         )
         self._purger.start()
-        runtime.spawn(self._prewarm(), "prewarm")
+        runtime.spawn(self._prewarm, "prewarm")
         if settings.ari_url:
             await self._start_asterisk()
         else:
@@ -220,7 +221,7 @@ class Telephony:
             inspector=self.ami if isinstance(self.ami, AmiConnection) else None,
             stasis_app=settings.ari_app,
         )
-        runtime.spawn(self._provision_at_start(), "provision")
+        runtime.spawn(self._provision_at_start, "provision")
         log.info("call control started", ari=settings.ari_url, app=settings.ari_app)
 
     def _start_dispatcher(
@@ -315,18 +316,31 @@ class Telephony:
         if self.controller is not None:
             report["ari"] = "connected" if self.controller.listener.connected else "reconnecting"
             report["live_calls"] = len(self.controller.sessions)
+            report["draining"] = self.controller.draining
         if self.audiosocket is not None:
             report["audiosocket"] = self.audiosocket.stats()
         return report
 
-    async def stop(self) -> None:
-        """Stop taking calls, end live ones cleanly, then stop the background workers."""
+    async def drain(self, timeout_s: float) -> int:
+        """Take no new calls (inbound ones are refused, queued ones stay queued for other
+        processes) and wait up to `timeout_s` for live calls to end; returns how many are
+        still live. Cancelling it cuts the wait short."""
+        self._drained = True
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.controller is None:
+            return 0
+        still_live = await self.controller.drain(timeout_s)
+        if still_live:
+            log.warning("drain timed out, ending live calls", calls=still_live)
+        return still_live
+
+    async def stop(self) -> None:
+        """Stop taking calls, end live ones cleanly (after draining them, unless `drain` ran
+        already), then stop the background workers."""
+        if not self._drained:
+            await self.drain(self.runtime.settings.shutdown_drain_s)
         if self.controller is not None:
-            still_live = await self.controller.drain(self.runtime.settings.shutdown_drain_s)
-            if still_live:
-                log.warning("drain timed out, ending live calls", calls=still_live)
             await self.controller.stop()
             await self.controller.ari.close()
         if self.audiosocket is not None:

@@ -62,7 +62,22 @@ RUNNING_MODULES: Final = frozenset(
 )
 CAUSE_NORMAL: Final = 16
 CAUSE_TEXT: Final = {16: "Normal Clearing", 1: "Unallocated (unassigned) number"}
-HANGUP_REASON_CAUSE: Final = {"normal": 16, "unallocated": 1, "busy": 17, "no_answer": 19}
+# DELETE /channels/{id}?reason=WORD: each keyword Asterisk 22 takes, and its cause.
+HANGUP_REASON_CAUSE: Final = {
+    "normal": 16,
+    "busy": 17,
+    "congestion": 34,
+    "no_answer": 19,
+    "timeout": 18,
+    "rejected": 21,
+    "unallocated": 1,
+    "normal_unspecified": 31,
+    "number_incomplete": 28,
+    "codec_mismatch": 58,
+    "interworking": 127,
+    "failure": 38,
+    "answered_elsewhere": 26,
+}
 
 _encode = msgspec.json.Encoder().encode
 
