@@ -175,6 +175,7 @@ class CallSession:
             # Only this call fails (its record says why); the process and other calls go on.
             raise MediaUnavailable("the agent's media transport is RTP but no RTP ports are set up")
         ari = self.controller.ari
+        await self._hold_resources()
         self.bridge_created = True  # set first: a cancelled request may still have made it
         await ari.create_bridge(bridge_id=self.bridge_id, name=self.bridge_id, type="mixing")
         self._check()
@@ -190,6 +191,17 @@ class CallSession:
         await ari.add_channels(self.bridge_id, [self.caller_channel, self.media_channel_id])
         self._check()
         return leg
+
+    async def _hold_resources(self) -> None:
+        try:
+            await self.controller.ledger.hold(
+                self.call,
+                channels=[self.caller_channel, self.media_channel_id],
+                bridges=[self.bridge_id],
+            )
+        except Exception:
+            # Only a survivor's clean-up after a crash needs them: the call goes on.
+            self._log.exception("saving the call's Asterisk resources failed")
 
     async def _connect_audiosocket(self) -> MediaLeg:
         settings = self.controller.media

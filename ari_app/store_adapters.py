@@ -134,12 +134,16 @@ class StoreCallLedger:
             "agent_id": str(call.agent_id),
             "from_number": call.from_number,
             "to_number": call.to_number,
+            "channel_id": call.channel_id,
         }
         if call.id not in self._started:
             self._started.add(call.id)
             await self._live.start(call.tenant_id, call.id, fields)
         else:
             await self._live.update(call.id, fields)
+
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
+        await self._live.update(call.id, {"channels": channels, "bridges": bridges})
 
     async def finish(self, call: Call, result: CallResult | None) -> None:
         await self._records.save(call_record(call, result))

@@ -9,6 +9,7 @@ from typing import Any, cast
 import msgspec
 from redis.asyncio import Redis
 
+from store.process_leases import process_calls_key
 from store.redis import KEY_PREFIX
 
 # Longer than any call may last (agents cap calls at 30 minutes by default), so a live call never
@@ -42,21 +43,29 @@ def _text(value: object) -> str:
 
 
 class LiveCallStore:
-    """Per-call metadata (a hash), history (a list) and the set of a tenant's live calls."""
+    """Per-call metadata (a hash), history (a list) and the set of a tenant's live calls.
 
-    def __init__(self, redis: Redis) -> None:
+    With an `owner` (the process id of `store.process_leases`) the calls it starts name that
+    process and are listed under it, so a survivor can adopt them if the process dies."""
+
+    def __init__(self, redis: Redis, *, owner: str | None = None) -> None:
         self._redis = redis
+        self._owner = owner
 
     async def start(
         self, tenant_id: uuid.UUID, call_id: uuid.UUID, metadata: dict[str, Any]
     ) -> None:
         fields = _encode_fields(metadata)
         fields["tenant_id"] = msgspec.json.encode(str(tenant_id))
+        if self._owner is not None:
+            fields["owner"] = msgspec.json.encode(self._owner)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(_key(call_id), mapping=_hash_mapping(fields))
             pipe.expire(_key(call_id), LIVE_STATE_TTL_S)
             pipe.zadd(_tenant_live_key(tenant_id), {str(call_id): time.time()})
             pipe.expire(_tenant_live_key(tenant_id), LIVE_STATE_TTL_S)
+            if self._owner is not None:
+                pipe.sadd(process_calls_key(self._owner), str(call_id))
             await pipe.execute()
 
     async def update(self, call_id: uuid.UUID, fields: dict[str, Any]) -> None:
@@ -89,8 +98,15 @@ class LiveCallStore:
         await self._redis.zremrangebyscore(key, 0, time.time() - LIVE_STATE_TTL_S)
         return [uuid.UUID(_text(m)) for m in await self._redis.zrange(key, 0, -1)]
 
-    async def end(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> None:
+    async def end(
+        self, tenant_id: uuid.UUID, call_id: uuid.UUID, *, owner: str | None = None
+    ) -> None:
+        """The call is over; `owner` names the process that held it when that is not this
+        store's (an adopted call)."""
+        owner = owner or self._owner
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(_key(call_id), _history_key(call_id))
             pipe.zrem(_tenant_live_key(tenant_id), str(call_id))
+            if owner is not None:
+                pipe.srem(process_calls_key(owner), str(call_id))
             await pipe.execute()

@@ -134,7 +134,10 @@ class _EventSocket:
         while (data := await self.queue.get()) is not None:
             if self.ws.closed:
                 return
-            await self.ws.send_str(data.decode())
+            try:
+                await self.ws.send_str(data.decode())
+            except ConnectionError:
+                return  # the app's process died: its events are lost, as with Asterisk
 
 
 class AsteriskSimulator:
