@@ -202,9 +202,12 @@ async def _adopted(server: Server) -> int:
     return int(float(lines[0].split()[-1])) if lines else 0
 
 
-async def _crash_with_live_calls(scene: Scene, redis: Redis, pool: asyncpg.Pool) -> set[str]:
-    """A server with `CALLS` live, recorded calls, killed with SIGKILL; returns the call ids."""
-    doomed = await scene.serve("vocals-doomed")
+async def _crash_with_live_calls(
+    scene: Scene, redis: Redis, pool: asyncpg.Pool, *, survivors: tuple[str, ...] = ()
+) -> tuple[set[str], list[Server]]:
+    """A server with `CALLS` live, recorded calls, killed with SIGKILL, and the `survivors`
+    started alongside it; returns the call ids and the survivors."""
+    doomed, *running = await asyncio.gather(*map(scene.serve, ("vocals-doomed", *survivors)))
     await scene.place_calls("vocals-doomed")
     live = {str(c) for c in await LiveCallStore(redis).live_call_ids(scene.tenant_id)}
     assert len(live) == CALLS
@@ -217,13 +220,13 @@ async def _crash_with_live_calls(scene: Scene, redis: Redis, pool: asyncpg.Pool)
     doomed.process.send_signal(signal.SIGKILL)
     await doomed.process.wait()
     assert await _records(pool, scene.tenant_id) == []
-    return live
+    return live, running
 
 
 async def _assert_adopted(
     scene: Scene, redis: Redis, pool: asyncpg.Pool, call_ids: set[str], started: float
 ) -> float:
-    """Every call finished by a survivor; returns seconds from survivor start to records."""
+    """Every call finished by a survivor; returns seconds from `started` to all records."""
 
     async def all_written() -> bool:
         return len(await _records(pool, scene.tenant_id)) == CALLS
@@ -249,7 +252,7 @@ async def _assert_adopted(
 async def test_a_killed_process_calls_are_finished_by_the_next_one(
     scene: Scene, redis: Redis, pg_pool: asyncpg.Pool
 ) -> None:
-    call_ids = await _crash_with_live_calls(scene, redis, pg_pool)
+    call_ids, _ = await _crash_with_live_calls(scene, redis, pg_pool)
     started = time.monotonic()
     survivor = await scene.serve("vocals-survivor")
     took = await _assert_adopted(scene, redis, pg_pool, call_ids, started)
@@ -257,12 +260,13 @@ async def test_a_killed_process_calls_are_finished_by_the_next_one(
     print(f"\n{CALLS} calls adopted {took:.2f} s after the survivor started")
 
 
-async def test_two_survivors_adopt_each_call_once(
+async def test_two_running_survivors_adopt_each_call_once(
     scene: Scene, redis: Redis, pg_pool: asyncpg.Pool
 ) -> None:
-    call_ids = await _crash_with_live_calls(scene, redis, pg_pool)
-    started = time.monotonic()
-    survivors = await asyncio.gather(scene.serve("vocals-left"), scene.serve("vocals-right"))
-    await _assert_adopted(scene, redis, pg_pool, call_ids, started)
+    """Both survivors are up when the lease lapses, so both find the dead process's calls."""
+    call_ids, survivors = await _crash_with_live_calls(
+        scene, redis, pg_pool, survivors=("vocals-left", "vocals-right")
+    )
+    await _assert_adopted(scene, redis, pg_pool, call_ids, time.monotonic())
     assert sum([await _adopted(s) for s in survivors]) == CALLS
     assert set(_ended_events(scene.receiver).values()) == {1}
