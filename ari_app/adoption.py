@@ -16,13 +16,13 @@ from typing import Any, Final
 
 import msgspec
 import structlog
-from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from ari_app.call import Call, CallStatus, Direction
 from ari_app.call_events import CallAnnouncer
 from ari_app.client import AriClient
 from ari_app.errors import AriError
+from ari_app.metrics import CALLS_ADOPTED
 from ari_app.ports import CallEventSink, CallEventType
 from ari_app.recording import CallRecordings
 from ari_app.store_adapters import call_record
@@ -42,10 +42,6 @@ log = structlog.get_logger(__name__)
 PROCESS_LOST: Final = "process lost"
 # Hang-up answers that mean the channel or bridge is already gone.
 GONE_STATUSES: Final = frozenset({404, 422})
-
-CALLS_ADOPTED = Counter(
-    "vocals_calls_adopted_total", "Calls of a dead process finished by this process."
-)
 
 
 def _uuid(value: Any) -> uuid.UUID:

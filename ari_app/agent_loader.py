@@ -33,7 +33,8 @@ class AgentNotFound(LookupError):
 
 
 class StoreAgentLoader:
-    """Reads the agent through the 60 s config cache; keys are decrypted at use, never cached."""
+    """Reads the agent through the 60 s config cache (its fallback copy while PostgreSQL is
+    unreachable); keys are decrypted at use, never cached."""
 
     def __init__(self, pool: asyncpg.Pool, redis: Redis, box: SecretBox) -> None:
         builtin.load_all()
@@ -51,6 +52,7 @@ class StoreAgentLoader:
             agent_cache_name(agent_id),
             Agent,
             lambda: AgentRepository(self._pool).get(tenant_id, agent_id),
+            stale_ok=True,
         )
         if agent is None:
             raise AgentNotFound(f"agent {agent_id} not found for tenant {tenant_id}")

@@ -15,7 +15,7 @@ from typing import Final
 
 import structlog
 
-from ari_app.call import Call, CallStatus, Direction
+from ari_app.call import UNROUTED, Call, CallStatus, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.client import AriClient
 from ari_app.errors import AriError, NotFound, Unprocessable
@@ -31,6 +31,7 @@ from ari_app.events import (
 )
 from ari_app.listener import EventListener
 from ari_app.media_legs import LegWaiters, MediaSettings
+from ari_app.metrics import INBOUND_UNROUTED
 from ari_app.models import Channel
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, Conversations
 from ari_app.recording import CallRecordings
@@ -217,8 +218,8 @@ class CallController:
             return
         call = Call(
             id=uuid.uuid4(),
-            tenant_id=uuid.UUID(int=0),
-            agent_id=uuid.UUID(int=0),
+            tenant_id=UNROUTED,
+            agent_id=UNROUTED,
             direction=Direction.INBOUND,
             from_number=channel.caller.number,
             to_number=did,
@@ -230,12 +231,16 @@ class CallController:
         session.start(lambda: self._run_inbound(session, did))
 
     async def _run_inbound(self, session: CallSession, did: str) -> None:
-        route = await self.directory.route_for_did(did)
+        try:
+            route = await self.directory.route_for_did(did)
+        except Exception as exc:
+            # Neither PostgreSQL nor the cache knows the number: refused as congested, so the
+            # carrier or the dialplan can try elsewhere.
+            self._unrouted(session, did, "lookup_failed", repr(exc))
+            await self._hangup_quietly(session.caller_channel, "congestion")
+            return
         if route is None:
-            self._log.warning("unknown DID, hanging up", did=did, channel=session.caller_channel)
-            self.forget(session)
-            session.recorded = False
-            session.caller_gone = True
+            self._unrouted(session, did, "unknown_number", "no agent has this number")
             await self._hangup_quietly(session.caller_channel, "unallocated")
             return
         session.take_route(route)
@@ -243,6 +248,20 @@ class CallController:
         await self.ledger.save(call)
         session.announce_started()
         await session.inbound()
+
+    def _unrouted(self, session: CallSession, did: str, reason: str, detail: str) -> None:
+        """The call has no tenant, so no record: counted and logged, then hung up."""
+        INBOUND_UNROUTED.labels(reason).inc()
+        self._log.warning(
+            "inbound call not routed, hanging up",
+            did=did,
+            reason=reason,
+            error=detail,
+            channel=session.caller_channel,
+        )
+        self.forget(session)
+        session.recorded = False
+        session.caller_gone = True
 
     async def _outbound_answered(self, session: CallSession) -> None:
         if session.call.status in (CallStatus.DIALING, CallStatus.RINGING):

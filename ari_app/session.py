@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Final
 
 import structlog
 
-from ari_app.call import Call, CallStatus, Direction, InvalidTransition
+from ari_app.call import UNROUTED, Call, CallStatus, Direction, InvalidTransition
 from ari_app.call_events import CallAnnouncer
 from ari_app.client import ORIGINATE_TIMEOUT_S
 from ari_app.errors import AriError, NotFound
 from ari_app.media_legs import LEG_CONNECT_TIMEOUT_S, open_rtp_leg
+from ari_app.metrics import INBOUND_UNROUTED
 from ari_app.ports import AgentRoute
 from ari_app.recording import ActiveRecording
 from ari_app.tasks import cancel_and_wait
@@ -343,6 +344,17 @@ class CallSession:
                 with contextlib.suppress(Exception):
                     await cancel_and_wait(task)
         self.controller.forget(self)
+        if self.recorded and self.call.tenant_id == UNROUTED:
+            # Ended (caller hung up, say) while its number was being looked up: no tenant, so
+            # no record PostgreSQL would take.
+            self.recorded = False
+            INBOUND_UNROUTED.labels("ended_before_routing").inc()
+            self._log.warning(
+                "inbound call ended before it was routed; not recorded",
+                did=self.call.to_number,
+                reason=reason,
+                error=self.call.error,
+            )
         await self._finish_recording()
         await self._final_status()
         if self.recorded:

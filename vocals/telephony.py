@@ -96,7 +96,7 @@ class Telephony:
             ),
         )
         transport: MediaTransport = "rtp" if settings.media_transport == "rtp" else "audiosocket"
-        self.directory = StoreAgentDirectory(runtime.pool, media=transport)
+        self.directory = StoreAgentDirectory(runtime.pool, runtime.redis, media=transport)
         assert runtime.records is not None
         self.ledger = StoreCallLedger(LiveCallStore(runtime.redis, owner=owner), runtime.records)
         self.controller: CallController | None = None

@@ -96,7 +96,12 @@ async def test_two_adopters_at_once_finish_each_call_once(
 
 
 async def test_a_live_process_calls_are_left_alone(pg_pool: asyncpg.Pool, redis: Redis) -> None:
-    _, tenant_id, ids = await _process_with_calls(pg_pool, redis, alive=True)
+    alive, tenant_id, ids = await _process_with_calls(pg_pool, redis, alive=True)
     adopter = CallAdopter(redis, CallRecordWriter(pg_pool, redis), process_id="survivor")
     assert await adopter.adopt_lapsed() == 0
     assert sorted(await LiveCallStore(redis).live_call_ids(tenant_id)) == sorted(ids)
+    # It ends its calls and stops cleanly: nothing is left for later tests' processes to adopt.
+    for call_id in ids:
+        await LiveCallStore(redis, owner=alive).end(tenant_id, call_id)
+    await ProcessLease(redis, alive).release()
+    assert not await redis.sismember(PROCESSES_KEY, alive)

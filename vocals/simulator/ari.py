@@ -61,8 +61,18 @@ RUNNING_MODULES: Final = frozenset(
     {"res_pjsip.so", "pbx_config.so", "res_ari.so", "chan_audiosocket.so", "chan_rtp.so"}
 )
 CAUSE_NORMAL: Final = 16
-CAUSE_TEXT: Final = {16: "Normal Clearing", 1: "Unallocated (unassigned) number"}
-HANGUP_REASON_CAUSE: Final = {"normal": 16, "unallocated": 1, "busy": 17, "no_answer": 19}
+CAUSE_TEXT: Final = {
+    16: "Normal Clearing",
+    1: "Unallocated (unassigned) number",
+    34: "Circuit/channel congestion",
+}
+HANGUP_REASON_CAUSE: Final = {
+    "normal": 16,
+    "unallocated": 1,
+    "busy": 17,
+    "no_answer": 19,
+    "congestion": 34,
+}
 
 _encode = msgspec.json.Encoder().encode
 
@@ -416,6 +426,7 @@ class AsteriskSimulator:
             return ari_error(400, "Invalid reason for hangup provided")
         if ch.call is not None:
             ch.call.ended_by = "server"
+            ch.call.hangup_cause = cause
         self._destroy(ch, cause)
         return web.Response(status=204)
 
