@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -87,14 +88,18 @@ class CallAdopter:
         *,
         process_id: str,
         ari: AriClient | None = None,
+        holds_channel: Callable[[str], bool] = lambda channel_id: False,
         recordings: CallRecordings | None = None,
         events: CallEventSink | None = None,
     ) -> None:
+        """`holds_channel` says which channels this process's own calls use (a caller the
+        dead process never answered may have been taken up here as a new call)."""
         self._redis = redis
         self._live = LiveCallStore(redis)
         self._records = records
         self._process_id = process_id
         self._ari = ari
+        self._holds_channel = holds_channel
         self._recordings = recordings
         self._events = events
 
@@ -139,8 +144,8 @@ class CallAdopter:
         if self._ari is None:
             return
         ari = self._ari
-        channels = list(dict.fromkeys([state.get("channel_id"), *state.get("channels", [])]))
-        steps = [ari.hangup(c) for c in channels if c]
+        channels = dict.fromkeys([state.get("channel_id"), *state.get("channels", [])])
+        steps = [ari.hangup(c) for c in channels if c and not self._holds_channel(c)]
         steps += [ari.destroy_bridge(b) for b in state.get("bridges", [])]
         for outcome in await asyncio.gather(*steps, return_exceptions=True):
             if isinstance(outcome, AriError) and outcome.status in GONE_STATUSES:

@@ -123,6 +123,11 @@ class CallController:
     def session_for_call(self, call_id: uuid.UUID) -> CallSession | None:
         return next((s for s in self.sessions if s.call.id == call_id), None)
 
+    def holds_channel(self, channel_id: str) -> bool:
+        """True when one of this controller's calls has `channel_id` (taken up on reconnect,
+        say): adoption must not hang it up as the leftover of a dead process's call."""
+        return channel_id in self._by_channel
+
     def forget(self, session: CallSession) -> None:
         """Route no more events to `session`; `stop` still waits for it until `finished`."""
         for key in [k for k, s in self._by_channel.items() if s is session]:

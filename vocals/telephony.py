@@ -161,11 +161,13 @@ class Telephony:
     def _start_adoption(self) -> None:
         """Adopt the calls of dead processes now and whenever another one dies."""
         assert self.runtime.records is not None
+        controller = self.controller
         adopter = CallAdopter(
             self.runtime.redis,
             self.runtime.records,
             process_id=self.lease.process_id,
-            ari=self.controller.ari if self.controller is not None else None,
+            ari=controller.ari if controller is not None else None,
+            holds_channel=controller.holds_channel if controller is not None else lambda _: False,
             recordings=self.recordings,
             events=self.events,
         )
@@ -330,7 +332,11 @@ class Telephony:
         return await trunk_status(trunk, self.controller.ari, self.ami, not_found=(NotFound,))
 
     async def health(self) -> dict[str, object]:
-        report: dict[str, object] = {"ari": "not configured", "greetings_ready": self.prewarmed}
+        report: dict[str, object] = {
+            "ari": "not configured",
+            "greetings_ready": self.prewarmed,
+            "process_id": self.lease.process_id,
+        }
         if self.controller is not None:
             report["ari"] = "connected" if self.controller.listener.connected else "reconnecting"
             report["live_calls"] = len(self.controller.sessions)
