@@ -30,6 +30,7 @@ from ari_app.store_adapters import call_record
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
 from store.models import CallRecord
+from store.outbound_queue import OutboundQueue
 from store.process_leases import (
     claim_adoption,
     forget_if_idle,
@@ -96,6 +97,7 @@ class CallAdopter:
         dead process never answered may have been taken up here as a new call)."""
         self._redis = redis
         self._live = LiveCallStore(redis)
+        self._queue = OutboundQueue(redis)
         self._records = records
         self._process_id = process_id
         self._ari = ari
@@ -124,11 +126,16 @@ class CallAdopter:
 
     async def _adopt(self, owner: str, call_id: uuid.UUID) -> int:
         state = await self._live.get(call_id)
-        if state is None or "tenant_id" not in state:
-            # Ended (or expired) after the owner listed it: nothing to finish.
+        if state is None or "tenant_id" not in state or state.get("owner") != owner:
+            # Ended (or expired, or dialled again by another process) since the owner listed
+            # it: nothing of it is left to finish.
             await self._redis.srem(process_calls_key(owner), str(call_id))
             return 0
         call = lost_call(call_id, state)
+        if call.direction is Direction.OUTBOUND and await self._queue.pending(call_id):
+            # Killed before the job was acked: the queue dials it again under the same id.
+            await self._live.end(call.tenant_id, call_id, owner=owner)
+            return 0
         bound = log.bind(call_id=str(call_id), tenant_id=str(call.tenant_id), owner=owner)
         await self._release_asterisk(state, bound)
         call.recording_path = await self._link_recording(call, bound)

@@ -81,7 +81,6 @@ class Telephony:
         self.runtime = runtime
         settings = runtime.settings
         self.lease = ProcessLease(runtime.redis, new_process_id(), ttl_s=settings.process_lease_s)
-        owner = self.lease.process_id
         self.loader = StoreAgentLoader(runtime.pool, runtime.redis, runtime.box)
         self.events = WebhookEventSink(runtime.pool, runtime.box, runtime.redis)
         self.recording_store = LocalRecordingStore(Path(settings.recordings_dir))
@@ -98,7 +97,9 @@ class Telephony:
         transport: MediaTransport = "rtp" if settings.media_transport == "rtp" else "audiosocket"
         self.directory = StoreAgentDirectory(runtime.pool, runtime.redis, media=transport)
         assert runtime.records is not None
-        self.ledger = StoreCallLedger(LiveCallStore(runtime.redis, owner=owner), runtime.records)
+        self.ledger = StoreCallLedger(
+            LiveCallStore(runtime.redis, owner=self.lease.process_id), runtime.records
+        )
         self.controller: CallController | None = None
         self.audiosocket: AudioSocketServer | None = None
         self.dispatcher: OutboundDispatcher | None = None
@@ -106,10 +107,10 @@ class Telephony:
         self.ami: AmiConnection | AmiNotConfigured = AmiNotConfigured()
         self.prewarmed = False
         self.twilio_rest = TwilioRest()
+        # Twilio calls name no owner: their webhooks and stream may reach different processes,
+        # so the one that started the live entry is not the one whose death ends the call.
         self.twilio_ledger = TwilioLedger(
-            LiveCallStore(runtime.redis, owner=owner),
-            runtime.records,
-            TwilioCallStore(runtime.redis),
+            LiveCallStore(runtime.redis), runtime.records, TwilioCallStore(runtime.redis)
         )
         self.twilio_outbound = TwilioOutbound(
             pool=runtime.pool,

@@ -15,6 +15,7 @@ from ari_app.adoption import CallAdopter
 from ari_app.ports import CallEvent
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
+from store.outbound_queue import OutboundJob, OutboundQueue
 from store.process_leases import PROCESSES_KEY, ProcessLease
 from store.repositories.calls import CallRepository
 from store.repositories.config import AgentRepository
@@ -105,3 +106,32 @@ async def test_a_live_process_calls_are_left_alone(pg_pool: asyncpg.Pool, redis:
         await LiveCallStore(redis, owner=alive).end(tenant_id, call_id)
     await ProcessLease(redis, alive).release()
     assert not await redis.sismember(PROCESSES_KEY, alive)
+
+
+async def test_an_outbound_call_still_in_the_queue_is_left_to_be_dialled_again(
+    pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    """Killed while waiting for its pacing slot: the job was never acked, so the queue dials
+    it again under the same id and its record comes from that attempt."""
+    tenant = await TenantsRepository(pg_pool).create(f"adopt-{uuid.uuid4().hex[:8]}")
+    agent = await AgentRepository(pg_pool).create(tenant.id, agent_values(LoadTestConfig()))
+    assert agent is not None
+    queue = OutboundQueue(redis)
+    job = OutboundJob(
+        call_id=uuid.uuid4(), tenant_id=tenant.id, agent_id=agent.id, to_number="+15550100001"
+    )
+    await queue.enqueue(job)
+    lease = ProcessLease(redis, f"test-{uuid.uuid4().hex[:8]}")
+    await lease.renew()
+    await LiveCallStore(redis, owner=lease.process_id).start(
+        tenant.id,
+        job.call_id,
+        {"status": "dialing", "direction": "outbound", "agent_id": str(agent.id)},
+    )
+    await redis.delete(f"vocals:process:{lease.process_id}:lease")
+    adopter = CallAdopter(redis, CallRecordWriter(pg_pool, redis), process_id="survivor")
+    assert await adopter.adopt_lapsed() == 0
+    assert await CallRepository(pg_pool).get(tenant.id, job.call_id) is None
+    assert await queue.pending(job.call_id)
+    assert await LiveCallStore(redis).live_call_ids(tenant.id) == []
+    assert not await redis.sismember(PROCESSES_KEY, lease.process_id)
