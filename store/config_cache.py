@@ -42,6 +42,11 @@ def agent_cache_name(agent_id: uuid.UUID) -> str:
     return f"agent:{agent_id}"
 
 
+def credential_cache_name(credential_id: uuid.UUID) -> str:
+    """The entry holding a `store.models.ProviderCredential` as stored (its key encrypted)."""
+    return f"credential:{credential_id}"
+
+
 def did_cache_name(did: str) -> str:
     """The entry (tenant None) holding the `InboundRoute` of a dialled number."""
     return f"did:{did}"
