@@ -19,7 +19,7 @@ import msgspec
 import structlog
 from redis.asyncio import Redis
 
-from ari_app.call import Call, CallStatus, Direction
+from ari_app.call import UNROUTED, Call, CallStatus, Direction
 from ari_app.call_events import CallAnnouncer
 from ari_app.client import AriClient
 from ari_app.errors import AriError
@@ -55,7 +55,7 @@ def lost_call(call_id: uuid.UUID, state: dict[str, Any]) -> Call:
     call = Call(
         id=call_id,
         tenant_id=_uuid(state["tenant_id"]),
-        agent_id=_uuid(state.get("agent_id", uuid.UUID(int=0))),
+        agent_id=_uuid(state.get("agent_id", UNROUTED)),
         direction=Direction(state.get("direction", Direction.INBOUND.value)),
         from_number=state.get("from_number", ""),
         to_number=state.get("to_number", ""),
@@ -119,8 +119,13 @@ class CallAdopter:
         adopted = 0
         for owner in await lapsed_processes(self._redis, exclude=self._process_id):
             for call_id in await owned_calls(self._redis, owner):
-                if await claim_adoption(self._redis, call_id, self._process_id):
+                if not await claim_adoption(self._redis, call_id, owner, self._process_id):
+                    continue
+                try:
                     adopted += await self._adopt(owner, call_id)
+                except Exception:
+                    # This call is tried again once its lock runs out; the others go on.
+                    log.exception("adopting a call failed", call_id=str(call_id), owner=owner)
             await forget_if_idle(self._redis, owner)
         return adopted
 
@@ -139,7 +144,7 @@ class CallAdopter:
         bound = log.bind(call_id=str(call_id), tenant_id=str(call.tenant_id), owner=owner)
         await self._release_asterisk(state, bound)
         call.recording_path = await self._link_recording(call, bound)
-        await self._records.save(self._record(call, state, await self._live.history(call_id)))
+        await self._records.save(self._record(call, await self._live.history(call_id)))
         await self._announce(call)
         await self._live.end(call.tenant_id, call_id, owner=owner)
         CALLS_ADOPTED.inc()
@@ -174,7 +179,7 @@ class CallAdopter:
             return None
 
     @staticmethod
-    def _record(call: Call, state: dict[str, Any], history: list[dict[str, Any]]) -> CallRecord:
+    def _record(call: Call, history: list[dict[str, Any]]) -> CallRecord:
         """The record, with what the live history kept of the transcript and turns."""
 
         def entries(kind: str) -> list[dict[str, Any]]:
@@ -184,12 +189,8 @@ class CallAdopter:
                 if e.get("type") == kind
             ]
 
-        record = call_record(call, None)
         return msgspec.structs.replace(
-            record,
-            transport=state.get("transport", record.transport),
-            transcript=entries("transcript"),
-            turns=entries("turn"),
+            call_record(call, None), transcript=entries("transcript"), turns=entries("turn")
         )
 
     async def _announce(self, call: Call) -> None:

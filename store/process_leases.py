@@ -33,8 +33,9 @@ def process_calls_key(process_id: str) -> str:
     return f"{KEY_PREFIX}process:{process_id}:calls"
 
 
-def _adoption_key(call_id: uuid.UUID) -> str:
-    return f"{KEY_PREFIX}call:{call_id}:adopted-by"
+def _adoption_key(call_id: uuid.UUID, owner: str) -> str:
+    # Per owner: a call dialled again after its first owner died can be adopted from the next.
+    return f"{KEY_PREFIX}call:{call_id}:adopted-from:{owner}"
 
 
 def _text(value: bytes | str) -> str:
@@ -101,6 +102,8 @@ async def forget_if_idle(redis: Redis, process_id: str) -> None:
         await redis.srem(PROCESSES_KEY, process_id)
 
 
-async def claim_adoption(redis: Redis, call_id: uuid.UUID, adopter: str) -> bool:
-    """True for exactly one adopter of `call_id`."""
-    return bool(await redis.set(_adoption_key(call_id), adopter, nx=True, ex=ADOPTION_LOCK_TTL_S))
+async def claim_adoption(redis: Redis, call_id: uuid.UUID, owner: str, adopter: str) -> bool:
+    """True for exactly one adopter of `call_id` from the dead process `owner`."""
+    return bool(
+        await redis.set(_adoption_key(call_id, owner), adopter, nx=True, ex=ADOPTION_LOCK_TTL_S)
+    )
