@@ -13,7 +13,8 @@ from store.process_leases import process_calls_key
 from store.redis import KEY_PREFIX
 
 # Longer than any call may last (agents cap calls at 30 minutes by default), so a live call never
-# loses its state, and a process that died mid-call leaves nothing behind for long.
+# loses its state. A dead process's calls are adopted long before (ari_app.adoption); this only
+# bounds what is left when no process survives to adopt them.
 LIVE_STATE_TTL_S = 4 * 3600
 
 
@@ -93,7 +94,7 @@ class LiveCallStore:
         ]
 
     async def live_call_ids(self, tenant_id: uuid.UUID) -> list[uuid.UUID]:
-        """Calls started within the state TTL and not ended (a crashed process's calls age out)."""
+        """Calls started within the state TTL and not ended or adopted."""
         key = _tenant_live_key(tenant_id)
         await self._redis.zremrangebyscore(key, 0, time.time() - LIVE_STATE_TTL_S)
         return [uuid.UUID(_text(m)) for m in await self._redis.zrange(key, 0, -1)]
