@@ -16,7 +16,7 @@ from typing import Final
 import structlog
 
 from ari_app.admission import Admission
-from ari_app.call import Call, CallStatus, Direction
+from ari_app.call import UNROUTED, Call, CallStatus, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.client import AriClient
 from ari_app.errors import AriError, NotFound, Unprocessable
@@ -32,6 +32,7 @@ from ari_app.events import (
 )
 from ari_app.listener import EventListener
 from ari_app.media_legs import LegWaiters, MediaSettings
+from ari_app.metrics import INBOUND_UNROUTED
 from ari_app.models import Channel
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, Conversations
 from ari_app.recording import CallRecordings
@@ -125,6 +126,11 @@ class CallController:
 
     def session_for_call(self, call_id: uuid.UUID) -> CallSession | None:
         return next((s for s in self.sessions if s.call.id == call_id), None)
+
+    def holds_channel(self, channel_id: str) -> bool:
+        """True when one of this controller's calls has `channel_id` (taken up on reconnect,
+        say): adoption must not hang it up as the leftover of a dead process's call."""
+        return channel_id in self._by_channel
 
     def forget(self, session: CallSession) -> None:
         """Route no more events to `session`; `stop` still waits for it until `finished`."""
@@ -225,8 +231,8 @@ class CallController:
             return
         call = Call(
             id=uuid.uuid4(),
-            tenant_id=uuid.UUID(int=0),
-            agent_id=uuid.UUID(int=0),
+            tenant_id=UNROUTED,
+            agent_id=UNROUTED,
             direction=Direction.INBOUND,
             from_number=channel.caller.number,
             to_number=did,
@@ -238,12 +244,16 @@ class CallController:
         session.start(lambda: self._run_inbound(session, did))
 
     async def _run_inbound(self, session: CallSession, did: str) -> None:
-        route = await self.directory.route_for_did(did)
+        try:
+            route = await self.directory.route_for_did(did)
+        except Exception as exc:
+            # Neither PostgreSQL nor the cache knows the number: refused as congested, so the
+            # carrier or the dialplan can try elsewhere.
+            self._unrouted(session, did, "lookup_failed", repr(exc))
+            await self._hangup_quietly(session.caller_channel, "congestion")
+            return
         if route is None:
-            self._log.warning("unknown DID, hanging up", did=did, channel=session.caller_channel)
-            self.forget(session)
-            session.recorded = False
-            session.caller_gone = True
+            self._unrouted(session, did, "unknown_number", "no agent has this number")
             await self._hangup_quietly(session.caller_channel, "unallocated")
             return
         session.take_route(route)
@@ -274,6 +284,20 @@ class CallController:
         await self._hangup_quietly(session.caller_channel, "congestion")
         call.error = reason
         await record_never_dialled(call, self.ledger, self.events)
+
+    def _unrouted(self, session: CallSession, did: str, reason: str, detail: str) -> None:
+        """The call has no tenant, so no record: counted and logged, then hung up."""
+        INBOUND_UNROUTED.labels(reason).inc()
+        self._log.warning(
+            "inbound call not routed, hanging up",
+            did=did,
+            reason=reason,
+            error=detail,
+            channel=session.caller_channel,
+        )
+        self.forget(session)
+        session.recorded = False
+        session.caller_gone = True
 
     async def _outbound_answered(self, session: CallSession) -> None:
         if session.call.status in (CallStatus.DIALING, CallStatus.RINGING):

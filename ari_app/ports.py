@@ -54,6 +54,10 @@ class CallLedger(Protocol):
     async def save(self, call: Call) -> None:
         """Live state after each status change."""
 
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
+        """The Asterisk channels and bridges the call is about to hold, kept with its live
+        state so that a survivor can release them if this process dies."""
+
     async def finish(self, call: Call, result: CallResult | None) -> None:
         """The final record (status, times, transcript when a conversation ran)."""
 

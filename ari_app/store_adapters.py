@@ -1,5 +1,6 @@
-"""The controller's ports over store/: agents by DID from PostgreSQL, live state in Redis,
-final records through the record writer (PostgreSQL, or the Redis outbox when it is down)."""
+"""The controller's ports over store/: agents by DID from PostgreSQL through the Redis config
+cache, live state in Redis, final records through the record writer (PostgreSQL, or the Redis
+outbox when it is down)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from redis.asyncio import Redis
 
 from ari_app.call import Call, CallStatus
 from ari_app.ports import AgentRoute, MediaTransport
@@ -17,8 +19,9 @@ from pipeline.agent import VoicemailAction, VoicemailPolicy
 from pipeline.records import CallEvent as PipelineEvent
 from pipeline.records import CallResult, LiveState, TranscriptEntry, TurnMetrics
 from store.call_records import CallRecordWriter
+from store.config_cache import ConfigCache, agent_cache_name, did_cache_name
 from store.live_calls import LiveCallStore
-from store.models import Agent, CallRecord
+from store.models import Agent, CallRecord, InboundRoute
 from store.repositories.calls import SttEventRepository
 from store.repositories.config import AgentRepository, InboundRouteRepository
 
@@ -64,22 +67,39 @@ def _route(agent: Agent, media: MediaTransport) -> AgentRoute:
 
 
 class StoreAgentDirectory:
-    """`AgentDirectory` over the agents and inbound_routes tables; `media` is the transport of
-    agents that did not choose one."""
+    """`AgentDirectory` over the agents and inbound_routes tables, read through the config
+    cache (the API invalidates it on changes); while PostgreSQL is unreachable the cache's
+    fallback copies answer, so a number that took calls before still does. `media` is the
+    transport of agents that did not choose one."""
 
-    def __init__(self, pool: asyncpg.Pool, *, media: MediaTransport = "audiosocket") -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, redis: Redis, *, media: MediaTransport = "audiosocket"
+    ) -> None:
         self._agents = AgentRepository(pool)
         self._routes = InboundRouteRepository(pool)
+        self._cache = ConfigCache(redis)
         self._media = media
 
     async def route_for_did(self, did: str) -> AgentRoute | None:
-        route = await self._routes.resolve_did(did)
+        route = await self._cache.get_or_load(
+            None,
+            did_cache_name(did),
+            InboundRoute,
+            lambda: self._routes.resolve_did(did),
+            stale_ok=True,
+        )
         if route is None:
             return None
         return await self.route_for_agent(route.tenant_id, route.agent_id)
 
     async def route_for_agent(self, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> AgentRoute | None:
-        agent = await self._agents.get(tenant_id, agent_id)
+        agent = await self._cache.get_or_load(
+            tenant_id,
+            agent_cache_name(agent_id),
+            Agent,
+            lambda: self._agents.get(tenant_id, agent_id),
+            stale_ok=True,
+        )
         return None if agent is None else _route(agent, self._media)
 
 
@@ -148,12 +168,16 @@ class StoreCallLedger:
             "agent_id": str(call.agent_id),
             "from_number": call.from_number,
             "to_number": call.to_number,
+            "channel_id": call.channel_id,
         }
         if call.id not in self._started:
             self._started.add(call.id)
             await self._live.start(call.tenant_id, call.id, fields)
         else:
             await self._live.update(call.id, fields)
+
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
+        await self._live.update(call.id, {"channels": channels, "bridges": bridges})
 
     async def finish(self, call: Call, result: CallResult | None) -> None:
         await self._records.save(call_record(call, result))

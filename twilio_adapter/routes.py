@@ -160,7 +160,7 @@ def twilio_router(
     tokens = StreamTokens(box)
     records = ledger or TwilioLedger(LiveCallStore(redis), CallRecordWriter(pool, redis), calls)
     services = StreamServices(tokens, calls, accounts, rest, hand_off)
-    agents = directory or StoreAgentDirectory(pool)
+    agents = directory or StoreAgentDirectory(pool, redis)
 
     async def signed(
         request: Request[Any, Any, Any],

@@ -73,6 +73,9 @@ class TwilioLedger:
         else:
             await self._live.update(call.id, fields)
 
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
+        """A Twilio call holds nothing in Asterisk."""
+
     async def finish(self, call: Call, result: CallResult | None) -> None:
         if not await self._calls.claim_record(call.id):
             return

@@ -108,7 +108,7 @@ class Process:
         ledger = StoreCallLedger(LiveCallStore(self.redis), CallRecordWriter(self.pool, self.redis))
         controller = CallController(
             ari,
-            directory=StoreAgentDirectory(self.pool, media=self.route_media),
+            directory=StoreAgentDirectory(self.pool, self.redis, media=self.route_media),
             rtp_pool=self.rtp_pool,
             conversations=conversations,
             ledger=ledger,

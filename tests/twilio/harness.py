@@ -125,7 +125,7 @@ class TwilioProcess:
             self._prepare, tts_for_voicemail=self._voicemail_tts, speech_cache=SpeechCache(),
             timeouts=FAST_TIMEOUTS,
         )  # fmt: skip
-        hand_off = VirtualChannel(conversations, ledger, StoreAgentDirectory(self.pool),
+        hand_off = VirtualChannel(conversations, ledger, StoreAgentDirectory(self.pool, self.redis),
                                   self.events, self.recordings, self.admission)  # fmt: skip
         self.rest = TwilioRest(self.fake.api_url, backoff_s=0.01)
         router = twilio_router(pool=self.pool, redis=self.redis, box=self.box,
