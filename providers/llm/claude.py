@@ -75,12 +75,9 @@ _event_decoder = msgspec.json.Decoder(_Event)
         vendor="claude",
         display_name="Claude (Anthropic)",
         description="Anthropic's Messages API, streamed.",
-        models=[
-            "claude-haiku-4-5",
-            "claude-sonnet-4-5",
-            "claude-3-5-haiku-latest",
-            "claude-opus-4-1",
-        ],
+        # Anthropic's models overview (platform.claude.com, checked 2026-12-05): the current
+        # fast models. Claude 3.5 Haiku and Opus 4.1 are retired (requests fail).
+        models=["claude-haiku-4-5", "claude-sonnet-4-6"],
         default_model="claude-haiku-4-5",
         needs_api_key=True,
     ),
