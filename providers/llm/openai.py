@@ -2,7 +2,10 @@
 
 OpenAI's current models take `max_completion_tokens` (`max_tokens` is deprecated and refused
 by reasoning models); reasoning models (o-series, gpt-5) accept no `temperature` and take a
-`reasoning_effort`, which a phone call wants low.
+`reasoning_effort`, which a phone call wants low. The efforts a model takes depend on its
+family (OpenAI's reasoning guide and API errors, checked 2026-12-05): the o-series has
+low/medium/high, gpt-5 adds "minimal", gpt-5.1 and later replaced "minimal" with "none".
+The option names the effort wanted; the quickest the model has is sent in its place.
 """
 
 from __future__ import annotations
@@ -17,15 +20,16 @@ from providers.registry import VendorInfo, register
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Model id prefixes of reasoning models, which reject `temperature`.
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
-# The o-series has no "minimal" effort; "low" is its quickest.
 _O_SERIES = ("o1", "o3", "o4")
+# "The quickest there is", as gpt-5.1+ and gpt-5 spell it; the o-series' quickest is "low".
+_QUICKEST = ("none", "minimal")
 
 
 class OpenAIOptions(OpenAICompatibleOptions, kw_only=True):
     """OpenAI settings: the OpenAI-compatible ones plus the reasoning effort."""
 
-    # Reasoning models only; "minimal" starts speaking soonest.
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] = "minimal"
+    # Reasoning models only. "none" and "minimal" both mean the quickest the model has.
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] = "minimal"
 
 
 @register(
@@ -54,8 +58,16 @@ class OpenAILLM(OpenAICompatibleLLM):
         if model.startswith(_REASONING_PREFIXES):
             del payload["temperature"]
             assert isinstance(self.options, OpenAIOptions)
-            effort = self.options.reasoning_effort
-            if effort == "minimal" and model.startswith(_O_SERIES):
-                effort = "low"
-            payload["reasoning_effort"] = effort
+            payload["reasoning_effort"] = _effort_for(model, self.options.reasoning_effort)
         return payload
+
+
+def _effort_for(model: str, wanted: str) -> str:
+    """`wanted`, or the model family's quickest effort when `wanted` is another family's."""
+    if wanted not in _QUICKEST:
+        return wanted
+    if model.startswith(_O_SERIES):
+        return "low"
+    if model.startswith("gpt-5."):
+        return "none"
+    return "minimal"

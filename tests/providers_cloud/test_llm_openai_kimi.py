@@ -92,6 +92,24 @@ async def test_openai_o_series_gets_its_quickest_effort(fake: FakeOpenAI) -> Non
     assert "temperature" not in fake.requests[0].body
 
 
+@pytest.mark.parametrize(
+    ("model", "wanted", "sent"),
+    [
+        ("gpt-5-mini", "minimal", "minimal"),
+        ("gpt-5-mini", "none", "minimal"),
+        ("gpt-5.1", "minimal", "none"),
+        ("gpt-5.2", "none", "none"),
+        ("gpt-5.1", "medium", "medium"),
+        ("o3", "none", "low"),
+    ],
+)
+async def test_openai_quickest_effort_is_the_one_the_model_family_takes(
+    fake: FakeOpenAI, model: str, wanted: str, sent: str
+) -> None:
+    assert await collect(llm("openai", fake, model=model, reasoning_effort=wanted)) == fake.reply
+    assert fake.requests[0].body["reasoning_effort"] == sent
+
+
 async def test_kimi_v1_models_take_a_temperature_in_range(fake: FakeOpenAI) -> None:
     await collect(llm("kimi", fake, model="moonshot-v1-8k"))
     assert fake.requests[0].body["temperature"] == 0.6
