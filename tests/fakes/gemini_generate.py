@@ -85,7 +85,7 @@ class FakeGemini:
         refused = self._refused(request)
         if refused is not None:
             return refused
-        models = [{"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash"}]
+        models = [{"name": "models/gemini-3.5-flash-lite", "displayName": "Gemini 3.5 Flash-Lite"}]
         return web.json_response({"models": models})
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:

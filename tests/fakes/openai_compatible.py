@@ -7,8 +7,8 @@ content deltas, a chunk with `finish_reason`, the usage chunk with empty `choice
 `{"error": {"message", "type", "code"}}` with the real status codes (401 bad key, 429 rate
 limit with `Retry-After`, 5xx). `reasoning_effort` is checked per model family as OpenAI
 does: o-series low/medium/high, gpt-5 minimal/low/medium/high, gpt-5.1 and later
-none/low/medium/high; anything else is 400 `unsupported_value`. Tests script failures and
-replies through attributes.
+none/low/medium/high, gpt-6 none to max; anything else is 400 `unsupported_value`. Tests
+script failures and replies through attributes.
 """
 
 from __future__ import annotations
@@ -210,6 +210,8 @@ def _effort_refusal(model: str, effort: object) -> web.Response | None:
         allowed = ["low", "medium", "high"]
     elif model.startswith("gpt-5."):
         allowed = ["none", "low", "medium", "high"]
+    elif model.startswith("gpt-6"):
+        allowed = ["none", "low", "medium", "high", "xhigh", "max"]
     elif model.startswith("gpt-5"):
         allowed = ["minimal", "low", "medium", "high"]
     else:
