@@ -10,6 +10,7 @@ and `error` (e.g. `overloaded_error` mid-stream). Opening the stream is retried 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import date
 from typing import Annotated, Any
 
 import httpx
@@ -80,6 +81,7 @@ _event_decoder = msgspec.json.Decoder(_Event)
         models=["claude-haiku-4-5", "claude-sonnet-4-6"],
         default_model="claude-haiku-4-5",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
     ),
     options=ClaudeOptions,
 )

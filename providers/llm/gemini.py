@@ -11,6 +11,7 @@ retried while opening the stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -98,6 +99,7 @@ _response_decoder = msgspec.json.Decoder(_Response)
         ],
         default_model=DEFAULT_MODEL,
         needs_api_key=True,
+        checked=date(2026, 12, 5),
     ),
     options=GeminiOptions,
 )

@@ -14,6 +14,7 @@ code and reason (e.g. 1008 DATA-0000, 1011 NET-0001) and surface as `ProviderErr
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -76,6 +77,7 @@ _decoder = msgspec.json.Decoder(_Message)
         models=["nova-3", "nova-3-medical", "nova-2-phonecall", "nova-2"],
         default_model="nova-3",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=8000,
     ),
     options=DeepgramSTTOptions,

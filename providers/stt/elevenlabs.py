@@ -16,6 +16,7 @@ with silence up to that before it is committed.
 from __future__ import annotations
 
 import base64
+from datetime import date
 from urllib.parse import urlencode
 
 import httpx
@@ -65,6 +66,7 @@ _encoder = msgspec.json.Encoder()
         models=["scribe_v2_realtime"],
         default_model="scribe_v2_realtime",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=_SAMPLE_RATE,
     ),
     options=ElevenLabsSTTOptions,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from datetime import date
 from typing import Annotated, Literal
 
 import httpx
@@ -127,6 +128,7 @@ _decoder = msgspec.json.Decoder(_Event)
         ],
         default_model="gpt-live-transcribe",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=_SAMPLE_RATE,
     ),
     options=OpenAISTTOptions,

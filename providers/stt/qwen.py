@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -105,6 +106,7 @@ _encoder = msgspec.json.Encoder()
         ],
         default_model=DEFAULT_MODEL,
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=_SAMPLE_RATE,
     ),
     options=QwenSTTOptions,

@@ -10,6 +10,7 @@ without that endpoint (whisper.cpp) passes once it answers."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
@@ -52,6 +53,7 @@ class WhisperOptions(CloudOptions, kw_only=True):
         models=[DEFAULT_MODEL, "Systran/faster-distil-whisper-large-v3", "whisper-1"],
         default_model=DEFAULT_MODEL,
         sample_rate=UTTERANCE_SAMPLE_RATE,
+        checked=date(2026, 12, 5),
     ),
     options=WhisperOptions,
 )

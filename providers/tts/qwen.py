@@ -25,6 +25,7 @@ import binascii
 import contextlib
 import uuid
 from collections.abc import AsyncGenerator
+from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -90,6 +91,7 @@ _event_decoder = msgspec.json.Decoder(_Event)
         default_model="qwen3-tts-flash-realtime",
         default_voice="Cherry",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=8000,
     ),
     options=QwenTTSOptions,
