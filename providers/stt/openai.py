@@ -120,9 +120,12 @@ _decoder = msgspec.json.Decoder(_Event)
             "OpenAI realtime transcription (µ-law 8 kHz over WebSocket), falling back to "
             "/v1/audio/transcriptions per utterance."
         ),
+        # OpenAI's transcription guide and migration cookbook (checked 2026-12-05):
+        # gpt-live-transcribe streams, gpt-transcribe is more accurate per committed turn;
+        # gpt-realtime-whisper is the legacy one they replace.
         models=[
             "gpt-live-transcribe",
-            "gpt-realtime-whisper",
+            "gpt-transcribe",
             "gpt-4o-mini-transcribe",
             "gpt-4o-transcribe",
         ],

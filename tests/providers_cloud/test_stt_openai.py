@@ -109,6 +109,29 @@ async def test_older_models_get_language_and_no_turn_detection(fake: FakeOpenAIA
     assert audio_in["noise_reduction"] == {"type": "near_field"}
 
 
+async def test_gpt_transcribe_commits_turns_with_languages(fake: FakeOpenAIAudio) -> None:
+    load_all()
+    config = ProviderConfig(
+        vendor="openai",
+        api_key=FAKE_WHISPER_KEY,
+        model="gpt-transcribe",
+        options={"base_url": fake.base_url, "keywords": ["Bella"]},
+    )
+    provider = build("stt", config)
+    assert isinstance(provider, OpenAISTT)
+    await provider.connect()
+    seen = await say(provider, speech(0.5, RATE))
+    await provider.close()
+    assert seen[-1] == Transcript(fake.realtime_text, is_final=True)
+    audio_in = fake.session_updates[0]["audio"]["input"]
+    assert audio_in["transcription"] == {
+        "model": "gpt-transcribe",
+        "languages": ["en"],
+        "keywords": ["Bella"],
+    }
+    assert audio_in["turn_detection"] is None
+
+
 async def test_a_refused_session_is_an_error_not_a_silent_fallback(fake: FakeOpenAIAudio) -> None:
     fake.refuse_session = "invalid_value"
     provider = openai(fake)
