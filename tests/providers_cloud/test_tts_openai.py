@@ -96,7 +96,9 @@ async def test_the_default_voice_is_one_the_default_model_speaks(fake: FakeOpenA
         config = ProviderConfig(
             vendor="openai", api_key=api_key, options={"base_url": f"{fake.base_url}/v1"}
         )
-        return build("tts", config)
+        provider = build("tts", config)
+        assert isinstance(provider, OpenAITTS)
+        return provider
 
     await tts_checks.check_streams(make, fake, 24000, "pcm16")
     (request,) = fake.requests

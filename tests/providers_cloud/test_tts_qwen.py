@@ -64,7 +64,9 @@ async def test_qwen_tts_realtime_gets_24k_and_no_speech_rate(fake: FakeQwenTTS) 
             voice="Cherry",
             options={"base_url": fake.base_url, "speech_rate": 1.2, "read_timeout": 5.0},
         )
-        return build("tts", config)
+        provider = build("tts", config)
+        assert isinstance(provider, QwenTTS)
+        return provider
 
     await tts_checks.check_streams(make, fake, 24000, "pcm16")
     (update,) = fake.session_updates
