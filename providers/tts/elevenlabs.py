@@ -185,7 +185,7 @@ class ElevenLabsTTS(CloudTTS[ElevenLabsTTSOptions]):
                 {"text": text.rstrip() + " ", "context_id": context, "flush": True},
                 {"context_id": context, "close_context": True},
             ]
-            finished = False
+            finished = sent = False
             try:
                 for message in outgoing:
                     try:
@@ -193,6 +193,7 @@ class ElevenLabsTTS(CloudTTS[ElevenLabsTTSOptions]):
                     except ProviderError:
                         # Closed on us: the reason (e.g. a refused key) is in what it sent.
                         break
+                sent = True
                 while True:
                     reply = self._decode(
                         await receive(self.vendor, socket, self.options.read_timeout)
@@ -207,7 +208,9 @@ class ElevenLabsTTS(CloudTTS[ElevenLabsTTSOptions]):
                         finished = True
                         return
             finally:
-                if not finished and socket.state is not State.OPEN:
+                # Dropped before its messages were all out, a half-sent frame may be on the
+                # wire: that socket cannot be trusted with the next sentence.
+                if not finished and (not sent or socket.state is not State.OPEN):
                     self._drop_socket()
 
     async def _open_socket(self) -> ClientConnection:
