@@ -80,6 +80,9 @@ class OpenAISTTOptions(CloudOptions, kw_only=True):
     keywords: list[Keyword] = msgspec.field(default_factory=list)
     # OpenAI's input noise reduction ("near_field" suits a handset); None: off.
     noise_reduction: Literal["near_field", "far_field"] | None = None
+    # gpt-live-transcribe: how long it waits before emitting text (more: more accurate
+    # partials, later). None: OpenAI's default.
+    delay: Literal["minimal", "low", "medium", "high", "xhigh"] | None = None
     read_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
 
 
@@ -194,6 +197,8 @@ class OpenAISTT(StreamingSTT):
             transcription["language"] = self._language
         if self.options.prompt:
             transcription["prompt"] = self.options.prompt
+        if self.options.delay is not None and self._model.startswith(_NO_TURN_DETECTION):
+            transcription["delay"] = self.options.delay
         audio_in: dict[str, object] = {
             "format": {"type": "audio/pcmu"},
             "transcription": transcription,

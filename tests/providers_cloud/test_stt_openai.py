@@ -56,7 +56,7 @@ async def say(provider: OpenAISTT, pcm: bytes) -> list[Transcript]:
 
 
 async def test_realtime_session_streams_speech_as_mulaw(fake: FakeOpenAIAudio) -> None:
-    provider = openai(fake, prompt="A salon", keywords=["Bella", "balayage"])
+    provider = openai(fake, prompt="A salon", keywords=["Bella", "balayage"], delay="low")
     await provider.connect()
     pcm = silence(3.0, RATE) + speech(0.8, RATE) + silence(0.3, RATE)
     seen = await say(provider, pcm)
@@ -69,6 +69,7 @@ async def test_realtime_session_streams_speech_as_mulaw(fake: FakeOpenAIAudio) -
         "languages": ["en"],
         "keywords": ["Bella", "balayage"],
         "prompt": "A salon",
+        "delay": "low",
     }
     assert "turn_detection" not in audio_in
     assert fake.realtime_sessions[0].body == {"intent": "transcription"}
