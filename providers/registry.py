@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 import msgspec
@@ -44,6 +45,10 @@ class VendorInfo(msgspec.Struct, frozen=True, kw_only=True):
     offline: bool = False
     # STT: the PCM rate `send_audio` expects; TTS: the rate `AudioChunk`s come at.
     sample_rate: int | None = None
+    # The day the models, voices and defaults above were last checked against the vendor's
+    # own documentation and SDKs (None: not yet). Vendors retire models; this says how fresh
+    # the list is.
+    checked: date | None = None
 
 
 class ProviderConfigError(ProviderError):

@@ -37,6 +37,8 @@ admin_app = typer.Typer(help="Tenants, users and the secret key.", no_args_is_he
 app.add_typer(admin_app, name="admin")
 trunks_app = typer.Typer(help="SIP trunks provisioned into Asterisk.", no_args_is_help=True)
 app.add_typer(trunks_app, name="trunks")
+providers_app = typer.Typer(help="STT, LLM and TTS vendors and their keys.", no_args_is_help=True)
+app.add_typer(providers_app, name="providers")
 
 ConfigOption = Annotated[
     Path | None,
@@ -160,6 +162,23 @@ def trunks_render(
     for name, text in files.items():
         typer.echo(f"; ==== {name} ====")
         typer.echo(text)
+
+
+@providers_app.command("check")
+def providers_check(
+    tenant: Annotated[str, typer.Option(help="Name of the tenant whose providers to check.")],
+    config: ConfigOption = None,
+) -> None:
+    """Make one minimal real request per configured provider with its key; say what works."""
+    from vocals.provider_check import check_providers
+
+    checks = _run(check_providers(_settings(config), tenant))
+    for check in checks:
+        typer.echo(check.line())
+    if not checks:
+        typer.echo(f"tenant {tenant} has no providers configured")
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
 
 
 app.command("loadtest")(loadtest)

@@ -10,6 +10,7 @@ and `error` (e.g. `overloaded_error` mid-stream). Opening the stream is retried 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import date
 from typing import Annotated, Any
 
 import httpx
@@ -75,14 +76,12 @@ _event_decoder = msgspec.json.Decoder(_Event)
         vendor="claude",
         display_name="Claude (Anthropic)",
         description="Anthropic's Messages API, streamed.",
-        models=[
-            "claude-haiku-4-5",
-            "claude-sonnet-4-5",
-            "claude-3-5-haiku-latest",
-            "claude-opus-4-1",
-        ],
+        # Anthropic's models overview (platform.claude.com, checked 2026-12-05): the current
+        # fast models. Claude 3.5 Haiku and Opus 4.1 are retired (requests fail).
+        models=["claude-haiku-4-5", "claude-sonnet-4-6"],
         default_model="claude-haiku-4-5",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
     ),
     options=ClaudeOptions,
 )

@@ -11,7 +11,8 @@ retried while opening the stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 import httpx
 import msgspec
@@ -26,6 +27,7 @@ from providers.sse import iter_sse
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 _INVALID_KEY_REASON = "API_KEY_INVALID"
 _INVALID_KEY_MESSAGE = "API key not valid"
+DEFAULT_MODEL = "gemini-3.5-flash-lite"
 
 
 class GeminiOptions(CloudOptions, kw_only=True):
@@ -34,9 +36,13 @@ class GeminiOptions(CloudOptions, kw_only=True):
     temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] = 0.7
     # Replies are spoken, so short: 300 tokens is about a minute and a half of speech.
     max_tokens: Annotated[int, msgspec.Meta(ge=1, le=65536)] = 300
-    # Tokens a thinking model may spend before answering (-1: as it sees fit). None: 0 for
-    # the 2.5 Flash models (no thinking: a caller waiting in silence wants the answer now),
-    # the model's own default for the others (2.5 Pro cannot switch thinking off).
+    # Gemini 3 and later: how much the model thinks before answering. None: "minimal" for
+    # the Flash models (a caller waiting in silence wants the answer now), "low" for the
+    # others, which have no "minimal".
+    thinking_level: Literal["minimal", "low", "medium", "high"] | None = None
+    # Gemini 2.x: tokens it may think before answering (-1: as it sees fit). None: 0 for
+    # 2.5 Flash and Flash-Lite (no thinking), the model's own default for the others.
+    # Google refuses a request carrying both a level and a budget.
     thinking_budget: Annotated[int, msgspec.Meta(ge=-1, le=32768)] | None = None
     read_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
 
@@ -82,9 +88,18 @@ _response_decoder = msgspec.json.Decoder(_Response)
         vendor="gemini",
         display_name="Gemini (Google)",
         description="Google's Gemini API (AI Studio key), streamed.",
-        models=["gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.0-flash", "gemini-2.5-pro"],
-        default_model="gemini-2.5-flash",
+        # Gemini API deprecations page (ai.google.dev, checked 2026-12-05): 2.0 Flash was shut
+        # down in June 2026, 2.5 Flash and 2.5 Pro on 2026-12-01; 3.5 Flash-Lite is Google's
+        # named replacement for 2.5 Flash; 2.5 Flash-Lite stays until further notice.
+        models=[
+            "gemini-3.5-flash-lite",
+            "gemini-3.5-flash",
+            "gemini-3.1-flash-lite",
+            "gemini-2.5-flash-lite",
+        ],
+        default_model=DEFAULT_MODEL,
         needs_api_key=True,
+        checked=date(2026, 12, 5),
     ),
     options=GeminiOptions,
 )
@@ -96,7 +111,7 @@ class GeminiLLM(StreamingHttpLLM[GeminiOptions]):
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config, parse_options(config, GeminiOptions), GEMINI_BASE_URL)
-        self._model = config.model or "gemini-2.5-flash"
+        self._model = config.model or DEFAULT_MODEL
 
     def _headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.config.api_key or "", "content-type": "application/json"}
@@ -114,11 +129,9 @@ class GeminiLLM(StreamingHttpLLM[GeminiOptions]):
             "temperature": self.options.temperature,
             "maxOutputTokens": self.options.max_tokens,
         }
-        budget = self.options.thinking_budget
-        if budget is None and _is_flash_thinker(self._model):
-            budget = 0
-        if budget is not None:
-            config["thinkingConfig"] = {"thinkingBudget": budget}
+        thinking = self._thinking_config()
+        if thinking:
+            config["thinkingConfig"] = thinking
         body: dict[str, Any] = {
             "contents": [
                 {
@@ -132,6 +145,19 @@ class GeminiLLM(StreamingHttpLLM[GeminiOptions]):
         if system_prompt:
             body["systemInstruction"] = {"parts": [{"text": system_prompt}]}
         return body
+
+    def _thinking_config(self) -> dict[str, Any]:
+        """`thinkingLevel` for Gemini 3 and later, `thinkingBudget` for 2.x, never both."""
+        level, budget = self.options.thinking_level, self.options.thinking_budget
+        if _is_gemini_2(self._model):
+            if budget is None and self._model.startswith("gemini-2.5-flash"):
+                budget = 0
+            return {} if budget is None else {"thinkingBudget": budget}
+        if level is None and budget is not None:
+            return {"thinkingBudget": budget}
+        if level is None:
+            level = "minimal" if "-flash" in self._model else "low"
+        return {"thinkingLevel": level}
 
     def _stream_request(self, content: bytes) -> httpx.Request:
         url = f"{self._base_url}/models/{self._model}:streamGenerateContent"
@@ -183,6 +209,6 @@ def _as_credential_error(exc: ProviderError) -> ProviderError:
     return exc
 
 
-def _is_flash_thinker(model: str) -> bool:
-    """The 2.5 Flash models think by default and can be told not to."""
-    return model.startswith("gemini-2.5-flash")
+def _is_gemini_2(model: str) -> bool:
+    """Gemini 2.x takes a thinking budget; 3 and later take a thinking level."""
+    return model.startswith("gemini-2.")

@@ -3,7 +3,10 @@
 Telephone audio goes as is: raw µ-law at 8 kHz (`encoding=mulaw&sample_rate=8000`), binary
 frames, `Authorization: Token <key>`. Deepgram answers `Results` messages (interim while the
 caller speaks, `is_final` segments as its endpointing settles them, `from_finalize` after our
-`Finalize`), `Metadata`, `SpeechStarted`, `UtteranceEnd`. We send `Finalize` when our VAD
+`Finalize`) and `Metadata`; we request neither `vad_events` nor `utterance_end_ms`, since our
+own VAD decides when the caller stopped. Vocabulary hints are Keyterm Prompting (`keyterm`)
+on Nova-3 and Keywords (`keywords`) on the older models, which ignore keyterms (Deepgram's
+keyterm docs, checked 2026-12-05). We send `Finalize` when our VAD
 hears the end of speech, `KeepAlive` when no audio flowed for a few seconds (Deepgram closes
 an idle stream after 10 s), and `CloseStream` at hang-up. Errors close the socket with a
 code and reason (e.g. 1008 DATA-0000, 1011 NET-0001) and surface as `ProviderError`.
@@ -11,6 +14,7 @@ code and reason (e.g. 1008 DATA-0000, 1011 NET-0001) and surface as `ProviderErr
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -37,7 +41,8 @@ class DeepgramSTTOptions(CloudOptions, kw_only=True):
     # usually comes first. None: Deepgram's default (10 ms).
     endpointing_ms: Annotated[int, msgspec.Meta(ge=10, le=5000)] | None = 300
     smart_format: bool = True
-    # Nova-3 keyterm prompting: names and words the caller is likely to say.
+    # Names and words the caller is likely to say: keyterm prompting on Nova-3, keyword
+    # boosting (one word each) on the older models.
     keyterms: list[str] = msgspec.field(default_factory=list)
 
 
@@ -72,6 +77,7 @@ _decoder = msgspec.json.Decoder(_Message)
         models=["nova-3", "nova-3-medical", "nova-2-phonecall", "nova-2"],
         default_model="nova-3",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=8000,
     ),
     options=DeepgramSTTOptions,
@@ -90,8 +96,9 @@ class DeepgramSTT(StreamingSTT):
         self._settled: list[str] = []
 
     def ws_url(self) -> str:
+        model = self.config.model or "nova-3"
         params: list[tuple[str, str]] = [
-            ("model", self.config.model or "nova-3"),
+            ("model", model),
             ("language", self.config.language),
             ("encoding", "mulaw"),
             ("sample_rate", "8000"),
@@ -102,7 +109,11 @@ class DeepgramSTT(StreamingSTT):
         ]
         if self.options.endpointing_ms is not None:
             params.append(("endpointing", str(self.options.endpointing_ms)))
-        params.extend(("keyterm", term) for term in self.options.keyterms)
+        if model.startswith("nova-3"):
+            params.extend(("keyterm", term) for term in self.options.keyterms)
+        else:
+            words = dict.fromkeys(w for term in self.options.keyterms for w in term.split())
+            params.extend(("keywords", word) for word in words)
         return f"{self._base_url}/v1/listen?{urlencode(params)}"
 
     def ws_headers(self) -> dict[str, str]:

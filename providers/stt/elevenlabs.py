@@ -7,12 +7,16 @@ The handshake carries `xi-api-key` and the session settings as query parameters:
 `session_started`; audio goes as `input_audio_chunk` JSON messages (base64), and a chunk with
 `commit: true` asks for the `committed_transcript` of what was heard since the last commit;
 `partial_transcript`s come in between. Errors arrive as messages whose `message_type` names
-them (`auth_error`, `quota_exceeded`, `rate_limited`, `input_error`, ...).
+them (`auth_error`, `quota_exceeded`, `unaccepted_terms_error`, `rate_limited`, ...), as the
+ElevenLabs Python SDK's realtime events list them. The service refuses a commit of less than
+0.3 s of audio (`commit_throttled`, an error in the SDK), so a shorter utterance is padded
+with silence up to that before it is committed.
 """
 
 from __future__ import annotations
 
 import base64
+from datetime import date
 from urllib.parse import urlencode
 
 import httpx
@@ -31,9 +35,12 @@ from providers.stt.utterance import language_code
 ELEVENLABS_BASE_URL = "wss://api.elevenlabs.io"
 _SAMPLE_RATE = 8000
 # Errors that another try with the same key cannot fix.
-_FINAL_ERRORS = {"auth_error", "unaccepted_terms", "quota_exceeded"}
-# Answers to a commit that mean "nothing to transcribe": an empty final, not a failure.
-_EMPTY_COMMIT = {"insufficient_audio_activity", "commit_throttled"}
+_FINAL_ERRORS = {"auth_error", "unaccepted_terms", "unaccepted_terms_error", "quota_exceeded"}
+# The answer to a commit that means "no speech in it": an empty final, not a failure.
+_EMPTY_COMMIT = "insufficient_audio_activity"
+# The least uncommitted audio a commit may carry (µ-law bytes: one per sample).
+_MIN_COMMIT_BYTES = int(0.3 * _SAMPLE_RATE)
+_ULAW_SILENCE = b"\xff"
 
 
 class ElevenLabsSTTOptions(CloudOptions, kw_only=True):
@@ -59,6 +66,7 @@ _encoder = msgspec.json.Encoder()
         models=["scribe_v2_realtime"],
         default_model="scribe_v2_realtime",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=_SAMPLE_RATE,
     ),
     options=ElevenLabsSTTOptions,
@@ -73,6 +81,7 @@ class ElevenLabsSTT(StreamingSTT):
         self.options = parse_options(config, ElevenLabsSTTOptions)
         super().__init__(config, self.options)
         self._base_url = self.options.url(ELEVENLABS_BASE_URL)
+        self._uncommitted = 0
 
     def ws_url(self) -> str:
         params = {
@@ -92,10 +101,16 @@ class ElevenLabsSTT(StreamingSTT):
             raise self._error(message)
 
     def audio_message(self, pcm: bytes) -> str:
+        self._uncommitted += len(pcm) // 2
         return self._chunk(ulaw_encode(pcm), commit=False)
 
     async def finalize(self) -> None:
-        await self.send_message(self._chunk(b"", commit=True))
+        if self._uncommitted == 0:
+            self.emit(Transcript("", is_final=True))
+            return
+        padding = _ULAW_SILENCE * max(0, _MIN_COMMIT_BYTES - self._uncommitted)
+        self._uncommitted = 0
+        await self.send_message(self._chunk(padding, commit=True))
 
     async def on_message(self, message: str | bytes) -> None:
         event = self._decode(message)
@@ -105,9 +120,9 @@ class ElevenLabsSTT(StreamingSTT):
                 self.emit(Transcript(event.text.strip(), is_final=False))
         elif kind == "committed_transcript":
             self.emit(Transcript(event.text.strip(), is_final=True))
-        elif kind in _EMPTY_COMMIT:
+        elif kind == _EMPTY_COMMIT:
             self.emit(Transcript("", is_final=True))
-        elif event.error or kind.endswith("error") or kind in _FINAL_ERRORS:
+        elif event.error or kind.endswith(("error", "throttled")) or kind in _FINAL_ERRORS:
             raise self._error(event)
 
     async def check_credentials(self) -> None:

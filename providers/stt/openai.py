@@ -2,25 +2,36 @@
 the file endpoint.
 
 Realtime: `wss://api.openai.com/v1/realtime?intent=transcription` with `Authorization:
-Bearer`; the server opens with `session.created`, we send `session.update` (type
-`transcription`, input format `audio/pcmu`, i.e. telephone µ-law at 8 kHz as is, a streaming
-model such as `gpt-live-transcribe` and the language, `turn_detection: null` because our VAD
-decides turns) and wait for `session.updated`. Audio goes as `input_audio_buffer.append`
-(base64); at the end of speech `input_audio_buffer.commit`; the transcript streams back as
-`conversation.item.input_audio_transcription.delta` events and ends with `.completed`
-(with token usage). Only speech is appended (the webrtcvad gate), since OpenAI bills every
-audio token committed.
+Bearer`; the server opens with `session.created` (whose `expires_at` is when OpenAI will end
+the session: 60 minutes today), we send `session.update` (type `transcription`, input format
+`audio/pcmu`, i.e. telephone µ-law at 8 kHz as is, a streaming model such as
+`gpt-live-transcribe`) and wait for `session.updated`. Audio goes as
+`input_audio_buffer.append` (base64); at the end of speech `input_audio_buffer.commit`; the
+transcript streams back as `conversation.item.input_audio_transcription.delta` events and
+ends with `.completed` (with token usage). Only speech is appended (the webrtcvad gate), since
+OpenAI bills every audio token committed.
 
-Fallback: if the realtime socket cannot be opened for any reason but a refused key (a proxy
-without WebSocket support, a region without realtime), or drops mid-call, the provider
-carries on with `POST /v1/audio/transcriptions`, one utterance per request, re-sending an
-utterance whose realtime final was lost. Option `mode: file` uses the file endpoint only.
+The GPT transcribe models (`gpt-live-transcribe`, `gpt-transcribe`) take a `languages` array
+and literal `keywords` instead of the legacy `language` (OpenAI's Whisper-to-GPT-Transcribe
+migration cookbook, checked 2026-12-05); `gpt-live-transcribe` has no server VAD, so
+`turn_detection` is left out for it, while older models get `null` because our VAD decides
+turns. A long call outlives a session: once fewer than `RENEW_BEFORE_EXPIRY_S` remain, the
+next utterance starts on a new session.
+
+Fallback: if the realtime socket cannot be opened for any reason but a refused key or a
+refused session configuration (a proxy without WebSocket support, a region without realtime),
+or drops mid-call, the provider carries on with `POST /v1/audio/transcriptions`, one utterance
+per request, re-sending an utterance whose realtime final was lost. A session configuration
+OpenAI refuses is an error the caller's call reports, not a silent switch to the file
+endpoint. Option `mode: file` uses the file endpoint only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import time
+from datetime import date
 from typing import Annotated, Literal
 
 import httpx
@@ -32,7 +43,7 @@ from media.g711 import ulaw_encode
 from providers.base import ProviderConfig, ProviderError, ProviderKind, Transcript
 from providers.cloud.options import CloudOptions
 from providers.cloud.websocket import receive, send
-from providers.registry import VendorInfo, parse_options, register
+from providers.registry import ProviderConfigError, VendorInfo, parse_options, register
 from providers.retry import with_retries
 from providers.stt.speech_gate import SpeechGate
 from providers.stt.streaming import StreamingSTT
@@ -45,7 +56,15 @@ log = structlog.get_logger(__name__)
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 _SAMPLE_RATE = 8000
 _EMPTY_COMMIT = "input_audio_buffer_commit_empty"
+# The transcription models that take `languages`/`keywords` (by model id prefix).
+_GPT_TRANSCRIBE = ("gpt-live-transcribe", "gpt-transcribe")
+# Models without server-side turn detection: `turn_detection` is left out for them.
+_NO_TURN_DETECTION = ("gpt-live-transcribe",)
+# Renew the session this long before it expires: longer than any one utterance.
+RENEW_BEFORE_EXPIRY_S = 60.0
 _encoder = msgspec.json.Encoder()
+
+Keyword = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^<>\r\n]+$")]
 
 
 class OpenAISTTOptions(CloudOptions, kw_only=True):
@@ -55,8 +74,15 @@ class OpenAISTTOptions(CloudOptions, kw_only=True):
     # The model of the file endpoint (fallback, or `mode: file`): the streaming models are
     # realtime-only.
     file_model: str = "gpt-4o-mini-transcribe"
-    # Words the caller is likely to say (names, products).
+    # What the call is about, free-form.
     prompt: str = ""
+    # Literal terms the caller is likely to say (names, products): GPT transcribe models.
+    keywords: list[Keyword] = msgspec.field(default_factory=list)
+    # OpenAI's input noise reduction ("near_field" suits a handset); None: off.
+    noise_reduction: Literal["near_field", "far_field"] | None = None
+    # gpt-live-transcribe: how long it waits before emitting text (more: more accurate
+    # partials, later). None: OpenAI's default.
+    delay: Literal["minimal", "low", "medium", "high", "xhigh"] | None = None
     read_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
 
 
@@ -71,8 +97,13 @@ class _Error(msgspec.Struct):
     message: str = ""
 
 
+class _Session(msgspec.Struct):
+    expires_at: int | None = None
+
+
 class _Event(msgspec.Struct):
     type: str
+    session: _Session | None = None
     item_id: str = ""
     delta: str = ""
     transcript: str = ""
@@ -92,14 +123,18 @@ _decoder = msgspec.json.Decoder(_Event)
             "OpenAI realtime transcription (µ-law 8 kHz over WebSocket), falling back to "
             "/v1/audio/transcriptions per utterance."
         ),
+        # OpenAI's transcription guide and migration cookbook (checked 2026-12-05):
+        # gpt-live-transcribe streams, gpt-transcribe is more accurate per committed turn;
+        # gpt-realtime-whisper is the legacy one they replace.
         models=[
             "gpt-live-transcribe",
-            "gpt-realtime-whisper",
+            "gpt-transcribe",
             "gpt-4o-mini-transcribe",
             "gpt-4o-transcribe",
         ],
         default_model="gpt-live-transcribe",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=_SAMPLE_RATE,
     ),
     options=OpenAISTTOptions,
@@ -125,6 +160,7 @@ class OpenAISTT(StreamingSTT):
         self._deltas: dict[str, str] = {}
         self._http: httpx.AsyncClient | None = None
         self._switching: asyncio.Task[None] | None = None
+        self._expires_at: float | None = None
 
     # ---- realtime session --------------------------------------------------------------
 
@@ -136,29 +172,47 @@ class OpenAISTT(StreamingSTT):
         return {"Authorization": f"Bearer {self.config.api_key or ''}"}
 
     async def start_session(self, ws: ClientConnection) -> None:
-        transcription = {"model": self._model, "language": self._language}
-        if self.options.prompt:
-            transcription["prompt"] = self.options.prompt
-        update = {
-            "type": "session.update",
-            "session": {
-                "type": "transcription",
-                "audio": {
-                    "input": {
-                        "format": {"type": "audio/pcmu"},
-                        "transcription": transcription,
-                        "turn_detection": None,
-                    }
-                },
-            },
-        }
+        update = {"type": "session.update", "session": self._session_config()}
         await send(self.vendor, ws, _encoder.encode(update).decode())
+        self._expires_at = None
         while True:
             event = self._decode(await receive(self.vendor, ws, self._cloud.read_timeout))
-            if event.type == "session.updated":
+            if event.type == "session.created" and event.session is not None:
+                self._expires_at = event.session.expires_at
+            elif event.type == "session.updated":
                 return
-            if event.type == "error":
-                raise self._error(event.error or _Error())
+            elif event.type == "error":
+                error = event.error or _Error()
+                raise ProviderConfigError(
+                    f"{self.vendor}: session refused: {error.code}: {error.message}"
+                )
+
+    def _session_config(self) -> dict[str, object]:
+        transcription: dict[str, object] = {"model": self._model}
+        if self._model.startswith(_GPT_TRANSCRIBE):
+            transcription["languages"] = [self._language]
+            if self.options.keywords:
+                transcription["keywords"] = self.options.keywords
+        else:
+            transcription["language"] = self._language
+        if self.options.prompt:
+            transcription["prompt"] = self.options.prompt
+        if self.options.delay is not None and self._model.startswith(_NO_TURN_DETECTION):
+            transcription["delay"] = self.options.delay
+        audio_in: dict[str, object] = {
+            "format": {"type": "audio/pcmu"},
+            "transcription": transcription,
+        }
+        if not self._model.startswith(_NO_TURN_DETECTION):
+            audio_in["turn_detection"] = None
+        if self.options.noise_reduction is not None:
+            audio_in["noise_reduction"] = {"type": self.options.noise_reduction}
+        return {"type": "transcription", "audio": {"input": audio_in}}
+
+    def _session_ending(self) -> bool:
+        """The session ends soon: the next utterance belongs on a new one."""
+        expires_at = self._expires_at
+        return expires_at is not None and expires_at - time.time() < RENEW_BEFORE_EXPIRY_S
 
     def audio_message(self, pcm: bytes) -> str:
         audio = base64.b64encode(ulaw_encode(pcm)).decode()
@@ -202,6 +256,8 @@ class OpenAISTT(StreamingSTT):
             return
         try:
             await super().connect()
+        except ProviderConfigError:
+            raise
         except ProviderError as exc:
             if exc.status in (401, 403):
                 raise
@@ -213,6 +269,10 @@ class OpenAISTT(StreamingSTT):
         self._gate.push(pcm, speech)
         if not speech:
             return
+        starting = not self._utterance and self._committed is None and self._ws is not None
+        if starting and self._session_ending():
+            log.info("openai_session_renewed", reason="expires soon")
+            await self.retire_socket()
         self._utterance += speech
         if self._ws is None and not self.file_mode:
             await self.connect()
@@ -315,8 +375,10 @@ class OpenAISTT(StreamingSTT):
 
     def _error(self, error: _Error) -> ProviderError:
         refused = error.code == "invalid_api_key" or error.type == "authentication_error"
+        # An expired session is a lost socket: the file endpoint carries on.
+        expired = error.code == "session_expired"
         return ProviderError(
             f"{self.vendor}: {error.type}: {error.code}: {error.message}",
-            retryable=not refused and error.type != "invalid_request_error",
+            retryable=expired or (not refused and error.type != "invalid_request_error"),
             status=401 if refused else None,
         )

@@ -7,14 +7,24 @@ A recognition *task* runs on the socket: the client sends `run-task` (model, `fo
 sends `result-generated` events (`payload.output.sentence` with `text` and `sentence_end`),
 and after the client's `finish-task` it flushes the last sentence and sends `task-finished`;
 `task-failed` carries `error_code`/`error_message`. Paraformer has no flush within a task, so
-the end of an utterance finishes the task (giving its final at once) and a new task starts
-on the same socket for the next one; audio arriving in between is held and sent when it
-has started.
+the end of an utterance finishes the task (giving its final at once) and the next utterance
+runs in a new task. Running a second task on a socket after `task-finished` is not
+documented, so each task gets its own socket, opened as soon as the previous task finished;
+audio arriving in between is held and sent when the new task has started.
+
+Models and rates (Model Studio's realtime ASR pages, checked 2026-12-05): the Paraformer
+realtime models take 8 kHz (`paraformer-realtime-8k-v2` is the telephone one) and
+`fun-asr-flash-8k-realtime` is 8 kHz only, all in the China (Beijing) region;
+`fun-asr-realtime` takes 16 kHz only and also runs in Singapore, so the pipeline resamples
+the call's audio up for it. Keys belong to one region: a key from the other region is refused
+at the handshake, and the error says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -29,9 +39,14 @@ from providers.stt.utterance import language_code
 
 # Paraformer runs in the China (Beijing) region; other regions set their own base_url.
 DASHSCOPE_WS_URL = "wss://dashscope.aliyuncs.com/api-ws/v1/inference"
+DASHSCOPE_INTL_WS_URL = "wss://dashscope-intl.aliyuncs.com/api-ws/v1/inference"
+DEFAULT_MODEL = "paraformer-realtime-v2"
 _SAMPLE_RATE = 8000
-# Audio held while the next task starts: far more than the round trip it takes.
-_MAX_HELD_BYTES = _SAMPLE_RATE * 2 * 10
+# Models that take 16 kHz audio only (by model id prefix).
+_WIDEBAND_MODELS = ("fun-asr-realtime",)
+_WIDEBAND_RATE = 16000
+# Seconds of audio held while the next task starts: far more than the round trip it takes.
+_MAX_HELD_SECONDS = 10
 # Error codes no retry fixes.
 _FINAL_ERRORS = {"InvalidApiKey", "AccessDenied", "Arrearage", "ModelNotFound", "InvalidParameter"}
 
@@ -78,16 +93,27 @@ _encoder = msgspec.json.Encoder()
         kind=ProviderKind.STT,
         vendor="qwen",
         display_name="Qwen / Alibaba Cloud (DashScope)",
-        description="Alibaba Cloud Model Studio realtime ASR (Paraformer) over WebSocket, 8 kHz.",
-        models=["paraformer-realtime-v2", "fun-asr-realtime", "paraformer-realtime-8k-v2"],
-        default_model="paraformer-realtime-v2",
+        description=(
+            "Alibaba Cloud Model Studio realtime ASR (Paraformer, Fun-ASR) over WebSocket. "
+            "Keys are per region: the default base_url is China (Beijing); Singapore keys "
+            f"need {DASHSCOPE_INTL_WS_URL} and fun-asr-realtime (16 kHz)."
+        ),
+        models=[
+            DEFAULT_MODEL,
+            "paraformer-realtime-8k-v2",
+            "fun-asr-flash-8k-realtime",
+            "fun-asr-realtime",
+        ],
+        default_model=DEFAULT_MODEL,
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=_SAMPLE_RATE,
     ),
     options=QwenSTTOptions,
 )
 class QwenSTT(StreamingSTT):
-    """Streaming transcription with DashScope's realtime ASR, one task per utterance."""
+    """Streaming transcription with DashScope's realtime ASR, one task (and socket) per
+    utterance."""
 
     vendor = "qwen"
     sample_rate = _SAMPLE_RATE
@@ -95,6 +121,9 @@ class QwenSTT(StreamingSTT):
     def __init__(self, config: ProviderConfig) -> None:
         self.options = parse_options(config, QwenSTTOptions)
         super().__init__(config, self.options)
+        self._model = config.model or DEFAULT_MODEL
+        if self._model.startswith(_WIDEBAND_MODELS):
+            self.sample_rate = _WIDEBAND_RATE
         self._url = self.options.url(DASHSCOPE_WS_URL)
         self._task_id = ""
         self._running = False
@@ -102,12 +131,20 @@ class QwenSTT(StreamingSTT):
         self._finish_when_started = False
         self._finishing = False
         self._final_sent = False
+        # The next task's socket being opened (between utterances).
+        self._opening: asyncio.Task[None] | None = None
 
     def ws_url(self) -> str:
         return self._url
 
     def ws_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key or ''}"}
+
+    async def connect(self) -> None:
+        try:
+            await super().connect()
+        except ProviderError as exc:
+            raise _region_hint(exc, self._url) from exc
 
     async def start_session(self, ws: ClientConnection) -> None:
         await send(self.vendor, ws, self._run_task())
@@ -125,14 +162,22 @@ class QwenSTT(StreamingSTT):
     async def send_audio(self, pcm: bytes) -> None:
         if self._failure is not None:
             raise self._failure
-        if self._running or self._ws is None:
+        between_tasks = self._opening is not None or (self._ws is not None and not self._running)
+        if not between_tasks:
             await super().send_audio(pcm)
-        elif len(self._held) + len(pcm) <= _MAX_HELD_BYTES:
+        elif len(self._held) + len(pcm) <= _MAX_HELD_SECONDS * self.sample_rate * 2:
             self._held += pcm
+
+    async def end_utterance(self) -> None:
+        if self._opening is not None and self._failure is None:
+            # The next task is starting; its utterance ends as soon as it has.
+            self._finish_when_started = True
+            return
+        await super().end_utterance()
 
     async def finalize(self) -> None:
         if not self._running:
-            # The previous task is still finishing or the next one starting.
+            # The task is still finishing or starting.
             self._finish_when_started = True
             return
         await self._finish_task()
@@ -156,29 +201,42 @@ class QwenSTT(StreamingSTT):
             if self._finishing and not self._final_sent:
                 self.emit(Transcript("", is_final=True))
             self._finishing = False
+            self._running = False
             if not self._closing:
-                await self.send_message(self._run_task())
-        elif header.event == "task-started":
-            self._running = True
-            held, self._held = bytes(self._held), bytearray()
-            if held:
-                await super().send_audio(held)
-            if self._finish_when_started:
-                self._finish_when_started = False
-                await self._finish_task()
+                # Runs once the old socket is retired (`retire_socket` clears it at once).
+                self._opening = asyncio.create_task(self._next_task())
+                self._tasks.append(self._opening)
+            await self.retire_socket()
         elif header.event == "task-failed":
             raise self._error(header)
 
     async def check_credentials(self) -> None:
         """Open the socket and close it: DashScope checks the key at the handshake."""
-        ws = await open_websocket_with_retries(
-            self.vendor,
-            self._url,
-            self.ws_headers(),
-            connect_timeout=self._cloud.connect_timeout,
-            policy=self._policy,
-        )
+        try:
+            ws = await open_websocket_with_retries(
+                self.vendor,
+                self._url,
+                self.ws_headers(),
+                connect_timeout=self._cloud.connect_timeout,
+                policy=self._policy,
+            )
+        except ProviderError as exc:
+            raise _region_hint(exc, self._url) from exc
         await ws.close()
+
+    async def _next_task(self) -> None:
+        """Open the next task's socket, then send the audio held meanwhile."""
+        try:
+            await self.connect()
+            while self._held:
+                held, self._held = bytes(self._held), bytearray()
+                await super().send_audio(held)
+            self._opening = None
+            if self._finish_when_started:
+                self._finish_when_started = False
+                await self._finish_task()
+        except ProviderError as exc:
+            self._fail(exc)
 
     async def _finish_task(self) -> None:
         self._running = False
@@ -194,7 +252,7 @@ class QwenSTT(StreamingSTT):
         self._task_id = uuid.uuid4().hex
         parameters: dict[str, Any] = {
             "format": "pcm",
-            "sample_rate": _SAMPLE_RATE,
+            "sample_rate": self.sample_rate,
             "language_hints": [language_code(self.config.language)],
             "disfluency_removal_enabled": self.options.disfluency_removal,
         }
@@ -204,7 +262,7 @@ class QwenSTT(StreamingSTT):
                 "task_group": "audio",
                 "task": "asr",
                 "function": "recognition",
-                "model": self.config.model or "paraformer-realtime-v2",
+                "model": self._model,
                 "parameters": parameters,
                 "input": {},
             },
@@ -223,3 +281,16 @@ class QwenSTT(StreamingSTT):
             f"{self.vendor}: task failed: {code}: {header.error_message}",
             retryable=code not in _FINAL_ERRORS,
         )
+
+
+def _region_hint(exc: ProviderError, url: str) -> ProviderError:
+    """A refused key, with what usually causes it: a key of the other region."""
+    if exc.status not in (401, 403):
+        return exc
+    other = DASHSCOPE_INTL_WS_URL if "dashscope-intl" not in url else DASHSCOPE_WS_URL
+    return ProviderError(
+        f"{exc} (Alibaba Cloud keys belong to one region and this endpoint is {url}; "
+        f"a key from the other region needs base_url {other})",
+        retryable=False,
+        status=exc.status,
+    )

@@ -195,10 +195,18 @@ class StreamingSTT(STTProvider):
 
     async def _read(self, ws: ClientConnection) -> None:
         try:
-            while True:
+            while self._ws is ws:
                 await self.on_message(await receive(self.vendor, ws, None))
         except ProviderError as exc:
-            self._fail(exc)
+            # A socket the vendor module retired (`retire_socket`) may close as it likes.
+            if self._ws is ws:
+                self._fail(exc)
+
+    async def retire_socket(self) -> None:
+        """Close the current socket for good; the next `connect()` opens a new one."""
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
 
     async def _keep_alive(self, interval: float) -> None:
         message = self.keepalive_message()

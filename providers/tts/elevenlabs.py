@@ -1,38 +1,49 @@
-"""ElevenLabs text-to-speech, over the HTTP stream endpoint or the streaming-input WebSocket.
+"""ElevenLabs text-to-speech, over the HTTP stream endpoint or one multi-context WebSocket
+per call.
 
 HTTP (default): `POST {base_url}/v1/text-to-speech/{voice_id}/stream?output_format=ulaw_8000`
 with `xi-api-key` and `{"text", "model_id", "voice_settings"}`; the body is headerless audio
-as it is generated. ElevenLabs recommends this when the whole text is known, which is the case:
-the pipeline hands over one sentence at a time.
+as it is generated. Each sentence pays a request (on a pooled, pre-warmed connection).
 
-WebSocket (`transport: "websocket"`): `{base_url as ws}/v1/text-to-speech/{voice_id}/stream-input
-?model_id=&output_format=&auto_mode=true` with `xi-api-key`; messages `{"text": " ",
-voice_settings}` (opens the stream), `{"text": "<sentence> ", "flush": true}`, `{"text": ""}`
-(end); the server answers
-`{"audio": <base64>, "isFinal": null, "normalizedAlignment": ...}` messages and a final
-`{"isFinal": true}`, or an error `{"message", "error", "code"}`. One connection per sentence:
-this endpoint marks the end of audio only by `isFinal` at the end of the stream.
+WebSocket (`transport: "websocket"`): `{base_url as ws}/v1/text-to-speech/{voice_id}
+/multi-stream-input?model_id=&output_format=&auto_mode=true` with `xi-api-key`, opened once
+per call (`connect()` opens it ahead of the first sentence), so only the first sentence pays
+the handshake. Each sentence is its own *context* (ElevenLabs' multi-context WebSocket API
+reference, checked 2026-12-05): `{"text": " ", "context_id", voice_settings}` opens it,
+`{"text": "<sentence> ", "context_id", "flush": true}` generates it, `{"context_id",
+"close_context": true}` ends it; the server answers `{"audio": <base64>, "contextId"}`
+messages and `{"isFinal": true, "contextId"}`, or an error `{"message", "error", "code"}`.
+`{"close_socket": true}` ends the call. A sentence dropped mid-way (barge-in) leaves the
+socket usable: its late audio carries its own context id and is discarded; a socket the
+server closed while idle (its inactivity timeout) is replaced on the next sentence.
 
 µ-law 8 kHz (`ulaw_8000`) is asked for by default: telephone-native, no resample.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
+import uuid
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
+import httpx
 import msgspec
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
-from providers.base import ProviderError, ProviderKind
+from providers.base import ProviderConfig, ProviderError, ProviderKind
 from providers.cloud.http import send_once
-from providers.cloud.websocket import receive, send
+from providers.cloud.websocket import open_websocket, receive, send
 from providers.registry import VendorInfo, register
 from providers.tts.cloud import CloudTTS
 from providers.tts.streaming import CloudTTSOptions, WireAudio, WireEncoding
-from providers.tts.transport import http_audio, websocket
+from providers.tts.transport import http_audio
 
 MODELS = ["eleven_flash_v2_5", "eleven_turbo_v2_5", "eleven_multilingual_v2", "eleven_v3"]
 # "Rachel", one of the premade voices every account has.
@@ -61,6 +72,7 @@ class ElevenLabsTTSOptions(CloudTTSOptions, kw_only=True):
 class _StreamMessage(msgspec.Struct):
     audio: str | None = None
     isFinal: bool | None = None
+    contextId: str | None = None
     message: str | None = None
     error: str | None = None
     code: int | None = None
@@ -75,8 +87,8 @@ _message_decoder = msgspec.json.Decoder(_StreamMessage)
         vendor="elevenlabs",
         display_name="ElevenLabs",
         description=(
-            "ElevenLabs voices over the HTTP stream (default) or the streaming-input WebSocket, "
-            "µ-law 8 kHz by default. The voice is an ElevenLabs voice id."
+            "ElevenLabs voices over the HTTP stream (default) or one multi-context WebSocket "
+            "per call, µ-law 8 kHz by default. The voice is an ElevenLabs voice id."
         ),
         models=MODELS,
         default_model="eleven_flash_v2_5",
@@ -93,6 +105,12 @@ class ElevenLabsTTS(CloudTTS[ElevenLabsTTSOptions]):
     default_base_url = "https://api.elevenlabs.io"
     options_type = ElevenLabsTTSOptions
 
+    def __init__(self, config: ProviderConfig, *, http: httpx.AsyncClient | None = None) -> None:
+        super().__init__(config, http=http)
+        self._socket: ClientConnection | None = None
+        # One sentence at a time on the socket: a look-ahead sentence waits its turn.
+        self._turn = asyncio.Lock()
+
     @property
     def wire(self) -> WireAudio:
         encoding, rate = self.options.output.split("_")
@@ -100,8 +118,27 @@ class ElevenLabsTTS(CloudTTS[ElevenLabsTTSOptions]):
 
     @property
     def warms_http(self) -> bool:
-        # The WebSocket transport opens a new connection per sentence: nothing to warm.
+        # The WebSocket transport warms its socket instead.
         return self.options.prewarm and self.options.transport == "http"
+
+    async def connect(self) -> None:
+        if self.options.transport == "websocket" and self.options.prewarm:
+            async with self._turn:
+                await self._open_socket()
+        await super().connect()
+
+    async def close(self) -> None:
+        """End the call's socket; one still speaking (the call is ending) is dropped at once."""
+        if self._turn.locked():
+            self._drop_socket()
+        else:
+            async with self._turn:
+                socket, self._socket = self._socket, None
+                if socket is not None:
+                    with contextlib.suppress(ConnectionClosed):
+                        await socket.send(msgspec.json.encode({"close_socket": True}).decode())
+                    await socket.close()
+        await super().close()
 
     def _headers(self) -> dict[str, str]:
         return {"xi-api-key": self.config.api_key or ""}
@@ -135,6 +172,54 @@ class ElevenLabsTTS(CloudTTS[ElevenLabsTTSOptions]):
         return http_audio(self.vendor, self.http, request)
 
     async def _websocket_audio(self, text: str) -> AsyncGenerator[bytes, None]:
+        async with self._turn:
+            socket = await self._open_socket()
+            context = uuid.uuid4().hex
+            opening: dict[str, Any] = {"text": " ", "context_id": context}
+            settings = self._voice_settings()
+            if settings:
+                opening["voice_settings"] = settings
+            # The API wants each text piece to end with a space.
+            outgoing = [
+                opening,
+                {"text": text.rstrip() + " ", "context_id": context, "flush": True},
+                {"context_id": context, "close_context": True},
+            ]
+            finished = sent = False
+            try:
+                for message in outgoing:
+                    try:
+                        await send(self.vendor, socket, msgspec.json.encode(message).decode())
+                    except ProviderError:
+                        # Closed on us: the reason (e.g. a refused key) is in what it sent.
+                        break
+                sent = True
+                while True:
+                    reply = self._decode(
+                        await receive(self.vendor, socket, self.options.read_timeout)
+                    )
+                    if reply.error is not None:
+                        raise self._stream_error(reply)
+                    if reply.contextId not in (None, context):
+                        continue  # late audio of a sentence dropped earlier
+                    if reply.audio:
+                        yield self._audio(reply.audio)
+                    if reply.isFinal:
+                        finished = True
+                        return
+            finally:
+                # Dropped before its messages were all out, a half-sent frame may be on the
+                # wire: that socket cannot be trusted with the next sentence.
+                if not finished and (not sent or socket.state is not State.OPEN):
+                    self._drop_socket()
+
+    async def _open_socket(self) -> ClientConnection:
+        """The call's socket, opened on first use (caller holds `_turn`); one the server
+        closed while idle is replaced here, at no retry's cost."""
+        if self._socket is not None:
+            if self._socket.state is State.OPEN:
+                return self._socket
+            self._drop_socket()
         query = urlencode(
             {
                 "model_id": self.config.model or MODELS[0],
@@ -143,32 +228,16 @@ class ElevenLabsTTS(CloudTTS[ElevenLabsTTSOptions]):
             }
         )
         root = self.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-        url = f"{root}/v1/text-to-speech/{self._voice_path()}/stream-input?{query}"
-        opening: dict[str, Any] = {"text": " "}
-        settings = self._voice_settings()
-        if settings:
-            opening["voice_settings"] = settings
-        # The API wants each text piece to end with a space; the empty text ends the stream.
-        outgoing = [opening, {"text": text.rstrip() + " ", "flush": True}, {"text": ""}]
-        connect_timeout = self.options.connect_timeout
-        async with websocket(
-            self.vendor, url, self._headers(), connect_timeout=connect_timeout
-        ) as ws:
-            for outgoing_message in outgoing:
-                try:
-                    await send(self.vendor, ws, msgspec.json.encode(outgoing_message).decode())
-                except ProviderError:
-                    # Closed on us: the reason (e.g. a refused key) is in the messages it sent.
-                    break
-            while True:
-                raw = await receive(self.vendor, ws, self.options.read_timeout)
-                message = self._decode(raw)
-                if message.error is not None:
-                    raise self._stream_error(message)
-                if message.audio:
-                    yield self._audio(message.audio)
-                if message.isFinal:
-                    return
+        url = f"{root}/v1/text-to-speech/{self._voice_path()}/multi-stream-input?{query}"
+        self._socket = await open_websocket(
+            self.vendor, url, self._headers(), connect_timeout=self.options.connect_timeout
+        )
+        return self._socket
+
+    def _drop_socket(self) -> None:
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            socket.transport.abort()
 
     def _decode(self, raw: str | bytes) -> _StreamMessage:
         try:

@@ -9,6 +9,7 @@ telephone rate, so only the cheap µ-law encode remains for the pipeline.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import date
 from typing import Literal
 
 from providers.base import ProviderKind
@@ -18,7 +19,11 @@ from providers.tts.cloud import CloudTTS
 from providers.tts.streaming import CloudTTSOptions, WireAudio, WireEncoding
 from providers.tts.transport import http_audio
 
-MODELS = ["s1", "s2-pro", "speech-1.6", "speech-1.5"]
+# Fish Audio's docs (checked 2026-12-05): s2.1-pro is recommended for production,
+# s2.1-pro-free is the same model without latency guarantees; s1 is deprecated and retired on
+# 2026-12-31, and the speech-1.x models are older still.
+MODELS = ["s2.1-pro", "s2-pro", "s2.1-pro-free"]
+DEFAULT_MODEL = "s2.1-pro"
 
 
 class FishAudioTTSOptions(CloudTTSOptions, kw_only=True):
@@ -41,8 +46,9 @@ class FishAudioTTSOptions(CloudTTSOptions, kw_only=True):
             "(reference_id) from fish.audio; empty uses Fish's default voice."
         ),
         models=MODELS,
-        default_model="s1",
+        default_model=DEFAULT_MODEL,
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=8000,
     ),
     options=FishAudioTTSOptions,
@@ -71,7 +77,7 @@ class FishAudioTTS(CloudTTS[FishAudioTTSOptions]):
         }
         if self.config.voice:
             body["reference_id"] = self.config.voice
-        headers = {**self._headers(), "model": self.config.model or "s1"}
+        headers = {**self._headers(), "model": self.config.model or DEFAULT_MODEL}
         request = self.http.build_request(
             "POST", f"{self.base_url}/v1/tts", json=body, headers=headers
         )

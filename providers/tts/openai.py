@@ -8,6 +8,7 @@ so any OpenAI-compatible speech server (e.g. a self-hosted Kokoro) works the sam
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import date
 from typing import Annotated
 
 import msgspec
@@ -21,8 +22,13 @@ from providers.tts.transport import http_audio
 
 # The `pcm` response format is fixed at 24 kHz mono 16-bit little-endian.
 PCM_SAMPLE_RATE = 24000
+# OpenAI's text-to-speech guide (checked 2026-12-05): these models shut down on 2027-01-06;
+# the named successor (gpt-realtime-2.1-mini) speaks only over the Realtime API.
 MODELS = ["gpt-4o-mini-tts", "tts-1", "tts-1-hd"]
+# marin and cedar sound best (gpt-4o-mini-tts only; tts-1 has the nine older voices).
 VOICES = [
+    "marin",
+    "cedar",
     "alloy",
     "ash",
     "ballad",
@@ -50,12 +56,16 @@ class OpenAITTSOptions(CloudTTSOptions, kw_only=True):
         kind=ProviderKind.TTS,
         vendor="openai",
         display_name="OpenAI speech",
-        description="OpenAI text-to-speech, streamed as 24 kHz PCM.",
+        description=(
+            "OpenAI text-to-speech, streamed as 24 kHz PCM. The speech models shut down on "
+            "2027-01-06; marin and cedar need gpt-4o-mini-tts."
+        ),
         models=MODELS,
         voices=VOICES,
         default_model="gpt-4o-mini-tts",
-        default_voice="alloy",
+        default_voice="marin",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=PCM_SAMPLE_RATE,
     ),
     options=OpenAITTSOptions,

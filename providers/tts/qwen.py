@@ -6,12 +6,15 @@
 answered by `session.updated`). Each sentence is `input_text_buffer.append` + `commit`; the
 server streams `response.audio.delta` events (base64 PCM) and ends with `response.done`;
 failures come as `error` events `{"error": {"code", "message"}}`. `session.finish` ends it.
+The older `qwen-tts-realtime` takes 24 kHz only and no `speech_rate` (Model Studio's
+client-events reference, checked 2026-12-05), so it gets neither and is resampled.
 
 One session serves the whole call: sentences are committed one after another on it, so only
 the first pays the TLS and session set-up (`connect()` opens it ahead of the first sentence).
 A session whose sentence did not finish cleanly (error, barge-in) is dropped, never reused:
 its leftover audio must not leak into the next sentence. Qwen has no G.711 output; PCM at
-8 kHz is the telephone rate.
+8 kHz is the telephone rate. Keys belong to one region (the default endpoint is Singapore):
+a refused key says so and names the Beijing endpoint.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import binascii
 import contextlib
 import uuid
 from collections.abc import AsyncGenerator
+from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -38,6 +42,11 @@ from providers.tts.cloud import CloudTTS
 from providers.tts.streaming import CloudTTSOptions, WireAudio, WireEncoding
 
 MODELS = ["qwen3-tts-flash-realtime", "qwen-tts-realtime"]
+# Models that speak 24 kHz PCM only and take no speech rate (by model id prefix).
+_FIXED_24K_MODELS = ("qwen-tts-realtime",)
+_FIXED_RATE = 24000
+_INTL_URL = "wss://dashscope-intl.aliyuncs.com"
+_BEIJING_URL = "wss://dashscope.aliyuncs.com"
 VOICES = ["Cherry", "Ethan", "Serena", "Chelsie", "Dylan", "Jada", "Sunny", "Nofish"]
 # Error codes meaning the key is refused or unpaid: retrying cannot help.
 _REFUSED_CODES = {"InvalidApiKey", "AccessDenied", "Arrearage", "AccessDenied.Unpurchased"}
@@ -82,6 +91,7 @@ _event_decoder = msgspec.json.Decoder(_Event)
         default_model="qwen3-tts-flash-realtime",
         default_voice="Cherry",
         needs_api_key=True,
+        checked=date(2026, 12, 5),
         sample_rate=8000,
     ),
     options=QwenTTSOptions,
@@ -90,18 +100,20 @@ class QwenTTS(CloudTTS[QwenTTSOptions]):
     """Qwen realtime speech for one call, over one reused session."""
 
     vendor = "qwen"
-    default_base_url = "wss://dashscope-intl.aliyuncs.com"
+    default_base_url = _INTL_URL
     options_type = QwenTTSOptions
 
     def __init__(self, config: ProviderConfig, *, http: httpx.AsyncClient | None = None) -> None:
         super().__init__(config, http=http)
+        self._fixed_24k = (config.model or MODELS[0]).startswith(_FIXED_24K_MODELS)
         self._session: ClientConnection | None = None
         # One sentence at a time on the session: a look-ahead sentence waits its turn.
         self._turn = asyncio.Lock()
 
     @property
     def wire(self) -> WireAudio:
-        return WireAudio(WireEncoding.PCM16, self.options.sample_rate)
+        rate = _FIXED_RATE if self._fixed_24k else self.options.sample_rate
+        return WireAudio(WireEncoding.PCM16, rate)
 
     @property
     def url(self) -> str:
@@ -163,9 +175,12 @@ class QwenTTS(CloudTTS[QwenTTSOptions]):
                 return self._session
             self._drop_session()
         headers = {"Authorization": f"Bearer {self.config.api_key or ''}"}
-        session = await open_websocket(
-            self.vendor, self.url, headers, connect_timeout=self.options.connect_timeout
-        )
+        try:
+            session = await open_websocket(
+                self.vendor, self.url, headers, connect_timeout=self.options.connect_timeout
+            )
+        except ProviderError as exc:
+            raise self._region_hint(exc) from exc
         try:
             await self._expect(session, "session.created")
             await send(self.vendor, session, self._event("session.update", session=self._config()))
@@ -182,11 +197,23 @@ class QwenTTS(CloudTTS[QwenTTSOptions]):
             "mode": "commit",
             "language_type": self.options.language_type,
             "response_format": "pcm",
-            "sample_rate": self.options.sample_rate,
+            "sample_rate": self.wire.sample_rate,
         }
-        if self.options.speech_rate is not None:
+        if self.options.speech_rate is not None and not self._fixed_24k:
             config["speech_rate"] = self.options.speech_rate
         return config
+
+    def _region_hint(self, exc: ProviderError) -> ProviderError:
+        """A refused key, with what usually causes it: a key of the other region."""
+        if exc.status not in (401, 403):
+            return exc
+        other = _BEIJING_URL if "dashscope-intl" in self.base_url else _INTL_URL
+        return ProviderError(
+            f"{exc} (Alibaba Cloud keys belong to one region and this endpoint is "
+            f"{self.base_url}; a key from the other region needs base_url {other})",
+            retryable=False,
+            status=exc.status,
+        )
 
     def _drop_session(self) -> None:
         session, self._session = self._session, None

@@ -25,6 +25,9 @@ async def test_catalog_lists_vendors_with_option_schemas(
     assert vendors[("tts", "piper")]["offline"] is True
     assert vendors[("llm", "openai")]["needs_api_key"] is True
     assert "properties" in vendors[("llm", "scripted")]["options_schema"]
+    # When the catalog's models were last checked against the vendor's documentation.
+    assert vendors[("llm", "claude")]["checked"] == "2026-12-05"
+    assert vendors[("tts", "piper")]["checked"] is None
 
 
 async def test_api_key_is_write_only(client: httpx.AsyncClient, tenant: TenantHandle) -> None:

@@ -26,7 +26,17 @@ _ERROR_TYPES = {
     403: "permission_error",
     429: "rate_limit_error",
     500: "api_error",
+    404: "not_found_error",
     529: "overloaded_error",
+}
+# Models Anthropic has retired: a request names one and gets 404 not_found_error
+# (platform.claude.com model deprecations).
+RETIRED_MODELS = {
+    "claude-3-5-haiku-latest",
+    "claude-3-5-haiku-20241022",
+    "claude-3-7-sonnet-latest",
+    "claude-opus-4-1",
+    "claude-opus-4-1-20250805",
 }
 
 
@@ -82,6 +92,8 @@ class FakeAnthropic:
             return _error(self.failures.pop(0), "scripted failure")
         if not isinstance(body.get("max_tokens"), int) or not body.get("messages"):
             return _error(Failure(400), "max_tokens and messages are required")
+        if body.get("model") in RETIRED_MODELS:
+            return _error(Failure(404), f"model: {body['model']}")
         if body["messages"][0]["role"] != "user":
             return _error(Failure(400), "first message must use the user role")
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

@@ -8,8 +8,10 @@ the client sends `run-task` (`header.action`, `task_id`, `streaming: duplex`; `p
 `sample_rate`, `input: {}`), the server answers `task-started`; binary audio frames follow;
 the server sends `result-generated` events (`payload.output.sentence`: `text`,
 `sentence_end`, `begin_time`, `end_time`), and after `finish-task` the final sentence,
-`task-finished`, and the socket stays open for another task. Bad requests get
-`task-failed` with `error_code`/`error_message`. The recognizer is scripted.
+`task-finished`, and the server closes the socket: a second task on one socket is not
+documented, so this fake does not take one. Bad requests get `task-failed` with
+`error_code`/`error_message`, among them a sample rate the model does not take
+(fun-asr-realtime: 16 kHz only; the 8k models: 8 kHz only). The recognizer is scripted.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from tests.fakes.cloud_common import (
 )
 
 FAKE_DASHSCOPE_KEY = "sk-dashscope-fake"
+# The one sample rate some models take (by model id prefix); the others take any.
+_ONLY_RATE = {
+    "fun-asr-realtime": 16000,
+    "fun-asr-flash-8k-realtime": 8000,
+    "paraformer-realtime-8k": 8000,
+}
 
 
 @dataclass
@@ -126,7 +134,8 @@ class FakeDashScopeASR:
                 if words:
                     await _result(ws, task, " ".join(words), end=True)
                 await _event(ws, task, "task-finished", output={"sentence": None})
-                task, recognizer = None, None
+                await ws.close()
+                break
         return ws
 
 
@@ -141,6 +150,10 @@ def _check_run_task(header: dict[str, Any], payload: dict[str, Any]) -> str | No
         return "parameters.format and parameters.sample_rate are required"
     if payload.get("input") != {}:
         return "payload.input must be {}"
+    rate = int(parameters["sample_rate"])
+    for prefix, only in _ONLY_RATE.items():
+        if str(payload["model"]).startswith(prefix) and rate != only:
+            return f"sample_rate {rate} is not supported by {payload['model']}, use {only}"
     return None
 
 

@@ -6,8 +6,10 @@ Speaks the documented protocol: `xi-api-key` header; session settings in the que
 `language_code`); the server sends `session_started` (with its config) first, or an
 `auth_error` message and a close when the key is wrong; the client sends
 `input_audio_chunk` messages (`audio_base_64`, `commit`, `sample_rate`); the server answers
-`partial_transcript` while audio comes and `committed_transcript` after a commit. A 429 at
-the handshake can be scripted. The recognizer is scripted (see `ScriptedRecognizer`).
+`partial_transcript` while audio comes and `committed_transcript` after a commit. A commit
+with less than `min_commit_seconds` of uncommitted audio is refused with `commit_throttled`
+(as the service does below 0.3 s). A 429 at the handshake can be scripted. The recognizer
+is scripted (see `ScriptedRecognizer`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class FakeElevenLabsSTT:
     sessions: list[Received] = field(default_factory=list)
     audio: bytearray = field(default_factory=bytearray)
     commits: int = 0
+    min_commit_seconds: float = 0.3
     base_url: str = ""
     _server: LocalServer | None = None
 
@@ -89,9 +92,9 @@ class FakeElevenLabsSTT:
         await ws.send_json(
             {"message_type": "session_started", "session_id": uuid.uuid4().hex, "config": config}
         )
-        recognizer = ScriptedRecognizer(
-            self.transcript, self.seconds_per_word, _BYTES_PER_SECOND[audio_format]
-        )
+        bytes_per_second = _BYTES_PER_SECOND[audio_format]
+        recognizer = ScriptedRecognizer(self.transcript, self.seconds_per_word, bytes_per_second)
+        uncommitted = 0
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 await ws.send_json({"message_type": "input_error", "error": "expected JSON text"})
@@ -102,6 +105,7 @@ class FakeElevenLabsSTT:
                 continue
             audio = base64.b64decode(chunk.get("audio_base_64", ""))
             self.audio += audio
+            uncommitted += len(audio)
             if self.drop_after_bytes is not None and len(self.audio) >= self.drop_after_bytes:
                 assert request.transport is not None
                 request.transport.close()
@@ -114,6 +118,16 @@ class FakeElevenLabsSTT:
             if words is not None:
                 await ws.send_json({"message_type": "partial_transcript", "text": " ".join(words)})
             if chunk.get("commit"):
+                seconds = uncommitted / bytes_per_second
+                if seconds < self.min_commit_seconds:
+                    error = (
+                        f"Commit request ignored: only {seconds:.2f}s of uncommitted audio. You "
+                        f"need at least {self.min_commit_seconds}s of uncommitted audio before "
+                        "committing."
+                    )
+                    await ws.send_json({"message_type": "commit_throttled", "error": error})
+                    continue
+                uncommitted = 0
                 self.commits += 1
                 text = " ".join(recognizer.settle())
                 await ws.send_json({"message_type": "committed_transcript", "text": text})

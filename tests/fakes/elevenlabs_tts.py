@@ -5,12 +5,14 @@ HTTP: `POST /v1/text-to-speech/{voice_id}/stream?output_format=` with `xi-api-ke
 `pcm_<rate>`) in chunks; errors are `{"detail": {"status", "message"}}` with the real statuses
 (401 invalid_api_key, 429 with `Retry-After`).
 
-WebSocket: `GET /v1/text-to-speech/{voice_id}/stream-input?model_id=&output_format=` with
-`xi-api-key`. A refused key is reported in-band, as ElevenLabs does: `{"message", "error":
-"invalid_api_key", "code": 1008}` then close 1008. The client opens with `{"text": " "}`, sends
-text (`"flush": true` forces generation), ends with `{"text": ""}`; the fake answers `{"audio":
-<base64>, "isFinal": null, "normalizedAlignment": {...}}` per piece, then `{"isFinal": true}`
-and closes. Scripted failures refuse the upgrade with their HTTP status.
+WebSocket: `GET /v1/text-to-speech/{voice_id}/multi-stream-input?model_id=&output_format=`
+with `xi-api-key`, the multi-context API. A refused key is reported in-band, as ElevenLabs
+does: `{"message", "error": "invalid_api_key", "code": 1008}` then close 1008. A context opens
+with `{"text": " ", "context_id"}` (text to a context never opened is an error), takes text
+(`"flush": true` generates what it holds), and `{"context_id", "close_context": true}` ends
+it with `{"isFinal": true, "contextId"}`; audio comes as `{"audio": <base64>, "contextId",
+"normalizedAlignment": {...}}`. `{"close_socket": true}` closes the socket. Contexts are
+served in order, one after another. Scripted failures refuse the upgrade with their status.
 
 `GET /v1/models` lists models (credential check).
 """
@@ -21,7 +23,7 @@ import asyncio
 import base64
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
@@ -52,12 +54,14 @@ def _output(output_format: str) -> tuple[str, int] | None:
 
 @dataclass
 class FakeElevenLabsTTS(FakeTTSServer):
-    # Texts received over WebSocket streams, in order (the opening " " excluded).
-    ws_texts: list[str] | None = None
+    # Texts flushed over WebSocket contexts, in order, over all sockets.
+    ws_texts: list[str] = field(default_factory=list)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/text-to-speech/{voice_id}/stream", self._stream)
-        app.router.add_get("/v1/text-to-speech/{voice_id}/stream-input", self._stream_input)
+        app.router.add_get(
+            "/v1/text-to-speech/{voice_id}/multi-stream-input", self._multi_stream_input
+        )
         app.router.add_get("/v1/models", self._models)
 
     def _key_ok(self, request: web.Request) -> bool:
@@ -83,7 +87,7 @@ class FakeElevenLabsTTS(FakeTTSServer):
         encoding, rate = output
         return await self.stream_body(request, self.audio_pieces(rate, encoding), "audio/basic")
 
-    async def _stream_input(self, request: web.Request) -> web.StreamResponse:
+    async def _multi_stream_input(self, request: web.Request) -> web.StreamResponse:
         await self.record(request)
         failure = self.next_failure()
         if failure is not None:
@@ -98,48 +102,56 @@ class FakeElevenLabsTTS(FakeTTSServer):
             await ws.send_str(json.dumps(error))
             await ws.close(code=1008, message=b"Invalid API key")
             return ws
-        texts: list[str] = []
-        opened = False
+        encoding, rate = output
+        contexts: dict[str, list[str]] = {}
         async for message in ws:
             if message.type is not WSMsgType.TEXT:
                 break
             data = json.loads(message.data)
-            text = data.get("text")
-            if not opened:
-                if text != " ":
-                    error = {"message": "First message must be ' '", "error": "invalid_request"}
-                    await ws.send_str(json.dumps(error))
-                    await ws.close(code=1008)
-                    return ws
-                opened = True
-                continue
-            if text:
-                texts.append(text)
-            if text == "" or data.get("flush"):
+            if data.get("close_socket"):
+                await ws.close()
                 break
-        self.ws_texts = texts
-        encoding, rate = output
-        await self._send_audio(request, ws, self.audio_pieces(rate, encoding))
+            context = str(data.get("context_id", "default"))
+            if context not in contexts:
+                if data.get("text") != " ":
+                    error = {"message": f"unknown context {context}", "error": "invalid_request"}
+                    await ws.send_str(json.dumps(error))
+                    continue
+                contexts[context] = []
+                continue
+            if data.get("text"):
+                contexts[context].append(data["text"])
+            if data.get("flush") and contexts[context]:
+                self.ws_texts.append("".join(contexts[context]))
+                contexts[context] = []
+                pieces = self.audio_pieces(rate, encoding)
+                if not await self._send_audio(request, ws, pieces, context):
+                    return ws
+            if data.get("close_context"):
+                del contexts[context]
+                await ws.send_str(json.dumps({"isFinal": True, "contextId": context}))
         return ws
 
     async def _send_audio(
-        self, request: web.Request, ws: web.WebSocketResponse, pieces: list[bytes]
-    ) -> None:
+        self, request: web.Request, ws: web.WebSocketResponse, pieces: list[bytes], context: str
+    ) -> bool:
+        """Stream one context's audio; False when the scripted disconnect cut the socket."""
         self.sent_at = []
         for index, piece in enumerate(pieces):
             if self.disconnect_after is not None and index >= self.disconnect_after:
                 assert request.transport is not None
                 request.transport.abort()
-                return
+                return False
             alignment = {"chars": ["a"], "charStartTimesMs": [0], "charDurationsMs": [50]}
             message = {
                 "audio": base64.b64encode(piece).decode(),
-                "isFinal": None,
+                "contextId": context,
                 "normalizedAlignment": alignment,
                 "alignment": alignment,
             }
+            if ws.closed:
+                return False
             await ws.send_str(json.dumps(message))
             self.sent_at.append(time.monotonic())
             await asyncio.sleep(self.chunk_delay)
-        await ws.send_str(json.dumps({"audio": None, "isFinal": True}))
-        await ws.close()
+        return True

@@ -15,7 +15,7 @@ from aiohttp import web
 from tests.fakes.cloud_common import failure_response
 from tests.fakes.tts_server import FakeTTSServer
 
-_MODELS = {"s1", "s2-pro", "speech-1.6", "speech-1.5"}
+_MODELS = {"s1", "s2-pro", "s2.1-pro", "s2.1-pro-free"}
 _RATES = {8000, 16000, 24000, 32000, 44100}
 
 

@@ -6,6 +6,9 @@ GenerateContentResponse (`candidates[0].content.parts[].text`, role `model`, cum
 `usageMetadata`, `finishReason: "STOP"` on the last, no `[DONE]`). Errors are Google RPC
 JSON `{"error": {"code", "message", "status", "details"}}`: a bad key is 400
 INVALID_ARGUMENT with reason API_KEY_INVALID, 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE.
+A shut-down model is 404 NOT_FOUND. `generationConfig.thinkingConfig` is checked as Google
+documents it: a `thinkingLevel` (Gemini 3 and later; "minimal" and "medium" on Flash models
+only) or a `thinkingBudget` (2.x), never both: 400 INVALID_ARGUMENT otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ _STATUS = {
     403: "PERMISSION_DENIED",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
+    404: "NOT_FOUND",
     503: "UNAVAILABLE",
+}
+# Models Google has shut down (ai.google.dev Gemini deprecations).
+SHUT_DOWN_MODELS = {
+    "gemini-2.0-flash",
+    "gemini-2.0-flash-lite",
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
 }
 
 
@@ -74,7 +85,7 @@ class FakeGemini:
         refused = self._refused(request)
         if refused is not None:
             return refused
-        models = [{"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash"}]
+        models = [{"name": "models/gemini-3.5-flash-lite", "displayName": "Gemini 3.5 Flash-Lite"}]
         return web.json_response({"models": models})
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
@@ -88,6 +99,11 @@ class FakeGemini:
             return _error(Failure(404), f"method {action} not found for alt != sse")
         if self.failures:
             return _error(self.failures.pop(0), "scripted failure")
+        if model in SHUT_DOWN_MODELS:
+            return _error(Failure(404), f"models/{model} is not found for API version v1beta")
+        problem = _thinking_problem(model, body.get("generationConfig", {}).get("thinkingConfig"))
+        if problem is not None:
+            return _error(Failure(400), problem)
         contents = body.get("contents") or []
         if not contents or any(c.get("role") not in ("user", "model") for c in contents):
             return _error(Failure(400), "contents must use roles user and model")
@@ -153,3 +169,19 @@ def _error(
     if details:
         error["details"] = details
     return failure_response(failure, {"error": error})
+
+
+def _thinking_problem(model: str, thinking: dict[str, Any] | None) -> str | None:
+    if not thinking:
+        return None
+    level, budget = thinking.get("thinkingLevel"), thinking.get("thinkingBudget")
+    if level is not None and budget is not None:
+        return "You can only set one of thinking budget and thinking level."
+    if level is None:
+        return None
+    if model.startswith("gemini-2."):
+        return "Thinking level is not supported for this model."
+    allowed = {"minimal", "low", "medium", "high"} if "-flash" in model else {"low", "high"}
+    if str(level).lower() not in allowed:
+        return f"Thinking level {level} is not supported for this model."
+    return None

@@ -5,7 +5,10 @@ It speaks the documented wire format: `POST /v1/chat/completions` with `stream: 
 content deltas, a chunk with `finish_reason`, the usage chunk with empty `choices` when
 `stream_options.include_usage` is set) and `data: [DONE]`; errors are JSON bodies
 `{"error": {"message", "type", "code"}}` with the real status codes (401 bad key, 429 rate
-limit with `Retry-After`, 5xx). Tests script failures and replies through attributes.
+limit with `Retry-After`, 5xx). `reasoning_effort` is checked per model family as OpenAI
+does: o-series low/medium/high, gpt-5 minimal/low/medium/high, gpt-5.1 and later
+none/low/medium/high, gpt-6 none to max; anything else is 400 `unsupported_value`. Tests
+script failures and replies through attributes.
 """
 
 from __future__ import annotations
@@ -117,6 +120,9 @@ class FakeOpenAI:
             return response
         if not body.get("messages"):
             return _error(400, "'messages' is a required property", "invalid_request_error")
+        refused_effort = _effort_refusal(str(body.get("model", "")), body.get("reasoning_effort"))
+        if refused_effort is not None:
+            return refused_effort
         if not body.get("stream"):
             return web.json_response(self._completion(body))
         stream = web.StreamResponse(
@@ -195,6 +201,35 @@ class FakeOpenAI:
 
 def _choice(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
     return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+
+def _effort_refusal(model: str, effort: object) -> web.Response | None:
+    if effort is None:
+        return None
+    if model.startswith(("o1", "o3", "o4")):
+        allowed = ["low", "medium", "high"]
+    elif model.startswith("gpt-5."):
+        allowed = ["none", "low", "medium", "high"]
+    elif model.startswith("gpt-6"):
+        allowed = ["none", "low", "medium", "high", "xhigh", "max"]
+    elif model.startswith("gpt-5"):
+        allowed = ["minimal", "low", "medium", "high"]
+    else:
+        return _error(
+            400,
+            "Unrecognized request argument supplied: reasoning_effort",
+            "invalid_request_error",
+        )
+    if effort in allowed:
+        return None
+    listed = ", ".join(f"'{value}'" for value in allowed)
+    return _error(
+        400,
+        f"Unsupported value: 'reasoning_effort' does not support '{effort}' with this model. "
+        f"Supported values are: {listed}.",
+        "invalid_request_error",
+        "unsupported_value",
+    )
 
 
 def _error(status: int, message: str, kind: str, code: str | None = None) -> web.Response:

@@ -9,12 +9,21 @@ handshake (401 JSON error otherwise; 429 scriptable); the server sends `session.
 `input_audio_buffer.committed` (item id), `conversation.item.input_audio_transcription.delta`
 events and `.completed` (transcript, token usage), or an `error` with code
 `input_audio_buffer_commit_empty` when nothing was appended. The text is scripted.
+
+`session.created` carries `expires_at`, an hour on; with `expire_after_transcripts` the first
+session is a short one (30 s) that has expired once that many transcripts were sent: its next
+event gets a `session_expired` error and a 1001 close. The GPT transcribe models
+(`gpt-live-transcribe`, `gpt-transcribe`) refuse the legacy `language` (they take
+`languages`) and keywords with `<`, `>` or line breaks; `gpt-live-transcribe` refuses server
+turn detection. `refuse_session` answers every `session.update` with an
+`invalid_request_error` of that code.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +50,9 @@ class FakeOpenAIAudio(FakeTranscriptionServer):
     session_updates: list[dict[str, Any]] = field(default_factory=list)
     realtime_audio: bytearray = field(default_factory=bytearray)
     commits: int = 0
+    # End each session (session_expired, close 1001) after this many transcripts.
+    expire_after_transcripts: int | None = None
+    refuse_session: str | None = None
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/realtime", self._realtime)
@@ -63,20 +75,36 @@ class FakeOpenAIAudio(FakeTranscriptionServer):
             return failure_response(self.realtime_failures.pop(0), {"error": error})
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        session: dict[str, Any] = {"type": "transcription", "id": f"sess_{uuid.uuid4().hex}"}
+        short = self.expire_after_transcripts is not None and not self.session_updates
+        lifetime = 30 if short else 3600
+        session: dict[str, Any] = {
+            "type": "transcription",
+            "id": f"sess_{uuid.uuid4().hex}",
+            "expires_at": int(time.time()) + lifetime,
+        }
         await _event(ws, "session.created", session=session)
         buffer = bytearray()
+        transcripts = 0
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 await _error(ws, "invalid_request_error", "invalid_event", "expected JSON")
                 continue
             event = json.loads(message.data)
             kind = event.get("type")
+            if short and transcripts == self.expire_after_transcripts:
+                message_text = "Your session hit the maximum duration of 60 minutes."
+                await _error(ws, "invalid_request_error", "session_expired", message_text)
+                await ws.close(code=1001, message=message_text.encode())
+                break
             if kind == "session.update":
                 update = event.get("session", {})
                 fmt = update.get("audio", {}).get("input", {}).get("format", {}).get("type")
                 if update.get("type") != "transcription" or fmt not in _BYTES_PER_SECOND:
                     await _error(ws, "invalid_request_error", "invalid_value", "bad session")
+                    continue
+                problem = self.refuse_session or _transcription_problem(update)
+                if problem is not None:
+                    await _error(ws, "invalid_request_error", problem, "session refused")
                     continue
                 self.session_updates.append(update)
                 session.update(update)
@@ -101,6 +129,7 @@ class FakeOpenAIAudio(FakeTranscriptionServer):
                     continue
                 buffer.clear()
                 await self._send_transcript(ws)
+                transcripts += 1
             else:
                 await _error(ws, "invalid_request_error", "unknown_event", f"unknown {kind}")
         return ws
@@ -144,3 +173,19 @@ async def _error(ws: web.WebSocketResponse, kind: str, code: str, message: str) 
         "error",
         error={"type": kind, "code": code, "message": message, "param": None, "event_id": None},
     )
+
+
+def _transcription_problem(update: dict[str, Any]) -> str | None:
+    audio_in = update.get("audio", {}).get("input", {})
+    transcription = audio_in.get("transcription", {})
+    model = str(transcription.get("model", ""))
+    if not model.startswith(("gpt-live-transcribe", "gpt-transcribe")):
+        return None
+    if "language" in transcription:
+        return "unknown_parameter"
+    keywords = transcription.get("keywords", [])
+    if any(set(str(k)) & {"<", ">", "\r", "\n"} for k in keywords):
+        return "invalid_value"
+    if model.startswith("gpt-live-transcribe") and audio_in.get("turn_detection"):
+        return "invalid_value"
+    return None

@@ -4,7 +4,8 @@
 "response_format": "pcm", ...}` answers 200 with raw 24 kHz PCM16 sent in chunks (odd-sized,
 as network reads are); errors are OpenAI's `{"error": {"message", "type", "code"}}` with the
 real statuses (401 invalid_api_key, 429 rate_limit_exceeded with `Retry-After`).
-`GET /v1/models` lists models (credential check).
+`GET /v1/models` lists models (credential check). tts-1 and tts-1-hd refuse the voices only
+gpt-4o-mini-tts speaks (marin, cedar, ballad, verse) with a 400.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from tests.fakes.cloud_common import failure_response
 from tests.fakes.tts_server import FakeTTSServer
 
 _FORMATS = {"pcm": "audio/pcm"}
+# Voices only gpt-4o-mini-tts speaks; tts-1 and tts-1-hd refuse them.
+_GPT_ONLY_VOICES = {"marin", "cedar", "ballad", "verse"}
 
 
 def _error(status: int, message: str, kind: str, code: str | None) -> web.Response:
@@ -62,6 +65,9 @@ class FakeOpenAITTS(FakeTTSServer):
         body = entry.body if isinstance(entry.body, dict) else {}
         if not body.get("input") or not body.get("voice") or not body.get("model"):
             return _error(400, "input, voice and model are required", "invalid_request_error", None)
+        if str(body["model"]).startswith("tts-1") and body["voice"] in _GPT_ONLY_VOICES:
+            message = f"Voice {body['voice']} is not supported for model {body['model']}."
+            return _error(400, message, "invalid_request_error", "unsupported_value")
         if body.get("response_format") not in _FORMATS:
             return _error(400, "This fake serves pcm only", "invalid_request_error", None)
         pieces = self.audio_pieces(24000, "pcm16")

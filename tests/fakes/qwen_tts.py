@@ -8,7 +8,9 @@ protocol: `session.created` on connect; `session.update` answered by `session.up
 `input_text_buffer.commit` answers `input_text_buffer.committed`, `response.created`, one
 `response.audio.delta` (base64 PCM16 at the session rate) per piece, `response.audio.done`,
 `response.done` with usage; `session.finish` answers `session.finished` and closes. Sessions
-are reused across commits, as the real service allows.
+are reused across commits, as the real service allows. The older `qwen-tts-realtime` model
+takes 24 kHz only and no `speech_rate` (Model Studio's client-events reference): anything
+else in its `session.update` is an `error` event.
 """
 
 from __future__ import annotations
@@ -89,6 +91,13 @@ class FakeQwenTTS(FakeTTSServer):
                 if self.session_error is not None:
                     code, self.session_error = self.session_error, None
                     await ws.send_str(_event("error", error=_error(code, "session")))
+                    continue
+                legacy = model.startswith("qwen-tts-realtime")
+                if legacy and (
+                    "speech_rate" in update or update.get("sample_rate", 24000) != 24000
+                ):
+                    error = _error("InvalidParameter", "session.sample_rate/speech_rate")
+                    await ws.send_str(_event("error", error=error))
                     continue
                 if update.get("sample_rate", 24000) not in _RATES:
                     error = _error("invalid_value", "session.sample_rate")

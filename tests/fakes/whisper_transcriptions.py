@@ -5,6 +5,9 @@ The request is multipart: `file` (here a WAV, parsed and checked: mono, 16-bit),
 `language`, `response_format`, `temperature`, optional `prompt`; the answer for
 `response_format=json` is `{"text": ...}`. Errors are `{"error": {"message", "type", "code"}}`
 with 401 for a bad key, 429 (with `Retry-After`) and 5xx. The "recognized" text is scripted.
+
+With `whisper_cpp=True` it is whisper.cpp's `whisper-server` instead: one `POST /inference`
+at the root (the same multipart fields but no `model`), no `/v1` and no `/models`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class FakeTranscriptionServer:
     """Server state. `api_key=None` accepts any (or no) key, as local servers do."""
 
     api_key: str | None = FAKE_WHISPER_KEY
+    whisper_cpp: bool = False
     # Texts answered in order; when exhausted, `default_text`.
     texts: list[str] = field(default_factory=list)
     default_text: str = "I would like to book a table for two."
@@ -48,11 +52,15 @@ class FakeTranscriptionServer:
 
     async def start(self) -> str:
         app = web.Application()
-        app.router.add_post("/v1/audio/transcriptions", self._transcribe)
-        app.router.add_get("/v1/models", self._models)
+        if self.whisper_cpp:
+            app.router.add_post("/inference", self._transcribe)
+        else:
+            app.router.add_post("/v1/audio/transcriptions", self._transcribe)
+            app.router.add_get("/v1/models", self._models)
         self.add_routes(app)
         self._server = LocalServer(app)
-        self.base_url = f"http://127.0.0.1:{await self._server.start()}/v1"
+        root = f"http://127.0.0.1:{await self._server.start()}"
+        self.base_url = root if self.whisper_cpp else f"{root}/v1"
         return self.base_url
 
     def add_routes(self, app: web.Application) -> None:
@@ -99,8 +107,10 @@ class FakeTranscriptionServer:
             kind = "rate_limit_exceeded" if failure.status == 429 else "server_error"
             return failure_response(failure, {"error": {"message": "scripted", "type": kind}})
         upload = form.get("file")
-        if not isinstance(upload, web.FileField) or not fields.get("model"):
-            return _bad_request("file and model are required")
+        if not isinstance(upload, web.FileField):
+            return _bad_request("file is required")
+        if not self.whisper_cpp and not fields.get("model"):
+            return _bad_request("model is required")
         try:
             with wave.open(io.BytesIO(upload.file.read()), "rb") as wav:
                 if wav.getnchannels() != 1 or wav.getsampwidth() != 2:

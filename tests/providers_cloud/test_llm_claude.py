@@ -10,7 +10,7 @@ from providers.base import Message, ProviderConfig, ProviderError
 from providers.builtin import load_all
 from providers.llm.claude import ANTHROPIC_VERSION, ClaudeLLM
 from providers.llm.turns import CALL_STARTED
-from providers.registry import build
+from providers.registry import build, get
 from tests.fakes.anthropic_messages import FAKE_ANTHROPIC_KEY, FakeAnthropic
 from tests.fakes.cloud_common import Failure
 
@@ -123,3 +123,19 @@ async def test_check_credentials(fake: FakeAnthropic) -> None:
         await bad.check_credentials()
     await bad.close()
     assert [r.path for r in fake.requests] == ["/v1/models", "/v1/models"]
+
+
+async def test_every_catalog_model_is_one_anthropic_still_serves(fake: FakeAnthropic) -> None:
+    load_all()
+    info = get("llm", "claude")
+    assert info.default_model in info.models
+    for model in info.models:
+        config = ProviderConfig(
+            vendor="claude",
+            api_key=FAKE_ANTHROPIC_KEY,
+            model=model,
+            options={"base_url": fake.base_url},
+        )
+        provider = build("llm", config)
+        assert isinstance(provider, ClaudeLLM)
+        assert "".join(await collect(provider)) == fake.reply

@@ -9,7 +9,7 @@ import pytest
 from providers.base import Message, ProviderConfig, ProviderError
 from providers.builtin import load_all
 from providers.llm.gemini import GeminiLLM
-from providers.registry import build
+from providers.registry import build, get
 from tests.fakes.cloud_common import Failure
 from tests.fakes.gemini_generate import FAKE_GEMINI_KEY, FakeGemini
 
@@ -50,39 +50,62 @@ async def test_streams_parts_and_accounts_tokens(fake: FakeGemini) -> None:
     assert "".join(deltas) == fake.reply
     assert len(deltas) == 4
     (request,) = fake.requests
-    assert request.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert request.path == "/v1beta/models/gemini-3.5-flash-lite:streamGenerateContent?alt=sse"
     assert request.body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert [c["role"] for c in request.body["contents"]] == ["user", "model", "user"]
     config = request.body["generationConfig"]
     assert config == {
         "temperature": 0.2,
         "maxOutputTokens": 60,
-        "thinkingConfig": {"thinkingBudget": 0},
+        "thinkingConfig": {"thinkingLevel": "minimal"},
     }
     assert provider.usage.requests == 1
     assert provider.usage.output_tokens == len(fake.reply.split())
     assert provider.usage.input_tokens > 0
 
 
+async def test_every_catalog_model_answers_with_its_quickest_thinking(fake: FakeGemini) -> None:
+    load_all()
+    info = get("llm", "gemini")
+    assert info.default_model in info.models
+    for model in info.models:
+        config = ProviderConfig(
+            vendor="gemini",
+            model=model,
+            api_key=FAKE_GEMINI_KEY,
+            options={"base_url": fake.base_url},
+        )
+        provider = build("llm", config)
+        assert isinstance(provider, GeminiLLM)
+        assert "".join(await collect(provider)) == fake.reply
+    sent = {r.path.split("/")[-1].split(":")[0]: r.body["generationConfig"] for r in fake.requests}
+    assert sent["gemini-3.5-flash"]["thinkingConfig"] == {"thinkingLevel": "minimal"}
+    assert sent["gemini-2.5-flash-lite"]["thinkingConfig"] == {"thinkingBudget": 0}
+
+
 @pytest.mark.parametrize(
-    ("model", "budget", "expected"),
+    ("model", "options", "expected"),
     [
-        ("gemini-2.5-pro", None, None),
-        ("gemini-2.0-flash", None, None),
-        ("gemini-2.5-flash-lite", None, {"thinkingBudget": 0}),
-        ("gemini-2.5-pro", 512, {"thinkingBudget": 512}),
+        ("gemini-3.1-pro-preview", {}, {"thinkingLevel": "low"}),
+        ("gemini-3.5-flash", {"thinking_level": "high"}, {"thinkingLevel": "high"}),
+        ("gemini-3.5-flash", {"thinking_budget": 512}, {"thinkingBudget": 512}),
+        ("gemini-2.5-flash-lite", {"thinking_level": "low"}, {"thinkingBudget": 0}),
     ],
 )
-def test_thinking_is_off_where_it_can_be(model: str, budget: int | None, expected: object) -> None:
+async def test_thinking_settings_are_the_ones_the_model_takes(
+    fake: FakeGemini, model: str, options: dict[str, object], expected: object
+) -> None:
     load_all()
     config = ProviderConfig(
-        vendor="gemini", model=model, api_key="k", options={"thinking_budget": budget}
+        vendor="gemini",
+        model=model,
+        api_key=FAKE_GEMINI_KEY,
+        options={"base_url": fake.base_url, **options},
     )
     provider = build("llm", config)
     assert isinstance(provider, GeminiLLM)
-    body = provider.request_body(HISTORY, "")
-    assert body["generationConfig"].get("thinkingConfig") == expected
-    assert "systemInstruction" not in body
+    assert "".join(await collect(provider)) == fake.reply
+    assert fake.requests[-1].body["generationConfig"]["thinkingConfig"] == expected
 
 
 async def test_bad_key_is_a_refused_credential_without_retry(fake: FakeGemini) -> None:

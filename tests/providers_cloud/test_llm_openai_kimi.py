@@ -72,7 +72,7 @@ async def test_streams_through_the_shared_client(
 
 
 async def test_openai_sends_max_completion_tokens(fake: FakeOpenAI) -> None:
-    await collect(llm("openai", fake, max_tokens=50, temperature=0.4))
+    await collect(llm("openai", fake, model="gpt-4o-mini", max_tokens=50, temperature=0.4))
     body = fake.requests[0].body
     assert body["max_completion_tokens"] == 50
     assert "max_tokens" not in body
@@ -90,6 +90,26 @@ async def test_openai_o_series_gets_its_quickest_effort(fake: FakeOpenAI) -> Non
     await collect(llm("openai", fake, model="o4-mini"))
     assert fake.requests[0].body["reasoning_effort"] == "low"
     assert "temperature" not in fake.requests[0].body
+
+
+@pytest.mark.parametrize(
+    ("model", "wanted", "sent"),
+    [
+        ("gpt-5-mini", "minimal", "minimal"),
+        ("gpt-5-mini", "none", "minimal"),
+        ("gpt-5.1", "minimal", "none"),
+        ("gpt-5.2", "none", "none"),
+        ("gpt-5.1", "medium", "medium"),
+        ("o3", "none", "low"),
+        (None, "minimal", "none"),
+        ("gpt-6-sol", "high", "high"),
+    ],
+)
+async def test_openai_quickest_effort_is_the_one_the_model_family_takes(
+    fake: FakeOpenAI, model: str | None, wanted: str, sent: str
+) -> None:
+    assert await collect(llm("openai", fake, model=model, reasoning_effort=wanted)) == fake.reply
+    assert fake.requests[0].body["reasoning_effort"] == sent
 
 
 async def test_kimi_v1_models_take_a_temperature_in_range(fake: FakeOpenAI) -> None:

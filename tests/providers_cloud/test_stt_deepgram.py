@@ -52,6 +52,23 @@ async def send_until_failure(provider: DeepgramSTT, pcm: bytes) -> None:
         await asyncio.sleep(0.001)
 
 
+async def test_older_models_get_keywords_not_keyterms(fake: FakeDeepgram) -> None:
+    load_all()
+    config = ProviderConfig(
+        vendor="deepgram",
+        api_key=FAKE_DEEPGRAM_KEY,
+        model="nova-2-phonecall",
+        options={"base_url": fake.base_url, "keyterms": ["Bella"]},
+    )
+    provider = build("stt", config)
+    await provider.connect()
+    await provider.close()
+    (session,) = fake.sessions
+    assert session.body["model"] == "nova-2-phonecall"
+    assert session.body["keywords"] == "Bella"
+    assert "keyterm" not in session.body
+
+
 async def test_streams_mulaw_with_partials_and_a_final(fake: FakeDeepgram) -> None:
     provider = deepgram(fake, keyterms=["Bella"])
     await provider.connect()

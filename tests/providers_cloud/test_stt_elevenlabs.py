@@ -118,7 +118,8 @@ async def test_mid_stream_disconnect_raises(fake: FakeElevenLabsSTT) -> None:
 
 
 @pytest.mark.parametrize(
-    ("error_type", "retryable"), [("quota_exceeded", False), ("rate_limited", True)]
+    ("error_type", "retryable"),
+    [("quota_exceeded", False), ("unaccepted_terms_error", False), ("rate_limited", True)],
 )
 async def test_error_messages_end_the_stream(
     fake: FakeElevenLabsSTT, error_type: str, retryable: bool
@@ -131,6 +132,44 @@ async def test_error_messages_end_the_stream(
         await asyncio.wait_for(until_final(provider, []), 5)
     assert caught.value.retryable is retryable
     await provider.close()
+
+
+async def test_a_short_utterance_is_padded_to_the_least_commit(fake: FakeElevenLabsSTT) -> None:
+    provider = elevenlabs(fake)
+    await provider.connect()
+    seen: list[Transcript] = []
+    reader = asyncio.create_task(until_final(provider, seen))
+    pcm = speech(0.2, RATE)
+    await send_all(provider, pcm)
+    await provider.end_utterance()
+    await asyncio.wait_for(reader, 5)
+    await provider.close()
+    assert seen[-1] == Transcript("Do", is_final=True)
+    assert fake.commits == 1
+    assert bytes(fake.audio) == ulaw_encode(pcm) + b"\xff" * 800
+
+
+async def test_a_refused_commit_is_an_error_not_silence(fake: FakeElevenLabsSTT) -> None:
+    fake.min_commit_seconds = 1.0
+    provider = elevenlabs(fake)
+    await provider.connect()
+    await send_all(provider, speech(0.5, RATE))
+    await provider.end_utterance()
+    with pytest.raises(ProviderError, match="commit_throttled") as caught:
+        await asyncio.wait_for(until_final(provider, []), 5)
+    assert caught.value.retryable
+    await provider.close()
+
+
+async def test_nothing_heard_is_an_empty_final_without_a_commit(fake: FakeElevenLabsSTT) -> None:
+    provider = elevenlabs(fake)
+    await provider.connect()
+    await provider.end_utterance()
+    seen: list[Transcript] = []
+    await asyncio.wait_for(until_final(provider, seen), 5)
+    await provider.close()
+    assert seen == [Transcript("", is_final=True)]
+    assert fake.commits == 0
 
 
 async def test_check_credentials(fake: FakeElevenLabsSTT) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from providers.base import ProviderConfig, ProviderError, Transcript
 from providers.builtin import load_all
-from providers.registry import build
+from providers.registry import InvalidOptions, build
 from providers.stt.openai import OpenAISTT
 from tests.fakes.cloud_common import Failure
 from tests.fakes.openai_realtime import FakeOpenAIAudio
@@ -56,7 +56,7 @@ async def say(provider: OpenAISTT, pcm: bytes) -> list[Transcript]:
 
 
 async def test_realtime_session_streams_speech_as_mulaw(fake: FakeOpenAIAudio) -> None:
-    provider = openai(fake, prompt="Bella")
+    provider = openai(fake, prompt="A salon", keywords=["Bella", "balayage"], delay="low")
     await provider.connect()
     pcm = silence(3.0, RATE) + speech(0.8, RATE) + silence(0.3, RATE)
     seen = await say(provider, pcm)
@@ -66,10 +66,12 @@ async def test_realtime_session_streams_speech_as_mulaw(fake: FakeOpenAIAudio) -
     assert audio_in["format"] == {"type": "audio/pcmu"}
     assert audio_in["transcription"] == {
         "model": "gpt-live-transcribe",
-        "language": "en",
-        "prompt": "Bella",
+        "languages": ["en"],
+        "keywords": ["Bella", "balayage"],
+        "prompt": "A salon",
+        "delay": "low",
     }
-    assert audio_in["turn_detection"] is None
+    assert "turn_detection" not in audio_in
     assert fake.realtime_sessions[0].body == {"intent": "transcription"}
     # µ-law: one byte a sample; only the speech (and a little context) was appended.
     assert 0.8 * RATE <= len(fake.realtime_audio) < 2.5 * RATE
@@ -86,6 +88,80 @@ async def test_realtime_session_streams_speech_as_mulaw(fake: FakeOpenAIAudio) -
     assert fake.uploads == []
     assert provider.usage.input_tokens == 40
     assert provider.usage.output_tokens == 5
+
+
+async def test_older_models_get_language_and_no_turn_detection(fake: FakeOpenAIAudio) -> None:
+    load_all()
+    config = ProviderConfig(
+        vendor="openai",
+        api_key=FAKE_WHISPER_KEY,
+        model="gpt-4o-transcribe",
+        options={"base_url": fake.base_url, "noise_reduction": "near_field"},
+    )
+    provider = build("stt", config)
+    assert isinstance(provider, OpenAISTT)
+    await provider.connect()
+    seen = await say(provider, speech(0.5, RATE))
+    await provider.close()
+    assert seen[-1] == Transcript(fake.realtime_text, is_final=True)
+    audio_in = fake.session_updates[0]["audio"]["input"]
+    assert audio_in["transcription"] == {"model": "gpt-4o-transcribe", "language": "en"}
+    assert audio_in["turn_detection"] is None
+    assert audio_in["noise_reduction"] == {"type": "near_field"}
+
+
+async def test_gpt_transcribe_commits_turns_with_languages(fake: FakeOpenAIAudio) -> None:
+    load_all()
+    config = ProviderConfig(
+        vendor="openai",
+        api_key=FAKE_WHISPER_KEY,
+        model="gpt-transcribe",
+        options={"base_url": fake.base_url, "keywords": ["Bella"]},
+    )
+    provider = build("stt", config)
+    assert isinstance(provider, OpenAISTT)
+    await provider.connect()
+    seen = await say(provider, speech(0.5, RATE))
+    await provider.close()
+    assert seen[-1] == Transcript(fake.realtime_text, is_final=True)
+    audio_in = fake.session_updates[0]["audio"]["input"]
+    assert audio_in["transcription"] == {
+        "model": "gpt-transcribe",
+        "languages": ["en"],
+        "keywords": ["Bella"],
+    }
+    assert audio_in["turn_detection"] is None
+
+
+async def test_a_refused_session_is_an_error_not_a_silent_fallback(fake: FakeOpenAIAudio) -> None:
+    fake.refuse_session = "invalid_value"
+    provider = openai(fake)
+    with pytest.raises(ProviderError, match="session refused") as caught:
+        await provider.connect()
+    assert caught.value.retryable is False
+    assert not provider.file_mode
+    await provider.close()
+    assert fake.uploads == []
+
+
+async def test_a_keyword_openai_would_refuse_is_refused_here(fake: FakeOpenAIAudio) -> None:
+    with pytest.raises(InvalidOptions) as caught:
+        openai(fake, keywords=["<b>Bella</b>"])
+    assert caught.value.option is not None
+    assert caught.value.option.startswith("keywords")
+
+
+async def test_a_long_call_moves_to_a_new_session_before_it_expires(fake: FakeOpenAIAudio) -> None:
+    fake.expire_after_transcripts = 1
+    provider = openai(fake)
+    await provider.connect()
+    first = await say(provider, speech(0.5, RATE))
+    second = await say(provider, speech(0.5, RATE))
+    await provider.close()
+    assert first[-1] == second[-1] == Transcript(fake.realtime_text, is_final=True)
+    assert len(fake.realtime_sessions) == 2
+    assert fake.uploads == []
+    assert not provider.file_mode
 
 
 async def test_silent_utterance_commits_nothing(fake: FakeOpenAIAudio) -> None:

@@ -27,10 +27,15 @@ async def fake() -> AsyncIterator[FakeDashScopeASR]:
     await server.stop()
 
 
-def qwen(fake: FakeDashScopeASR, api_key: str = FAKE_DASHSCOPE_KEY, **options: object) -> QwenSTT:
+def qwen(
+    fake: FakeDashScopeASR,
+    api_key: str = FAKE_DASHSCOPE_KEY,
+    model: str | None = None,
+    **options: object,
+) -> QwenSTT:
     load_all()
     config = ProviderConfig(
-        vendor="qwen", api_key=api_key, options={"base_url": fake.base_url, **options}
+        vendor="qwen", api_key=api_key, model=model, options={"base_url": fake.base_url, **options}
     )
     provider = build("stt", config)
     assert isinstance(provider, QwenSTT)
@@ -44,8 +49,8 @@ async def until_final(provider: QwenSTT, seen: list[Transcript]) -> None:
             return
 
 
-async def send_all(provider: QwenSTT, pcm: bytes) -> None:
-    for frame in frames(pcm, RATE):
+async def send_all(provider: QwenSTT, pcm: bytes, rate: int = RATE) -> None:
+    for frame in frames(pcm, rate):
         await provider.send_audio(frame)
         await asyncio.sleep(0)
 
@@ -61,7 +66,7 @@ async def test_one_task_per_utterance_with_partials_and_finals(fake: FakeDashSco
     await asyncio.wait_for(reader, 5)
     assert [t.text for t in first] == ["I", "I would", "I would like", "I would like"]
     assert first[-1].is_final
-    # The next utterance runs in a new task on the same socket; audio sent before it has
+    # The next utterance runs in a new task on a new socket; audio sent before it has
     # started is held, not lost.
     second: list[Transcript] = []
     reader = asyncio.create_task(until_final(provider, second))
@@ -70,8 +75,7 @@ async def test_one_task_per_utterance_with_partials_and_finals(fake: FakeDashSco
     await asyncio.wait_for(reader, 5)
     await provider.close()
     assert second[-1] == Transcript("I would", is_final=True)
-    assert len(fake.sessions) == 1
-    assert len(fake.run_tasks) >= 2
+    assert len(fake.sessions) == len(fake.run_tasks) >= 2
     parameters = fake.run_tasks[0]["payload"]["parameters"]
     assert parameters["format"] == "pcm"
     assert parameters["sample_rate"] == 8000
@@ -80,6 +84,38 @@ async def test_one_task_per_utterance_with_partials_and_finals(fake: FakeDashSco
     assert fake.stray_audio_bytes == 0
     assert bytes(fake.audio[: len(pcm)]) == pcm
     assert provider.usage.audio_seconds == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("model", "rate"),
+    [
+        ("fun-asr-realtime", 16000),
+        ("fun-asr-flash-8k-realtime", 8000),
+        ("paraformer-realtime-8k-v2", 8000),
+    ],
+)
+async def test_each_model_gets_the_rate_it_takes(
+    fake: FakeDashScopeASR, model: str, rate: int
+) -> None:
+    provider = qwen(fake, model=model)
+    assert provider.sample_rate == rate
+    await provider.connect()
+    seen: list[Transcript] = []
+    reader = asyncio.create_task(until_final(provider, seen))
+    await send_all(provider, speech(0.6, rate), rate)
+    await provider.end_utterance()
+    await asyncio.wait_for(reader, 5)
+    await provider.close()
+    assert seen[-1] == Transcript("I would like", is_final=True)
+    assert fake.run_tasks[0]["payload"]["parameters"]["sample_rate"] == rate
+
+
+async def test_a_key_of_the_other_region_is_explained(fake: FakeDashScopeASR) -> None:
+    provider = qwen(fake, api_key="sk-singapore")
+    with pytest.raises(ProviderError, match="belong to one region") as caught:
+        await provider.connect()
+    assert "dashscope-intl.aliyuncs.com" in str(caught.value)
+    await provider.close()
 
 
 async def test_empty_utterance_gives_an_empty_final(fake: FakeDashScopeASR) -> None:

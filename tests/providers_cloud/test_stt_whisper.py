@@ -65,7 +65,7 @@ async def test_utterance_is_uploaded_without_leading_silence(fake: FakeTranscrip
     assert upload.sample_rate == RATE
     # The speech and a little context; the 4 s of line noise before it stay out.
     assert 1.0 <= upload.seconds < 2.5
-    assert upload.fields["model"] == "whisper-1"
+    assert upload.fields["model"] == "Systran/faster-whisper-small"
     assert upload.fields["language"] == "en"
     assert upload.fields["prompt"] == "Bella's salon"
     assert upload.fields["response_format"] == "json"
@@ -171,3 +171,22 @@ async def test_check_credentials(fake: FakeTranscriptionServer) -> None:
     await good.close()
     await bad.close()
     assert [r.path for r in fake.requests] == ["/v1/models", "/v1/models"]
+
+
+async def test_whisper_cpp_server_transcribes_at_inference_and_passes_the_check() -> None:
+    server = FakeTranscriptionServer(api_key=None, whisper_cpp=True)
+    await server.start()
+    try:
+        provider = whisper(server, api_key=None, server="whisper.cpp")
+        await provider.check_credentials()
+        await provider.connect()
+        await speak(provider, speech(1.0, RATE) + silence(0.3, RATE))
+        await provider.end_utterance()
+        assert await next_final(provider) == Transcript(server.default_text, is_final=True)
+        await provider.close()
+    finally:
+        await server.stop()
+    (upload,) = server.uploads
+    assert "model" not in upload.fields
+    assert upload.fields["language"] == "en"
+    assert upload.fields["response_format"] == "json"

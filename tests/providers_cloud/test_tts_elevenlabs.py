@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import pytest
 
@@ -70,7 +70,7 @@ async def test_http_mid_stream_disconnect(fake: FakeElevenLabsTTS) -> None:
 async def test_ws_streams_ulaw_8k(fake: FakeElevenLabsTTS) -> None:
     await tts_checks.check_streams(maker(fake, transport="websocket"), fake, 8000, "ulaw")
     (request,) = fake.requests
-    assert request.path == f"/v1/text-to-speech/{VOICE}/stream-input"
+    assert request.path == f"/v1/text-to-speech/{VOICE}/multi-stream-input"
     assert request.query == {
         "model_id": "eleven_flash_v2_5",
         "output_format": "ulaw_8000",
@@ -118,3 +118,26 @@ async def test_abandoned_mid_stream_returns_at_once(fake: FakeElevenLabsTTS) -> 
 
 async def test_ws_abandoned_mid_stream_returns_at_once(fake: FakeElevenLabsTTS) -> None:
     await tts_checks.check_abandon(maker(fake, transport="websocket"), fake)
+
+
+async def test_ws_one_socket_serves_every_sentence_even_after_a_barge_in(
+    fake: FakeElevenLabsTTS,
+) -> None:
+    provider = maker(fake, transport="websocket")(fake.api_key)
+    try:
+        await provider.connect()
+        first, _ = await tts_checks.collect(provider, "Hello.")
+        fake.chunk_delay = 0.2
+        dropped = provider.synthesize("This one is interrupted.")
+        assert isinstance(dropped, AsyncGenerator)
+        await anext(dropped)
+        await dropped.aclose()
+        fake.chunk_delay = 0.0
+        third, _ = await tts_checks.collect(provider, "Goodbye.")
+    finally:
+        await provider.close()
+    assert first and third
+    # Only the last sentence's audio: none of the dropped one's leaked into it.
+    assert b"".join(c.pcm for c in third) == b"".join(c.pcm for c in first)
+    assert len(fake.requests) == 1
+    assert fake.ws_texts == ["Hello. ", "This one is interrupted. ", "Goodbye. "]

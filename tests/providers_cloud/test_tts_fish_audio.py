@@ -39,7 +39,7 @@ def maker(fake: FakeFishAudioTTS, **options: object) -> tts_checks.MakeProvider:
 async def test_streams_8k_pcm(fake: FakeFishAudioTTS) -> None:
     await tts_checks.check_streams(maker(fake), fake, 8000, "pcm16")
     (request,) = fake.requests
-    assert request.headers["model"] == "s1"
+    assert request.headers["model"] == "s2.1-pro"
     assert request.body == {
         "text": tts_checks.TEXT,
         "format": "pcm",

@@ -89,3 +89,17 @@ async def test_silence_mid_stream_times_out_without_retry(fake: FakeOpenAITTS) -
         await tts_checks.collect(provider)
     await provider.close()
     assert len(fake.requests) == 1
+
+
+async def test_the_default_voice_is_one_the_default_model_speaks(fake: FakeOpenAITTS) -> None:
+    def make(api_key: str | None) -> TTSProvider:
+        config = ProviderConfig(
+            vendor="openai", api_key=api_key, options={"base_url": f"{fake.base_url}/v1"}
+        )
+        provider = build("tts", config)
+        assert isinstance(provider, OpenAITTS)
+        return provider
+
+    await tts_checks.check_streams(make, fake, 24000, "pcm16")
+    (request,) = fake.requests
+    assert (request.body["model"], request.body["voice"]) == ("gpt-4o-mini-tts", "marin")

@@ -55,6 +55,35 @@ async def test_streams_8k_pcm(fake: FakeQwenTTS) -> None:
     assert fake.committed == [tts_checks.TEXT]
 
 
+async def test_qwen_tts_realtime_gets_24k_and_no_speech_rate(fake: FakeQwenTTS) -> None:
+    def make(api_key: str | None) -> TTSProvider:
+        config = ProviderConfig(
+            vendor="qwen",
+            api_key=api_key,
+            model="qwen-tts-realtime",
+            voice="Cherry",
+            options={"base_url": fake.base_url, "speech_rate": 1.2, "read_timeout": 5.0},
+        )
+        provider = build("tts", config)
+        assert isinstance(provider, QwenTTS)
+        return provider
+
+    await tts_checks.check_streams(make, fake, 24000, "pcm16")
+    (update,) = fake.session_updates
+    assert update["sample_rate"] == 24000
+    assert "speech_rate" not in update
+
+
+async def test_a_refused_key_names_the_other_region(fake: FakeQwenTTS) -> None:
+    provider = maker(fake)("sk-beijing")
+    try:
+        with pytest.raises(ProviderError, match="belong to one region") as caught:
+            await tts_checks.collect(provider)
+    finally:
+        await provider.close()
+    assert caught.value.retryable is False
+
+
 async def test_one_session_serves_every_sentence(fake: FakeQwenTTS) -> None:
     provider = maker(fake)(fake.api_key)
     try:

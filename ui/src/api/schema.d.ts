@@ -1240,6 +1240,7 @@ export interface components {
         };
         /** VendorInfo */
         VendorInfo: {
+            checked?: string | null;
             default_model?: string | null;
             default_voice?: string | null;
             /** @default  */
