@@ -61,6 +61,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     log_format: str = "json"
     shutdown_drain_s: float = 30.0
     loadtest_providers: bool = False
+    # Worker processes for local models (recognizer, voice); 0: one per core.
+    local_workers: int = 0
 
     @property
     def rtp_port_range(self) -> tuple[int, int]:
@@ -156,6 +158,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(_variable("log_format"), "expected json or console")
     if settings.shutdown_drain_s < 0:
         raise SettingsError(_variable("shutdown_drain_s"), "must not be negative")
+    if settings.local_workers < 0:
+        raise SettingsError(_variable("local_workers"), "must not be negative")
 
 
 def load_settings(

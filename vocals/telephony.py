@@ -34,8 +34,7 @@ from media.rtp import RtpPortPool
 from pipeline.speech_cache import prewarm_agent
 from providers import registry
 from providers.base import ProviderKind, TTSProvider
-from providers.stt import pocketsphinx
-from providers.tts import piper
+from providers.local import shared as local_models
 from provisioning.ami import AmiConnection
 from provisioning.models import Trunk
 from provisioning.naming import object_names
@@ -136,12 +135,11 @@ class Telephony:
             self._start_dispatcher(None, [self.twilio_outbound, no_asterisk])
 
     async def _prewarm(self) -> None:
-        """Load the offline voice and a speech decoder, and synthesize the greetings of agents
-        that answer numbers, so a first caller does not wait for any of them (the pipeline's
-        speech cache keeps the greetings)."""
+        """Start the local model workers (voice and recognizer loaded), and synthesize the
+        greetings of agents that answer numbers, so a first caller does not wait for any of
+        them (the pipeline's speech cache keeps the greetings)."""
         try:
-            await piper.preload()
-            await pocketsphinx.preload()
+            await local_models.start(self.runtime.settings.local_workers or None)
             routes = await InboundRouteRepository(self.runtime.pool).list_all_tenants()
         except Exception as exc:
             log.warning("prewarm skipped", error=str(exc))
@@ -322,6 +320,7 @@ class Telephony:
             await self._webhooks.stop()
         await self.recordings.close()
         await self.twilio_rest.close()
+        await local_models.stop()
 
 
 def _as_trunk(trunk_id: uuid.UUID, tenant_id: uuid.UUID, name: str, kind: str, host: str) -> Trunk:

@@ -9,7 +9,7 @@ import pytest
 
 from providers.base import AudioChunk, ProviderConfig, ProviderError
 from providers.registry import ProviderConfigError, build
-from providers.tts.piper import DEFAULT_SAMPLE_RATE, PiperTTS, preload
+from providers.tts.piper import DEFAULT_SAMPLE_RATE, PiperTTS
 
 pytestmark = pytest.mark.slow
 
@@ -70,9 +70,3 @@ def test_missing_model_path_rejected() -> None:
 def test_unknown_voice_rejected() -> None:
     with pytest.raises(ProviderError, match="unknown voice 'nobody'"):
         build("tts", ProviderConfig(vendor="piper", voice="nobody"))
-
-
-async def test_preload_loads_the_voice_once_for_all_calls() -> None:
-    await preload()
-    first, second = await voice(), await voice()
-    assert first._voice is second._voice
