@@ -164,7 +164,7 @@ class _Worker:
         """The items of one request; raises `ProviderError` on its error or the worker's death."""
         process = self._process
         if not self.alive or process is None or process.stdin is None:
-            raise ProviderError(f"local worker {self.pid} is gone", retryable=False)
+            raise ProviderError(f"local worker {self.pid} died", retryable=False)
         rid = next(self._ids)
         queue: asyncio.Queue[Reply | None] = asyncio.Queue()
         self._pending[rid] = queue
