@@ -69,6 +69,10 @@ class PocketsphinxOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     cmninit: Annotated[str, msgspec.Meta(pattern=_CMNINIT_PATTERN)] = ""
     # Decoder beam; wider is slower and a little more accurate.
     beam: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 1e-48
+    # What this agent's callers are expected to say (sentences, keyterms, names): the
+    # recognizer blends a language model of them with its general one (empty: the general
+    # model alone). The agent loader fills it from the agent's flow and prompt.
+    phrases: list[str] = msgspec.field(default_factory=list)
 
 
 class _End:

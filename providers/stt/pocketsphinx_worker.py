@@ -6,12 +6,17 @@ one is made when the worker starts, so a call's first audio never waits for a mo
 
 from __future__ import annotations
 
+import hashlib
+import math
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from pocketsphinx import Decoder
+from pocketsphinx import Config, Decoder, LogMath, NGramModel, get_model_path
 
 from providers.local.handler import Handler, Item, Session
+from providers.stt.phrase_lm import Ngram, blended_arpa, sentences
 
 _BYTES_PER_SECOND = 16000 * 2
 
@@ -22,7 +27,36 @@ IDLE_DECODERS_MAX = 8
 # monologue never costs seconds of decoding before the agent answers.
 MAX_REDECODE_SECONDS = 15.0
 
+# The agent's phrases' share of the blended language model; the general model keeps the rest,
+# so a caller who says something the agent does not expect is still heard.
+AGENT_LM_WEIGHT = 0.5
+# The general model's most likely words kept in a blended model: enough for everyday speech
+# around the agent's phrases (the general model has some 130 000).
+GENERAL_WORDS = 5000
+_GENERAL_LM = "en-us/en-us.lm.bin"
+_DICTIONARY = "en-us/cmudict-en-us.dict"
+# The search a decoder starts with: the general model alone.
+_GENERAL_SEARCH = "_default"
+
 DecoderKey = tuple[str, float]
+
+
+class _GeneralModel:
+    """The recognizer's general language model, queried to blend agent models with it."""
+
+    def __init__(self) -> None:
+        self.logmath = LogMath()
+        self._lm = NGramModel(Config(), self.logmath, get_model_path(_GENERAL_LM))
+        self._scale = math.log(1.0001)  # LogMath's default base
+        dictionary = Path(get_model_path(_DICTIONARY)).read_text(encoding="utf-8")
+        words = [line.split(maxsplit=1)[0] for line in dictionary.splitlines() if line]
+        probs = {w: self.p((w,)) for w in words if "(" not in w}
+        top = sorted(probs, key=probs.__getitem__, reverse=True)[:GENERAL_WORDS]
+        self.ngrams: dict[Ngram, float] = {(w,): probs[w] for w in top}
+
+    def p(self, gram: Ngram) -> float:
+        """P(last word | the rest); sphinx takes the word first, then its history backwards."""
+        return math.exp(self._lm.prob(list(reversed(gram))) * self._scale)
 
 
 class PocketsphinxHandler(Handler):
@@ -30,12 +64,16 @@ class PocketsphinxHandler(Handler):
 
     def __init__(self) -> None:
         self._idle: dict[DecoderKey, list[Any]] = {}
+        self._general: _GeneralModel | None = None
+        self._agent_lms: dict[str, Any] = {}
+        self._arpa_dir = tempfile.TemporaryDirectory(prefix="vocals-lm-")
 
     def load(self) -> None:
         from providers.stt.pocketsphinx import TELEPHONE_CMNINIT, PocketsphinxOptions
 
         key = (TELEPHONE_CMNINIT, PocketsphinxOptions().beam)
         self.give(key, self._new_decoder(key))
+        self._general = _GeneralModel()
 
     def open(self, options: dict[str, Any]) -> Session:
         key = (str(options["cmninit"]), float(options["beam"]))
@@ -45,7 +83,32 @@ class PocketsphinxHandler(Handler):
             decoder.set_cmn(key[0])  # forget the last caller's line
         else:
             decoder = self._new_decoder(key)
+        self._activate(decoder, list(options.get("phrases") or ()))
         return PocketsphinxSession(self, key, decoder, options)
+
+    def _activate(self, decoder: Any, phrases: list[str]) -> None:
+        """Search with the blend of `phrases`' model and the general one (general alone
+        when there are none); each decoder builds a model's search once."""
+        if not phrases:
+            decoder.activate_search(_GENERAL_SEARCH)
+            return
+        name = "agent-" + hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:16]
+        if decoder.get_lm(name) is None:
+            decoder.add_lm(name, self._agent_lm(name, decoder, phrases))
+        decoder.activate_search(name)
+
+    def _agent_lm(self, name: str, decoder: Any, phrases: list[str]) -> Any:
+        lm = self._agent_lms.get(name)
+        if lm is None:
+            general = self._general or _GeneralModel()
+            self._general = general
+            corpus = sentences(phrases, lambda word: decoder.lookup_word(word) is not None)
+            text = blended_arpa(corpus, general.p, general.ngrams, AGENT_LM_WEIGHT)
+            path = Path(self._arpa_dir.name) / f"{name}.arpa"
+            path.write_text(text, encoding="utf-8")
+            lm = NGramModel(decoder.config, decoder.logmath, str(path))
+            self._agent_lms[name] = lm
+        return lm
 
     def give(self, key: DecoderKey, decoder: Any) -> None:
         if sum(len(v) for v in self._idle.values()) < IDLE_DECODERS_MAX:
