@@ -6,16 +6,19 @@ Each call streams a caller sentence (Piper speech through µ-law 8 kHz, upsample
 to its own PocketSphinx recognizer in 20 ms frames at `speed` times real time, while as
 many Piper voices each speak two sentences; a 5 ms ticker on the loop records how late it
 wakes. Prints the longest gap, the wait for each call's first final after end of speech,
-and the CPU the serving process and the local workers used.
+and the CPU the serving process and the local workers used. `--options` are the
+recognizer's (JSON), e.g. '{"redecode_first": 1}'.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import resource
 import statistics
 import time
+from typing import Any
 
 import msgspec
 
@@ -89,10 +92,14 @@ def caller_audio(calls: int) -> list[bytes]:
     ]
 
 
-async def measure(audio: list[bytes], speed: float = 1.0) -> LagReport:
-    """Run len(audio) recognitions and as many syntheses at once, ticking the loop."""
+async def measure(
+    audio: list[bytes], speed: float = 1.0, options: dict[str, Any] | None = None
+) -> LagReport:
+    """Run len(audio) recognitions (with these recognizer `options`) and as many syntheses
+    at once, ticking the loop."""
     builtin.load_all()
-    stts = [build("stt", ProviderConfig(vendor="pocketsphinx")) for _ in audio]
+    config = ProviderConfig(vendor="pocketsphinx", options=options or {})
+    stts = [build("stt", config) for _ in audio]
     ttss = [build("tts", ProviderConfig(vendor="piper")) for _ in audio]
     for provider in (*stts, *ttss):
         await provider.connect()
@@ -129,9 +136,9 @@ async def measure(audio: list[bytes], speed: float = 1.0) -> LagReport:
     )
 
 
-async def main(calls: list[int], speed: float) -> None:
+async def main(calls: list[int], speed: float, options: dict[str, Any]) -> None:
     for n in calls:
-        report = await measure(caller_audio(n), speed)
+        report = await measure(caller_audio(n), speed, options)
         waits = report.final_wait_ms
         workers = f"{report.worker_cpu_s:.2f}" if report.worker_cpu_s is not None else "n/a"
         print(
@@ -146,5 +153,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--options", type=json.loads, default={}, help="recognizer options")
     args = parser.parse_args()
-    asyncio.run(main(args.calls, args.speed))
+    asyncio.run(main(args.calls, args.speed, args.options))

@@ -45,14 +45,14 @@ TELEPHONE_CMNINIT = (
 # decoding, and partials every 100 ms are as fast as a caller can perceive.
 FEED_BYTES = _BYTES_PER_SECOND // 10
 
-# Re-decoding (cepstral mean over the whole utterance) helps only while the live mean has
-# not adapted to this caller's line: on 12 piper sentences through µ-law, a fresh decoder's
-# word error rate went from 22.9/12.0/21.7 % (streaming, at -20/-10/0 dB) to
-# 21.7/16.9/13.3 % (re-decoded), while a decoder warmed by earlier utterances gave identical
-# results both ways. It delays the final by ~0.25 s per second of utterance on a loaded
-# 2-core machine (0.9 s for a 3.4 s utterance, against 0.08 s for the streaming final), so
-# only a call's first utterance gets it.
-REDECODE_FIRST = 1
+# Re-decoding the utterance in one pass (cepstral mean over the utterance itself) was meant
+# for a call's first utterance, before the live mean adapts. With the telephone cmninit it
+# no longer pays: `python -m bench.offline_wer` gave 25.6/29.0 % WER with it against
+# 23.6/31.9 % without (test set/demo caller; 18.8 against 17.4 % on the demo with the
+# agent's model), within Piper's run-to-run variation, while it made the first final wait
+# 0.84-1.03 s instead of 0.08-0.2 s (`python -m bench.local_loop_lag --calls 1`). Off by
+# default; an agent may still ask for it.
+REDECODE_FIRST = 0
 
 _NUMBER = r"-?\d+(\.\d+)?"
 _CMNINIT_PATTERN = rf"^$|^{_NUMBER}(,{_NUMBER}){{12}}$"

@@ -10,7 +10,9 @@ import pytest
 from bench.providers_audio import telephone_speech
 from providers.base import ProviderConfig, ProviderError, Transcript
 from providers.registry import InvalidOptions, ProviderConfigError, build
+from providers.stt.expected_speech import agent_phrases
 from providers.stt.pocketsphinx import PocketsphinxSTT
+from vocals.demo import SYSTEM_PROMPT, WELCOME
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +71,39 @@ async def test_streaming_final_without_redecode() -> None:
     partials, final = await until_final(results)
     assert partials == []
     assert "goodbye" in final.text.split(), final.text
+    await stt.close()
+
+
+async def test_first_utterance_redecoded_on_request() -> None:
+    stt = await recognizer(redecode_first=1)
+    results = stt.transcripts()
+    await speak(stt, telephone_speech("What are your opening hours?", 0.3) + SILENCE)
+    _, final = await until_final(results)
+    assert {"opening", "hours"} <= set(final.text.split()), final.text
+    await stt.close()
+
+
+async def test_the_agents_phrases_are_heard_word_for_word() -> None:
+    """The demo agent's caller, whom the general model alone hears as "in my book an
+    appointment" and "no thank you that's all the bag"."""
+    phrases = agent_phrases(ProviderConfig(vendor="scripted"), SYSTEM_PROMPT, WELCOME)
+    stt = await recognizer(phrases=phrases)
+    results = stt.transcripts()
+    heard = []
+    for sentence in (
+        "Can I book an appointment for tomorrow morning?",
+        "No thanks, that's all. Goodbye.",
+    ):
+        await speak(stt, telephone_speech(sentence, 0.3) + SILENCE)
+        heard.append((await until_final(results))[1].text)
+    assert heard == [
+        "can i book an appointment for tomorrow morning",
+        "no thanks that's all goodbye",
+    ]
+    # Words the agent does not expect are still in the vocabulary.
+    await speak(stt, telephone_speech("I need to cancel my appointment.", 0.3) + SILENCE)
+    _, final = await until_final(results)
+    assert {"need", "appointment"} <= set(final.text.split()), final.text
     await stt.close()
 
 
