@@ -18,6 +18,7 @@ import json
 import resource
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -41,6 +42,20 @@ FRAME_16K = 640
 SILENCE = bytes(FRAME_16K * 15)
 
 
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process (this one by default), from /proc."""
+    status = Path(f"/proc/{pid or 'self'}/status").read_text()
+    (line,) = [x for x in status.splitlines() if x.startswith("VmRSS:")]
+    return int(line.split()[1]) / 1024
+
+
+def workers_rss_mb() -> float | None:
+    stats = shared.stats()
+    if stats is None:
+        return None
+    return sum(rss_mb(w.pid) for w in stats.workers if w.pid is not None and w.alive)
+
+
 class LagReport(msgspec.Struct, frozen=True):
     calls: int
     max_lag_ms: float
@@ -49,6 +64,9 @@ class LagReport(msgspec.Struct, frozen=True):
     synthesized_s: list[float]
     server_cpu_s: float
     worker_cpu_s: float | None
+    # Resident memory before the calls' providers connected and while they were open.
+    server_rss_mb: tuple[float, float]
+    workers_rss_mb: tuple[float | None, float | None]
 
 
 async def _ticker(stop: asyncio.Event, lags: list[float]) -> None:
@@ -98,6 +116,7 @@ async def measure(
     """Run len(audio) recognitions (with these recognizer `options`) and as many syntheses
     at once, ticking the loop."""
     builtin.load_all()
+    rss_before, workers_before = rss_mb(), workers_rss_mb()
     config = ProviderConfig(vendor="pocketsphinx", options=options or {})
     stts = [build("stt", config) for _ in audio]
     ttss = [build("tts", ProviderConfig(vendor="piper")) for _ in audio]
@@ -114,6 +133,7 @@ async def measure(
         heard = asyncio.gather(*(_recognize(s, a, speed) for s, a in zip(stts, audio, strict=True)))  # type: ignore[arg-type]
         spoken = asyncio.gather(*(_speak(t) for t in ttss))  # type: ignore[arg-type]
         finals, synthesized = await asyncio.gather(heard, spoken)
+        rss_during, workers_during = rss_mb(), workers_rss_mb()
     finally:
         stop.set()
         await ticker
@@ -133,6 +153,8 @@ async def measure(
         server_cpu_s=(usage.ru_utime + usage.ru_stime)
         - (usage_before.ru_utime + usage_before.ru_stime),
         worker_cpu_s=worker_cpu,
+        server_rss_mb=(rss_before, rss_during),
+        workers_rss_mb=(workers_before, workers_during),
     )
 
 
@@ -146,6 +168,9 @@ async def main(calls: list[int], speed: float, options: dict[str, Any]) -> None:
             f"{statistics.median(waits):7.0f} ms max {max(waits):7.0f} ms   CPU s: server "
             f"{report.server_cpu_s:.2f} workers {workers}"
         )
+        (before, during), (w_before, w_during) = report.server_rss_mb, report.workers_rss_mb
+        w_text = f"{w_before:.0f} -> {w_during:.0f}" if w_before and w_during else "n/a"
+        print(f"          RSS MB: server {before:.0f} -> {during:.0f}   workers {w_text}")
     await shared.stop()
 
 
