@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pocketsphinx import Config, Decoder, LogMath, NGramModel, get_model_path
+from pocketsphinx import Decoder, NGramModel, get_model_path
 
 from providers.local.handler import Handler, Item, Session
 from providers.stt.phrase_lm import Ngram, blended_arpa, sentences
@@ -35,19 +35,21 @@ AGENT_LM_WEIGHT = 0.5
 GENERAL_WORDS = 5000
 _GENERAL_LM = "en-us/en-us.lm.bin"
 _DICTIONARY = "en-us/cmudict-en-us.dict"
-# The search a decoder starts with: the general model alone.
-_GENERAL_SEARCH = "_default"
+_GENERAL_SEARCH = "general"
+
+# Natural log of sphinx's log base (its LogMath default, 1.0001): its log probabilities are
+# powers of it.
+_LN_LOGBASE = math.log(1.0001)
 
 DecoderKey = tuple[str, float]
 
 
 class _GeneralModel:
-    """The recognizer's general language model, queried to blend agent models with it."""
+    """The recognizer's general language model, loaded once per worker: searched by every
+    decoder of a session without phrases, and queried to blend agent models with it."""
 
-    def __init__(self) -> None:
-        self.logmath = LogMath()
-        self._lm = NGramModel(Config(), self.logmath, get_model_path(_GENERAL_LM))
-        self._scale = math.log(1.0001)  # LogMath's default base
+    def __init__(self, decoder: Any) -> None:
+        self.lm = NGramModel(decoder.config, decoder.logmath, get_model_path(_GENERAL_LM))
         dictionary = Path(get_model_path(_DICTIONARY)).read_text(encoding="utf-8")
         words = [line.split(maxsplit=1)[0] for line in dictionary.splitlines() if line]
         probs = {w: self.p((w,)) for w in words if "(" not in w}
@@ -56,11 +58,16 @@ class _GeneralModel:
 
     def p(self, gram: Ngram) -> float:
         """P(last word | the rest); sphinx takes the word first, then its history backwards."""
-        return math.exp(self._lm.prob(list(reversed(gram))) * self._scale)
+        return math.exp(self.lm.prob(list(reversed(gram))) * _LN_LOGBASE)
 
 
 class PocketsphinxHandler(Handler):
-    """Opens recognizer sessions; options are `PocketsphinxOptions` with cmninit resolved."""
+    """Opens recognizer sessions; options are `PocketsphinxOptions` with cmninit resolved.
+
+    Decoders are made without a language model (the acoustic model and dictionary, some
+    27 MB) and given a search per model they are used with: the general model is loaded
+    once and shared, where a decoder loading its own took 91 MB.
+    """
 
     def __init__(self) -> None:
         self._idle: dict[DecoderKey, list[Any]] = {}
@@ -72,8 +79,9 @@ class PocketsphinxHandler(Handler):
         from providers.stt.pocketsphinx import TELEPHONE_CMNINIT, PocketsphinxOptions
 
         key = (TELEPHONE_CMNINIT, PocketsphinxOptions().beam)
-        self.give(key, self._new_decoder(key))
-        self._general = _GeneralModel()
+        decoder = self._new_decoder(key)
+        self._activate(decoder, [])
+        self.give(key, decoder)
 
     def open(self, options: dict[str, Any]) -> Session:
         key = (str(options["cmninit"]), float(options["beam"]))
@@ -86,10 +94,17 @@ class PocketsphinxHandler(Handler):
         self._activate(decoder, list(options.get("phrases") or ()))
         return PocketsphinxSession(self, key, decoder, options)
 
+    def _general_model(self, decoder: Any) -> _GeneralModel:
+        if self._general is None:
+            self._general = _GeneralModel(decoder)
+        return self._general
+
     def _activate(self, decoder: Any, phrases: list[str]) -> None:
         """Search with the blend of `phrases`' model and the general one (general alone
         when there are none); each decoder builds a model's search once."""
         if not phrases:
+            if decoder.get_lm(_GENERAL_SEARCH) is None:
+                decoder.add_lm(_GENERAL_SEARCH, self._general_model(decoder).lm)
             decoder.activate_search(_GENERAL_SEARCH)
             return
         name = "agent-" + hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:16]
@@ -100,8 +115,7 @@ class PocketsphinxHandler(Handler):
     def _agent_lm(self, name: str, decoder: Any, phrases: list[str]) -> Any:
         lm = self._agent_lms.get(name)
         if lm is None:
-            general = self._general or _GeneralModel()
-            self._general = general
+            general = self._general_model(decoder)
             corpus = sentences(phrases, lambda word: decoder.lookup_word(word) is not None)
             text = blended_arpa(corpus, general.p, general.ngrams, AGENT_LM_WEIGHT)
             path = Path(self._arpa_dir.name) / f"{name}.arpa"
@@ -117,7 +131,7 @@ class PocketsphinxHandler(Handler):
     @staticmethod
     def _new_decoder(key: DecoderKey) -> Any:
         cmninit, beam = key
-        return Decoder(cmninit=cmninit, beam=beam, loglevel="FATAL")
+        return Decoder(cmninit=cmninit, beam=beam, lm=None, loglevel="FATAL")
 
 
 class PocketsphinxSession(Session):
