@@ -15,6 +15,7 @@ from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.engine import CallProviders
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind
+from providers.stt.expected_speech import with_agent_phrases
 from store.config_cache import ConfigCache, agent_cache_name, credential_cache_name
 from store.models import Agent, ProviderCredential
 from store.repositories.config import AgentRepository, ProviderCredentialRepository
@@ -58,10 +59,12 @@ class StoreAgentLoader:
         if agent is None:
             raise AgentNotFound(f"agent {agent_id} not found for tenant {tenant_id}")
         message = agent.voicemail_message.strip() or None
+        stt = await self._provider(tenant_id, ProviderKind.STT, agent.stt, agent.language)
+        llm = await self._provider(tenant_id, ProviderKind.LLM, agent.llm, agent.language)
         return AgentSettings(
             system_prompt=agent.system_prompt,
-            stt=await self._provider(tenant_id, ProviderKind.STT, agent.stt, agent.language),
-            llm=await self._provider(tenant_id, ProviderKind.LLM, agent.llm, agent.language),
+            stt=with_agent_phrases(stt, llm, agent.system_prompt, agent.welcome_message),
+            llm=llm,
             tts=await self._provider(tenant_id, ProviderKind.TTS, agent.tts, agent.language),
             welcome_message=agent.welcome_message,
             welcome_interruptible=agent.welcome_interruptible,

@@ -10,7 +10,8 @@ from piper import SynthesisConfig
 
 from media.g711 import ulaw_decode, ulaw_encode
 from media.resample import StreamResampler
-from providers.tts.piper import _VOICE_PATHS, DEFAULT_SAMPLE_RATE, DEFAULT_VOICE, load_voice
+from providers.tts.piper import _VOICE_PATHS, DEFAULT_SAMPLE_RATE, DEFAULT_VOICE
+from providers.tts.piper_worker import load_voice
 
 TELEPHONE_RATE = 8000
 STT_RATE = 16000

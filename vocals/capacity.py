@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ari_app.admission import Admission, default_max_calls, default_max_local_calls
+from providers.local import shared as local_models
 from vocals.gauges import GAUGES
 from vocals.loop_lag import WINDOW_S, LoopLagMonitor
 from vocals.settings import Settings
@@ -55,4 +56,28 @@ def export_loop_lag(monitor: LoopLagMonitor) -> None:
         "Episodes of event-loop lag over the threshold (each logged once).",
         "threshold",
         lambda: {f"{monitor.threshold_s:g}s": monitor.episodes},
+    )
+
+
+def export_local_models() -> None:
+    """The local-model worker pool's load, zero while no pool runs."""
+
+    def read(field: str) -> float:
+        stats = local_models.stats()
+        return 0.0 if stats is None else float(getattr(stats, field))
+
+    GAUGES.gauge(
+        "vocals_local_model_queue_depth",
+        "Requests waiting for or running on a local-model worker.",
+        lambda: read("queued"),
+    )
+    GAUGES.gauge(
+        "vocals_local_model_workers_busy",
+        "Local-model workers with work in hand.",
+        lambda: read("busy"),
+    )
+    GAUGES.gauge(
+        "vocals_local_model_cpu_seconds",
+        "CPU seconds the local-model workers have used.",
+        lambda: read("cpu_seconds"),
     )

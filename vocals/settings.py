@@ -71,6 +71,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # the defaults, derived from measured capacity per core); calls beyond are refused.
     max_calls: int | None = None
     max_local_calls: int | None = None
+    # Worker processes for local models (recognizer, voice); 0: one per core.
+    local_workers: int = 0
 
     @property
     def rtp_port_range(self) -> tuple[int, int]:
@@ -174,6 +176,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(
             _variable("process_lease_s"), f"must be at least {MIN_PROCESS_LEASE_S:g} seconds"
         )
+    if settings.local_workers < 0:
+        raise SettingsError(_variable("local_workers"), "must not be negative")
 
 
 def load_settings(

@@ -37,8 +37,7 @@ from media.rtp import RtpPortPool
 from pipeline.speech_cache import prewarm_agent
 from providers import registry
 from providers.base import ProviderKind, TTSProvider
-from providers.stt import pocketsphinx
-from providers.tts import piper
+from providers.local import shared as local_models
 from provisioning.ami import AmiConnection
 from provisioning.models import Trunk
 from provisioning.naming import object_names
@@ -54,7 +53,7 @@ from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
 from twilio_adapter.runner import TwilioLedger, VirtualChannel
 from twilio_adapter.state import TwilioCallStore
-from vocals.capacity import admission_for, export_admission
+from vocals.capacity import admission_for, export_admission, export_local_models
 from vocals.runtime import Runtime
 from vocals.trunks import load_trunk_config
 
@@ -100,6 +99,7 @@ class Telephony:
         # One count for Asterisk and Twilio calls, inbound and outbound.
         self.admission = admission_for(settings)
         export_admission(self.admission)
+        export_local_models()
         assert runtime.records is not None
         self.ledger = StoreCallLedger(
             LiveCallStore(runtime.redis, owner=self.lease.process_id), runtime.records
@@ -182,12 +182,11 @@ class Telephony:
         )
 
     async def _prewarm(self) -> None:
-        """Load the offline voice and a speech decoder, and synthesize the greetings of agents
-        that answer numbers, so a first caller does not wait for any of them (the pipeline's
-        speech cache keeps the greetings)."""
+        """Start the local model workers (voice and recognizer loaded), and synthesize the
+        greetings of agents that answer numbers, so a first caller does not wait for any of
+        them (the pipeline's speech cache keeps the greetings)."""
         try:
-            await piper.preload()
-            await pocketsphinx.preload()
+            await local_models.start(self.runtime.settings.local_workers or None)
             routes = await InboundRouteRepository(self.runtime.pool).list_all_tenants()
         except Exception as exc:
             log.warning("prewarm skipped", error=str(exc))
@@ -353,6 +352,7 @@ class Telephony:
             "ari": "not configured",
             "greetings_ready": self.prewarmed,
             "capacity": self.admission.stats(),
+            "local_models": _local_model_load(),
             "process_id": self.lease.process_id,
         }
         if self.controller is not None:
@@ -399,10 +399,25 @@ class Telephony:
             await self._webhooks.stop()
         await self.recordings.close()
         await self.twilio_rest.close()
+        await local_models.stop()
         # Held until every call has ended: a survivor must not adopt a call still draining.
         if self._heartbeat_task is not None:
             await cancel_and_wait(self._heartbeat_task)
         await self.lease.release()
+
+
+def _local_model_load() -> dict[str, object] | None:
+    """The worker pool's load for /healthz, None while no pool runs."""
+    stats = local_models.stats()
+    if stats is None:
+        return None
+    return {
+        "workers": len(stats.workers),
+        "alive": sum(1 for w in stats.workers if w.alive),
+        "queued": stats.queued,
+        "busy": stats.busy,
+        "restarts": sum(w.restarts for w in stats.workers),
+    }
 
 
 def _as_trunk(trunk_id: uuid.UUID, tenant_id: uuid.UUID, name: str, kind: str, host: str) -> Trunk:

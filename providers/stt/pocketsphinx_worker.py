@@ -1,0 +1,207 @@
+"""PocketSphinx in a local worker: one decoder per session, streaming as audio arrives.
+
+Decoders are kept idle between sessions (creating one loads the acoustic model, ~0.4 s) and
+one is made when the worker starts, so a call's first audio never waits for a model load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pocketsphinx import Decoder, NGramModel, get_model_path
+
+from providers.local.handler import Handler, Item, Session
+from providers.stt.phrase_lm import Ngram, blended_arpa, sentences
+
+_BYTES_PER_SECOND = 16000 * 2
+
+# Idle decoders kept per worker for the next sessions: a decoder is some 25 MB.
+IDLE_DECODERS_MAX = 8
+
+# Beyond this, the final comes from the streaming pass instead of a re-decode, so a long
+# monologue never costs seconds of decoding before the agent answers.
+MAX_REDECODE_SECONDS = 15.0
+
+# The agent's phrases' share of the blended language model; the general model keeps the rest,
+# so a caller who says something the agent does not expect is still heard.
+AGENT_LM_WEIGHT = 0.5
+# The general model's most likely words kept in a blended model: enough for everyday speech
+# around the agent's phrases (the general model has some 130 000).
+GENERAL_WORDS = 5000
+_GENERAL_LM = "en-us/en-us.lm.bin"
+_DICTIONARY = "en-us/cmudict-en-us.dict"
+_GENERAL_SEARCH = "general"
+
+# Natural log of sphinx's log base (its LogMath default, 1.0001): its log probabilities are
+# powers of it.
+_LN_LOGBASE = math.log(1.0001)
+
+DecoderKey = tuple[str, float]
+
+
+class _GeneralModel:
+    """The recognizer's general language model, loaded once per worker: searched by every
+    decoder of a session without phrases, and queried to blend agent models with it."""
+
+    def __init__(self, decoder: Any) -> None:
+        self.lm = NGramModel(decoder.config, decoder.logmath, get_model_path(_GENERAL_LM))
+        dictionary = Path(get_model_path(_DICTIONARY)).read_text(encoding="utf-8")
+        words = [line.split(maxsplit=1)[0] for line in dictionary.splitlines() if line]
+        probs = {w: self.p((w,)) for w in words if "(" not in w}
+        top = sorted(probs, key=probs.__getitem__, reverse=True)[:GENERAL_WORDS]
+        self.ngrams: dict[Ngram, float] = {(w,): probs[w] for w in top}
+
+    def p(self, gram: Ngram) -> float:
+        """P(last word | the rest); sphinx takes the word first, then its history backwards."""
+        return math.exp(self.lm.prob(list(reversed(gram))) * _LN_LOGBASE)
+
+
+class PocketsphinxHandler(Handler):
+    """Opens recognizer sessions; options are `PocketsphinxOptions` with cmninit resolved.
+
+    Decoders are made without a language model (the acoustic model and dictionary, some
+    27 MB) and given a search per model they are used with: the general model is loaded
+    once and shared, where a decoder loading its own took 91 MB.
+    """
+
+    def __init__(self) -> None:
+        self._idle: dict[DecoderKey, list[Any]] = {}
+        self._general: _GeneralModel | None = None
+        self._agent_lms: dict[str, Any] = {}
+        self._arpa_dir = tempfile.TemporaryDirectory(prefix="vocals-lm-")
+
+    def load(self) -> None:
+        from providers.stt.pocketsphinx import TELEPHONE_CMNINIT, PocketsphinxOptions
+
+        key = (TELEPHONE_CMNINIT, PocketsphinxOptions().beam)
+        decoder = self._new_decoder(key)
+        self._activate(decoder, [])
+        self.give(key, decoder)
+
+    def open(self, options: dict[str, Any]) -> Session:
+        key = (str(options["cmninit"]), float(options["beam"]))
+        idle = self._idle.get(key)
+        if idle:
+            decoder = idle.pop()
+            decoder.set_cmn(key[0])  # forget the last caller's line
+        else:
+            decoder = self._new_decoder(key)
+        self._activate(decoder, list(options.get("phrases") or ()))
+        return PocketsphinxSession(self, key, decoder, options)
+
+    def _general_model(self, decoder: Any) -> _GeneralModel:
+        if self._general is None:
+            self._general = _GeneralModel(decoder)
+        return self._general
+
+    def _activate(self, decoder: Any, phrases: list[str]) -> None:
+        """Search with the blend of `phrases`' model and the general one (general alone
+        when there are none); each decoder builds a model's search once."""
+        if not phrases:
+            if decoder.get_lm(_GENERAL_SEARCH) is None:
+                decoder.add_lm(_GENERAL_SEARCH, self._general_model(decoder).lm)
+            decoder.activate_search(_GENERAL_SEARCH)
+            return
+        name = "agent-" + hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:16]
+        if decoder.get_lm(name) is None:
+            decoder.add_lm(name, self._agent_lm(name, decoder, phrases))
+        decoder.activate_search(name)
+
+    def _agent_lm(self, name: str, decoder: Any, phrases: list[str]) -> Any:
+        lm = self._agent_lms.get(name)
+        if lm is None:
+            general = self._general_model(decoder)
+            corpus = sentences(phrases, lambda word: decoder.lookup_word(word) is not None)
+            text = blended_arpa(corpus, general.p, general.ngrams, AGENT_LM_WEIGHT)
+            path = Path(self._arpa_dir.name) / f"{name}.arpa"
+            path.write_text(text, encoding="utf-8")
+            lm = NGramModel(decoder.config, decoder.logmath, str(path))
+            self._agent_lms[name] = lm
+        return lm
+
+    def give(self, key: DecoderKey, decoder: Any) -> None:
+        if sum(len(v) for v in self._idle.values()) < IDLE_DECODERS_MAX:
+            self._idle.setdefault(key, []).append(decoder)
+
+    @staticmethod
+    def _new_decoder(key: DecoderKey) -> Any:
+        cmninit, beam = key
+        return Decoder(cmninit=cmninit, beam=beam, lm=None, loglevel="FATAL")
+
+
+class PocketsphinxSession(Session):
+    """One call's recognizer stream. Ops: `feed` (PCM16 16 kHz; item: a new partial) and
+    `end` (item: the utterance's final text, empty when nothing was heard)."""
+
+    def __init__(
+        self, handler: PocketsphinxHandler, key: DecoderKey, decoder: Any, options: dict[str, Any]
+    ) -> None:
+        self._handler = handler
+        self._key = key
+        self._decoder = decoder
+        self._partials = bool(options["partials"])
+        self._redecode_first = int(options["redecode_first"])
+        self._in_utterance = False
+        self._utterance = bytearray()
+        self._last_partial = ""
+        self._utterances = 0
+
+    def handle(self, op: str, data: bytes, args: dict[str, Any]) -> Iterator[Item]:
+        if op == "feed":
+            partial = self._feed(data)
+            if partial:
+                yield Item(text=partial)
+        elif op == "end":
+            yield Item(text=self._finalize())
+        else:
+            raise ValueError(f"unknown operation {op!r}")
+
+    def _feed(self, pcm: bytes) -> str:
+        decoder = self._decoder
+        if not self._in_utterance:
+            decoder.start_utt()
+            self._in_utterance = True
+        if self._redecode_first > self._utterances:
+            self._utterance += pcm
+        decoder.process_raw(pcm, False, False)
+        if not self._partials:
+            return ""
+        text = _hypothesis_text(decoder)
+        if text == self._last_partial:
+            return ""
+        self._last_partial = text
+        return text
+
+    def _finalize(self) -> str:
+        decoder = self._decoder
+        if not self._in_utterance:
+            return ""
+        decoder.end_utt()
+        text = _hypothesis_text(decoder)
+        self._utterances += 1
+        utterance = bytes(self._utterance)
+        if utterance and len(utterance) <= MAX_REDECODE_SECONDS * _BYTES_PER_SECOND:
+            # The cepstral mean over the utterance itself, before the live mean has adapted.
+            decoder.start_utt()
+            decoder.process_raw(utterance, False, True)
+            decoder.end_utt()
+            text = _hypothesis_text(decoder) or text
+        self._utterance.clear()
+        self._in_utterance = False
+        self._last_partial = ""
+        return text
+
+    def close(self) -> None:
+        if self._in_utterance:
+            self._decoder.end_utt()
+        self._handler.give(self._key, self._decoder)
+
+
+def _hypothesis_text(decoder: Any) -> str:
+    hypothesis = decoder.hyp()
+    return str(hypothesis.hypstr) if hypothesis is not None else ""
