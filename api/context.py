@@ -26,8 +26,9 @@ class ApiSettings:
     ui_dist: Path | None = Path("ui/dist")
     # A UI session lasts a working day; logging in again after that is not a burden.
     session_ttl_s: int = 12 * 3600
-    # Guessing passwords: 10 failures per account and 100 per client address lock sign-in out
-    # for the rest of a 15-minute window.
+    # Guessing passwords: 10 attempts per account (a successful one starts its count over) and
+    # 100 per client address in a sliding 15-minute window; attempts beyond are refused before
+    # any password is checked.
     login_attempts_per_email: int = 10
     login_attempts_per_ip: int = 100
     login_window_s: int = 15 * 60
