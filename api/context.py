@@ -34,6 +34,8 @@ class ApiSettings:
     login_window_s: int = 15 * 60
     # A vendor that does not answer a credential check within this is reported as unreachable.
     provider_test_timeout_s: float = 10.0
+    # Tenants' URLs may reach loopback and private networks (the operator's choice).
+    allow_private_urls: bool = False
     # Webhook test deliveries wait at most this long for the receiver.
     webhook_timeout_s: float = 10.0
 
