@@ -190,6 +190,7 @@ class Telephony:
             controller.legs.on_leg,
             format_timeout_s=0.0,
             health_port=settings.audiosocket_health_port,
+            max_connections=settings.audiosocket_max_connections,
         )
         await self.audiosocket.start()
         controller.media = MediaSettings(
