@@ -123,7 +123,9 @@ class Telephony:
 
     async def start(self) -> None:
         runtime, settings = self.runtime, self.runtime.settings
-        self._webhooks = start_webhook_worker(runtime.pool, runtime.box)
+        self._webhooks = start_webhook_worker(
+            runtime.pool, runtime.box, allow_private=settings.allow_private_urls
+        )
         self._purger = RecordingPurger(
             runtime.pool, self.recording_store, recordings=self.recordings
         )
