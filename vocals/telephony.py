@@ -197,6 +197,7 @@ class Telephony:
         await self.audiosocket.start()
         controller.media = MediaSettings(
             advertise_host=settings.audiosocket_advertise_host or settings.audiosocket_host,
+            bind_host=settings.audiosocket_host,
             audiosocket_port=self.audiosocket.port,
         )
         controller.start()
