@@ -164,6 +164,15 @@ def _outage_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Probl
     )
 
 
+def _undecodable_handler(
+    _: Request[Any, Any, Any], exc: UnicodeDecodeError | RecursionError
+) -> Response[Problem]:
+    # Raised past Litestar's own JSON error handling while decoding a request body.
+    if isinstance(exc, UnicodeDecodeError):
+        return problem_response(400, "the request is not valid UTF-8")
+    return problem_response(400, "the request body is nested too deeply")
+
+
 def _internal_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.exception("unhandled error", error=type(exc).__name__)
     return problem_response(500, "internal error")
@@ -181,6 +190,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     RedisConnectionError: _outage_handler,
     RedisTimeoutError: _outage_handler,
     OSError: _outage_handler,
+    UnicodeDecodeError: _undecodable_handler,
+    RecursionError: _undecodable_handler,
     Exception: _internal_handler,
 }
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 
 from api.app import create_app
 from api.context import ApiContext
+from store.repositories.config import ProviderCredentialRepository
+from store.secrets import SecretBox
 from tests.api.conftest import (
     OFFLINE_AGENT,
     TenantHandle,
@@ -313,3 +316,17 @@ async def test_a_provider_key_must_be_printable_ascii(
     )
     assert created.status_code == 400
     assert created.json()["errors"][0]["field"] == "api_key"
+
+
+async def test_a_stored_key_no_header_can_carry_fails_its_check_with_a_reason(
+    client: httpx.AsyncClient, tenant: TenantHandle, pg_pool: asyncpg.Pool, box: SecretBox
+) -> None:
+    """A key saved before keys had to be ASCII: its check is a 422, not a 500."""
+    row = await ProviderCredentialRepository(pg_pool, box).create(
+        tenant.id,
+        {"name": "legacy-unicode", "kind": "tts", "vendor": "deepgram", "api_key": "kéy-ünï",
+         "api_key_last4": "-ünï", "model": None, "options": {"max_attempts": 1}},
+    )  # fmt: skip
+    checked = await client.post(f"/api/v1/providers/{row.id}/test", headers=tenant.admin)
+    assert checked.status_code == 422, checked.text
+    assert "characters" in checked.json()["detail"]
