@@ -34,7 +34,7 @@ from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
 from tests.fakes.asterisk import FakeAsterisk
-from tests.fakes.fake_providers import FakeLLM, FakeSTT, FakeTTS
+from tests.fakes.fake_providers import FakeLLM, FakeSTT, FakeTTS, Fault
 from tests.pipeline.harness import FAST_TIMEOUTS, agent_settings
 
 POLL_S = 0.02
@@ -82,6 +82,8 @@ class Process:
     welcome: str = "Hello, you reached the test agent."
     stt_script: Sequence[str] = ()
     llm_replies: Sequence[str] = ()
+    # Every LLM request fails with this, when given.
+    llm_fault: Fault | None = None
     trunk: TrunkRoute = field(default_factory=lambda: TrunkRoute(name="t1", endpoint="trunk1"))
     route_media: MediaTransport = "audiosocket"
     rtp_pool: RtpPortPool | None = None
@@ -139,7 +141,7 @@ class Process:
 
     async def _prepare(self, call: Call) -> tuple[AgentSettings, CallProviders]:
         agent = agent_settings(welcome_message=self.welcome, welcome_interruptible=False)
-        llm = FakeLLM(replies=self.llm_replies)
+        llm = FakeLLM(replies=self.llm_replies, fail_always=self.llm_fault)
         self.llms.append(llm)
         return agent, CallProviders(FakeSTT(script=self.stt_script), llm, FakeTTS())
 

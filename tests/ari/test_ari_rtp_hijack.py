@@ -47,7 +47,7 @@ async def test_a_stranger_on_the_rtp_port_takes_nothing_and_replaces_nothing(
     stranger: RtpCaller | None = None
     try:
         caller = await fake.inbound_call(agent.did)
-        await eventually(lambda: fake.calls_to("POST", "/channels/externalMedia"))
+        await eventually(lambda: bool(fake.calls_to("POST", "/channels/externalMedia")))
         [request] = fake.calls_to("POST", "/channels/externalMedia")
         host, _, port = request.params["external_host"].rpartition(":")
         stranger = await RtpCaller.open((host, int(port)))
