@@ -1,6 +1,7 @@
 """Query parameters as the OpenAPI schema declares them: one an operation does not declare is
-refused (400) rather than ignored (`?limt=5` is a mistake the client should hear about), and a
-date-time must be RFC 3339 text, where the lax parser would also read `0.5` as a Unix time."""
+refused (400) rather than ignored (`?limt=5` is a mistake the client should hear about), so is
+a single-valued one given twice, and a date-time must be RFC 3339 text, where the lax parser
+would also read `0.5` as a Unix time."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from api.errors import ApiError, FieldError
 class _Declared:
     names: frozenset[str]
     datetimes: frozenset[str]
+    lists: frozenset[str]
 
 
 def _declared(app: Litestar) -> dict[int, _Declared]:
@@ -38,7 +40,8 @@ def _declared(app: Litestar) -> dict[int, _Declared]:
                     or fields[name].has_inner_subclass_of(datetime)
                 )
             }
-            known[id(handler)] = _Declared(frozenset(names), frozenset(datetimes))
+            lists = {p.field_alias for p in kwargs_model.expected_query_params if p.is_sequence}
+            known[id(handler)] = _Declared(frozenset(names), frozenset(datetimes), frozenset(lists))
     return known
 
 
@@ -63,8 +66,11 @@ class DeclaredQueryParameters:
         for name in sorted(query):
             if name not in declared.names:
                 raise _refuse(name, "unknown query parameter")
+            values = query.getall(name)
+            if len(values) > 1 and name not in declared.lists:
+                raise _refuse(name, "given more than once")
             if name in declared.datetimes:
-                for value in query.getall(name):
+                for value in values:
                     try:
                         datetime.fromisoformat(value)
                     except ValueError:

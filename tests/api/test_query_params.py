@@ -16,6 +16,7 @@ from tests.api.conftest import TenantHandle
         ("/api/v1/calls?since=2026-01-01T00:00:00Z&sincee=1", "sincee"),
         ("/api/v1/calls?until=0.5", "until"),
         ("/api/v1/analytics?since=-1.5e-103", "since"),
+        ("/api/v1/audit-logs?entity_type=agent&entity_type=user", "entity_type"),
     ],
 )
 async def test_a_query_the_schema_does_not_allow_is_400(
