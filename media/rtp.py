@@ -239,11 +239,8 @@ class RtpLeg(PacedLeg):
         self._counts = pool
         self.local_port = port
         self.remote: tuple[str, int] | None = None
-        self._pinned = False
         self._candidate: tuple[str, int] | None = None
         self._held: list[RtpPacket] = []
-        if remote is not None:
-            self.set_remote(*remote)
         self._pt = _FORMAT_PT[fmt]
         self._swap = fmt == SLIN_16K
         self._ssrc = random.getrandbits(32)
@@ -256,6 +253,8 @@ class RtpLeg(PacedLeg):
         self.foreign_packets = 0
         self.send_errors = 0
         self.frames_unsent = 0  # outbound frames due before any remote address was known
+        if remote is not None:
+            self.set_remote(*remote)
 
     def signalled_dtmf(self, digit: str) -> None:
         """A digit the call's signalling reported: Asterisk's external-media RTP carries no
@@ -322,7 +321,6 @@ class RtpLeg(PacedLeg):
         if unspecified:
             return
         self.remote = (host, port)
-        self._pinned = True
         self._candidate = None
         self._held.clear()
 
@@ -350,9 +348,9 @@ class RtpLeg(PacedLeg):
             return
         self._on_packet(packet)
 
-    def _foreign(self) -> None:
-        self.foreign_packets += 1
-        self._counts.foreign_packets += 1
+    def _foreign(self, packets: int = 1) -> None:
+        self.foreign_packets += packets
+        self._counts.foreign_packets += packets
 
     def _learn(self, source: tuple[str, int], packet: RtpPacket) -> None:
         """Hold packets of an unannounced source until `LATCH_PACKETS` in a row agree."""
@@ -361,8 +359,7 @@ class RtpLeg(PacedLeg):
             return
         held = self._held
         if source != self._candidate or (held and packet.ssrc != held[0].ssrc):
-            for _ in held:
-                self._foreign()
+            self._foreign(len(held))
             held.clear()
             self._candidate = source
         held.append(packet)
