@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store.repositories.base import Conflict, UnknownColumn
+from store.secrets import PasswordHasherBusy
 
 log = structlog.get_logger(__name__)
 
@@ -164,6 +165,20 @@ def _outage_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Probl
     )
 
 
+# Seconds a client should wait when every password check of the process is already queued.
+PASSWORDS_BUSY_RETRY_AFTER_S = 1
+
+
+def _passwords_busy_handler(
+    _: Request[Any, Any, Any], exc: PasswordHasherBusy
+) -> Response[Problem]:
+    return problem_response(
+        503,
+        "too many password checks at once; try again shortly",
+        headers={"Retry-After": str(PASSWORDS_BUSY_RETRY_AFTER_S)},
+    )
+
+
 def _undecodable_handler(
     _: Request[Any, Any, Any], exc: UnicodeDecodeError | RecursionError
 ) -> Response[Problem]:
@@ -190,6 +205,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     RedisConnectionError: _outage_handler,
     RedisTimeoutError: _outage_handler,
     OSError: _outage_handler,
+    PasswordHasherBusy: _passwords_busy_handler,
     UnicodeDecodeError: _undecodable_handler,
     RecursionError: _undecodable_handler,
     Exception: _internal_handler,

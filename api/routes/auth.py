@@ -26,7 +26,7 @@ from api.context import ApiContext
 from api.errors import ApiError, problems
 from store.rate_limits import RateLimiter
 from store.repositories.config import UserRepository
-from store.secrets import PasswordHasherBusy, hash_password, verify_password
+from store.secrets import hash_password, verify_password
 
 # Whitespace spelled out: `\s` means more in Python than in the schema's (ECMA) regex dialect.
 Email = Annotated[
@@ -95,12 +95,7 @@ async def _count_attempt(context: ApiContext, names: list[str]) -> None:
 async def _check_password(password: str, stored: str | None) -> bool:
     """Whether `password` matches; an unknown account (`stored` None) costs the same scrypt
     as a known one, so timing does not reveal which accounts exist."""
-    try:
-        return await verify_password(password, stored or await _decoy_hash())
-    except PasswordHasherBusy:
-        raise ApiError(
-            503, "too many sign-ins at once; try again shortly", headers={"Retry-After": "1"}
-        ) from None
+    return await verify_password(password, stored or await _decoy_hash())
 
 
 @post(
