@@ -147,9 +147,10 @@ def _unknown_column_handler(_: Request[Any, Any, Any], exc: UnknownColumn) -> Re
 
 
 def _data_error_handler(_: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[Problem]:
-    # PostgreSQL refused a value the API's own checks let through (e.g. a NUL in a text field).
+    # PostgreSQL refused a value the API's own checks let through (e.g. a NUL in a text field):
+    # the request was well formed, so not a 400.
     reason = exc.args[0] if exc.args else type(exc).__name__
-    return problem_response(400, f"value refused by the database: {reason}")
+    return problem_response(422, f"value refused by the database: {reason}")
 
 
 # Seconds a client should wait before retrying when PostgreSQL or Redis is unreachable.
@@ -223,5 +224,7 @@ def problem_spec(description: str) -> ResponseSpec:
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI declarations of the problem responses an operation can give (503, a backing
-    service being down, is possible everywhere)."""
-    return {status: problem_spec(_TITLES[status]) for status in (*statuses, 503)}
+    service being down, is possible everywhere; an operation that takes input, one that can
+    answer 400, can also meet a value PostgreSQL will not store: 422)."""
+    extra = (422, 503) if 400 in statuses else (503,)
+    return {status: problem_spec(_TITLES[status]) for status in sorted({*statuses, *extra})}
