@@ -5,6 +5,7 @@ hooks is built here, so `api/` never imports the transports."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 import structlog
 from litestar import Litestar
 
+from api.provider_urls import check_destination
 from api.routes.recordings import RECORDING_STORE_KEY
 from api.webhooks.lifecycle import WebhookEventSink
 from api.webhooks.worker import WebhookWorker, start_webhook_worker
@@ -76,7 +78,14 @@ class Telephony:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         settings = runtime.settings
-        self.loader = StoreAgentLoader(runtime.pool, runtime.redis, runtime.box)
+        self.loader = StoreAgentLoader(
+            runtime.pool,
+            runtime.redis,
+            runtime.box,
+            check_url=functools.partial(
+                check_destination, allow_private=settings.allow_private_urls
+            ),
+        )
         self.events = WebhookEventSink(runtime.pool, runtime.box, runtime.redis)
         self.recording_store = LocalRecordingStore(Path(settings.recordings_dir))
         self.recordings = CallRecordings(
