@@ -24,7 +24,7 @@ from ari_app.ports import MediaTransport
 from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger
 from media.audiosocket import AudioSocketServer
 from media.rtp import RtpPortPool
-from pipeline.agent import AgentSettings
+from pipeline.agent import DEFAULT_APOLOGY, AgentSettings
 from pipeline.engine import CallProviders
 from pipeline.speech_cache import SpeechCache
 from providers.base import TTSProvider
@@ -84,6 +84,7 @@ class Process:
     llm_replies: Sequence[str] = ()
     # Every LLM request fails with this, when given.
     llm_fault: Fault | None = None
+    apology: str = DEFAULT_APOLOGY
     trunk: TrunkRoute = field(default_factory=lambda: TrunkRoute(name="t1", endpoint="trunk1"))
     route_media: MediaTransport = "audiosocket"
     rtp_pool: RtpPortPool | None = None
@@ -140,7 +141,9 @@ class Process:
         return self.trunk
 
     async def _prepare(self, call: Call) -> tuple[AgentSettings, CallProviders]:
-        agent = agent_settings(welcome_message=self.welcome, welcome_interruptible=False)
+        agent = agent_settings(
+            welcome_message=self.welcome, welcome_interruptible=False, apology_message=self.apology
+        )
         llm = FakeLLM(replies=self.llm_replies, fail_always=self.llm_fault)
         self.llms.append(llm)
         return agent, CallProviders(FakeSTT(script=self.stt_script), llm, FakeTTS())

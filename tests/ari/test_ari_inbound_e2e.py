@@ -151,12 +151,12 @@ async def test_a_call_ended_by_a_failing_llm_records_that_reason(
     fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
 ) -> None:
     agent = await make_agent(pg_pool)
-    proc = Process(fake, pg_pool, redis, stt_script=["one", "two", "three"],
-                   llm_fault=Fault(permanent()))  # fmt: skip
+    proc = Process(fake, pg_pool, redis, welcome="Hi.", stt_script=["one", "two", "three"],
+                   llm_fault=Fault(permanent()), apology="Sorry.")  # fmt: skip
     await proc.start()
     try:
         caller = await fake.inbound_call(agent.did)
-        await caller.wait_received(1000)
+        await caller.wait_received(150)  # the welcome
         llm = await _first_llm(proc)
         for said in range(1, 4):
             await caller.wait_quiet()
