@@ -17,6 +17,8 @@ from api.common import get_context
 from api.context import ApiContext, ApiSettings
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz, metrics
+from api.openapi_structs import StrictStructSchemaPlugin
+from api.query_params import DeclaredQueryParameters
 from api.routes import (
     agents,
     analytics,
@@ -95,6 +97,7 @@ def create_app(context: ApiContext) -> Litestar:
     providers.builtin.load_all()
     api = Router(
         path=API_PREFIX,
+        before_request=DeclaredQueryParameters(),
         route_handlers=[
             auth.router,
             tenant.router,
@@ -126,4 +129,5 @@ def create_app(context: ApiContext) -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
         cors_config=CORSConfig(allow_origins=[context.settings.public_url]),
         middleware=[REQUEST_METRICS.middleware],
+        plugins=[StrictStructSchemaPlugin()],
     )

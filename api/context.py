@@ -26,13 +26,16 @@ class ApiSettings:
     ui_dist: Path | None = Path("ui/dist")
     # A UI session lasts a working day; logging in again after that is not a burden.
     session_ttl_s: int = 12 * 3600
-    # Guessing passwords: 10 failures per account and 100 per client address lock sign-in out
-    # for the rest of a 15-minute window.
+    # Guessing passwords: 10 attempts per account (a successful one starts its count over) and
+    # 100 per client address in a sliding 15-minute window; attempts beyond are refused before
+    # any password is checked.
     login_attempts_per_email: int = 10
     login_attempts_per_ip: int = 100
     login_window_s: int = 15 * 60
     # A vendor that does not answer a credential check within this is reported as unreachable.
     provider_test_timeout_s: float = 10.0
+    # Tenants' URLs may reach loopback and private networks (the operator's choice).
+    allow_private_urls: bool = False
     # Webhook test deliveries wait at most this long for the receiver.
     webhook_timeout_s: float = 10.0
 

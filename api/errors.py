@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store.repositories.base import Conflict, UnknownColumn
+from store.secrets import PasswordHasherBusy
 
 log = structlog.get_logger(__name__)
 
@@ -146,9 +147,10 @@ def _unknown_column_handler(_: Request[Any, Any, Any], exc: UnknownColumn) -> Re
 
 
 def _data_error_handler(_: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[Problem]:
-    # PostgreSQL refused a value the API's own checks let through (e.g. a NUL in a text field).
+    # PostgreSQL refused a value the API's own checks let through (e.g. a NUL in a text field):
+    # the request was well formed, so not a 400.
     reason = exc.args[0] if exc.args else type(exc).__name__
-    return problem_response(400, f"value refused by the database: {reason}")
+    return problem_response(422, f"value refused by the database: {reason}")
 
 
 # Seconds a client should wait before retrying when PostgreSQL or Redis is unreachable.
@@ -162,6 +164,29 @@ def _outage_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Probl
         "a backing service (PostgreSQL or Redis) is unavailable; try again shortly",
         headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
     )
+
+
+# Seconds a client should wait when every password check of the process is already queued.
+PASSWORDS_BUSY_RETRY_AFTER_S = 1
+
+
+def _passwords_busy_handler(
+    _: Request[Any, Any, Any], exc: PasswordHasherBusy
+) -> Response[Problem]:
+    return problem_response(
+        503,
+        "too many password checks at once; try again shortly",
+        headers={"Retry-After": str(PASSWORDS_BUSY_RETRY_AFTER_S)},
+    )
+
+
+def _undecodable_handler(
+    _: Request[Any, Any, Any], exc: UnicodeDecodeError | RecursionError
+) -> Response[Problem]:
+    # Raised past Litestar's own JSON error handling while decoding a request body.
+    if isinstance(exc, UnicodeDecodeError):
+        return problem_response(400, "the request is not valid UTF-8")
+    return problem_response(400, "the request body is nested too deeply")
 
 
 def _internal_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
@@ -181,6 +206,9 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     RedisConnectionError: _outage_handler,
     RedisTimeoutError: _outage_handler,
     OSError: _outage_handler,
+    PasswordHasherBusy: _passwords_busy_handler,
+    UnicodeDecodeError: _undecodable_handler,
+    RecursionError: _undecodable_handler,
     Exception: _internal_handler,
 }
 
@@ -196,5 +224,7 @@ def problem_spec(description: str) -> ResponseSpec:
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI declarations of the problem responses an operation can give (503, a backing
-    service being down, is possible everywhere)."""
-    return {status: problem_spec(_TITLES[status]) for status in (*statuses, 503)}
+    service being down, is possible everywhere; an operation that takes input, one that can
+    answer 400, can also meet a value PostgreSQL will not store: 422)."""
+    extra = (422, 503) if 400 in statuses else (503,)
+    return {status: problem_spec(_TITLES[status]) for status in sorted({*statuses, *extra})}

@@ -9,6 +9,7 @@ import msgspec
 
 from api.context import ApiContext
 from api.errors import FieldError
+from api.provider_urls import url_problems
 from providers import registry
 from providers.base import ProviderConfig, ProviderKind
 from providers.registry import InvalidOptions, ProviderConfigError, UnknownVendor
@@ -50,6 +51,9 @@ async def resolve_choice(
         api_key = repository.reveal(credential, "api_key")
     if vendor is None:
         return choice, [FieldError(field, "needs a credential_id or a vendor")]
+    refused = url_problems(context, choice.options, f"{field}.options")
+    if refused:
+        return choice, refused
     config = ProviderConfig(
         vendor=vendor, model=model, api_key=api_key, voice=choice.voice, options=choice.options
     )

@@ -4,6 +4,7 @@ fresh provider instances (the production `Prepare` of `PipelineConversations`)."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import asyncpg
@@ -14,7 +15,7 @@ from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.engine import CallProviders
 from providers import builtin, registry
-from providers.base import ProviderConfig, ProviderKind
+from providers.base import ProviderConfig, ProviderKind, url_options
 from providers.stt.expected_speech import with_agent_phrases
 from store.config_cache import ConfigCache, agent_cache_name, credential_cache_name
 from store.models import Agent, ProviderCredential
@@ -33,13 +34,24 @@ class AgentNotFound(LookupError):
     """The call names an agent its tenant no longer has."""
 
 
+class DestinationRefused(Exception):
+    """A provider URL of the agent points where this deployment does not send requests."""
+
+
+# Raises when a URL may not be connected to (the process's SSRF guard, given by its wiring).
+CheckUrl = Callable[[str], Awaitable[None]]
+
+
 class StoreAgentLoader:
     """Reads the agent and its provider credentials through the 60 s config cache (their
     fallback copies while PostgreSQL is unreachable); credentials are cached as stored, their
     keys encrypted, and decrypted at use."""
 
-    def __init__(self, pool: asyncpg.Pool, redis: Redis, box: SecretBox) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, redis: Redis, box: SecretBox, *, check_url: CheckUrl | None = None
+    ) -> None:
         builtin.load_all()
+        self._check_url = check_url
         self._pool = pool
         self._cache = ConfigCache(redis)
         self._credentials = ProviderCredentialRepository(pool, box)
@@ -88,6 +100,16 @@ class StoreAgentLoader:
             stale_ok=True,
         )
 
+    async def _check_destinations(self, kind: ProviderKind, options: dict[str, Any]) -> None:
+        """Checked at each call too: DNS may have changed, and so may the operator's mind."""
+        if self._check_url is None:
+            return
+        for key, url in url_options(options).items():
+            try:
+                await self._check_url(url)
+            except Exception as exc:
+                raise DestinationRefused(f"the agent's {kind} {key}: {exc}") from exc
+
     async def _provider(
         self, tenant_id: uuid.UUID, kind: ProviderKind, choice: dict[str, Any], language: str
     ) -> ProviderConfig:
@@ -107,6 +129,7 @@ class StoreAgentLoader:
             api_key = self._credentials.reveal(credential, "api_key")
             options.update(credential.options)
         options.update(choice.get("options") or {})
+        await self._check_destinations(kind, options)
         return ProviderConfig(
             vendor=vendor or OFFLINE_DEFAULTS[kind],
             model=model,

@@ -32,6 +32,8 @@ class MediaSettings(msgspec.Struct, kw_only=True, frozen=True):
     """
 
     advertise_host: str = "127.0.0.1"
+    # The address RTP legs bind: the external-media listen host, not every interface.
+    bind_host: str = "127.0.0.1"
     audiosocket_port: int = 9092
     audiosocket_format: str = "slin"
     rtp_format: str = "ulaw"
@@ -64,6 +66,6 @@ class LegWaiters:
         future.set_result(leg)
 
 
-async def open_rtp_leg(pool: RtpPortPool) -> RtpLeg:
-    """Bind a µ-law RTP leg; its remote is set from the externalMedia answer."""
-    return await RtpLeg.open(pool, ULAW_8K, host="0.0.0.0")
+async def open_rtp_leg(pool: RtpPortPool, host: str) -> RtpLeg:
+    """Bind a µ-law RTP leg on `host`; its remote is set from the externalMedia answer."""
+    return await RtpLeg.open(pool, ULAW_8K, host=host)

@@ -224,7 +224,7 @@ class CallSession:
     async def _connect_rtp(self) -> MediaLeg:
         assert self.controller.rtp_pool is not None
         settings = self.controller.media
-        leg = await open_rtp_leg(self.controller.rtp_pool)
+        leg = await open_rtp_leg(self.controller.rtp_pool, settings.bind_host)
         self.leg = leg
         self.media_requested = True
         channel = await self.controller.ari.external_media(

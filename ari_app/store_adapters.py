@@ -127,7 +127,9 @@ def call_record(call: Call, result: CallResult | None) -> CallRecord:
         turns = stored_turns(result)
         events = msgspec.to_builtins(result.events)
         usage = stored_usage(result)
-        error = error or result.error_reason
+        # The pipeline's own reason names the cause: a failure it ended the call for also
+        # ends the media channel, which the controller may have noted first.
+        error = result.error_reason or error
     return CallRecord(
         id=call.id,
         tenant_id=call.tenant_id,

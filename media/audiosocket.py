@@ -63,6 +63,9 @@ UUID_TIMEOUT_S = 5.0
 # and converts audio that turns up later in another one. Short, because a controller that waits
 # for the leg before bridging waits this long; 0 hands the leg over at the UUID.
 FORMAT_TIMEOUT_S = 0.3
+# Open connections (one per call) beyond which new ones are closed at once, so a flood of
+# connections cannot take the descriptors live calls need.
+DEFAULT_MAX_CONNECTIONS = 1000
 
 OnLeg = Callable[[uuid.UUID, "AudioSocketLeg"], Awaitable[None]]
 
@@ -218,6 +221,12 @@ class _Connection(asyncio.Protocol):
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance check.
         self._transport = cast(asyncio.Transport, transport)
         self._peer = self._transport.get_extra_info("peername")
+        if len(self._server._connections) >= self._server.max_connections:
+            self._done = True
+            self._server.refused_connections += 1
+            log.debug("%r: refused: %d connections open", self, len(self._server._connections))
+            self._transport.abort()
+            return
         self._server._connections.add(self)
         self._timer = asyncio.get_running_loop().call_later(
             self._server.uuid_timeout_s, self._fail, "no UUID frame in time (silent peer)"
@@ -416,6 +425,7 @@ class AudioSocketServer:
         shared_pacing: bool = True,
         high_water_ms: int = 1000,
         low_water_ms: int = 500,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         if g711_law not in (Codec.ULAW, Codec.ALAW):
             raise ValueError(f"g711_law must be ulaw or alaw, got {g711_law}")
@@ -443,8 +453,10 @@ class AudioSocketServer:
         self._connections: set[_Connection] = set()
         self._legs: set[AudioSocketLeg] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.max_connections = max_connections
         self.legs_total = 0
         self.legs_failed = 0
+        self.refused_connections = 0
 
     @property
     def port(self) -> int:
@@ -494,6 +506,7 @@ class AudioSocketServer:
             "active_legs": len(self._legs),
             "legs_total": self.legs_total,
             "legs_failed": self.legs_failed,
+            "refused_connections": self.refused_connections,
             "pacing": self.ticker.stats() if self.ticker is not None else None,
         }
 

@@ -214,6 +214,10 @@ class PacedLeg(MediaLeg):
                 self._tap.outbound(frame)
         if self._drained is not None and out.queued_ms <= out.low_water_ms:
             self._wake_senders()
+        self._count_tick()
+
+    def _count_tick(self) -> None:
+        """Count a tick; every `_TIMEOUT_CHECK_TICKS`, close the leg if its peer fell silent."""
         self._ticks += 1
         if self._read_timeout_s is not None and self._ticks % _TIMEOUT_CHECK_TICKS == 0:
             silent_s = time.monotonic() - self._last_rx

@@ -2,14 +2,21 @@
 
 One UDP socket per leg, bound to a port from an `RtpPortPool`. Payload types: 0 (PCMU), 8
 (PCMA) and 118 (slin16, big-endian samples on the wire). Asterisk sends to the host:port we
-gave it as `external_host`; we send to `UNICASTRTP_LOCAL_ADDRESS:UNICASTRTP_LOCAL_PORT` from
-the same socket, or to the source of the first packet if that differs (NAT, containers), and
-then ignore other sources. A reorder buffer of at most 60 ms puts packets back in sequence.
+gave it as `external_host`, from `UNICASTRTP_LOCAL_ADDRESS:UNICASTRTP_LOCAL_PORT` (the
+captures show the same port both ways); we send back there from the same socket.
+
+Anyone who can reach the port can send datagrams to it, so a leg listens only to the address
+Asterisk announced. Where that is not known (not announced yet, or the unspecified address of
+an Asterisk bound to all interfaces) the leg latches onto the first source that sends
+`LATCH_PACKETS` well-formed packets in a row with one SSRC, holding them until then. Datagrams
+from any other source are counted (`foreign_packets`, and the pool's total) and dropped. A
+reorder buffer of at most 60 ms puts packets back in sequence.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 import struct
@@ -41,6 +48,9 @@ _HEADER = struct.Struct("!BBHII")
 REORDER_DEPTH = 3
 # A sequence jump this large is a new stream (e.g. a re-INVITE upstream), not loss.
 _RESYNC_GAP = 100
+# Packets in a row from one source and SSRC before an unannounced source is believed: 60 ms,
+# which a stray or forged datagram does not produce by chance; they are delivered once latched.
+LATCH_PACKETS = 3
 
 
 class RtpError(ValueError):
@@ -153,6 +163,8 @@ class RtpPortPool:
         random.shuffle(self._free)
         self.size = len(self._free)
         self._used: set[int] = set()
+        # Datagrams its legs dropped for coming from somewhere other than their Asterisk.
+        self.foreign_packets = 0
 
     @property
     def in_use(self) -> int:
@@ -160,7 +172,11 @@ class RtpPortPool:
 
     def stats(self) -> dict[str, int]:
         """Port usage, for /healthz."""
-        return {"ports": self.size, "in_use": len(self._used)}
+        return {
+            "ports": self.size,
+            "in_use": len(self._used),
+            "foreign_packets": self.foreign_packets,
+        }
 
     def acquire(self) -> int:
         if not self._free:
@@ -220,9 +236,11 @@ class RtpLeg(PacedLeg):
         )
         self._transport = transport
         self._pool: RtpPortPool | None = pool
+        self._counts = pool
         self.local_port = port
-        self.remote = remote
-        self._learned = False
+        self.remote: tuple[str, int] | None = None
+        self._candidate: tuple[str, int] | None = None
+        self._held: list[RtpPacket] = []
         self._pt = _FORMAT_PT[fmt]
         self._swap = fmt == SLIN_16K
         self._ssrc = random.getrandbits(32)
@@ -235,6 +253,8 @@ class RtpLeg(PacedLeg):
         self.foreign_packets = 0
         self.send_errors = 0
         self.frames_unsent = 0  # outbound frames due before any remote address was known
+        if remote is not None:
+            self.set_remote(*remote)
 
     def signalled_dtmf(self, digit: str) -> None:
         """A digit the call's signalling reported: Asterisk's external-media RTP carries no
@@ -248,7 +268,7 @@ class RtpLeg(PacedLeg):
         pool: RtpPortPool,
         fmt: AudioFormat,
         *,
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
         remote: tuple[str, int] | None = None,
         ticker: FrameTicker | None = None,
         read_timeout_s: float | None = 30.0,
@@ -291,8 +311,18 @@ class RtpLeg(PacedLeg):
         return f"RtpLeg(port={self.local_port}, remote={self.remote})"
 
     def set_remote(self, host: str, port: int) -> None:
-        """Where to send: Asterisk's UNICASTRTP_LOCAL_ADDRESS / UNICASTRTP_LOCAL_PORT."""
+        """Asterisk's UNICASTRTP_LOCAL_ADDRESS / UNICASTRTP_LOCAL_PORT: the only source listened
+        to and where audio goes. An unspecified address (0.0.0.0, ::) leaves the source to be
+        learned."""
+        try:
+            unspecified = ipaddress.ip_address(host).is_unspecified
+        except ValueError:
+            unspecified = False
+        if unspecified:
+            return
         self.remote = (host, port)
+        self._candidate = None
+        self._held.clear()
 
     # -- inbound --------------------------------------------------------------------------
 
@@ -300,19 +330,52 @@ class RtpLeg(PacedLeg):
         if self.closed:
             return
         source = (str(addr[0]), int(addr[1]))
-        if not self._learned:
-            if self.remote != source:
-                log.info("%r: sending to %s:%d, where the media comes from", self, *source)
-            self.remote = source
-            self._learned = True
-        elif source != self.remote:
-            self.foreign_packets += 1
+        # The remote is set once Asterisk announced it or its source was learned.
+        known = self.remote is not None
+        if known and source != self.remote:
+            self._foreign()
             return
         try:
             packet = parse_rtp(data)
         except RtpError as exc:
-            self._close(f"bad RTP packet: {exc}", error=True)
+            if known:
+                self._close(f"bad RTP packet: {exc}", error=True)
+            else:
+                self._foreign()
             return
+        if not known:
+            self._learn(source, packet)
+            return
+        self._on_packet(packet)
+
+    def _foreign(self, packets: int = 1) -> None:
+        self.foreign_packets += packets
+        self._counts.foreign_packets += packets
+
+    def _learn(self, source: tuple[str, int], packet: RtpPacket) -> None:
+        """Hold packets of an unannounced source until `LATCH_PACKETS` in a row agree."""
+        if packet.payload_type not in (self._pt, PT_CN):
+            self._foreign()
+            return
+        held = self._held
+        if source != self._candidate or (held and packet.ssrc != held[0].ssrc):
+            self._foreign(len(held))
+            held.clear()
+            self._candidate = source
+        held.append(packet)
+        if len(held) < LATCH_PACKETS:
+            return
+        log.info("%r: media source learned: %s:%d", self, *source)
+        self.remote = source
+        self._candidate = None
+        ready = list(held)
+        held.clear()
+        for each in ready:
+            if self.closed:
+                return
+            self._on_packet(each)
+
+    def _on_packet(self, packet: RtpPacket) -> None:
         pt = packet.payload_type
         if pt != self._pt:
             if pt == PT_CN:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -47,6 +47,11 @@ class ProviderConfig(msgspec.Struct, frozen=True):
     voice: str | None = None
     language: str = "en-US"
     options: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def url_options(options: Mapping[str, Any]) -> dict[str, str]:
+    """The options that name where a provider connects (`base_url`, `api_base_url`, ...)."""
+    return {k: v for k, v in options.items() if k.endswith("url") and isinstance(v, str)}
 
 
 class ProviderUsage(msgspec.Struct):

@@ -12,7 +12,6 @@ import msgspec
 class Tenant(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     name: str
-    allow_private_webhooks: bool
     created_at: datetime
     updated_at: datetime
 

@@ -47,9 +47,8 @@ class RateLimiter:
         moment = time.time() if now is None else now
         window = int(moment // window_s)
         into_window = (moment - window * window_s) / window_s
-        key = f"{KEY_PREFIX}rl:{name}:{window_s}"
         allowed, count = await self._script(
-            keys=[f"{key}:{window}", f"{key}:{window - 1}"],
+            keys=self._keys(name, window_s, window),
             args=[limit, window_s, 1.0 - into_window],
         )
         return LimitResult(
@@ -58,3 +57,13 @@ class RateLimiter:
             limit=limit,
             retry_after_s=max(1, math.ceil(window_s * (1.0 - into_window))),
         )
+
+    async def reset(self, name: str, window_s: int, *, now: float | None = None) -> None:
+        """Forget what was counted against `name` in the sliding window."""
+        window = int((time.time() if now is None else now) // window_s)
+        await self._redis.delete(*self._keys(name, window_s, window))
+
+    @staticmethod
+    def _keys(name: str, window_s: int, window: int) -> list[str]:
+        key = f"{KEY_PREFIX}rl:{name}:{window_s}"
+        return [f"{key}:{window}", f"{key}:{window - 1}"]

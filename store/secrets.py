@@ -9,7 +9,10 @@ import hashlib
 import hmac
 import os
 import secrets as stdlib_secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -21,12 +24,18 @@ _KEY_ID_BYTES = 4
 _NONCE_BYTES = 12  # the size AES-GCM is designed for
 _HEADER_BYTES = 1 + _KEY_ID_BYTES + _NONCE_BYTES
 MIN_SECRET_KEY_CHARS = 32
+_T = TypeVar("_T")
 
 # scrypt cost: about 50 ms and 16 MiB per hash on a server core, per OWASP's minimum.
 _SCRYPT_N = 2**14
 _SCRYPT_R = 8
 _SCRYPT_P = 1
 _SCRYPT_SALT_BYTES = 16
+# One thread for every password hash of the process: hashlib.scrypt releases the GIL, so the
+# event loop keeps the other core; more threads would let a sign-in flood take every core.
+_KDF_THREADS = 1
+# Hashes waiting for that thread beyond this are refused: a flood queues no unbounded work.
+_KDF_MAX_WAITING = 32
 
 API_KEY_PREFIX = "vk_"
 _API_KEY_ID_CHARS = 8
@@ -35,6 +44,10 @@ _API_KEY_SECRET_BYTES = 32
 
 class SecretError(Exception):
     """A ciphertext could not be decrypted: unknown key, tampered with, or not ours."""
+
+
+class PasswordHasherBusy(Exception):
+    """Too many password hashes are already waiting; try again shortly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +131,29 @@ def verify_password_sync(password: str, stored: str) -> bool:
     return hmac.compare_digest(computed, base64.b64decode(digest))
 
 
+_kdf = ThreadPoolExecutor(max_workers=_KDF_THREADS, thread_name_prefix="password-kdf")
+_kdf_waiting = 0
+
+
+async def _on_kdf_thread(function: Callable[..., _T], *args: str) -> _T:
+    """Run `function` on the password thread; `PasswordHasherBusy` when its queue is full."""
+    global _kdf_waiting
+    if _kdf_waiting >= _KDF_MAX_WAITING:
+        raise PasswordHasherBusy
+    _kdf_waiting += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_kdf, function, *args)
+    finally:
+        _kdf_waiting -= 1
+
+
 async def hash_password(password: str) -> str:
     """scrypt off the event loop: it costs tens of milliseconds by design."""
-    return await asyncio.to_thread(hash_password_sync, password)
+    return await _on_kdf_thread(hash_password_sync, password)
 
 
 async def verify_password(password: str, stored: str) -> bool:
-    return await asyncio.to_thread(verify_password_sync, password, stored)
+    return await _on_kdf_thread(verify_password_sync, password, stored)
 
 
 @dataclass(frozen=True, slots=True)

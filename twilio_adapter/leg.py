@@ -47,6 +47,11 @@ EndCall = Callable[[], Awaitable[None]]
 END_CALL_TIMEOUT_S: Final = 5.0
 
 
+# Twilio sends a media message every 20 ms for as long as the call lasts, silence included: a
+# stream quiet this long is dead or is not Twilio, and must not hold its socket.
+READ_TIMEOUT_S = 15.0
+
+
 class TwilioLeg(PacedLeg):
     """One bidirectional Media Stream. The stream handler feeds it Twilio's messages
     (`on_media`, `on_dtmf`, `on_mark`, `on_stop`); it writes Twilio's messages back."""
@@ -59,12 +64,14 @@ class TwilioLeg(PacedLeg):
         *,
         end_call: EndCall | None = None,
         ticker: FrameTicker | None = None,
+        read_timeout_s: float | None = READ_TIMEOUT_S,
         high_water_ms: int = 1000,
         low_water_ms: int = 500,
     ) -> None:
         super().__init__(
             ULAW_8K,
             ticker or shared_ticker(),
+            read_timeout_s=read_timeout_s,
             high_water_ms=high_water_ms,
             low_water_ms=low_water_ms,
         )
@@ -172,6 +179,7 @@ class TwilioLeg(PacedLeg):
         self.frames_out += sent
         if self._drained is not None and out.queued_ms <= out.low_water_ms:
             self._wake_senders()
+        self._count_tick()
 
     def _forward_marks(self) -> None:
         for name in self._out.reached_marks():

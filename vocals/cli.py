@@ -70,9 +70,12 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Run the API, call control and media listeners until SIGTERM (then drain live calls)."""
+    from vocals.limits import raise_open_files_limit
     from vocals.serve import serve as run_server
 
-    _run(run_server(_settings(config)))
+    settings = _settings(config)
+    raise_open_files_limit()
+    _run(run_server(settings))
 
 
 @app.command()

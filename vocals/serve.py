@@ -24,6 +24,8 @@ from litestar import Litestar
 from api.app import create_app
 from api.context import ApiContext, ApiSettings
 from ari_app.tasks import cancel_and_wait
+from vocals.http_protocol import h11_with_deadlines
+from vocals.limits import http_connection_cap
 from vocals.runtime import Runtime
 from vocals.settings import Settings
 from vocals.telephony import Telephony
@@ -100,7 +102,12 @@ async def build_app(runtime: Runtime) -> tuple[Litestar, Telephony]:
         pool=runtime.pool,
         redis=runtime.redis,
         box=runtime.box,
-        settings=ApiSettings(public_url=runtime.settings.public_url, ui_dist=UI_DIST),
+        settings=ApiSettings(
+            public_url=runtime.settings.public_url,
+            ui_dist=UI_DIST,
+            login_attempts_per_ip=runtime.settings.login_attempts_per_ip,
+            allow_private_urls=runtime.settings.allow_private_urls,
+        ),
         extra_health=health,
         on_trunks_changed=telephony.trunks_changed,
         hangup_call=telephony.hangup_call,
@@ -127,6 +134,12 @@ async def serve(settings: Settings) -> None:
                     log_config=None,
                     access_log=False,
                     timeout_graceful_shutdown=HTTP_CLOSE_S,
+                    http=h11_with_deadlines(settings.http_request_timeout_s),
+                    limit_concurrency=http_connection_cap(settings.http_max_connections),
+                    timeout_keep_alive=settings.http_keepalive_timeout_s,
+                    ws_max_size=settings.ws_max_message_bytes,
+                    proxy_headers=bool(settings.trusted_proxy_list),
+                    forwarded_allow_ips=settings.trusted_proxy_list,
                 )
             )
             stopper = asyncio.create_task(_stop_when_asked(shutdown, telephony, server))

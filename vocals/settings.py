@@ -6,6 +6,7 @@ Environment variables win over the file. Every value is validated at start-up; a
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -73,6 +74,29 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_local_calls: int | None = None
     # Worker processes for local models (recognizer, voice); 0: one per core.
     local_workers: int = 0
+
+    # -- What the open ports hold for a client (see README, "Exposure") --
+    # Tenants' URLs (webhooks, provider base URLs) may reach loopback and private networks:
+    # an operator's choice, for on-premise receivers and local model servers.
+    allow_private_urls: bool = False
+    # Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
+    # Sign-in attempts per client address in 15 minutes; an office behind one NAT may need more.
+    login_attempts_per_ip: int = 100
+    # A client must have sent a whole request (head and body) this long after it started.
+    http_request_timeout_s: float = 15.0
+    # An idle keep-alive connection is closed after this; browsers reconnect at no cost.
+    http_keepalive_timeout_s: int = 5
+    # Open HTTP connections and WebSockets (each Twilio call is one); beyond it, 503.
+    http_max_connections: int = 1000
+    # The largest WebSocket message: Twilio's are about 1 KB (20 ms of base64 audio).
+    ws_max_message_bytes: int = 64 * 1024
+    # Open AudioSocket connections (one per call); beyond it, new ones are closed at once.
+    audiosocket_max_connections: int = 1000
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def rtp_port_range(self) -> tuple[int, int]:
@@ -178,6 +202,27 @@ def _validate(settings: Settings) -> None:
         )
     if settings.local_workers < 0:
         raise SettingsError(_variable("local_workers"), "must not be negative")
+    _validate_exposure(settings)
+
+
+def _validate_exposure(settings: Settings) -> None:
+    for name in (
+        "http_request_timeout_s",
+        "http_keepalive_timeout_s",
+        "http_max_connections",
+        "ws_max_message_bytes",
+        "audiosocket_max_connections",
+        "login_attempts_per_ip",
+    ):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(_variable(name), "must be positive")
+    for proxy in settings.trusted_proxy_list:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(
+                _variable("trusted_proxies"), f"{proxy!r} is not an address or network"
+            ) from None
 
 
 def load_settings(

@@ -6,6 +6,7 @@ hooks is built here, so `api/` never imports the transports."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 import structlog
 from litestar import Litestar
 
+from api.provider_urls import check_destination
 from api.routes.recordings import RECORDING_STORE_KEY
 from api.webhooks.lifecycle import WebhookEventSink
 from api.webhooks.worker import WebhookWorker, start_webhook_worker
@@ -81,7 +83,14 @@ class Telephony:
         self.runtime = runtime
         settings = runtime.settings
         self.lease = ProcessLease(runtime.redis, new_process_id(), ttl_s=settings.process_lease_s)
-        self.loader = StoreAgentLoader(runtime.pool, runtime.redis, runtime.box)
+        self.loader = StoreAgentLoader(
+            runtime.pool,
+            runtime.redis,
+            runtime.box,
+            check_url=functools.partial(
+                check_destination, allow_private=settings.allow_private_urls
+            ),
+        )
         self.events = WebhookEventSink(runtime.pool, runtime.box, runtime.redis)
         self.recording_store = LocalRecordingStore(Path(settings.recordings_dir))
         self.recordings = CallRecordings(
@@ -141,7 +150,9 @@ class Telephony:
         runtime, settings = self.runtime, self.runtime.settings
         await self.lease.renew()
         self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="process-lease")
-        self._webhooks = start_webhook_worker(runtime.pool, runtime.box)
+        self._webhooks = start_webhook_worker(
+            runtime.pool, runtime.box, allow_private=settings.allow_private_urls
+        )
         self._purger = RecordingPurger(
             runtime.pool, self.recording_store, recordings=self.recordings
         )
@@ -236,10 +247,12 @@ class Telephony:
             controller.legs.on_leg,
             format_timeout_s=0.0,
             health_port=settings.audiosocket_health_port,
+            max_connections=settings.audiosocket_max_connections,
         )
         await self.audiosocket.start()
         controller.media = MediaSettings(
             advertise_host=settings.audiosocket_advertise_host or settings.audiosocket_host,
+            bind_host=settings.audiosocket_host,
             audiosocket_port=self.audiosocket.port,
         )
         controller.start()

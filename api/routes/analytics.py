@@ -21,7 +21,7 @@ from litestar.params import FromQuery
 
 from api.auth import Principal, authenticate
 from api.context import ApiContext
-from api.errors import ApiError, problems
+from api.errors import invalid, problems
 
 # Dashboards look at the last month unless asked otherwise.
 DEFAULT_RANGE = timedelta(days=30)
@@ -139,7 +139,7 @@ async def _usage(context: ApiContext, params: list[Any]) -> list[ProviderUsageTo
     return list(by_provider.values())
 
 
-@get("/", operation_id="getAnalytics", responses=problems(400, 401, 429))
+@get("/", operation_id="getAnalytics", responses=problems(400, 401, 422, 429))
 async def get_analytics(
     principal: NamedDependency[Principal],
     context: NamedDependency[ApiContext],
@@ -151,9 +151,9 @@ async def get_analytics(
     until = _utc(until) if until else datetime.now(UTC)
     since = _utc(since) if since else until - DEFAULT_RANGE
     if since >= until:
-        raise ApiError(400, "since must be before until")
+        raise invalid("since", "must be before until")
     if until - since > MAX_RANGE:
-        raise ApiError(400, f"the range must not exceed {MAX_RANGE.days} days")
+        raise invalid("since", f"the range must not exceed {MAX_RANGE.days} days")
     params: list[Any] = [principal.tenant_id, since, until, agent_id]
     days = await context.pool.fetch(
         "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS calls, "

@@ -25,11 +25,14 @@ from api.auth import (
 from api.context import ApiContext
 from api.errors import ApiError, problems
 from store.rate_limits import RateLimiter
-from store.redis import KEY_PREFIX
 from store.repositories.config import UserRepository
 from store.secrets import hash_password, verify_password
 
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+# Whitespace spelled out: `\s` means more in Python than in the schema's (ECMA) regex dialect.
+Email = Annotated[
+    str,
+    msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@ \t\r\n\f\v]+@[^@ \t\r\n\f\v]+$"),
+]
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,6 +67,7 @@ async def _decoy_hash() -> str:
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
+    # uvicorn rewrites the client from X-Forwarded-For only for the operator's trusted proxies.
     return request.client.host if request.client else "unknown"
 
 
@@ -71,32 +75,27 @@ def _attempt_keys(email: str, ip: str) -> list[str]:
     return [f"login:email:{email.lower()}", f"login:ip:{ip}"]
 
 
-def _blocked_key(name: str) -> str:
-    return f"{KEY_PREFIX}{name}:blocked"
-
-
-async def _refuse_if_blocked(context: ApiContext, names: list[str]) -> None:
-    """429 while an account or a client address is locked out by earlier failures."""
-    for name in names:
-        ttl = int(await context.redis.ttl(_blocked_key(name)))
-        if ttl > 0:
-            raise ApiError(
-                429,
-                "too many failed sign-in attempts; try again later",
-                headers={"Retry-After": str(ttl)},
-            )
-
-
-async def _count_failure(context: ApiContext, names: list[str]) -> None:
-    """Count a failed attempt per account and per address; at the limit, lock out for the rest
-    of the window. Successful sign-ins are not counted."""
+async def _count_attempt(context: ApiContext, names: list[str]) -> None:
+    """Count this attempt per account and per address before any password is checked; 429
+    when either is over its limit. Counting first is atomic in Redis, so concurrent guesses
+    cannot all pass a check made before the others were counted."""
     settings = context.settings
     limiter = RateLimiter(context.redis)
     limits = (settings.login_attempts_per_email, settings.login_attempts_per_ip)
     for name, limit in zip(names, limits, strict=True):
         result = await limiter.hit(name, limit, settings.login_window_s)
-        if result.count >= limit:
-            await context.redis.set(_blocked_key(name), b"1", ex=result.retry_after_s)
+        if not result.allowed:
+            raise ApiError(
+                429,
+                "too many sign-in attempts; try again later",
+                headers={"Retry-After": str(result.retry_after_s)},
+            )
+
+
+async def _check_password(password: str, stored: str | None) -> bool:
+    """Whether `password` matches; an unknown account (`stored` None) costs the same scrypt
+    as a known one, so timing does not reveal which accounts exist."""
+    return await verify_password(password, stored or await _decoy_hash())
 
 
 @post(
@@ -104,21 +103,22 @@ async def _count_failure(context: ApiContext, names: list[str]) -> None:
     operation_id="login",
     status_code=200,
     summary="Sign in with email and password",
-    responses=problems(400, 401, 429),
+    responses=problems(400, 401, 429, 503),
 )
 async def login(
     request: Request[Any, Any, Any],
     data: JSONBody[LoginRequest],
     context: NamedDependency[ApiContext],
 ) -> LoginResponse:
-    attempts = _attempt_keys(data.email, _client_ip(request))
-    await _refuse_if_blocked(context, attempts)
+    account, address = _attempt_keys(data.email, _client_ip(request))
+    await _count_attempt(context, [account, address])
     user = await UserRepository(context.pool).find_for_login(data.email)
-    # An unknown email costs the same scrypt as a known one: timing does not reveal accounts.
-    stored = user.password_hash if user is not None else await _decoy_hash()
-    if not await verify_password(data.password, stored) or user is None:
-        await _count_failure(context, attempts)
+    stored = user.password_hash if user is not None else None
+    if not await _check_password(data.password, stored) or user is None:
         raise ApiError(401, "wrong email or password")
+    # The account's count starts over; the address's does not, or one known password would
+    # let its holder keep guessing other accounts' passwords.
+    await RateLimiter(context.redis).reset(account, context.settings.login_window_s)
     role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
     session = Session(
         user_id=user.id,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import httpx
 import msgspec
+import websockets
 from litestar import Router, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -18,8 +19,10 @@ from api.auth import Principal, authenticate, authenticate_writer
 from api.common import DEFAULT_LIMIT, Limit, Offset, audit, sort_param
 from api.context import ApiContext
 from api.errors import ApiError, FieldError, invalid, invalid_fields, not_found, problems
+from api.provider_urls import check_destinations, url_problems
+from api.webhooks.ssrf import BlockedDestination
 from providers import registry
-from providers.base import ProviderConfig, ProviderError, ProviderKind
+from providers.base import ProviderConfig, ProviderError, ProviderKind, ProviderTimeout
 from providers.registry import InvalidOptions, ProviderConfigError, UnknownVendor, VendorInfo
 from store.config_cache import ConfigCache, credential_cache_name
 from store.models import ProviderCredential
@@ -28,7 +31,8 @@ from store.repositories.config import ProviderCredentialRepository
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Vendor = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Model = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-SecretText = Annotated[str, msgspec.Meta(min_length=1, max_length=4_096)]
+# Keys travel in HTTP headers: printable ASCII only.
+SecretText = Annotated[str, msgspec.Meta(min_length=1, max_length=4_096, pattern=r"^[\x21-\x7e]+$")]
 MASK = "****"
 
 
@@ -99,8 +103,12 @@ def _out(row: ProviderCredential) -> ProviderOut:
     )
 
 
-def _validate(kind: ProviderKind, config: ProviderConfig) -> None:
-    """422 naming the field when the vendor would refuse this configuration."""
+def _validate(context: ApiContext, kind: ProviderKind, config: ProviderConfig) -> None:
+    """422 naming the field when the vendor would refuse this configuration, or one of its
+    URLs points where tenants may not send requests."""
+    refused = url_problems(context, config.options, "options")
+    if refused:
+        raise invalid_fields(refused)
     try:
         registry.validate(kind, config)
     except UnknownVendor as exc:
@@ -110,6 +118,16 @@ def _validate(kind: ProviderKind, config: ProviderConfig) -> None:
         raise invalid_fields([FieldError(field, exc.detail)]) from exc
     except ProviderConfigError as exc:
         raise invalid("api_key", str(exc)) from exc
+
+
+def _failure(exc: ProviderError) -> str:
+    """What a failed check says: never the vendor's answer itself, which could be any page the
+    base URL pointed at."""
+    if exc.status in (401, 403):
+        return f"the provider refused the credentials (HTTP {exc.status})"
+    if exc.status is not None:
+        return f"HTTP {exc.status} from the provider"
+    return "the provider did not answer as expected"
 
 
 @get("/catalog", operation_id="getProviderCatalog", responses=problems(401, 429))
@@ -149,6 +167,7 @@ async def create_provider(
     data: JSONBody[ProviderCreate],
 ) -> ProviderOut:
     _validate(
+        context,
         data.kind,
         ProviderConfig(
             vendor=data.vendor, model=data.model, api_key=data.api_key, options=data.options
@@ -210,6 +229,7 @@ async def update_provider(
     if "api_key" in values:
         values["api_key_last4"] = api_key[-4:] if api_key else None
     _validate(
+        context,
         ProviderKind(current.kind),
         ProviderConfig(
             vendor=values.get("vendor", current.vendor),
@@ -275,6 +295,10 @@ async def test_provider(
         options=row.options,
     )
     try:
+        await check_destinations(context, config.options)
+    except BlockedDestination as exc:
+        raise ApiError(422, f"{row.vendor}: {exc}") from exc
+    try:
         provider = registry.build(row.kind, config)
     except ProviderError as exc:
         raise ApiError(422, f"{row.vendor}: {exc}") from exc
@@ -282,12 +306,16 @@ async def test_provider(
         await asyncio.wait_for(
             provider.check_credentials(), context.settings.provider_test_timeout_s
         )
-    except TimeoutError as exc:
+    except (TimeoutError, ProviderTimeout) as exc:
         raise ApiError(422, f"{row.vendor}: no answer within the time limit") from exc
     except ProviderError as exc:
-        raise ApiError(422, f"{row.vendor}: {exc}") from exc
-    except (OSError, httpx.HTTPError) as exc:
-        raise ApiError(422, f"{row.vendor}: unreachable ({type(exc).__name__}: {exc})") from exc
+        raise ApiError(422, f"{row.vendor}: {_failure(exc)}") from exc
+    except UnicodeEncodeError as exc:
+        raise ApiError(
+            422, f"{row.vendor}: the API key has characters no request can carry"
+        ) from exc
+    except (OSError, httpx.HTTPError, websockets.exceptions.WebSocketException) as exc:
+        raise ApiError(422, f"{row.vendor}: unreachable") from exc
     finally:
         await provider.close()
     return CredentialCheck(ok=True, vendor=row.vendor)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Router, delete, get, patch, post
@@ -20,11 +18,10 @@ from api.common import DEFAULT_LIMIT, Limit, Offset, audit, sort_param
 from api.context import ApiContext
 from api.errors import FieldError, invalid, invalid_fields, not_found, problems
 from api.webhooks.emit import TEST_EVENT
-from api.webhooks.ssrf import check_url_shape
+from api.webhooks.ssrf import refusal
 from api.webhooks.worker import WebhookWorker
 from store.models import Webhook, WebhookDelivery
 from store.repositories.config import WebhookRepository
-from store.repositories.tenants import TenantsRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 
 EventType = Literal[
@@ -119,20 +116,12 @@ def _delivery_out(row: WebhookDelivery) -> DeliveryOut:
     return msgspec.convert(values, DeliveryOut, strict=False)
 
 
-async def _check_url(context: ApiContext, tenant_id: uuid.UUID, url: str) -> None:
-    """422 for a URL that can never be delivered to. Hostnames are resolved and checked at each
-    delivery (DNS may change); an address literal is checked here already."""
-    reason = check_url_shape(url)
+def _check_url(context: ApiContext, url: str) -> None:
+    """422 for a URL that can never be delivered to. Hostnames are resolved and checked again
+    at each delivery (DNS may change)."""
+    reason = refusal(url, allow_private=context.settings.allow_private_urls)
     if reason is not None:
         raise invalid("url", reason)
-    host = urlsplit(url).hostname or ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return
-    tenant = await TenantsRepository(context.pool).get(tenant_id)
-    if not address.is_global and not (tenant and tenant.allow_private_webhooks):
-        raise invalid("url", "points at a non-public address and private webhooks are not allowed")
 
 
 async def _get(
@@ -174,7 +163,7 @@ async def create_webhook(
     context: NamedDependency[ApiContext],
     data: JSONBody[WebhookCreate],
 ) -> WebhookCreated:
-    await _check_url(context, principal.tenant_id, data.url)
+    _check_url(context, data.url)
     if len(set(data.events)) != len(data.events):
         raise invalid_fields([FieldError("events", "lists an event twice")])
     secret = data.secret or f"whsec_{secrets.token_urlsafe(_SECRET_BYTES)}"
@@ -211,7 +200,7 @@ async def update_webhook(
     current, secret = await _get(context, principal.tenant_id, webhook_id)
     values = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     if "url" in values:
-        await _check_url(context, principal.tenant_id, values["url"])
+        _check_url(context, values["url"])
     if "events" in values and len(set(values["events"])) != len(values["events"]):
         raise invalid_fields([FieldError("events", "lists an event twice")])
     row = await WebhookRepository(context.pool, context.box).update(
@@ -269,7 +258,11 @@ async def test_webhook(
     lease = datetime.now(UTC) + timedelta(seconds=context.settings.webhook_timeout_s * 2)
     row = await deliveries.update(principal.tenant_id, row.id, {"next_attempt_at": lease}) or row
     worker = WebhookWorker(
-        context.pool, context.box, max_attempts=1, timeout_s=context.settings.webhook_timeout_s
+        context.pool,
+        context.box,
+        max_attempts=1,
+        timeout_s=context.settings.webhook_timeout_s,
+        allow_private=context.settings.allow_private_urls,
     )
     try:
         row = await worker.deliver(row)

@@ -1,8 +1,11 @@
-"""Refusing webhook URLs that reach into the deployment's own network.
+"""Refusing tenants' URLs (webhooks, provider base URLs) that reach into the deployment's own
+network.
 
-The host is resolved and every address it resolves to must be public; a tenant whose
-`allow_private_webhooks` is set may deliver to private addresses (e.g. an on-premise receiver).
-The request then goes to the address that was checked (`pinned_request`), so a DNS answer that
+When a URL is saved, `refusal` reads its host as the resolver will (`127.1`, `2130706433`,
+`0x7f.1` and `localhost.` are loopback) without asking DNS. Before each use the host is
+resolved and every address it resolves to must be public, unless the operator allows private
+destinations (`VOCALS_ALLOW_PRIVATE_URLS`: on-premise receivers, local model servers). A
+webhook then goes to the address that was checked (`pinned_request`), so a DNS answer that
 changes between the check and the connection (DNS rebinding) cannot redirect it.
 """
 
@@ -15,27 +18,63 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+# Provider base URLs may also name a WebSocket endpoint (streaming speech vendors).
+PROVIDER_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+_TLS_SCHEMES = frozenset({"https", "wss"})
 
 
 class BlockedDestination(Exception):
     """The URL may not be delivered to; the message says why."""
 
 
-def check_url_shape(url: str) -> str | None:
-    """Why `url` cannot be a webhook URL, or None (no DNS involved)."""
+def check_url_shape(url: str, schemes: frozenset[str] = ALLOWED_SCHEMES) -> str | None:
+    """Why `url` cannot be a destination, or None (no DNS involved)."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         return f"is not a valid URL ({exc})"
-    if parts.scheme not in ALLOWED_SCHEMES:
-        return "must be an http or https URL"
+    if parts.scheme not in schemes:
+        return f"must be a URL starting with {' or '.join(f'{s}://' for s in sorted(schemes))}"
     if not parts.hostname:
         return "must name a host"
     if parts.username or parts.password:
         return "must not carry credentials"
     if port == 0:
         return "must not use port 0"
+    return None
+
+
+def _local_name(host: str) -> bool:
+    """`localhost` and its subdomains (RFC 6761), with or without the root's trailing dot."""
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `host` denotes without DNS, in every form the resolver accepts
+    (`127.1`, `2130706433`, `0x7f.1`, `0177.0.0.1`, a trailing dot), or None for a name."""
+    try:
+        infos = socket.getaddrinfo(
+            host.rstrip("."), None, flags=socket.AI_NUMERICHOST, type=socket.SOCK_STREAM
+        )
+    except (OSError, UnicodeError):
+        return None
+    return ipaddress.ip_address(str(infos[0][4][0]).split("%", 1)[0])
+
+
+def refusal(
+    url: str, *, allow_private: bool, schemes: frozenset[str] = ALLOWED_SCHEMES
+) -> str | None:
+    """Why `url` may not be saved as a destination, or None. Names are checked again, resolved,
+    before each use (DNS may change); this refuses what is private whatever DNS says."""
+    reason = check_url_shape(url, schemes)
+    if reason is not None or allow_private:
+        return reason
+    host = urlsplit(url).hostname or ""
+    address = literal_address(host)
+    if _local_name(host) or (address is not None and _is_private(address)):
+        return "points at a non-public address and private destinations are not allowed"
     return None
 
 
@@ -53,14 +92,16 @@ def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
-async def resolve_public(url: str, *, allow_private: bool) -> list[str]:
+async def resolve_public(
+    url: str, *, allow_private: bool, schemes: frozenset[str] = ALLOWED_SCHEMES
+) -> list[str]:
     """The addresses `url`'s host resolves to; `BlockedDestination` if any is not allowed."""
-    reason = check_url_shape(url)
+    reason = check_url_shape(url, schemes)
     if reason is not None:
         raise BlockedDestination(f"url {reason}")
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or (443 if parts.scheme in _TLS_SCHEMES else 80)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
@@ -72,8 +113,8 @@ async def resolve_public(url: str, *, allow_private: bool) -> list[str]:
         for text in addresses:
             if _is_private(ipaddress.ip_address(text.split("%", 1)[0])):
                 raise BlockedDestination(
-                    f"{host} resolves to {text}, a non-public address; the tenant does not "
-                    "allow private webhook destinations"
+                    f"{host} resolves to a non-public address and private destinations are "
+                    "not allowed"
                 )
     return addresses
 

@@ -27,7 +27,6 @@ from api.webhooks.ssrf import BlockedDestination, pinned_request, resolve_public
 from ari_app.tasks import cancel_and_wait, supervised_task
 from store.models import WebhookDelivery
 from store.repositories.config import WebhookRepository
-from store.repositories.tenants import TenantsRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 from store.secrets import SecretBox
 
@@ -85,8 +84,11 @@ class WebhookWorker:
         lease_s: float = DEFAULT_LEASE_S,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         batch: int = DEFAULT_BATCH,
+        allow_private: bool = False,
     ) -> None:
         self._pool = pool
+        # The operator's VOCALS_ALLOW_PRIVATE_URLS: receivers on loopback or private networks.
+        self._allow_private = allow_private
         self._box = box
         self._own_client = client is None
         # Redirects are not followed: a 3xx could point at an address the SSRF check refused.
@@ -198,10 +200,8 @@ class WebhookWorker:
         hook = await hooks.get(delivery.tenant_id, delivery.webhook_id)
         if hook is None or not hook.active:
             return Attempt(delivered=False, retry=False, error="webhook removed or disabled")
-        tenant = await TenantsRepository(self._pool).get(delivery.tenant_id)
-        allow_private = tenant is not None and tenant.allow_private_webhooks
         try:
-            addresses = await resolve_public(hook.url, allow_private=allow_private)
+            addresses = await resolve_public(hook.url, allow_private=self._allow_private)
         except BlockedDestination as exc:
             return Attempt(delivered=False, retry=False, error=str(exc)[:_MAX_ERROR_CHARS])
         secret = hooks.reveal(hook, "secret") or ""

@@ -32,10 +32,3 @@ class TenantsRepository:
     async def find_by_name(self, name: str) -> Tenant | None:
         record = await self._pool.fetchrow("SELECT * FROM tenants WHERE name = $1", name)
         return None if record is None else msgspec.convert(dict(record), Tenant)
-
-    async def set_allow_private_webhooks(self, tenant_id: uuid.UUID, allow: bool) -> None:
-        await self._pool.execute(
-            "UPDATE tenants SET allow_private_webhooks = $2, updated_at = now() WHERE id = $1",
-            tenant_id,
-            allow,
-        )

@@ -92,16 +92,12 @@ MakeTenant = Callable[..., Awaitable[TenantHandle]]
 def make_tenant(pg_pool: asyncpg.Pool, client: httpx.AsyncClient) -> MakeTenant:
     password_hash: list[str] = []
 
-    async def make(
-        *, rpm: int = 100_000, rpd: int = 1_000_000, private_webhooks: bool = False
-    ) -> TenantHandle:
+    async def make(*, rpm: int = 100_000, rpd: int = 1_000_000) -> TenantHandle:
         if not password_hash:
             password_hash.append(await hash_password(PASSWORD))
         name = f"tenant-{uuid.uuid4().hex[:8]}"
         tenants = TenantsRepository(pg_pool)
         tenant = await tenants.create(name)
-        if private_webhooks:
-            await tenants.set_allow_private_webhooks(tenant.id, True)
         users = UserRepository(pg_pool)
         tokens = {}
         for role in ("owner", "admin", "viewer"):

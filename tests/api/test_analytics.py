@@ -99,13 +99,13 @@ async def test_analytics_rejects_bad_ranges(
         params={"since": now.isoformat(), "until": (now - timedelta(days=1)).isoformat()},
         headers=tenant.viewer,
     )
-    assert backwards.status_code == 400
+    assert backwards.status_code == 422
     too_long = await client.get(
         "/api/v1/analytics",
         params={"since": (now - timedelta(days=800)).isoformat()},
         headers=tenant.viewer,
     )
-    assert too_long.status_code == 400
+    assert too_long.status_code == 422
 
 
 async def test_audit_log_filters_and_tenancy(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -236,3 +238,42 @@ async def test_successful_sign_ins_are_not_limited(
     async with client_for(app, ("198.51.100.8", 40000)) as client:
         for _ in range(4):
             await login(client, tenant.owner_email)
+
+
+async def test_concurrent_guesses_cannot_outrun_the_lockout(
+    client: httpx.AsyncClient, make_tenant: MakeTenant, api_context: ApiContext
+) -> None:
+    victim = await make_tenant()
+    limit = api_context.settings.login_attempts_per_email
+    guesses = [f"guess-{i}" for i in range(79)] + [PASSWORD]
+
+    async def attempt(password: str) -> int:
+        body = {"email": victim.owner_email, "password": password}
+        return (await client.post("/api/v1/auth/login", json=body)).status_code
+
+    statuses = await asyncio.gather(*(attempt(p) for p in guesses))
+    evaluated = [s for s in statuses if s in (200, 401)]
+    assert len(evaluated) <= limit
+    assert set(statuses) <= {200, 401, 429}
+    if 200 not in statuses:
+        locked = await client.post(
+            "/api/v1/auth/login", json={"email": victim.owner_email, "password": PASSWORD}
+        )
+        assert locked.status_code == 429
+
+
+async def test_a_sign_in_flood_is_refused_instead_of_queued(api_context: ApiContext) -> None:
+    """Password hashes run one at a time off the event loop; a flood beyond what waits for
+    them is answered 503 at once instead of piling up work."""
+    app = create_app(api_context)
+    flood = 200
+
+    async def attempt(i: int) -> int:
+        # Every attempt from its own address and for its own account: no rate limit applies.
+        async with client_for(app, (f"203.0.113.{i % 250}", 40000 + i)) as client:
+            body = {"email": f"flood-{i}@x.example", "password": "guess"}
+            return (await client.post("/api/v1/auth/login", json=body)).status_code
+
+    statuses = await asyncio.gather(*(attempt(i) for i in range(flood)))
+    assert set(statuses) == {401, 503}
+    assert statuses.count(401) < flood // 2

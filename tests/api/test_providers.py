@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 from redis.asyncio import Redis
 
+from api.app import create_app
+from api.context import ApiContext
 from ari_app.agent_loader import AgentNotFound, StoreAgentLoader
+from store.repositories.config import ProviderCredentialRepository
 from store.secrets import SecretBox
-from tests.api.conftest import TenantHandle, create_agent
+from tests.api.conftest import (
+    OFFLINE_AGENT,
+    TenantHandle,
+    client_for,
+    create_agent,
+    with_settings,
+)
 from tests.fakes.deepgram_tts import FakeDeepgramTTS
+from vocals.net import free_port
 
 
 async def test_catalog_lists_vendors_with_option_schemas(
@@ -96,14 +108,14 @@ async def test_bad_kind_is_400(client: httpx.AsyncClient, tenant: TenantHandle) 
 
 
 async def test_credential_check_against_the_vendor(
-    client: httpx.AsyncClient, tenant: TenantHandle
+    private_client: httpx.AsyncClient, tenant: TenantHandle
 ) -> None:
     fake = FakeDeepgramTTS(api_key="good-key-0001")
     base_url = await fake.start()
     try:
         ids = {}
         for label, key in (("good", "good-key-0001"), ("bad", "bad-key-0002")):
-            created = await client.post(
+            created = await private_client.post(
                 "/api/v1/providers",
                 json={
                     "name": f"deepgram-{label}",
@@ -116,8 +128,12 @@ async def test_credential_check_against_the_vendor(
             )
             assert created.status_code == 201, created.text
             ids[label] = created.json()["id"]
-        good = await client.post(f"/api/v1/providers/{ids['good']}/test", headers=tenant.admin)
-        bad = await client.post(f"/api/v1/providers/{ids['bad']}/test", headers=tenant.admin)
+        good = await private_client.post(
+            f"/api/v1/providers/{ids['good']}/test", headers=tenant.admin
+        )
+        bad = await private_client.post(
+            f"/api/v1/providers/{ids['bad']}/test", headers=tenant.admin
+        )
     finally:
         await fake.stop()
     assert good.status_code == 200, good.text
@@ -214,3 +230,138 @@ async def test_editing_or_deleting_a_credential_reaches_the_next_call_at_once(
     assert deleted.status_code == 204
     with pytest.raises(AgentNotFound):
         await loader.settings(tenant.id, agent_id)
+
+
+@pytest.fixture(scope="module")
+async def private_client(api_context: ApiContext) -> AsyncIterator[httpx.AsyncClient]:
+    """The API of an operator who allows private destinations (local model servers)."""
+    app = create_app(with_settings(api_context, allow_private_urls=True))
+    async with client_for(app) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://127.1:8080/v1",
+        "http://2130706433/",
+        "http://localhost./v1",
+        "wss://[::1]/ws",
+        "http://10.0.0.5/v1",
+    ],
+)
+async def test_provider_urls_into_the_deployment_are_refused(
+    client: httpx.AsyncClient, tenant: TenantHandle, url: str
+) -> None:
+    credential = await client.post(
+        "/api/v1/providers",
+        json={"name": "internal", "kind": "llm", "vendor": "openai_compatible",
+              "options": {"base_url": url}},
+        headers=tenant.admin,
+    )  # fmt: skip
+    assert credential.status_code == 422, credential.text
+    assert credential.json()["errors"][0]["field"] == "options.base_url"
+    agent = await client.post(
+        "/api/v1/agents",
+        json={**OFFLINE_AGENT, "name": "internal",
+              "llm": {"vendor": "openai_compatible", "options": {"base_url": url}}},
+        headers=tenant.admin,
+    )  # fmt: skip
+    assert agent.status_code == 422, agent.text
+    assert agent.json()["errors"][0]["field"] == "llm.options.base_url"
+
+
+async def test_local_model_servers_work_when_the_operator_allows_them(
+    private_client: httpx.AsyncClient, tenant: TenantHandle
+) -> None:
+    agent = await private_client.post(
+        "/api/v1/agents",
+        json={**OFFLINE_AGENT, "name": "local-llm",
+              "llm": {"vendor": "openai_compatible",
+                      "options": {"base_url": "http://127.0.0.1:8080/v1"}}},
+        headers=tenant.admin,
+    )  # fmt: skip
+    assert agent.status_code == 201, agent.text
+
+
+SECRET_PAGE = b"internal-secret-0123456789"
+
+
+async def _port_answering(raw: bytes | None) -> tuple[int, asyncio.Server | None]:
+    """A loopback port: answering `raw` to anything (an HTTP server or not), or closed."""
+    if raw is None:
+        return free_port(), None
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(raw)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    return server.sockets[0].getsockname()[1], server
+
+
+PORTS = {
+    "http": b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 26\r\nConnection: close\r\n\r\n"
+    + SECRET_PAGE,
+    "not http": b"SSH-2.0-OpenSSH_9.6 " + SECRET_PAGE + b"\r\n",
+    "closed": None,
+}
+
+
+async def test_a_credential_check_never_echoes_what_the_address_answered(
+    private_client: httpx.AsyncClient, client: httpx.AsyncClient, tenant: TenantHandle
+) -> None:
+    answers: dict[str, tuple[int, str]] = {}
+    refused: dict[str, tuple[int, str]] = {}
+    for label, raw in PORTS.items():
+        port, server = await _port_answering(raw)
+        try:
+            created = await private_client.post(
+                "/api/v1/providers",
+                json={"name": f"scan-{label}", "kind": "tts", "vendor": "deepgram",
+                      "api_key": "key-0001",
+                      "options": {"base_url": f"http://127.0.0.1:{port}", "max_attempts": 1}},
+                headers=tenant.admin,
+            )  # fmt: skip
+            assert created.status_code == 201, created.text
+            path = f"/api/v1/providers/{created.json()['id']}/test"
+            allowed = await private_client.post(path, headers=tenant.admin)
+            answers[label] = (allowed.status_code, allowed.json()["detail"])
+            # The operator no longer allows private destinations: nothing is connected to.
+            blocked = await client.post(path, headers=tenant.admin)
+            refused[label] = (blocked.status_code, blocked.json()["detail"])
+        finally:
+            if server is not None:
+                server.close()
+    assert all(SECRET_PAGE.decode() not in detail for _, detail in answers.values())
+    assert answers["http"] == (422, "deepgram: the provider refused the credentials (HTTP 401)")
+    assert len(set(refused.values())) == 1
+    assert next(iter(refused.values()))[0] == 422
+
+
+async def test_a_provider_key_must_be_printable_ascii(
+    client: httpx.AsyncClient, tenant: TenantHandle
+) -> None:
+    created = await client.post(
+        "/api/v1/providers",
+        json={"name": "unicode", "kind": "tts", "vendor": "deepgram", "api_key": "kéy-ünï"},
+        headers=tenant.admin,
+    )
+    assert created.status_code == 400
+    assert created.json()["errors"][0]["field"] == "api_key"
+
+
+async def test_a_stored_key_no_header_can_carry_fails_its_check_with_a_reason(
+    client: httpx.AsyncClient, tenant: TenantHandle, pg_pool: asyncpg.Pool, box: SecretBox
+) -> None:
+    """A key saved before keys had to be ASCII: its check is a 422, not a 500."""
+    row = await ProviderCredentialRepository(pg_pool, box).create(
+        tenant.id,
+        {"name": "legacy-unicode", "kind": "tts", "vendor": "deepgram", "api_key": "kéy-ünï",
+         "api_key_last4": "-ünï", "model": None, "options": {"max_attempts": 1}},
+    )  # fmt: skip
+    checked = await client.post(f"/api/v1/providers/{row.id}/test", headers=tenant.admin)
+    assert checked.status_code == 422, checked.text
+    assert "characters" in checked.json()["detail"]

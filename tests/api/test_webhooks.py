@@ -13,6 +13,8 @@ import httpx
 import msgspec
 import pytest
 
+from api.app import create_app
+from api.context import ApiContext
 from api.webhooks import emit
 from api.webhooks.signing import verify
 from api.webhooks.ssrf import pinned_request
@@ -21,7 +23,7 @@ from store.models import WebhookDelivery
 from store.repositories.config import WebhookRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 from store.secrets import SecretBox
-from tests.api.conftest import MakeTenant, TenantHandle
+from tests.api.conftest import MakeTenant, TenantHandle, client_for, with_settings
 from tests.api.webhook_receiver import WebhookReceiver
 
 SECRET = "whsec_test_secret_0123456789"
@@ -37,7 +39,15 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
 @pytest.fixture
 async def private_tenant(make_tenant: MakeTenant) -> TenantHandle:
-    return await make_tenant(private_webhooks=True)
+    return await make_tenant()
+
+
+@pytest.fixture(scope="module")
+async def private_client(api_context: ApiContext) -> AsyncIterator[httpx.AsyncClient]:
+    """The API of an operator who allows private destinations: the receiver is on loopback."""
+    app = create_app(with_settings(api_context, allow_private_urls=True))
+    async with client_for(app) as client:
+        yield client
 
 
 async def _create_hook(
@@ -94,6 +104,14 @@ async def test_crud_and_validation(
         ({"url": "http://127.0.0.1:9/hook", "events": ["call.ended"]}, 422, "url"),
         ({"url": "http://[::1]/hook", "events": ["call.ended"]}, 422, "url"),
         ({"url": "http://169.254.169.254/latest", "events": ["call.ended"]}, 422, "url"),
+        # What the resolver reads as loopback, however it is spelled.
+        ({"url": "http://localhost./hook", "events": ["call.ended"]}, 422, "url"),
+        ({"url": "http://api.localhost/hook", "events": ["call.ended"]}, 422, "url"),
+        ({"url": "http://127.1/hook", "events": ["call.ended"]}, 422, "url"),
+        ({"url": "http://2130706433/hook", "events": ["call.ended"]}, 422, "url"),
+        ({"url": "http://0x7f.1/hook", "events": ["call.ended"]}, 422, "url"),
+        ({"url": "http://127.0.0.1./hook", "events": ["call.ended"]}, 422, "url"),
+        ({"url": "http://[::ffff:127.0.0.1]/hook", "events": ["call.ended"]}, 422, "url"),
         ({"url": "https://x.example", "events": ["call.ended"], "secret": "short"}, 400, "secret"),
     ]
     for body, status, field in cases:
@@ -126,10 +144,10 @@ async def test_crud_and_validation(
 
 
 async def test_test_button_delivers_a_signed_event(
-    client: httpx.AsyncClient, private_tenant: TenantHandle, receiver: WebhookReceiver
+    private_client: httpx.AsyncClient, private_tenant: TenantHandle, receiver: WebhookReceiver
 ) -> None:
-    hook = await _create_hook(client, private_tenant, receiver.url)
-    response = await client.post(
+    hook = await _create_hook(private_client, private_tenant, receiver.url)
+    response = await private_client.post(
         f"/api/v1/webhooks/{hook['id']}/test", headers=private_tenant.admin
     )
     assert response.status_code == 200, response.text
@@ -137,26 +155,26 @@ async def test_test_button_delivers_a_signed_event(
     assert response.json()["last_status_code"] == 200
     envelope = _assert_signed(receiver.received[0])
     assert envelope["type"] == "webhook.test"
-    deliveries = await client.get(
+    deliveries = await private_client.get(
         f"/api/v1/webhooks/{hook['id']}/deliveries?status=delivered", headers=private_tenant.viewer
     )
     assert [d["event_type"] for d in deliveries.json()["items"]] == ["webhook.test"]
 
 
 async def test_emitted_events_are_delivered_once_with_a_valid_signature(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    hook = await _create_hook(client, private_tenant, receiver.url)
+    hook = await _create_hook(private_client, private_tenant, receiver.url)
     event_id = uuid.uuid4()
     payload = {"call_id": str(uuid.uuid4()), "from": "+15550001111"}
     assert await emit(pg_pool, box, private_tenant.id, "call.started", payload, event_id) == 1
     assert await emit(pg_pool, box, private_tenant.id, "call.started", payload, event_id) == 0
     assert await emit(pg_pool, box, private_tenant.id, "call.failed", payload, uuid.uuid4()) == 0
-    worker = WebhookWorker(pg_pool, box)
+    worker = WebhookWorker(pg_pool, box, allow_private=True)
     try:
         await worker.run_once()
     finally:
@@ -166,7 +184,7 @@ async def test_emitted_events_are_delivered_once_with_a_valid_signature(
     assert envelope["type"] == "call.started"
     assert envelope["id"] == str(event_id)
     assert envelope["data"] == payload
-    listed = await client.get(
+    listed = await private_client.get(
         f"/api/v1/webhooks/{hook['id']}/deliveries", headers=private_tenant.viewer
     )
     assert listed.json()["items"][0]["status"] == "delivered"
@@ -174,17 +192,19 @@ async def test_emitted_events_are_delivered_once_with_a_valid_signature(
 
 
 async def test_a_500_is_retried_with_backoff(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    hook = await _create_hook(client, private_tenant, receiver.url)
+    hook = await _create_hook(private_client, private_tenant, receiver.url)
     receiver.statuses = [500, 503]
     event_id = uuid.uuid4()
     await emit(pg_pool, box, private_tenant.id, "call.ended", {"outcome": "agent_ended"}, event_id)
-    worker = WebhookWorker(pg_pool, box, backoff_base_s=0.2, poll_interval_s=0.05)
+    worker = WebhookWorker(
+        pg_pool, box, allow_private=True, backoff_base_s=0.2, poll_interval_s=0.05
+    )
     worker.start()
     try:
         for _ in range(200):
@@ -208,16 +228,16 @@ async def test_a_500_is_retried_with_backoff(
 
 
 async def test_gives_up_after_max_attempts_and_on_a_4xx(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    hook = await _create_hook(client, private_tenant, receiver.url)
+    hook = await _create_hook(private_client, private_tenant, receiver.url)
     receiver.statuses = [410]
     await emit(pg_pool, box, private_tenant.id, "call.ended", {}, uuid.uuid4())
-    worker = WebhookWorker(pg_pool, box, max_attempts=2)
+    worker = WebhookWorker(pg_pool, box, allow_private=True, max_attempts=2)
     try:
         await worker.run_once()
     finally:
@@ -231,17 +251,17 @@ async def test_gives_up_after_max_attempts_and_on_a_4xx(
 
 
 async def test_nothing_is_lost_across_a_worker_restart(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    hook = await _create_hook(client, private_tenant, receiver.url)
+    hook = await _create_hook(private_client, private_tenant, receiver.url)
     receiver.delay_s = 5.0
     event_id = uuid.uuid4()
     await emit(pg_pool, box, private_tenant.id, "call.ended", {"n": 1}, event_id)
-    first = WebhookWorker(pg_pool, box, lease_s=0.5, poll_interval_s=0.05)
+    first = WebhookWorker(pg_pool, box, allow_private=True, lease_s=0.5, poll_interval_s=0.05)
     first.start()
     for _ in range(100):
         if receiver.received:
@@ -255,7 +275,7 @@ async def test_nothing_is_lost_across_a_worker_restart(
     )
     assert page.items[0].status == "pending"
     await asyncio.sleep(0.6)
-    second = WebhookWorker(pg_pool, box)
+    second = WebhookWorker(pg_pool, box, allow_private=True)
     try:
         await second.run_once()
     finally:
@@ -269,18 +289,18 @@ async def test_nothing_is_lost_across_a_worker_restart(
     assert all(_assert_signed(r)["id"] == str(event_id) for r in receiver.received)
 
 
-async def test_private_destinations_are_refused_unless_the_tenant_allows_them(
-    client: httpx.AsyncClient,
+async def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(
+    private_client: httpx.AsyncClient,
     make_tenant: MakeTenant,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    public_only = await make_tenant()
-    # A hostname passes creation (DNS can change); it is resolved and checked at delivery.
+    tenant = await make_tenant()
+    # Saved while the operator allowed private destinations; no longer allowed at delivery.
     url = receiver.url.replace("127.0.0.1", "localhost")
-    hook = await _create_hook(client, public_only, url)
-    await emit(pg_pool, box, public_only.id, "call.started", {}, uuid.uuid4())
+    hook = await _create_hook(private_client, tenant, url)
+    await emit(pg_pool, box, tenant.id, "call.started", {}, uuid.uuid4())
     worker = WebhookWorker(pg_pool, box)
     try:
         await worker.run_once()
@@ -288,23 +308,23 @@ async def test_private_destinations_are_refused_unless_the_tenant_allows_them(
         await worker.stop()
     assert receiver.received == []
     page = await WebhookDeliveryRepository(pg_pool).list_page(
-        public_only.id, filters={"webhook_id": uuid.UUID(str(hook["id"]))}
+        tenant.id, filters={"webhook_id": uuid.UUID(str(hook["id"]))}
     )
     assert page.items[0].status == "failed"
     assert "non-public address" in (page.items[0].last_error or "")
 
 
 async def test_delivery_goes_to_the_checked_address_with_the_original_host(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
     url = receiver.url.replace("127.0.0.1", "localhost")
-    await _create_hook(client, private_tenant, url)
+    await _create_hook(private_client, private_tenant, url)
     assert await emit(pg_pool, box, private_tenant.id, "call.started", {}, uuid.uuid4()) == 1
-    worker = WebhookWorker(pg_pool, box)
+    worker = WebhookWorker(pg_pool, box, allow_private=True)
     try:
         await worker.run_once()
     finally:
@@ -366,19 +386,21 @@ async def _run_until_idle(worker: WebhookWorker) -> None:
 
 
 async def test_a_retried_call_started_is_not_overtaken_by_the_rest_of_the_call(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    await _create_hook(private_client, private_tenant, receiver.url, CALL_EVENTS)
     receiver.statuses = [500]  # the first attempt, which can only be call.started's
     call_id = str(uuid.uuid4())
     types = ["call.started", "call.answered", "call.ended"]
     ids = await _emit_call(pg_pool, box, private_tenant, call_id, types)
     # One batch could hold all three; delivered concurrently they would race.
-    worker = WebhookWorker(pg_pool, box, backoff_base_s=0.1, poll_interval_s=0.02)
+    worker = WebhookWorker(
+        pg_pool, box, allow_private=True, backoff_base_s=0.1, poll_interval_s=0.02
+    )
     worker.start()
     try:
         for _ in range(200):
@@ -400,18 +422,18 @@ async def test_a_retried_call_started_is_not_overtaken_by_the_rest_of_the_call(
 
 
 async def test_a_refused_event_does_not_hold_the_rest_of_its_call(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    await _create_hook(private_client, private_tenant, receiver.url, CALL_EVENTS)
     receiver.statuses = [410]  # gone: not retried
     call_id = str(uuid.uuid4())
     types = ["call.started", "call.answered", "call.ended"]
     await _emit_call(pg_pool, box, private_tenant, call_id, types)
-    worker = WebhookWorker(pg_pool, box)
+    worker = WebhookWorker(pg_pool, box, allow_private=True)
     try:
         await _run_until_idle(worker)
     finally:
@@ -426,18 +448,18 @@ async def test_a_refused_event_does_not_hold_the_rest_of_its_call(
 
 
 async def test_a_call_waiting_for_a_retry_does_not_hold_other_calls(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    await _create_hook(private_client, private_tenant, receiver.url, CALL_EVENTS)
     types = ["call.started", "call.answered", "call.ended"]
     held, free = str(uuid.uuid4()), str(uuid.uuid4())
     receiver.statuses = [503]
     await _emit_call(pg_pool, box, private_tenant, held, types)
-    worker = WebhookWorker(pg_pool, box, backoff_base_s=60.0)
+    worker = WebhookWorker(pg_pool, box, allow_private=True, backoff_base_s=60.0)
     try:
         await _run_until_idle(worker)
         await _emit_call(pg_pool, box, private_tenant, free, types)
@@ -458,20 +480,22 @@ async def test_a_call_waiting_for_a_retry_does_not_hold_other_calls(
 
 
 async def test_two_workers_keep_each_calls_order_without_serializing_calls(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    await _create_hook(private_client, private_tenant, receiver.url, CALL_EVENTS)
     receiver.delay_s = 0.02
     # Some attempts fail (whichever happen to come first, third, sixth): retries in the mix.
     receiver.statuses = [500, 200, 503, 200, 200, 500]
     calls = [str(uuid.uuid4()) for _ in range(8)]
     ids: dict[str, list[uuid.UUID]] = {call_id: [] for call_id in calls}
     workers = [
-        WebhookWorker(pg_pool, box, backoff_base_s=0.05, poll_interval_s=0.02, batch=3)
+        WebhookWorker(
+            pg_pool, box, allow_private=True, backoff_base_s=0.05, poll_interval_s=0.02, batch=3
+        )
         for _ in range(2)
     ]
     for worker in workers:
@@ -514,19 +538,19 @@ async def test_two_workers_keep_each_calls_order_without_serializing_calls(
 
 
 async def test_a_chain_stops_at_an_event_left_waiting_for_a_retry(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    await _create_hook(private_client, private_tenant, receiver.url, CALL_EVENTS)
     receiver.statuses = [500]
     call_id = str(uuid.uuid4())
     await _emit_call(pg_pool, box, private_tenant, call_id, ["call.started", "call.ended"])
     started, ended = await _deliveries_of(pg_pool, private_tenant, call_id)
     assert chains([ended, started]) == [[started, ended]]
-    worker = WebhookWorker(pg_pool, box, backoff_base_s=60.0)
+    worker = WebhookWorker(pg_pool, box, allow_private=True, backoff_base_s=60.0)
     try:
         # As if both had been claimed together: the second must not overtake the first.
         await worker.deliver_in_order([started, ended])
@@ -575,13 +599,13 @@ def test_chains_group_by_webhook_and_call() -> None:
 
 
 async def test_a_delivery_that_cannot_be_attempted_is_retried_and_holds_nothing_else(
-    client: httpx.AsyncClient,
+    private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,
     receiver: WebhookReceiver,
     pg_pool: asyncpg.Pool,
     box: SecretBox,
 ) -> None:
-    await _create_hook(client, private_tenant, receiver.url, CALL_EVENTS)
+    await _create_hook(private_client, private_tenant, receiver.url, CALL_EVENTS)
     # A webhook whose secret was sealed under a key this process does not have.
     foreign = SecretBox("a-key-this-process-never-had-0123456789")
     await WebhookRepository(pg_pool, foreign).create(
@@ -589,7 +613,7 @@ async def test_a_delivery_that_cannot_be_attempted_is_retried_and_holds_nothing_
     )
     call_id = str(uuid.uuid4())
     await emit(pg_pool, box, private_tenant.id, "call.started", {"call_id": call_id}, uuid.uuid4())
-    worker = WebhookWorker(pg_pool, box, backoff_base_s=60)
+    worker = WebhookWorker(pg_pool, box, allow_private=True, backoff_base_s=60)
     try:
         await _run_until_idle(worker)
     finally:

@@ -26,7 +26,7 @@ from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger
 from ari_app.tasks import Backoff
 from media.audiosocket import AudioSocketServer
 from media.rtp import RtpPortPool
-from pipeline.agent import AgentSettings
+from pipeline.agent import DEFAULT_APOLOGY, AgentSettings
 from pipeline.engine import CallProviders
 from pipeline.speech_cache import SpeechCache
 from providers.base import TTSProvider
@@ -36,7 +36,7 @@ from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
 from tests.fakes.asterisk import FakeAsterisk
-from tests.fakes.fake_providers import FakeLLM, FakeSTT, FakeTTS
+from tests.fakes.fake_providers import FakeLLM, FakeSTT, FakeTTS, Fault
 from tests.pipeline.harness import FAST_TIMEOUTS, agent_settings
 
 POLL_S = 0.02
@@ -84,6 +84,9 @@ class Process:
     welcome: str = "Hello, you reached the test agent."
     stt_script: Sequence[str] = ()
     llm_replies: Sequence[str] = ()
+    # Every LLM request fails with this, when given.
+    llm_fault: Fault | None = None
+    apology: str = DEFAULT_APOLOGY
     trunk: TrunkRoute = field(default_factory=lambda: TrunkRoute(name="t1", endpoint="trunk1"))
     route_media: MediaTransport = "audiosocket"
     rtp_pool: RtpPortPool | None = None
@@ -146,8 +149,10 @@ class Process:
         return self.trunk
 
     async def _prepare(self, call: Call) -> tuple[AgentSettings, CallProviders]:
-        agent = agent_settings(welcome_message=self.welcome, welcome_interruptible=False)
-        llm = FakeLLM(replies=self.llm_replies)
+        agent = agent_settings(
+            welcome_message=self.welcome, welcome_interruptible=False, apology_message=self.apology
+        )
+        llm = FakeLLM(replies=self.llm_replies, fail_always=self.llm_fault)
         self.llms.append(llm)
         return agent, CallProviders(FakeSTT(script=self.stt_script), llm, FakeTTS())
 

@@ -3,6 +3,7 @@ the config cache (and its fallback copies while PostgreSQL is cut)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -10,7 +11,8 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from ari_app.agent_loader import AgentNotFound, StoreAgentLoader
+from api.provider_urls import check_destination
+from ari_app.agent_loader import AgentNotFound, DestinationRefused, StoreAgentLoader
 from ari_app.call import Call, Direction
 from media.vad import BargeInSensitivity
 from pipeline.agent import VoicemailAction
@@ -184,3 +186,37 @@ async def test_with_postgres_cut_the_last_known_agent_and_credential_still_load(
         f"vocals:cache:{tenant}:{credential_cache_name(credential.id)}:fallback"
     )
     assert stored is not None and b"sk-cut" not in stored  # kept as stored: encrypted
+
+
+async def _internal_agent(pool: asyncpg.Pool) -> tuple[uuid.UUID, uuid.UUID]:
+    tenant = await _tenant(pool)
+    agent = await AgentRepository(pool).create(
+        tenant,
+        {"name": "internal", "llm": {"vendor": "openai_compatible",
+                                     "options": {"base_url": "http://169.254.169.254/v1"}}},
+    )  # fmt: skip
+    return tenant, agent.id
+
+
+def _guarded_loader(pool: asyncpg.Pool, redis: Redis, *, allow_private: bool) -> StoreAgentLoader:
+    check = functools.partial(check_destination, allow_private=allow_private)
+    return StoreAgentLoader(pool, redis, BOX, check_url=check)
+
+
+async def test_a_provider_url_into_the_deployment_is_refused_at_call_time(
+    pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    """Saved while the operator allowed it (or before the guard existed): each call checks
+    again, with the process's guard, before any provider connects."""
+    tenant, agent_id = await _internal_agent(pg_pool)
+    loader = _guarded_loader(pg_pool, redis, allow_private=False)
+    with pytest.raises(DestinationRefused, match=r"llm base_url: .*non-public address"):
+        await loader.settings(tenant, agent_id)
+
+
+async def test_the_operator_may_allow_private_provider_urls(
+    pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    tenant, agent_id = await _internal_agent(pg_pool)
+    settings = await _guarded_loader(pg_pool, redis, allow_private=True).settings(tenant, agent_id)
+    assert settings.llm.options["base_url"] == "http://169.254.169.254/v1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -13,6 +14,7 @@ from store.live_calls import LiveCallStore
 from store.repositories.calls import CallRepository
 from tests.ari.harness import Process, eventually, make_agent
 from tests.fakes.asterisk import FakeAsterisk
+from tests.fakes.fake_providers import FakeLLM, Fault, permanent
 from tests.pipeline.memory_leg import silence_pcm, speech_pcm
 
 
@@ -134,3 +136,35 @@ async def test_draining_refuses_new_calls_and_waits_for_live_ones(
         assert await asyncio.wait_for(draining, 5) == 0
     finally:
         await proc.stop()
+
+
+async def _first_llm(proc: Process) -> FakeLLM:
+    await eventually(lambda: bool(proc.llms))
+    return proc.llms[0]
+
+
+def _asked_at_least(llm: FakeLLM, requests: int) -> bool:
+    return len(llm.requests) >= requests
+
+
+async def test_a_call_ended_by_a_failing_llm_records_that_reason(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    agent = await make_agent(pg_pool)
+    proc = Process(fake, pg_pool, redis, welcome="Hi.", stt_script=["one", "two", "three"],
+                   llm_fault=Fault(permanent()), apology="Sorry.")  # fmt: skip
+    await proc.start()
+    try:
+        caller = await fake.inbound_call(agent.did)
+        await caller.wait_received(150)  # the welcome
+        llm = await _first_llm(proc)
+        for said in range(1, 4):
+            await caller.wait_quiet()
+            caller.play(speech_pcm(600) + silence_pcm(700))
+            await eventually(functools.partial(_asked_at_least, llm, said))
+        await caller.wait_ended()
+        await eventually(lambda: not fake.live_channels() and not fake.live_bridges())
+    finally:
+        await proc.stop()
+    [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
+    assert record.error_reason == "language model failed repeatedly"

@@ -103,6 +103,8 @@ class Scene:
             VOCALS_SECRET_KEY=SECRET_KEY,
             VOCALS_PROCESS_LEASE_S=str(LEASE_S),
             VOCALS_LOADTEST_PROVIDERS="1",
+            # The webhook receiver listens on loopback.
+            VOCALS_ALLOW_PRIVATE_URLS="true",
             VOCALS_LOG_LEVEL="info",
             VOCALS_LOG_FORMAT="json",
         )
@@ -178,7 +180,6 @@ async def scene(
     await receiver.start()
     tenants = TenantsRepository(pool)
     tenant = await tenants.create(f"faults-{uuid.uuid4().hex[:8]}")
-    await tenants.set_allow_private_webhooks(tenant.id, True)
     did = f"+1555{uuid.uuid4().int % 10**7:07d}"
     agent = await AgentRepository(pool).create(
         tenant.id, {**agent_values(LoadTestConfig(did=did)), "recording_enabled": recording}

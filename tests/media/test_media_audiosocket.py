@@ -397,6 +397,29 @@ async def test_silent_peers_time_out(caplog: pytest.LogCaptureFixture) -> None:
         await h.server.stop()
 
 
+async def test_connections_beyond_the_cap_are_closed_and_calls_go_on() -> None:
+    h = await _start(max_connections=2, format_timeout_s=0.0)
+    try:
+        first, second = await h.caller(), await h.caller()
+        extra = await h.caller()
+        await extra.wait_closed()
+        assert h.server.stats()["refused_connections"] == 1
+        legs = []
+        for caller in (first, second):
+            caller.send_uuid(uuid.uuid4())
+            legs.append(await h.next_leg())
+            assert not legs[-1].closed
+        first.close()
+        async with asyncio.timeout(3):
+            async for _ in legs[0].events():
+                pass  # until the server has seen the first call end
+        later = await h.caller()
+        later.send_uuid(uuid.uuid4())
+        assert not (await h.next_leg()).closed
+    finally:
+        await h.server.stop()
+
+
 async def test_a_peer_that_stops_reading_loses_frames_not_memory(harness: Harness) -> None:
     caller = await harness.caller()
     assert caller.transport is not None

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from media.formats import SLIN_16K, ULAW_8K
 from media.leg import MediaLegClosed
 from media.rtp import (
+    LATCH_PACKETS,
     PT_PCMU,
     PT_SLIN16,
     ReorderBuffer,
@@ -128,7 +129,7 @@ def test_port_pool_hands_out_even_ports_and_takes_them_back() -> None:
     pool = RtpPortPool(40001, 40007)
     ports = {pool.acquire() for _ in range(3)}
     assert ports == {40002, 40004, 40006}
-    assert pool.stats() == {"ports": 3, "in_use": 3}
+    assert pool.stats() == {"ports": 3, "in_use": 3, "foreign_packets": 0}
     with pytest.raises(RuntimeError, match="exhausted"):
         pool.acquire()
     pool.release(40004)
@@ -170,6 +171,7 @@ def pool() -> RtpPortPool:
 async def ulaw_pair(pool: RtpPortPool) -> AsyncIterator[tuple[RtpLeg, RtpCaller]]:
     leg = await RtpLeg.open(pool, ULAW_8K, host=HOST, read_timeout_s=5.0)
     caller = await RtpCaller.open((HOST, leg.local_port))
+    leg.set_remote(*caller.address)  # what UNICASTRTP_LOCAL_ADDRESS/PORT report
     yield leg, caller
     await leg.hangup()
     caller.close()
@@ -179,7 +181,6 @@ async def test_replays_the_ulaw_capture_and_sends_paced_rtp(
     pool: RtpPortPool, ulaw_pair: tuple[RtpLeg, RtpCaller]
 ) -> None:
     leg, caller = ulaw_pair
-    leg.set_remote(*caller.address)  # what UNICASTRTP_LOCAL_ADDRESS/PORT report
     captured = captured_packets("rtp_first_packets.hex")
     for data in captured:
         caller.send_raw(data)
@@ -204,6 +205,7 @@ async def test_replays_the_ulaw_capture_and_sends_paced_rtp(
 async def test_replays_the_slin16_capture_big_endian_on_the_wire(pool: RtpPortPool) -> None:
     leg = await RtpLeg.open(pool, SLIN_16K, host=HOST)
     caller = await RtpCaller.open((HOST, leg.local_port))
+    leg.set_remote(*caller.address)
     try:
         for data in captured_packets("rtp_slin16_first_packets.hex")[:2]:
             caller.send_raw(data)
@@ -216,40 +218,60 @@ async def test_replays_the_slin16_capture_big_endian_on_the_wire(pool: RtpPortPo
         (packet,) = [parse_rtp(p) for p in await caller.wait_packets(1)]
         assert packet.payload_type == PT_SLIN16
         assert packet.payload == tone.astype(">i2").tobytes()
-        assert leg.remote == caller.address  # learned from the first packet
     finally:
         await leg.hangup()
         caller.close()
 
 
-async def test_learns_the_media_source_when_it_differs_from_the_reported_address(
-    ulaw_pair: tuple[RtpLeg, RtpCaller],
+async def test_only_the_announced_address_is_heard_and_answered(
+    ulaw_pair: tuple[RtpLeg, RtpCaller], pool: RtpPortPool
 ) -> None:
     leg, caller = ulaw_pair
-    leg.set_remote("127.0.0.1", 9)  # e.g. a container-internal address
-    caller.send_audio(PT_PCMU, b"\xff" * 160, 160)
-    await asyncio.wait_for(anext(leg.events()), 2)
-    assert leg.remote == caller.address
-    await leg.send(b"\xff" * 160)
-    assert len(await caller.wait_packets(1)) == 1
-
-
-async def test_other_sources_are_ignored_after_learning(
-    ulaw_pair: tuple[RtpLeg, RtpCaller],
-) -> None:
-    leg, caller = ulaw_pair
-    caller.send_audio(PT_PCMU, b"\x01" * 160, 160)
     intruder = await RtpCaller.open((HOST, leg.local_port))
-    intruder.send_audio(PT_PCMU, b"\x02" * 160, 160)
-    intruder.send_raw(b"garbage")
-    await asyncio.sleep(0.05)
-    caller.send_audio(PT_PCMU, b"\x03" * 160, 160)
-    events = leg.events()
-    assert await asyncio.wait_for(anext(events), 2) == b"\x01" * 160
-    assert await asyncio.wait_for(anext(events), 2) == b"\x03" * 160
-    assert leg.foreign_packets == 2
-    assert not leg.closed
-    intruder.close()
+    try:
+        # The intruder gets in first, with well-formed RTP and with garbage.
+        for _ in range(5):
+            intruder.send_audio(PT_PCMU, b"\x02" * 160, 160)
+        intruder.send_raw(b"garbage")
+        caller.send_audio(PT_PCMU, b"\x01" * 160, 160)
+        assert await asyncio.wait_for(anext(leg.events()), 2) == b"\x01" * 160
+        await leg.send(b"\x03" * 160)
+        assert parse_rtp((await caller.wait_packets(1))[0]).payload == b"\x03" * 160
+        assert intruder.received == []
+        assert leg.foreign_packets == 6
+        assert pool.stats()["foreign_packets"] >= 6
+        assert not leg.closed
+    finally:
+        intruder.close()
+
+
+async def test_an_unannounced_source_is_believed_only_after_packets_in_a_row(
+    pool: RtpPortPool,
+) -> None:
+    leg = await RtpLeg.open(pool, ULAW_8K, host=HOST, read_timeout_s=5.0)
+    leg.set_remote("0.0.0.0", 9)  # Asterisk bound to every interface: no address to trust
+    caller = await RtpCaller.open((HOST, leg.local_port))
+    intruder = await RtpCaller.open((HOST, leg.local_port))
+    try:
+        intruder.send_audio(PT_PCMU, b"\x02" * 160, 160)
+        intruder.send_raw(b"garbage")
+        for n in range(1, LATCH_PACKETS + 1):
+            caller.send_audio(PT_PCMU, bytes([n]) * 160, 160)
+        events = leg.events()
+        got = [await asyncio.wait_for(anext(events), 2) for _ in range(LATCH_PACKETS)]
+        assert got == [bytes([n]) * 160 for n in range(1, LATCH_PACKETS + 1)]
+        assert leg.remote == caller.address
+        for _ in range(LATCH_PACKETS):
+            intruder.send_audio(PT_PCMU, b"\x02" * 160, 160)
+        caller.send_audio(PT_PCMU, b"\x09" * 160, 160)
+        assert await asyncio.wait_for(anext(events), 2) == b"\x09" * 160
+        assert leg.remote == caller.address
+        assert leg.foreign_packets == 2 + LATCH_PACKETS
+        assert not leg.closed
+    finally:
+        await leg.hangup()
+        caller.close()
+        intruder.close()
 
 
 async def test_reorders_over_the_socket(ulaw_pair: tuple[RtpLeg, RtpCaller]) -> None:
@@ -285,6 +307,8 @@ async def test_bad_packets_close_only_that_leg(
     bad = await RtpLeg.open(pool, ULAW_8K, host=HOST)
     good_caller = await RtpCaller.open((HOST, good.local_port))
     bad_caller = await RtpCaller.open((HOST, bad.local_port))
+    good.set_remote(*good_caller.address)
+    bad.set_remote(*bad_caller.address)
     try:
         bad_caller.send_raw(data)
         await asyncio.wait_for(_until(lambda: bad.closed), 2)
@@ -306,6 +330,7 @@ async def test_bad_packets_close_only_that_leg(
 async def test_odd_l16_payload_closes_the_leg(pool: RtpPortPool) -> None:
     leg = await RtpLeg.open(pool, SLIN_16K, host=HOST)
     caller = await RtpCaller.open((HOST, leg.local_port))
+    leg.set_remote(*caller.address)
     caller.send_raw(rtp_packet(PT_SLIN16, 1, 320, 1, bytes(639)))
     await asyncio.wait_for(_until(lambda: leg.closed), 2)
     assert "odd length" in (leg.close_reason or "")
@@ -343,6 +368,8 @@ async def test_fuzzed_datagrams_never_hurt_other_legs(
     witness = await RtpLeg.open(pool, ULAW_8K, host=HOST)
     fuzzer = await RtpCaller.open((HOST, victim.local_port))
     caller = await RtpCaller.open((HOST, witness.local_port))
+    victim.set_remote(*fuzzer.address)
+    witness.set_remote(*caller.address)
     try:
         for d in datagrams:
             fuzzer.send_raw(d)

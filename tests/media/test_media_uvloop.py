@@ -51,6 +51,7 @@ async def _rtp_round_trip() -> None:
     pool = RtpPortPool(44000, 44100)
     leg = await RtpLeg.open(pool, ULAW_8K, host=HOST)
     caller = await RtpCaller.open((HOST, leg.local_port))
+    leg.set_remote(*caller.address)  # what UNICASTRTP_LOCAL_ADDRESS/PORT report
     try:
         caller.send_audio(PT_PCMU, b"\x33" * 160, 160)
         assert await asyncio.wait_for(anext(leg.events()), 2) == b"\x33" * 160

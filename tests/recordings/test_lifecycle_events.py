@@ -22,7 +22,6 @@ from ari_app.ports import CallEvent
 from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.calls import CallRepository
 from store.repositories.config import WebhookRepository
-from store.repositories.tenants import TenantsRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 from store.secrets import SecretBox
 from tests.api.webhook_receiver import Received, WebhookReceiver
@@ -79,7 +78,6 @@ def box() -> SecretBox:
 
 
 async def _subscribe(pool: asyncpg.Pool, box: SecretBox, agent: Tenancy, url: str) -> uuid.UUID:
-    await TenantsRepository(pool).set_allow_private_webhooks(agent.tenant_id, True)
     hook = await WebhookRepository(pool, box).create(
         agent.tenant_id, {"url": url, "events": ALL_EVENTS, "secret": SECRET, "active": True}
     )
@@ -108,7 +106,9 @@ async def test_inbound_call_events_reach_the_receiver_signed_once_each_in_order(
     sink = WebhookEventSink(pg_pool, box, redis)
     live = redis.pubsub()
     await live.subscribe(tenant_events_channel(agent.tenant_id))
-    worker = WebhookWorker(pg_pool, box, backoff_base_s=0.05, poll_interval_s=0.05)
+    worker = WebhookWorker(
+        pg_pool, box, allow_private=True, backoff_base_s=0.05, poll_interval_s=0.05
+    )
     worker.start()
     proc = RecordingProcess(
         fake,

@@ -105,3 +105,16 @@ async def test_bad_input_closes_with_policy_code() -> None:
     await leg.closed_and_flushed()
     assert wire.closed == (1008, "bad input: malformed message")
     assert leg.failed
+
+
+async def test_a_stream_that_goes_quiet_is_closed() -> None:
+    wire = Wire()
+    leg = TwilioLeg("MZ1", wire.send, wire.close, read_timeout_s=0.2)
+    try:
+        async with asyncio.timeout(5):
+            async for _ in leg.events():
+                pass  # nothing arrives: the events end when the leg closes
+        assert leg.failed
+        assert "read timeout" in (leg.close_reason or "")
+    finally:
+        await leg.hangup()

@@ -103,6 +103,8 @@ def server_env(
         "VOCALS_ASTERISK_CONFIG_DIR": str(data / "asterisk"),
         "VOCALS_RECORDINGS_DIR": str(data / "recordings"),
         "VOCALS_LOG_FORMAT": "console",
+        # The test's webhook receiver listens on loopback.
+        "VOCALS_ALLOW_PRIVATE_URLS": "true",
     }
 
 

@@ -95,29 +95,6 @@ function Deliveries({ webhook }: { webhook: Webhook }) {
   );
 }
 
-/** Private and loopback receivers are refused unless the tenant's owner allows them. */
-function PrivateAddressesSetting() {
-  const { me } = useAuth();
-  const queryClient = useQueryClient();
-  const tenant = useQuery({ queryKey: ["tenant"], queryFn: () => unwrap(api.GET("/api/v1/tenant")) });
-  const update = useMutation({
-    mutationFn: (allow: boolean) => unwrap(api.PATCH("/api/v1/tenant", { body: { allow_private_webhooks: allow } })),
-    onSuccess: (t) => { queryClient.setQueryData(["tenant"], t); notifySaved("Setting saved"); },
-    onError: notifyFailed,
-  });
-  if (!tenant.data) return null;
-  return (
-    <Switch
-      mb="md"
-      label="Allow webhooks to private, loopback and link-local addresses"
-      description={me?.role === "owner" ? "Only for receivers inside your own network." : "Only the tenant's owner can change this."}
-      checked={tenant.data.allow_private_webhooks}
-      disabled={me?.role !== "owner" || update.isPending}
-      onChange={(e) => update.mutate(e.currentTarget.checked)}
-    />
-  );
-}
-
 export function WebhooksPage() {
   const { canEdit } = useAuth();
   const queryClient = useQueryClient();
@@ -149,7 +126,6 @@ export function WebhooksPage() {
     <>
       <PageHeader title="Webhooks" description="Call events sent to your systems, signed with HMAC-SHA256 and retried until delivered."
         actions={canEdit && <Button leftSection={<IconPlus size={16} />} onClick={() => setEditing("new")}>New webhook</Button>} />
-      <PrivateAddressesSetting />
       <Card withBorder p={0}>
         <QueryView query={query} what="webhooks">
           {(page) => page.items.length === 0 ? <EmptyState title="No webhooks yet">Add one to be told when calls start, end or fail.</EmptyState> : (
