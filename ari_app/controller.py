@@ -157,9 +157,7 @@ class CallController:
                 return
             cause = event.cause if isinstance(event, ChannelDestroyed) else None
             if event.channel.id == session.media_channel_id:
-                if not session.tearing_down:  # our own teardown hanging it up is no error
-                    session.call.error = session.call.error or "external media channel ended"
-                self._spawn(session.end("external media channel ended"))
+                self._spawn(session.media_ended())
             else:
                 self._spawn(session.caller_ended(cause))
         elif isinstance(event, Dial):

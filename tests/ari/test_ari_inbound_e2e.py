@@ -92,6 +92,27 @@ async def test_agent_ends_call_with_end_call(
         await proc.stop()
     [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
     assert (record.status, record.outcome) == ("completed", "agent_ended")
+    assert record.error_reason is None, record.error_reason
+
+
+async def test_media_channel_ended_by_asterisk_is_an_error(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    agent = await make_agent(pg_pool)
+    proc = Process(fake, pg_pool, redis)
+    await proc.start()
+    try:
+        caller = await fake.inbound_call(agent.did)
+        await asyncio.wait_for(caller.answered.wait(), 5)
+        await caller.wait_received(500)
+        [media] = [c for c in fake.live_channels() if c.kind == "audiosocket"]
+        fake.hangup_channel(media.id)
+        await caller.wait_ended(10)
+        await eventually(lambda: not fake.live_channels() and not fake.live_bridges())
+    finally:
+        await proc.stop()
+    [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
+    assert record.error_reason == "external media channel ended"
 
 
 async def test_unknown_did_is_hung_up_without_a_record(

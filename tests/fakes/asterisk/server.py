@@ -471,6 +471,13 @@ class FakeAsterisk:
 
     # Channel teardown -----------------------------------------------------------------
 
+    def hangup_channel(self, channel_id: str, cause: int = 16) -> None:
+        """`channel request hangup` on the CLI: Asterisk itself ends one channel (for an
+        AudioSocket channel it closes the TCP connection, sending no 0x00 frame)."""
+        ch = self.channels[channel_id]
+        self._channel_event(ch, "ChannelHangupRequest", cause=cause, soft=False)
+        self._destroy(ch, cause=cause)
+
     def _destroy(self, ch: FakeChannel, *, cause: int, from_ari: bool = False) -> None:
         """Hang a channel up: leave its bridge, StasisEnd, ChannelDestroyed (subscribed only)."""
         if ch.destroyed:
