@@ -206,6 +206,7 @@ class Telephony:
                 settings.ami_password,
                 port=settings.ami_port,
             )
+            self.ami.keep_connected()
         self.provisioning = ReloadCoordinator(
             ari,
             Path(settings.asterisk_config_dir),
@@ -296,6 +297,10 @@ class Telephony:
         if self.controller is not None:
             report["ari"] = "connected" if self.controller.listener.connected else "reconnecting"
             report["live_calls"] = len(self.controller.sessions)
+        if isinstance(self.ami, AmiConnection):
+            report["ami"] = "connected" if self.ami.connected else "reconnecting"
+        elif self.controller is not None:
+            report["ami"] = "not configured"
         if self.audiosocket is not None:
             report["audiosocket"] = self.audiosocket.stats()
         return report
@@ -315,7 +320,7 @@ class Telephony:
         if self.provisioning is not None:
             await self.provisioning.close()
         if isinstance(self.ami, AmiConnection):
-            self.ami.close()
+            await self.ami.close()
         if self._purger is not None:
             await self._purger.stop()
         if self._webhooks is not None:
