@@ -36,6 +36,7 @@ from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, Conversatio
 from ari_app.recording import CallRecordings
 from ari_app.session import CallSession
 from media.rtp import RtpLeg, RtpPortPool
+from store.numbers import normalize_number
 
 log = structlog.get_logger(__name__)
 
@@ -208,7 +209,8 @@ class CallController:
             )
             self._spawn(self._hangup_quietly(channel.id, "normal"))
 
-    def _inbound(self, channel: Channel, did: str) -> None:
+    def _inbound(self, channel: Channel, dialled: str) -> None:
+        did = normalize_number(dialled)
         if self.draining:
             self._log.info("draining: refusing a new call", channel=channel.id, did=did)
             self._spawn(self._hangup_quietly(channel.id, "congestion"))

@@ -24,6 +24,7 @@ from provisioning.validation import (
     validate_trunk,
     validate_trunks,
 )
+from store.numbers import dialled_forms
 
 PJSIP_FILENAME: Final = "pjsip_vocals_trunks.conf"
 DIALPLAN_FILENAME: Final = "extensions_vocals_routes.conf"
@@ -225,9 +226,15 @@ def render_dialplan(
         + [route.did for route in routes]
     )
     lines = [HEADER.rstrip("\n"), f"[{INBOUND_CONTEXT}]"]
+    written: set[str] = set()
     for did in dids:
-        lines.append(f"exten => {did},1,Stasis({stasis_app},inbound,{did})")
-        lines.append(" same => n,Hangup()")
+        # Each form a carrier may deliver the number in; Vocals gets its stored form.
+        for dialled in dialled_forms(did):
+            if dialled in written:
+                continue  # a number stored in two forms before numbers were normalized
+            written.add(dialled)
+            lines.append(f"exten => {dialled},1,Stasis({stasis_app},inbound,{did})")
+            lines.append(" same => n,Hangup()")
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,7 @@ from provisioning.status import TrunkStatus
 from provisioning.validation import validate_did, validate_trunk
 from store.config_cache import ConfigCache, did_cache_name
 from store.models import SipTrunk
+from store.numbers import normalize_number
 from store.repositories.config import InboundRouteRepository, SipTrunkRepository
 
 TrunkKind = Literal["registration", "ip"]
@@ -121,7 +122,8 @@ class TrunkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def _validate(trunk_id: uuid.UUID, tenant_id: uuid.UUID, values: dict[str, Any]) -> None:
-    """422 naming every field provisioning would refuse (PROTOCOLS.md §6 whitelists)."""
+    """422 naming every field provisioning would refuse (PROTOCOLS.md §6 whitelists). The
+    routes' numbers are put in their stored form (store.numbers) on the way."""
     fields = {k: v for k, v in values.items() if k != "inbound_routes"}
     fields["codecs"] = tuple(fields.get("codecs", ()))
     candidate = Trunk(id=str(trunk_id), tenant_id=str(tenant_id), **fields)
@@ -129,6 +131,7 @@ def _validate(trunk_id: uuid.UUID, tenant_id: uuid.UUID, values: dict[str, Any])
     routes = values.get("inbound_routes", [])
     seen: set[str] = set()
     for index, route in enumerate(routes):
+        route["did"] = normalize_number(route["did"])
         reason = validate_did(route["did"])
         if reason is None and route["did"] in seen:
             reason = "is listed twice"

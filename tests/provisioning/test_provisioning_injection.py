@@ -16,6 +16,7 @@ from provisioning.models import InboundRoute, Trunk
 from provisioning.naming import object_names
 from provisioning.render import DIALPLAN_FILENAME, PJSIP_FILENAME, render_all
 from provisioning.validation import InvalidTrunkError, validate_trunk
+from store.numbers import dialled_forms
 from tests.provisioning.asterisk_conf import ParsedConfig, Section, parse_config
 
 INJECTIONS = [
@@ -206,9 +207,13 @@ def _check_dialplan(trunk: Trunk, text: str) -> None:
     assert [s.name for s in parsed.sections] == ["vocals-inbound-routes"]
     dids = sorted(route.did for route in trunk.inbound_routes)
     expected = []
+    seen: set[str] = set()
     for did in dids:
-        expected.append(("exten", "=>", f"{did},1,Stasis(vocals,inbound,{did})"))
-        expected.append(("same", "=>", "n,Hangup()"))
+        for dialled in dialled_forms(did):  # +1555…, 1555…, 001555…: each form once
+            if dialled not in seen:
+                seen.add(dialled)
+                expected.append(("exten", "=>", f"{dialled},1,Stasis(vocals,inbound,{did})"))
+                expected.append(("same", "=>", "n,Hangup()"))
     assert parsed.sections[0].entries == expected
 
 

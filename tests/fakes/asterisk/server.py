@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.fakes.asterisk.caller import Callee, ScriptedCaller
+from tests.fakes.asterisk.dialplan import Dialplan
 from vocals.simulator.ari_rest import (
     ASTERISK_ID,
     AUDIOSOCKET_CONNECT_TIMEOUT_S,
@@ -402,6 +403,7 @@ class FakeAsterisk:
         hangup_after_s: float | None = None,
         variables: dict[str, str] | None = None,
         endpoint: str = "trunk1",
+        context: str = "vocals-inbound",
     ) -> ScriptedCaller:
         """A SIP caller dials `did`; the dialplan runs `Stasis(app,inbound,<did>)`."""
         args = ["inbound", did] if args is None else args
@@ -411,7 +413,7 @@ class FakeAsterisk:
             state="Ring",
             caller={"name": caller_name, "number": caller_number},
             dialplan={
-                "context": "vocals-inbound",
+                "context": context,
                 "exten": did,
                 "priority": 1,
                 "app_name": "Stasis",
@@ -427,6 +429,22 @@ class FakeAsterisk:
         self._register(ch)
         self._channel_event(ch, "StasisStart", args=args)
         return far
+
+    async def dial_in(
+        self,
+        number: str,
+        *,
+        context: str = "vocals-inbound",
+        generated: tuple[str, ...] = (),
+        caller_number: str = "+15557654321",
+    ) -> ScriptedCaller:
+        """A SIP caller dials `number` into `context`: the shipped extensions.conf (plus the
+        `generated` route files' text) decides what reaches Stasis, as in Asterisk. Raises
+        DialplanHangup when the dialplan never reaches Stasis."""
+        app, args = Dialplan.shipped(*generated).stasis(context, number)
+        return await self.inbound_call(
+            number, app=app, args=args, caller_number=caller_number, context=context
+        )
 
     def _far_party(
         self, ch: FakeChannel, number: str, hangup_after_s: float | None
