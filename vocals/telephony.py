@@ -245,6 +245,7 @@ class Telephony:
         return TrunkRoute(
             name=str(row.id),
             endpoint=endpoint.endpoint,
+            trunk_id=row.id,
             cps=row.max_cps,
             max_calls=row.max_calls,
             caller_id=job.from_number or row.from_user,
