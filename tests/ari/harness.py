@@ -27,6 +27,7 @@ from media.rtp import RtpPortPool
 from pipeline.agent import AgentSettings
 from pipeline.engine import CallProviders
 from pipeline.speech_cache import SpeechCache
+from pipeline.states import Timeouts
 from providers.base import TTSProvider
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
@@ -86,6 +87,7 @@ class Process:
     route_media: MediaTransport = "audiosocket"
     rtp_pool: RtpPortPool | None = None
     claim_lease_s: float = 30.0
+    timeouts: Timeouts = FAST_TIMEOUTS
     llms: list[FakeLLM] = field(default_factory=list)
     controller: CallController | None = None
     server: AudioSocketServer | None = None
@@ -99,7 +101,7 @@ class Process:
             self._prepare,
             tts_for_voicemail=self._voicemail_tts,
             speech_cache=SpeechCache(),
-            timeouts=FAST_TIMEOUTS,
+            timeouts=self.timeouts,
         )
         ledger = StoreCallLedger(LiveCallStore(self.redis), CallRecordWriter(self.pool, self.redis))
         controller = CallController(
