@@ -35,7 +35,11 @@ async def build_app(runtime: Runtime) -> Litestar:
         pool=runtime.pool,
         redis=runtime.redis,
         box=runtime.box,
-        settings=ApiSettings(public_url=runtime.settings.public_url, ui_dist=UI_DIST),
+        settings=ApiSettings(
+            public_url=runtime.settings.public_url,
+            ui_dist=UI_DIST,
+            sip_tls=runtime.settings.sip_tls,
+        ),
         extra_health=health,
         on_trunks_changed=telephony.trunks_changed,
         hangup_call=telephony.hangup_call,

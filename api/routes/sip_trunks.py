@@ -36,6 +36,13 @@ Codec = Literal["ulaw", "alaw", "g722", "opus"]
 Text = Annotated[str, msgspec.Meta(max_length=256)]
 MAX_TRUNK_ROUTES = 1_000
 
+# Why a TLS trunk is refused: Asterisk would take it and fail every call on it ("Event source
+# does not exist") because the shipped pjsip.conf has no TLS transport.
+TLS_NOT_CONFIGURED = (
+    "TLS needs a [transport-tls] transport in Asterisk's pjsip.conf; add it (with its "
+    "certificates) and set VOCALS_SIP_TLS=true, or use udp or tcp"
+)
+
 
 class TrunkRoute(msgspec.Struct, forbid_unknown_fields=True):
     """A dialled number arriving on this trunk, answered by an agent."""
@@ -121,13 +128,17 @@ class TrunkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ) = msgspec.UNSET
 
 
-def _validate(trunk_id: uuid.UUID, tenant_id: uuid.UUID, values: dict[str, Any]) -> None:
+def _validate(
+    context: ApiContext, trunk_id: uuid.UUID, tenant_id: uuid.UUID, values: dict[str, Any]
+) -> None:
     """422 naming every field provisioning would refuse (PROTOCOLS.md §6 whitelists). The
     routes' numbers are put in their stored form (store.numbers) on the way."""
     fields = {k: v for k, v in values.items() if k != "inbound_routes"}
     fields["codecs"] = tuple(fields.get("codecs", ()))
     candidate = Trunk(id=str(trunk_id), tenant_id=str(tenant_id), **fields)
     errors = [FieldError(e.field, e.reason) for e in validate_trunk(candidate)]
+    if candidate.transport == "tls" and not context.settings.sip_tls:
+        errors.append(FieldError("transport", TLS_NOT_CONFIGURED))
     routes = values.get("inbound_routes", [])
     seen: set[str] = set()
     for index, route in enumerate(routes):
@@ -264,7 +275,7 @@ async def create_trunk(
 ) -> TrunkOut:
     tenant_id, trunk_id = principal.tenant_id, uuid.uuid4()
     values: dict[str, Any] = msgspec.to_builtins(data)
-    _validate(trunk_id, tenant_id, values)
+    _validate(context, trunk_id, tenant_id, values)
     routes = values.pop("inbound_routes")
     await _check_routes(context, tenant_id, trunk_id, routes)
     repository = SipTrunkRepository(context.pool, context.box)
@@ -309,7 +320,7 @@ async def update_trunk(
     }
     merged["password"] = repository.reveal(current, "password")
     merged.update(given)
-    _validate(trunk_id, tenant_id, merged)
+    _validate(context, trunk_id, tenant_id, merged)
     routes = given.pop("inbound_routes", None)
     if routes is not None:
         await _check_routes(context, tenant_id, trunk_id, routes)

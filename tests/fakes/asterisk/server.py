@@ -15,12 +15,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from tests.fakes.asterisk.caller import Callee, ScriptedCaller
 from tests.fakes.asterisk.dialplan import Dialplan
+from tests.provisioning.asterisk_conf import parse_config
 from vocals.simulator.ari_rest import (
     ASTERISK_ID,
     AUDIOSOCKET_CONNECT_TIMEOUT_S,
@@ -67,6 +69,16 @@ RUNNING_MODULES = (
     "res_stasis.so",
 )
 TIMER_B_S = 32.0  # SIP INVITE timeout when nobody answers at all
+SHIPPED_PJSIP = Path(__file__).resolve().parents[3] / "asterisk" / "conf" / "pjsip.conf"
+
+
+def pjsip_objects(text: str, kind: str) -> dict[str, dict[str, str]]:
+    """The `type = kind` sections of a pjsip.conf text: name -> options."""
+    return {
+        s.name: {key: value for key, _, value in s.entries}
+        for s in parse_config(text).sections
+        if s.values("type") == [kind]
+    }
 
 
 @dataclass
@@ -173,6 +185,9 @@ class FakeAsterisk:
         self.amd_context = amd_context
         self.time_scale = time_scale
         self.endpoints: dict[str, str] = {name: "online" for name in endpoints}
+        # Transports Asterisk has (the shipped pjsip.conf's), and each endpoint's transport.
+        self.transports = set(pjsip_objects(SHIPPED_PJSIP.read_text(), "transport"))
+        self.endpoint_transports: dict[str, str] = {}
         self.channels: dict[str, FakeChannel] = {}
         self.bridges: dict[str, FakeBridge] = {}
         self.sockets: dict[str, web.WebSocketResponse] = {}
@@ -446,6 +461,13 @@ class FakeAsterisk:
             number, app=app, args=args, caller_number=caller_number, context=context
         )
 
+    def load_pjsip(self, text: str) -> None:
+        """A reload of res_pjsip with `text` (a generated trunks file) included."""
+        for name, options in pjsip_objects(text, "endpoint").items():
+            self.endpoints[name] = "online"
+            if "transport" in options:
+                self.endpoint_transports[name] = options["transport"]
+
     def _far_party(
         self, ch: FakeChannel, number: str, hangup_after_s: float | None
     ) -> ScriptedCaller:
@@ -682,6 +704,10 @@ class FakeAsterisk:
             ch.app, ch.subscribed = app, True
         else:
             ch.app = variables.get("VOCALS_APP")
+        if self.endpoint_transports.get(trunk or number, "transport-udp") not in self.transports:
+            # Asterisk answers the originate, then the INVITE finds no transport and the
+            # channel is gone at once: a subscription to it gets "Event source does not exist".
+            return web.json_response(ch.json())
         callee = self.callees.get(number, self.default_callee)
         self._far_party(ch, number, callee.hangup_after_s)
         self._register(ch)
