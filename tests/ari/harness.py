@@ -31,6 +31,7 @@ from pipeline.states import Timeouts
 from providers.base import TTSProvider
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
+from store.numbers import normalize_number
 from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
@@ -67,7 +68,7 @@ async def make_agent(
         tenant.id,
         {"name": "receptionist", "voicemail_policy": voicemail, "voicemail_message": message},
     )
-    did = did or f"1555{uuid.uuid4().int % 10**7:07d}"
+    did = normalize_number(did or f"1555{uuid.uuid4().int % 10**7:07d}")
     await InboundRouteRepository(pool).replace_for_agent(tenant.id, agent.id, [did])
     return Tenancy(tenant.id, agent.id, did)
 
