@@ -22,7 +22,7 @@ from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
 from api.reprovision import ReloadStatus, reprovision
 from provisioning.models import InboundRoute, Trunk
 from provisioning.status import TrunkStatus
-from provisioning.validation import validate_did, validate_trunk
+from provisioning.validation import MAX_SECRET_LENGTH, validate_did, validate_trunk
 from store.config_cache import ConfigCache, did_cache_name
 from store.models import SipTrunk
 from store.numbers import normalize_number
@@ -34,6 +34,8 @@ DtmfMode = Literal["rfc4733", "inband", "info", "auto"]
 Codec = Literal["ulaw", "alaw", "g722", "opus"]
 # Field-level rules (characters, ranges) are provisioning's; these bounds only keep JSON sane.
 Text = Annotated[str, msgspec.Meta(max_length=256)]
+# Provisioning's own limit, so the OpenAPI document promises what validation accepts.
+Password = Annotated[str, msgspec.Meta(max_length=MAX_SECRET_LENGTH)]
 MAX_TRUNK_ROUTES = 1_000
 
 # Why a TLS trunk is refused: Asterisk would take it and fail every call on it ("Event source
@@ -93,7 +95,7 @@ class TrunkCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: int = 5060
     transport: Transport = "udp"
     username: Text | None = None
-    password: Text | None = None
+    password: Password | None = None
     from_user: Text | None = None
     from_domain: Text | None = None
     codecs: Annotated[list[Codec], msgspec.Meta(max_length=8)] = msgspec.field(
@@ -116,7 +118,7 @@ class TrunkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: int | msgspec.UnsetType = msgspec.UNSET
     transport: Transport | msgspec.UnsetType = msgspec.UNSET
     username: Text | msgspec.UnsetType | None = msgspec.UNSET
-    password: Text | msgspec.UnsetType | None = msgspec.UNSET
+    password: Password | msgspec.UnsetType | None = msgspec.UNSET
     from_user: Text | msgspec.UnsetType | None = msgspec.UNSET
     from_domain: Text | msgspec.UnsetType | None = msgspec.UNSET
     codecs: Annotated[list[Codec], msgspec.Meta(max_length=8)] | msgspec.UnsetType = msgspec.UNSET
