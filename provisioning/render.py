@@ -81,8 +81,10 @@ def _uri_host(host: str) -> str:
     return f"[{host}]" if address.version == 6 else host
 
 
-def _sip_uri(trunk: Trunk, host: str, user: str | None = None) -> str:
-    hostport = _uri_host(host) if trunk.port is None else f"{_uri_host(host)}:{trunk.port}"
+def _sip_uri(trunk: Trunk, host: str, user: str | None = None, *, port: bool = True) -> str:
+    hostport = _uri_host(host)
+    if port and trunk.port is not None:
+        hostport = f"{hostport}:{trunk.port}"
     userinfo = f"{user}@" if user else ""
     # Without the parameter pjsip picks UDP for the URI whatever transport object is set.
     params = "" if trunk.transport == "udp" else f"\\;transport={trunk.transport}"
@@ -151,7 +153,12 @@ def _registration_section(trunk: Trunk, names: TrunkObjectNames) -> str:
             ("transport", TRANSPORT_OBJECTS[trunk.transport]),
             ("outbound_auth", names.auth),
             ("server_uri", _sip_uri(trunk, trunk.host)),
-            ("client_uri", _sip_uri(trunk, trunk.from_domain or trunk.host, trunk.username)),
+            # Our address of record: the registrar's port is where requests go, not part of
+            # who we are (a port here makes some registrars refuse or mis-route).
+            (
+                "client_uri",
+                _sip_uri(trunk, trunk.from_domain or trunk.host, trunk.username, port=False),
+            ),
             ("expiration", str(REGISTRATION_EXPIRATION_S)),
             ("retry_interval", str(REGISTRATION_RETRY_INTERVAL_S)),
             ("forbidden_retry_interval", str(FORBIDDEN_RETRY_INTERVAL_S)),
