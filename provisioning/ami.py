@@ -20,10 +20,13 @@ from ari_app.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
-# panoramisk logs whole AMI messages at DEBUG and actions (Login carries the secret) at
-# INFO; its log goes to this logger, which passes only warnings and errors.
+# panoramisk logs whole AMI messages at DEBUG (AuthDetail events carry trunk passwords),
+# actions at INFO and, when one cannot be sent, the action itself at ERROR (Login carries the
+# secret); some of it before its Manager hands the protocol this logger. None of it is
+# logged: AmiConnection logs the session's state itself.
 _wire_log = logging.getLogger(f"{__name__}.wire")
-_wire_log.setLevel(logging.WARNING)
+_wire_log.setLevel(logging.CRITICAL + 1)
+logging.getLogger("panoramisk").setLevel(logging.CRITICAL + 1)
 
 DEFAULT_AMI_PORT: Final = 5038
 DEFAULT_TIMEOUT_S: Final = 5.0
