@@ -15,8 +15,8 @@ from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.engine import CallProviders
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind
-from store.config_cache import ConfigCache, agent_cache_name
-from store.models import Agent
+from store.config_cache import ConfigCache, agent_cache_name, credential_cache_name
+from store.models import Agent, ProviderCredential
 from store.repositories.config import AgentRepository, ProviderCredentialRepository
 from store.secrets import SecretBox
 
@@ -33,7 +33,9 @@ class AgentNotFound(LookupError):
 
 
 class StoreAgentLoader:
-    """Reads the agent through the 60 s config cache; keys are decrypted at use, never cached."""
+    """Reads the agent and its provider credentials through the 60 s config cache (their
+    fallback copies while PostgreSQL is unreachable); credentials are cached as stored, their
+    keys encrypted, and decrypted at use."""
 
     def __init__(self, pool: asyncpg.Pool, redis: Redis, box: SecretBox) -> None:
         builtin.load_all()
@@ -51,6 +53,7 @@ class StoreAgentLoader:
             agent_cache_name(agent_id),
             Agent,
             lambda: AgentRepository(self._pool).get(tenant_id, agent_id),
+            stale_ok=True,
         )
         if agent is None:
             raise AgentNotFound(f"agent {agent_id} not found for tenant {tenant_id}")
@@ -71,6 +74,17 @@ class StoreAgentLoader:
             max_call_duration_s=agent.max_call_seconds,
         )
 
+    async def _credential(
+        self, tenant_id: uuid.UUID, credential_id: uuid.UUID
+    ) -> ProviderCredential | None:
+        return await self._cache.get_or_load(
+            tenant_id,
+            credential_cache_name(credential_id),
+            ProviderCredential,
+            lambda: self._credentials.get(tenant_id, credential_id),
+            stale_ok=True,
+        )
+
     async def _provider(
         self, tenant_id: uuid.UUID, kind: ProviderKind, choice: dict[str, Any], language: str
     ) -> ProviderConfig:
@@ -82,7 +96,7 @@ class StoreAgentLoader:
         options: dict[str, Any] = {}
         credential_id = choice.get("credential_id")
         if credential_id is not None:
-            credential = await self._credentials.get(tenant_id, uuid.UUID(str(credential_id)))
+            credential = await self._credential(tenant_id, uuid.UUID(str(credential_id)))
             if credential is None or credential.kind != kind:
                 raise AgentNotFound(f"the agent's {kind} provider {credential_id} is gone")
             vendor = credential.vendor

@@ -51,6 +51,10 @@ _NEXT: Final[dict[CallStatus, frozenset[CallStatus]]] = {
 FINAL_STATUSES: Final = frozenset(s for s, nxt in _NEXT.items() if not nxt)
 
 
+# Tenant and agent of an inbound call until its number is resolved (no record can name it).
+UNROUTED: Final = uuid.UUID(int=0)
+
+
 class InvalidTransition(ValueError):
     """A status change the call's state machine does not allow."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -44,8 +45,8 @@ def event_id(call_id: uuid.UUID, event_type: CallEventType) -> uuid.UUID:
 async def record_never_dialled(
     call: Call, ledger: CallLedger, events: CallEventSink | None
 ) -> None:
-    """Record a queued call that was never dialled (`call.error` says why) and announce
-    `call.failed`."""
+    """Record a call that never got through, not dialled or refused (`call.error` says why),
+    and announce `call.failed`."""
     call.to(CallStatus.FAILED)
     await ledger.finish(call, None)
     if events is not None:
@@ -75,13 +76,17 @@ def transcript_summary(result: CallResult | None) -> dict[str, Any]:
 class CallAnnouncer:
     """Publishes one call's lifecycle to a `CallEventSink` (ARI and Twilio calls alike)."""
 
-    def __init__(self, sink: CallEventSink, call: Call) -> None:
+    def __init__(
+        self, sink: CallEventSink, call: Call, *, announced: Iterable[CallEventType] = ()
+    ) -> None:
+        """`announced`: events another process already published for this call (an adopted
+        call's), which are not repeated and which the sequence numbers continue from."""
         self._sink = sink
         self._call = call
-        self._announced: set[CallEventType] = set()
+        self._announced: set[CallEventType] = set(announced)
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._sequence = 0
+        self._sequence = len(self._announced)
 
     def started(self) -> None:
         self._announce("call.started", {})
@@ -99,7 +104,8 @@ class CallAnnouncer:
 
     def finished(self, result: CallResult | None) -> None:
         """The call is over (final status set): `call.failed` if it never got through (busy,
-        no answer, failed), else `call.ended` with outcome, duration and transcript summary."""
+        no answer, failed before an answer), else `call.ended` with outcome, duration and
+        transcript summary."""
         call = self._call
         if result is not None and result.outcome is CallOutcome.VOICEMAIL:
             self.voicemail()
@@ -110,7 +116,7 @@ class CallAnnouncer:
             "error": call.error or (result.error_reason if result is not None else None),
             "hangup_cause": call.hangup_cause,
         }
-        if call.status in FAILED_STATUSES:
+        if call.status in FAILED_STATUSES and answered is None:
             self._announce("call.failed", details)
             return
         duration = None if answered is None or ended is None else int((ended - answered) * 1000)

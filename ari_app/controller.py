@@ -15,7 +15,8 @@ from typing import Final
 
 import structlog
 
-from ari_app.call import Call, CallStatus, Direction
+from ari_app.admission import Admission
+from ari_app.call import UNROUTED, Call, CallStatus, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.client import AriClient
 from ari_app.errors import AriError, NotFound, Unprocessable
@@ -31,6 +32,7 @@ from ari_app.events import (
 )
 from ari_app.listener import EventListener
 from ari_app.media_legs import LegWaiters, MediaSettings
+from ari_app.metrics import INBOUND_UNROUTED
 from ari_app.models import Channel
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, Conversations
 from ari_app.recording import CallRecordings
@@ -54,7 +56,8 @@ class CallController:
     Wire `listener` (built here) to the events WebSocket, `legs.on_leg` to the
     `AudioSocketServer`, and `originate` to the outbound dispatcher. With `recordings` the
     calls of agents that ask for it are recorded; with `events` every call's lifecycle is
-    announced there.
+    announced there. With `admission` an inbound call beyond the process's capacity is
+    refused as congested (never answered), recorded as failed and announced.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class CallController:
         amd_context: str = AMD_CONTEXT,
         recordings: CallRecordings | None = None,
         events: CallEventSink | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.ari = ari
         self.app = ari.app
@@ -82,6 +86,7 @@ class CallController:
         self.amd_context = amd_context
         self.recordings = recordings
         self.events = events
+        self.admission = admission
         self.listener = EventListener(ari.settings, self.handle, on_connected=self.reconcile)
         self._by_channel: dict[str, CallSession] = {}
         # Sessions no longer routed events but still finishing (recording, record, events).
@@ -104,7 +109,7 @@ class CallController:
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             if not self._by_channel or remaining <= 0:
-                return len(self._by_channel)
+                return len(self.sessions)  # a call is routed by two channels: count calls
             await asyncio.sleep(min(DRAIN_POLL_S, remaining))
 
     async def stop(self) -> None:
@@ -123,6 +128,11 @@ class CallController:
     def session_for_call(self, call_id: uuid.UUID) -> CallSession | None:
         return next((s for s in self.sessions if s.call.id == call_id), None)
 
+    def holds_channel(self, channel_id: str) -> bool:
+        """True when one of this controller's calls has `channel_id` (taken up on reconnect,
+        say): adoption must not hang it up as the leftover of a dead process's call."""
+        return channel_id in self._by_channel
+
     def forget(self, session: CallSession) -> None:
         """Route no more events to `session`; `stop` still waits for it until `finished`."""
         for key in [k for k, s in self._by_channel.items() if s is session]:
@@ -130,8 +140,10 @@ class CallController:
         self._finishing.add(session)
 
     def finished(self, session: CallSession) -> None:
-        """`session`'s teardown is complete."""
+        """`session`'s teardown is complete: its capacity is free again."""
         self._finishing.discard(session)
+        if self.admission is not None:
+            self.admission.release(session.call.id)
 
     def _track(self, session: CallSession) -> None:
         assert session.call.channel_id is not None
@@ -213,12 +225,14 @@ class CallController:
         did = normalize_number(dialled)
         if self.draining:
             self._log.info("draining: refusing a new call", channel=channel.id, did=did)
+            if self.admission is not None:
+                self.admission.refused["draining"] += 1
             self._spawn(self._hangup_quietly(channel.id, "congestion"))
             return
         call = Call(
             id=uuid.uuid4(),
-            tenant_id=uuid.UUID(int=0),
-            agent_id=uuid.UUID(int=0),
+            tenant_id=UNROUTED,
+            agent_id=UNROUTED,
             direction=Direction.INBOUND,
             from_number=channel.caller.number,
             to_number=did,
@@ -230,19 +244,60 @@ class CallController:
         session.start(lambda: self._run_inbound(session, did))
 
     async def _run_inbound(self, session: CallSession, did: str) -> None:
-        route = await self.directory.route_for_did(did)
+        try:
+            route = await self.directory.route_for_did(did)
+        except Exception as exc:
+            # Neither PostgreSQL nor the cache knows the number: refused as congested, so the
+            # carrier or the dialplan can try elsewhere.
+            self._unrouted(session, did, "lookup_failed", repr(exc))
+            await self._hangup_quietly(session.caller_channel, "congestion")
+            return
         if route is None:
-            self._log.warning("unknown DID, hanging up", did=did, channel=session.caller_channel)
-            self.forget(session)
-            session.recorded = False
-            session.caller_gone = True
+            self._unrouted(session, did, "unknown_number", "no agent has this number")
             await self._hangup_quietly(session.caller_channel, "unallocated")
             return
         session.take_route(route)
         call = session.call
+        if self.admission is not None:
+            refusal = self.admission.admit(call.id, local=route.local_models)
+            if refusal is not None:
+                await self._refuse(session, refusal)
+                return
         await self.ledger.save(call)
         session.announce_started()
         await session.inbound()
+
+    async def _refuse(self, session: CallSession, reason: str) -> None:
+        """Hang up an unanswered inbound call as congested (the carrier may try elsewhere) and
+        record it as failed with `reason`."""
+        call = session.call
+        self._log.warning(
+            "refusing a call",
+            reason=reason,
+            channel=session.caller_channel,
+            call_id=str(call.id),
+            tenant_id=str(call.tenant_id),
+        )
+        self.forget(session)
+        session.recorded = False  # recorded here, not by the teardown
+        session.caller_gone = True
+        await self._hangup_quietly(session.caller_channel, "congestion")
+        call.error = reason
+        await record_never_dialled(call, self.ledger, self.events)
+
+    def _unrouted(self, session: CallSession, did: str, reason: str, detail: str) -> None:
+        """The call has no tenant, so no record: counted and logged, then hung up."""
+        INBOUND_UNROUTED.labels(reason).inc()
+        self._log.warning(
+            "inbound call not routed, hanging up",
+            did=did,
+            reason=reason,
+            error=detail,
+            channel=session.caller_channel,
+        )
+        self.forget(session)
+        session.recorded = False
+        session.caller_gone = True
 
     async def _outbound_answered(self, session: CallSession) -> None:
         if session.call.status in (CallStatus.DIALING, CallStatus.RINGING):

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 import aiohttp
-import msgspec
 import structlog
 
 from ari_app.client import AriSettings
 from ari_app.events import AriEvent, BadEvent, UnknownEvent, decode_event
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import Backoff, cancel_and_wait, supervised_task
 
 log = structlog.get_logger(__name__)
 
@@ -27,19 +25,6 @@ Hook = Callable[[], Awaitable[None]]
 
 # Ping every 10 s: a half-open socket (Asterisk rebooted, NAT dropped) is noticed within ~20 s.
 HEARTBEAT_S: Final = 10.0
-
-
-class Backoff(msgspec.Struct, kw_only=True, frozen=True):
-    """Exponential reconnect delays with full jitter, so many processes do not reconnect in
-    lockstep after an Asterisk restart."""
-
-    initial_s: float = 0.2
-    max_s: float = 10.0
-    factor: float = 2.0
-
-    def delay(self, attempt: int) -> float:
-        ceiling = min(self.max_s, self.initial_s * self.factor**attempt)
-        return random.uniform(ceiling / 2, ceiling)
 
 
 class EventListener:
@@ -73,7 +58,7 @@ class EventListener:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"ari-events-{self.settings.app}")
+            self._task = supervised_task(f"ari-events-{self.settings.app}", self._run)
 
     async def stop(self) -> None:
         task, self._task = self._task, None

@@ -8,6 +8,9 @@ only when they can be dialled now, so a lease never expires while a job waits it
 Carriers other than Asterisk (Twilio's API for agents on Twilio numbers) get each job first;
 a process without Asterisk ends its carriers with `Undialable`, which records the rest as
 failed with the reason.
+
+With an `Admission`, a process at capacity claims no job (they stay queued for a process with
+room), and a job of an agent on local models waits while those are at their own limit.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from typing import Final
 import msgspec
 import structlog
 
+from ari_app.admission import PENDING_S, Admission
 from ari_app.call import Call, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.controller import CallController
-from ari_app.ports import CallEventSink, CallLedger, OutboundCarrier
-from ari_app.tasks import cancel_and_wait
+from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, OutboundCarrier
+from ari_app.tasks import cancel_and_wait, supervised_task
 from store.outbound_queue import OutboundJob, OutboundQueue
+from store.redis import REDIS_UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +43,12 @@ CLAIM_LEASE_S: Final = 30.0
 # Idle poll of the queue; also the delay before a full trunk's job is offered again.
 POLL_S: Final = 0.05
 TRUNK_FULL_RETRY_S: Final = 1.0
+# A job claimed while this process's local-model calls are at their limit is offered again
+# after this (to any process).
+CAPACITY_FULL_RETRY_S: Final = 1.0
+# While Redis is unreachable the queue is tried this often: back soon after Redis is, at no
+# cost meanwhile.
+QUEUE_DOWN_RETRY_S: Final = 0.5
 
 
 class TrunkRoute(msgspec.Struct, kw_only=True, frozen=True):
@@ -90,7 +101,9 @@ class Undialable:
 
 class OutboundDispatcher:
     """Dials queued calls: through the first of `carriers` that handles a job, else through
-    `controller` (this process's Asterisk) on the job's trunk."""
+    `controller` (this process's Asterisk) on the job's trunk. With `admission` only as many
+    calls as the process has room for are taken; `directory` says which are local-model
+    calls."""
 
     def __init__(
         self,
@@ -101,6 +114,8 @@ class OutboundDispatcher:
         carriers: Sequence[OutboundCarrier] = (),
         poll_s: float = POLL_S,
         claim_lease_s: float = CLAIM_LEASE_S,
+        admission: Admission | None = None,
+        directory: AgentDirectory | None = None,
     ) -> None:
         if controller is None and not carriers:
             raise ValueError("a dispatcher without Asterisk needs carriers")
@@ -110,14 +125,17 @@ class OutboundDispatcher:
         self.carriers = tuple(carriers)
         self.poll_s = poll_s
         self.claim_lease_s = claim_lease_s
+        self.admission = admission
+        self.directory = directory
         self.active: dict[uuid.UUID, str] = {}
         self.dialled = 0
         self._task: asyncio.Task[None] | None = None
         self._renew_at = 0.0
+        self.queue_down = False
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbound-dispatcher")
+            self._task = supervised_task("outbound-dispatcher", self._run)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -128,21 +146,62 @@ class OutboundDispatcher:
         while True:
             try:
                 await self._renew_slots()
+                if self.admission is not None and not self.admission.has_room():
+                    await asyncio.sleep(self.poll_s)
+                    continue
                 job = await self.queue.claim(lease_s=self.claim_lease_s)
+                self._queue_reachable()
                 if job is None:
                     await asyncio.sleep(self.poll_s)
                     continue
                 await self._dispatch(job)
             except asyncio.CancelledError:
                 raise
+            except REDIS_UNAVAILABLE as exc:
+                self._queue_unreachable(exc)
+                await asyncio.sleep(QUEUE_DOWN_RETRY_S)
             except Exception:
                 log.exception("outbound dispatch failed")
                 await asyncio.sleep(self.poll_s)
 
+    async def _admitted(self, job: OutboundJob) -> bool:
+        """Take a (pending) capacity slot for `job`, else put it back in the queue."""
+        admission = self.admission
+        if admission is None:
+            return True
+        route = None
+        if self.directory is not None:
+            route = await self.directory.route_for_agent(job.tenant_id, job.agent_id)
+        local = route is not None and route.local_models
+        if admission.admit(job.call_id, local=local, pending_s=PENDING_S) is None:
+            return True
+        await self.queue.release(job, not_before=time.time() + CAPACITY_FULL_RETRY_S)
+        return False
+
+    def _free(self, call_id: uuid.UUID) -> None:
+        if self.admission is not None:
+            self.admission.release(call_id)
+
+    def _queue_unreachable(self, exc: BaseException) -> None:
+        """One line when Redis goes away, not one per poll while it is away."""
+        if not self.queue_down:
+            self.queue_down = True
+            log.warning("outbound queue unreachable, waiting for Redis", error=str(exc))
+
+    def _queue_reachable(self) -> None:
+        if self.queue_down:
+            self.queue_down = False
+            log.info("outbound queue reachable again")
+
     async def _dispatch(self, job: OutboundJob) -> None:
+        if not await self._admitted(job):
+            return
         for carrier in self.carriers:
             if await carrier.handles(job):
-                await carrier.place(job)
+                placed = await carrier.place(job)
+                if placed.finished:
+                    self._free(job.call_id)
+                # Else its slot stays pending until its media stream holds it.
                 await self.queue.ack(job.call_id)
                 return
         controller = self.controller
@@ -152,6 +211,7 @@ class OutboundDispatcher:
         call = queued_call(job)
         if trunk is None:
             call.error = "no trunk for this call"
+            self._free(call.id)
             await controller.fail_before_dialling(call)
             await self.queue.ack(job.call_id)
             return
@@ -159,8 +219,11 @@ class OutboundDispatcher:
         if not await self.queue.take_call_slot(
             trunk.name, job.call_id, trunk.max_calls, lease_s=SLOT_LEASE_S
         ):
+            self._free(call.id)
             await self.queue.release(job, not_before=time.time() + TRUNK_FULL_RETRY_S)
             return
+        if self.admission is not None:
+            self.admission.hold(call.id)  # the controller frees it when the call is over
 
         async def wait_for_pacing_slot() -> None:
             wait_s = await self.queue.pace(trunk.name, trunk.cps)
@@ -184,6 +247,7 @@ class OutboundDispatcher:
         await self.queue.ack(job.call_id)
 
     async def _ended(self, call: Call) -> None:
+        self._free(call.id)
         trunk = self.active.pop(call.id, None)
         if trunk is not None:
             await self.queue.free_call_slot(trunk, call.id)

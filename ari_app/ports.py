@@ -28,6 +28,9 @@ class AgentRoute(msgspec.Struct, kw_only=True, frozen=True):
     media: MediaTransport = "audiosocket"
     recording: bool = False  # record both directions of the call
     voicemail: VoicemailPolicy = msgspec.field(default_factory=VoicemailPolicy)
+    # Runs a CPU-bound model on this machine (offline recognizer or voice): admitted against
+    # the process's lower limit for such calls.
+    local_models: bool = False
 
 
 class AgentDirectory(Protocol):
@@ -50,6 +53,10 @@ class Conversations(Protocol):
 class CallLedger(Protocol):
     async def save(self, call: Call) -> None:
         """Live state after each status change."""
+
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
+        """The Asterisk channels and bridges the call is about to hold, kept with its live
+        state so that a survivor can release them if this process dies."""
 
     async def finish(self, call: Call, result: CallResult | None) -> None:
         """The final record (status, times, transcript when a conversation ran)."""

@@ -21,7 +21,7 @@ from ari_app.recording import (
     RecordingStore,
 )
 from ari_app.recording_recovery import recover_spooled
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import cancel_and_wait, supervised_task
 from store.repositories.calls import CallRepository
 
 log = structlog.get_logger(__name__)
@@ -93,7 +93,7 @@ class RecordingPurger:
 
     def start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="recording-purge")
+            self._task = supervised_task("recording-purge", self._run)
 
     async def stop(self) -> None:
         if self._task is not None:

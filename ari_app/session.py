@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Final
 
 import structlog
 
-from ari_app.call import Call, CallStatus, Direction, InvalidTransition
+from ari_app.call import UNROUTED, Call, CallStatus, Direction, InvalidTransition
 from ari_app.call_events import CallAnnouncer
 from ari_app.client import ORIGINATE_TIMEOUT_S
 from ari_app.errors import AriError, NotFound
 from ari_app.media_legs import LEG_CONNECT_TIMEOUT_S, open_rtp_leg
+from ari_app.metrics import INBOUND_UNROUTED
 from ari_app.ports import AgentRoute
 from ari_app.recording import ActiveRecording
 from ari_app.tasks import cancel_and_wait
@@ -175,6 +176,7 @@ class CallSession:
             # Only this call fails (its record says why); the process and other calls go on.
             raise MediaUnavailable("the agent's media transport is RTP but no RTP ports are set up")
         ari = self.controller.ari
+        await self._hold_resources()
         self.bridge_created = True  # set first: a cancelled request may still have made it
         await ari.create_bridge(bridge_id=self.bridge_id, name=self.bridge_id, type="mixing")
         self._check()
@@ -190,6 +192,17 @@ class CallSession:
         await ari.add_channels(self.bridge_id, [self.caller_channel, self.media_channel_id])
         self._check()
         return leg
+
+    async def _hold_resources(self) -> None:
+        try:
+            await self.controller.ledger.hold(
+                self.call,
+                channels=[self.caller_channel, self.media_channel_id],
+                bridges=[self.bridge_id],
+            )
+        except Exception:
+            # Only a survivor's clean-up after a crash needs them: the call goes on.
+            self._log.exception("saving the call's Asterisk resources failed")
 
     async def _connect_audiosocket(self) -> MediaLeg:
         settings = self.controller.media
@@ -340,6 +353,17 @@ class CallSession:
                 with contextlib.suppress(Exception):
                     await cancel_and_wait(task)
         self.controller.forget(self)
+        if self.recorded and self.call.tenant_id == UNROUTED:
+            # Ended (caller hung up, say) while its number was being looked up: no tenant, so
+            # no record PostgreSQL would take.
+            self.recorded = False
+            INBOUND_UNROUTED.labels("ended_before_routing").inc()
+            self._log.warning(
+                "inbound call ended before it was routed; not recorded",
+                did=self.call.to_number,
+                reason=reason,
+                error=self.call.error,
+            )
         await self._finish_recording()
         await self._final_status()
         if self.recorded:

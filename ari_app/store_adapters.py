@@ -1,5 +1,6 @@
-"""The controller's ports over store/: agents by DID from PostgreSQL, live state in Redis,
-final records through the record writer (PostgreSQL, or the Redis outbox when it is down)."""
+"""The controller's ports over store/: agents by DID from PostgreSQL through the Redis config
+cache, live state in Redis, final records through the record writer (PostgreSQL, or the Redis
+outbox when it is down)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from redis.asyncio import Redis
 
 from ari_app.call import Call, CallStatus
 from ari_app.ports import AgentRoute, MediaTransport
@@ -17,13 +19,27 @@ from pipeline.agent import VoicemailAction, VoicemailPolicy
 from pipeline.records import CallEvent as PipelineEvent
 from pipeline.records import CallResult, LiveState, TranscriptEntry, TurnMetrics
 from store.call_records import CallRecordWriter
+from store.config_cache import ConfigCache, agent_cache_name, did_cache_name
 from store.live_calls import LiveCallStore
-from store.models import Agent, CallRecord
+from store.models import Agent, CallRecord, InboundRoute
 from store.repositories.calls import SttEventRepository
 from store.repositories.config import AgentRepository, InboundRouteRepository
 
 # The STT connection events the stt_events table keeps (its CHECK constraint).
 STT_EVENT_KINDS = frozenset({"opened", "closed", "rejected", "timeout", "error"})
+# Vendors whose model runs on this machine's CPU (the offline recognizer and voice, which an
+# agent that chose no vendor gets); an agent with any of them is a local-model call for
+# admission control.
+LOCAL_MODEL_VENDORS = frozenset({"pocketsphinx", "piper"})
+
+
+def _runs_local_model(agent: Agent) -> bool:
+    """A choice with no vendor and no credential is an offline default, local too."""
+    return any(
+        not choice.get("credential_id")
+        and (not choice.get("vendor") or choice["vendor"] in LOCAL_MODEL_VENDORS)
+        for choice in (agent.stt, agent.tts)
+    )
 
 
 def _media(agent: Agent, default: MediaTransport) -> MediaTransport:
@@ -46,26 +62,44 @@ def _route(agent: Agent, media: MediaTransport) -> AgentRoute:
         media=_media(agent, media),
         recording=agent.recording_enabled,
         voicemail=VoicemailPolicy(action=action, message=message),
+        local_models=_runs_local_model(agent),
     )
 
 
 class StoreAgentDirectory:
-    """`AgentDirectory` over the agents and inbound_routes tables; `media` is the transport of
-    agents that did not choose one."""
+    """`AgentDirectory` over the agents and inbound_routes tables, read through the config
+    cache (the API invalidates it on changes); while PostgreSQL is unreachable the cache's
+    fallback copies answer, so a number that took calls before still does. `media` is the
+    transport of agents that did not choose one."""
 
-    def __init__(self, pool: asyncpg.Pool, *, media: MediaTransport = "audiosocket") -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, redis: Redis, *, media: MediaTransport = "audiosocket"
+    ) -> None:
         self._agents = AgentRepository(pool)
         self._routes = InboundRouteRepository(pool)
+        self._cache = ConfigCache(redis)
         self._media = media
 
     async def route_for_did(self, did: str) -> AgentRoute | None:
-        route = await self._routes.resolve_did(did)
+        route = await self._cache.get_or_load(
+            None,
+            did_cache_name(did),
+            InboundRoute,
+            lambda: self._routes.resolve_did(did),
+            stale_ok=True,
+        )
         if route is None:
             return None
         return await self.route_for_agent(route.tenant_id, route.agent_id)
 
     async def route_for_agent(self, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> AgentRoute | None:
-        agent = await self._agents.get(tenant_id, agent_id)
+        agent = await self._cache.get_or_load(
+            tenant_id,
+            agent_cache_name(agent_id),
+            Agent,
+            lambda: self._agents.get(tenant_id, agent_id),
+            stale_ok=True,
+        )
         return None if agent is None else _route(agent, self._media)
 
 
@@ -135,12 +169,16 @@ class StoreCallLedger:
             "agent_id": str(call.agent_id),
             "from_number": call.from_number,
             "to_number": call.to_number,
+            "channel_id": call.channel_id,
         }
         if call.id not in self._started:
             self._started.add(call.id)
             await self._live.start(call.tenant_id, call.id, fields)
         else:
             await self._live.update(call.id, fields)
+
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
+        await self._live.update(call.id, {"channels": channels, "bridges": bridges})
 
     async def finish(self, call: Call, result: CallResult | None) -> None:
         await self._records.save(call_record(call, result))

@@ -72,6 +72,9 @@ class CountingLedger:
     async def save(self, call: Call) -> None:
         return None
 
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
+        return None
+
     async def finish(self, call: Call, result: CallResult | None) -> None:
         self.finished += 1
 

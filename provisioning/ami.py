@@ -8,6 +8,7 @@ here, and AMI messages are never logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
@@ -15,8 +16,7 @@ from typing import Any, Final
 import structlog
 from panoramisk import Manager
 
-from ari_app.listener import Backoff
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import Backoff, cancel_and_wait, supervised_task
 
 log = structlog.get_logger(__name__)
 
@@ -170,7 +170,7 @@ class AmiConnection:
     def keep_connected(self) -> None:
         """Log in in the background, and again after every failure or loss."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ami")
+            self._task = supervised_task("ami", self._run)
 
     async def _run(self) -> None:
         attempt = 0
@@ -214,6 +214,7 @@ class AmiConnection:
         """Stop reconnecting and close the session."""
         task, self._task = self._task, None
         if task is not None:
-            await cancel_and_wait(task)
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(task)
         self._connected = False
         self._manager.close()

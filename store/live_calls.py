@@ -9,10 +9,12 @@ from typing import Any, cast
 import msgspec
 from redis.asyncio import Redis
 
+from store.process_leases import process_calls_key
 from store.redis import KEY_PREFIX
 
 # Longer than any call may last (agents cap calls at 30 minutes by default), so a live call never
-# loses its state, and a process that died mid-call leaves nothing behind for long.
+# loses its state. A dead process's calls are adopted long before (ari_app.adoption); this only
+# bounds what is left when no process survives to adopt them.
 LIVE_STATE_TTL_S = 4 * 3600
 
 
@@ -42,21 +44,29 @@ def _text(value: object) -> str:
 
 
 class LiveCallStore:
-    """Per-call metadata (a hash), history (a list) and the set of a tenant's live calls."""
+    """Per-call metadata (a hash), history (a list) and the set of a tenant's live calls.
 
-    def __init__(self, redis: Redis) -> None:
+    With an `owner` (the process id of `store.process_leases`) the calls it starts name that
+    process and are listed under it, so a survivor can adopt them if the process dies."""
+
+    def __init__(self, redis: Redis, *, owner: str | None = None) -> None:
         self._redis = redis
+        self._owner = owner
 
     async def start(
         self, tenant_id: uuid.UUID, call_id: uuid.UUID, metadata: dict[str, Any]
     ) -> None:
         fields = _encode_fields(metadata)
         fields["tenant_id"] = msgspec.json.encode(str(tenant_id))
+        if self._owner is not None:
+            fields["owner"] = msgspec.json.encode(self._owner)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(_key(call_id), mapping=_hash_mapping(fields))
             pipe.expire(_key(call_id), LIVE_STATE_TTL_S)
             pipe.zadd(_tenant_live_key(tenant_id), {str(call_id): time.time()})
             pipe.expire(_tenant_live_key(tenant_id), LIVE_STATE_TTL_S)
+            if self._owner is not None:
+                pipe.sadd(process_calls_key(self._owner), str(call_id))
             await pipe.execute()
 
     async def update(self, call_id: uuid.UUID, fields: dict[str, Any]) -> None:
@@ -84,13 +94,20 @@ class LiveCallStore:
         ]
 
     async def live_call_ids(self, tenant_id: uuid.UUID) -> list[uuid.UUID]:
-        """Calls started within the state TTL and not ended (a crashed process's calls age out)."""
+        """Calls started within the state TTL and not ended or adopted."""
         key = _tenant_live_key(tenant_id)
         await self._redis.zremrangebyscore(key, 0, time.time() - LIVE_STATE_TTL_S)
         return [uuid.UUID(_text(m)) for m in await self._redis.zrange(key, 0, -1)]
 
-    async def end(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> None:
+    async def end(
+        self, tenant_id: uuid.UUID, call_id: uuid.UUID, *, owner: str | None = None
+    ) -> None:
+        """The call is over; `owner` names the process that held it when that is not this
+        store's (an adopted call)."""
+        owner = owner or self._owner
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(_key(call_id), _history_key(call_id))
             pipe.zrem(_tenant_live_key(tenant_id), str(call_id))
+            if owner is not None:
+                pipe.srem(process_calls_key(owner), str(call_id))
             await pipe.execute()

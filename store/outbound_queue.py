@@ -114,6 +114,10 @@ class OutboundQueue:
         """Extend a claimed job's lease to `lease_s` from now (a holder that waits longer)."""
         await self._redis.zadd(LEASED_KEY, {str(call_id): time.time() + lease_s}, xx=True)
 
+    async def pending(self, call_id: uuid.UUID) -> bool:
+        """True while the job is queued or claimed (not acked): it will be dialled (again)."""
+        return bool(await self._redis.exists(_job_key(str(call_id))))
+
     async def ack(self, call_id: uuid.UUID) -> None:
         """The job is done (dialled, or given up): remove it for good."""
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -4,7 +4,8 @@
 
 * `POST /twilio/voice` - Twilio asks what to do with a call. Signed with the tenant's auth
   token (found by `AccountSid`); answered with `<Connect><Stream>` whose `<Parameter>` is a
-  sealed stream token naming tenant, call and agent.
+  sealed stream token naming tenant, call and agent, or, for an inbound call beyond the
+  process's capacity, `<Reject reason="busy"/>` (recorded as failed, announced).
 * `WS /twilio/stream` - the call's audio (`stream.serve_stream`).
 * `POST /twilio/status` - call progress and async AMD results, signed the same way.
 
@@ -26,8 +27,10 @@ from litestar.handlers import WebsocketRouteHandler
 from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_403_FORBIDDEN
 from redis.asyncio import Redis
 
+from ari_app.admission import PENDING_S, Admission
 from ari_app.call import Call, CallStatus, Direction, InvalidTransition
-from ari_app.ports import CallEventSink, CallLedger
+from ari_app.ports import AgentDirectory, CallEventSink, CallLedger
+from ari_app.store_adapters import StoreAgentDirectory
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
 from store.secrets import SecretBox
@@ -144,16 +147,20 @@ def twilio_router(
     rest: TwilioRest | None = None,
     ledger: CallLedger | None = None,
     events: CallEventSink | None = None,
+    admission: Admission | None = None,
+    directory: AgentDirectory | None = None,
 ) -> Router:
     """The Twilio endpoints. `hand_off` runs a connected call on its leg (the controller);
     `rest` hangs calls up from our side; `ledger` records calls that never streamed and
-    `events` announces their end."""
+    `events` announces their end; `admission` refuses inbound calls beyond capacity
+    (`directory` says which agents run local models)."""
     urls = TwilioUrls(public_url)
     accounts = TwilioAccounts(pool, redis, box)
     calls = TwilioCallStore(redis)
     tokens = StreamTokens(box)
     records = ledger or TwilioLedger(LiveCallStore(redis), CallRecordWriter(pool, redis), calls)
     services = StreamServices(tokens, calls, accounts, rest, hand_off)
+    agents = directory or StoreAgentDirectory(pool, redis)
 
     async def signed(
         request: Request[Any, Any, Any],
@@ -188,6 +195,10 @@ def twilio_router(
             if state is None:
                 log.info("Twilio call to a number no agent has", to=form.get("To"))
                 return _reject("rejected")
+            refusal = await _admit(state.call)
+            if refusal is not None:
+                return await _refuse(state.call, refusal)
+            await calls.put(state)  # live and recorded once its stream connects
         else:
             state = await calls.get(call_id)
             if state is None or state.call.tenant_id != creds.tenant_id:
@@ -223,9 +234,32 @@ def twilio_router(
             status=CallStatus.RINGING,
             metadata={"twilio_call_sid": form.get("CallSid", "")},
         )
-        state = TwilioCall(call=call, call_sid=form.get("CallSid", ""))
-        await calls.put(state)  # live and recorded once its stream connects
-        return state
+        return TwilioCall(call=call, call_sid=form.get("CallSid", ""))
+
+    async def _admit(call: Call) -> str | None:
+        """None when the process has room for `call` (its slot pending until the stream
+        connects), else why not."""
+        if admission is None:
+            return None
+        local = False
+        if admission.has_room():  # else refused whatever the agent runs
+            route = await agents.route_for_agent(call.tenant_id, call.agent_id)
+            local = route is not None and route.local_models
+        return admission.admit(call.id, local=local, pending_s=PENDING_S)
+
+    async def _refuse(call: Call, reason: str) -> Response[str]:
+        """Busy to the caller; the call recorded as failed with `reason` and announced."""
+        log.warning(
+            "refusing a Twilio call",
+            reason=reason,
+            call_id=str(call.id),
+            tenant_id=str(call.tenant_id),
+        )
+        call.error = reason
+        call.to(CallStatus.FAILED)
+        await records.finish(call, None)
+        await announce_unanswered(events, call)
+        return _reject("busy")
 
     @post(STATUS_PATH, status_code=200, include_in_schema=False)
     async def status(request: Request[Any, Any, Any]) -> Response[str]:
@@ -264,6 +298,8 @@ def twilio_router(
             return
         await calls.put(state)
         if call.finished:
+            if admission is not None:
+                admission.release(call.id)
             await records.finish(call, None)
             await announce_unanswered(events, call)
         else:

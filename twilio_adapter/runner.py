@@ -15,6 +15,7 @@ from typing import Final
 import msgspec
 import structlog
 
+from ari_app.admission import Admission
 from ari_app.call import Call, CallStatus, Direction, InvalidTransition
 from ari_app.call_events import CallAnnouncer
 from ari_app.ports import AgentDirectory, AgentRoute, CallEventSink, CallLedger, Conversations
@@ -72,6 +73,9 @@ class TwilioLedger:
         else:
             await self._live.update(call.id, fields)
 
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
+        """A Twilio call holds nothing in Asterisk."""
+
     async def finish(self, call: Call, result: CallResult | None) -> None:
         if not await self._calls.claim_record(call.id):
             return
@@ -83,7 +87,7 @@ class TwilioLedger:
 class VirtualChannel:
     """`HandOff` over the controller's ports: runs an answered call to its end, announcing
     its lifecycle to `events` and recording it (when its agent says so) like the controller
-    does."""
+    does; the call holds its `admission` slot while it runs."""
 
     def __init__(
         self,
@@ -92,12 +96,14 @@ class VirtualChannel:
         directory: AgentDirectory,
         events: CallEventSink | None = None,
         recordings: CallRecordings | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._conversations = conversations
         self._ledger = ledger
         self._directory = directory
         self._events = events
         self._recordings = recordings
+        self._admission = admission
 
     async def __call__(self, call: Call, leg: MediaLeg) -> None:
         bound = log.bind(call_id=str(call.id), tenant_id=str(call.tenant_id))
@@ -108,6 +114,8 @@ class VirtualChannel:
         recording: ActiveRecording | None = None
         try:
             route = await self._directory.route_for_agent(call.tenant_id, call.agent_id)
+            if self._admission is not None:
+                self._admission.hold(call.id, local=route is not None and route.local_models)
             recording = self._start_recording(call, route, leg)
             await self._status(call, CallStatus.ANSWERED)
             if announcer is not None:
@@ -127,6 +135,8 @@ class VirtualChannel:
             call.error = call.error or str(exc)
             bound.exception("Twilio call failed")
         finally:
+            if self._admission is not None:
+                self._admission.release(call.id)
             await leg.hangup()
             if recording is not None:
                 await self._finish_recording(call, recording)

@@ -4,19 +4,25 @@ stopped in order around the HTTP server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import msgspec
 import structlog
+from prometheus_client import Gauge
 from redis.asyncio import Redis
 
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import cancel_and_wait, supervised_task, task_states
 from store.call_records import CallRecordWriter
 from store.db import create_pool
 from store.migrate import migrate
+from store.redis import REDIS_UNAVAILABLE
 from store.redis import connect as connect_redis
 from store.secrets import SecretBox
+from vocals.capacity import export_loop_lag
+from vocals.loop_lag import LoopLagMonitor
 from vocals.secret_key import secret_box
 from vocals.services import Services, ensure_database, resolve_services
 from vocals.settings import Settings
@@ -26,6 +32,11 @@ log = structlog.get_logger(__name__)
 # How often waiting call records are retried while PostgreSQL is down: often enough that the
 # outbox empties soon after it is back, rarely enough to cost nothing while it is not.
 OUTBOX_DRAIN_INTERVAL_S = 5.0
+
+DEAD_LETTERS = Gauge(
+    "vocals_call_records_dead_letters",
+    "Call records PostgreSQL refused as invalid, waiting in the dead-letter list for a human.",
+)
 
 
 class Runtime:
@@ -40,6 +51,7 @@ class Runtime:
         self.records: CallRecordWriter | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
+        self.loop_lag = LoopLagMonitor()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -58,7 +70,10 @@ class Runtime:
         return self._box
 
     async def connect(self) -> None:
-        """Find or start PostgreSQL and Redis, migrate, open the pools."""
+        """Start watching the event loop; find or start PostgreSQL and Redis, migrate, open
+        the pools."""
+        self.loop_lag.start()
+        export_loop_lag(self.loop_lag)
         self.services = await resolve_services(self.settings)
         for line in self.services.describe():
             log.info("using " + line)
@@ -74,28 +89,28 @@ class Runtime:
         self._redis = connect_redis(self.services.redis_url)
         await self._redis.ping()
         self.records = CallRecordWriter(self._pool, self._redis)
-        self.spawn(self._drain_outbox(), "outbox")
+        self.spawn(self._drain_outbox, "outbox")
 
-    def spawn(self, work: Awaitable[None], name: str) -> None:
-        """Run `work` until the runtime stops; a crash is logged, never silent."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background task crashed", task=name)
-
-        self._tasks.append(asyncio.create_task(guarded(), name=name))
+    def spawn(self, work: Callable[[], Awaitable[None]], name: str) -> None:
+        """Run `work()` until it returns or the runtime stops, restarted when it fails."""
+        self._tasks.append(supervised_task(name, work))
 
     def on_stop(self, stopper: Callable[[], Awaitable[None]]) -> None:
         """Call `stopper` at shutdown, in reverse order of registration."""
         self._stoppers.append(stopper)
 
     async def health(self) -> dict[str, Any]:
-        outbox = await self.records.pending() if self.records else None
-        return {"outbox_pending": outbox}
+        """The supervised tasks' states, and the outbox and dead letters when Redis answers."""
+        report: dict[str, Any] = {
+            "tasks": {name: msgspec.to_builtins(state) for name, state in task_states().items()}
+        }
+        if self.records is not None:
+            with contextlib.suppress(*REDIS_UNAVAILABLE):  # /healthz says Redis is down
+                report["outbox_pending"] = await self.records.pending()
+                report["dead_letters"] = await self.records.dead_letters()
+        report["event_loop_lag_ms"] = round(self.loop_lag.lag_s * 1000, 1)
+        report["event_loop_lag_max_ms"] = round(self.loop_lag.max_lag_s * 1000, 1)
+        return report
 
     async def _drain_outbox(self) -> None:
         assert self.records is not None
@@ -103,6 +118,7 @@ class Runtime:
             written = await self.records.drain()
             if written:
                 log.info("outbox drained", written=written)
+            DEAD_LETTERS.set(await self.records.dead_letters())
             await asyncio.sleep(OUTBOX_DRAIN_INTERVAL_S)
 
     async def close(self) -> None:
@@ -113,6 +129,7 @@ class Runtime:
                 await stopper()
             except Exception:
                 log.exception("error while stopping")
+        await self.loop_lag.stop()
         tasks, self._tasks = self._tasks, []
         await asyncio.gather(*(cancel_and_wait(task) for task in tasks), return_exceptions=True)
         if self._redis is not None:

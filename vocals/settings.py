@@ -15,9 +15,13 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from store.process_leases import DEFAULT_LEASE_TTL_S
+
 ENV_PREFIX = "VOCALS_"
 CONFIG_FILE_VAR = "VOCALS_CONFIG"
 DEFAULT_DATA_DIR = ".vocals"
+# Heartbeats are a third of the lease apart: below a second they would cost Redis for nothing.
+MIN_PROCESS_LEASE_S = 1.0
 
 
 class SettingsError(Exception):
@@ -63,7 +67,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     log_level: str = "info"
     log_format: str = "json"
     shutdown_drain_s: float = 30.0
+    # A process silent this long is taken for dead and its calls adopted (store.process_leases).
+    process_lease_s: float = DEFAULT_LEASE_TTL_S
     loadtest_providers: bool = False
+    # Concurrent calls of this process, all and on local models (ari_app/admission.py has
+    # the defaults, derived from measured capacity per core); calls beyond are refused.
+    max_calls: int | None = None
+    max_local_calls: int | None = None
 
     @property
     def rtp_port_range(self) -> tuple[int, int]:
@@ -157,8 +167,16 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(_variable("log_level"), "expected debug, info, warning or error")
     if settings.log_format not in {"json", "console"}:
         raise SettingsError(_variable("log_format"), "expected json or console")
+    for name in ("max_calls", "max_local_calls"):
+        limit = getattr(settings, name)
+        if limit is not None and limit < 1:
+            raise SettingsError(_variable(name), "must be at least 1")
     if settings.shutdown_drain_s < 0:
         raise SettingsError(_variable("shutdown_drain_s"), "must not be negative")
+    if settings.process_lease_s < MIN_PROCESS_LEASE_S:
+        raise SettingsError(
+            _variable("process_lease_s"), f"must be at least {MIN_PROCESS_LEASE_S:g} seconds"
+        )
 
 
 def load_settings(

@@ -5,6 +5,7 @@ hooks is built here, so `api/` never imports the transports."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from litestar import Litestar
 from api.routes.recordings import RECORDING_STORE_KEY
 from api.webhooks.lifecycle import WebhookEventSink
 from api.webhooks.worker import WebhookWorker, start_webhook_worker
+from ari_app.adoption import CallAdopter
 from ari_app.agent_loader import StoreAgentLoader
 from ari_app.call import Call
 from ari_app.client import AriClient, AriSettings
@@ -28,6 +30,7 @@ from ari_app.ports import MediaTransport, OutboundCarrier
 from ari_app.recording import CallRecordings, LocalRecordingStore
 from ari_app.recording_purge import RecordingPurger
 from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger, StoreCallSink
+from ari_app.tasks import cancel_and_wait
 from media.audiosocket import AudioSocketServer
 from media.formats import SLIN_8K, ULAW_8K
 from media.rtp import RtpPortPool
@@ -43,6 +46,7 @@ from provisioning.reload import ReloadCoordinator, ReloadResult
 from provisioning.status import TrunkStatus, trunk_status
 from store.live_calls import LiveCallStore
 from store.outbound_queue import OutboundJob, OutboundQueue
+from store.process_leases import ProcessLease, new_process_id
 from store.repositories.calls import SttEventRepository
 from store.repositories.config import InboundRouteRepository, SipTrunkRepository
 from twilio_adapter.outbound import TwilioOutbound
@@ -50,6 +54,7 @@ from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
 from twilio_adapter.runner import TwilioLedger, VirtualChannel
 from twilio_adapter.state import TwilioCallStore
+from vocals.capacity import admission_for, export_admission
 from vocals.runtime import Runtime
 from vocals.trunks import load_trunk_config
 
@@ -76,6 +81,7 @@ class Telephony:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         settings = runtime.settings
+        self.lease = ProcessLease(runtime.redis, new_process_id(), ttl_s=settings.process_lease_s)
         self.loader = StoreAgentLoader(runtime.pool, runtime.redis, runtime.box)
         self.events = WebhookEventSink(runtime.pool, runtime.box, runtime.redis)
         self.recording_store = LocalRecordingStore(Path(settings.recordings_dir))
@@ -90,9 +96,14 @@ class Telephony:
             ),
         )
         transport: MediaTransport = "rtp" if settings.media_transport == "rtp" else "audiosocket"
-        self.directory = StoreAgentDirectory(runtime.pool, media=transport)
+        self.directory = StoreAgentDirectory(runtime.pool, runtime.redis, media=transport)
+        # One count for Asterisk and Twilio calls, inbound and outbound.
+        self.admission = admission_for(settings)
+        export_admission(self.admission)
         assert runtime.records is not None
-        self.ledger = StoreCallLedger(LiveCallStore(runtime.redis), runtime.records)
+        self.ledger = StoreCallLedger(
+            LiveCallStore(runtime.redis, owner=self.lease.process_id), runtime.records
+        )
         self.controller: CallController | None = None
         self.audiosocket: AudioSocketServer | None = None
         self.dispatcher: OutboundDispatcher | None = None
@@ -100,6 +111,8 @@ class Telephony:
         self.ami: AmiConnection | AmiNotConfigured = AmiNotConfigured()
         self.prewarmed = False
         self.twilio_rest = TwilioRest()
+        # Twilio calls name no owner: their webhooks and stream may reach different processes,
+        # so the one that started the live entry is not the one whose death ends the call.
         self.twilio_ledger = TwilioLedger(
             LiveCallStore(runtime.redis), runtime.records, TwilioCallStore(runtime.redis)
         )
@@ -114,6 +127,9 @@ class Telephony:
         )
         self._webhooks: WebhookWorker | None = None
         self._purger: RecordingPurger | None = None
+        self._drained = False
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._adoption_task: asyncio.Task[None] | None = None
 
     async def _tts(self, call: Call) -> TTSProvider:
         settings = await self.loader.settings(call.tenant_id, call.agent_id)
@@ -123,17 +139,47 @@ class Telephony:
 
     async def start(self) -> None:
         runtime, settings = self.runtime, self.runtime.settings
+        await self.lease.renew()
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="process-lease")
         self._webhooks = start_webhook_worker(runtime.pool, runtime.box)
         self._purger = RecordingPurger(
             runtime.pool, self.recording_store, recordings=self.recordings
         )
         self._purger.start()
-        runtime.spawn(self._prewarm(), "prewarm")
+        runtime.spawn(self._prewarm, "prewarm")
         if settings.ari_url:
             await self._start_asterisk()
         else:
             no_asterisk = Undialable(self.ledger, self.events, NO_ASTERISK_REASON)
             self._start_dispatcher(None, [self.twilio_outbound, no_asterisk])
+        self._start_adoption()
+
+    async def _heartbeat(self) -> None:
+        """Keep this process's lease while it runs (see `store.process_leases`)."""
+        while True:
+            await asyncio.sleep(self.lease.renew_every_s)
+            try:
+                if not await self.lease.renew():
+                    log.error("process lease had lapsed: a survivor may have adopted our calls")
+            except Exception as exc:  # Redis down: the next heartbeat tries again
+                log.warning("renewing the process lease failed", error=repr(exc))
+
+    def _start_adoption(self) -> None:
+        """Adopt the calls of dead processes now and whenever another one dies."""
+        assert self.runtime.records is not None
+        controller = self.controller
+        adopter = CallAdopter(
+            self.runtime.redis,
+            self.runtime.records,
+            process_id=self.lease.process_id,
+            ari=controller.ari if controller is not None else None,
+            holds_channel=controller.holds_channel if controller is not None else lambda _: False,
+            recordings=self.recordings,
+            events=self.events,
+        )
+        self._adoption_task = asyncio.create_task(
+            adopter.run(self.lease.renew_every_s), name="call-adoption"
+        )
 
     async def _prewarm(self) -> None:
         """Load the offline voice and a speech decoder, and synthesize the greetings of agents
@@ -182,6 +228,7 @@ class Telephony:
             rtp_pool=RtpPortPool(low, high),
             recordings=self.recordings,
             events=self.events,
+            admission=self.admission,
         )
         # The controller asks Asterisk for slin, so the format is known from the UUID on.
         self.audiosocket = AudioSocketServer(
@@ -216,14 +263,21 @@ class Telephony:
             inspector=self.ami if isinstance(self.ami, AmiConnection) else None,
             stasis_app=settings.ari_app,
         )
-        runtime.spawn(self._provision_at_start(), "provision")
+        runtime.spawn(self._provision_at_start, "provision")
         log.info("call control started", ari=settings.ari_url, app=settings.ari_app)
 
     def _start_dispatcher(
         self, controller: CallController | None, carriers: list[OutboundCarrier]
     ) -> None:
         queue = OutboundQueue(self.runtime.redis)
-        self.dispatcher = OutboundDispatcher(queue, controller, self._trunk, carriers=carriers)
+        self.dispatcher = OutboundDispatcher(
+            queue,
+            controller,
+            self._trunk,
+            carriers=carriers,
+            admission=self.admission,
+            directory=self.directory,
+        )
         self.dispatcher.start()
 
     async def _provision_at_start(self) -> None:
@@ -267,10 +321,13 @@ class Telephony:
                     self.directory,
                     events=self.events,
                     recordings=self.recordings,
+                    admission=self.admission,
                 ),
                 rest=self.twilio_rest,
                 ledger=twilio_ledger,
                 events=self.events,
+                admission=self.admission,
+                directory=self.directory,
             )
         )
         app.state[RECORDING_STORE_KEY] = self.recording_store
@@ -294,10 +351,16 @@ class Telephony:
         return await trunk_status(trunk, self.controller.ari, self.ami, not_found=(NotFound,))
 
     async def health(self) -> dict[str, object]:
-        report: dict[str, object] = {"ari": "not configured", "greetings_ready": self.prewarmed}
+        report: dict[str, object] = {
+            "ari": "not configured",
+            "greetings_ready": self.prewarmed,
+            "capacity": self.admission.stats(),
+            "process_id": self.lease.process_id,
+        }
         if self.controller is not None:
             report["ari"] = "connected" if self.controller.listener.connected else "reconnecting"
             report["live_calls"] = len(self.controller.sessions)
+            report["draining"] = self.controller.draining
         if isinstance(self.ami, AmiConnection):
             report["ami"] = "connected" if self.ami.connected else "reconnecting"
         elif self.controller is not None:
@@ -306,14 +369,28 @@ class Telephony:
             report["audiosocket"] = self.audiosocket.stats()
         return report
 
-    async def stop(self) -> None:
-        """Stop taking calls, end live ones cleanly, then stop the background workers."""
+    async def drain(self, timeout_s: float) -> int:
+        """Take no new calls (inbound ones are refused, queued ones stay queued for other
+        processes) and wait up to `timeout_s` for live calls to end; returns how many are
+        still live. Cancelling it cuts the wait short."""
+        self._drained = True
+        if self._adoption_task is not None:
+            await cancel_and_wait(self._adoption_task)
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.controller is None:
+            return 0
+        still_live = await self.controller.drain(timeout_s)
+        if still_live:
+            log.warning("drain timed out, ending live calls", calls=still_live)
+        return still_live
+
+    async def stop(self) -> None:
+        """Stop taking calls, end live ones cleanly (after draining them, unless `drain` ran
+        already), then stop the background workers."""
+        if not self._drained:
+            await self.drain(self.runtime.settings.shutdown_drain_s)
         if self.controller is not None:
-            still_live = await self.controller.drain(self.runtime.settings.shutdown_drain_s)
-            if still_live:
-                log.warning("drain timed out, ending live calls", calls=still_live)
             await self.controller.stop()
             await self.controller.ari.close()
         if self.audiosocket is not None:
@@ -328,6 +405,10 @@ class Telephony:
             await self._webhooks.stop()
         await self.recordings.close()
         await self.twilio_rest.close()
+        # Held until every call has ended: a survivor must not adopt a call still draining.
+        if self._heartbeat_task is not None:
+            await cancel_and_wait(self._heartbeat_task)
+        await self.lease.release()
 
 
 def _as_trunk(trunk_id: uuid.UUID, tenant_id: uuid.UUID, name: str, kind: str, host: str) -> Trunk:

@@ -16,6 +16,7 @@ from api.auth import Principal, authenticate, authenticate_writer
 from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
 from api.context import ApiContext
 from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
+from store.call_records import tenant_dead_letters
 from store.live_calls import LiveCallStore
 from store.models import CallRecord
 from store.numbers import normalize_number
@@ -87,6 +88,27 @@ class LiveCall(msgspec.Struct, kw_only=True):
 
 class LiveCalls(msgspec.Struct, kw_only=True):
     items: list[LiveCall]
+
+
+class DeadLetterCall(msgspec.Struct, kw_only=True):
+    """A finished call whose record PostgreSQL refused as invalid (so it is in no call list),
+    kept with the reason for an admin to look at."""
+
+    id: uuid.UUID
+    agent_id: uuid.UUID | None
+    direction: str
+    from_number: str
+    to_number: str
+    status: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    error_reason: str | None
+    reason: str
+    refused_at: datetime
+
+
+class DeadLetterCalls(msgspec.Struct, kw_only=True):
+    items: list[DeadLetterCall]
 
 
 class CallList(msgspec.Struct, kw_only=True):
@@ -187,6 +209,34 @@ async def list_live_calls(
         if state is not None and state.get("tenant_id") == str(principal.tenant_id):
             items.append(LiveCall(id=call_id, state=state))
     return LiveCalls(items=items)
+
+
+@get("/dead-letters", operation_id="listDeadLetterCalls", responses=problems(401, 403, 429))
+async def list_dead_letter_calls(
+    principal: NamedDependency[Principal], context: NamedDependency[ApiContext]
+) -> DeadLetterCalls:
+    """Records of this tenant's calls that PostgreSQL refused as invalid (owners and admins)."""
+    if not principal.can_write:
+        raise ApiError(403, f"role {principal.role!r} cannot read dead letters")
+    items = []
+    for letter in await tenant_dead_letters(context.redis, principal.tenant_id):
+        record = letter.record
+        items.append(
+            DeadLetterCall(
+                id=record.id,
+                agent_id=record.agent_id,
+                direction=record.direction,
+                from_number=record.from_number,
+                to_number=record.to_number,
+                status=record.status,
+                started_at=record.started_at,
+                ended_at=record.ended_at,
+                error_reason=record.error_reason,
+                reason=letter.reason,
+                refused_at=letter.at,
+            )
+        )
+    return DeadLetterCalls(items=items)
 
 
 @get("/{call_id:uuid}", operation_id="getCall", responses=problems(401, 404, 429))
@@ -338,7 +388,14 @@ async def hangup(
 
 router = Router(
     path="/calls",
-    route_handlers=[list_calls, list_live_calls, get_call, originate, hangup],
+    route_handlers=[
+        list_calls,
+        list_live_calls,
+        list_dead_letter_calls,
+        get_call,
+        originate,
+        hangup,
+    ],
     tags=["calls"],
     security=[{"bearer": []}],
     dependencies={"principal": Provide(authenticate)},

@@ -21,6 +21,7 @@ from api.errors import ApiError, FieldError, invalid, invalid_fields, not_found,
 from providers import registry
 from providers.base import ProviderConfig, ProviderError, ProviderKind
 from providers.registry import InvalidOptions, ProviderConfigError, UnknownVendor, VendorInfo
+from store.config_cache import ConfigCache, credential_cache_name
 from store.models import ProviderCredential
 from store.repositories.config import ProviderCredentialRepository
 
@@ -220,6 +221,9 @@ async def update_provider(
     row = await repository.update(principal.tenant_id, provider_id, values)
     if row is None:
         raise not_found("provider")
+    await ConfigCache(context.redis).invalidate(
+        principal.tenant_id, credential_cache_name(provider_id)
+    )
     out = _out(row)
     await audit(
         context, principal, "update", "provider", provider_id, before=_out(current), after=out
@@ -242,6 +246,9 @@ async def delete_provider(
     current = await _get(context, principal.tenant_id, provider_id)
     await ProviderCredentialRepository(context.pool, context.box).delete(
         principal.tenant_id, provider_id
+    )
+    await ConfigCache(context.redis).invalidate(
+        principal.tenant_id, credential_cache_name(provider_id)
     )
     await audit(context, principal, "delete", "provider", provider_id, before=_out(current))
 

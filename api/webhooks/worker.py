@@ -24,7 +24,7 @@ import structlog
 
 from api.webhooks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from api.webhooks.ssrf import BlockedDestination, pinned_request, resolve_public
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import cancel_and_wait, supervised_task
 from store.models import WebhookDelivery
 from store.repositories.config import WebhookRepository
 from store.repositories.tenants import TenantsRepository
@@ -104,7 +104,7 @@ class WebhookWorker:
     def start(self) -> asyncio.Task[None]:
         """Run the delivery loop in a task on the current event loop."""
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="webhook-worker")
+            self._task = supervised_task("webhook-worker", self._run)
         return self._task
 
     async def stop(self) -> None:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from api.app import create_app
 from api.context import ApiContext
+from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
 from store.models import CallRecord
 from store.outbound_queue import DUE_KEY, OutboundQueue
@@ -269,3 +270,31 @@ async def test_two_trunks_and_no_trunk_id_is_refused_at_once(
         "/api/v1/calls", json={**call, "trunk_id": trunk_ids[1]}, headers=tenant.admin
     )
     assert chosen.status_code == 202, chosen.text
+
+
+async def test_dead_letters_of_the_tenant_for_its_admins(
+    client: httpx.AsyncClient,
+    tenant: TenantHandle,
+    other_tenant: TenantHandle,
+    pg_pool: asyncpg.Pool,
+    redis: Redis,
+) -> None:
+    writer = CallRecordWriter(pg_pool, redis)
+    refused = CallRecord(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        agent_id=uuid.uuid4(),  # no such agent: the foreign key refuses the record
+        direction="inbound",
+        to_number="+15550004444",
+        status="completed",
+    )
+    assert await writer.save(refused) is False
+
+    response = await client.get("/api/v1/calls/dead-letters", headers=tenant.admin)
+    assert response.status_code == 200, response.text
+    (item,) = [i for i in response.json()["items"] if i["id"] == str(refused.id)]
+    assert item["to_number"] == "+15550004444" and "missing row" in item["reason"]
+    viewer = await client.get("/api/v1/calls/dead-letters", headers=tenant.viewer)
+    assert viewer.status_code == 403
+    theirs = await client.get("/api/v1/calls/dead-letters", headers=other_tenant.owner)
+    assert str(refused.id) not in [i["id"] for i in theirs.json()["items"]]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
+import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from ari_app.agent_loader import AgentNotFound, StoreAgentLoader
+from store.secrets import SecretBox
 from tests.api.conftest import TenantHandle, create_agent
 from tests.fakes.deepgram_tts import FakeDeepgramTTS
 
@@ -176,3 +182,32 @@ async def test_roles_and_tenancy(
     assert all(p["kind"] == "stt" for p in listed.json()["items"])
     deleted = await client.delete(f"/api/v1/providers/{provider_id}", headers=tenant.admin)
     assert deleted.status_code == 204
+
+
+async def test_editing_or_deleting_a_credential_reaches_the_next_call_at_once(
+    client: httpx.AsyncClient,
+    tenant: TenantHandle,
+    pg_pool: asyncpg.Pool,
+    redis: Redis,
+    box: SecretBox,
+) -> None:
+    created = await client.post(
+        "/api/v1/providers",
+        json={"name": "cached", "kind": "llm", "vendor": "openai", "api_key": "sk-first-1111"},
+        headers=tenant.admin,
+    )
+    provider_id = created.json()["id"]
+    agent = await create_agent(
+        client, tenant.admin, llm={"credential_id": provider_id, "options": {}}
+    )
+    loader = StoreAgentLoader(pg_pool, redis, box)
+    agent_id = uuid.UUID(agent["id"])
+    assert (await loader.settings(tenant.id, agent_id)).llm.api_key == "sk-first-1111"
+    await client.patch(
+        f"/api/v1/providers/{provider_id}", json={"api_key": "sk-second-2222"}, headers=tenant.admin
+    )
+    assert (await loader.settings(tenant.id, agent_id)).llm.api_key == "sk-second-2222"
+    deleted = await client.delete(f"/api/v1/providers/{provider_id}", headers=tenant.admin)
+    assert deleted.status_code == 204
+    with pytest.raises(AgentNotFound):
+        await loader.settings(tenant.id, agent_id)

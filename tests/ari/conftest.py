@@ -7,7 +7,8 @@ import pytest
 
 from ari_app.client import AriClient, AriSettings
 from ari_app.events import AriEvent, UnknownEvent
-from ari_app.listener import Backoff, EventListener
+from ari_app.listener import EventListener
+from ari_app.tasks import Backoff
 from tests.fakes.asterisk import FakeAsterisk
 
 

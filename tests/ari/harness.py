@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 import asyncpg
 from redis.asyncio import Redis
 
+from ari_app.admission import Admission
 from ari_app.call import Call
 from ari_app.client import AriClient, AriSettings
 from ari_app.controller import CallController
-from ari_app.listener import Backoff, EventListener
+from ari_app.listener import EventListener
 from ari_app.media_legs import MediaSettings
 from ari_app.outbound import OutboundDispatcher, TrunkRoute
 from ari_app.pipeline_runner import PipelineConversations
-from ari_app.ports import MediaTransport
+from ari_app.ports import CallEventSink, MediaTransport
 from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger
+from ari_app.tasks import Backoff
 from media.audiosocket import AudioSocketServer
 from media.rtp import RtpPortPool
 from pipeline.agent import AgentSettings
@@ -89,6 +91,8 @@ class Process:
     rtp_pool: RtpPortPool | None = None
     claim_lease_s: float = 30.0
     timeouts: Timeouts = FAST_TIMEOUTS
+    admission: Admission | None = None
+    events: CallEventSink | None = None
     llms: list[FakeLLM] = field(default_factory=list)
     controller: CallController | None = None
     server: AudioSocketServer | None = None
@@ -107,10 +111,12 @@ class Process:
         ledger = StoreCallLedger(LiveCallStore(self.redis), CallRecordWriter(self.pool, self.redis))
         controller = CallController(
             ari,
-            directory=StoreAgentDirectory(self.pool, media=self.route_media),
+            directory=StoreAgentDirectory(self.pool, self.redis, media=self.route_media),
             rtp_pool=self.rtp_pool,
             conversations=conversations,
             ledger=ledger,
+            events=self.events,
+            admission=self.admission,
         )
         # The controller asks for slin, so the leg's format is known from the UUID on.
         self.server = AudioSocketServer(
@@ -134,6 +140,8 @@ class Process:
                 self._trunk_for,
                 poll_s=0.02,
                 claim_lease_s=self.claim_lease_s,
+                admission=self.admission,
+                directory=controller.directory,
             )
             self.dispatcher.start()
 

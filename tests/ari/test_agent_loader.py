@@ -1,8 +1,10 @@
-"""The production `Prepare`: agent rows to pipeline settings with decrypted keys."""
+"""The production `Prepare`: agent rows to pipeline settings with decrypted keys, read through
+the config cache (and its fallback copies while PostgreSQL is cut)."""
 
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -13,10 +15,17 @@ from ari_app.call import Call, Direction
 from media.vad import BargeInSensitivity
 from pipeline.agent import VoicemailAction
 from providers.llm.scripted import ScriptedLLM
-from store.config_cache import ConfigCache, agent_cache_name
+from store.config_cache import (
+    STORE_UNAVAILABLE,
+    ConfigCache,
+    agent_cache_name,
+    credential_cache_name,
+)
+from store.db import create_pool
 from store.repositories.config import AgentRepository, ProviderCredentialRepository
 from store.repositories.tenants import TenantsRepository
 from store.secrets import SecretBox
+from tests.store.tcp_proxy import TcpProxy
 
 BOX = SecretBox("agent-loader-test-key-" + "k" * 16)
 
@@ -101,3 +110,41 @@ async def test_another_tenants_agent_is_not_found(pg_pool: asyncpg.Pool, redis: 
     agent = await AgentRepository(pg_pool).create(owner, {"name": "mine"})
     with pytest.raises(AgentNotFound):
         await StoreAgentLoader(pg_pool, redis, BOX).settings(other, agent.id)
+
+
+async def test_with_postgres_cut_the_last_known_agent_and_credential_still_load(
+    database_url: str, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    tenant = await _tenant(pg_pool)
+    credential = await ProviderCredentialRepository(pg_pool, BOX).create(
+        tenant, {"name": "llm", "kind": "llm", "vendor": "openai_compatible", "api_key": "sk-cut"}
+    )
+    agent = await AgentRepository(pg_pool).create(
+        tenant, {"name": "cut", "system_prompt": "v1", "llm": {"credential_id": str(credential.id)}}
+    )
+    never_loaded = await AgentRepository(pg_pool).create(tenant, {"name": "never loaded"})
+    target = urlsplit(database_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    host = target.netloc.rpartition(":")[0] if target.port else target.netloc
+    pool = await create_pool(urlunsplit(target._replace(netloc=f"{host}:{proxy.port}")))
+    try:
+        loader = StoreAgentLoader(pool, redis, BOX)
+        await loader.settings(tenant, agent.id)
+        # The 60 s entries have run out; only the fallback copies are left.
+        await redis.delete(
+            f"vocals:cache:{tenant}:{agent_cache_name(agent.id)}",
+            f"vocals:cache:{tenant}:{credential_cache_name(credential.id)}",
+        )
+        await proxy.stop()
+        settings = await loader.settings(tenant, agent.id)
+        assert settings.system_prompt == "v1" and settings.llm.api_key == "sk-cut"
+        with pytest.raises(STORE_UNAVAILABLE):
+            await loader.settings(tenant, never_loaded.id)
+    finally:
+        await proxy.stop()
+        await pool.close()
+    stored = await redis.get(
+        f"vocals:cache:{tenant}:{credential_cache_name(credential.id)}:fallback"
+    )
+    assert stored is not None and b"sk-cut" not in stored  # kept as stored: encrypted

@@ -1,12 +1,14 @@
-"""`cancel_and_wait` ends a task even when a cancellation is lost on the way."""
+"""Supervised background tasks restart after failures and report their state;
+`cancel_and_wait` ends a task even when a cancellation is lost on the way."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
-from ari_app.tasks import cancel_and_wait
+from ari_app.tasks import Backoff, cancel_and_wait, supervise, task_states
 
 
 async def test_a_cancellation_lost_in_wait_for_is_repeated() -> None:
@@ -78,3 +80,62 @@ async def test_what_the_task_failed_with_is_raised() -> None:
     await asyncio.sleep(0)
     with pytest.raises(ValueError, match="cleanup failed"):
         await cancel_and_wait(task)
+
+
+def _restarts(name: str) -> float | None:
+    return REGISTRY.get_sample_value("vocals_background_task_restarts_total", {"task": name})
+
+
+async def test_a_failing_task_is_restarted_and_its_state_reported() -> None:
+    runs = 0
+    third_run = asyncio.Event()
+
+    async def flaky() -> None:
+        nonlocal runs
+        runs += 1
+        if runs <= 2:
+            raise ConnectionError(f"down {runs}")
+        third_run.set()
+        await asyncio.Event().wait()
+
+    name = "flaky-test-task"
+    before = _restarts(name) or 0.0
+    fast = Backoff(initial_s=0.01, max_s=0.02)
+    task = asyncio.create_task(supervise(name, flaky, backoff=fast))
+    async with asyncio.timeout(5):
+        await third_run.wait()
+    state = task_states()[name]
+    assert (state.state, state.restarts) == ("running", 2)
+    assert state.last_error == "ConnectionError: down 2"
+    assert _restarts(name) == before + 2
+    assert REGISTRY.get_sample_value("vocals_background_task_running", {"task": name}) == 1
+    await cancel_and_wait(task)
+    assert name not in task_states()
+
+
+async def test_a_task_waiting_to_restart_says_so() -> None:
+    failed = asyncio.Event()
+
+    async def fails() -> None:
+        failed.set()
+        raise RuntimeError("broken")
+
+    name = "failing-test-task"
+    task = asyncio.create_task(supervise(name, fails, backoff=Backoff(initial_s=60, max_s=60)))
+    async with asyncio.timeout(5):
+        await failed.wait()
+    # The supervisor handled the failure before the waiter resumed: nothing ran in between.
+    assert task_states()[name].state == "restarting"
+    assert REGISTRY.get_sample_value("vocals_background_task_running", {"task": name}) == 0
+    await cancel_and_wait(task)
+
+
+async def test_a_task_that_returns_is_not_restarted() -> None:
+    runs = 0
+
+    async def once() -> None:
+        nonlocal runs
+        runs += 1
+
+    await asyncio.wait_for(supervise("one-shot-test-task", once), 5)
+    assert runs == 1 and "one-shot-test-task" not in task_states()

@@ -39,6 +39,8 @@ def vocals(
         ("VOCALS_SECRET_KEY", "too-short"),
         ("VOCALS_RTP_PORTS", "30001-30000"),
         ("VOCALS_LOG_LEVEL", "loud"),
+        ("VOCALS_MAX_CALLS", "0"),
+        ("VOCALS_PROCESS_LEASE_S", "0.1"),
     ],
 )
 def test_an_invalid_setting_exits_2_naming_it(variable: str, value: str) -> None:

@@ -171,3 +171,38 @@ async def test_loadtest_refuses_a_remote_target(
     )
     assert done.returncode == 1
     assert "--allow-remote" in done.stderr
+
+
+@pytest.mark.parametrize("server", ["audiosocket"], indirect=True)
+async def test_loadtest_with_the_offline_models(
+    server: tuple[dict[str, str], int, str], database_url: str
+) -> None:
+    """The offline defaults answer recorded caller speech; the step reports who heard every
+    reply, the server's event-loop lag from its /metrics and its children's CPU."""
+    env, pid, _ = server
+    done = await asyncio.to_thread(
+        run_loadtest,
+        env,
+        "--providers", "offline", "--calls", "1", "--seconds", "6", "--ramp", "0",
+        "--barge-in-every", "0", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    (step,) = result["steps"]
+    assert result["providers"] == "offline" and result["server_pid"] == pid
+    assert step["connected"] == step["heard_every_reply"] == 1, step["errors"]
+    assert step["turns"] >= 1 and step["configured_response_ms"] == 500
+    assert step["server_lag_max_ms"] is not None and step["server_lag_max_ms"] >= 0
+    assert step["server_children_cpu_percent"] is not None
+    conn = await asyncpg.connect(database_url)
+    try:
+        agent = await conn.fetchrow(
+            "SELECT a.stt, a.tts FROM agents a JOIN tenants t ON t.id = a.tenant_id "
+            "WHERE t.name = $1",
+            TENANT_NAME,
+        )
+    finally:
+        await conn.close()
+    assert agent is not None
+    assert json.loads(agent["stt"])["vendor"] == "pocketsphinx"
+    assert json.loads(agent["tts"])["vendor"] == "piper"

@@ -97,6 +97,19 @@ def test_configured_latency_of_the_defaults() -> None:
     assert LoadTestConfig().latencies.reply_sentences() == 2
 
 
+def test_offline_models_count_as_the_servers_own_latency() -> None:
+    config = LoadTestConfig(providers="offline", end_of_speech_ms=700)
+    assert config.configured_response_ms() == 700  # only the silence the agent waits for
+
+
+def test_a_caller_heard_every_reply_unless_one_was_missing() -> None:
+    answered, unanswered, never = CallLog(connected_at=1.0), CallLog(connected_at=1.0), CallLog()
+    answered.error(5.0, "barge-in ignored")  # heard, though it could not interrupt
+    unanswered.error(5.0, "no answer")
+    assert answered.heard_every_reply
+    assert not unanswered.heard_every_reply and not never.heard_every_reply
+
+
 def test_only_loopback_targets_unless_allowed() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("localhost")
     assert not is_loopback("192.0.2.1")

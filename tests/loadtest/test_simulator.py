@@ -19,10 +19,11 @@ import pytest
 from ari_app.call import Call
 from ari_app.client import AriClient, AriSettings
 from ari_app.controller import CallController
-from ari_app.listener import Backoff, EventListener
+from ari_app.listener import EventListener
 from ari_app.media_legs import MediaSettings
 from ari_app.pipeline_runner import PipelineConversations
 from ari_app.ports import AgentRoute, MediaTransport
+from ari_app.tasks import Backoff
 from media.audiosocket import AudioSocketServer
 from media.rtp import RtpPortPool
 from media.vad import BargeInSensitivity
@@ -88,6 +89,9 @@ class Ledger:
     finished: list[tuple[Call, CallResult | None]] = field(default_factory=list)
 
     async def save(self, call: Call) -> None:
+        return None
+
+    async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
         return None
 
     async def finish(self, call: Call, result: CallResult | None) -> None:

@@ -72,7 +72,7 @@ class Serving:
 async def serving(settings: Settings) -> AsyncIterator[Serving]:
     runtime = Runtime(settings)
     try:
-        app = await build_app(runtime)
+        app, _ = await build_app(runtime)
         tenant = await TenantsRepository(runtime.pool).create(f"tel-{uuid.uuid4().hex[:8]}")
         key = generate_api_key()
         await ApiKeyRepository(runtime.pool).create(

@@ -14,6 +14,7 @@ import uvicorn
 from litestar import Litestar
 from redis.asyncio import Redis
 
+from ari_app.admission import Admission
 from ari_app.call import Call
 from ari_app.pipeline_runner import PipelineConversations
 from ari_app.ports import CallEvent
@@ -107,6 +108,7 @@ class TwilioProcess:
     tts: list[FakeTTS] = field(default_factory=list)
     events: EventLog = field(default_factory=EventLog)
     recordings: CallRecordings | None = None
+    admission: Admission | None = None
     server: uvicorn.Server | None = None
     outbound: TwilioOutbound | None = None
     rest: TwilioRest | None = None
@@ -123,12 +125,13 @@ class TwilioProcess:
             self._prepare, tts_for_voicemail=self._voicemail_tts, speech_cache=SpeechCache(),
             timeouts=FAST_TIMEOUTS,
         )  # fmt: skip
-        hand_off = VirtualChannel(conversations, ledger, StoreAgentDirectory(self.pool),
-                                  self.events, self.recordings)  # fmt: skip
+        hand_off = VirtualChannel(conversations, ledger, StoreAgentDirectory(self.pool, self.redis),
+                                  self.events, self.recordings, self.admission)  # fmt: skip
         self.rest = TwilioRest(self.fake.api_url, backoff_s=0.01)
         router = twilio_router(pool=self.pool, redis=self.redis, box=self.box,
                                public_url=self.public_url, hand_off=hand_off, rest=self.rest,
-                               ledger=ledger, events=self.events)  # fmt: skip
+                               ledger=ledger, events=self.events,
+                               admission=self.admission)  # fmt: skip
         self.outbound = TwilioOutbound(pool=self.pool, redis=self.redis, box=self.box,
                                        public_url=self.public_url, rest=self.rest,
                                        ledger=ledger, events=self.events)  # fmt: skip

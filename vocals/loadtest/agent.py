@@ -45,30 +45,46 @@ class AgentSetupError(Exception):
     """The load-test agent cannot be set up (e.g. its DID belongs to another tenant)."""
 
 
+# The offline defaults, as an agent that chose nothing gets them (ari_app/agent_loader.py).
+OFFLINE_PROVIDERS: Final = {
+    "stt": {"vendor": "pocketsphinx"},
+    "llm": {"vendor": "scripted"},
+    "tts": {"vendor": "piper"},
+}
+
+
 def agent_values(config: LoadTestConfig) -> dict[str, Any]:
-    """The agent's columns: load-test providers with the configured latencies."""
+    """The agent's columns: load-test providers with the configured latencies, or the
+    offline defaults."""
     lat = config.latencies
+    providers = (
+        OFFLINE_PROVIDERS
+        if config.providers == "offline"
+        else {
+            "stt": {"vendor": "loadtest", "options": {"stt_delay_ms": lat.stt_delay_ms}},
+            "llm": {
+                "vendor": "loadtest",
+                "options": {
+                    "first_token_ms": lat.first_token_ms,
+                    "token_interval_ms": lat.token_interval_ms,
+                    "reply": lat.reply,
+                },
+            },
+            "tts": {
+                "vendor": "loadtest",
+                "options": {
+                    "ttfb_ms": lat.ttfb_ms,
+                    "seconds_per_sentence": lat.seconds_per_sentence,
+                },
+            },
+        }
+    )
     return {
         "name": AGENT_NAME,
         "system_prompt": "Load test agent.",
         "welcome_message": WELCOME,
         "welcome_interruptible": True,
-        "stt": {"vendor": "loadtest", "options": {"stt_delay_ms": lat.stt_delay_ms}},
-        "llm": {
-            "vendor": "loadtest",
-            "options": {
-                "first_token_ms": lat.first_token_ms,
-                "token_interval_ms": lat.token_interval_ms,
-                "reply": lat.reply,
-            },
-        },
-        "tts": {
-            "vendor": "loadtest",
-            "options": {
-                "ttfb_ms": lat.ttfb_ms,
-                "seconds_per_sentence": lat.seconds_per_sentence,
-            },
-        },
+        **providers,
         "barge_in_sensitivity": config.barge_in,
         "end_of_speech_ms": config.end_of_speech_ms,
     }

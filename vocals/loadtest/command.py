@@ -26,6 +26,14 @@ def loadtest(
     ] = "5",
     seconds: Annotated[float, typer.Option(help="Measured seconds per step.")] = 20.0,
     ramp: Annotated[float, typer.Option(help="Seconds over which each step's calls start.")] = 5.0,
+    providers: Annotated[
+        str,
+        typer.Option(
+            help="loadtest (fixed-latency providers, the server's own capacity; the server "
+            "runs with VOCALS_LOADTEST_PROVIDERS=1) or offline (the offline defaults: "
+            "pocketsphinx, scripted, Piper, with callers speaking recorded speech)."
+        ),
+    ] = "loadtest",
     transport: Annotated[
         str,
         typer.Option(
@@ -61,8 +69,9 @@ def loadtest(
         Path | None, typer.Option("--config", "-c", help="TOML settings file (as for serve).")
     ] = None,
 ) -> None:
-    """Measure how many concurrent calls the running server carries (run it with
-    VOCALS_LOADTEST_PROVIDERS=1 and the same settings as `vocals serve`)."""
+    """Measure how many concurrent calls the running server carries (run it with the same
+    settings as `vocals serve`, and VOCALS_LOADTEST_PROVIDERS=1 for the load-test
+    providers)."""
     import msgspec
     import uvloop
 
@@ -83,6 +92,7 @@ def loadtest(
                 "barge_in_every": barge_in_every,
                 "barge_in": barge_in,
                 "did": did,
+                "providers": providers,
                 "latencies": ProviderLatencies(
                     stt_delay_ms=stt_delay_ms,
                     first_token_ms=first_token_ms,
@@ -122,7 +132,7 @@ def loadtest(
         return
     cpus = result.server_cpus or "?"
     typer.echo(
-        f"transport {result.transport}; server pid {result.server_pid or '?'} on CPUs {cpus} "
-        f"of {result.machine_cpus}"
+        f"transport {result.transport}, {result.providers} providers; "
+        f"server pid {result.server_pid or '?'} on CPUs {cpus} of {result.machine_cpus}"
     )
     typer.echo(format_table(result.steps))

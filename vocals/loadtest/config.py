@@ -1,4 +1,5 @@
-"""What a load test runs: steps of concurrent calls, the transport, the providers' latencies."""
+"""What a load test runs: steps of concurrent calls, the transport, the providers (the
+load-test ones with their latencies, or the offline defaults)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from providers.loadtest import DEFAULT_REPLY
 
 Transport = Literal["audiosocket", "rtp", "twilio"]
 BargeIn = Literal["very_low", "low", "medium", "high", "very_high"]
+# "loadtest": fixed-latency providers that cost no CPU (the server's own capacity);
+# "offline": the offline defaults (pocketsphinx, scripted, Piper), the models' cost included.
+Providers = Literal["loadtest", "offline"]
 
 # Bounds that keep every run finite whatever the flags say.
 MAX_CALLS: Final = 5000
@@ -64,6 +68,14 @@ class LoadTestConfig(msgspec.Struct, frozen=True, kw_only=True):
     barge_in: BargeIn = "high"
     latencies: ProviderLatencies = msgspec.field(default_factory=ProviderLatencies)
     did: str = "+15550199000"
+    providers: Providers = "loadtest"
+
+    def configured_response_ms(self) -> int:
+        """What a caller would wait with a server that adds nothing: with the offline models
+        that is the end-of-speech silence alone, their own time counts as the server's."""
+        if self.providers == "offline":
+            return self.end_of_speech_ms
+        return self.latencies.configured_response_ms(self.end_of_speech_ms)
 
     def __post_init__(self) -> None:
         if not self.steps or any(not 1 <= n <= MAX_CALLS for n in self.steps):

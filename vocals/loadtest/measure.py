@@ -22,6 +22,10 @@ HOLE_MIN_GAP_MS: Final = 40.0
 # After a barge-in, the agent must have been quiet this long before the caller's utterance
 # ended for the utterance to count as having interrupted it.
 BARGE_QUIET_S: Final = 0.3
+# What a caller notes when the agent left it without a reply (vocals/loadtest/caller.py).
+MISSED_REPLY: Final = frozenset(
+    {"not connected", "no greeting", "no answer", "ended by the server"}
+)
 
 
 @dataclass(slots=True)
@@ -42,6 +46,13 @@ class CallLog:
 
     def error(self, at: float, what: str) -> None:
         self.errors.append((at, what))
+
+    @property
+    def heard_every_reply(self) -> bool:
+        """Connected, greeted and answered every time, from start to hang-up."""
+        return self.connected_at is not None and not any(
+            what in MISSED_REPLY for _, what in self.errors
+        )
 
 
 @dataclass(slots=True)
@@ -111,8 +122,14 @@ class StepReport(msgspec.Struct, kw_only=True):
 
     calls: int
     connected: int
+    # Callers greeted and answered every time they spoke, over their whole call.
+    heard_every_reply: int
     seconds: float
     server_cpu_percent: float | None
+    # CPU of the server's child processes (model workers), 100 = one core.
+    server_children_cpu_percent: float | None
+    # The server's highest event-loop lag in the window (its /metrics).
+    server_lag_max_ms: float | None
     # Runnable but waiting for a CPU (other processes had the core): see probe.py.
     server_wait_percent: float | None
     server_rss_mb: float | None
@@ -142,6 +159,9 @@ class StepReport(msgspec.Struct, kw_only=True):
         connected: int,
         seconds: float,
         samples: StepSamples,
+        heard_every_reply: int = 0,
+        server_children_cpu_percent: float | None = None,
+        server_lag_max_ms: float | None = None,
         configured_response_ms: int,
         server_cpu_percent: float | None,
         server_rss_mb: float | None,
@@ -161,8 +181,11 @@ class StepReport(msgspec.Struct, kw_only=True):
         return cls(
             calls=calls,
             connected=connected,
+            heard_every_reply=heard_every_reply,
             seconds=seconds,
             server_cpu_percent=server_cpu_percent,
+            server_children_cpu_percent=server_children_cpu_percent,
+            server_lag_max_ms=server_lag_max_ms,
             server_wait_percent=server_wait_percent,
             server_rss_mb=server_rss_mb,
             client_cpu_percent=client_cpu_percent,
@@ -187,7 +210,10 @@ class StepReport(msgspec.Struct, kw_only=True):
 
 _COLUMNS: Final = (
     ("calls", 5),
+    ("heard", 5),
     ("cpu%", 5),
+    ("kids%", 5),
+    ("lag ms", 6),
     ("wait%", 5),
     ("rss MB", 6),
     ("gap p50/p99/max ms", 18),
@@ -211,7 +237,10 @@ def format_table(reports: list[StepReport]) -> str:
     for r in reports:
         cells = (
             str(r.calls),
+            str(r.heard_every_reply),
             _n(r.server_cpu_percent),
+            _n(r.server_children_cpu_percent),
+            _n(r.server_lag_max_ms),
             _n(r.server_wait_percent),
             _n(r.server_rss_mb),
             f"{_n(r.gap_p50_ms, 1)}/{_n(r.gap_p99_ms, 1)}/{_n(r.gap_max_ms)}",
@@ -238,8 +267,10 @@ def format_table(reports: list[StepReport]) -> str:
             )
     if reports:
         notes.append(
-            "cpu%: server CPU time over wall time (100 = one core); wait%: time the server was "
-            "ready to run but another process had the CPU"
+            "heard: callers greeted and answered every time; cpu%: server CPU time over wall "
+            "time (100 = one core); kids%: the same for its child processes (model workers); "
+            "lag ms: the server's highest event-loop lag; wait%: time the server was ready to "
+            "run but another process had the CPU"
         )
         notes.append(
             f"configured provider latency (subtracted in -cfg): "

@@ -5,7 +5,9 @@ A process's CPU % is its user+system time over wall time (100 % = one core busy)
 runnable but waiting for a CPU (/proc/<pid>/schedstat): on a shared machine, other processes
 took the core, and audio pacing suffers although the server itself is not busy. When no pid
 is known (a server in another container) the Prometheus `/metrics` process collector gives
-CPU and RSS.
+CPU and RSS. Child processes (model workers) are sampled apart from the server's own process.
+
+The server's event-loop lag is read from its `/metrics` (`LagProbe`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,37 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (model workers and their children)."""
+    parents: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        parents[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU time of `pid`'s live descendants (a child that exited meanwhile is not counted)."""
+    total = 0.0
+    for child in _descendants(pid):
+        try:
+            total += _cpu_seconds(child)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def _wait_seconds(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/schedstat").read_text().split()
@@ -70,19 +103,31 @@ def _rss_mb(pid: int) -> float:
 
 
 class Sample:
-    """CPU time and RSS of one process at one moment."""
+    """CPU time and RSS of one process (and the CPU time of its children) at one moment."""
 
     def __init__(
-        self, wall: float, cpu_s: float, rss_mb: float, wait_s: float | None = None
+        self,
+        wall: float,
+        cpu_s: float,
+        rss_mb: float,
+        wait_s: float | None = None,
+        children_cpu_s: float | None = None,
     ) -> None:
         self.wall = wall
         self.cpu_s = cpu_s
         self.rss_mb = rss_mb
         self.wait_s = wait_s
+        self.children_cpu_s = children_cpu_s
 
     def cpu_percent_since(self, earlier: Sample) -> float:
         wall = self.wall - earlier.wall
         return 100 * (self.cpu_s - earlier.cpu_s) / wall if wall > 0 else 0.0
+
+    def children_cpu_percent_since(self, earlier: Sample) -> float | None:
+        wall = self.wall - earlier.wall
+        if self.children_cpu_s is None or earlier.children_cpu_s is None or wall <= 0:
+            return None
+        return 100 * max(0.0, self.children_cpu_s - earlier.children_cpu_s) / wall
 
     def wait_percent_since(self, earlier: Sample) -> float | None:
         wall = self.wall - earlier.wall
@@ -104,6 +149,7 @@ class ProcessProbe:
                 _cpu_seconds(self.pid),
                 _rss_mb(self.pid),
                 _wait_seconds(self.pid),
+                children_cpu_seconds(self.pid),
             )
         except (OSError, ValueError, IndexError):
             return None
@@ -134,3 +180,27 @@ class MetricsProbe:
             values["process_cpu_seconds_total"],
             values["process_resident_memory_bytes"] / 2**20,
         )
+
+
+LAG_METRIC: Final = "vocals_event_loop_lag_max_seconds"
+
+
+class LagProbe:
+    """The server's highest recent event-loop lag, from its `/metrics` (the gauge covers the
+    last 10 s, so polling every few seconds misses no stall)."""
+
+    def __init__(self, base_url: str) -> None:
+        self._url = base_url.rstrip("/") + "/metrics"
+
+    async def max_lag_ms(self) -> float | None:
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                response = await client.get(self._url)
+            response.raise_for_status()
+        except httpx.HTTPError:
+            return None
+        for line in response.text.splitlines():
+            name, _, value = line.partition(" ")
+            if name == LAG_METRIC:
+                return float(value) * 1000
+        return None

@@ -5,6 +5,10 @@ the server's settings say Asterisk's ARI is (VOCALS_ARI_URL, same user and passw
 server's events WebSocket connects to it (the server retries until it can), and each caller
 is a channel entering `Stasis(app,inbound,<DID>)` whose media flows over whatever the server
 asks for in externalMedia. Twilio: see `vocals.loadtest.twilio`.
+
+Callers speak recorded speech: Piper's voice saying short questions, synthesized once and
+cached. With the offline providers they ask the demo caller's questions (which the scripted
+agent answers) and the recognizer really has to hear them.
 """
 
 from __future__ import annotations
@@ -24,11 +28,19 @@ import structlog
 
 from store.db import create_pool
 from store.redis import connect as connect_redis
+from vocals.demo import CALLER_SCRIPT
 from vocals.loadtest.agent import TwilioAccount, ensure_agent, ensure_twilio_number
 from vocals.loadtest.caller import Ear, Voice, converse
 from vocals.loadtest.config import LoadTestConfig
 from vocals.loadtest.measure import CallLog, StepReport, StepSamples
-from vocals.loadtest.probe import MetricsProbe, ProcessProbe, Sample, find_listening_pid
+from vocals.loadtest.probe import (
+    LagProbe,
+    MetricsProbe,
+    ProcessProbe,
+    Sample,
+    find_listening_pid,
+)
+from vocals.loop_lag import WINDOW_S
 from vocals.secret_key import secret_box
 from vocals.services import ensure_database, resolve_services
 from vocals.settings import Settings
@@ -46,6 +58,10 @@ DRAIN_TIMEOUT_S: Final = 20.0
 SETTLE_S: Final = 2.0
 # A caller still running this long after its step's end is cut off.
 CALLER_GRACE_S: Final = 15.0
+# How often the server's event-loop lag is read in a step.
+LAG_POLL_S: Final = 2.0
+# The demo caller's questions without its goodbye, which would end the call.
+OFFLINE_PHRASES: Final = CALLER_SCRIPT[:-1]
 
 Simulator = AsteriskSimulator | TwilioSimulator
 
@@ -56,6 +72,7 @@ class LoadTestError(Exception):
 
 class LoadTestResult(msgspec.Struct, kw_only=True):
     transport: str
+    providers: str
     server_pid: int | None
     server_cpus: str | None
     machine_cpus: int
@@ -133,7 +150,11 @@ async def _run(
     probe: ProcessProbe | MetricsProbe = (
         ProcessProbe(server_pid) if server_pid is not None else MetricsProbe(base_url)
     )
-    phrases = await caller_phrases(Path(settings.data_dir) / "cache" / CACHE_NAME)
+    cache = Path(settings.data_dir) / "cache" / CACHE_NAME
+    if config.providers == "offline":
+        phrases = await caller_phrases(cache, OFFLINE_PHRASES)
+    else:
+        phrases = await caller_phrases(cache)
     twilio_account = await _prepare_agent(settings, config)
     sim: Simulator
     if twilio_account is not None:
@@ -147,7 +168,7 @@ async def _run(
     try:
         reports = []
         for calls in config.steps:
-            report = await _step(config, calls, phrases, sim, probe)
+            report = await _step(config, calls, phrases, sim, probe, LagProbe(base_url))
             reports.append(report)
             if on_step is not None:
                 on_step(report)
@@ -156,6 +177,7 @@ async def _run(
         await sim.stop()
     return LoadTestResult(
         transport=config.transport,
+        providers=config.providers,
         server_pid=server_pid,
         server_cpus=_cpus_allowed(server_pid) if server_pid is not None else None,
         machine_cpus=os.cpu_count() or 1,
@@ -212,6 +234,7 @@ async def _step(
     phrases: list[bytes],
     sim: Simulator,
     probe: ProcessProbe | MetricsProbe,
+    lag: LagProbe,
 ) -> StepReport:
     start = time.monotonic()
     window_start = start + config.ramp_seconds + SETTLE_S
@@ -241,7 +264,7 @@ async def _step(
         tasks.append(asyncio.create_task(conversation))
     await asyncio.sleep(max(0.0, window_start - time.monotonic()))
     server_before, own_before = await probe.sample(), await own.sample()
-    await asyncio.sleep(max(0.0, window_end - time.monotonic()))
+    lag_max_ms = await _max_lag(lag, window_start, window_end)
     server_after, own_after = await probe.sample(), await own.sample()
     lag_events = sim.pump_reanchors - lag_before
     done, pending = await asyncio.wait(tasks, timeout=CALLER_GRACE_S)
@@ -266,16 +289,40 @@ async def _step(
     return StepReport.build(
         calls=calls,
         connected=sum(1 for call_log in logs if call_log.connected_at is not None),
+        heard_every_reply=sum(1 for call_log in logs if call_log.heard_every_reply),
         seconds=config.seconds,
         samples=samples,
-        configured_response_ms=config.latencies.configured_response_ms(config.end_of_speech_ms),
+        configured_response_ms=config.configured_response_ms(),
         server_cpu_percent=_cpu(server_before, server_after),
+        server_children_cpu_percent=(
+            None
+            if server_before is None or server_after is None
+            else server_after.children_cpu_percent_since(server_before)
+        ),
+        server_lag_max_ms=lag_max_ms,
         server_rss_mb=server_after.rss_mb if server_after is not None else None,
         client_cpu_percent=_cpu(own_before, own_after),
         client_lag_events=lag_events,
         server_wait_percent=_wait(server_before, server_after),
         client_wait_percent=_wait(own_before, own_after),
     )
+
+
+async def _max_lag(lag: LagProbe, start: float, end: float) -> float | None:
+    """The server's highest event-loop lag over [start, end] (time.monotonic()), from its
+    gauge of the last `WINDOW_S`: read from `start + WINDOW_S` on, so no read reaches back
+    before the window, and at `end` (a window shorter than `WINDOW_S` then includes some of
+    the ramp before it)."""
+    highest: float | None = None
+    at = min(start + WINDOW_S, end)
+    while True:
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        seen = await lag.max_lag_ms()
+        if seen is not None:
+            highest = seen if highest is None else max(highest, seen)
+        if at >= end:
+            return highest
+        at = min(at + LAG_POLL_S, end)
 
 
 def _cpu(before: Sample | None, after: Sample | None) -> float | None:

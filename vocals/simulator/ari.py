@@ -61,8 +61,27 @@ RUNNING_MODULES: Final = frozenset(
     {"res_pjsip.so", "pbx_config.so", "res_ari.so", "chan_audiosocket.so", "chan_rtp.so"}
 )
 CAUSE_NORMAL: Final = 16
-CAUSE_TEXT: Final = {16: "Normal Clearing", 1: "Unallocated (unassigned) number"}
-HANGUP_REASON_CAUSE: Final = {"normal": 16, "unallocated": 1, "busy": 17, "no_answer": 19}
+CAUSE_TEXT: Final = {
+    16: "Normal Clearing",
+    1: "Unallocated (unassigned) number",
+    34: "Circuit/channel congestion",
+}
+# DELETE /channels/{id}?reason=WORD: each keyword Asterisk 22 takes, and its cause.
+HANGUP_REASON_CAUSE: Final = {
+    "normal": 16,
+    "busy": 17,
+    "congestion": 34,
+    "no_answer": 19,
+    "timeout": 18,
+    "rejected": 21,
+    "unallocated": 1,
+    "normal_unspecified": 31,
+    "number_incomplete": 28,
+    "codec_mismatch": 58,
+    "interworking": 127,
+    "failure": 38,
+    "answered_elsewhere": 26,
+}
 
 _encode = msgspec.json.Encoder().encode
 
@@ -134,7 +153,10 @@ class _EventSocket:
         while (data := await self.queue.get()) is not None:
             if self.ws.closed:
                 return
-            await self.ws.send_str(data.decode())
+            try:
+                await self.ws.send_str(data.decode())
+            except ConnectionError:
+                return  # the app's process died: its events are lost, as with Asterisk
 
 
 class AsteriskSimulator:
@@ -413,6 +435,7 @@ class AsteriskSimulator:
             return ari_error(400, "Invalid reason for hangup provided")
         if ch.call is not None:
             ch.call.ended_by = "server"
+            ch.call.hangup_cause = cause
         self._destroy(ch, cause)
         return web.Response(status=204)
 

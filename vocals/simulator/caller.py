@@ -78,6 +78,7 @@ class SimulatedCall:
         self.media_up = asyncio.Event()
         self.ended = asyncio.Event()
         self.ended_by: str | None = None
+        self.hangup_cause: int | None = None  # the Q.850 cause the server hung up with
         self.encapsulation: str | None = None
         self.frames_received = 0
         self.frames_sent = 0

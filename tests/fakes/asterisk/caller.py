@@ -54,6 +54,8 @@ class ScriptedCaller:
     number: str
     hangup_after_s: float | None = None
     received: bytearray = field(default_factory=bytearray)
+    # When each received frame arrived (time.monotonic()), for play-out gaps.
+    arrivals: list[float] = field(default_factory=list)
     source: QueueSource = field(default_factory=QueueSource)
     dtmf_received: list[str] = field(default_factory=list)
     answered_at: float | None = None
@@ -74,10 +76,12 @@ class ScriptedCaller:
     def received_ms(self) -> int:
         return len(self.received) // 16
 
-    def hear(self, pcm: bytes) -> None:
+    def hear(self, pcm: bytes, at: float | None = None) -> None:
+        at = time.monotonic() if at is None else at
         if self.first_audio_at is None and any(pcm):
-            self.first_audio_at = time.monotonic()
+            self.first_audio_at = at
         self.received += pcm
+        self.arrivals.append(at)
         self._audio_arrived.set()
 
     async def wait_received(self, ms: int, timeout_s: float = 10.0) -> None:

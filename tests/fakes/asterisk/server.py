@@ -586,7 +586,7 @@ class FakeAsterisk:
         def deliver(pcm: bytes, at: float) -> None:
             for peer in self._bridge_peers(ch):
                 if peer.far is not None:
-                    peer.far.hear(pcm)
+                    peer.far.hear(pcm, at)
 
         return deliver
 

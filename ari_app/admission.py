@@ -1,0 +1,120 @@
+"""Admission control: how many calls this process carries, and the ones it refuses.
+
+One `Admission` is shared by every way a call reaches the process (Asterisk inbound, the
+outbound dispatcher, Twilio's voice webhook), so the count covers them together. A call
+beyond a limit is refused before it costs anything (not answered, not dialled) instead of
+degrading every live call.
+
+Two limits: `max_calls` for all calls, and `max_local_calls` for calls whose agent runs a
+CPU-bound model on this machine (offline recognizer or voice), which cost far more.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Final
+
+# What a refused call's record and `call.failed` event give as its reason.
+OVER_CAPACITY: Final = "over capacity"
+# Measured on a 2-core machine (issue 17): the load-test providers carried 80 calls with every
+# reply on time (40 per core); cloud providers cost the process as little.
+CALLS_PER_CORE: Final = 40
+# Offline local models measured at 17 % of a core per call (pocketsphinx + Piper, issue 17):
+# 5 calls fill a core; 4 leave the event loop and the rest of the process a fifth of it.
+LOCAL_CALLS_PER_CORE: Final = 4
+# A Twilio call admitted at its voice webhook holds its slot this long until its media stream
+# connects (ringing of an outbound call included); one that never connects frees it then.
+PENDING_S: Final = 90.0
+
+
+def default_max_calls(cores: int | None = None) -> int:
+    """All calls of one process: `CALLS_PER_CORE` per core."""
+    return max(1, (cores or os.cpu_count() or 1) * CALLS_PER_CORE)
+
+
+def default_max_local_calls(cores: int | None = None) -> int:
+    """Calls on local models of one process: `LOCAL_CALLS_PER_CORE` per core."""
+    return max(1, (cores or os.cpu_count() or 1) * LOCAL_CALLS_PER_CORE)
+
+
+@dataclass(slots=True)
+class _Slot:
+    local: bool
+    expires_at: float | None  # None: held until released
+
+
+class Admission:
+    """Counts this process's calls against its limits. `refused` counts refusals by the limit
+    reached ("calls", "local_calls"; the controller adds "draining")."""
+
+    def __init__(self, max_calls: int, max_local_calls: int | None = None) -> None:
+        self.max_calls = max_calls
+        self.max_local_calls = max_calls if max_local_calls is None else max_local_calls
+        self.refused: Counter[str] = Counter()
+        self._slots: dict[uuid.UUID, _Slot] = {}
+
+    @property
+    def live(self) -> int:
+        self._expire()
+        return len(self._slots)
+
+    @property
+    def live_local(self) -> int:
+        self._expire()
+        return sum(1 for slot in self._slots.values() if slot.local)
+
+    def has_room(self) -> bool:
+        """True while one more call (of any kind) could be admitted."""
+        return self.live < self.max_calls
+
+    def admit(
+        self, call_id: uuid.UUID, *, local: bool, pending_s: float | None = None
+    ) -> str | None:
+        """Take a slot for `call_id`; None when admitted, else why it is refused (counted).
+        With `pending_s` the slot lapses then unless `hold` confirms it."""
+        if call_id in self._slots:
+            return None
+        if self.live >= self.max_calls:
+            self.refused["calls"] += 1
+            return OVER_CAPACITY
+        if local and self.live_local >= self.max_local_calls:
+            self.refused["local_calls"] += 1
+            return OVER_CAPACITY
+        expires = None if pending_s is None else time.monotonic() + pending_s
+        self._slots[call_id] = _Slot(local, expires)
+        return None
+
+    def hold(self, call_id: uuid.UUID, *, local: bool = False) -> None:
+        """`call_id` is live here until released: its pending slot no longer lapses, or, not
+        admitted here (a Twilio stream whose webhook another process answered, which cannot
+        be refused any more), it takes one anyway."""
+        slot = self._slots.get(call_id)
+        if slot is None:
+            self._slots[call_id] = _Slot(local, None)
+        else:
+            slot.expires_at = None
+
+    def release(self, call_id: uuid.UUID) -> None:
+        self._slots.pop(call_id, None)
+
+    def stats(self) -> dict[str, object]:
+        """For /healthz."""
+        return {
+            "live_calls": self.live,
+            "live_local_calls": self.live_local,
+            "max_calls": self.max_calls,
+            "max_local_calls": self.max_local_calls,
+            "refused": dict(self.refused),
+        }
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        lapsed = [
+            k for k, s in self._slots.items() if s.expires_at is not None and s.expires_at < now
+        ]
+        for call_id in lapsed:
+            del self._slots[call_id]

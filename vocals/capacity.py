@@ -1,0 +1,58 @@
+"""This process's capacity from its settings, and its overload figures on /metrics."""
+
+from __future__ import annotations
+
+from ari_app.admission import Admission, default_max_calls, default_max_local_calls
+from vocals.gauges import GAUGES
+from vocals.loop_lag import WINDOW_S, LoopLagMonitor
+from vocals.settings import Settings
+
+
+def admission_for(settings: Settings) -> Admission:
+    """VOCALS_MAX_CALLS and VOCALS_MAX_LOCAL_CALLS, else the measured defaults."""
+    return Admission(
+        settings.max_calls or default_max_calls(),
+        settings.max_local_calls or default_max_local_calls(),
+    )
+
+
+def export_admission(admission: Admission) -> None:
+    GAUGES.gauge("vocals_live_calls", "Calls this process carries now.", lambda: admission.live)
+    GAUGES.gauge(
+        "vocals_live_local_calls",
+        "Calls on local models (offline recognizer or voice) this process carries now.",
+        lambda: admission.live_local,
+    )
+    GAUGES.gauge(
+        "vocals_max_calls", "Calls this process admits at most.", lambda: admission.max_calls
+    )
+    GAUGES.gauge(
+        "vocals_max_local_calls",
+        "Calls on local models this process admits at most.",
+        lambda: admission.max_local_calls,
+    )
+    GAUGES.counter(
+        "vocals_calls_refused",
+        "Calls refused (not answered, not dialled) by the limit that was reached.",
+        "limit",
+        lambda: admission.refused,
+    )
+
+
+def export_loop_lag(monitor: LoopLagMonitor) -> None:
+    GAUGES.gauge(
+        "vocals_event_loop_lag_seconds",
+        "How late the event loop's last timer tick fired.",
+        lambda: monitor.lag_s,
+    )
+    GAUGES.gauge(
+        "vocals_event_loop_lag_max_seconds",
+        f"The highest event-loop lag over the last {WINDOW_S:g} seconds.",
+        lambda: monitor.max_lag_s,
+    )
+    GAUGES.counter(
+        "vocals_event_loop_stalls",
+        "Episodes of event-loop lag over the threshold (each logged once).",
+        "threshold",
+        lambda: {f"{monitor.threshold_s:g}s": monitor.episodes},
+    )
