@@ -172,12 +172,18 @@ GREETING_MS = 2000
 BEEP_MS = 300
 
 
+# After its beep a mailbox sends quiet audio, or (a silent far end) no frames at all.
+@pytest.mark.parametrize("after_beep", [bytes(16 * 1000), b""], ids=["quiet", "no-frames"])
 async def test_voicemail_message_starts_after_the_beep(
-    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis, after_beep: bytes
 ) -> None:
     greeting = speechlike(8000, [(True, 900), (False, 200), (True, 900)])
     after_s, callee = await _leave_message_to(
-        fake, pg_pool, redis, greeting + tone(1000, BEEP_MS / 1000) + bytes(16 * 1000)
+        fake,
+        pg_pool,
+        redis,
+        greeting + tone(1000, BEEP_MS / 1000) + after_beep,
+        voicemail_quiet_s=2.0,  # so that only the beep can start the message this early
     )
     beep_end_s = (GREETING_MS + BEEP_MS) / 1000
     assert beep_end_s <= after_s < beep_end_s + 1.0, after_s
