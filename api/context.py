@@ -38,6 +38,8 @@ class ApiSettings:
     allow_private_urls: bool = False
     # Webhook test deliveries wait at most this long for the receiver.
     webhook_timeout_s: float = 10.0
+    # Asterisk has a TLS transport (VOCALS_SIP_TLS): without it TLS trunks cannot dial.
+    sip_tls: bool = False
 
 
 @dataclass(frozen=True, slots=True)

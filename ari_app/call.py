@@ -68,7 +68,8 @@ class Call(msgspec.Struct, kw_only=True):
     direction: Direction
     from_number: str = ""
     to_number: str = ""
-    trunk: str | None = None
+    trunk: str | None = None  # the outbound pacing key of the trunk dialled through
+    trunk_id: uuid.UUID | None = None  # that trunk's id in the store, when it has one
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
     status: CallStatus = CallStatus.QUEUED
     status_times: dict[str, float] = msgspec.field(default_factory=dict)  # status -> epoch s

@@ -53,6 +53,13 @@ class AriSettings(msgspec.Struct, kw_only=True, frozen=True):
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
 
     @property
+    def authorization(self) -> str:
+        """The Authorization header of every request, the events WebSocket's upgrade included
+        (credentials never go in a URL: URLs end up in error messages and logs)."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return f"Basic {token}"
+
+    @property
     def events_url(self) -> URL:
         base = URL(self.url)
         scheme = "wss" if base.scheme == "https" else "ws"
@@ -87,8 +94,7 @@ class AriClient:
         self.settings = settings
         self.app = settings.app
         self._base = settings.url.rstrip("/")
-        token = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
-        self._headers = {"Authorization": f"Basic {token}"}
+        self._headers = {"Authorization": settings.authorization}
         self._own_session = session is None
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)

@@ -38,6 +38,7 @@ from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, Conversatio
 from ari_app.recording import CallRecordings
 from ari_app.session import CallSession
 from media.rtp import RtpLeg, RtpPortPool
+from store.numbers import normalize_number
 
 log = structlog.get_logger(__name__)
 
@@ -169,9 +170,7 @@ class CallController:
                 return
             cause = event.cause if isinstance(event, ChannelDestroyed) else None
             if event.channel.id == session.media_channel_id:
-                if not session.tearing_down:  # our own teardown hanging it up is no error
-                    session.call.error = session.call.error or "external media channel ended"
-                self._spawn(session.end("external media channel ended"))
+                self._spawn(session.media_ended())
             else:
                 self._spawn(session.caller_ended(cause))
         elif isinstance(event, Dial):
@@ -222,7 +221,8 @@ class CallController:
             )
             self._spawn(self._hangup_quietly(channel.id, "normal"))
 
-    def _inbound(self, channel: Channel, did: str) -> None:
+    def _inbound(self, channel: Channel, dialled: str) -> None:
+        did = normalize_number(dialled)
         if self.draining:
             self._log.info("draining: refusing a new call", channel=channel.id, did=did)
             if self.admission is not None:

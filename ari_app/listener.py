@@ -68,17 +68,17 @@ class EventListener:
 
     async def _run(self) -> None:
         attempt = 0
-        params = {
-            "app": self.settings.app,
-            "api_key": f"{self.settings.username}:{self.settings.password}",
-            "subscribeAll": "false",
-        }
+        params = {"app": self.settings.app, "subscribeAll": "false"}
+        # Asterisk accepts basic auth on the upgrade; an api_key in the URL would be quoted by
+        # aiohttp's errors, which are logged.
+        headers = {"Authorization": self.settings.authorization}
         async with aiohttp.ClientSession() as session:
             while True:
                 try:
                     async with session.ws_connect(
                         self.settings.events_url,
                         params=params,
+                        headers=headers,
                         heartbeat=HEARTBEAT_S,
                         timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                     ) as ws:

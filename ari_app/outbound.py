@@ -56,6 +56,7 @@ class TrunkRoute(msgspec.Struct, kw_only=True, frozen=True):
 
     name: str  # pacing/concurrency key, e.g. the trunk id
     endpoint: str
+    trunk_id: uuid.UUID | None = None  # recorded with the call
     cps: float = 1.0
     max_calls: int = 10
     caller_id: str | None = None
@@ -75,6 +76,7 @@ def queued_call(job: OutboundJob) -> Call:
         direction=Direction.OUTBOUND,
         from_number=job.from_number,
         to_number=job.to_number,
+        trunk_id=job.trunk_id,
         metadata=dict(job.variables),
     )
 
@@ -213,7 +215,7 @@ class OutboundDispatcher:
             await controller.fail_before_dialling(call)
             await self.queue.ack(job.call_id)
             return
-        call.trunk = trunk.name
+        call.trunk, call.trunk_id = trunk.name, trunk.trunk_id or call.trunk_id
         if not await self.queue.take_call_slot(
             trunk.name, job.call_id, trunk.max_calls, lease_s=SLOT_LEASE_S
         ):

@@ -13,8 +13,11 @@ from typing import Final
 import structlog
 
 from ari_app.call import Call
+from ari_app.tasks import cancel_and_wait
+from media.formats import AudioFormat
 from media.leg import MarkReached, MediaLeg, MediaLegClosed
 from pipeline.agent import AgentSettings
+from pipeline.beep import EventFeed, wait_for_beep
 from pipeline.engine import CallInfo, CallPipeline, CallProviders
 from pipeline.records import CallResult
 from pipeline.sink import CallSink, MemorySink
@@ -72,21 +75,44 @@ class PipelineConversations:
             raise
 
     async def leave_voicemail(self, call: Call, leg: MediaLeg, message: str) -> None:
+        """Speak `message` into the mailbox once its greeting is over (the beep, or quiet),
+        the message synthesized meanwhile."""
         if self._tts_for_voicemail is None:
             raise RuntimeError("no TTS configured for voicemail messages")
+        timeouts = self._timeouts or Timeouts()
         tts = await self._tts_for_voicemail(call)
-        await tts.connect()
+        feed = EventFeed(leg.events())
+        speech = asyncio.create_task(_synthesize(tts, message, leg.format))
         try:
-            encoder = WireEncoder(leg.format)
-            async for chunk in tts.synthesize(message):
-                await leg.send(encoder.feed(chunk))
-            await leg.send(encoder.finish())
+            verdict = await wait_for_beep(
+                feed,
+                leg.format,
+                max_wait_s=timeouts.voicemail_beep_s,
+                quiet_s=timeouts.voicemail_quiet_s,
+            )
+            log.info("voicemail greeting over", call_id=str(call.id), heard=verdict)
+            if verdict == "closed":
+                return
+            await leg.send(await speech)
             leg.mark(VOICEMAIL_MARK)
             async with asyncio.timeout(VOICEMAIL_PLAY_MAX_S):
-                async for event in leg.events():
+                while (event := await feed.next()) is not None:
                     if isinstance(event, MarkReached) and event.name == VOICEMAIL_MARK:
                         return
         except MediaLegClosed:
             log.info("voicemail box hung up during the message", call_id=str(call.id))
         finally:
-            await tts.close()
+            # Its failure, if any, was raised above where it mattered.
+            await asyncio.gather(cancel_and_wait(speech), return_exceptions=True)
+            await feed.close()
+
+
+async def _synthesize(tts: TTSProvider, text: str, fmt: AudioFormat) -> bytes:
+    """`text` as wire audio of `fmt`, whole (a voicemail message is short)."""
+    await tts.connect()
+    try:
+        encoder = WireEncoder(fmt)
+        parts = [encoder.feed(chunk) async for chunk in tts.synthesize(text)]
+        return b"".join([*parts, encoder.finish()])
+    finally:
+        await tts.close()

@@ -301,6 +301,15 @@ class CallSession:
             await self.set_status(CAUSE_STATUS.get(cause, CallStatus.FAILED))
         await self.end("caller channel ended")
 
+    async def media_ended(self) -> None:
+        """The external media channel left Stasis. Asterisk ends it when our leg hung up (its
+        StasisEnd can come before our teardown starts) and when our teardown hangs it up:
+        neither is an error; any other end is a media failure."""
+        ours = self.tearing_down or (self.leg is not None and self.leg.hung_up)
+        if not ours:
+            self.call.error = self.call.error or "external media channel ended"
+        await self.end("media leg hung up" if ours else "external media channel ended")
+
     @property
     def tearing_down(self) -> bool:
         """True once the teardown has started (whatever started it)."""

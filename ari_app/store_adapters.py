@@ -134,6 +134,7 @@ def call_record(call: Call, result: CallResult | None) -> CallRecord:
         id=call.id,
         tenant_id=call.tenant_id,
         agent_id=call.agent_id,
+        trunk_id=call.trunk_id,
         direction=call.direction.value,
         from_number=call.from_number,
         to_number=call.to_number,

@@ -8,5 +8,12 @@ if [ -z "${ARI_PASSWORD:-}" ]; then
 fi
 escaped=$(printf '%s' "$ARI_PASSWORD" | sed 's/[&|\\]/\\&/g')
 sed "s|@ARI_PASSWORD@|${escaped}|" /etc/asterisk/ari.conf.tmpl > /etc/asterisk/ari.conf
+# AMI (trunk registration status, reload checks) only with a password of its own.
+if [ -n "${AMI_PASSWORD:-}" ]; then
+    escaped=$(printf '%s' "$AMI_PASSWORD" | sed 's/[&|\\]/\\&/g')
+    sed "s|@AMI_PASSWORD@|${escaped}|" /etc/asterisk/manager.conf.tmpl > /etc/asterisk/manager.conf
+else
+    printf '[general]\nenabled = no\n' > /etc/asterisk/manager.conf
+fi
 mkdir -p /etc/asterisk/vocals
 exec asterisk -f -U asterisk -G asterisk

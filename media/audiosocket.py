@@ -177,7 +177,7 @@ class AudioSocketLeg(PacedLeg):
             return
         if not self._transport.is_closing():
             self._transport.write(HANGUP_FRAME)
-        self._close("hangup sent")
+        self._hang_up("hangup sent")
 
 
 def _outbound_converter(fmt: AudioFormat, wire_kind: int) -> Callable[[bytes], bytes] | None:

@@ -89,6 +89,11 @@ class MediaLeg(ABC):
         """True once the leg has closed, from either side."""
 
     @property
+    def hung_up(self) -> bool:
+        """True when our `hangup()` closed the leg (we ended the media, not the peer)."""
+        return False
+
+    @property
     @abstractmethod
     def queued_ms(self) -> int:
         """Milliseconds of outbound audio queued and not yet played."""

@@ -50,6 +50,7 @@ class PacedLeg(MediaLeg):
         self._closed = False
         self.close_reason: str | None = None
         self.failed = False  # closed because of bad input, a timeout or a transport error
+        self._hung_up = False
         self._read_timeout_s = read_timeout_s
         self._last_rx = time.monotonic()
         self._ticks = 0
@@ -169,6 +170,16 @@ class PacedLeg(MediaLeg):
         drained = self._drained
         if drained is not None and not drained.is_set():
             drained.set()
+
+    @property
+    def hung_up(self) -> bool:
+        return self._hung_up
+
+    def _hang_up(self, reason: str) -> None:
+        """Close the leg because our side ended the call (unless the peer closed it first)."""
+        if not self._closed:
+            self._hung_up = True
+            self._close(reason)
 
     def _close(self, reason: str, *, error: bool = False) -> None:
         """Close the leg once, log why, wake every waiter."""

@@ -433,4 +433,4 @@ class RtpLeg(PacedLeg):
 
     async def hangup(self) -> None:
         """RTP has no hangup signal: stop sending and free the port (ARI hangs up the channel)."""
-        self._close("hangup by us")
+        self._hang_up("hangup by us")

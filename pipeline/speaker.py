@@ -42,6 +42,16 @@ class _Item:
     sent_ms: int = 0
     complete: bool = False
     marked: bool = False
+    cut: bool = False  # its synthesis broke off: only the audio sent so far exists
+
+    def sent_words(self) -> list[str]:
+        """The words its audio carries: all of them, or for a cut sentence as many as the
+        audio sent would hold at the estimated speech rate."""
+        words = self.text.split()
+        if not self.cut:
+            return words
+        share = min(1.0, self.sent_ms / max(1, len(self.text) * MS_PER_CHAR_ESTIMATE))
+        return words[: int(len(words) * share)]
 
 
 class Speaker:
@@ -89,8 +99,9 @@ class Speaker:
 
     @property
     def spoken_text(self) -> str:
-        """Everything this message has sent audio for (what the caller hears if not cut)."""
-        return " ".join(i.text for i in self._items if i.sent_ms and i.text)
+        """Everything this message has sent audio for (what the caller hears if not cut);
+        a sentence whose synthesis broke off counts only as far as its audio went."""
+        return " ".join(w for i in self._items if i.sent_ms for w in i.sent_words())
 
     def say(self, text: str) -> None:
         """Queue a sentence; its synthesis starts now if within the look-ahead."""
@@ -128,7 +139,7 @@ class Speaker:
             if not item.text or not item.sent_ms:
                 continue
             if item.marked or (item.complete and item.start_ms + item.sent_ms <= played_ms):
-                words.extend(item.text.split())
+                words.extend(item.sent_words())
                 continue
             if played_ms <= item.start_ms:
                 break
@@ -138,7 +149,7 @@ class Speaker:
                 else max(item.sent_ms, len(item.text) * MS_PER_CHAR_ESTIMATE)
             )
             fraction = min(1.0, (played_ms - item.start_ms) / total)
-            item_words = item.text.split()
+            item_words = item.sent_words()
             words.extend(item_words[: int(len(item_words) * fraction)])
             break
         return " ".join(words)
@@ -204,7 +215,7 @@ class Speaker:
             item.chunks.put_nowait(_FAILED)
             return
         except StreamBroken:
-            pass  # what was produced plays; the rest of this sentence is lost (logged)
+            item.cut = True  # what was produced plays; the rest is lost (logged, recorded)
         tail = encoder.finish()
         if tail:
             item.chunks.put_nowait(tail)

@@ -80,3 +80,8 @@ class Timeouts:
     mark_grace_s: float = 2.0
     # Closing providers and hanging up at the end of the call.
     shutdown_s: float = 3.0
+    # Leaving a voicemail message: the longest wait for the mailbox's beep (greetings rarely
+    # run past 20 s), and the quiet that ends a greeting without one (longer than a pause
+    # within a greeting).
+    voicemail_beep_s: float = 20.0
+    voicemail_quiet_s: float = 3.0

@@ -8,21 +8,31 @@ here, and AMI messages are never logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
+import structlog
 from panoramisk import Manager
 
-# panoramisk logs whole AMI messages at DEBUG and actions (Login carries the secret) at
-# INFO; its log goes to this logger, which passes only warnings and errors.
+from ari_app.tasks import Backoff, cancel_and_wait, supervised_task
+
+log = structlog.get_logger(__name__)
+
+# panoramisk logs whole AMI messages at DEBUG (AuthDetail events carry trunk passwords),
+# actions at INFO and, when one cannot be sent, the action itself at ERROR (Login carries the
+# secret); some of it before its Manager hands the protocol this logger. None of it is
+# logged: AmiConnection logs the session's state itself.
 _wire_log = logging.getLogger(f"{__name__}.wire")
-_wire_log.setLevel(logging.WARNING)
+_wire_log.setLevel(logging.CRITICAL + 1)
+logging.getLogger("panoramisk").setLevel(logging.CRITICAL + 1)
 
 DEFAULT_AMI_PORT: Final = 5038
 DEFAULT_TIMEOUT_S: Final = 5.0
-# panoramisk reconnects on its own after a lost connection, waiting this long between tries.
-DEFAULT_RECONNECT_S: Final = 5
+# Reconnect delays after a failed login or a lost session: quick after an Asterisk restart,
+# at most half a minute apart while AMI stays away (each failure is logged).
+DEFAULT_BACKOFF: Final = Backoff(initial_s=0.5, max_s=30.0)
 REGISTRATION_EVENT: Final = "OutboundRegistrationDetail"
 ENDPOINT_EVENT: Final = "EndpointDetail"
 # Asterisk's answer when the endpoint is not in its configuration (res_pjsip ami_show_endpoint).
@@ -78,8 +88,28 @@ def parse_endpoint_detail(reply: object) -> dict[str, str] | None:
     raise AmiError("PJSIPShowEndpoint answered without an EndpointDetail event")
 
 
+class _Manager(Manager):  # type: ignore[misc]  # panoramisk has no type hints
+    """panoramisk's Manager without its own fixed-delay reconnect timers: `AmiConnection`
+    reconnects with backoff and logs each failure."""
+
+    def connection_made(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return  # `start` sees the failure on the same future
+        super().connection_made(future)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connected = False
+        self.authenticated = False
+        pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)
+        if pinger is not None:
+            pinger.cancel()
+            self.pinger = None
+        self.loop.call_soon(self.on_disconnect, self, exc)
+
+
 class AmiConnection:
-    """One logged-in AMI session to one Asterisk server, reconnecting by itself."""
+    """One logged-in AMI session to one Asterisk server; `keep_connected` logs in in the
+    background and logs in again after every loss."""
 
     def __init__(
         self,
@@ -89,18 +119,21 @@ class AmiConnection:
         *,
         port: int = DEFAULT_AMI_PORT,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-        reconnect_s: int = DEFAULT_RECONNECT_S,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self._timeout_s = timeout_s
+        self._backoff = backoff
         self._connected = False
-        self._manager: Any = Manager(
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._where = f"{host}:{port}"
+        self._manager: Any = _Manager(
             loop=asyncio.get_running_loop(),
             host=host,
             port=port,
             username=username,
             secret=secret,
             events="off",
-            reconnect_timeout=reconnect_s,
             log=_wire_log,
             on_login=self._on_login,
             on_disconnect=self._on_disconnect,
@@ -111,24 +144,51 @@ class AmiConnection:
 
     def _on_disconnect(self, _manager: object, _exc: object) -> None:
         self._connected = False
+        self._lost.set()
 
     @property
     def connected(self) -> bool:
-        """True while a logged-in session is up (panoramisk reconnects after a loss)."""
+        """True while a logged-in session is up."""
         return self._connected
 
     async def start(self) -> None:
         """Connect and log in; raises AmiError when either fails within the timeout."""
+        self._lost.clear()
         try:
             await asyncio.wait_for(self._manager.connect(), self._timeout_s)
             login = self._manager.authenticated_future
             if login is not None:
                 await asyncio.wait_for(asyncio.shield(login), self._timeout_s)
         except (OSError, TimeoutError) as exc:
+            self._manager.close()
             raise AmiError(f"AMI unreachable: {type(exc).__name__}") from exc
         if not self._manager.authenticated:
-            raise AmiError("AMI login refused")
+            self._manager.close()
+            raise AmiError("AMI login refused (check VOCALS_AMI_USER and VOCALS_AMI_PASSWORD)")
         self._connected = True
+
+    def keep_connected(self) -> None:
+        """Log in in the background, and again after every failure or loss."""
+        if self._task is None:
+            self._task = supervised_task("ami", self._run)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self.start()
+            except AmiError as exc:
+                delay = self._backoff.delay(attempt)
+                attempt += 1
+                log.warning("ami not connected", ami=self._where, error=str(exc),
+                            retry_in_s=round(delay, 1))  # fmt: skip
+                await asyncio.sleep(delay)
+                continue
+            attempt = 0
+            log.info("ami connected", ami=self._where)
+            await self._lost.wait()
+            log.warning("ami connection lost", ami=self._where)
+            self._manager.close()
 
     async def _send(self, action: dict[str, str]) -> object:
         if not self._connected:
@@ -150,6 +210,11 @@ class AmiConnection:
         reply = await self._send({"Action": "PJSIPShowEndpoint", "Endpoint": name})
         return parse_endpoint_detail(reply)
 
-    def close(self) -> None:
-        """Close the session (no reconnect follows)."""
+    async def close(self) -> None:
+        """Stop reconnecting and close the session."""
+        task, self._task = self._task, None
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(task)
+        self._connected = False
         self._manager.close()

@@ -31,7 +31,6 @@ SIP_USER_PATTERN: Final = re.compile(r"[A-Za-z0-9_.+*-]{1,64}")
 DID_PATTERN: Final = re.compile(r"\+?[0-9]{1,20}")
 HOST_LABEL_PATTERN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # Characters that change the meaning of a config line even in the middle of a value.
-SECRET_FORBIDDEN: Final = frozenset(";#[]\\")
 
 MAX_NAME_LENGTH: Final = 64
 MAX_HOST_LENGTH: Final = 253  # DNS limit for a full name
@@ -149,15 +148,15 @@ def validate_sip_user(value: object) -> str | None:
 
 
 def validate_secret(value: object) -> str | None:
-    """Password: printable ASCII without `; # [ ] \\`, no surrounding spaces, no leading `>`."""
+    """Password: printable ASCII, no surrounding spaces, no leading `>`. `; # [ ] \\` are
+    fine: the renderer escapes `;` as `\\;`, the only character Asterisk reads specially
+    inside a value."""
     if not isinstance(value, str) or not value:
         return "must be a non-empty string"
     if len(value) > MAX_SECRET_LENGTH:
         return f"must be at most {MAX_SECRET_LENGTH} characters"
     if not _ascii_printable(value):
         return "must be printable ASCII without line breaks or control characters"
-    if SECRET_FORBIDDEN.intersection(value):
-        return "must not contain ; # [ ] or \\"
     if value != value.strip():
         return "must not start or end with a space"
     if value.startswith(">"):

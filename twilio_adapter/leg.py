@@ -143,7 +143,7 @@ class TwilioLeg(PacedLeg):
             except Exception as exc:
                 log.warning("ending the call at Twilio failed", stream_sid=self.stream_sid,
                             error=repr(exc))  # fmt: skip
-        self._close("hangup from our side")
+        self._hang_up("hangup from our side")
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
 from redis.asyncio import Redis
 
 from providers import builtin, registry
+from provisioning.ami import AmiConnection, AmiError
 from store.migrate import available_migrations
 from vocals.services import redact_url, resolve_services
 from vocals.settings import Settings
@@ -101,9 +104,91 @@ async def _ari(settings: Settings) -> Check:
             False,
             "Asterisk refused the credentials: check VOCALS_ARI_USER/PASSWORD against ari.conf",
         )
+    if status == 404 and not settings.ari_url.rstrip("/").endswith("/ari"):
+        return Check(
+            "ARI",
+            False,
+            f"{url} answered HTTP 404: did you mean VOCALS_ARI_URL="
+            f"{settings.ari_url.rstrip('/')}/ari ?",
+        )
     if status != 200:
         return Check("ARI", False, f"{url} answered HTTP {status}")
     return Check("ARI", True, f"Asterisk answering at {settings.ari_url}")
+
+
+async def _ami(settings: Settings) -> Check:
+    if not settings.ari_url:
+        return Check("AMI", True, "not needed without an Asterisk (VOCALS_ARI_URL)")
+    if not settings.ami_password:
+        return Check(
+            "AMI",
+            False,
+            "VOCALS_AMI_PASSWORD is not set: trunk registrations and reload checks need AMI "
+            "(asterisk/conf/manager.conf)",
+        )
+    host = settings.ami_host or urlsplit(settings.ari_url).hostname or "127.0.0.1"
+    ami = AmiConnection(
+        host, settings.ami_user, settings.ami_password, port=settings.ami_port,
+        timeout_s=CHECK_TIMEOUT_S,
+    )  # fmt: skip
+    try:
+        await ami.start()
+    except AmiError as exc:
+        return Check(
+            "AMI",
+            False,
+            f"{host}:{settings.ami_port}: {exc}; check manager.conf ([general] enabled, the "
+            "user's secret and permit) and VOCALS_AMI_HOST/PORT/USER/PASSWORD",
+        )
+    finally:
+        await ami.close()
+    return Check("AMI", True, f"logged in as {settings.ami_user} at {host}:{settings.ami_port}")
+
+
+async def _audiosocket(settings: Settings) -> Check:
+    """The listener Asterisk's AudioSocket channels connect to: open (a `vocals serve` runs
+    here), and advertised at an address a remote Asterisk can reach."""
+    if not settings.ari_url:
+        return Check("AudioSocket", True, "not needed without an Asterisk (VOCALS_ARI_URL)")
+    advertised = settings.audiosocket_advertise_host or settings.audiosocket_host
+    ari_host = urlsplit(settings.ari_url).hostname or ""
+    if _is_local(advertised) and not _is_local(ari_host):
+        return Check(
+            "AudioSocket",
+            False,
+            f"Asterisk at {ari_host} would connect to {advertised}:{settings.audiosocket_port}: "
+            "set VOCALS_AUDIOSOCKET_ADVERTISE_HOST to this machine's address as Asterisk sees it",
+        )
+    where = f"{settings.audiosocket_host}:{settings.audiosocket_port}"
+    url = f"http://{settings.audiosocket_host}:{settings.audiosocket_health_port}/"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CHECK_TIMEOUT_S)) as session,
+            session.get(url) as response,
+        ):
+            stats = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return Check(
+            "AudioSocket",
+            False,
+            f"no listener at {where} (its health port {settings.audiosocket_health_port} does not "
+            f"answer: {exc.__class__.__name__}); `vocals serve` opens it",
+        )
+    if not (isinstance(stats, dict) and stats.get("listening")):
+        return Check("AudioSocket", False, f"the listener at {where} is not accepting calls")
+    return Check(
+        "AudioSocket",
+        True,
+        f"listening at {where}, advertised to Asterisk as {advertised}:{stats.get('port')}",
+    )
+
+
+def _is_local(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost"
+    return address.is_loopback or address.is_unspecified
 
 
 def _offline_providers() -> Check:
@@ -154,6 +239,8 @@ async def run_doctor(settings: Settings) -> list[Check]:
             _postgres(services.database_url),
             _redis(services.redis_url),
             _ari(settings),
+            _ami(settings),
+            _audiosocket(settings),
             asyncio.to_thread(_offline_providers),
             _configured_providers(services.database_url),
         )

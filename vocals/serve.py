@@ -107,6 +107,7 @@ async def build_app(runtime: Runtime) -> tuple[Litestar, Telephony]:
             ui_dist=UI_DIST,
             login_attempts_per_ip=runtime.settings.login_attempts_per_ip,
             allow_private_urls=runtime.settings.allow_private_urls,
+            sip_tls=runtime.settings.sip_tls,
         ),
         extra_health=health,
         on_trunks_changed=telephony.trunks_changed,

@@ -59,6 +59,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ami_port: int = 5038
     ami_user: str = "vocals"
     ami_password: str | None = None
+    # True once Asterisk has the [transport-tls] transport (asterisk/conf/pjsip.conf shows it
+    # commented out): only then are TLS trunks accepted.
+    sip_tls: bool = False
     asterisk_config_dir: str = f"{DEFAULT_DATA_DIR}/asterisk"
     recordings_dir: str = f"{DEFAULT_DATA_DIR}/recordings"
     data_dir: str = DEFAULT_DATA_DIR

@@ -265,6 +265,7 @@ class Telephony:
                 settings.ami_password,
                 port=settings.ami_port,
             )
+            self.ami.keep_connected()
         self.provisioning = ReloadCoordinator(
             ari,
             Path(settings.asterisk_config_dir),
@@ -310,6 +311,7 @@ class Telephony:
         return TrunkRoute(
             name=str(row.id),
             endpoint=endpoint.endpoint,
+            trunk_id=row.id,
             cps=row.max_cps,
             max_calls=row.max_calls,
             caller_id=job.from_number or row.from_user,
@@ -372,6 +374,10 @@ class Telephony:
             report["ari"] = "connected" if self.controller.listener.connected else "reconnecting"
             report["live_calls"] = len(self.controller.sessions)
             report["draining"] = self.controller.draining
+        if isinstance(self.ami, AmiConnection):
+            report["ami"] = "connected" if self.ami.connected else "reconnecting"
+        elif self.controller is not None:
+            report["ami"] = "not configured"
         if self.audiosocket is not None:
             report["audiosocket"] = self.audiosocket.stats()
         return report
@@ -405,7 +411,7 @@ class Telephony:
         if self.provisioning is not None:
             await self.provisioning.close()
         if isinstance(self.ami, AmiConnection):
-            self.ami.close()
+            await self.ami.close()
         if self._purger is not None:
             await self._purger.stop()
         if self._webhooks is not None:

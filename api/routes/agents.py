@@ -21,6 +21,7 @@ from api.reprovision import ReloadStatus, reprovision
 from providers.base import ProviderKind
 from store.config_cache import ConfigCache, agent_cache_name, did_cache_name
 from store.models import Agent, InboundRoute
+from store.numbers import normalize_number
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.twilio import number_cache_name
 
@@ -147,6 +148,8 @@ async def _checked_values(
     if policy == "leave_message" and not str(message).strip():
         errors.append(FieldError("voicemail_message", "is required to leave a message"))
     numbers = values.get("inbound_numbers")
+    if numbers is not None:
+        numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]
     if numbers is not None and len(set(numbers)) != len(numbers):
         errors.append(FieldError("inbound_numbers", "lists a number twice"))
     if errors:

@@ -19,9 +19,11 @@ from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
 from store.call_records import tenant_dead_letters
 from store.live_calls import LiveCallStore
 from store.models import CallRecord
+from store.numbers import normalize_number
 from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.calls import CallRepository, SttEventRepository
 from store.repositories.config import AgentRepository, SipTrunkRepository
+from store.repositories.twilio import TwilioAccountRepository
 
 Direction = Literal["inbound", "outbound"]
 # A dialable number: E.164 with or without `+`, or a short extension.
@@ -265,6 +267,28 @@ async def get_call(
     )
 
 
+async def _trunk_errors(
+    context: ApiContext, tenant_id: uuid.UUID, agent_id: uuid.UUID, trunk_id: uuid.UUID | None
+) -> list[FieldError]:
+    """The trunk the call goes out on: the one named, else the tenant's only one. An agent
+    with a Twilio number calls through Twilio and needs none."""
+    trunks = SipTrunkRepository(context.pool, context.box)
+    if trunk_id is not None:
+        if await trunks.get(tenant_id, trunk_id) is None:
+            return [FieldError("trunk_id", "no SIP trunk with this id")]
+        return []
+    count = (await trunks.list_page(tenant_id, limit=1)).total
+    if count < 2:
+        return []
+    if await TwilioAccountRepository(context.pool, context.box).agent_twilio_number(
+        tenant_id, agent_id
+    ):
+        return []
+    return [
+        FieldError("trunk_id", f"this tenant has {count} SIP trunks: set trunk_id to choose one")
+    ]
+
+
 @post(
     "/",
     operation_id="originateCall",
@@ -282,24 +306,24 @@ async def originate(
     errors: list[FieldError] = []
     if await AgentRepository(context.pool).get(tenant_id, data.agent_id) is None:
         errors.append(FieldError("agent_id", "no agent with this id"))
-    if data.trunk_id is not None and (
-        await SipTrunkRepository(context.pool, context.box).get(tenant_id, data.trunk_id) is None
-    ):
-        errors.append(FieldError("trunk_id", "no SIP trunk with this id"))
+    else:
+        errors += await _trunk_errors(context, tenant_id, data.agent_id, data.trunk_id)
     schedule_at = data.schedule_at
     if schedule_at is not None and schedule_at.tzinfo is None:
         schedule_at = schedule_at.replace(tzinfo=UTC)
     if errors:
         raise invalid_fields(errors)
     call_id = uuid.uuid4()
+    to_number = normalize_number(data.to)
+    from_number = normalize_number(data.from_) if data.from_ else ""
     record = CallRecord(
         id=call_id,
         tenant_id=tenant_id,
         agent_id=data.agent_id,
         trunk_id=data.trunk_id,
         direction="outbound",
-        from_number=data.from_ or "",
-        to_number=data.to,
+        from_number=from_number,
+        to_number=to_number,
         status=QUEUED,
         queued_at=datetime.now(UTC),
         variables=dict(data.variables),
@@ -310,8 +334,8 @@ async def originate(
             call_id=call_id,
             tenant_id=tenant_id,
             agent_id=data.agent_id,
-            to_number=data.to,
-            from_number=data.from_ or "",
+            to_number=to_number,
+            from_number=from_number,
             trunk_id=data.trunk_id,
             variables=dict(data.variables),
             not_before=schedule_at.timestamp() if schedule_at else 0.0,

@@ -22,9 +22,10 @@ from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
 from api.reprovision import ReloadStatus, reprovision
 from provisioning.models import InboundRoute, Trunk
 from provisioning.status import TrunkStatus
-from provisioning.validation import validate_did, validate_trunk
+from provisioning.validation import MAX_SECRET_LENGTH, validate_did, validate_trunk
 from store.config_cache import ConfigCache, did_cache_name
 from store.models import SipTrunk
+from store.numbers import normalize_number
 from store.repositories.config import InboundRouteRepository, SipTrunkRepository
 
 TrunkKind = Literal["registration", "ip"]
@@ -33,7 +34,16 @@ DtmfMode = Literal["rfc4733", "inband", "info", "auto"]
 Codec = Literal["ulaw", "alaw", "g722", "opus"]
 # Field-level rules (characters, ranges) are provisioning's; these bounds only keep JSON sane.
 Text = Annotated[str, msgspec.Meta(max_length=256)]
+# Provisioning's own limit, so the OpenAPI document promises what validation accepts.
+Password = Annotated[str, msgspec.Meta(max_length=MAX_SECRET_LENGTH)]
 MAX_TRUNK_ROUTES = 1_000
+
+# Why a TLS trunk is refused: Asterisk would take it and fail every call on it ("Event source
+# does not exist") because the shipped pjsip.conf has no TLS transport.
+TLS_NOT_CONFIGURED = (
+    "TLS needs a [transport-tls] transport in Asterisk's pjsip.conf; add it (with its "
+    "certificates) and set VOCALS_SIP_TLS=true, or use udp or tcp"
+)
 
 
 class TrunkRoute(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,7 +95,7 @@ class TrunkCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: int = 5060
     transport: Transport = "udp"
     username: Text | None = None
-    password: Text | None = None
+    password: Password | None = None
     from_user: Text | None = None
     from_domain: Text | None = None
     codecs: Annotated[list[Codec], msgspec.Meta(max_length=8)] = msgspec.field(
@@ -108,7 +118,7 @@ class TrunkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: int | msgspec.UnsetType = msgspec.UNSET
     transport: Transport | msgspec.UnsetType = msgspec.UNSET
     username: Text | msgspec.UnsetType | None = msgspec.UNSET
-    password: Text | msgspec.UnsetType | None = msgspec.UNSET
+    password: Password | msgspec.UnsetType | None = msgspec.UNSET
     from_user: Text | msgspec.UnsetType | None = msgspec.UNSET
     from_domain: Text | msgspec.UnsetType | None = msgspec.UNSET
     codecs: Annotated[list[Codec], msgspec.Meta(max_length=8)] | msgspec.UnsetType = msgspec.UNSET
@@ -120,15 +130,21 @@ class TrunkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ) = msgspec.UNSET
 
 
-def _validate(trunk_id: uuid.UUID, tenant_id: uuid.UUID, values: dict[str, Any]) -> None:
-    """422 naming every field provisioning would refuse (PROTOCOLS.md §6 whitelists)."""
+def _validate(
+    context: ApiContext, trunk_id: uuid.UUID, tenant_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """422 naming every field provisioning would refuse (PROTOCOLS.md §6 whitelists). The
+    routes' numbers are put in their stored form (store.numbers) on the way."""
     fields = {k: v for k, v in values.items() if k != "inbound_routes"}
     fields["codecs"] = tuple(fields.get("codecs", ()))
     candidate = Trunk(id=str(trunk_id), tenant_id=str(tenant_id), **fields)
     errors = [FieldError(e.field, e.reason) for e in validate_trunk(candidate)]
+    if candidate.transport == "tls" and not context.settings.sip_tls:
+        errors.append(FieldError("transport", TLS_NOT_CONFIGURED))
     routes = values.get("inbound_routes", [])
     seen: set[str] = set()
     for index, route in enumerate(routes):
+        route["did"] = normalize_number(route["did"])
         reason = validate_did(route["did"])
         if reason is None and route["did"] in seen:
             reason = "is listed twice"
@@ -261,7 +277,7 @@ async def create_trunk(
 ) -> TrunkOut:
     tenant_id, trunk_id = principal.tenant_id, uuid.uuid4()
     values: dict[str, Any] = msgspec.to_builtins(data)
-    _validate(trunk_id, tenant_id, values)
+    _validate(context, trunk_id, tenant_id, values)
     routes = values.pop("inbound_routes")
     await _check_routes(context, tenant_id, trunk_id, routes)
     repository = SipTrunkRepository(context.pool, context.box)
@@ -306,7 +322,7 @@ async def update_trunk(
     }
     merged["password"] = repository.reveal(current, "password")
     merged.update(given)
-    _validate(trunk_id, tenant_id, merged)
+    _validate(context, trunk_id, tenant_id, merged)
     routes = given.pop("inbound_routes", None)
     if routes is not None:
         await _check_routes(context, tenant_id, trunk_id, routes)

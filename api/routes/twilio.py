@@ -24,6 +24,7 @@ from api.context import ApiContext
 from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
 from provisioning.validation import validate_did
 from store.config_cache import ConfigCache
+from store.numbers import normalize_number
 from store.repositories.base import Conflict
 from store.repositories.twilio import (
     ACCOUNT_CACHE_NAME,
@@ -199,6 +200,7 @@ async def _set_provider(
 ) -> RoutedNumber:
     """404 for a number the tenant does not route; 409 for Twilio without an account."""
     tenant_id = principal.tenant_id
+    did = normalize_number(did)
     repository = _repository(context)
     before = None if validate_did(did) else await repository.routed_number(tenant_id, did)
     if before is None:

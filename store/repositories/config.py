@@ -16,6 +16,7 @@ from store.models import (
     User,
     Webhook,
 )
+from store.numbers import normalize_number
 from store.repositories.base import Conflict, TenantRepository
 
 
@@ -100,7 +101,9 @@ class InboundRouteRepository(TenantRepository[InboundRoute]):
     async def resolve_did(self, did: str) -> InboundRoute | None:
         """The route of a dialled number, across tenants: the entry point of an inbound call,
         which arrives before anyone knows its tenant. DIDs are unique across tenants."""
-        record = await self._pool.fetchrow(f"SELECT * FROM {self.table} WHERE did = $1", did)
+        record = await self._pool.fetchrow(
+            f"SELECT * FROM {self.table} WHERE did = $1", normalize_number(did)
+        )
         return self._row(record)
 
     async def replace_for_agent(
@@ -117,7 +120,7 @@ class InboundRouteRepository(TenantRepository[InboundRoute]):
             )
             kept = {r["did"]: r for r in removed}
             rows = []
-            for did in dids:
+            for did in map(normalize_number, dids):
                 old = kept.get(did)
                 record = await self._insert_route(
                     conn,

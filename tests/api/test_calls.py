@@ -17,6 +17,7 @@ from store.models import CallRecord
 from store.outbound_queue import DUE_KEY, OutboundQueue
 from store.repositories.calls import CallRepository
 from tests.api.conftest import MakeTenant, TenantHandle, client_for, create_agent
+from tests.api.test_sip_trunks import REGISTRATION
 
 
 async def test_originate_queues_the_call(
@@ -241,6 +242,34 @@ async def test_live_calls_of_the_tenant_only(
         await live.end(tenant.id, mine)
         await live.end(other_tenant.id, theirs)
     assert (await client.get("/api/v1/calls/live", headers=tenant.viewer)).json()["items"] == []
+
+
+async def test_two_trunks_and_no_trunk_id_is_refused_at_once(
+    client: httpx.AsyncClient, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    agent = await create_agent(client, tenant.admin)
+    call = {"agent_id": agent["id"], "to": "+15557654321"}
+    trunk_ids = []
+    for name in ("carrier-a", "carrier-b"):
+        one_trunk = await client.post("/api/v1/calls", json=call, headers=tenant.admin)
+        assert one_trunk.status_code == 202, one_trunk.text  # no trunk or one: no choice
+        trunk = await client.post(
+            "/api/v1/sip-trunks", json={**REGISTRATION, "name": name}, headers=tenant.admin
+        )
+        assert trunk.status_code == 201, trunk.text
+        trunk_ids.append(trunk.json()["id"])
+    refused = await client.post("/api/v1/calls", json=call, headers=tenant.admin)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error == {
+        "field": "trunk_id",
+        "reason": "this tenant has 2 SIP trunks: set trunk_id to choose one",
+    }
+    chosen = await client.post(
+        "/api/v1/calls", json={**call, "trunk_id": trunk_ids[1]}, headers=tenant.admin
+    )
+    assert chosen.status_code == 202, chosen.text
 
 
 async def test_dead_letters_of_the_tenant_for_its_admins(

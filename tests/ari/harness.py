@@ -29,9 +29,11 @@ from media.rtp import RtpPortPool
 from pipeline.agent import DEFAULT_APOLOGY, AgentSettings
 from pipeline.engine import CallProviders
 from pipeline.speech_cache import SpeechCache
+from pipeline.states import Timeouts
 from providers.base import TTSProvider
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
+from store.numbers import normalize_number
 from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
@@ -68,7 +70,7 @@ async def make_agent(
         tenant.id,
         {"name": "receptionist", "voicemail_policy": voicemail, "voicemail_message": message},
     )
-    did = did or f"1555{uuid.uuid4().int % 10**7:07d}"
+    did = normalize_number(did or f"1555{uuid.uuid4().int % 10**7:07d}")
     await InboundRouteRepository(pool).replace_for_agent(tenant.id, agent.id, [did])
     return Tenancy(tenant.id, agent.id, did)
 
@@ -91,6 +93,7 @@ class Process:
     route_media: MediaTransport = "audiosocket"
     rtp_pool: RtpPortPool | None = None
     claim_lease_s: float = 30.0
+    timeouts: Timeouts = FAST_TIMEOUTS
     admission: Admission | None = None
     events: CallEventSink | None = None
     llms: list[FakeLLM] = field(default_factory=list)
@@ -106,7 +109,7 @@ class Process:
             self._prepare,
             tts_for_voicemail=self._voicemail_tts,
             speech_cache=SpeechCache(),
-            timeouts=FAST_TIMEOUTS,
+            timeouts=self.timeouts,
         )
         ledger = StoreCallLedger(LiveCallStore(self.redis), CallRecordWriter(self.pool, self.redis))
         controller = CallController(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from provisioning.models import InboundRoute
+from provisioning.render import render_dialplan
 from store.live_calls import LiveCallStore
 from store.repositories.calls import CallRepository
 from tests.ari.harness import Process, eventually, make_agent
@@ -94,6 +97,53 @@ async def test_agent_ends_call_with_end_call(
         await proc.stop()
     [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
     assert (record.status, record.outcome) == ("completed", "agent_ended")
+    assert record.error_reason is None, record.error_reason
+
+
+async def test_media_channel_ended_by_asterisk_is_an_error(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    agent = await make_agent(pg_pool)
+    proc = Process(fake, pg_pool, redis)
+    await proc.start()
+    try:
+        caller = await fake.inbound_call(agent.did)
+        await asyncio.wait_for(caller.answered.wait(), 5)
+        await caller.wait_received(500)
+        [media] = [c for c in fake.live_channels() if c.kind == "audiosocket"]
+        fake.hangup_channel(media.id)
+        await caller.wait_ended(10)
+        await eventually(lambda: not fake.live_channels() and not fake.live_bridges())
+    finally:
+        await proc.stop()
+    [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
+    assert record.error_reason == "external media channel ended"
+
+
+async def test_plus_numbers_reach_their_agent_in_every_dialled_form(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    did = f"+1555{uuid.uuid4().int % 10**7:07d}"
+    agent = await make_agent(pg_pool, did=did)
+    routes = render_dialplan([], routes=[InboundRoute(did=did, agent_id=str(agent.agent_id))])
+    proc = Process(fake, pg_pool, redis)
+    await proc.start()
+    try:
+        for context, dialled in (
+            ("vocals-inbound", did),
+            ("vocals-inbound", did[1:]),
+            ("vocals-inbound", f"00{did[1:]}"),
+            ("vocals-inbound-routes", did),
+            ("vocals-inbound-routes", did[1:]),
+        ):
+            caller = await fake.dial_in(dialled, context=context, generated=(routes,))
+            await asyncio.wait_for(caller.answered.wait(), 5)
+            await caller.hangup()
+        await eventually(lambda: not fake.live_channels() and not fake.live_bridges())
+    finally:
+        await proc.stop()
+    page = await CallRepository(pg_pool).list_page(agent.tenant_id)
+    assert [r.to_number for r in page.items] == [did] * 5
 
 
 async def test_unknown_did_is_hung_up_without_a_record(

@@ -7,6 +7,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
 import pytest
@@ -17,7 +18,9 @@ from store.models import CallRecord
 from store.outbound_queue import LEASED_KEY, OutboundJob, OutboundQueue
 from store.repositories.calls import CallRepository
 from tests.ari.harness import Process, Tenancy, eventually, make_agent
-from tests.fakes.asterisk import Callee, FakeAsterisk
+from tests.fakes.asterisk import Callee, FakeAsterisk, ScriptedCaller, tone
+from tests.media.speechlike import speechlike
+from tests.pipeline.harness import FAST_TIMEOUTS
 
 pytestmark = pytest.mark.usefixtures("empty_outbound_queue")
 
@@ -137,6 +140,70 @@ async def test_machine_with_leave_message_policy_plays_it(
     assert callee.ended_by == "asterisk"
     assert (record.status, record.outcome) == ("completed", "voicemail")
     assert proc.llms == []
+
+
+def _bridged_at(fake: FakeAsterisk) -> float:
+    [bridged] = [c for c in fake.calls_to("POST", "/bridges/") if c.path.endswith("/addChannel")]
+    return bridged.t
+
+
+async def _leave_message_to(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis, greeting: bytes, **timeouts: float
+) -> tuple[float, ScriptedCaller]:
+    """Seconds from the callee's greeting starting (its audio flows once bridged) to the
+    agent's message reaching it, and the callee."""
+    agent = await make_agent(pg_pool, voicemail="leave_message", message="Please call us back.")
+    number = f"1555{uuid.uuid4().int % 10**7:07d}"
+    fake.callees[number] = Callee(amd_status="MACHINE", amd_cause="MAXWORDS-3-2", greeting=greeting)
+    app = f"vocals-vm-{uuid.uuid4().hex[:6]}"
+    proc = Process(fake, pg_pool, redis, app=app, timeouts=replace(FAST_TIMEOUTS, **timeouts))
+    await proc.start(dispatch=True)
+    try:
+        await enqueue(redis, agent, number)
+        callee = await asyncio.wait_for(fake.answered.get(), 10)
+        await callee.wait_ended(15)
+    finally:
+        await proc.stop()
+    assert callee.first_audio_at is not None
+    return callee.first_audio_at - _bridged_at(fake), callee
+
+
+GREETING_MS = 2000
+BEEP_MS = 300
+
+
+# After its beep a mailbox sends quiet audio, or (a silent far end) no frames at all.
+@pytest.mark.parametrize("after_beep", [bytes(16 * 1000), b""], ids=["quiet", "no-frames"])
+async def test_voicemail_message_starts_after_the_beep(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis, after_beep: bytes
+) -> None:
+    greeting = speechlike(8000, [(True, 900), (False, 200), (True, 900)])
+    after_s, callee = await _leave_message_to(
+        fake,
+        pg_pool,
+        redis,
+        greeting + tone(1000, BEEP_MS / 1000) + after_beep,
+        voicemail_quiet_s=2.0,  # so that only the beep can start the message this early
+    )
+    beep_end_s = (GREETING_MS + BEEP_MS) / 1000
+    assert beep_end_s <= after_s < beep_end_s + 1.0, after_s
+    assert callee.received_ms >= len("Please call us back.") * 40 - 100
+
+
+async def test_voicemail_message_without_a_beep_waits_for_the_greeting_to_end(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    greeting = speechlike(8000, [(True, GREETING_MS)])
+    after_s, _ = await _leave_message_to(fake, pg_pool, redis, greeting, voicemail_quiet_s=0.6)
+    assert GREETING_MS / 1000 + 0.6 <= after_s < GREETING_MS / 1000 + 1.6, after_s
+
+
+async def test_voicemail_message_is_left_after_the_longest_wait(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    endless = speechlike(8000, [(True, 6000)])
+    after_s, _ = await _leave_message_to(fake, pg_pool, redis, endless, voicemail_beep_s=1.5)
+    assert 1.5 <= after_s < 2.5, after_s
 
 
 @pytest.mark.parametrize(

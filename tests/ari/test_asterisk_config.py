@@ -7,6 +7,8 @@ from pathlib import Path
 
 from provisioning.render import DIALPLAN_FILENAME, INBOUND_CONTEXT, PJSIP_FILENAME
 from tests.fakes.asterisk import FakeAsterisk
+from tests.provisioning.asterisk_conf import parse_config
+from vocals.settings import Settings
 
 CONF = Path(__file__).resolve().parents[2] / "asterisk" / "conf"
 
@@ -49,3 +51,20 @@ def test_ari_user_and_channelvars() -> None:
     ari = (CONF / "ari.conf").read_text()
     assert re.search(r"^channelvars = VOCALS_CALL_ID,VOCALS_APP$", ari, re.M)
     assert re.search(r"^\[vocals\]\ntype = user", ari, re.M)
+
+
+def test_ami_user_vocals_logs_in_with_what_it_needs() -> None:
+    manager = parse_config((CONF / "manager.conf").read_text())
+    sections = {s.name: s for s in manager.sections}
+    assert sections["general"].values("enabled") == ["yes"]
+    user = sections[Settings().ami_user]
+    assert user.values("secret") == ["@AMI_PASSWORD@"]  # written at start from AMI_PASSWORD
+    assert "system" in user.values("read")[0].split(",")
+    assert "system" in user.values("write")[0].split(",")
+
+
+def test_asterisk_rtp_range_leaves_vocals_rtp_ports_free() -> None:
+    rtp = {key: value for s in parse_config((CONF / "rtp.conf").read_text()).sections
+           for key, _, value in s.entries}  # fmt: skip
+    low, high = Settings().rtp_port_range
+    assert int(rtp["rtpend"]) < low or int(rtp["rtpstart"]) > high

@@ -58,8 +58,14 @@ class FakeAmi:
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        """Listen on `port` (a free one while it is 0: a restart keeps the same port)."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def sessions(self) -> int:
+        """Connections open now."""
+        return len(self._writers)
 
     async def stop(self) -> None:
         if self._server is not None:

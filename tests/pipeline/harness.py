@@ -34,6 +34,8 @@ FAST_TIMEOUTS = Timeouts(
     dtmf_collect_s=0.3,
     mark_grace_s=1.0,
     shutdown_s=1.0,
+    voicemail_beep_s=5.0,
+    voicemail_quiet_s=0.6,
 )
 
 

@@ -177,3 +177,20 @@ async def test_stt_stream_error_switches_to_the_fallback() -> None:
     kinds = [e.kind for e in result.events if e.kind.startswith("stt")]
     assert kinds[:4] == ["stt.opened", "stt.error", "stt.closed", "stt.opened"]
     assert stt.closes >= 1
+
+
+async def test_tts_timeout_mid_sentence_records_only_what_was_sent() -> None:
+    # The first sentence's voice stalls after its first 200 ms of audio: the caller heard a
+    # syllable of it, so the record must not claim the sentence, and must say why.
+    tts = FakeTTS(faults={0: Fault(hang=True, after_items=1)})
+    llm = FakeLLM(replies=["This first sentence is rather long and will be cut short. Bye now."])
+    call = make_call(stt=FakeSTT(script=["hi"]), llm=llm, tts=tts)
+    await one_turn(call)
+    result = await call.end()
+    assert tts.requests[0].startswith("This first sentence")
+    assert result.transcript[-1].text == "Bye now."
+    assert call.pipeline.history[-1].content == "Bye now."
+    (failure,) = failures(result)
+    assert "ProviderTimeout" in failure["error"]
+    assert result.error_reason is not None
+    assert result.error_reason.startswith("text-to-speech failed 1 time(s)")

@@ -56,7 +56,7 @@ async def ami(pjsip: PjsipReload) -> AsyncIterator[FakeAmi]:
 
 @pytest.fixture
 async def ami_session(ami: FakeAmi) -> AsyncIterator[AmiConnection]:
-    conn = AmiConnection("127.0.0.1", ami.username, ami.secret, port=ami.port, reconnect_s=3600)
+    conn = AmiConnection("127.0.0.1", ami.username, ami.secret, port=ami.port)
     await conn.start()
     yield conn
-    conn.close()
+    await conn.close()

@@ -16,6 +16,7 @@ from provisioning.models import InboundRoute, Trunk
 from provisioning.naming import object_names
 from provisioning.render import DIALPLAN_FILENAME, PJSIP_FILENAME, render_all
 from provisioning.validation import InvalidTrunkError, validate_trunk
+from store.numbers import dialled_forms
 from tests.provisioning.asterisk_conf import ParsedConfig, Section, parse_config
 
 INJECTIONS = [
@@ -57,7 +58,7 @@ HOSTS = st.sampled_from(
     ["sip.example.com", "203.0.113.10", "2001:db8::1", "carrier-1.example.net", "h"]
 )
 USERS = st.text(alphabet=string.ascii_letters + string.digits + "_.+*-", min_size=1, max_size=64)
-SECRET_ALPHABET = "".join(ch for ch in map(chr, range(0x20, 0x7F)) if ch not in ";#[]\\")
+SECRET_ALPHABET = "".join(map(chr, range(0x20, 0x7F)))  # ; # [ ] \ included: escaped
 SECRETS = st.text(alphabet=SECRET_ALPHABET, min_size=1, max_size=128).filter(
     lambda s: s == s.strip() and not s.startswith(">")
 )
@@ -206,9 +207,13 @@ def _check_dialplan(trunk: Trunk, text: str) -> None:
     assert [s.name for s in parsed.sections] == ["vocals-inbound-routes"]
     dids = sorted(route.did for route in trunk.inbound_routes)
     expected = []
+    seen: set[str] = set()
     for did in dids:
-        expected.append(("exten", "=>", f"{did},1,Stasis(vocals,inbound,{did})"))
-        expected.append(("same", "=>", "n,Hangup()"))
+        for dialled in dialled_forms(did):  # +1555…, 1555…, 001555…: each form once
+            if dialled not in seen:
+                seen.add(dialled)
+                expected.append(("exten", "=>", f"{dialled},1,Stasis(vocals,inbound,{did})"))
+                expected.append(("same", "=>", "n,Hangup()"))
     assert parsed.sections[0].entries == expected
 
 

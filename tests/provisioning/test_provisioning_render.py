@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from provisioning.models import InboundRoute, Trunk
@@ -145,3 +146,14 @@ def test_no_trunks_renders_empty_files_that_still_define_the_context() -> None:
     assert pjsip.sections == [] and pjsip.directives == [] and pjsip.problems == []
     routes = parse_config(files[DIALPLAN_FILENAME])
     assert [(s.name, s.entries) for s in routes.sections] == [("vocals-inbound-routes", [])]
+
+
+def test_registration_port_goes_to_the_server_uri_only() -> None:
+    trunk = msgspec.structs.replace(REGISTRATION_TRUNK, port=5080)
+    [registration] = [
+        s
+        for s in parse_config(render_trunk(trunk)).sections
+        if s.values("type") == ["registration"]
+    ]
+    assert registration.values("server_uri") == ["sip:sip.acme.example:5080"]
+    assert registration.values("client_uri") == ["sip:123456@acme.example"]

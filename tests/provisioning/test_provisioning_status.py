@@ -108,7 +108,7 @@ async def test_ari_down_still_reports_registration(
 
 
 async def test_login_refused(ami: FakeAmi) -> None:
-    conn = AmiConnection("127.0.0.1", ami.username, "wrong", port=ami.port, reconnect_s=3600)
+    conn = AmiConnection("127.0.0.1", ami.username, "wrong", port=ami.port)
     with pytest.raises(AmiError, match="login refused"):
         await conn.start()
-    conn.close()
+    await conn.close()

@@ -89,3 +89,34 @@ async def test_agent_media_transport_migration_keeps_existing_agents(
             await agents.update(tenant_id, agent_id, {"media_transport": "webrtc"})
     finally:
         await pool.close()
+
+
+async def test_numbers_migration_gives_routes_their_e164_form(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ship_migrations_before(monkeypatch, 6)
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await migrate(conn)
+        tenant_id, agent_id = uuid.uuid4(), uuid.uuid4()
+        await conn.execute("INSERT INTO tenants (id, name) VALUES ($1, 'old')", tenant_id)
+        await conn.execute(
+            "INSERT INTO agents (id, tenant_id, name) VALUES ($1, $2, 'a')", agent_id, tenant_id
+        )
+        stored = ["15550100100", "0044207946000", "+15550100200", "15550100200", "1000", "0201"]
+        for did in stored:
+            await conn.execute(
+                "INSERT INTO inbound_routes (id, tenant_id, did, agent_id) VALUES ($1, $2, $3, $4)",
+                uuid.uuid4(),
+                tenant_id,
+                did,
+                agent_id,
+            )
+        monkeypatch.undo()
+        assert [m.version for m in await migrate(conn)][:1] == [6]
+        rows = await conn.fetch("SELECT did FROM inbound_routes ORDER BY did")
+    finally:
+        await conn.close()
+    assert sorted(r["did"] for r in rows) == sorted(
+        ["+15550100100", "+44207946000", "+15550100200", "15550100200", "1000", "0201"]
+    )

@@ -15,11 +15,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from tests.fakes.asterisk.caller import Callee, ScriptedCaller
+from tests.fakes.asterisk.dialplan import Dialplan
+from tests.provisioning.asterisk_conf import parse_config
 from vocals.simulator.ari_rest import (
     ASTERISK_ID,
     AUDIOSOCKET_CONNECT_TIMEOUT_S,
@@ -66,6 +69,16 @@ RUNNING_MODULES = (
     "res_stasis.so",
 )
 TIMER_B_S = 32.0  # SIP INVITE timeout when nobody answers at all
+SHIPPED_PJSIP = Path(__file__).resolve().parents[3] / "asterisk" / "conf" / "pjsip.conf"
+
+
+def pjsip_objects(text: str, kind: str) -> dict[str, dict[str, str]]:
+    """The `type = kind` sections of a pjsip.conf text: name -> options."""
+    return {
+        s.name: {key: value for key, _, value in s.entries}
+        for s in parse_config(text).sections
+        if s.values("type") == [kind]
+    }
 
 
 @dataclass
@@ -172,6 +185,9 @@ class FakeAsterisk:
         self.amd_context = amd_context
         self.time_scale = time_scale
         self.endpoints: dict[str, str] = {name: "online" for name in endpoints}
+        # Transports Asterisk has (the shipped pjsip.conf's), and each endpoint's transport.
+        self.transports = set(pjsip_objects(SHIPPED_PJSIP.read_text(), "transport"))
+        self.endpoint_transports: dict[str, str] = {}
         self.channels: dict[str, FakeChannel] = {}
         self.bridges: dict[str, FakeBridge] = {}
         self.sockets: dict[str, web.WebSocketResponse] = {}
@@ -402,6 +418,7 @@ class FakeAsterisk:
         hangup_after_s: float | None = None,
         variables: dict[str, str] | None = None,
         endpoint: str = "trunk1",
+        context: str = "vocals-inbound",
     ) -> ScriptedCaller:
         """A SIP caller dials `did`; the dialplan runs `Stasis(app,inbound,<did>)`."""
         args = ["inbound", did] if args is None else args
@@ -411,7 +428,7 @@ class FakeAsterisk:
             state="Ring",
             caller={"name": caller_name, "number": caller_number},
             dialplan={
-                "context": "vocals-inbound",
+                "context": context,
                 "exten": did,
                 "priority": 1,
                 "app_name": "Stasis",
@@ -427,6 +444,29 @@ class FakeAsterisk:
         self._register(ch)
         self._channel_event(ch, "StasisStart", args=args)
         return far
+
+    async def dial_in(
+        self,
+        number: str,
+        *,
+        context: str = "vocals-inbound",
+        generated: tuple[str, ...] = (),
+        caller_number: str = "+15557654321",
+    ) -> ScriptedCaller:
+        """A SIP caller dials `number` into `context`: the shipped extensions.conf (plus the
+        `generated` route files' text) decides what reaches Stasis, as in Asterisk. Raises
+        DialplanHangup when the dialplan never reaches Stasis."""
+        app, args = Dialplan.shipped(*generated).stasis(context, number)
+        return await self.inbound_call(
+            number, app=app, args=args, caller_number=caller_number, context=context
+        )
+
+    def load_pjsip(self, text: str) -> None:
+        """A reload of res_pjsip with `text` (a generated trunks file) included."""
+        for name, options in pjsip_objects(text, "endpoint").items():
+            self.endpoints[name] = "online"
+            if "transport" in options:
+                self.endpoint_transports[name] = options["transport"]
 
     def _far_party(
         self, ch: FakeChannel, number: str, hangup_after_s: float | None
@@ -470,6 +510,13 @@ class FakeAsterisk:
         await far.hangup()
 
     # Channel teardown -----------------------------------------------------------------
+
+    def hangup_channel(self, channel_id: str, cause: int = 16) -> None:
+        """`channel request hangup` on the CLI: Asterisk itself ends one channel (for an
+        AudioSocket channel it closes the TCP connection, sending no 0x00 frame)."""
+        ch = self.channels[channel_id]
+        self._channel_event(ch, "ChannelHangupRequest", cause=cause, soft=False)
+        self._destroy(ch, cause=cause)
 
     def _destroy(self, ch: FakeChannel, *, cause: int, from_ari: bool = False) -> None:
         """Hang a channel up: leave its bridge, StasisEnd, ChannelDestroyed (subscribed only)."""
@@ -657,6 +704,10 @@ class FakeAsterisk:
             ch.app, ch.subscribed = app, True
         else:
             ch.app = variables.get("VOCALS_APP")
+        if self.endpoint_transports.get(trunk or number, "transport-udp") not in self.transports:
+            # Asterisk answers the originate, then the INVITE finds no transport and the
+            # channel is gone at once: a subscription to it gets "Event source does not exist".
+            return web.json_response(ch.json())
         callee = self.callees.get(number, self.default_callee)
         self._far_party(ch, number, callee.hangup_after_s)
         self._register(ch)
