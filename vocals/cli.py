@@ -22,6 +22,7 @@ from vocals.admin import (
 from vocals.doctor import run_doctor
 from vocals.loadtest.command import loadtest
 from vocals.logs import configure_logging
+from vocals.selftest.command import selftest
 from vocals.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -163,6 +164,7 @@ def trunks_render(
 
 
 app.command("loadtest")(loadtest)
+app.command("selftest")(selftest)
 
 
 def main() -> None:

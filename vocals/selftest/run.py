@@ -1,0 +1,328 @@
+"""One selftest call, inbound (a Local channel into the inbound dialplan) or outbound (the
+server dials a number that Asterisk routes back into selftest's app), and its report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from pathlib import Path
+from typing import Final
+
+import httpx
+import msgspec
+
+from ari_app.client import AriClient, AriSettings
+from ari_app.errors import AriError
+from store.db import create_pool
+from store.repositories.config import InboundRouteRepository
+from vocals.demo import Ear, write_wav
+from vocals.selftest import hearing
+from vocals.selftest.line import CallerHalf, CallerLine
+from vocals.selftest.report import Limits, Report, Turn, judge
+from vocals.selftest.script import PHRASES, EarTap, Timeline, converse
+from vocals.selftest.surroundings import (
+    Snapshot,
+    ami_state,
+    ari_state,
+    endpoint_states,
+    leftovers,
+    server_health,
+    snapshot,
+)
+from vocals.services import resolve_services
+from vocals.settings import Settings
+from vocals.simulator.voices import caller_phrases, synthesize_phone_audio
+
+INBOUND_CONTEXT: Final = "vocals-inbound"
+# How long a dialled test call may ring (the server answers inbound calls at once; an
+# outbound one waits for the dispatcher's pacing slot).
+ANSWER_TIMEOUT_S: Final = 30.0
+OUTBOUND_ARRIVAL_TIMEOUT_S: Final = 60.0
+# After a hangup, Asterisk ends the channel's Stasis within milliseconds.
+TEARDOWN_TIMEOUT_S: Final = 5.0
+API_TIMEOUT_S: Final = 10.0
+# What the callee says on answering, as a person and as an answering machine; the machine's
+# greeting ends with a beep of BEEP_S at BEEP_HZ.
+HELLO: Final = "Hello?"
+MACHINE_GREETING: Final = (
+    "Hi, you have reached the voicemail of Sam Taylor. I cannot take your call right now. "
+    "Please leave your name and number after the tone, and I will call you back."
+)
+BEEP_HZ: Final = 1000.0
+BEEP_S: Final = 0.5
+# After the beep the machine records this long for the agent's message.
+MACHINE_RECORD_S: Final = 20.0
+
+
+class SelftestOptions(msgspec.Struct, kw_only=True, frozen=True):
+    number: str | None = None
+    context: str = INBOUND_CONTEXT
+    outbound: str | None = None  # None (inbound), "human" or "machine"
+    api_url: str | None = None
+    api_key: str | None = None
+    agent_id: str | None = None
+    server_url: str | None = None
+    listen_host: str | None = None
+    save: Path | None = None
+    limits: Limits = Limits()
+    # Where the caller's synthesized phrases are kept (the demo caller's cache by default).
+    voice_cache: Path | None = None
+
+
+class SelftestError(Exception):
+    """selftest could not place its call at all (settings, ARI, no number)."""
+
+
+async def run_selftest(settings: Settings, options: SelftestOptions) -> Report:
+    if not settings.ari_url or not settings.ari_password:
+        raise SelftestError("set VOCALS_ARI_URL and VOCALS_ARI_PASSWORD as for `vocals serve`")
+    ari = AriClient(
+        AriSettings(
+            url=settings.ari_url,
+            username=settings.ari_user,
+            password=settings.ari_password,
+            app=f"{settings.ari_app}-selftest",
+        )
+    )
+    server_url = options.server_url or f"http://{settings.http_host}:{settings.http_port}"
+    ari_now, ami, endpoints, server = await asyncio.gather(
+        ari_state(ari, settings.ari_app),
+        ami_state(settings),
+        endpoint_states(ari),
+        server_health(server_url),
+    )
+    if ari_now.error:
+        await ari.close()
+        raise SelftestError(f"ARI at {settings.ari_url}: {ari_now.error}")
+    number = options.number or await _first_routed_number(settings)
+    mode = "inbound" if options.outbound is None else f"outbound-{options.outbound}"
+    report = Report(
+        mode=mode, number=number, ari=ari_now, ami=ami, endpoints=endpoints, server=server
+    )
+    if options.voice_cache is None:
+        options = msgspec.structs.replace(
+            options, voice_cache=Path(settings.data_dir) / "demo" / "caller"
+        )
+    listen = options.listen_host or settings.audiosocket_host
+    line = CallerLine(
+        ari, listen_host=listen, advertise_host=settings.audiosocket_advertise_host or listen
+    )
+    try:
+        await line.open()
+        before = await snapshot(ari)
+        await line.prepare_media()
+        if options.outbound is None:
+            await _inbound(line, number, options, report, before)
+        else:
+            await _outbound(line, number, options, report, before)
+    finally:
+        await line.close()
+    judge(report, options.limits)
+    return report
+
+
+async def _first_routed_number(settings: Settings) -> str:
+    services = await resolve_services(settings, allow_embedded=False)
+    try:
+        pool = await create_pool(services.database_url, max_size=1)
+        try:
+            routes = await InboundRouteRepository(pool).list_all_tenants()
+        finally:
+            await pool.close()
+    finally:
+        services.close()
+    if not routes:
+        raise SelftestError("no number is routed to an agent: give one with --number")
+    return routes[0].did
+
+
+async def _inbound(
+    line: CallerLine, number: str, options: SelftestOptions, report: Report, before: Snapshot
+) -> None:
+    phrases = await caller_phrases(_voice_cache(options), PHRASES)
+    caller = line.expect_caller(f"selftest-{uuid.uuid4()}")
+    ear = _listen(line)
+    dialled_at = time.monotonic()
+    await line.ari.originate(
+        f"Local/{number}@{options.context}/n",
+        app=line.app,
+        app_args=["selftest"],
+        channel_id=caller.channel_id,
+        other_channel_id=f"{caller.channel_id}-dialplan",
+        timeout_s=int(ANSWER_TIMEOUT_S),
+    )
+    timeline = Timeline()
+    if await _answered(caller):
+        await line.connect_caller()
+        timeline.answered_at = caller.answered_at
+        report.answer_ms = _between(dialled_at, caller.answered_at)
+        await converse(line, caller, ear, phrases, timeline)
+    await _finish(line, caller, report, before)
+    _measure(report, ear, timeline)
+    _save(report, ear, options)
+
+
+async def _outbound(
+    line: CallerLine,
+    number: str,
+    options: SelftestOptions,
+    report: Report,
+    before: Snapshot,
+) -> None:
+    as_machine = options.outbound == "machine"
+    phrases = await caller_phrases(_voice_cache(options), PHRASES)
+    answer = await _callee_audio(options, as_machine)
+    ear = _listen(line)
+    line.accept_next_caller()
+    dialled_at = time.monotonic()
+    await _queue_call(options, number)
+    try:
+        caller = await asyncio.wait_for(line.caller_arrived(), OUTBOUND_ARRIVAL_TIMEOUT_S)
+    except TimeoutError:
+        report.script_stopped = (
+            f"no call reached '{line.app}' within {OUTBOUND_ARRIVAL_TIMEOUT_S:.0f} s: does "
+            f"Asterisk route {number} to Stasis({line.app})?"
+        )
+        return
+    await line.ari.answer(caller.channel_id)
+    caller.answered_at = time.monotonic()
+    await line.connect_caller()
+    report.answer_ms = _between(dialled_at, caller.answered_at)
+    _, answered_end = await line.say(answer)
+    # The agent speaks first once the callee has: its greeting is timed from there.
+    timeline = Timeline(answered_at=answered_end)
+    if as_machine:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(caller.ended.wait(), MACHINE_RECORD_S)
+        segments = hearing.speech_segments(ear.heard)
+        spoken = next((s.start for s in segments), None)
+        report.voicemail_after_beep_ms = _between(answered_end, spoken)
+        timeline = Timeline()
+    else:
+        await converse(line, caller, ear, phrases, timeline)
+    await _finish(line, caller, report, before)
+    _measure(report, ear, timeline)
+    _save(report, ear, options)
+
+
+def _voice_cache(options: SelftestOptions) -> Path:
+    assert options.voice_cache is not None
+    return options.voice_cache
+
+
+async def _callee_audio(options: SelftestOptions, as_machine: bool) -> bytes:
+    import numpy as np
+
+    if not as_machine:
+        return (await caller_phrases(_voice_cache(options), (HELLO,)))[0]
+    greeting = await synthesize_phone_audio(MACHINE_GREETING)
+    t = np.arange(int(BEEP_S * 8000)) / 8000
+    beep = (8000 * np.sin(2 * np.pi * BEEP_HZ * t)).astype("<i2").tobytes()
+    return greeting + bytes(8000) + beep
+
+
+def _listen(line: CallerLine) -> Ear:
+    assert line.leg is not None
+    ear = Ear()
+    line.leg.set_tap(EarTap(ear))
+    return ear
+
+
+async def _answered(caller: CallerHalf) -> bool:
+    answered = asyncio.ensure_future(caller.answered.wait())
+    ended = asyncio.ensure_future(caller.ended.wait())
+    try:
+        await asyncio.wait(
+            {answered, ended}, timeout=ANSWER_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        answered.cancel()
+        ended.cancel()
+    return caller.answered.is_set()
+
+
+async def _queue_call(options: SelftestOptions, number: str) -> None:
+    if not options.api_url or not options.api_key:
+        raise SelftestError("--outbound needs --api-url and --api-key")
+    headers = {"Authorization": f"Bearer {options.api_key}"}
+    base = options.api_url.rstrip("/") + "/api/v1"
+    async with httpx.AsyncClient(timeout=API_TIMEOUT_S, headers=headers) as client:
+        agent_id = options.agent_id
+        if agent_id is None:
+            agents = (await client.get(f"{base}/agents", params={"limit": 1})).json()
+            items = agents.get("items") if isinstance(agents, dict) else None
+            if not items:
+                raise SelftestError("no agent found over the API: give one with --agent-id")
+            agent_id = str(items[0]["id"])
+        response = await client.post(f"{base}/calls", json={"agent_id": agent_id, "to": number})
+    if response.status_code != 202:
+        raise SelftestError(f"POST /api/v1/calls answered {response.status_code}: {response.text}")
+
+
+async def _finish(line: CallerLine, caller: CallerHalf, report: Report, before: Snapshot) -> None:
+    """Hang up if the agent did not, wait for the teardown, clean up, count leftovers."""
+    if caller.answered.is_set() and not caller.ended.is_set():
+        await line.hang_up_caller()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(caller.stasis_ended.wait(), TEARDOWN_TIMEOUT_S)
+    if caller.ended.is_set():
+        if not caller.answered.is_set():
+            report.hung_up_by = None
+            report.script_stopped = (
+                f"refused before answer (cause {caller.cause} {caller.cause_txt})"
+            )
+        else:
+            report.hung_up_by = "selftest (the caller)" if caller.hung_up_by_selftest else "agent"
+        if caller.cause is not None:
+            report.hangup_cause = f"cause {caller.cause} {caller.cause_txt}".strip()
+        if caller.answered_at is not None and caller.ended_at is not None:
+            report.duration_s = round(caller.ended_at - caller.answered_at, 1)
+    await line.close_media()
+    try:
+        left = await leftovers(line.ari, before)
+    except AriError as exc:
+        report.problems.append(f"could not list what is left in Asterisk: {exc}")
+        return
+    report.leftover_channels = sorted(left.channels.values())
+    report.leftover_bridges = sorted(left.bridges.values())
+
+
+def _measure(report: Report, ear: Ear, timeline: Timeline) -> None:
+    segments = hearing.speech_segments(ear.heard)
+    report.script_stopped = report.script_stopped or timeline.stopped
+    if timeline.answered_at is not None:
+        first = hearing.first_start_after(segments, timeline.answered_at)
+        report.greeting_ms = _between(timeline.answered_at, first)
+    for index, said in enumerate(timeline.said):
+        if said is timeline.interruption:
+            continue
+        start = hearing.first_start_after(segments, said.end)
+        later = timeline.said[index + 1].start if index + 1 < len(timeline.said) else None
+        if start is not None and later is not None and start > later:
+            start = None  # what was heard answers a later phrase, not this one
+        report.turns.append(Turn(phrase=said.label, response_ms=_between(said.end, start)))
+    cut = timeline.interruption
+    if cut is not None:
+        stopped = hearing.stopped_after(segments, cut.start, cut.end)
+        report.barge_in_ms = _between(cut.start, stopped)
+        report.turns.append(
+            Turn(
+                phrase=cut.label,
+                response_ms=_between(cut.end, hearing.first_start_after(segments, cut.end)),
+            )
+        )
+    report.level_dbfs, report.peak_dbfs = hearing.dbfs(ear.heard)
+
+
+def _between(start: float | None, end: float | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000)
+
+
+def _save(report: Report, ear: Ear, options: SelftestOptions) -> None:
+    if options.save is not None and ear.heard:
+        write_wav(options.save, ear)
+        report.saved = str(options.save)
