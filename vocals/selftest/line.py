@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -36,6 +37,11 @@ log = structlog.get_logger(__name__)
 # Asterisk connects the AudioSocket and the channel enters Stasis within milliseconds.
 MEDIA_UP_TIMEOUT_S: Final = 10.0
 EVENTS_CONNECT_TIMEOUT_S: Final = 10.0
+# A phone sends audio all the time, silence between words included: the far end's end-of-speech
+# detection needs it. selftest keeps this much of it queued ahead of the pacer.
+SILENCE_LEAD_MS: Final = 60
+SILENCE_FRAME: Final = bytes(320)
+TALK_PERIOD_S: Final = 0.02
 # selftest's bridge is named so that no Vocals process mistakes it for an orphan of its own
 # (those are named `<app>-...`).
 BRIDGE_PREFIX: Final = "selftest-"
@@ -82,7 +88,8 @@ class CallerLine:
         self._accepting = False
         self._arrived = asyncio.Event()
         self._marks: dict[str, asyncio.Event] = {}
-        self._reader: asyncio.Task[None] | None = None
+        self._phrases: deque[tuple[bytes, str, str]] = deque()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def open(self) -> None:
         """Listen for Asterisk's AudioSocket and connect selftest's events WebSocket."""
@@ -113,7 +120,7 @@ class CallerLine:
             await self._media_started.wait()
         assert isinstance(leg, AudioSocketLeg)
         self.leg = leg
-        self._reader = asyncio.create_task(self._read(leg))
+        self._tasks = [asyncio.create_task(self._read(leg)), asyncio.create_task(self._talk(leg))]
         await self.ari.add_channels(bridge.id, [channel.id])
 
     def expect_caller(self, channel_id: str) -> CallerHalf:
@@ -139,14 +146,10 @@ class CallerLine:
     async def say(self, pcm: bytes) -> tuple[float, float]:
         """Speak `pcm` (slin 8 kHz) into the call; returns when it started and ended going out
         (time.monotonic())."""
-        assert self.leg is not None
         start, end = f"start-{uuid.uuid4()}", f"end-{uuid.uuid4()}"
-        self.leg.mark(start)
         started = self._mark(start)
         ended = self._mark(end)
-        await self.leg.send(pcm)
-        self.leg.flush()
-        self.leg.mark(end)
+        self._phrases.append((pcm, start, end))
         await started.wait()
         started_at = time.monotonic()
         await ended.wait()
@@ -156,6 +159,18 @@ class CallerLine:
         event = asyncio.Event()
         self._marks[name] = event
         return event
+
+    async def _talk(self, leg: MediaLeg) -> None:
+        """Say the queued phrases, and silence in between, as a phone does."""
+        while not leg.closed:
+            if self._phrases:
+                pcm, start, end = self._phrases.popleft()
+                leg.mark(start)
+                await leg.send(pcm)
+                leg.mark(end)  # pads a partial last frame
+            while leg.queued_ms < SILENCE_LEAD_MS and not leg.closed:
+                await leg.send(SILENCE_FRAME)
+            await asyncio.sleep(TALK_PERIOD_S)
 
     async def _read(self, leg: MediaLeg) -> None:
         """Drain the leg (heard audio reaches the ear through its tap); note played marks."""
@@ -192,8 +207,8 @@ class CallerLine:
         await self.close_media()
         await self.listener.stop()
         await self._server.stop()
-        if self._reader is not None:
-            self._reader.cancel()
+        for task in self._tasks:
+            task.cancel()
         await self.ari.close()
 
     async def _handle(self, event: AriEvent | UnknownEvent) -> None:

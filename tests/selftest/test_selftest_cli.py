@@ -1,0 +1,156 @@
+"""`vocals selftest` as a user runs it: a real `vocals serve` (load-test providers) against the
+fake Asterisk, and selftest as a second real process placing its Local channel call through
+the fake into the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import asyncpg
+import httpx
+import pytest
+
+from store.repositories.config import AgentRepository, InboundRouteRepository
+from store.repositories.tenants import TenantsRepository
+from tests.conftest import REPO_ROOT
+from tests.fakes.asterisk import FakeAsterisk
+from tests.loadtest.test_loadtest_cli import server_env
+
+NUMBER: Final = "15550100177"
+UNROUTED: Final = "15550100199"
+SERVER_START_S: Final = 60.0
+SELFTEST_TIMEOUT_S: Final = 120.0
+# The caller's fifth phrase is its goodbye: the agent ends the call on it.
+END_CALL_AFTER_TURNS: Final = 5
+
+
+async def routed_agent(pool: asyncpg.Pool) -> None:
+    """A tenant whose load-test agent answers NUMBER and hangs up after the caller's goodbye."""
+    if await InboundRouteRepository(pool).resolve_did(NUMBER) is not None:
+        return
+    tenant = await TenantsRepository(pool).create(f"selftest-{uuid.uuid4().hex[:8]}")
+    agent = await AgentRepository(pool).create(
+        tenant.id,
+        {
+            "name": "selftest agent",
+            "system_prompt": "Test agent.",
+            "welcome_message": "Hello, this is the test agent.",
+            "stt": {"vendor": "loadtest", "options": {"stt_delay_ms": 200}},
+            "llm": {
+                "vendor": "loadtest",
+                "options": {"end_call_after_turns": END_CALL_AFTER_TURNS},
+            },
+            "tts": {"vendor": "loadtest", "options": {"ttfb_ms": 100}},
+            "barge_in_sensitivity": "high",
+        },
+    )
+    await InboundRouteRepository(pool).replace_for_agent(tenant.id, agent.id, [NUMBER])
+
+
+@pytest.fixture
+async def asterisk() -> AsyncIterator[FakeAsterisk]:
+    fake = FakeAsterisk(password="selftest-ari-password")
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def serving(
+    asterisk: FakeAsterisk, database_url: str, redis_url: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[dict[str, str]]:
+    """`vocals serve` controlling the fake Asterisk; yields the environment both share."""
+    await routed_agent(pg_pool)
+    env = server_env(database_url, redis_url)
+    env.update(VOCALS_ARI_URL=asterisk.ari_url, VOCALS_ARI_PASSWORD=asterisk.password)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "vocals", "serve", cwd=REPO_ROOT, env=env
+    )
+    try:
+        await healthy(env["VOCALS_PUBLIC_URL"], server)
+        await asterisk.wait_for_app("vocals", timeout_s=SERVER_START_S)
+        yield env
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(server.wait(), 30)
+        except TimeoutError:
+            server.kill()
+            await server.wait()
+
+
+async def healthy(base: str, server: asyncio.subprocess.Process) -> None:
+    """Until the server answers /healthz with its greetings synthesized."""
+    deadline = time.monotonic() + SERVER_START_S
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            assert server.returncode is None, "vocals serve exited"
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                body = (await client.get(f"{base}/healthz")).json()
+                if body.get("extra", {}).get("greetings_ready") is True:
+                    return
+            await asyncio.sleep(0.2)
+    raise AssertionError("vocals serve did not become healthy")
+
+
+async def selftest(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "vocals",
+        "selftest",
+        *args,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), SELFTEST_TIMEOUT_S)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_selftest_call_goes_as_a_call_should(
+    serving: dict[str, str], asterisk: FakeAsterisk, tmp_path: Any
+) -> None:
+    wav = tmp_path / "call.wav"
+    status, out, err = await selftest(serving, "--number", NUMBER, "--json", "--save", str(wav))
+    assert status == 0, out + err
+    report = json.loads(out)
+    assert report["ok"] is True and report["problems"] == []
+    assert 0 < report["answer_ms"] < 2000
+    # The greeting is cached at start-up: it comes as soon as the server's media is up.
+    assert 0 < report["greeting_ms"] < 2000
+    answered = [t for t in report["turns"] if t["response_ms"] is not None]
+    assert len(answered) >= 4, report["turns"]
+    # End of speech (500 ms) + STT 200 + LLM 200 + TTS 100 and the server's own work.
+    assert all(800 < t["response_ms"] < 3000 for t in answered), report["turns"]
+    assert 0 < report["barge_in_ms"] < 1500
+    assert report["hung_up_by"] == "agent"
+    assert -30 < report["level_dbfs"] < -6
+    assert report["leftover_channels"] == [] and report["leftover_bridges"] == []
+    assert report["ari"]["server_app_registered"] is True
+    assert report["server"]["ari"] == "connected"
+    assert wav.stat().st_size > 8000 * 2 * 2 * 10  # stereo, more than 10 s
+    assert asterisk.live_channels() == [] and asterisk.live_bridges() == []
+    originated = asterisk.calls_to("POST", "/channels/selftest-")
+    dialled = [c.params["endpoint"] for c in originated if "endpoint" in c.params]
+    assert dialled == [f"Local/{NUMBER}@vocals-inbound/n"]
+
+
+async def test_selftest_fails_with_the_reason_when_no_agent_answers(
+    serving: dict[str, str], asterisk: FakeAsterisk
+) -> None:
+    status, out, err = await selftest(serving, "--number", UNROUTED)
+    assert status == 1, out + err
+    assert "PROBLEM    the call was never answered" in out
+    assert "selftest FAILED" in out
+    assert asterisk.live_channels() == [] and asterisk.live_bridges() == []
