@@ -74,12 +74,15 @@ def selftest(
 
     from ari_app.errors import AriError
     from vocals.cli import _settings
+    from vocals.logs import configure_logging
     from vocals.selftest.report import Limits, format_text
     from vocals.selftest.run import SelftestError, SelftestOptions, run_selftest
 
     if outbound is not None and outbound not in OUTBOUND_KINDS:
         raise typer.BadParameter("human or machine", param_hint="--outbound")
     settings = _settings(config)
+    if settings.log_level == "info":
+        configure_logging("warning", settings.log_format)  # the report is the output
     options = SelftestOptions(
         number=number,
         context=context,

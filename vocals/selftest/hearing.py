@@ -15,6 +15,9 @@ FULL_SCALE: Final = 32768.0
 # between sentences of one reply stay together, a reply and the next one do not.
 SEGMENT_GAP_S: Final = 0.5
 FRAME_S: Final = 0.02
+# No frame from the agent for this long: its audio stopped (frames come every 20 ms while it
+# plays, silence included).
+STREAM_GAP_S: Final = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +51,30 @@ def first_start_after(segments: list[Segment], t: float) -> float | None:
     return next((s.start for s in segments if s.start > t), None)
 
 
-def stopped_after(segments: list[Segment], started: float, until: float) -> float | None:
-    """When the agent's speech that was going on at `started` stopped for good before `until`
-    (it may pause and go on talking over the caller: the last stretch begun before `until`
-    counts); None when it never stopped before `until`."""
-    talking = [s for s in segments if s.end >= started and s.start < until]
-    if not talking:
-        return started
-    end = talking[-1].end + FRAME_S
-    return end if end < until else None
+def stopped_after(
+    heard: list[tuple[float, bytes]], segments: list[Segment], started: float, until: float
+) -> float | None:
+    """When the agent's audio that was playing at `started` stopped, if before `until`.
+
+    Asterisk forwards the agent's frames only while the agent sends some, pauses between
+    words included: the stream stopping (no frame for STREAM_GAP_S) is when its queue was
+    dropped, which speech energy alone cannot tell from a pause. A stop after which the agent
+    starts speaking again before `until` was a pause, not the stop."""
+    arrivals = [at for at, _ in heard if at >= started - STREAM_GAP_S]
+    last = started
+    for at in [*arrivals, math.inf]:
+        if at - last >= STREAM_GAP_S:
+            resumed = any(last < s.start < until for s in segments)
+            if not resumed:
+                stop = last + FRAME_S if arrivals and last > started else started
+                return stop if stop < until else None
+        last = max(last, at)
+    return None
+
+
+def playing_at(heard: list[tuple[float, bytes]], t: float) -> bool:
+    """Whether the agent's audio was arriving at `t`."""
+    return any(t - STREAM_GAP_S <= at <= t for at, _ in heard)
 
 
 def dbfs(heard: list[tuple[float, bytes]]) -> tuple[float | None, float | None]:

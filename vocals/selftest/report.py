@@ -35,6 +35,7 @@ class Report(msgspec.Struct, kw_only=True):
     greeting_ms: int | None = None
     turns: list[Turn] = msgspec.field(default_factory=list)
     barge_in_ms: int | None = None
+    barge_in_failure: str | None = None
     hung_up_by: str | None = None
     hangup_cause: str | None = None
     level_dbfs: float | None = None
@@ -75,7 +76,7 @@ def judge(report: Report, limits: Limits) -> None:
         )
     if report.mode != "outbound-machine":
         if report.barge_in_ms is None:
-            problems.append("the agent did not stop talking when the caller interrupted")
+            problems.append(f"barge-in: {report.barge_in_failure or 'the caller never cut in'}")
         elif report.barge_in_ms > limits.barge_in_max_ms:
             problems.append(
                 f"barge-in took {report.barge_in_ms} ms, more than {limits.barge_in_max_ms} ms"
@@ -108,8 +109,7 @@ def format_text(report: Report) -> list[str]:
     lines.append(f"trunks     registrations: {registrations or 'none'}")
     endpoints = ", ".join(f"{k} {v}" for k, v in report.endpoints.items())
     lines.append(f"           PJSIP endpoints: {endpoints or 'none'}")
-    server = ", ".join(f"{k} {v}" for k, v in report.server.items())
-    lines.append(f"server     {server}")
+    lines.append(f"server     {_server_line(report.server)}")
     lines.append(f"call       {report.mode} to {report.number}")
     lines.append(f"answered   {_ms(report.answer_ms)} after dialling")
     lines.append(f"greeting   {_ms(report.greeting_ms)} from answer to the first agent audio")
@@ -140,3 +140,15 @@ def format_text(report: Report) -> list[str]:
     lines.extend(f"PROBLEM    {p}" for p in report.problems)
     lines.append("selftest passed" if report.ok else "selftest FAILED")
     return lines
+
+
+def _server_line(server: dict[str, Any]) -> str:
+    """The server's /healthz in one line: its scalar fields, and whether listeners listen."""
+    parts = []
+    for key, value in server.items():
+        if isinstance(value, dict):
+            if "listening" in value:
+                parts.append(f"{key} {'listening' if value['listening'] else 'NOT listening'}")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)

@@ -305,8 +305,13 @@ def _measure(report: Report, ear: Ear, timeline: Timeline) -> None:
         report.turns.append(Turn(phrase=said.label, response_ms=_between(said.end, start)))
     cut = timeline.interruption
     if cut is not None:
-        stopped = hearing.stopped_after(segments, cut.start, cut.end)
-        report.barge_in_ms = _between(cut.start, stopped)
+        if not hearing.playing_at(ear.heard, cut.start):
+            report.barge_in_failure = "the agent was silent when the caller cut in"
+        else:
+            stopped = hearing.stopped_after(ear.heard, segments, cut.start, cut.end)
+            report.barge_in_ms = _between(cut.start, stopped)
+            if stopped is None:
+                report.barge_in_failure = "the agent kept talking over the caller"
         report.turns.append(
             Turn(
                 phrase=cut.label,
