@@ -31,6 +31,8 @@ class Report(msgspec.Struct, kw_only=True):
     ami: AmiState
     endpoints: dict[str, str]
     server: dict[str, Any]
+    # The technology of the server's media channel for this call (AudioSocket, UnicastRTP).
+    server_media: str | None = None
     answer_ms: int | None = None
     greeting_ms: int | None = None
     turns: list[Turn] = msgspec.field(default_factory=list)
@@ -59,7 +61,8 @@ def judge(report: Report, limits: Limits) -> None:
     if report.ari.error:
         problems.append(f"ARI: {report.ari.error}")
     if report.answer_ms is None:
-        problems.append("the call was never answered")
+        why = f" ({report.hangup_cause}: no agent took it)" if report.hangup_cause else ""
+        problems.append(f"the call was never answered{why}")
         return
     if report.mode == "outbound-machine":
         after_beep = report.voicemail_after_beep_ms
@@ -110,7 +113,8 @@ def format_text(report: Report) -> list[str]:
     endpoints = ", ".join(f"{k} {v}" for k, v in report.endpoints.items())
     lines.append(f"           PJSIP endpoints: {endpoints or 'none'}")
     lines.append(f"server     {_server_line(report.server)}")
-    lines.append(f"call       {report.mode} to {report.number}")
+    media = f" (server media: {report.server_media})" if report.server_media else ""
+    lines.append(f"call       {report.mode} to {report.number}{media}")
     lines.append(f"answered   {_ms(report.answer_ms)} after dialling")
     lines.append(f"greeting   {_ms(report.greeting_ms)} from answer to the first agent audio")
     for turn in report.turns:

@@ -158,7 +158,11 @@ async def _inbound(
         await line.connect_caller()
         timeline.answered_at = caller.answered_at
         report.answer_ms = _between(dialled_at, caller.answered_at)
-        await converse(line, caller, ear, phrases, timeline)
+        talk = asyncio.create_task(converse(line, caller, ear, phrases, timeline))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ear.agent_starts(0.0), ANSWER_TIMEOUT_S)
+            report.server_media = await _server_media(line, f"{caller.channel_id}-dialplan")
+        await talk
     await _finish(line, caller, report, before)
     _measure(report, ear, timeline)
     _save(report, ear, options)
@@ -241,6 +245,20 @@ async def _answered(caller: CallerHalf) -> bool:
         answered.cancel()
         ended.cancel()
     return caller.answered.is_set()
+
+
+async def _server_media(line: CallerLine, channel_id: str) -> str | None:
+    """The server's external media channel bridged with `channel_id` (its technology shows the
+    transport the agent uses: AudioSocket or UnicastRTP)."""
+    try:
+        for bridge in await line.ari.list_bridges():
+            if channel_id in bridge.channels:
+                others = [c for c in bridge.channels if c != channel_id]
+                if others:
+                    return (await line.ari.get_channel(others[0])).name.split("/", 1)[0]
+    except AriError:
+        return None
+    return None
 
 
 async def _queue_call(options: SelftestOptions, number: str) -> None:
