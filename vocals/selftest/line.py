@@ -59,6 +59,8 @@ class CallerHalf:
     cause: int | None = None
     cause_txt: str = ""
     hung_up_by_selftest: bool = False
+    # selftest's own media connection closed under it (Asterisk went away mid-call).
+    media_lost: bool = False
     stasis_ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -181,6 +183,11 @@ class CallerLine:
                     event.set()
         for event in self._marks.values():
             event.set()
+        caller = self.caller
+        if caller is not None and not caller.ended.is_set() and self.media_channel_id is not None:
+            caller.media_lost = True
+            caller.ended_at = time.monotonic()
+            caller.ended.set()
 
     async def hang_up_caller(self) -> None:
         """The caller hangs up (unless the call is already over)."""

@@ -116,12 +116,14 @@ def format_text(report: Report) -> list[str]:
     media = f" (server media: {report.server_media})" if report.server_media else ""
     lines.append(f"call       {report.mode} to {report.number}{media}")
     lines.append(f"answered   {_ms(report.answer_ms)} after dialling")
-    lines.append(f"greeting   {_ms(report.greeting_ms)} from answer to the first agent audio")
-    for turn in report.turns:
-        lines.append(f"turn       '{turn.phrase}': agent answered {_ms(turn.response_ms)} after")
-    lines.append(
-        f"barge-in   agent audio stopped {_ms(report.barge_in_ms)} after the caller cut in"
-    )
+    if report.answer_ms is not None and report.mode != "outbound-machine":
+        lines.append(f"greeting   {_ms(report.greeting_ms)} from answer to the first agent audio")
+        for turn in report.turns:
+            lines.append(
+                f"turn       '{turn.phrase}': agent answered {_ms(turn.response_ms)} after"
+            )
+        stopped = f"agent audio stopped {_ms(report.barge_in_ms)} after the caller cut in"
+        lines.append(f"barge-in   {report.barge_in_failure or stopped}")
     if report.voicemail_after_beep_ms is not None:
         lines.append(f"voicemail  message began {report.voicemail_after_beep_ms} ms after the beep")
     level = (

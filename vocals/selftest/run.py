@@ -291,6 +291,9 @@ async def _finish(line: CallerLine, caller: CallerHalf, report: Report, before: 
             report.script_stopped = (
                 f"refused before answer (cause {caller.cause} {caller.cause_txt})"
             )
+        elif caller.media_lost:
+            report.problems.append("Asterisk closed selftest's AudioSocket mid-call")
+            report.hung_up_by = "nobody: the media connection was lost"
         else:
             report.hung_up_by = "selftest (the caller)" if caller.hung_up_by_selftest else "agent"
         if caller.cause is not None:
