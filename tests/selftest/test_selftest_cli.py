@@ -154,3 +154,13 @@ async def test_selftest_fails_with_the_reason_when_no_agent_answers(
     assert "PROBLEM    the call was never answered" in out
     assert "selftest FAILED" in out
     assert asterisk.live_channels() == [] and asterisk.live_bridges() == []
+
+
+async def test_selftest_says_why_it_cannot_place_a_call(database_url: str, redis_url: str) -> None:
+    env = server_env(database_url, redis_url)  # nothing listens on its ARI or HTTP ports
+    status, out, err = await selftest(env, "--number", NUMBER)
+    assert status == 2, out + err
+    assert f"ARI at {env['VOCALS_ARI_URL']}" in err and "Traceback" not in err
+    assert env["VOCALS_ARI_PASSWORD"] not in out + err
+    status, out, err = await selftest(env, "--outbound", "human")
+    assert status == 2 and "--outbound needs --number" in err, out + err

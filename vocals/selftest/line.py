@@ -30,7 +30,7 @@ from ari_app.events import (
 from ari_app.listener import EventListener
 from ari_app.media_legs import LegWaiters
 from media.audiosocket import AudioSocketLeg, AudioSocketServer
-from media.leg import MarkReached, MediaLeg
+from media.leg import MarkReached, MediaLeg, MediaLegClosed
 
 log = structlog.get_logger(__name__)
 
@@ -164,6 +164,10 @@ class CallerLine:
 
     async def _talk(self, leg: MediaLeg) -> None:
         """Say the queued phrases, and silence in between, as a phone does."""
+        with contextlib.suppress(MediaLegClosed):
+            await self._talk_until_closed(leg)
+
+    async def _talk_until_closed(self, leg: MediaLeg) -> None:
         while not leg.closed:
             if self._phrases:
                 pcm, start, end = self._phrases.popleft()
@@ -216,6 +220,7 @@ class CallerLine:
         await self._server.stop()
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.ari.close()
 
     async def _handle(self, event: AriEvent | UnknownEvent) -> None:

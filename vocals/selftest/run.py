@@ -12,6 +12,7 @@ from typing import Final
 
 import httpx
 import msgspec
+import numpy as np
 
 from ari_app.client import AriClient, AriSettings
 from ari_app.errors import AriError
@@ -33,7 +34,7 @@ from vocals.selftest.surroundings import (
 )
 from vocals.services import resolve_services
 from vocals.settings import Settings
-from vocals.simulator.voices import caller_phrases, synthesize_phone_audio
+from vocals.simulator.voices import PHONE_RATE, caller_phrases
 
 INBOUND_CONTEXT: Final = "vocals-inbound"
 # How long a dialled test call may ring (the server answers inbound calls at once; an
@@ -52,6 +53,8 @@ MACHINE_GREETING: Final = (
 )
 BEEP_HZ: Final = 1000.0
 BEEP_S: Final = 0.5
+BEEP_PAUSE_S: Final = 1.0
+BEEP_AMPLITUDE: Final = 8000  # -12 dBFS, as loud as a mailbox's tone
 # After the beep the machine records this long for the agent's message.
 MACHINE_RECORD_S: Final = 20.0
 
@@ -86,7 +89,14 @@ async def run_selftest(settings: Settings, options: SelftestOptions) -> Report:
             app=f"{settings.ari_app}-selftest",
         )
     )
+    if options.outbound is not None and not options.number:
+        raise SelftestError("--outbound needs --number: the number Asterisk routes to selftest")
     server_url = options.server_url or f"http://{settings.http_host}:{settings.http_port}"
+    options = msgspec.structs.replace(
+        options,
+        api_url=options.api_url or server_url,
+        voice_cache=options.voice_cache or Path(settings.data_dir) / "demo" / "caller",
+    )
     ari_now, ami, endpoints, server = await asyncio.gather(
         ari_state(ari, settings.ari_app),
         ami_state(settings),
@@ -101,10 +111,6 @@ async def run_selftest(settings: Settings, options: SelftestOptions) -> Report:
     report = Report(
         mode=mode, number=number, ari=ari_now, ami=ami, endpoints=endpoints, server=server
     )
-    if options.voice_cache is None:
-        options = msgspec.structs.replace(
-            options, voice_cache=Path(settings.data_dir) / "demo" / "caller"
-        )
     listen = options.listen_host or settings.audiosocket_host
     line = CallerLine(
         ari, listen_host=listen, advertise_host=settings.audiosocket_advertise_host or listen
@@ -217,14 +223,14 @@ def _voice_cache(options: SelftestOptions) -> Path:
 
 
 async def _callee_audio(options: SelftestOptions, as_machine: bool) -> bytes:
-    import numpy as np
-
+    """What the callee says on answering: hello, or a mailbox greeting ending in a beep."""
     if not as_machine:
         return (await caller_phrases(_voice_cache(options), (HELLO,)))[0]
-    greeting = await synthesize_phone_audio(MACHINE_GREETING)
-    t = np.arange(int(BEEP_S * 8000)) / 8000
-    beep = (8000 * np.sin(2 * np.pi * BEEP_HZ * t)).astype("<i2").tobytes()
-    return greeting + bytes(8000) + beep
+    greeting = (await caller_phrases(_voice_cache(options), (MACHINE_GREETING,)))[0]
+    t = np.arange(int(BEEP_S * PHONE_RATE)) / PHONE_RATE
+    beep = (BEEP_AMPLITUDE * np.sin(2 * np.pi * BEEP_HZ * t)).astype("<i2").tobytes()
+    pause = bytes(int(BEEP_PAUSE_S * PHONE_RATE) * 2)
+    return greeting + pause + beep
 
 
 def _listen(line: CallerLine) -> Ear:
@@ -263,7 +269,7 @@ async def _server_media(line: CallerLine, channel_id: str) -> str | None:
 
 async def _queue_call(options: SelftestOptions, number: str) -> None:
     if not options.api_url or not options.api_key:
-        raise SelftestError("--outbound needs --api-url and --api-key")
+        raise SelftestError("--outbound needs --api-key (and --api-url unless it is --url)")
     headers = {"Authorization": f"Bearer {options.api_key}"}
     base = options.api_url.rstrip("/") + "/api/v1"
     async with httpx.AsyncClient(timeout=API_TIMEOUT_S, headers=headers) as client:
