@@ -628,16 +628,18 @@ class FakeAsterisk:
         await asyncio.sleep(0.01)
         if one.destroyed:
             return
+        rule = self.dialplan.get(context)
+        stasis = rule(exten) if rule is not None else None
+        if stasis is None:
+            # No such extension: both halves are destroyed with cause 0, nothing else (captured).
+            one.partner = two.partner = None
+            self._destroy(two, cause=0)
+            self._destroy(one, cause=0)
+            return
         dialstring = f"{exten}@{context}"
         self._emit(
             one.app, "Dial", dialstatus="", forward="", dialstring=dialstring, peer=one.json()
         )
-        rule = self.dialplan.get(context)
-        stasis = rule(exten) if rule is not None else None
-        if stasis is None:
-            # No such extension: both halves are destroyed with cause 0 (captured).
-            self._destroy(two, cause=0)
-            return
         app, *args = stasis
         two.dialplan = {**two.dialplan, "app_name": "Stasis", "app_data": ",".join(stasis)}
         if app not in self.sockets:
