@@ -18,24 +18,27 @@ import asyncpg
 import httpx
 import pytest
 
-from store.repositories.config import AgentRepository, InboundRouteRepository
+from provisioning.models import Trunk
+from provisioning.naming import object_names
+from store.repositories.config import AgentRepository, ApiKeyRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
+from store.secrets import generate_api_key
 from tests.conftest import REPO_ROOT
-from tests.fakes.asterisk import FakeAsterisk
+from tests.fakes.asterisk import Callee, FakeAsterisk
 from tests.loadtest.test_loadtest_cli import server_env
 
 NUMBER: Final = "15550100177"
 UNROUTED: Final = "15550100199"
+# The number the server dials in the outbound test; the fake loops it back into selftest.
+CALLED: Final = "15550100155"
 SERVER_START_S: Final = 60.0
 SELFTEST_TIMEOUT_S: Final = 120.0
 # The caller's fifth phrase is its goodbye: the agent ends the call on it.
 END_CALL_AFTER_TURNS: Final = 5
 
 
-async def routed_agent(pool: asyncpg.Pool) -> None:
-    """A tenant whose load-test agent answers NUMBER and hangs up after the caller's goodbye."""
-    if await InboundRouteRepository(pool).resolve_did(NUMBER) is not None:
-        return
+async def make_agent(pool: asyncpg.Pool) -> tuple[uuid.UUID, uuid.UUID]:
+    """A tenant with a load-test agent that hangs up after the caller's goodbye."""
     tenant = await TenantsRepository(pool).create(f"selftest-{uuid.uuid4().hex[:8]}")
     agent = await AgentRepository(pool).create(
         tenant.id,
@@ -52,7 +55,15 @@ async def routed_agent(pool: asyncpg.Pool) -> None:
             "barge_in_sensitivity": "high",
         },
     )
-    await InboundRouteRepository(pool).replace_for_agent(tenant.id, agent.id, [NUMBER])
+    return tenant.id, agent.id
+
+
+async def routed_agent(pool: asyncpg.Pool) -> None:
+    """The test agent answering NUMBER (once per run: numbers are unique)."""
+    if await InboundRouteRepository(pool).resolve_did(NUMBER) is not None:
+        return
+    tenant_id, agent_id = await make_agent(pool)
+    await InboundRouteRepository(pool).replace_for_agent(tenant_id, agent_id, [NUMBER])
 
 
 @pytest.fixture
@@ -164,3 +175,37 @@ async def test_selftest_says_why_it_cannot_place_a_call(database_url: str, redis
     assert env["VOCALS_ARI_PASSWORD"] not in out + err
     status, out, err = await selftest(env, "--outbound", "human")
     assert status == 2 and "--outbound needs --number" in err, out + err
+
+
+async def test_selftest_outbound_call_answered_by_a_person(
+    serving: dict[str, str], asterisk: FakeAsterisk, pg_pool: asyncpg.Pool
+) -> None:
+    tenant_id, _ = await make_agent(pg_pool)
+    new = generate_api_key()
+    await ApiKeyRepository(pg_pool).create(
+        tenant_id,
+        {"name": "selftest", "prefix": new.prefix, "key_hash": new.key_hash, "role": "admin"},
+    )
+    base = serving["VOCALS_PUBLIC_URL"]
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {new.key}"}) as api:
+        made = await api.post(
+            f"{base}/api/v1/sip-trunks", json={"name": "loop", "kind": "ip", "host": "127.0.0.2"}
+        )
+    assert made.status_code == 201, made.text
+    trunk = Trunk(id=made.json()["id"], tenant_id=str(tenant_id), name="loop", kind="ip", host="x")
+    asterisk.endpoints[object_names(trunk).endpoint] = "online"
+    # AMD hears the callee's "Hello?" and the silence after it before saying HUMAN.
+    loop = Callee(stasis_app="vocals-selftest", amd_s=2.0)
+    asterisk.callees.update({CALLED: loop, f"+{CALLED}": loop})  # dialled as stored
+    status, out, err = await selftest(
+        serving, "--outbound", "human", "--number", CALLED, "--api-key", new.key, "--json"
+    )
+    assert status == 0, out + err
+    report = json.loads(out)
+    assert report["mode"] == "outbound-human" and report["problems"] == []
+    assert 0 < report["greeting_ms"] < 3000
+    assert len([t for t in report["turns"] if t["response_ms"] is not None]) >= 4
+    assert report["hung_up_by"] == "agent"
+    assert report["leftover_channels"] == [] and report["leftover_bridges"] == []
+    dialled = [c.params.get("endpoint", "") for c in asterisk.calls_to("POST", "/channels/")]
+    assert any(e.endswith(f"{CALLED}@{object_names(trunk).endpoint}") for e in dialled)

@@ -167,6 +167,9 @@ class FakeAsterisk:
     * `drop_event_sockets()` closes the events WebSockets (events meanwhile are lost).
     * `reload_hooks[module] = fn(fake)` changes state on `PUT /asterisk/modules/{module}`,
       e.g. removing endpoints to simulate a reload that broke the config.
+    * `callees[number] = Callee(stasis_app=...)`: the number loops back into this Asterisk
+      and enters that Stasis app (as a trunk to itself would); audio crosses between the two
+      channels and hanging up one ends the other, as with a Local pair.
     * `POST /channels endpoint=Local/<exten>@<context>[/n] app=<app>` makes a Local pair as
       Asterisk does: `;1` (the id asked for) belongs to `app` and enters it once `;2` is
       answered; `;2` (`otherChannelId`) runs the dialplan, which `dialplan[context](exten)`
@@ -205,6 +208,7 @@ class FakeAsterisk:
             "vocals-inbound": shipped_inbound_context
         }
         self._local_seq = itertools.count()
+        self._loop_answers: dict[str, asyncio.Event] = {}
         self._app_connected = asyncio.Event()
         self._ids = itertools.count()
         self._epoch = int(time.time())
@@ -479,7 +483,9 @@ class FakeAsterisk:
         await asyncio.sleep(0.2 * self.time_scale)
 
     def _answered(self, ch: FakeChannel) -> None:
-        if ch.partner is not None:
+        if ch.id in self._loop_answers:
+            self._loop_answers[ch.id].set()
+        elif ch.partner is not None:
             self._local_answered(ch)
         far = ch.far
         if far is None or far.answered.is_set():
@@ -569,7 +575,7 @@ class FakeAsterisk:
             for peer in self._bridge_peers(ch):
                 if peer.far is not None:
                     peer.far.hear(pcm)
-                elif peer.partner is not None and peer.partner in self.channels:
+                if peer.partner is not None and peer.partner in self.channels:
                     self._through_local(self.channels[peer.partner], pcm)
 
         return deliver
@@ -851,6 +857,8 @@ class FakeAsterisk:
             self._teardown_unanswered(ch, 19, 480)
             return
         await asyncio.sleep(callee.ring_s)
+        if callee.stasis_app is not None and not await self._loop_back(ch, callee.stasis_app):
+            return
         if ch.destroyed:
             return
         ch.state = "Up"
@@ -886,6 +894,45 @@ class FakeAsterisk:
         self._channel_event(ch, "StasisStart", args=args)
         self._answered(ch)
         self.answered.put_nowait(ch.far)
+
+    async def _loop_back(self, ch: FakeChannel, app: str) -> bool:
+        """The dialled number comes back into this Asterisk and its dialplan runs Stasis(app):
+        True once that app answered the incoming channel, False if it never could."""
+        assert ch.far is not None
+        callee = FakeChannel(
+            id=self._new_id(),
+            name=f"PJSIP/loop-{next(self._sip_seq):08x}",
+            state="Ring",
+            caller=dict(ch.caller),
+            dialplan={
+                "context": "vocals-selftest",
+                "exten": ch.far.number,
+                "priority": 1,
+                "app_name": "Stasis",
+                "app_data": app,
+            },
+            kind="sip",
+            shown_vars=self.channelvars,
+            app=app,
+            in_stasis=True,
+            partner=ch.id,
+        )
+        answered = asyncio.Event()
+        self._loop_answers[callee.id] = answered
+        ch.partner = callee.id
+        self._register(callee)
+        if app not in self.sockets:
+            self._destroy(callee, cause=16)
+            return False
+        self._channel_event(callee, "StasisStart", args=[])
+        try:
+            await asyncio.wait_for(answered.wait(), TIMER_B_S)
+        except TimeoutError:
+            self._destroy(callee, cause=19)
+            return False
+        finally:
+            self._loop_answers.pop(callee.id, None)
+        return not ch.destroyed
 
     def _teardown_unanswered(self, ch: FakeChannel, cause: int, tech_cause: int) -> None:
         if ch.destroyed:
