@@ -11,7 +11,7 @@ EXIT_FAILED = 1
 EXIT_CANNOT_RUN = 2
 OUTBOUND_KINDS = ("human", "machine")
 # The dialplan line a user adds so that outbound test calls come back into selftest.
-OUTBOUND_DIALPLAN = "[vocals-selftest] exten => _X.,1,Stasis(<VOCALS_ARI_APP>-selftest)"
+OUTBOUND_DIALPLAN = "[vocals-selftest] exten => _[+0-9].,1,Stasis(<VOCALS_ARI_APP>-selftest)"
 
 
 def selftest(

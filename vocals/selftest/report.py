@@ -61,7 +61,10 @@ def judge(report: Report, limits: Limits) -> None:
     if report.ari.error:
         problems.append(f"ARI: {report.ari.error}")
     if report.answer_ms is None:
-        why = f" ({report.hangup_cause}: no agent took it)" if report.hangup_cause else ""
+        if report.hangup_cause:
+            why = f" ({report.hangup_cause}: no agent took it)"
+        else:
+            why = f": {report.script_stopped}" if report.script_stopped else ""
         problems.append(f"the call was never answered{why}")
         return
     if report.mode == "outbound-machine":

@@ -193,7 +193,8 @@ async def _outbound(
     except TimeoutError:
         report.script_stopped = (
             f"no call reached '{line.app}' within {OUTBOUND_ARRIVAL_TIMEOUT_S:.0f} s: does "
-            f"Asterisk route {number} to Stasis({line.app})?"
+            f"Asterisk route {number} (as the server dials it, maybe with a +) to "
+            f"Stasis({line.app})?"
         )
         return
     await line.ari.answer(caller.channel_id)
