@@ -11,7 +11,8 @@ from vocals.selftest.surroundings import AmiState, AriState
 
 
 class Turn(msgspec.Struct, kw_only=True):
-    """One caller phrase and how long after its end the agent started answering."""
+    """One caller phrase and how long after its end the agent started answering (negative:
+    it began while the caller was still talking)."""
 
     phrase: str
     response_ms: int | None
@@ -98,6 +99,14 @@ def judge(report: Report, limits: Limits) -> None:
         problems.append(f"script stopped: {report.script_stopped}")
 
 
+def _answered(response_ms: int | None) -> str:
+    if response_ms is None:
+        return "no answer heard"
+    if response_ms < 0:
+        return f"agent began answering {-response_ms} ms BEFORE the caller finished"
+    return f"agent answered {response_ms} ms after"
+
+
 def _ms(value: int | None) -> str:
     return "-" if value is None else f"{value} ms"
 
@@ -122,9 +131,7 @@ def format_text(report: Report) -> list[str]:
     if report.answer_ms is not None and report.mode != "outbound-machine":
         lines.append(f"greeting   {_ms(report.greeting_ms)} from answer to the first agent audio")
         for turn in report.turns:
-            lines.append(
-                f"turn       '{turn.phrase}': agent answered {_ms(turn.response_ms)} after"
-            )
+            lines.append(f"turn       '{turn.phrase}': {_answered(turn.response_ms)}")
         stopped = f"agent audio stopped {_ms(report.barge_in_ms)} after the caller cut in"
         lines.append(f"barge-in   {report.barge_in_failure or stopped}")
     if report.voicemail_after_beep_ms is not None:

@@ -326,7 +326,9 @@ def _measure(report: Report, ear: Ear, timeline: Timeline) -> None:
     for index, said in enumerate(timeline.said):
         if said is timeline.interruption:
             continue
-        start = hearing.first_start_after(segments, said.end)
+        # The agent was quiet when the caller began: its next speech is the answer, even one
+        # begun before the caller finished (negative: it talked over the caller).
+        start = hearing.first_start_after(segments, said.start)
         later = timeline.said[index + 1].start if index + 1 < len(timeline.said) else None
         if start is not None and later is not None and start > later:
             start = None  # what was heard answers a later phrase, not this one
