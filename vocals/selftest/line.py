@@ -70,7 +70,6 @@ class CallerLine:
     def __init__(self, ari: AriClient, *, listen_host: str, advertise_host: str) -> None:
         self.ari = ari
         self.app = ari.app
-        self._listen_host = listen_host
         self._advertise_host = advertise_host
         self._waiters = LegWaiters()
         self._server = AudioSocketServer(

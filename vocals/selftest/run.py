@@ -81,6 +81,10 @@ class SelftestError(Exception):
 async def run_selftest(settings: Settings, options: SelftestOptions) -> Report:
     if not settings.ari_url or not settings.ari_password:
         raise SelftestError("set VOCALS_ARI_URL and VOCALS_ARI_PASSWORD as for `vocals serve`")
+    if options.outbound is not None and not options.number:
+        raise SelftestError("--outbound needs --number: the number Asterisk routes to selftest")
+    server_url = options.server_url or f"http://{settings.http_host}:{settings.http_port}"
+    options = msgspec.structs.replace(options, api_url=options.api_url or server_url)
     ari = AriClient(
         AriSettings(
             url=settings.ari_url,
@@ -89,14 +93,19 @@ async def run_selftest(settings: Settings, options: SelftestOptions) -> Report:
             app=f"{settings.ari_app}-selftest",
         )
     )
-    if options.outbound is not None and not options.number:
-        raise SelftestError("--outbound needs --number: the number Asterisk routes to selftest")
-    server_url = options.server_url or f"http://{settings.http_host}:{settings.http_port}"
-    options = msgspec.structs.replace(
-        options,
-        api_url=options.api_url or server_url,
-        voice_cache=options.voice_cache or Path(settings.data_dir) / "demo" / "caller",
-    )
+    try:
+        report = await _surroundings(settings, options, ari, server_url)
+        await _call(settings, options, ari, report)
+    finally:
+        await ari.close()
+    judge(report, options.limits)
+    return report
+
+
+async def _surroundings(
+    settings: Settings, options: SelftestOptions, ari: AriClient, server_url: str
+) -> Report:
+    """The report before the call: ARI, AMI, trunks, the server's health, the number."""
     ari_now, ami, endpoints, server = await asyncio.gather(
         ari_state(ari, settings.ari_app),
         ami_state(settings),
@@ -104,13 +113,21 @@ async def run_selftest(settings: Settings, options: SelftestOptions) -> Report:
         server_health(server_url),
     )
     if ari_now.error:
-        await ari.close()
         raise SelftestError(f"ARI at {settings.ari_url}: {ari_now.error}")
     number = options.number or await _first_routed_number(settings)
     mode = "inbound" if options.outbound is None else f"outbound-{options.outbound}"
-    report = Report(
+    return Report(
         mode=mode, number=number, ari=ari_now, ami=ami, endpoints=endpoints, server=server
     )
+
+
+async def _call(
+    settings: Settings, options: SelftestOptions, ari: AriClient, report: Report
+) -> None:
+    # Synthesized (or read from the cache) before any channel exists: it can take seconds.
+    voices = options.voice_cache or Path(settings.data_dir) / "demo" / "caller"
+    phrases = await caller_phrases(voices, PHRASES)
+    answer = b"" if options.outbound is None else await _callee_audio(voices, options.outbound)
     listen = options.listen_host or settings.audiosocket_host
     line = CallerLine(
         ari, listen_host=listen, advertise_host=settings.audiosocket_advertise_host or listen
@@ -120,13 +137,11 @@ async def run_selftest(settings: Settings, options: SelftestOptions) -> Report:
         before = await snapshot(ari)
         await line.prepare_media()
         if options.outbound is None:
-            await _inbound(line, number, options, report, before)
+            await _inbound(line, report.number, phrases, options, report, before)
         else:
-            await _outbound(line, number, options, report, before)
+            await _outbound(line, report.number, phrases, answer, options, report, before)
     finally:
         await line.close()
-    judge(report, options.limits)
-    return report
 
 
 async def _first_routed_number(settings: Settings) -> str:
@@ -145,9 +160,13 @@ async def _first_routed_number(settings: Settings) -> str:
 
 
 async def _inbound(
-    line: CallerLine, number: str, options: SelftestOptions, report: Report, before: Snapshot
+    line: CallerLine,
+    number: str,
+    phrases: list[bytes],
+    options: SelftestOptions,
+    report: Report,
+    before: Snapshot,
 ) -> None:
-    phrases = await caller_phrases(_voice_cache(options), PHRASES)
     caller = line.expect_caller(f"selftest-{uuid.uuid4()}")
     ear = _listen(line)
     dialled_at = time.monotonic()
@@ -177,13 +196,14 @@ async def _inbound(
 async def _outbound(
     line: CallerLine,
     number: str,
+    phrases: list[bytes],
+    answer: bytes,
     options: SelftestOptions,
     report: Report,
     before: Snapshot,
 ) -> None:
+    """`answer` is what the callee says on answering (a hello, or a mailbox's greeting)."""
     as_machine = options.outbound == "machine"
-    phrases = await caller_phrases(_voice_cache(options), PHRASES)
-    answer = await _callee_audio(options, as_machine)
     ear = _listen(line)
     line.accept_next_caller()
     dialled_at = time.monotonic()
@@ -218,16 +238,11 @@ async def _outbound(
     _save(report, ear, options)
 
 
-def _voice_cache(options: SelftestOptions) -> Path:
-    assert options.voice_cache is not None
-    return options.voice_cache
-
-
-async def _callee_audio(options: SelftestOptions, as_machine: bool) -> bytes:
+async def _callee_audio(voices: Path, kind: str) -> bytes:
     """What the callee says on answering: hello, or a mailbox greeting ending in a beep."""
-    if not as_machine:
-        return (await caller_phrases(_voice_cache(options), (HELLO,)))[0]
-    greeting = (await caller_phrases(_voice_cache(options), (MACHINE_GREETING,)))[0]
+    if kind == "human":
+        return (await caller_phrases(voices, (HELLO,)))[0]
+    greeting = (await caller_phrases(voices, (MACHINE_GREETING,)))[0]
     t = np.arange(int(BEEP_S * PHONE_RATE)) / PHONE_RATE
     beep = (BEEP_AMPLITUDE * np.sin(2 * np.pi * BEEP_HZ * t)).astype("<i2").tobytes()
     pause = bytes(int(BEEP_PAUSE_S * PHONE_RATE) * 2)
