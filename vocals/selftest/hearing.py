@@ -59,7 +59,9 @@ def stopped_after(
     Asterisk forwards the agent's frames only while the agent sends some, pauses between
     words included: the stream stopping (no frame for STREAM_GAP_S) is when its queue was
     dropped, which speech energy alone cannot tell from a pause. A stop after which the agent
-    starts speaking again before `until` was a pause, not the stop."""
+    starts speaking again before `until` was a pause, not the stop. A stream that had a gap
+    (its next sentence not synthesized yet) when the caller cut in, and was dropped during
+    it, reads as stopping at the gap: the figure is when the caller last heard the agent."""
     arrivals = [at for at, _ in heard if at >= started - STREAM_GAP_S]
     last = started
     for at in [*arrivals, math.inf]:
