@@ -22,6 +22,7 @@ from vocals.admin import (
 from vocals.doctor import run_doctor
 from vocals.loadtest.command import loadtest
 from vocals.logs import configure_logging
+from vocals.selftest.command import selftest
 from vocals.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -185,6 +186,7 @@ def providers_check(
 
 
 app.command("loadtest")(loadtest)
+app.command("selftest")(selftest)
 
 
 def main() -> None:

@@ -73,6 +73,7 @@ def test_help_is_everywhere() -> None:
         ["serve", "--help"],
         ["admin", "--help"],
         ["admin", "create-user", "--help"],
+        ["selftest", "--help"],
     ):
         result = vocals(*args)
         assert result.returncode == 0, (args, result.stderr)

@@ -35,6 +35,8 @@ class Callee:
     `outcome`: answer / busy (486, cause 17) / no-answer (rings until the originate timeout,
     cause 19) / unreachable (no SIP answer: cause 18 after timer B, 32 s).
     With answer, AMD in the outbound context yields `amd_status`/`amd_cause` after `amd_s`.
+    With `stasis_app`, the number loops back into this Asterisk: the callee is a channel that
+    enters `Stasis(<stasis_app>)` and answers when that app answers it over ARI.
     """
 
     outcome: Outcome = "answer"
@@ -44,6 +46,7 @@ class Callee:
     amd_s: float = 0.05
     hangup_after_s: float | None = None
     greeting: bytes = b""
+    stasis_app: str | None = None
 
 
 @dataclass

@@ -81,6 +81,17 @@ def pjsip_objects(text: str, kind: str) -> dict[str, dict[str, str]]:
     }
 
 
+def shipped_inbound_context(exten: str) -> list[str] | None:
+    """What the shipped `vocals-inbound` context (asterisk/conf/extensions.conf) does with a
+    dialled extension: `_X.` -> Stasis(vocals,inbound,<exten>); `_+X.` -> the same without
+    the `+`."""
+    if exten.startswith("+"):
+        exten = exten[1:]
+    if len(exten) < 2 or not exten[0].isdigit():
+        return None
+    return ["vocals", "inbound", exten]
+
+
 @dataclass
 class RestCall:
     """One REST request as the fake saw it (`t` is time.monotonic())."""
@@ -115,6 +126,8 @@ class FakeChannel:
     rtp: RtpLink | None = None
     destroyed: bool = False
     hangup_cause: int = 16
+    partner: str | None = None  # the other half of a Local channel
+    stasis_args: list[str] = field(default_factory=list)  # of a Local ;1 originated into an app
 
     def json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -167,6 +180,14 @@ class FakeAsterisk:
     * `drop_event_sockets()` closes the events WebSockets (events meanwhile are lost).
     * `reload_hooks[module] = fn(fake)` changes state on `PUT /asterisk/modules/{module}`,
       e.g. removing endpoints to simulate a reload that broke the config.
+    * `callees[number] = Callee(stasis_app=...)`: the number loops back into this Asterisk
+      and enters that Stasis app (as a trunk to itself would); audio crosses between the two
+      channels and hanging up one ends the other, as with a Local pair.
+    * `POST /channels endpoint=Local/<exten>@<context>[/n] app=<app>` makes a Local pair as
+      Asterisk does: `;1` (the id asked for) belongs to `app` and enters it once `;2` is
+      answered; `;2` (`otherChannelId`) runs the dialplan, which `dialplan[context](exten)`
+      stands for: the Stasis app and args it reaches, or None for no such extension. Audio
+      crosses the pair between the bridges the halves are in; hanging up one half ends both.
     """
 
     def __init__(
@@ -199,6 +220,11 @@ class FakeAsterisk:
         self.reload_hooks: dict[str, Callable[[FakeAsterisk], None]] = {}
         self.reloads: list[str] = []
         self.peak_channels = 0
+        self.dialplan: dict[str, Callable[[str], list[str] | None]] = {
+            "vocals-inbound": shipped_inbound_context
+        }
+        self._local_seq = itertools.count()
+        self._loop_answers: dict[str, asyncio.Event] = {}
         self._app_connected = asyncio.Event()
         self._ids = itertools.count()
         self._epoch = int(time.time())
@@ -497,6 +523,10 @@ class FakeAsterisk:
         await asyncio.sleep(0.2 * self.time_scale)
 
     def _answered(self, ch: FakeChannel) -> None:
+        if ch.id in self._loop_answers:
+            self._loop_answers[ch.id].set()
+        elif ch.partner is not None:
+            self._local_answered(ch)
         far = ch.far
         if far is None or far.answered.is_set():
             return
@@ -538,6 +568,11 @@ class FakeAsterisk:
             ch.far.ended_at = time.monotonic()
             ch.far.ended.set()
         del self.channels[ch.id]
+        partner = self.channels.get(ch.partner or "")
+        if partner is not None and not partner.destroyed:
+            # One half of a Local channel hung up: the other is hung up with it (captured).
+            self._channel_event(partner, "ChannelHangupRequest", cause=16)
+            self._destroy(partner, cause=16)
 
     def _close_media(self, ch: FakeChannel) -> None:
         if ch.audiosocket is not None:
@@ -587,8 +622,116 @@ class FakeAsterisk:
             for peer in self._bridge_peers(ch):
                 if peer.far is not None:
                     peer.far.hear(pcm, at)
+                if peer.partner is not None and peer.partner in self.channels:
+                    self._through_local(self.channels[peer.partner], pcm)
 
         return deliver
+
+    # Local channels --------------------------------------------------------------------
+
+    def _originate_local(
+        self, resource: str, channel_id: str, params: dict[str, str], body: dict[str, Any], app: str
+    ) -> web.Response:
+        target = resource.split("/", 1)[0]  # options such as /n change nothing here
+        exten, _, context = target.partition("@")
+        other_id = params.get("otherChannelId") or self._new_id()
+        if not exten or not context:
+            return ari_error(500, "Allocation failed")
+        if other_id in self.channels:
+            return ari_error(409, "Channel with given unique ID already exists")
+        name = f"Local/{target}-{next(self._local_seq):08x}"
+        caller = {"name": "", "number": params.get("callerId", "")}
+        variables = {k: str(v) for k, v in (body.get("variables") or {}).items()}
+        plan = {"context": context, "exten": exten, "priority": 1}
+        one = FakeChannel(
+            id=channel_id,
+            name=f"{name};1",
+            state="Down",
+            caller=dict(caller),
+            dialplan={**plan, "app_name": "AppDial2", "app_data": "(Outgoing Line)"},
+            kind="local",
+            variables=variables,
+            shown_vars=self.channelvars,
+            app=app,
+            subscribed=True,
+            partner=other_id,
+        )
+        app_args = params.get("appArgs", "")
+        one.stasis_args = app_args.split(",") if app_args else []
+        two = FakeChannel(
+            id=other_id,
+            name=f"{name};2",
+            state="Ring",
+            caller=dict(caller),
+            dialplan={**plan, "app_name": "", "app_data": ""},
+            kind="local",
+            variables=dict(variables),
+            shown_vars=self.channelvars,
+            partner=channel_id,
+        )
+        self._register(one)
+        self._register(two)
+        self._spawn(self._run_local(one, two, context, exten))
+        return web.json_response(one.json())
+
+    async def _run_local(
+        self, one: FakeChannel, two: FakeChannel, context: str, exten: str
+    ) -> None:
+        """`;2` runs the dialplan after the originate answer; it reaches a Stasis app or not."""
+        await asyncio.sleep(0.01)
+        if one.destroyed:
+            return
+        rule = self.dialplan.get(context)
+        stasis = rule(exten) if rule is not None else None
+        if stasis is None:
+            # No such extension: both halves are destroyed with cause 0, nothing else (captured).
+            one.partner = two.partner = None
+            self._destroy(two, cause=0)
+            self._destroy(one, cause=0)
+            return
+        dialstring = f"{exten}@{context}"
+        self._emit(
+            one.app, "Dial", dialstatus="", forward="", dialstring=dialstring, peer=one.json()
+        )
+        app, *args = stasis
+        two.dialplan = {**two.dialplan, "app_name": "Stasis", "app_data": ",".join(stasis)}
+        if app not in self.sockets:
+            # Stasis() with no connected app fails and the channel is hung up (captured).
+            self._destroy(two, cause=16)
+            return
+        two.app, two.in_stasis = app, True
+        self._channel_event(two, "StasisStart", args=args)
+
+    def _local_answered(self, half: FakeChannel) -> None:
+        """`;2` was answered: `;1` comes up and enters its app."""
+        one = self.channels.get(half.partner or "")
+        if one is None or one.destroyed or one.state == "Up" or not one.name.endswith(";1"):
+            return
+        one.state = "Up"
+        self._channel_event(one, "ChannelStateChange")
+        dialstring = f"{one.dialplan['exten']}@{one.dialplan['context']}"
+        self._emit(
+            one.app, "Dial", dialstatus="ANSWER", forward="", dialstring=dialstring, peer=one.json()
+        )
+        if one.app not in self.sockets:
+            self._destroy(one, cause=16)
+            return
+        one.dialplan = {
+            **one.dialplan,
+            "app_name": "Stasis",
+            "app_data": ",".join([one.app or "", *one.stasis_args]),
+        }
+        one.in_stasis = True
+        self._channel_event(one, "StasisStart", args=one.stasis_args)
+
+    def _through_local(self, half: FakeChannel, pcm: bytes) -> None:
+        """Audio that entered one half of a Local channel leaves the other into its bridge."""
+        for peer in self._bridge_peers(half):
+            link = peer.audiosocket or peer.rtp
+            if link is not None:
+                link.send_audio(pcm)
+            elif peer.far is not None:
+                peer.far.hear(pcm)
 
     # REST: channels -------------------------------------------------------------------
 
@@ -678,6 +821,8 @@ class FakeAsterisk:
         channel_id = request.match_info.get("id") or params.get("channelId") or self._new_id()
         if channel_id in self.channels:
             return ari_error(409, "Channel with given unique ID already exists")
+        if tech == "Local" and app is not None:
+            return self._originate_local(resource, channel_id, params, body, app)
         number, _, trunk = resource.partition("@")
         if tech != "PJSIP" or (trunk or number) not in self.endpoints:
             return ari_error(500, "Allocation failed")
@@ -763,6 +908,8 @@ class FakeAsterisk:
             self._teardown_unanswered(ch, 19, 480)
             return
         await asyncio.sleep(callee.ring_s)
+        if callee.stasis_app is not None and not await self._loop_back(ch, callee.stasis_app):
+            return
         if ch.destroyed:
             return
         ch.state = "Up"
@@ -798,6 +945,45 @@ class FakeAsterisk:
         self._channel_event(ch, "StasisStart", args=args)
         self._answered(ch)
         self.answered.put_nowait(ch.far)
+
+    async def _loop_back(self, ch: FakeChannel, app: str) -> bool:
+        """The dialled number comes back into this Asterisk and its dialplan runs Stasis(app):
+        True once that app answered the incoming channel, False if it never could."""
+        assert ch.far is not None
+        callee = FakeChannel(
+            id=self._new_id(),
+            name=f"PJSIP/loop-{next(self._sip_seq):08x}",
+            state="Ring",
+            caller=dict(ch.caller),
+            dialplan={
+                "context": "vocals-selftest",
+                "exten": ch.far.number,
+                "priority": 1,
+                "app_name": "Stasis",
+                "app_data": app,
+            },
+            kind="sip",
+            shown_vars=self.channelvars,
+            app=app,
+            in_stasis=True,
+            partner=ch.id,
+        )
+        answered = asyncio.Event()
+        self._loop_answers[callee.id] = answered
+        ch.partner = callee.id
+        self._register(callee)
+        if app not in self.sockets:
+            self._destroy(callee, cause=16)
+            return False
+        self._channel_event(callee, "StasisStart", args=[])
+        try:
+            await asyncio.wait_for(answered.wait(), TIMER_B_S)
+        except TimeoutError:
+            self._destroy(callee, cause=19)
+            return False
+        finally:
+            self._loop_answers.pop(callee.id, None)
+        return not ch.destroyed
 
     def _teardown_unanswered(self, ch: FakeChannel, cause: int, tech_cause: int) -> None:
         if ch.destroyed:
@@ -965,6 +1151,8 @@ class FakeAsterisk:
             return ari_error(400, "Channel not found")
         if any(not c.in_stasis for c in chans if c is not None):
             return ari_error(422, "Channel not in Stasis application")
+        if not bridge.channels and chans[0] is not None and chans[0].app is not None:
+            bridge.app = chans[0].app  # its events go to the app of the channels it holds
         for ch in chans:
             assert ch is not None
             if ch.bridge == bridge.id:
