@@ -195,7 +195,9 @@ async def test_voicemail_message_without_a_beep_waits_for_the_greeting_to_end(
 ) -> None:
     greeting = speechlike(8000, [(True, GREETING_MS)])
     after_s, _ = await _leave_message_to(fake, pg_pool, redis, greeting, voicemail_quiet_s=0.6)
-    assert GREETING_MS / 1000 + 0.6 <= after_s < GREETING_MS / 1000 + 1.6, after_s
+    # The greeting's last 20 ms frame may already read as quiet, so its end is known to a frame.
+    earliest_s = (GREETING_MS - 20) / 1000 + 0.6
+    assert earliest_s <= after_s < GREETING_MS / 1000 + 1.6, after_s
 
 
 async def test_voicemail_message_is_left_after_the_longest_wait(

@@ -71,6 +71,7 @@ async def one_turn(
         await warm.close()
     fake.disconnect_after = 1 if cut_reply else None
     leg = MemoryLeg(SLIN_8K)
+    sink = MemorySink()
     pipeline = CallPipeline(
         call=CallInfo(call_id=f"call-{vendor}-{cut_reply}", tenant_id="tenant-test"),
         agent=agent,
@@ -78,14 +79,21 @@ async def one_turn(
             FakeSTT(script=["hi"]), FakeLLM(replies=[REPLY]), cloud_tts(vendor, fake)
         ),
         leg=leg,
-        sink=MemorySink(),
+        sink=sink,
         speech_cache=cache,
         timeouts=FAST_TIMEOUTS,
     )
     leg.start()
     running = asyncio.create_task(pipeline.run())
     leg.say(speech_pcm(500, SLIN_8K.sample_rate))
-    await until(lambda: len(pipeline.history) >= 2, what="reply")
+    # A reply cut before a word was heard leaves nothing in the history: its failure shows it.
+    await until(
+        lambda: (
+            len(pipeline.history) >= 2
+            or any(event.kind == "provider.failed" for event in sink.events)
+        ),
+        what="reply",
+    )
     await until(lambda: pipeline.state is CallState.LISTENING, what="reply played")
     leg.caller_hangup()
     return await asyncio.wait_for(running, 10), leg

@@ -98,6 +98,7 @@ async def test_no_secret_is_logged_on_any_error_path(
                 ami_host="127.0.0.1",
                 ami_port=ami.port,
                 ami_password=AMI_SECRET,
+                allow_private_urls=True,  # the fake vendors listen on loopback
             )
             async with serving(refused) as proc:
                 await logs.wait_for("ari events connect failed")
