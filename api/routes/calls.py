@@ -10,12 +10,14 @@ import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from api.auth import Principal, authenticate, authenticate_writer
 from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
 from api.context import ApiContext
 from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
+from api.live_calls import follow, is_live, live_call_fields
 from store.live_calls import LiveCallStore
 from store.models import CallRecord
 from store.outbound_queue import OutboundJob, OutboundQueue
@@ -65,7 +67,8 @@ class SttEventOut(msgspec.Struct, kw_only=True):
 
 
 class CallDetail(CallSummary, kw_only=True):
-    """A call with its transcript, per-turn latency breakdown, events and provider usage."""
+    """A call with its transcript, per-turn latency breakdown, events and provider usage;
+    `live` while it is in progress (its transcript so far, from the live state)."""
 
     transcript: list[dict[str, Any]]
     turns: list[dict[str, Any]]
@@ -74,6 +77,7 @@ class CallDetail(CallSummary, kw_only=True):
     variables: dict[str, Any]
     stt_events: list[SttEventOut]
     recording_url: str | None
+    live: bool = False
 
 
 class LiveCall(msgspec.Struct, kw_only=True):
@@ -193,7 +197,12 @@ async def get_call(
     context: NamedDependency[ApiContext],
     call_id: FromPath[uuid.UUID],
 ) -> CallDetail:
+    """The call's record, or while it is in progress its live state (`live` true)."""
     row = await CallRepository(context.pool).get(principal.tenant_id, call_id)
+    if row is None or row.status not in FINISHED_STATUSES:
+        live = await live_call_fields(context.redis, principal.tenant_id, call_id, row)
+        if live is not None:
+            return msgspec.convert(live, CallDetail, strict=False)
     if row is None:
         raise not_found("call")
     stt = await SttEventRepository(context.pool).list_page(
@@ -213,6 +222,35 @@ async def get_call(
         CallDetail,
         strict=False,
     )
+
+
+@get(
+    "/{call_id:uuid}/live",
+    operation_id="followCall",
+    summary="Follow a call in progress (server-sent events)",
+    media_type="text/event-stream",
+    responses=problems(401, 404, 429),
+)
+async def follow_call(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    call_id: FromPath[uuid.UUID],
+) -> ServerSentEvent:
+    """`call` events carrying the call's detail (as `GET /calls/{id}`) at once and after every
+    change, then `ended` when the call is over and its record is the one to read."""
+    row = await CallRepository(context.pool).get(principal.tenant_id, call_id)
+
+    async def snapshot() -> bytes | None:
+        live = await live_call_fields(context.redis, principal.tenant_id, call_id, row)
+        return (
+            None
+            if live is None
+            else msgspec.json.encode(msgspec.convert(live, CallDetail, strict=False))
+        )
+
+    if not await is_live(context.redis, principal.tenant_id, call_id):
+        raise ApiError(404, "no call in progress with this id")
+    return ServerSentEvent(follow(context.redis, call_id, snapshot))
 
 
 @post(
@@ -294,11 +332,16 @@ async def hangup(
     tenant_id = principal.tenant_id
     calls = CallRepository(context.pool)
     row = await calls.get(tenant_id, call_id)
-    if row is None:
+    # A live inbound call has no record until it ends.
+    if row is None and not await is_live(context.redis, tenant_id, call_id):
         raise not_found("call")
-    if row.status in FINISHED_STATUSES:
+    if row is not None and row.status in FINISHED_STATUSES:
         raise ApiError(409, f"the call has already ended ({row.status})")
-    if row.status == QUEUED and await OutboundQueue(context.redis).cancel(call_id):
+    if (
+        row is not None
+        and row.status == QUEUED
+        and await OutboundQueue(context.redis).cancel(call_id)
+    ):
         await calls.update(
             tenant_id,
             call_id,
@@ -314,7 +357,7 @@ async def hangup(
 
 router = Router(
     path="/calls",
-    route_handlers=[list_calls, list_live_calls, get_call, originate, hangup],
+    route_handlers=[list_calls, list_live_calls, get_call, follow_call, originate, hangup],
     tags=["calls"],
     security=[{"bearer": []}],
     dependencies={"principal": Provide(authenticate)},
