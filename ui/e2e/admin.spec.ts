@@ -10,6 +10,7 @@ const viewerEmail = process.env.VOCALS_E2E_VIEWER_EMAIL ?? "viewer@acme.test";
 const callId = process.env.VOCALS_E2E_CALL_ID ?? "";
 const simulatedCallId = process.env.VOCALS_E2E_SIMULATED_CALL_ID ?? "";
 const webhookUrl = process.env.VOCALS_E2E_WEBHOOK_URL ?? "";
+const liveCaller = process.env.VOCALS_E2E_LIVE_CALLER ?? "";
 const artifacts = process.env.VOCALS_E2E_ARTIFACTS ?? "../test-artifacts/ui";
 mkdirSync(artifacts, { recursive: true });
 
@@ -71,8 +72,29 @@ test.describe("admin UI", () => {
     await page.getByRole("link", { name: "Dashboard" }).click();
     await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
     await expect(page.getByText("Calls today")).toBeVisible();
-    await expect(page.getByText("No calls in progress")).toBeVisible();
+    // A caller is on the line: in progress, and counted today before its record exists.
+    const live = page.getByRole("table", { name: "Calls in progress" });
+    await expect(live.getByRole("row", { name: new RegExp(liveCaller.replace("+", "\\+")) })).toContainText("In progress");
+    await expect(page.getByText(/1 in progress/)).toBeVisible();
     await shot(page, "02-dashboard");
+  });
+
+  test("follows a live call as it happens and hangs it up while the caller talks", async () => {
+    await page.getByRole("link", { name: `Live call ${liveCaller}` }).click();
+    await expect(page.getByTestId("call-status")).toHaveText("In progress");
+    // The clock runs between turns.
+    const elapsed = page.getByTestId("elapsed");
+    const first = await elapsed.textContent();
+    await expect(elapsed).not.toHaveText(first ?? "");
+    // The transcript grows as the caller and the agent speak, without reloading the page.
+    const transcript = page.getByRole("list", { name: "Transcript" });
+    await expect(transcript.getByRole("listitem", { name: /^Agent at / }).first()).toBeVisible({ timeout: 60_000 });
+    await expect(transcript.getByRole("listitem", { name: /^Caller at / }).first()).toBeVisible({ timeout: 60_000 });
+    await shot(page, "02b-live-call");
+    await page.getByRole("button", { name: "Hang up" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Hang up" }).click();
+    await expect(page.getByTestId("call-status")).toHaveText("Completed", { timeout: 30_000 });
+    await expect(page.getByRole("button", { name: "Hang up" })).toHaveCount(0);
   });
 
   test("creates a provider; its key is shown masked", async () => {

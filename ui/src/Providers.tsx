@@ -7,11 +7,17 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { AuthProvider } from "./auth/AuthContext";
 import { theme } from "./theme";
 
+/** A 4xx will not get better by asking again; a dropped connection or a busy server (a 503
+ * when a backing service did not answer in time) might. */
+function worthRetrying(count: number, error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  return count < 2 && (typeof status !== "number" || status >= 500);
+}
+
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {
-      // A 4xx will not get better by asking again; a dropped connection might.
-      queries: { retry: (count, error) => count < 2 && !("status" in (error as object)), refetchOnWindowFocus: false },
+      queries: { retry: worthRetrying, refetchOnWindowFocus: false },
     },
   });
 }

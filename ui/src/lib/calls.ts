@@ -1,14 +1,14 @@
 /** What calls look like on screen: statuses, outcomes and the shape of their records. */
 
 export const CALL_STATUSES = ["queued", "dialing", "ringing", "answered", "busy", "no-answer", "failed", "voicemail", "completed"] as const;
-/** Statuses of a call still in progress. */
-export const LIVE_STATUSES = ["dialing", "ringing", "answered"] as const;
+/** Statuses of a call still in progress ("in-progress": answered, as the API shows a live call). */
+export const LIVE_STATUSES = ["dialing", "ringing", "answered", "in-progress"] as const;
 export const CALL_OUTCOMES = ["caller_hung_up", "agent_ended", "voicemail", "max_duration", "stopped", "error"] as const;
 
 export function statusColor(status: string): string {
   switch (status) {
     case "completed": return "green";
-    case "answered": case "ringing": case "dialing": return "blue";
+    case "answered": case "in-progress": case "ringing": case "dialing": return "blue";
     case "queued": return "gray";
     case "voicemail": return "grape";
     case "busy": case "no-answer": return "yellow";

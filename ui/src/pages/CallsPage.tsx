@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { Anchor, Badge, Button, Card, Grid, Modal, Select, Table, Text, TextInput } from "@mantine/core";
+import { Anchor, Badge, Button, Card, Grid, Modal, Select, Table, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { IconPhoneOutgoing, IconSearch } from "@tabler/icons-react";
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -15,9 +15,13 @@ import { Pager } from "../components/Pager";
 import { SortHeader } from "../components/SortHeader";
 import { CALL_OUTCOMES, CALL_STATUSES, statusColor } from "../lib/calls";
 import { formatDateTime, formatMs, fromDateInput, label } from "../lib/format";
+import { useLiveCalls } from "../lib/liveCall";
 import { ALL, useAgentNames, useAllAgents } from "../lib/queries";
+import { LiveCallsTable } from "../components/LiveCallsTable";
 
 const LIMIT = 50;
+// New calls appear without a reload; a person reading the list does not need it faster.
+const LIST_REFRESH_MS = 15_000;
 
 export function CallsPage() {
   const [params, setParams] = useSearchParams();
@@ -63,7 +67,9 @@ export function CallsPage() {
     queryKey: ["calls", filters, sort, offset],
     queryFn: () => unwrap(api.GET("/api/v1/calls", { params: { query: { ...filters, sort, limit: LIMIT, offset } } })),
     placeholderData: keepPreviousData,
+    refetchInterval: LIST_REFRESH_MS,
   });
+  const live = useLiveCalls();
 
   return (
     <>
@@ -94,6 +100,12 @@ export function CallsPage() {
           </Grid.Col>
         </Grid>
       </Card>
+      {live.data && live.data.length > 0 && offset === 0 && (
+        <Card withBorder p={0} mb="md" component="section" aria-label="In progress">
+          <Title order={2} size="h5" p="md" pb={0}>In progress</Title>
+          <LiveCallsTable calls={live.data} />
+        </Card>
+      )}
       <Card withBorder p={0}>
         <QueryView query={query} what="calls">
           {(page) =>
