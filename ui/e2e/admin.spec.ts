@@ -162,6 +162,16 @@ test.describe("admin UI", () => {
     await shot(page, "08-agents");
   });
 
+  test("refuses to delete a provider an agent uses, naming the agent", async () => {
+    await page.getByRole("link", { name: "Providers" }).click();
+    await page.getByRole("button", { name: "Delete OpenAI production" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+    await expect(page.getByText("Provider not deleted")).toBeVisible();
+    await expect(page.getByText("This provider is used by agent Sales outbound: switch them to another first.")).toBeVisible();
+    await expect(page.getByRole("row", { name: /OpenAI production/ })).toBeVisible();
+    await shot(page, "08b-provider-in-use", { fullPage: false });
+  });
+
   test("creates an API key, shows its secret once, then revokes it", async () => {
     await page.getByRole("link", { name: "API keys" }).click();
     await page.getByRole("button", { name: "New API key" }).click();

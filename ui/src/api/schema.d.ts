@@ -315,7 +315,7 @@ export interface paths {
         get: operations["getProvider"];
         put?: never;
         post?: never;
-        /** DeleteProvider */
+        /** Delete a provider no agent uses (409 naming the agents that do) */
         delete: operations["deleteProvider"];
         options?: never;
         head?: never;
@@ -3230,6 +3230,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

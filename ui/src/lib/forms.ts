@@ -25,7 +25,12 @@ export function notifySaved(message: string): void {
 }
 
 export function notifyFailed(error: unknown): void {
-  notifications.show({ color: "red", title: "Failed", message: errorMessage(error) });
+  notifyRefused("Failed", error);
+}
+
+/** An action the API refused, titled with what did not happen (the reason says why). */
+export function notifyRefused(title: string, error: unknown): void {
+  notifications.show({ color: "red", title, message: errorMessage(error) });
 }
 
 /** Values of optional text inputs: empty means "not set". */
