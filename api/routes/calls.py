@@ -9,12 +9,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from api.auth import Principal, authenticate, authenticate_writer
-from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
+from api.call_filters import CallFilters, Direction, call_filters
+from api.common import DEFAULT_LIMIT, Limit, Offset, audit
 from api.context import ApiContext
 from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
 from api.live_calls import follow, is_live, live_call_fields
@@ -24,7 +25,6 @@ from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.calls import CallRepository, SttEventRepository
 from store.repositories.config import AgentRepository, SipTrunkRepository
 
-Direction = Literal["inbound", "outbound"]
 # A dialable number: E.164 with or without `+`, or a short extension.
 PhoneNumber = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{2,20}$")]
 VariableName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
@@ -132,40 +132,28 @@ def _summary(row: CallRecord) -> CallSummary:
     return msgspec.convert(_summary_fields(row), CallSummary, strict=False)
 
 
-@get("/", operation_id="listCalls", responses=problems(400, 401, 429))
+@get(
+    "/",
+    operation_id="listCalls",
+    responses=problems(400, 401, 429),
+    dependencies={"filters": Provide(call_filters)},
+)
 async def list_calls(
     principal: NamedDependency[Principal],
     context: NamedDependency[ApiContext],
+    filters: NamedDependency[CallFilters],
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
-    status: FromQuery[Annotated[str, msgspec.Meta(max_length=40)] | None] = None,
-    direction: FromQuery[Direction | None] = None,
-    agent_id: FromQuery[uuid.UUID | None] = None,
-    outcome: FromQuery[Annotated[str, msgspec.Meta(max_length=40)] | None] = None,
-    since: FromQuery[datetime | None] = None,
-    until: FromQuery[datetime | None] = None,
-    q: FromQuery[Annotated[str, msgspec.Meta(max_length=MAX_FILTER_CHARS)] | None] = None,
-    sort: Annotated[str, sort_param(CallRepository.sortable)] = "-created_at",
 ) -> CallList:
-    """Calls, newest first by default; `since`/`until` bound `created_at`, `q` searches the
-    transcript text."""
-    filters = {
-        k: v
-        for k, v in (
-            ("status", status),
-            ("direction", direction),
-            ("agent_id", agent_id),
-            ("outcome", outcome),
-        )
-        if v is not None
-    }
+    """Calls, the latest to begin first by default (see the filters' parameters)."""
     page = await CallRepository(context.pool).search(
         principal.tenant_id,
-        filters=filters,
-        since=since,
-        until=until,
-        text=q,
-        sort=sort,
+        filters=filters.columns,
+        since=filters.since,
+        until=filters.until,
+        text=filters.text,
+        number=filters.number,
+        sort=filters.sort,
         limit=limit,
         offset=offset,
     )

@@ -73,7 +73,8 @@ async def test_agent_media_transport_migration_keeps_existing_agents(
             tenant_id,
         )
         monkeypatch.undo()
-        assert [m.version for m in await migrate(conn)] == [5]
+        # 5 and whatever was shipped after it.
+        assert [m.version for m in await migrate(conn)][0] == 5
     finally:
         await conn.close()
     pool = await create_pool(empty_database, max_size=2)

@@ -180,6 +180,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calls/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every call the list's filters find, as CSV or JSON */
+        get: operations["exportCalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/calls/live": {
         parameters: {
             query?: never;
@@ -2305,19 +2322,21 @@ export interface operations {
     listCalls: {
         parameters: {
             query?: {
-                /** @description Page size. */
-                limit?: number;
-                /** @description Rows to skip. */
-                offset?: number;
                 status?: string | null;
                 direction?: "inbound" | "outbound" | null;
                 agent_id?: string | null;
                 outcome?: string | null;
+                id?: string | null;
+                number?: string | null;
                 since?: string | null;
                 until?: string | null;
                 q?: string | null;
                 /** @description Column to sort by, `-` for descending: -created_at, -duration_ms, -ended_at, -started_at, -status, created_at, duration_ms, ended_at, started_at, status. */
                 sort?: string;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -2423,6 +2442,77 @@ export interface operations {
             };
             /** @description Unprocessable Content */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportCalls: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                direction?: "inbound" | "outbound" | null;
+                agent_id?: string | null;
+                outcome?: string | null;
+                id?: string | null;
+                number?: string | null;
+                since?: string | null;
+                until?: string | null;
+                q?: string | null;
+                /** @description Column to sort by, `-` for descending: -created_at, -duration_ms, -ended_at, -started_at, -status, created_at, duration_ms, ended_at, started_at, status. */
+                sort?: string;
+                format?: "csv" | "json";
+                transcripts?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stream Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>[];
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
