@@ -13,7 +13,7 @@ import msgspec
 from litestar.params import FromQuery
 
 from api.common import MAX_FILTER_CHARS, sort_param
-from api.errors import invalid
+from api.errors import ApiError, FieldError
 from store.repositories.calls import CallRepository
 
 Direction = Literal["inbound", "outbound"]
@@ -49,7 +49,9 @@ async def call_filters(
     is found in the caller's or the called number, without its `+`; `q` searches the
     transcript; `id` is one call."""
     if number is not None and not NUMBER_PART.match(number):
-        raise invalid("number", "digits of a phone number, optionally after a +")
+        # 400, as for any other query parameter that does not parse.
+        reason = "digits of a phone number, optionally after a +"
+        raise ApiError(400, f"number: {reason}", errors=[FieldError("number", reason)])
     given = {"status": status, "direction": direction, "agent_id": agent_id}
     given |= {"outcome": outcome, "id": id}
     return CallFilters(
