@@ -1,7 +1,7 @@
 /** An admin's first day: sign in, add a provider, a trunk, an agent and an API key, then read
  * a call's transcript and latency. Every page is screenshotted for a person to look at. */
 import { expect, test, type Locator, type Page } from "@playwright/test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const email = process.env.VOCALS_E2E_EMAIL ?? "owner@acme.test";
@@ -213,6 +213,25 @@ test.describe("admin UI", () => {
     await expect(page.getByRole("table", { name: "Provider usage" }).getByRole("row", { name: /LLM scripted/ })).toContainText("412 / 58");
     await page.getByRole("tab", { name: /^Events/ }).click();
     await shot(page, "12-call-detail");
+  });
+
+  test("finds a call by number and exports what the filters find as CSV", async () => {
+    await page.goto("/calls");
+    // Either party, typed as a person does, with spaces.
+    await page.getByLabel("Number or call id").fill("49 151 1234 5678");
+    await expect(page.getByText("1 in total")).toBeVisible();
+    await expect(page.getByRole("row", { name: /\+4915112345678 → \+4930123456/ })).toBeVisible();
+    await page.getByRole("button", { name: "Export" }).click();
+    const download = page.waitForEvent("download");
+    await page.getByRole("menuitem", { name: "CSV with transcripts" }).click();
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/^calls-\d{8}-\d{6}\.csv$/);
+    // RFC 4180 lines end in CRLF.
+    const lines = readFileSync((await file.path())!, "utf8").trim().split("\r\n");
+    expect(lines[0]).toBe("id,started_at,answered_at,ended_at,direction,transport,from_number,to_number,agent_id,status,outcome,duration_ms,error_reason,transcript");
+    expect(lines[1]).toContain(`${callId},`);
+    expect(lines.join("\n")).toContain("Caller: Hi, I'd like to move my appointment to Thursday.");
+    await shot(page, "11b-calls-search", { fullPage: false });
   });
 
   test("opens the call a simulated caller made: its transcript and latency", async () => {

@@ -11,7 +11,7 @@ import { LatencyWaterfall } from "../components/LatencyWaterfall";
 import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { RecordingPlayer } from "../components/RecordingPlayer";
-import { eventsOf, LIVE_STATUSES, statusColor, transcriptOf, turnsOf } from "../lib/calls";
+import { callBadge, eventsOf, LIVE_STATUSES, transcriptOf, turnsOf } from "../lib/calls";
 import { formatDateTime, formatMs, formatOffset, label } from "../lib/format";
 import { notifyFailed, notifySaved } from "../lib/forms";
 import { useElapsedMs, useLiveCall } from "../lib/liveCall";
@@ -77,7 +77,7 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
     <Stack>
       <Card withBorder>
         <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }} spacing="md">
-          <Fact name="Status"><Badge color={statusColor(call.status)} variant="light" data-testid="call-status">{label(call.status)}</Badge></Fact>
+          <Fact name="Status"><Badge color={callBadge(call).color} variant="light" data-testid="call-status">{callBadge(call).text}</Badge></Fact>
           <Fact name="Outcome">{call.outcome ? label(call.outcome) : "—"}</Fact>
           <Fact name="Direction">{label(call.direction)} · {call.transport}</Fact>
           <Fact name="From → To"><Text span ff="monospace" size="sm">{call.from_number || "—"} → {call.to_number || "—"}</Text></Fact>
