@@ -6,9 +6,10 @@ and every statement carries `tenant_id = $1`, so no method can reach another ten
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import asyncpg
 import msgspec
@@ -37,12 +38,28 @@ class UnknownColumn(ValueError):
         self.column = column
 
 
-class Conflict(Exception):
-    """A write would break a uniqueness or reference rule (e.g. a duplicate name)."""
+# PostgreSQL names the columns of a broken rule as "Key (tenant_id, name)=(…) …".
+_KEY_COLUMNS = re.compile(r"Key \(([^)]*)\)=")
 
-    def __init__(self, message: str, constraint: str | None = None) -> None:
+
+class Conflict(Exception):
+    """A write would break a uniqueness or reference rule (e.g. a duplicate name). `field` is
+    the column at fault (the key's last one besides the tenant), when the database said."""
+
+    def __init__(
+        self,
+        message: str,
+        constraint: str | None = None,
+        *,
+        kind: Literal["unique", "reference"] = "unique",
+        detail: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.constraint = constraint
+        self.kind = kind
+        key = _KEY_COLUMNS.search(detail or "")
+        columns = [c.strip() for c in key.group(1).split(",")] if key else []
+        self.field = next((c for c in reversed(columns) if c != "tenant_id"), None)
 
 
 class TenantRepository(Generic[RowT]):
@@ -235,9 +252,14 @@ class TenantRepository(Generic[RowT]):
             return await self._pool.fetchrow(sql, *params)
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(
-                f"{self.table}: already exists ({exc.detail})", exc.constraint_name
+                f"{self.table}: already exists ({exc.detail})",
+                exc.constraint_name,
+                detail=exc.detail,
             ) from exc
         except asyncpg.ForeignKeyViolationError as exc:
             raise Conflict(
-                f"{self.table}: refers to a missing row ({exc.detail})", exc.constraint_name
+                f"{self.table}: refers to a missing row ({exc.detail})",
+                exc.constraint_name,
+                kind="reference",
+                detail=exc.detail,
             ) from exc
