@@ -170,6 +170,25 @@ test.describe("admin UI", () => {
     await expect(page.getByText("This provider is used by agent Sales outbound: switch them to another first.")).toBeVisible();
     await expect(page.getByRole("row", { name: /OpenAI production/ })).toBeVisible();
     await shot(page, "08b-provider-in-use", { fullPage: false });
+    // A second provider of the same name: the API's 409, in words, under the Name field.
+    await page.getByRole("button", { name: "New provider" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("button", { name: "Create provider" }).click();
+    // An empty submit lands on the first field to fix.
+    await expect(dialog.getByRole("textbox", { name: "Name", exact: true })).toBeFocused();
+    await dialog.getByRole("textbox", { name: "Name", exact: true }).fill("OpenAI production");
+    await dialog.locator("label", { hasText: /^Language model$/ }).click();
+    await choose(dialog, "Vendor", /OpenAI/);
+    await dialog.getByRole("textbox", { name: "API key", exact: true }).fill("sk-test-0123456789wxyz");
+    await choose(dialog, "Model", /gpt/);
+    await dialog.getByRole("button", { name: "Create provider" }).click();
+    const name = dialog.getByRole("textbox", { name: "Name", exact: true });
+    await expect(name).toHaveAttribute("aria-invalid", "true");
+    await expect(name).toHaveAccessibleDescription(/This name is already used\./);
+    await expect(dialog.getByText(/Key \(|tenant_id|already exists \(/)).toHaveCount(0);
+    await shot(page, "08c-provider-name-taken", { fullPage: false });
+    await page.keyboard.press("Escape");
+    await expect(dialog).toBeHidden();
   });
 
   test("creates an API key, shows its secret once, then revokes it", async () => {

@@ -38,3 +38,12 @@ export function orNull(value: string): string | null {
   const trimmed = value.trim();
   return trimmed === "" ? null : trimmed;
 }
+
+/** `form.onSubmit`'s second argument: a refused submit scrolls to and focuses the first field
+ * in error, once its message is on screen. */
+export function focusFirstError(_errors: unknown, _values: unknown, event?: { currentTarget: unknown }): void {
+  // Read now: React releases the event once this handler returns.
+  const formElement = event?.currentTarget;
+  if (!(formElement instanceof HTMLFormElement)) return;
+  window.requestAnimationFrame(() => formElement.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus());
+}
