@@ -339,6 +339,26 @@ test.describe("admin UI", () => {
     await page.getByRole("button", { name: "Toggle navigation" }).click();
     await expect(page.getByRole("link", { name: "SIP trunks" })).toBeVisible();
     await shot(page, "21-navigation-mobile", { fullPage: false });
+    // The agent form fits the screen: nothing to scroll sideways.
+    await page.goto("/agents/new");
+    await expect(page).toHaveTitle("New agent · Vocals");
+    await expect(page.getByRole("textbox", { name: "Name", exact: true })).toBeVisible();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot(page, "21b-agent-form-mobile");
+  });
+
+  test("follows the system's dark mode, and a toggle overrides it", async () => {
+    await page.setViewportSize({ width: 1366, height: 900 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.goto("/calls");
+    await expect(page).toHaveTitle("Calls · Vocals");
+    const html = page.locator("html");
+    await expect(html).toHaveAttribute("data-mantine-color-scheme", "dark");
+    await shot(page, "21c-calls-dark", { fullPage: false });
+    await page.getByRole("button", { name: "Use light mode" }).click();
+    await expect(html).toHaveAttribute("data-mantine-color-scheme", "light");
+    await page.emulateMedia({ colorScheme: "light" });
   });
 
   test("a viewer sees everything and can change nothing", async () => {

@@ -25,7 +25,7 @@ export function makeQueryClient(): QueryClient {
 /** `env="test"` turns off Mantine's transitions and portals, which jsdom cannot run. */
 export function AppProviders({ client, children, env }: { client: QueryClient; children: ReactNode; env?: "default" | "test" }) {
   return (
-    <MantineProvider theme={theme} env={env}>
+    <MantineProvider theme={theme} env={env} defaultColorScheme="auto">
       <Notifications position="top-right" autoClose={3000} />
       <QueryClientProvider client={client}>
         <ModalsProvider>
