@@ -76,6 +76,11 @@ test.describe("admin UI", () => {
     const live = page.getByRole("table", { name: "Calls in progress" });
     await expect(live.getByRole("row", { name: new RegExp(liveCaller.replace("+", "\\+")) })).toContainText("In progress");
     await expect(page.getByText(/1 in progress/)).toBeVisible();
+    // What /healthz knows, for a person: the simulated Asterisk is connected, nothing waits.
+    const health = page.getByRole("region", { name: "System health" });
+    await expect(health).toContainText("All services up");
+    await expect(health).toContainText("Connected");
+    await expect(health).toContainText("Empty");
     await shot(page, "02-dashboard");
   });
 

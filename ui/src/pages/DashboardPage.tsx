@@ -5,6 +5,7 @@ import { unwrap } from "../api/problem";
 import { LatencyChart, OutcomesChart, Stat } from "../components/Charts";
 import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
+import { HealthPanel } from "../components/HealthPanel";
 import { LiveCallsTable } from "../components/LiveCallsTable";
 import { formatMs, startOfDay } from "../lib/format";
 import { useLiveCalls } from "../lib/liveCall";
@@ -56,6 +57,9 @@ export function DashboardPage() {
               }
             </QueryView>
           </Card>
+        </Grid.Col>
+        <Grid.Col span={12}>
+          <HealthPanel />
         </Grid.Col>
         {today.data && (
           <>
