@@ -54,7 +54,7 @@ async def test_invalid_values_are_explained_in_words(
     client: httpx.AsyncClient, make_tenant: MakeTenant
 ) -> None:
     owner = await make_tenant()
-    cases = [
+    cases: list[tuple[dict[str, object], str, str]] = [
         ({"name": ""}, "name", "must not be empty"),
         ({"stt": {"credential_id": "not-an-id"}}, "stt.credential_id", "must be an id"),
         ({"inbound_numbers": ["call me"]}, "inbound_numbers[0]", "is not in the expected format"),
