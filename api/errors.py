@@ -87,12 +87,13 @@ def not_found(what: str) -> ApiError:
 
 def invalid(field: str, reason: str) -> ApiError:
     """A 422 naming one field."""
-    return ApiError(422, f"{field}: {reason}", errors=[FieldError(field, reason)])
+    return invalid_fields([FieldError(field, reason)])
 
 
 def invalid_fields(errors: list[FieldError]) -> ApiError:
-    detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
-    return ApiError(422, detail, errors=errors)
+    plain = [FieldError(e.field, plain_reason(e.reason)) for e in errors]
+    detail = "; ".join(f"{e.field}: {e.reason}" for e in plain)
+    return ApiError(422, detail, errors=plain)
 
 
 def problem_response(
@@ -107,11 +108,49 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+# msgspec's wording of a refused value, and what a person reads instead (first match wins).
+_PLAIN_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), plain)
+    for pattern, plain in (
+        (r"^Object missing required field", "is required"),
+        (r"^Object contains unknown field", "is not a field of this form"),
+        (r"^Expected `[^`]+`, got `null`$", "is required"),
+        (r"^Expected `str` of length >= 1$", "must not be empty"),
+        (r"^Expected `str` of length >= (\d+)$", r"must be at least \1 characters"),
+        (r"^Expected `str` of length <= (\d+)$", r"must be at most \1 characters"),
+        (r"^Expected `str` matching regex", "is not in the expected format"),
+        (r"^Expected `(?:int|float)` >= (\S+)$", r"must be at least \1"),
+        (r"^Expected `(?:int|float)` <= (\S+)$", r"must be at most \1"),
+        (r"^Expected `(?:int|float)` > (\S+)$", r"must be more than \1"),
+        (r"^Expected `(?:int|float)` < (\S+)$", r"must be less than \1"),
+        (r"^Expected `(?:array|object)` of length <= (\d+)$", r"may have at most \1 entries"),
+        (r"^(?:Expected `uuid`|Invalid UUID)", "must be an id"),
+        (r"^Invalid (?:RFC3339 encoded )?datetime", "must be a date and time"),
+        (r"^Expected `int`", "must be a whole number"),
+        (r"^Expected `float`", "must be a number"),
+        (r"^Expected `bool`", "must be yes or no"),
+        (r"^Expected `datetime`", "must be a date and time"),
+        (r"^Invalid enum value", "is not one of the choices"),
+        (r"^Expected `str`", "must be text"),
+        (r"^Expected `array`", "must be a list"),
+        (r"^Expected `object`", "must be a set of named values"),
+    )
+)
+
+
+def plain_reason(reason: str) -> str:
+    """msgspec's reason in words a person reads (the API's own reasons pass unchanged)."""
+    for pattern, plain in _PLAIN_REASONS:
+        if pattern.search(reason):
+            return pattern.sub(plain, reason) if "\\" in plain else plain
+    return reason
+
+
 def _field_error(entry: Mapping[str, Any]) -> FieldError:
     message = str(entry.get("message", "invalid value"))
     key = str(entry.get("key", "") or "")
     path = _AT_PATH.search(message)
-    reason = message.split(" - at ", 1)[0]
+    reason = plain_reason(message.split(" - at ", 1)[0])
     if path and path.group(1):
         field = path.group(1)
     elif key and key != "data":
@@ -139,7 +178,15 @@ def _http_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Pro
 
 
 def _conflict_handler(_: Request[Any, Any, Any], exc: Conflict) -> Response[Problem]:
-    return problem_response(409, str(exc))
+    # The database's own text (table, key and values) is for the log, not for people.
+    log.info("conflict", reason=str(exc), constraint=exc.constraint)
+    if exc.field is None:
+        return problem_response(409, "This conflicts with something that already exists.")
+    words = exc.field.replace("_", " ")
+    reason = (
+        f"This {words} is already used." if exc.kind == "unique" else f"No such {words} exists."
+    )
+    return problem_response(409, reason, [FieldError(exc.field, reason)])
 
 
 def _unknown_column_handler(_: Request[Any, Any, Any], exc: UnknownColumn) -> Response[Problem]:

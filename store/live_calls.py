@@ -30,6 +30,12 @@ def _tenant_live_key(tenant_id: uuid.UUID) -> str:
     return f"{KEY_PREFIX}tenant:{tenant_id}:live"
 
 
+def live_call_channel(call_id: uuid.UUID) -> str:
+    """Pub/sub channel told of every change to a call's live state (the message is only a
+    nudge; readers fetch the state itself), and of its end."""
+    return f"{KEY_PREFIX}call:{call_id}:changed"
+
+
 def _encode_fields(values: dict[str, Any]) -> dict[str, bytes]:
     return {k: msgspec.json.encode(v) for k, v in values.items()}
 
@@ -67,6 +73,7 @@ class LiveCallStore:
             pipe.expire(_tenant_live_key(tenant_id), LIVE_STATE_TTL_S)
             if self._owner is not None:
                 pipe.sadd(process_calls_key(self._owner), str(call_id))
+            pipe.publish(live_call_channel(call_id), b"started")
             await pipe.execute()
 
     async def update(self, call_id: uuid.UUID, fields: dict[str, Any]) -> None:
@@ -74,12 +81,14 @@ class LiveCallStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(_key(call_id), mapping=_hash_mapping(encoded))
             pipe.expire(_key(call_id), LIVE_STATE_TTL_S)
+            pipe.publish(live_call_channel(call_id), b"state")
             await pipe.execute()
 
     async def append_history(self, call_id: uuid.UUID, entry: dict[str, Any]) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.rpush(_history_key(call_id), msgspec.json.encode(entry))
             pipe.expire(_history_key(call_id), LIVE_STATE_TTL_S)
+            pipe.publish(live_call_channel(call_id), b"history")
             await pipe.execute()
 
     async def get(self, call_id: uuid.UUID) -> dict[str, Any] | None:
@@ -110,4 +119,5 @@ class LiveCallStore:
             pipe.zrem(_tenant_live_key(tenant_id), str(call_id))
             if owner is not None:
                 pipe.srem(process_calls_key(owner), str(call_id))
+            pipe.publish(live_call_channel(call_id), b"ended")
             await pipe.execute()

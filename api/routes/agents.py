@@ -176,16 +176,28 @@ async def _replace_numbers(
 async def _check_numbers_free(
     context: ApiContext, tenant_id: uuid.UUID, agent_id: uuid.UUID | None, dids: list[str]
 ) -> None:
-    """409 before anything is written when a number already rings another agent."""
+    """409 before anything is written when a number already rings another agent, naming the
+    agent when it is this tenant's (another tenant's agents are none of its business)."""
     taken = await context.pool.fetch(
-        "SELECT did FROM inbound_routes WHERE did = ANY($1::text[]) "
-        "AND (tenant_id <> $2 OR agent_id IS DISTINCT FROM $3) ORDER BY did",
+        "SELECT r.did, CASE WHEN r.tenant_id = $2 THEN a.name END AS agent "
+        "FROM inbound_routes r LEFT JOIN agents a ON a.id = r.agent_id "
+        "WHERE r.did = ANY($1::text[]) "
+        "AND (r.tenant_id <> $2 OR r.agent_id IS DISTINCT FROM $3) ORDER BY r.did",
         dids,
         tenant_id,
         agent_id,
     )
     if taken:
-        raise ApiError(409, f"number {taken[0]['did']} is already routed to another agent")
+        errors = [
+            FieldError(
+                f"inbound_numbers[{dids.index(row['did'])}]",
+                f"This number belongs to agent {row['agent']}."
+                if row["agent"]
+                else "This number is used by another account.",
+            )
+            for row in taken
+        ]
+        raise ApiError(409, f"number {taken[0]['did']}: {errors[0].reason}", errors=errors)
 
 
 async def _routes_of(

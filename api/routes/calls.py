@@ -9,13 +9,16 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
+from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from api.auth import Principal, authenticate, authenticate_writer
-from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
+from api.call_filters import CallFilters, Direction, call_filters
+from api.common import DEFAULT_LIMIT, Limit, Offset, audit
 from api.context import ApiContext
 from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
+from api.live_calls import follow, is_live, live_call_fields
 from store.call_records import tenant_dead_letters
 from store.live_calls import LiveCallStore
 from store.models import CallRecord
@@ -25,7 +28,6 @@ from store.repositories.calls import CallRepository, SttEventRepository
 from store.repositories.config import AgentRepository, SipTrunkRepository
 from store.repositories.twilio import TwilioAccountRepository
 
-Direction = Literal["inbound", "outbound"]
 # A dialable number: E.164 with or without `+`, or a short extension.
 PhoneNumber = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{2,20}$")]
 VariableName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
@@ -68,7 +70,8 @@ class SttEventOut(msgspec.Struct, kw_only=True):
 
 
 class CallDetail(CallSummary, kw_only=True):
-    """A call with its transcript, per-turn latency breakdown, events and provider usage."""
+    """A call with its transcript, per-turn latency breakdown, events and provider usage;
+    `live` while it is in progress (its transcript so far, from the live state)."""
 
     transcript: list[dict[str, Any]]
     turns: list[dict[str, Any]]
@@ -77,6 +80,7 @@ class CallDetail(CallSummary, kw_only=True):
     variables: dict[str, Any]
     stt_events: list[SttEventOut]
     recording_url: str | None
+    live: bool = False
 
 
 class LiveCall(msgspec.Struct, kw_only=True):
@@ -152,40 +156,28 @@ def _summary(row: CallRecord) -> CallSummary:
     return msgspec.convert(_summary_fields(row), CallSummary, strict=False)
 
 
-@get("/", operation_id="listCalls", responses=problems(400, 401, 429))
+@get(
+    "/",
+    operation_id="listCalls",
+    responses=problems(400, 401, 429),
+    dependencies={"filters": Provide(call_filters)},
+)
 async def list_calls(
     principal: NamedDependency[Principal],
     context: NamedDependency[ApiContext],
+    filters: NamedDependency[CallFilters],
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
-    status: FromQuery[Annotated[str, msgspec.Meta(max_length=40)] | None] = None,
-    direction: FromQuery[Direction | None] = None,
-    agent_id: FromQuery[uuid.UUID | None] = None,
-    outcome: FromQuery[Annotated[str, msgspec.Meta(max_length=40)] | None] = None,
-    since: FromQuery[datetime | None] = None,
-    until: FromQuery[datetime | None] = None,
-    q: FromQuery[Annotated[str, msgspec.Meta(max_length=MAX_FILTER_CHARS)] | None] = None,
-    sort: Annotated[str, sort_param(CallRepository.sortable)] = "-created_at",
 ) -> CallList:
-    """Calls, newest first by default; `since`/`until` bound `created_at`, `q` searches the
-    transcript text."""
-    filters = {
-        k: v
-        for k, v in (
-            ("status", status),
-            ("direction", direction),
-            ("agent_id", agent_id),
-            ("outcome", outcome),
-        )
-        if v is not None
-    }
+    """Calls, the latest to begin first by default (see the filters' parameters)."""
     page = await CallRepository(context.pool).search(
         principal.tenant_id,
-        filters=filters,
-        since=since,
-        until=until,
-        text=q,
-        sort=sort,
+        filters=filters.columns,
+        since=filters.since,
+        until=filters.until,
+        text=filters.text,
+        number=filters.number,
+        sort=filters.sort,
         limit=limit,
         offset=offset,
     )
@@ -245,7 +237,12 @@ async def get_call(
     context: NamedDependency[ApiContext],
     call_id: FromPath[uuid.UUID],
 ) -> CallDetail:
+    """The call's record, or while it is in progress its live state (`live` true)."""
     row = await CallRepository(context.pool).get(principal.tenant_id, call_id)
+    if row is None or row.status not in FINISHED_STATUSES:
+        live = await live_call_fields(context.redis, principal.tenant_id, call_id, row)
+        if live is not None:
+            return msgspec.convert(live, CallDetail, strict=False)
     if row is None:
         raise not_found("call")
     stt = await SttEventRepository(context.pool).list_page(
@@ -287,6 +284,35 @@ async def _trunk_errors(
     return [
         FieldError("trunk_id", f"this tenant has {count} SIP trunks: set trunk_id to choose one")
     ]
+
+
+@get(
+    "/{call_id:uuid}/live",
+    operation_id="followCall",
+    summary="Follow a call in progress (server-sent events)",
+    media_type="text/event-stream",
+    responses=problems(401, 404, 429),
+)
+async def follow_call(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    call_id: FromPath[uuid.UUID],
+) -> ServerSentEvent:
+    """`call` events carrying the call's detail (as `GET /calls/{id}`) at once and after every
+    change, then `ended` when the call is over and its record is the one to read."""
+    row = await CallRepository(context.pool).get(principal.tenant_id, call_id)
+
+    async def snapshot() -> bytes | None:
+        live = await live_call_fields(context.redis, principal.tenant_id, call_id, row)
+        return (
+            None
+            if live is None
+            else msgspec.json.encode(msgspec.convert(live, CallDetail, strict=False))
+        )
+
+    if not await is_live(context.redis, principal.tenant_id, call_id):
+        raise ApiError(404, "no call in progress with this id")
+    return ServerSentEvent(follow(context.redis, call_id, snapshot))
 
 
 @post(
@@ -368,11 +394,16 @@ async def hangup(
     tenant_id = principal.tenant_id
     calls = CallRepository(context.pool)
     row = await calls.get(tenant_id, call_id)
-    if row is None:
+    # A live inbound call has no record until it ends.
+    if row is None and not await is_live(context.redis, tenant_id, call_id):
         raise not_found("call")
-    if row.status in FINISHED_STATUSES:
+    if row is not None and row.status in FINISHED_STATUSES:
         raise ApiError(409, f"the call has already ended ({row.status})")
-    if row.status == QUEUED and await OutboundQueue(context.redis).cancel(call_id):
+    if (
+        row is not None
+        and row.status == QUEUED
+        and await OutboundQueue(context.redis).cancel(call_id)
+    ):
         await calls.update(
             tenant_id,
             call_id,
@@ -393,6 +424,7 @@ router = Router(
         list_live_calls,
         list_dead_letter_calls,
         get_call,
+        follow_call,
         originate,
         hangup,
     ],

@@ -26,7 +26,7 @@ from providers.base import ProviderConfig, ProviderError, ProviderKind, Provider
 from providers.registry import InvalidOptions, ProviderConfigError, UnknownVendor, VendorInfo
 from store.config_cache import ConfigCache, credential_cache_name
 from store.models import ProviderCredential
-from store.repositories.config import ProviderCredentialRepository
+from store.repositories.config import AgentRepository, ProviderCredentialRepository
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Vendor = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -254,8 +254,9 @@ async def update_provider(
 @delete(
     "/{provider_id:uuid}",
     operation_id="deleteProvider",
+    summary="Delete a provider no agent uses (409 naming the agents that do)",
     status_code=HTTP_204_NO_CONTENT,
-    responses=problems(401, 403, 404, 429),
+    responses=problems(401, 403, 404, 409, 429),
     dependencies={"principal": Provide(authenticate_writer)},
 )
 async def delete_provider(
@@ -264,6 +265,13 @@ async def delete_provider(
     provider_id: FromPath[uuid.UUID],
 ) -> None:
     current = await _get(context, principal.tenant_id, provider_id)
+    users = await AgentRepository(context.pool).names_using_credential(
+        principal.tenant_id, provider_id
+    )
+    if users:
+        # Deleting it would leave these agents unable to take a call.
+        which = f"agent {users[0]}" if len(users) == 1 else f"agents {', '.join(users)}"
+        raise ApiError(409, f"This provider is used by {which}: switch them to another first.")
     await ProviderCredentialRepository(context.pool, context.box).delete(
         principal.tenant_id, provider_id
     )

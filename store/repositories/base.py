@@ -6,9 +6,10 @@ and every statement carries `tenant_id = $1`, so no method can reach another ten
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import asyncpg
 import msgspec
@@ -18,6 +19,8 @@ from store.secrets import SecretBox
 RowT = TypeVar("RowT", bound=msgspec.Struct)
 
 MAX_PAGE_SIZE = 200
+# Rows a cursor fetches per round trip: few round trips, little memory per export.
+CURSOR_PREFETCH = 500
 
 
 class Page(msgspec.Struct, Generic[RowT]):
@@ -35,12 +38,28 @@ class UnknownColumn(ValueError):
         self.column = column
 
 
-class Conflict(Exception):
-    """A write would break a uniqueness or reference rule (e.g. a duplicate name)."""
+# PostgreSQL names the columns of a broken rule as "Key (tenant_id, name)=(…) …".
+_KEY_COLUMNS = re.compile(r"Key \(([^)]*)\)=")
 
-    def __init__(self, message: str, constraint: str | None = None) -> None:
+
+class Conflict(Exception):
+    """A write would break a uniqueness or reference rule (e.g. a duplicate name). `field` is
+    the column at fault (the key's last one besides the tenant), when the database said."""
+
+    def __init__(
+        self,
+        message: str,
+        constraint: str | None = None,
+        *,
+        kind: Literal["unique", "reference"] = "unique",
+        detail: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.constraint = constraint
+        self.kind = kind
+        key = _KEY_COLUMNS.search(detail or "")
+        columns = [c.strip() for c in key.group(1).split(",")] if key else []
+        self.field = next((c for c in reversed(columns) if c != "tenant_id"), None)
 
 
 class TenantRepository(Generic[RowT]):
@@ -57,6 +76,8 @@ class TenantRepository(Generic[RowT]):
     sortable: ClassVar[frozenset[str]] = frozenset({"created_at"})
     encrypted: ClassVar[frozenset[str]] = frozenset()
     default_sort: ClassVar[str] = "-created_at"
+    # A sortable name that stands for an SQL expression rather than a column of its own.
+    sort_expressions: ClassVar[Mapping[str, str]] = {}
     # True for append-only tables whose id is a bigserial PostgreSQL assigns.
     generated_id: ClassVar[bool] = False
 
@@ -126,6 +147,48 @@ class TenantRepository(Generic[RowT]):
     ) -> Page[RowT]:
         """Rows matching `filters` and `conditions`: SQL fragments written by subclasses with
         `{}` where their one parameter goes, e.g. `("created_at >= {}", since)`."""
+        clause, params = self._where(tenant_id, filters, conditions)
+        ordering = self._ordering(sort)
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        offset = max(0, offset)
+        total = await self._pool.fetchval(
+            f"SELECT count(*) FROM {self.table} WHERE {clause}", *params
+        )
+        records = await self._pool.fetch(
+            f"SELECT * FROM {self.table} WHERE {clause} ORDER BY {ordering} "
+            f"LIMIT {limit} OFFSET {offset}",
+            *params,
+        )
+        items = [row for row in map(self._row, records) if row is not None]
+        return Page(items=items, total=int(total), limit=limit, offset=offset)
+
+    async def _each(
+        self,
+        tenant_id: uuid.UUID,
+        filters: Mapping[str, Any] | None,
+        conditions: list[tuple[str, Any]],
+        sort: str | None,
+        limit: int,
+    ) -> AsyncIterator[RowT]:
+        """Up to `limit` rows as `_page` selects them, read through a cursor in one snapshot:
+        rows written meanwhile neither repeat nor push others out, as pages by offset would."""
+        clause, params = self._where(tenant_id, filters, conditions)
+        sql = (
+            f"SELECT * FROM {self.table} WHERE {clause} ORDER BY {self._ordering(sort)} "
+            f"LIMIT {int(limit)}"
+        )
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            async for record in conn.cursor(sql, *params, prefetch=CURSOR_PREFETCH):
+                row = self._row(record)
+                if row is not None:
+                    yield row
+
+    def _where(
+        self,
+        tenant_id: uuid.UUID,
+        filters: Mapping[str, Any] | None,
+        conditions: list[tuple[str, Any]],
+    ) -> tuple[str, list[Any]]:
         where, params = ["tenant_id = $1"], [tenant_id]
         for column, value in (filters or {}).items():
             if column not in self.filterable:
@@ -135,24 +198,15 @@ class TenantRepository(Generic[RowT]):
         for fragment, value in conditions:
             params.append(value)
             where.append(fragment.format(f"${len(params)}"))
+        return " AND ".join(where), params
+
+    def _ordering(self, sort: str | None) -> str:
         order = sort or self.default_sort
         column = order.removeprefix("-")
         if column not in self.sortable:
             raise UnknownColumn(column, "sort")
         direction = "DESC" if order.startswith("-") else "ASC"
-        limit = max(1, min(limit, MAX_PAGE_SIZE))
-        offset = max(0, offset)
-        clause = " AND ".join(where)
-        total = await self._pool.fetchval(
-            f"SELECT count(*) FROM {self.table} WHERE {clause}", *params
-        )
-        records = await self._pool.fetch(
-            f"SELECT * FROM {self.table} WHERE {clause} ORDER BY {column} {direction}, id "
-            f"LIMIT {limit} OFFSET {offset}",
-            *params,
-        )
-        items = [row for row in map(self._row, records) if row is not None]
-        return Page(items=items, total=int(total), limit=limit, offset=offset)
+        return f"{self.sort_expressions.get(column, column)} {direction}, id"
 
     async def create(
         self, tenant_id: uuid.UUID, values: Mapping[str, Any], *, row_id: uuid.UUID | None = None
@@ -198,9 +252,14 @@ class TenantRepository(Generic[RowT]):
             return await self._pool.fetchrow(sql, *params)
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(
-                f"{self.table}: already exists ({exc.detail})", exc.constraint_name
+                f"{self.table}: already exists ({exc.detail})",
+                exc.constraint_name,
+                detail=exc.detail,
             ) from exc
         except asyncpg.ForeignKeyViolationError as exc:
             raise Conflict(
-                f"{self.table}: refers to a missing row ({exc.detail})", exc.constraint_name
+                f"{self.table}: refers to a missing row ({exc.detail})",
+                exc.constraint_name,
+                kind="reference",
+                detail=exc.detail,
             ) from exc

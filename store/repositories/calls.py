@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -19,12 +21,26 @@ _RECORD_COLUMNS = tuple(
 )
 
 
+# When a call began: its first status (ringing in, dialing out), or when it was queued, or for a
+# record that has neither, when it was written. Lists, date filters and analytics per day go by
+# this, not by the record's creation time (written when the call ends, or imported later).
+# Indexed per tenant (migration 0008).
+CALL_BEGAN = "coalesce(started_at, queued_at, created_at)"
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class CallRepository(TenantRepository[CallRecord]):
     table = "calls"
     row_type = CallRecord
     writable = frozenset(_RECORD_COLUMNS)
-    filterable = frozenset({"status", "direction", "agent_id", "outcome", "transport"})
+    filterable = frozenset({"id", "status", "direction", "agent_id", "outcome", "transport"})
     sortable = frozenset({"created_at", "started_at", "ended_at", "duration_ms", "status"})
+    sort_expressions = MappingProxyType({"started_at": CALL_BEGAN})
+    default_sort = "-started_at"
 
     async def upsert(self, record: CallRecord) -> CallRecord:
         """Insert or replace a call's record by id. Idempotent, so the outbox can replay it."""
@@ -51,20 +67,47 @@ class CallRepository(TenantRepository[CallRecord]):
         since: datetime | None = None,
         until: datetime | None = None,
         text: str | None = None,
+        number: str | None = None,
         sort: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> Page[CallRecord]:
-        """`list` plus a date range on created_at and a case-insensitive transcript search."""
-        conditions: list[tuple[str, Any]] = []
-        if since is not None:
-            conditions.append(("created_at >= {}", since))
-        if until is not None:
-            conditions.append(("created_at < {}", until))
-        if text:
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(("transcript::text ILIKE {}", f"%{escaped}%"))
+        """`list` plus a date range on when the call began (`CALL_BEGAN`), a case-insensitive
+        transcript search and `number` found in either party's number."""
+        conditions = _conditions(since, until, text, number)
         return await self._page(tenant_id, filters, conditions, sort, limit, offset)
+
+    def each(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        filters: dict[str, Any] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        number: str | None = None,
+        sort: str | None = None,
+        limit: int,
+    ) -> AsyncIterator[CallRecord]:
+        """Every call `search` would find, up to `limit`, one at a time (for exports)."""
+        conditions = _conditions(since, until, text, number)
+        return self._each(tenant_id, filters, conditions, sort, limit)
+
+
+def _conditions(
+    since: datetime | None, until: datetime | None, text: str | None, number: str | None
+) -> list[tuple[str, Any]]:
+    conditions: list[tuple[str, Any]] = []
+    if since is not None:
+        conditions.append((f"{CALL_BEGAN} >= {{}}", since))
+    if until is not None:
+        conditions.append((f"{CALL_BEGAN} < {{}}", until))
+    if text:
+        conditions.append(("transcript::text ILIKE {}", f"%{_like_escaped(text)}%"))
+    if number:
+        pattern = f"%{_like_escaped(number)}%"
+        conditions.append(("(from_number LIKE {0} OR to_number LIKE {0})", pattern))
+    return conditions
 
 
 class SttEventRepository(TenantRepository[SttEvent]):

@@ -46,6 +46,18 @@ class AgentRepository(TenantRepository[Agent]):
     filterable = frozenset({"name", "language"})
     sortable = frozenset({"created_at", "updated_at", "name"})
 
+    async def names_using_credential(
+        self, tenant_id: uuid.UUID, credential_id: uuid.UUID
+    ) -> list[str]:
+        """The agents whose STT, LLM or TTS is the stored provider `credential_id`."""
+        rows = await self._pool.fetch(
+            "SELECT name FROM agents WHERE tenant_id = $1 AND $2 IN "
+            "(stt->>'credential_id', llm->>'credential_id', tts->>'credential_id') ORDER BY name",
+            tenant_id,
+            str(credential_id),
+        )
+        return [str(r["name"]) for r in rows]
+
 
 class ProviderCredentialRepository(TenantRepository[ProviderCredential]):
     table = "provider_credentials"

@@ -365,3 +365,35 @@ async def test_a_stored_key_no_header_can_carry_fails_its_check_with_a_reason(
     checked = await client.post(f"/api/v1/providers/{row.id}/test", headers=tenant.admin)
     assert checked.status_code == 422, checked.text
     assert "characters" in checked.json()["detail"]
+
+
+async def test_a_provider_agents_use_is_not_deleted(
+    client: httpx.AsyncClient, tenant: TenantHandle
+) -> None:
+    created = await client.post(
+        "/api/v1/providers",
+        json={"name": "sphinx-in-use", "kind": "stt", "vendor": "pocketsphinx"},
+        headers=tenant.admin,
+    )
+    assert created.status_code == 201, created.text
+    provider_id = created.json()["id"]
+    for name in ("Front desk", "After hours"):
+        await create_agent(client, tenant.admin, name=name, stt={"credential_id": provider_id})
+    path = f"/api/v1/providers/{provider_id}"
+
+    refused = await client.delete(path, headers=tenant.admin)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == (
+        "This provider is used by agents After hours, Front desk: switch them to another first."
+    )
+    assert (await client.get(path, headers=tenant.viewer)).status_code == 200
+
+    for agent in (await client.get("/api/v1/agents", headers=tenant.viewer)).json()["items"]:
+        if agent["stt"].get("credential_id") == provider_id:
+            switched = await client.patch(
+                f"/api/v1/agents/{agent['id']}",
+                json={"stt": {"vendor": "pocketsphinx"}},
+                headers=tenant.admin,
+            )
+            assert switched.status_code == 200, switched.text
+    assert (await client.delete(path, headers=tenant.admin)).status_code == 204

@@ -6,6 +6,8 @@ simulated caller and a recorded call (with a recording) prepared here."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -26,7 +28,7 @@ from store.db import create_pool
 from store.repositories.tenants import TenantsRepository
 from tests.ui.seed import SEED_AGENT, create_agent, insert_call, login
 from vocals.net import free_port
-from vocals.simulator import AsteriskSimulator, caller_phrases
+from vocals.simulator import AsteriskSimulator, SimulatedCall, caller_phrases
 
 ROOT = Path(__file__).absolute().parents[2]
 UI = ROOT / "ui"
@@ -211,6 +213,39 @@ async def recorded_call(
         await pool.close()
 
 
+# The caller of the live call, told apart from the other calls on the pages.
+LIVE_CALLER = "+4917600000042"
+
+
+@pytest.fixture(scope="module")
+async def live_call(
+    recorded_call: str, agent_id: str, asterisk: AsteriskSimulator
+) -> AsyncIterator[SimulatedCall]:
+    """A caller who is still on the line, talking turn after turn, while the suite opens the
+    call's page and hangs it up from there; after the recorded calls so those stay as they are."""
+    phrases = await caller_phrases(PHRASE_CACHE)
+    call = asterisk.place_call(SEED_AGENT["inbound_numbers"][0], caller_number=LIVE_CALLER)
+    async with asyncio.timeout(CALL_STEP_TIMEOUT_S):
+        await call.media_up.wait()
+
+    async def keep_talking() -> None:
+        for turn in itertools.count():
+            call.play(phrases[turn % 2])
+            # Room for the agent's reply: the suite's own pages share the box with this call.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.ended.wait(), 2 * TURN_S)
+            if call.ended.is_set():
+                return
+
+    talking = asyncio.create_task(keep_talking())
+    try:
+        yield call
+    finally:
+        if not call.ended.is_set():
+            await call.hangup()
+        await talking
+
+
 class _WebhookReceiver(BaseHTTPRequestHandler):
     """Accepts every delivery; the UI shows what the delivery log says about it."""
 
@@ -239,7 +274,11 @@ def webhook_receiver() -> Iterator[str]:
 
 
 async def test_admin_ui_end_to_end(
-    server: str, simulated_call: str, recorded_call: str, webhook_receiver: str
+    server: str,
+    simulated_call: str,
+    recorded_call: str,
+    webhook_receiver: str,
+    live_call: SimulatedCall,
 ) -> None:
     env = {
         **os.environ,
@@ -250,6 +289,7 @@ async def test_admin_ui_end_to_end(
         "VOCALS_E2E_SIMULATED_CALL_ID": simulated_call,
         "VOCALS_E2E_CALL_ID": recorded_call,
         "VOCALS_E2E_WEBHOOK_URL": webhook_receiver,
+        "VOCALS_E2E_LIVE_CALLER": LIVE_CALLER,
         "VOCALS_E2E_ARTIFACTS": str(ARTIFACTS),
         "VOCALS_CHROMIUM": str(CHROMIUM),
     }
@@ -271,5 +311,7 @@ async def test_admin_ui_end_to_end(
         raise
     (ARTIFACTS / "playwright.log").write_bytes(output)
     assert process.returncode == 0, output.decode(errors="replace")[-6000:]
+    # The Hang up button on the live call's page ended it, not the caller.
+    assert live_call.ended_by == "server"
     # The test delivery the UI sent reached the receiver.
     assert any(b"webhook.test" in body for body in _WebhookReceiver.received)

@@ -1,7 +1,7 @@
 /** An admin's first day: sign in, add a provider, a trunk, an agent and an API key, then read
  * a call's transcript and latency. Every page is screenshotted for a person to look at. */
 import { expect, test, type Locator, type Page } from "@playwright/test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const email = process.env.VOCALS_E2E_EMAIL ?? "owner@acme.test";
@@ -10,6 +10,7 @@ const viewerEmail = process.env.VOCALS_E2E_VIEWER_EMAIL ?? "viewer@acme.test";
 const callId = process.env.VOCALS_E2E_CALL_ID ?? "";
 const simulatedCallId = process.env.VOCALS_E2E_SIMULATED_CALL_ID ?? "";
 const webhookUrl = process.env.VOCALS_E2E_WEBHOOK_URL ?? "";
+const liveCaller = process.env.VOCALS_E2E_LIVE_CALLER ?? "";
 const artifacts = process.env.VOCALS_E2E_ARTIFACTS ?? "../test-artifacts/ui";
 mkdirSync(artifacts, { recursive: true });
 
@@ -71,8 +72,34 @@ test.describe("admin UI", () => {
     await page.getByRole("link", { name: "Dashboard" }).click();
     await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
     await expect(page.getByText("Calls today")).toBeVisible();
-    await expect(page.getByText("No calls in progress")).toBeVisible();
+    // A caller is on the line: in progress, and counted today before its record exists.
+    const live = page.getByRole("table", { name: "Calls in progress" });
+    await expect(live.getByRole("row", { name: new RegExp(liveCaller.replace("+", "\\+")) })).toContainText("In progress");
+    await expect(page.getByText(/1 in progress/)).toBeVisible();
+    // What /healthz knows, for a person: the simulated Asterisk is connected, nothing waits.
+    const health = page.getByRole("region", { name: "System health" });
+    await expect(health).toContainText("All services up");
+    await expect(health).toContainText("Connected");
+    await expect(health).toContainText("Empty");
     await shot(page, "02-dashboard");
+  });
+
+  test("follows a live call as it happens and hangs it up while the caller talks", async () => {
+    await page.getByRole("link", { name: `Live call ${liveCaller}` }).click();
+    await expect(page.getByTestId("call-status")).toHaveText("In progress");
+    // The clock runs between turns.
+    const elapsed = page.getByTestId("elapsed");
+    const first = await elapsed.textContent();
+    await expect(elapsed).not.toHaveText(first ?? "");
+    // The transcript grows as the caller and the agent speak, without reloading the page.
+    const transcript = page.getByRole("list", { name: "Transcript" });
+    await expect(transcript.getByRole("listitem", { name: /^Agent at / }).first()).toBeVisible({ timeout: 60_000 });
+    await expect(transcript.getByRole("listitem", { name: /^Caller at / }).first()).toBeVisible({ timeout: 60_000 });
+    await shot(page, "02b-live-call");
+    await page.getByRole("button", { name: "Hang up" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Hang up" }).click();
+    await expect(page.getByTestId("call-status")).toHaveText("Completed", { timeout: 30_000 });
+    await expect(page.getByRole("button", { name: "Hang up" })).toHaveCount(0);
   });
 
   test("creates a provider; its key is shown masked", async () => {
@@ -140,6 +167,35 @@ test.describe("admin UI", () => {
     await shot(page, "08-agents");
   });
 
+  test("refuses to delete a provider an agent uses, naming the agent", async () => {
+    await page.getByRole("link", { name: "Providers" }).click();
+    await page.getByRole("button", { name: "Delete OpenAI production" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+    await expect(page.getByText("Provider not deleted")).toBeVisible();
+    await expect(page.getByText("This provider is used by agent Sales outbound: switch them to another first.")).toBeVisible();
+    await expect(page.getByRole("row", { name: /OpenAI production/ })).toBeVisible();
+    await shot(page, "08b-provider-in-use", { fullPage: false });
+    // A second provider of the same name: the API's 409, in words, under the Name field.
+    await page.getByRole("button", { name: "New provider" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("button", { name: "Create provider" }).click();
+    // An empty submit lands on the first field to fix.
+    await expect(dialog.getByRole("textbox", { name: "Name", exact: true })).toBeFocused();
+    await dialog.getByRole("textbox", { name: "Name", exact: true }).fill("OpenAI production");
+    await dialog.locator("label", { hasText: /^Language model$/ }).click();
+    await choose(dialog, "Vendor", /OpenAI/);
+    await dialog.getByRole("textbox", { name: "API key", exact: true }).fill("sk-test-0123456789wxyz");
+    await choose(dialog, "Model", /gpt/);
+    await dialog.getByRole("button", { name: "Create provider" }).click();
+    const name = dialog.getByRole("textbox", { name: "Name", exact: true });
+    await expect(name).toHaveAttribute("aria-invalid", "true");
+    await expect(name).toHaveAccessibleDescription(/This name is already used\./);
+    await expect(dialog.getByText(/Key \(|tenant_id|already exists \(/)).toHaveCount(0);
+    await shot(page, "08c-provider-name-taken", { fullPage: false });
+    await page.keyboard.press("Escape");
+    await expect(dialog).toBeHidden();
+  });
+
   test("creates an API key, shows its secret once, then revokes it", async () => {
     await page.getByRole("link", { name: "API keys" }).click();
     await page.getByRole("button", { name: "New API key" }).click();
@@ -181,6 +237,25 @@ test.describe("admin UI", () => {
     await expect(page.getByRole("table", { name: "Provider usage" }).getByRole("row", { name: /LLM scripted/ })).toContainText("412 / 58");
     await page.getByRole("tab", { name: /^Events/ }).click();
     await shot(page, "12-call-detail");
+  });
+
+  test("finds a call by number and exports what the filters find as CSV", async () => {
+    await page.goto("/calls");
+    // Either party, typed as a person does, with spaces.
+    await page.getByLabel("Number or call id").fill("49 151 1234 5678");
+    await expect(page.getByText("1 in total")).toBeVisible();
+    await expect(page.getByRole("row", { name: /\+4915112345678 → \+4930123456/ })).toBeVisible();
+    await page.getByRole("button", { name: "Export" }).click();
+    const download = page.waitForEvent("download");
+    await page.getByRole("menuitem", { name: "CSV with transcripts" }).click();
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/^calls-\d{8}-\d{6}\.csv$/);
+    // RFC 4180 lines end in CRLF.
+    const lines = readFileSync((await file.path())!, "utf8").trim().split("\r\n");
+    expect(lines[0]).toBe("id,started_at,answered_at,ended_at,direction,transport,from_number,to_number,agent_id,status,outcome,duration_ms,error_reason,transcript");
+    expect(lines[1]).toContain(`${callId},`);
+    expect(lines.join("\n")).toContain("Caller: Hi, I'd like to move my appointment to Thursday.");
+    await shot(page, "11b-calls-search", { fullPage: false });
   });
 
   test("opens the call a simulated caller made: its transcript and latency", async () => {
@@ -231,6 +306,13 @@ test.describe("admin UI", () => {
 
     await page.getByRole("link", { name: "Audit log" }).click();
     await expect(page.getByRole("row", { name: /create sip_trunk/ })).toBeVisible();
+    // Typed into quickly, as a person does: every letter filters, the page stays.
+    await page.getByLabel("Actor").pressSequentially(email, { delay: 40 });
+    await page.getByLabel("Action").pressSequentially("create", { delay: 300 });
+    await expect(page.getByLabel("Action")).toHaveValue("create");
+    await page.getByLabel("Action").fill("");
+    await expect(page.getByRole("row", { name: /create sip_trunk/ })).toBeVisible();
+    await expect(page.getByRole("alert")).toHaveCount(0);
     await shot(page, "17-audit-log");
 
     await page.getByRole("link", { name: "Users" }).click();
@@ -259,6 +341,26 @@ test.describe("admin UI", () => {
     await page.getByRole("button", { name: "Toggle navigation" }).click();
     await expect(page.getByRole("link", { name: "SIP trunks" })).toBeVisible();
     await shot(page, "21-navigation-mobile", { fullPage: false });
+    // The agent form fits the screen: nothing to scroll sideways.
+    await page.goto("/agents/new");
+    await expect(page).toHaveTitle("New agent · Vocals");
+    await expect(page.getByRole("textbox", { name: "Name", exact: true })).toBeVisible();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot(page, "21b-agent-form-mobile");
+  });
+
+  test("follows the system's dark mode, and a toggle overrides it", async () => {
+    await page.setViewportSize({ width: 1366, height: 900 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.goto("/calls");
+    await expect(page).toHaveTitle("Calls · Vocals");
+    const html = page.locator("html");
+    await expect(html).toHaveAttribute("data-mantine-color-scheme", "dark");
+    await shot(page, "21c-calls-dark", { fullPage: false });
+    await page.getByRole("button", { name: "Use light mode" }).click();
+    await expect(html).toHaveAttribute("data-mantine-color-scheme", "light");
+    await page.emulateMedia({ colorScheme: "light" });
   });
 
   test("a viewer sees everything and can change nothing", async () => {

@@ -7,11 +7,17 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { AuthProvider } from "./auth/AuthContext";
 import { theme } from "./theme";
 
+/** A 4xx will not get better by asking again; a dropped connection or a busy server (a 503
+ * when a backing service did not answer in time) might. */
+function worthRetrying(count: number, error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  return count < 2 && (typeof status !== "number" || status >= 500);
+}
+
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {
-      // A 4xx will not get better by asking again; a dropped connection might.
-      queries: { retry: (count, error) => count < 2 && !("status" in (error as object)), refetchOnWindowFocus: false },
+      queries: { retry: worthRetrying, refetchOnWindowFocus: false },
     },
   });
 }
@@ -19,7 +25,7 @@ export function makeQueryClient(): QueryClient {
 /** `env="test"` turns off Mantine's transitions and portals, which jsdom cannot run. */
 export function AppProviders({ client, children, env }: { client: QueryClient; children: ReactNode; env?: "default" | "test" }) {
   return (
-    <MantineProvider theme={theme} env={env}>
+    <MantineProvider theme={theme} env={env} defaultColorScheme="auto">
       <Notifications position="top-right" autoClose={3000} />
       <QueryClientProvider client={client}>
         <ModalsProvider>

@@ -6,6 +6,7 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 import { App } from "./App";
 import { AppProviders, makeQueryClient } from "./Providers";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root");
@@ -13,7 +14,9 @@ createRoot(root).render(
   <StrictMode>
     <BrowserRouter>
       <AppProviders client={makeQueryClient()}>
-        <App />
+        <ErrorBoundary resetKey="app">
+          <App />
+        </ErrorBoundary>
       </AppProviders>
     </BrowserRouter>
   </StrictMode>,

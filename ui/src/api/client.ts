@@ -46,3 +46,19 @@ export async function fetchBlobUrl(path: string): Promise<string> {
   if (!response.ok) throw problemFrom(response, await response.json().catch(() => null));
   return URL.createObjectURL(await response.blob());
 }
+
+/** Download an authenticated file (an export) under the name the server gives it. */
+export async function downloadFile(path: string, fallbackName: string): Promise<void> {
+  const token = tokenStore.get();
+  const response = await globalThis.fetch(new URL(path, window.location.origin), {
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  });
+  if (!response.ok) throw problemFrom(response, await response.json().catch(() => null));
+  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  URL.revokeObjectURL(url);
+}

@@ -180,15 +180,15 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/calls/dead-letters": {
+    "/api/v1/calls/export": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** ListDeadLetterCalls */
-        get: operations["listDeadLetterCalls"];
+        /** Every call the list's filters find, as CSV or JSON */
+        get: operations["exportCalls"];
         put?: never;
         post?: never;
         delete?: never;
@@ -242,6 +242,23 @@ export interface paths {
         put?: never;
         /** Cancel a queued call or hang up a live one */
         post: operations["hangupCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{call_id}/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Follow a call in progress (server-sent events) */
+        get: operations["followCall"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -315,7 +332,7 @@ export interface paths {
         get: operations["getProvider"];
         put?: never;
         post?: never;
-        /** DeleteProvider */
+        /** Delete a provider no agent uses (409 naming the agents that do) */
         delete: operations["deleteProvider"];
         options?: never;
         head?: never;
@@ -408,7 +425,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** UpdateTenant */
+        patch: operations["updateTenant"];
         trace?: never;
     };
     "/api/v1/twilio": {
@@ -791,6 +809,8 @@ export interface components {
             from_number: string;
             /** Format: uuid */
             id: string;
+            /** @default false */
+            live: boolean;
             outcome: string | null;
             provider_usage: {
                 [key: string]: unknown;
@@ -857,26 +877,6 @@ export interface components {
             completed: number;
             /** Format: date */
             day: string;
-        };
-        /** DeadLetterCall */
-        DeadLetterCall: {
-            agent_id: string | null;
-            direction: string;
-            ended_at: string | null;
-            error_reason: string | null;
-            from_number: string;
-            /** Format: uuid */
-            id: string;
-            reason: string;
-            /** Format: date-time */
-            refused_at: string;
-            started_at: string | null;
-            status: string;
-            to_number: string;
-        };
-        /** DeadLetterCalls */
-        DeadLetterCalls: {
-            items: components["schemas"]["DeadLetterCall"][];
         };
         /** DeliveryList */
         DeliveryList: {
@@ -1098,11 +1098,16 @@ export interface components {
         };
         /** TenantOut */
         TenantOut: {
+            allow_private_webhooks: boolean;
             /** Format: date-time */
             created_at: string;
             /** Format: uuid */
             id: string;
             name: string;
+        };
+        /** TenantUpdate */
+        TenantUpdate: {
+            allow_private_webhooks?: boolean;
         };
         /** TrunkCreate */
         TrunkCreate: {
@@ -1271,7 +1276,6 @@ export interface components {
         };
         /** VendorInfo */
         VendorInfo: {
-            checked?: string | null;
             default_model?: string | null;
             default_voice?: string | null;
             /** @default  */
@@ -1386,15 +1390,6 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1800,15 +1795,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Content */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Too Many Requests */
             429: {
                 headers: {
@@ -1865,15 +1851,6 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1952,15 +1929,6 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2188,15 +2156,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Content */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Too Many Requests */
             429: {
                 headers: {
@@ -2250,15 +2209,6 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2372,19 +2322,21 @@ export interface operations {
     listCalls: {
         parameters: {
             query?: {
-                /** @description Page size. */
-                limit?: number;
-                /** @description Rows to skip. */
-                offset?: number;
                 status?: string | null;
                 direction?: "inbound" | "outbound" | null;
                 agent_id?: string | null;
                 outcome?: string | null;
+                id?: string | null;
+                number?: string | null;
                 since?: string | null;
                 until?: string | null;
                 q?: string | null;
                 /** @description Column to sort by, `-` for descending: -created_at, -duration_ms, -ended_at, -started_at, -status, created_at, duration_ms, ended_at, started_at, status. */
                 sort?: string;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -2412,15 +2364,6 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2526,26 +2469,41 @@ export interface operations {
             };
         };
     };
-    listDeadLetterCalls: {
+    exportCalls: {
         parameters: {
-            query?: never;
+            query?: {
+                status?: string | null;
+                direction?: "inbound" | "outbound" | null;
+                agent_id?: string | null;
+                outcome?: string | null;
+                id?: string | null;
+                number?: string | null;
+                since?: string | null;
+                until?: string | null;
+                q?: string | null;
+                /** @description Column to sort by, `-` for descending: -created_at, -duration_ms, -ended_at, -started_at, -status, created_at, duration_ms, ended_at, started_at, status. */
+                sort?: string;
+                format?: "csv" | "json";
+                transcripts?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Request fulfilled, document follows */
+            /** @description Stream Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DeadLetterCalls"];
+                    "application/json": Record<string, never>[];
+                    "text/csv": string;
                 };
             };
-            /** @description Unauthorized */
-            401: {
+            /** @description Bad Request */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2553,8 +2511,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Forbidden */
-            403: {
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2793,6 +2751,79 @@ export interface operations {
             };
         };
     };
+    followCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getCallRecording: {
         parameters: {
             query?: never;
@@ -3002,15 +3033,6 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3305,6 +3327,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too Many Requests */
             429: {
                 headers: {
@@ -3552,15 +3583,6 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4057,6 +4079,84 @@ export interface operations {
             };
         };
     };
+    updateTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantUpdate"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getTwilio: {
         parameters: {
             query?: never;
@@ -4469,15 +4569,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unprocessable Content */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Too Many Requests */
             429: {
                 headers: {
@@ -4873,15 +4964,6 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5287,15 +5369,6 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unprocessable Content */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };

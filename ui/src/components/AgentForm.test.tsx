@@ -105,6 +105,18 @@ describe("AgentForm", () => {
     expect(onSubmit).not.toHaveBeenCalled();
   });
 
+  it("repairs an agent whose provider was deleted with one choice", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    const orphan = { ...stored, stt: { credential_id: "99999999-9999-4999-8999-999999999999", vendor: null, options: {} } };
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[openaiProvider]} onSubmit={onSubmit} agent={orphan} />);
+    const stt = screen.getByRole("group", { name: /Speech to text/ });
+    expect(within(stt).getByText(/The provider this agent used was deleted/)).toBeInTheDocument();
+    await pick(stt, "Vendor", /PocketSphinx/);
+    await userEvent.setup().click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
+    expect(onSubmit.mock.calls[0]![0]).toMatchObject({ stt: { credential_id: null, vendor: "pocketsphinx" } });
+  });
+
   it("is read-only for viewers", () => {
     renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={vi.fn()} readOnly />);
     expect(screen.getByRole("textbox", { name: "Name" })).toBeDisabled();

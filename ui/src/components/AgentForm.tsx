@@ -6,7 +6,7 @@ import {
 } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import type { Schemas } from "../api/client";
-import { applyProblem } from "../lib/forms";
+import { applyProblem, focusFirstError } from "../lib/forms";
 import type { Vendor } from "../lib/queries";
 import { ProviderChoiceFields, type Choice } from "./ProviderChoiceFields";
 
@@ -82,6 +82,10 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
     },
   });
 
+  // The API names one number of the list (`inbound_numbers.1`): shown under the list, with it.
+  const numberErrors = Object.entries(form.errors)
+    .filter(([path]) => path.startsWith("inbound_numbers."))
+    .map(([path, reason]) => `${form.values.inbound_numbers[Number(path.split(".")[1])] ?? ""}: ${String(reason)}`);
   const transport = MEDIA_TRANSPORTS.find((t) => t.value === (form.values.media_transport ?? "default"));
 
   const submit = form.onSubmit(async (values) => {
@@ -91,7 +95,7 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
 
   return (
     <form onSubmit={submit} noValidate aria-label="Agent">
@@ -162,7 +166,7 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
 
           <Fieldset legend="Telephony">
             <TagsInput label="Numbers this agent answers" description="Press Enter after each number (E.164, e.g. +4930123456)"
-              {...form.getInputProps("inbound_numbers")} />
+              {...form.getInputProps("inbound_numbers")} error={form.errors.inbound_numbers ?? (numberErrors.join(" ") || undefined)} />
             <Select mt="sm" label="Media transport" description={transport?.description} allowDeselect={false}
               data={MEDIA_TRANSPORTS.map(({ value, label }) => ({ value, label }))}
               value={form.values.media_transport ?? "default"} error={form.errors.media_transport}

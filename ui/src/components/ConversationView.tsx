@@ -17,11 +17,12 @@ export function ConversationView({ entries }: { entries: TranscriptEntry[] }) {
               p="sm"
               radius="lg"
               maw="80%"
-              bg={agent ? "indigo.0" : "gray.1"}
+              // Theme colours that follow light and dark mode.
+              bg={agent ? "var(--mantine-color-indigo-light)" : "var(--mantine-color-default-hover)"}
               style={{ borderTopLeftRadius: agent ? undefined : 4, borderTopRightRadius: agent ? 4 : undefined }}
             >
               <Group gap={6} mb={4} justify={agent ? "flex-end" : "flex-start"}>
-                <Text size="xs" fw={700} c={agent ? "indigo.8" : "gray.8"}>{agent ? "Agent" : "Caller"}</Text>
+                <Text size="xs" fw={700} c={agent ? "var(--mantine-color-indigo-light-color)" : undefined}>{agent ? "Agent" : "Caller"}</Text>
                 <Text size="xs" c="dimmed">{formatOffset(entry.at_ms)}</Text>
                 {entry.dtmf && <Badge size="xs" variant="outline">keypad</Badge>}
                 {entry.interrupted && <Badge size="xs" color="orange" variant="light">interrupted</Badge>}

@@ -63,7 +63,7 @@ export function LatencyWaterfall({ turns }: { turns: TurnMetrics[] }) {
         {measured.map(({ turn, segments, total }) => (
           <Group key={turn.index} gap="sm" wrap="nowrap" data-testid={`waterfall-turn-${turn.index}`}>
             <Text size="xs" w={56} c="dimmed">Turn {turn.index + 1}</Text>
-            <Box pos="relative" h={18} style={{ flex: 1, background: "var(--mantine-color-gray-1)", borderRadius: 4 }}>
+            <Box pos="relative" h={18} style={{ flex: 1, background: "var(--mantine-color-default-hover)", borderRadius: 4 }}>
               {segments.map((s) => (
                 <Tooltip key={s.stage} label={`${s.stage}: ${formatMs(s.to - s.from)}`}>
                   <Box

@@ -1,12 +1,13 @@
 /** The app shell: navigation (a drawer on small screens), the signed-in user and the page. */
-import { AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea, Text, Title } from "@mantine/core";
+import { ActionIcon, AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea, Text, Title, useComputedColorScheme, useMantineColorScheme } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconActivity, IconChartBar, IconFileText, IconKey, IconLogout, IconPhone, IconPlugConnected,
-  IconRobot, IconServer2, IconUsers, IconWebhook, IconLayoutDashboard,
+  IconRobot, IconServer2, IconUsers, IconWebhook, IconLayoutDashboard, IconMoon, IconSun,
 } from "@tabler/icons-react";
 import { NavLink as RouterLink, Outlet, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
+import { ErrorBoundary } from "./ErrorBoundary";
 
 const NAV = [
   { to: "/", label: "Dashboard", icon: IconLayoutDashboard },
@@ -20,6 +21,17 @@ const NAV = [
   { to: "/audit-log", label: "Audit log", icon: IconFileText },
   { to: "/users", label: "Users", icon: IconUsers },
 ] as const;
+
+/** Light or dark: the system's choice until the person picks one here (kept in this browser). */
+function ColorSchemeToggle() {
+  const { setColorScheme } = useMantineColorScheme();
+  const dark = useComputedColorScheme("light") === "dark";
+  return (
+    <ActionIcon variant="subtle" aria-label={dark ? "Use light mode" : "Use dark mode"} onClick={() => setColorScheme(dark ? "light" : "dark")}>
+      {dark ? <IconSun size={18} /> : <IconMoon size={18} />}
+    </ActionIcon>
+  );
+}
 
 export function Layout() {
   const [opened, { toggle, close }] = useDisclosure();
@@ -48,6 +60,7 @@ export function Layout() {
                 <Badge variant="light">{me.role}</Badge>
               </Group>
             )}
+            <ColorSchemeToggle />
             <Button variant="subtle" size="xs" leftSection={<IconLogout size={16} />} onClick={() => void logout()}>
               Sign out
             </Button>
@@ -70,7 +83,9 @@ export function Layout() {
         </ScrollArea>
       </AppShell.Navbar>
       <AppShell.Main id="main" tabIndex={-1}>
-        <Outlet />
+        <ErrorBoundary resetKey={pathname}>
+          <Outlet />
+        </ErrorBoundary>
       </AppShell.Main>
     </AppShell>
   );

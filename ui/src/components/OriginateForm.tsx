@@ -4,7 +4,7 @@ import { ActionIcon, Alert, Button, Group, Select, SimpleGrid, Stack, Text, Text
 import { useForm } from "@mantine/form";
 import { IconPlus, IconTrash } from "@tabler/icons-react";
 import type { Schemas } from "../api/client";
-import { applyProblem, orNull } from "../lib/forms";
+import { applyProblem, focusFirstError, orNull } from "../lib/forms";
 
 export type OriginateBody = Schemas["OriginateRequest"];
 
@@ -50,7 +50,7 @@ export function OriginateForm({ agents, trunks, onSubmit, onCancel }: {
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
   return (
     <form onSubmit={submit} noValidate aria-label="New call">
       <Stack>

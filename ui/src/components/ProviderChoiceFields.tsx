@@ -22,6 +22,9 @@ export function ProviderChoiceFields({ kind, value, onChange, vendors, providers
   const [advanced, { toggle }] = useDisclosure(false);
   const credentials = providers.filter((p) => p.kind === kind);
   const credential = credentials.find((p) => p.id === value.credential_id);
+  // The stored provider it names is gone (deleted before deletes of used providers were
+  // refused): shown as none, with what happened, so any choice below repairs it.
+  const gone = Boolean(value.credential_id) && credential === undefined;
   const vendorName = credential?.vendor ?? value.vendor ?? null;
   const vendor = vendors.find((v) => v.vendor === vendorName);
   const keyless = vendors.filter((v) => !v.needs_api_key);
@@ -41,8 +44,8 @@ export function ProviderChoiceFields({ kind, value, onChange, vendors, providers
           placeholder="None (key-less vendor)"
           clearable
           data={credentials.map((p) => ({ value: p.id, label: `${p.name} (${p.vendor})` }))}
-          value={value.credential_id ?? null}
-          error={errors.credential_id}
+          value={gone ? null : value.credential_id ?? null}
+          error={errors.credential_id ?? (gone ? "The provider this agent used was deleted: choose another, or a key-less vendor" : undefined)}
           onChange={(credentialId) => onChange({ ...value, credential_id: credentialId, vendor: credentialId ? null : value.vendor, options: {} })}
         />
         <Select
@@ -53,7 +56,7 @@ export function ProviderChoiceFields({ kind, value, onChange, vendors, providers
           data={(credential ? vendors : keyless).map((v) => ({ value: v.vendor, label: v.display_name }))}
           value={vendorName}
           error={errors.vendor ?? errors[""]}
-          onChange={(v) => onChange({ ...value, vendor: v, model: null, voice: null, options: {} })}
+          onChange={(v) => onChange({ ...value, credential_id: gone ? null : value.credential_id, vendor: v, model: null, voice: null, options: {} })}
         />
         <Autocomplete
           id={`${id}-model`}

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Alert, Autocomplete, Button, Group, PasswordInput, SegmentedControl, Select, Stack, Text, TextInput } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import type { Schemas } from "../api/client";
-import { applyProblem, orNull } from "../lib/forms";
+import { applyProblem, focusFirstError, orNull } from "../lib/forms";
 import type { Kind, Vendor } from "../lib/queries";
 import { OptionsFields, type Options } from "./OptionsFields";
 
@@ -66,7 +66,7 @@ export function ProviderForm({ provider, vendors, onSubmit, onCancel }: {
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
 
   return (
     <form onSubmit={submit} noValidate aria-label="Provider">

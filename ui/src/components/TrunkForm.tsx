@@ -8,7 +8,7 @@ import {
 import { useForm } from "@mantine/form";
 import { IconPlus, IconTrash } from "@tabler/icons-react";
 import type { Schemas } from "../api/client";
-import { applyProblem, orNull } from "../lib/forms";
+import { applyProblem, focusFirstError, orNull } from "../lib/forms";
 
 export type TrunkBody = Schemas["TrunkCreate"];
 type Codec = NonNullable<TrunkBody["codecs"]>[number];
@@ -93,7 +93,7 @@ export function TrunkForm({ trunk, agents, onSubmit, onCancel }: {
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
 
   const registration = form.values.kind === "registration";
   return (

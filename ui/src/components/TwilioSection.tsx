@@ -11,7 +11,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
 import { useAuth } from "../auth/AuthContext";
-import { applyProblem, notifyFailed, notifySaved } from "../lib/forms";
+import { applyProblem, focusFirstError, notifyFailed, notifySaved } from "../lib/forms";
 import { useAllAgents } from "../lib/queries";
 import { EmptyState, QueryView } from "./PageState";
 
@@ -56,7 +56,7 @@ export function TwilioAccountForm({ connected, onSaved }: { connected: boolean; 
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
   return (
     <form onSubmit={submit} noValidate aria-label="Twilio account">
       <Stack gap="sm">

@@ -1,19 +1,36 @@
 /** What calls look like on screen: statuses, outcomes and the shape of their records. */
+import { label } from "./format";
 
 export const CALL_STATUSES = ["queued", "dialing", "ringing", "answered", "busy", "no-answer", "failed", "voicemail", "completed"] as const;
-/** Statuses of a call still in progress. */
-export const LIVE_STATUSES = ["dialing", "ringing", "answered"] as const;
+/** Statuses of a call still in progress ("in-progress": answered, as the API shows a live call). */
+export const LIVE_STATUSES = ["dialing", "ringing", "answered", "in-progress"] as const;
 export const CALL_OUTCOMES = ["caller_hung_up", "agent_ended", "voicemail", "max_duration", "stopped", "error"] as const;
 
 export function statusColor(status: string): string {
   switch (status) {
     case "completed": return "green";
-    case "answered": case "ringing": case "dialing": return "blue";
+    case "answered": case "in-progress": case "ringing": case "dialing": return "blue";
     case "queued": return "gray";
     case "voicemail": return "grape";
     case "busy": case "no-answer": return "yellow";
     default: return "red";
   }
+}
+
+/** The badge of a call: a call that ended in an error (its recognition failed, say) is red
+ * whatever status it reached, never a green "Completed". */
+export function callBadge(call: { status: string; outcome?: string | null; error_reason?: string | null }): { color: string; text: string } {
+  if (call.status === "completed" && (call.outcome === "error" || call.error_reason)) return { color: "red", text: "Error" };
+  return { color: statusColor(call.status), text: label(call.status) };
+}
+
+/** What the calls search box holds: a call id, part of a phone number, or neither. */
+export function parseCallSearch(text: string): { id?: string; number?: string; invalid?: boolean } {
+  const value = text.trim();
+  if (value === "") return {};
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return { id: value.toLowerCase() };
+  const digits = value.replace(/[\s().-]/g, "");
+  return /^\+?[0-9]{1,20}$/.test(digits) ? { number: digits } : { invalid: true };
 }
 
 /** One utterance of the transcript (pipeline.records.TranscriptEntry). */

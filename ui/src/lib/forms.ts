@@ -25,11 +25,25 @@ export function notifySaved(message: string): void {
 }
 
 export function notifyFailed(error: unknown): void {
-  notifications.show({ color: "red", title: "Failed", message: errorMessage(error) });
+  notifyRefused("Failed", error);
+}
+
+/** An action the API refused, titled with what did not happen (the reason says why). */
+export function notifyRefused(title: string, error: unknown): void {
+  notifications.show({ color: "red", title, message: errorMessage(error) });
 }
 
 /** Values of optional text inputs: empty means "not set". */
 export function orNull(value: string): string | null {
   const trimmed = value.trim();
   return trimmed === "" ? null : trimmed;
+}
+
+/** `form.onSubmit`'s second argument: a refused submit scrolls to and focuses the first field
+ * in error, once its message is on screen. */
+export function focusFirstError(_errors: unknown, _values: unknown, event?: { currentTarget: unknown }): void {
+  // Read now: React releases the event once this handler returns.
+  const formElement = event?.currentTarget;
+  if (!(formElement instanceof HTMLFormElement)) return;
+  window.requestAnimationFrame(() => formElement.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus());
 }

@@ -11,7 +11,7 @@ import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { SecretOnce } from "../components/SecretOnce";
-import { applyProblem, notifyFailed, notifySaved } from "../lib/forms";
+import { applyProblem, focusFirstError, notifyFailed, notifySaved } from "../lib/forms";
 import { formatDateTime } from "../lib/format";
 
 const LIMIT = 50;
@@ -30,7 +30,7 @@ function CreateKeyForm({ onCreated, onCancel }: { onCreated: (key: Schemas["ApiK
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
   return (
     <form onSubmit={submit} noValidate aria-label="API key">
       <Stack>

@@ -33,7 +33,9 @@ export function AuditLogPage() {
   const [debounced] = useDebouncedValue(filters, 300);
   const [offset, setOffset] = useState(0);
   const set = (key: keyof typeof filters) => (e: React.ChangeEvent<HTMLInputElement>) => {
-    setFilters((f) => ({ ...f, [key]: e.currentTarget.value }));
+    // Read now: the updater runs later, when React has already released the event.
+    const value = e.currentTarget.value;
+    setFilters((f) => ({ ...f, [key]: value }));
     setOffset(0);
   };
   const query = useQuery({

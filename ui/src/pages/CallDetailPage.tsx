@@ -11,13 +11,14 @@ import { LatencyWaterfall } from "../components/LatencyWaterfall";
 import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { RecordingPlayer } from "../components/RecordingPlayer";
-import { eventsOf, LIVE_STATUSES, statusColor, transcriptOf, turnsOf } from "../lib/calls";
+import { callBadge, eventsOf, LIVE_STATUSES, transcriptOf, turnsOf } from "../lib/calls";
 import { formatDateTime, formatMs, formatOffset, label } from "../lib/format";
 import { notifyFailed, notifySaved } from "../lib/forms";
+import { useElapsedMs, useLiveCall } from "../lib/liveCall";
 import { useAgentNames } from "../lib/queries";
 
-// A live call's record changes turn by turn; poll while it lasts.
-const LIVE_REFRESH_MS = 3_000;
+// A queued call has no live state to follow until the dispatcher dials it; ask again this often.
+const QUEUED_REFRESH_MS = 3_000;
 
 function Fact({ name, children }: { name: string; children: React.ReactNode }) {
   return (
@@ -64,7 +65,8 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
   const transcript = transcriptOf(call.transcript);
   const turns = turnsOf(call.turns);
   const events = eventsOf(call.events);
-  const live = (LIVE_STATUSES as readonly string[]).includes(call.status) || call.status === "queued";
+  const live = call.live || (LIVE_STATUSES as readonly string[]).includes(call.status) || call.status === "queued";
+  const elapsed = useElapsedMs(call.answered_at, call.live);
   const hangup = useMutation({
     mutationFn: () => unwrap(api.POST("/api/v1/calls/{call_id}/hangup", { params: { path: { call_id: call.id } } })),
     onSuccess: (r) => { notifySaved(r.result === "cancelled" ? "Call cancelled" : "Hang-up requested"); void queryClient.invalidateQueries({ queryKey: ["call", call.id] }); },
@@ -75,12 +77,14 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
     <Stack>
       <Card withBorder>
         <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }} spacing="md">
-          <Fact name="Status"><Badge color={statusColor(call.status)} variant="light">{call.status}</Badge></Fact>
+          <Fact name="Status"><Badge color={callBadge(call).color} variant="light" data-testid="call-status">{callBadge(call).text}</Badge></Fact>
           <Fact name="Outcome">{call.outcome ? label(call.outcome) : "—"}</Fact>
           <Fact name="Direction">{label(call.direction)} · {call.transport}</Fact>
           <Fact name="From → To"><Text span ff="monospace" size="sm">{call.from_number || "—"} → {call.to_number || "—"}</Text></Fact>
           <Fact name="Agent">{call.agent_id ? <Anchor component={Link} to={`/agents/${call.agent_id}`} size="sm">{agentNames.get(call.agent_id) ?? "deleted agent"}</Anchor> : "—"}</Fact>
-          <Fact name="Duration">{formatMs(call.duration_ms)}</Fact>
+          {call.live
+            ? <Fact name="Elapsed"><span data-testid="elapsed" aria-live="off">{elapsed === null ? "—" : formatOffset(elapsed)}</span></Fact>
+            : <Fact name="Duration">{formatMs(call.duration_ms)}</Fact>}
           <Fact name="Started">{formatDateTime(call.started_at)}</Fact>
           <Fact name="Answered">{formatDateTime(call.answered_at)}</Fact>
           <Fact name="Ended">{formatDateTime(call.ended_at)}</Fact>
@@ -170,11 +174,9 @@ export function CallDetailPage() {
   const query = useQuery({
     queryKey: ["call", callId],
     queryFn: () => unwrap(api.GET("/api/v1/calls/{call_id}", { params: { path: { call_id: callId! } } })),
-    refetchInterval: (q) => {
-      const status = q.state.data?.status;
-      return status && ([...LIVE_STATUSES, "queued"] as string[]).includes(status) ? LIVE_REFRESH_MS : false;
-    },
+    refetchInterval: (q) => (q.state.data?.status === "queued" ? QUEUED_REFRESH_MS : false),
   });
+  useLiveCall(callId, query.data?.live ?? false);
   return (
     <>
       <Anchor component={Link} to="/calls" size="sm"><Group gap={4}><IconArrowLeft size={14} />All calls</Group></Anchor>

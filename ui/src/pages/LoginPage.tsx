@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useForm } from "@mantine/form";
+import { useDocumentTitle } from "@mantine/hooks";
 import { IconActivity } from "@tabler/icons-react";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
@@ -8,6 +9,7 @@ import { ApiProblem, errorMessage } from "../api/problem";
 
 export function LoginPage() {
   const { me, login } = useAuth();
+  useDocumentTitle("Sign in · Vocals");
   const navigate = useNavigate();
   const location = useLocation();
   const from = (location.state as { from?: string } | null)?.from ?? "/";

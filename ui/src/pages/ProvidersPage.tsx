@@ -9,7 +9,7 @@ import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { ProviderForm, type ProviderBody } from "../components/ProviderForm";
-import { notifyFailed, notifySaved } from "../lib/forms";
+import { notifyRefused, notifySaved } from "../lib/forms";
 import { useCatalog } from "../lib/queries";
 import { EditDeleteActions } from "../components/RowActions";
 
@@ -38,7 +38,8 @@ export function ProvidersPage() {
   const remove = useMutation({
     mutationFn: (id: string) => unwrap(api.DELETE("/api/v1/providers/{provider_id}", { params: { path: { provider_id: id } } })),
     onSuccess: () => { void refresh(); notifySaved("Provider deleted"); },
-    onError: notifyFailed,
+    // A 409 names the agents still using it.
+    onError: (error) => notifyRefused("Provider not deleted", error),
   });
 
   const save = async (body: ProviderBody) => {

@@ -10,7 +10,7 @@ import { useAuth } from "../auth/AuthContext";
 import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
-import { applyProblem, notifyFailed, notifySaved } from "../lib/forms";
+import { applyProblem, focusFirstError, notifyFailed, notifySaved } from "../lib/forms";
 import { formatDateTime } from "../lib/format";
 
 const LIMIT = 50;
@@ -34,7 +34,7 @@ function InviteForm({ onDone, onCancel }: { onDone: () => void; onCancel: () => 
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
   return (
     <form onSubmit={submit} noValidate aria-label="User">
       <Stack>
@@ -65,7 +65,7 @@ function PasswordForm({ user, onDone, onCancel }: { user: Schemas["UserOut"]; on
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
   return (
     <form onSubmit={submit} noValidate aria-label="New password">
       <Stack>

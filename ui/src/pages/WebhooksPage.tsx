@@ -12,7 +12,7 @@ import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { SecretOnce } from "../components/SecretOnce";
-import { applyProblem, notifyFailed, notifySaved } from "../lib/forms";
+import { applyProblem, focusFirstError, notifyFailed, notifySaved } from "../lib/forms";
 import { formatDateTime } from "../lib/format";
 import { EditDeleteActions } from "../components/RowActions";
 
@@ -42,7 +42,7 @@ function WebhookForm({ webhook, onSaved, onCancel }: { webhook?: Webhook; onSave
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
-  });
+  }, focusFirstError);
   return (
     <form onSubmit={submit} noValidate aria-label="Webhook">
       <Stack>

@@ -1,0 +1,75 @@
+/** The deployment's health as `/healthz` reports it: PostgreSQL, Redis, the Asterisk (ARI)
+ * connection, capacity, the record outbox and the event loop, plus whatever else the process
+ * adds to its report. */
+import { Anchor, Badge, Card, Group, SimpleGrid, Text, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
+import { Link } from "react-router";
+import { api, type Schemas } from "../api/client";
+import { label } from "../lib/format";
+
+// Health changes rarely and matters when it does; a glance every half minute is enough.
+const HEALTH_REFRESH_MS = 30_000;
+// Event-loop lag above this means calls' audio is being delayed (vocals.loop_lag's threshold).
+const LAG_WARNING_MS = 50;
+// Shown in their own words below; the rest of the report is listed as it comes.
+const KNOWN = new Set(["ari", "outbox_pending", "event_loop_lag_ms", "event_loop_lag_max_ms", "capacity", "live_calls", "greetings_ready", "audiosocket"]);
+
+function Item({ name, ok, children }: { name: string; ok: boolean | null; children: React.ReactNode }) {
+  return (
+    <div>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={600}>{name}</Text>
+      <Group gap={6} wrap="nowrap">
+        {ok !== null && <Badge size="xs" circle color={ok ? "green" : "red"} aria-label={ok ? "healthy" : "needs attention"}> </Badge>}
+        <Text size="sm" component="div">{children}</Text>
+      </Group>
+    </div>
+  );
+}
+
+function useHealth() {
+  return useQuery({
+    queryKey: ["healthz"],
+    // A 503 still carries the report, which is what this panel shows.
+    queryFn: async () => {
+      const { data, error } = await api.GET("/healthz");
+      return (data ?? error) as Schemas["Health"];
+    },
+    refetchInterval: HEALTH_REFRESH_MS,
+  });
+}
+
+function text(value: unknown): string {
+  return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
+}
+
+export function HealthPanel() {
+  const health = useHealth();
+  const report = health.data;
+  if (!report) return null;
+  const extra = report.extra ?? {};
+  const ari = typeof extra.ari === "string" ? extra.ari : null;
+  const outbox = typeof extra.outbox_pending === "number" ? extra.outbox_pending : null;
+  const lag = typeof extra.event_loop_lag_ms === "number" ? extra.event_loop_lag_ms : null;
+  const capacity = (typeof extra.capacity === "object" && extra.capacity !== null ? extra.capacity : {}) as Record<string, unknown>;
+  const others = Object.entries(extra).filter(([key]) => !KNOWN.has(key));
+  return (
+    <Card withBorder component="section" aria-label="System health">
+      <Group justify="space-between" mb="sm">
+        <Title order={2} size="h5">System health</Title>
+        <Badge color={report.status === "ok" ? "green" : "red"} variant="light">{report.status === "ok" ? "All services up" : "Degraded"}</Badge>
+      </Group>
+      <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }} spacing="md">
+        <Item name="PostgreSQL" ok={report.postgres.ok}>{report.postgres.ok ? "Up" : report.postgres.error ?? "Down"}</Item>
+        <Item name="Redis" ok={report.redis.ok}>{report.redis.ok ? "Up" : report.redis.error ?? "Down"}</Item>
+        <Item name="Asterisk (ARI)" ok={ari === null || ari === "not configured" ? null : ari === "connected"}>{ari ? label(ari) : "—"}</Item>
+        <Item name="Record outbox" ok={outbox === null ? null : outbox === 0}>{outbox === null ? "—" : outbox === 0 ? "Empty" : `${outbox} waiting for PostgreSQL`}</Item>
+        <Item name="Event loop lag" ok={lag === null ? null : lag < LAG_WARNING_MS}>{lag === null ? "—" : `${lag} ms`}</Item>
+        <Item name="Calls / capacity" ok={null}>{typeof capacity.live_calls === "number" && typeof capacity.max_calls === "number" ? `${capacity.live_calls} / ${capacity.max_calls}` : text(extra.live_calls ?? "—")}</Item>
+      </SimpleGrid>
+      {others.length > 0 && (
+        <Text size="xs" c="dimmed" mt="sm">{others.map(([key, value]) => `${label(key)}: ${text(value)}`).join(" · ")}</Text>
+      )}
+      <Text size="xs" mt="sm"><Anchor component={Link} to="/sip-trunks">Trunk registrations</Anchor> are on the SIP trunks page, live from Asterisk.</Text>
+    </Card>
+  );
+}
