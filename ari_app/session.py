@@ -25,7 +25,7 @@ from ari_app.recording import ActiveRecording
 from ari_app.tasks import cancel_and_wait
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailAction
-from pipeline.records import CallResult
+from pipeline.records import CallOutcome, CallResult
 
 if TYPE_CHECKING:
     from ari_app.controller import CallController
@@ -75,6 +75,8 @@ class CallSession:
         self.ending = False
         # False for a call no agent took (unknown DID): nothing is recorded.
         self.recorded = True
+        # True when Vocals itself ended the call (see `stop`).
+        self.stopped = False
         self.on_end: Callable[[Call], Awaitable[None]] | None = None
         self.recording: ActiveRecording | None = None
         events = controller.events
@@ -315,6 +317,13 @@ class CallSession:
         """True once the teardown has started (whatever started it)."""
         return self._teardown is not None
 
+    async def stop(self, reason: str) -> None:
+        """End the call from Vocals' side (shutdown). Its leg then closes just as on a caller's
+        hang-up, so the record would say the caller hung up: it says `stopped` instead."""
+        if self._teardown is None:
+            self.stopped = True
+        await self.end(reason)
+
     async def end(self, reason: str) -> None:
         """Tear the call down (once; later calls wait for the first)."""
         if self._teardown is None:
@@ -352,6 +361,8 @@ class CallSession:
                 self._log.error("conversation did not stop; cancelling it")
                 with contextlib.suppress(Exception):
                     await cancel_and_wait(task)
+        if self.stopped and self.call.outcome == CallOutcome.CALLER_HUNG_UP:
+            self.call.outcome = CallOutcome.STOPPED.value
         self.controller.forget(self)
         if self.recorded and self.call.tenant_id == UNROUTED:
             # Ended (caller hung up, say) while its number was being looked up: no tenant, so
