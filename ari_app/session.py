@@ -318,7 +318,7 @@ class CallSession:
         return self._teardown is not None
 
     async def stop(self, reason: str) -> None:
-        """End the call from Vocals' side (shutdown). Its leg then closes just as on a caller's
+        """End the call from Vocals' side (shutdown, API). Its leg then closes just as on a caller's
         hang-up, so the record would say the caller hung up: it says `stopped` instead."""
         if self._teardown is None:
             self.stopped = True

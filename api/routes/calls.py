@@ -369,10 +369,13 @@ async def hangup(
     calls = CallRepository(context.pool)
     row = await calls.get(tenant_id, call_id)
     if row is None:
-        raise not_found("call")
-    if row.status in FINISHED_STATUSES:
+        # An inbound call has no row until it ends: its live state is all there is.
+        live = await LiveCallStore(context.redis).get(call_id)
+        if live is None or live.get("tenant_id") != str(tenant_id):
+            raise not_found("call")
+    elif row.status in FINISHED_STATUSES:
         raise ApiError(409, f"the call has already ended ({row.status})")
-    if row.status == QUEUED and await OutboundQueue(context.redis).cancel(call_id):
+    elif row.status == QUEUED and await OutboundQueue(context.redis).cancel(call_id):
         await calls.update(
             tenant_id,
             call_id,
