@@ -116,7 +116,7 @@ class CallController:
         """End every call cleanly (and let those already ending finish), then close the events
         socket."""
         sessions = set(self._by_channel.values()) | self._finishing
-        await asyncio.gather(*(s.end("shutdown") for s in sessions))
+        await asyncio.gather(*(s.stop("shutdown") for s in sessions))
         await self.listener.stop()
         for task in list(self._tasks):
             task.cancel()

@@ -17,7 +17,7 @@ import structlog
 from ari_app.call import UNROUTED, Call, CallStatus, Direction, InvalidTransition
 from ari_app.call_events import CallAnnouncer
 from ari_app.client import ORIGINATE_TIMEOUT_S
-from ari_app.errors import AriError, NotFound
+from ari_app.errors import AriError, AriUnreachable, NotFound
 from ari_app.media_legs import LEG_CONNECT_TIMEOUT_S, open_rtp_leg
 from ari_app.metrics import INBOUND_UNROUTED
 from ari_app.ports import AgentRoute
@@ -25,7 +25,7 @@ from ari_app.recording import ActiveRecording
 from ari_app.tasks import cancel_and_wait
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailAction
-from pipeline.records import CallResult
+from pipeline.records import CallOutcome, CallResult
 
 if TYPE_CHECKING:
     from ari_app.controller import CallController
@@ -46,6 +46,8 @@ CAUSE_STATUS: Final = {17: CallStatus.BUSY, 18: CallStatus.NO_ANSWER, 19: CallSt
 CONVERSATION_STOP_S: Final = 10.0
 # Longer than any one ARI request's timeout: a setup step in flight is allowed to finish.
 SETUP_STOP_S: Final = ORIGINATE_TIMEOUT_S + 1.0
+# error_reason of a call whose Asterisk went away mid-call (what the operator must look into).
+ASTERISK_LOST: Final = "Asterisk went away mid-call: no hang-up event, its ARI unreachable"
 
 
 class CallEnded(Exception):
@@ -75,6 +77,10 @@ class CallSession:
         self.ending = False
         # False for a call no agent took (unknown DID): nothing is recorded.
         self.recorded = True
+        # True when Vocals itself ended the call (see `stop`).
+        self.stopped = False
+        # True when the teardown found Asterisk gone before it said the caller left.
+        self.asterisk_lost = False
         self.on_end: Callable[[Call], Awaitable[None]] | None = None
         self.recording: ActiveRecording | None = None
         events = controller.events
@@ -315,6 +321,13 @@ class CallSession:
         """True once the teardown has started (whatever started it)."""
         return self._teardown is not None
 
+    async def stop(self, reason: str) -> None:
+        """End the call from Vocals' side (shutdown, API). Its leg then closes just as on a caller's
+        hang-up, so the record would say the caller hung up: it says `stopped` instead."""
+        if self._teardown is None:
+            self.stopped = True
+        await self.end(reason)
+
     async def end(self, reason: str) -> None:
         """Tear the call down (once; later calls wait for the first)."""
         if self._teardown is None:
@@ -352,6 +365,13 @@ class CallSession:
                 self._log.error("conversation did not stop; cancelling it")
                 with contextlib.suppress(Exception):
                     await cancel_and_wait(task)
+        if self.stopped and self.call.outcome == CallOutcome.CALLER_HUNG_UP:
+            self.call.outcome = CallOutcome.STOPPED.value
+        elif self.asterisk_lost and self.call.outcome == CallOutcome.CALLER_HUNG_UP:
+            # The leg closed because Asterisk died (crash, restart), not because the caller
+            # hung up: no StasisEnd came and no request reaches it.
+            self.call.outcome = CallOutcome.ERROR.value
+            self.call.error = self.call.error or ASTERISK_LOST
         self.controller.forget(self)
         if self.recorded and self.call.tenant_id == UNROUTED:
             # Ended (caller hung up, say) while its number was being looked up: no tenant, so
@@ -391,7 +411,10 @@ class CallSession:
             steps.append(ari.hangup(self.media_channel_id))
         if self.bridge_created:
             steps.append(ari.destroy_bridge(self.bridge_id))
+        caller_gone = self.caller_gone
         for outcome in await asyncio.gather(*steps, return_exceptions=True):
+            if isinstance(outcome, AriUnreachable) and not caller_gone:
+                self.asterisk_lost = True
             if isinstance(outcome, AriError) and outcome.status not in (404, 422):
                 self._log.warning("teardown step failed", error=str(outcome))
             elif isinstance(outcome, BaseException) and not isinstance(outcome, AriError):

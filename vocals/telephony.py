@@ -349,7 +349,7 @@ class Telephony:
         session = self.controller.session_for_call(call_id) if self.controller else None
         if session is None or session.call.tenant_id != tenant_id:
             return False
-        await session.end("hangup requested over the API")
+        await session.stop("hangup requested over the API")
         return True
 
     async def trunks_changed(self, tenant_id: uuid.UUID) -> ReloadResult:

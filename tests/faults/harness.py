@@ -176,6 +176,18 @@ class FaultRig:
             await conn.close()
         return [row["id"] for row in rows]
 
+    async def outcomes(self) -> dict[str, int]:
+        """How many of the test number's call records have each outcome."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT outcome, count(*) AS n FROM calls WHERE to_number = $1 GROUP BY outcome",
+                self.did,
+            )
+        finally:
+            await conn.close()
+        return {row["outcome"]: row["n"] for row in rows}
+
     async def live_entries(self, call_ids: list[uuid.UUID]) -> int:
         """Live-state keys Redis still holds for these calls."""
         redis = Redis.from_url(self.redis_url)

@@ -43,6 +43,8 @@ async def test_sigterm_drains_ends_and_records_every_live_call(rig: FaultRig) ->
     records = await rig.record_ids()
     assert len(records) == LIVE_CALLS, "records lost"
     assert await rig.live_entries(records) == 0
+    # The server ended them, not their callers (as seen on a real Asterisk before the fix).
+    assert await rig.outcomes() == {"stopped": LIVE_CALLS}
     assert stopped_s < 2 + WAIT_S / 3, stopped_s
     print(f"SIGTERM with {LIVE_CALLS} live calls: exit 0 in {stopped_s:.2f} s, "
           f"{len(records)}/{LIVE_CALLS} records")  # fmt: skip

@@ -188,17 +188,30 @@ async def test_selftest_outbound_call_answered_by_a_person(
     )
     base = serving["VOCALS_PUBLIC_URL"]
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {new.key}"}) as api:
+        # A second trunk, as on a real site: the server then dials only with a trunk named.
+        other = await api.post(
+            f"{base}/api/v1/sip-trunks", json={"name": "other", "kind": "ip", "host": "127.0.0.3"}
+        )
         made = await api.post(
             f"{base}/api/v1/sip-trunks", json={"name": "loop", "kind": "ip", "host": "127.0.0.2"}
         )
-    assert made.status_code == 201, made.text
+    assert other.status_code == 201 and made.status_code == 201, other.text + made.text
     trunk = Trunk(id=made.json()["id"], tenant_id=str(tenant_id), name="loop", kind="ip", host="x")
     asterisk.endpoints[object_names(trunk).endpoint] = "online"
     # AMD hears the callee's "Hello?" and the silence after it before saying HUMAN.
     loop = Callee(stasis_app="vocals-selftest", amd_s=2.0)
     asterisk.callees.update({CALLED: loop, f"+{CALLED}": loop})  # dialled as stored
     status, out, err = await selftest(
-        serving, "--outbound", "human", "--number", CALLED, "--api-key", new.key, "--json"
+        serving,
+        "--outbound",
+        "human",
+        "--number",
+        CALLED,
+        "--trunk-id",
+        made.json()["id"],
+        "--api-key",
+        new.key,
+        "--json",
     )
     assert status == 0, out + err
     report = json.loads(out)

@@ -43,6 +43,12 @@ def selftest(
     agent_id: Annotated[
         str | None, typer.Option(help="The agent that dials (--outbound; default: the first).")
     ] = None,
+    trunk_id: Annotated[
+        str | None,
+        typer.Option(
+            help="The trunk the server dials out on (--outbound; needed with two or more)."
+        ),
+    ] = None,
     url: Annotated[
         str | None, typer.Option(help="The running server's HTTP base URL, for its /healthz.")
     ] = None,
@@ -90,6 +96,7 @@ def selftest(
         api_url=api_url or url,
         api_key=api_key,
         agent_id=agent_id,
+        trunk_id=trunk_id,
         server_url=url,
         listen_host=listen_host,
         save=save,

@@ -66,6 +66,7 @@ class SelftestOptions(msgspec.Struct, kw_only=True, frozen=True):
     api_url: str | None = None
     api_key: str | None = None
     agent_id: str | None = None
+    trunk_id: str | None = None
     server_url: str | None = None
     listen_host: str | None = None
     save: Path | None = None
@@ -296,7 +297,10 @@ async def _queue_call(options: SelftestOptions, number: str) -> None:
             if not items:
                 raise SelftestError("no agent found over the API: give one with --agent-id")
             agent_id = str(items[0]["id"])
-        response = await client.post(f"{base}/calls", json={"agent_id": agent_id, "to": number})
+        request = {"agent_id": agent_id, "to": number}
+        if options.trunk_id is not None:
+            request["trunk_id"] = options.trunk_id
+        response = await client.post(f"{base}/calls", json=request)
     if response.status_code != 202:
         raise SelftestError(f"POST /api/v1/calls answered {response.status_code}: {response.text}")
 
