@@ -23,6 +23,8 @@ from typing import Any
 from aiohttp import web
 
 FAKE_API_KEY = "sk-test-fake-key"
+# Characters of a tool call's arguments per chunk; small, so every call arrives in pieces.
+ARGUMENT_PIECE = 7
 
 
 @dataclass
@@ -31,6 +33,14 @@ class Failure:
 
     status: int
     retry_after: float | None = None
+
+
+@dataclass
+class ScriptedTurn:
+    """One scripted reply: text, then tool calls (name, JSON arguments) streamed in pieces."""
+
+    text: str = ""
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -57,6 +67,8 @@ class FakeOpenAI:
     # Send an in-stream error event after this many content chunks, then end the stream
     # (what OpenAI-compatible servers do when generation fails after the headers went out).
     error_after: int | None = None
+    # Replies for the next requests, in order; `reply` answers once they are used up.
+    turns: list[ScriptedTurn] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     base_url: str = ""
@@ -120,6 +132,9 @@ class FakeOpenAI:
             return response
         if not body.get("messages"):
             return _error(400, "'messages' is a required property", "invalid_request_error")
+        refused_tools = _tool_turn_refusal(body["messages"])
+        if refused_tools is not None:
+            return refused_tools
         refused_effort = _effort_refusal(str(body.get("model", "")), body.get("reasoning_effort"))
         if refused_effort is not None:
             return refused_effort
@@ -177,9 +192,10 @@ class FakeOpenAI:
                 chunk["usage"] = usage
             await response.write(f"data: {_json(chunk)}\n\n".encode())
 
+        turn = self.turns.pop(0) if self.turns else ScriptedTurn(self.reply)
         await asyncio.sleep(self.first_token_delay)
         await send([_choice({"role": "assistant", "content": "", "refusal": None})])
-        words = self.reply.split(" ")
+        words = turn.text.split(" ") if turn.text else []
         for index, word in enumerate(words):
             if self.disconnect_after is not None and index >= self.disconnect_after:
                 assert request.transport is not None
@@ -192,7 +208,23 @@ class FakeOpenAI:
                 return
             await send([_choice({"content": word if index == 0 else " " + word})])
             await asyncio.sleep(self.chunk_delay)
-        await send([_choice({}, finish_reason="stop")])
+        for index, (name, arguments) in enumerate(turn.tool_calls):
+            opening = {
+                "index": index,
+                "id": f"call_fake{len(self.requests)}x{index}",
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            await send([_choice({"tool_calls": [opening]})])
+            # OpenAI streams the arguments' JSON text in small arbitrary pieces.
+            for start in range(0, len(arguments), ARGUMENT_PIECE):
+                piece = arguments[start : start + ARGUMENT_PIECE]
+                await send(
+                    [_choice({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})]
+                )
+                await asyncio.sleep(self.chunk_delay)
+        finish = "tool_calls" if turn.tool_calls else "stop"
+        await send([_choice({}, finish_reason=finish)])
         if include_usage:
             await send([], self._usage(body))
         await response.write(b"data: [DONE]\n\n")
@@ -201,6 +233,25 @@ class FakeOpenAI:
 
 def _choice(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
     return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+
+def _tool_turn_refusal(messages: list[dict[str, Any]]) -> web.Response | None:
+    """OpenAI's 400 for a `tool` message that answers no call of the assistant turn before."""
+    open_ids: set[str] = set()
+    for message in messages:
+        if message.get("role") == "assistant":
+            open_ids = {call["id"] for call in message.get("tool_calls") or ()}
+        elif message.get("role") == "tool":
+            if message.get("tool_call_id") not in open_ids:
+                return _error(
+                    400,
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",
+                    "invalid_request_error",
+                )
+        else:
+            open_ids = set()
+    return None
 
 
 def _effort_refusal(model: str, effort: object) -> web.Response | None:
