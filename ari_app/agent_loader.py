@@ -58,7 +58,7 @@ class StoreAgentLoader:
 
     async def __call__(self, call: Call) -> tuple[AgentSettings, CallProviders]:
         settings = await self.settings(call.tenant_id, call.agent_id)
-        return settings, CallProviders.for_agent(settings, registry.build)
+        return settings, CallProviders.for_agent(settings, registry.build, self._check_url)
 
     async def settings(self, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> AgentSettings:
         agent = await self._cache.get_or_load(
