@@ -1,0 +1,219 @@
+"""A call whose agent has an HTTP tool: the model (OpenAI-compatible, over its fake) calls it
+mid-reply, the tool server answers slowly or not at all, and the call goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from api.provider_urls import check_destination
+from media.formats import SLIN_8K
+from pipeline.agent import DEFAULT_APOLOGY
+from pipeline.engine import CallInfo, CallPipeline, CallProviders
+from pipeline.http_tools import HttpTool, HttpTools
+from pipeline.records import CallOutcome, CallResult
+from pipeline.sink import MemorySink
+from pipeline.speech_cache import SpeechCache
+from pipeline.states import CallState
+from providers import builtin
+from providers.base import LLMProvider, ProviderConfig, ProviderKind
+from providers.registry import build
+from tests.fakes.fake_providers import FakeSTT, FakeTTS
+from tests.fakes.openai_compatible import FakeOpenAI, ScriptedTurn
+from tests.pipeline.harness import FAST_TIMEOUTS, agent_settings, until
+from tests.pipeline.memory_leg import MemoryLeg, silence_pcm, speech_pcm
+
+BEFORE = "Let me look at Tuesday."
+FILLER = "One moment while I check that."
+AFTER_SENTENCES = ["Tuesday at ten is free.", "Shall I book it?"]
+AFTER = " ".join(AFTER_SENTENCES)
+SLOTS = '{"slots": ["10:00"]}'
+ARGUMENTS = '{"day": "Tuesday", "party": 2}'
+
+
+@dataclass
+class ToolServer:
+    """A booking system on 127.0.0.1 that takes `delay_s` to answer each request."""
+
+    delay_s: float = 3.0
+    status: int = 200
+    bodies: list[Any] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)
+    answered_at: list[float] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/availability", self._answer)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/availability"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.received_at.append(time.monotonic())
+        self.bodies.append(await request.json())
+        await asyncio.sleep(self.delay_s)  # the slow booking system being simulated
+        self.answered_at.append(time.monotonic())
+        return web.Response(text=SLOTS, status=self.status, content_type="application/json")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _builtins() -> None:
+    builtin.load_all()
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    fake.turns = [
+        ScriptedTurn(BEFORE, [("check_availability", ARGUMENTS)]),
+        ScriptedTurn(AFTER),
+    ]
+    fake.reply = "Goodbye then."
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def booking() -> AsyncIterator[ToolServer]:
+    server = ToolServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def tool(url: str, **overrides: Any) -> HttpTool:
+    fields: dict[str, Any] = {
+        "name": "check_availability",
+        "description": "Free table slots on a day.",
+        "url": url,
+        "parameters": {
+            "type": "object",
+            "properties": {"day": {"type": "string"}, "party": {"type": "integer"}},
+            "required": ["day"],
+        },
+        "filler": FILLER,
+        "filler_after_s": 1.0,
+    }
+    fields.update(overrides)
+    return HttpTool(**fields)
+
+
+async def converse(
+    model: FakeOpenAI, tools: list[HttpTool], *, allow_private: bool = True
+) -> tuple[CallResult, FakeTTS, MemoryLeg]:
+    """The caller asks once; once the agent's whole reply played, asks again; then hangs up."""
+    agent = agent_settings(llm=ProviderConfig(vendor="openai_compatible"), tools=tools)
+    llm = build(
+        ProviderKind.LLM,
+        ProviderConfig(
+            vendor="openai_compatible",
+            api_key=model.api_key,
+            options={"base_url": model.base_url},
+        ),
+    )
+    assert isinstance(llm, LLMProvider)
+    tts = FakeTTS()
+    check = functools.partial(check_destination, allow_private=allow_private)
+    providers = CallProviders(
+        FakeSTT(script=["Is there a table on Tuesday?", "No thanks."]),
+        llm,
+        tts,
+        tools=HttpTools(agent.tools, check_url=check),
+    )
+    leg = MemoryLeg(SLIN_8K)
+    timeouts = FAST_TIMEOUTS
+    pipeline = CallPipeline(
+        call=CallInfo(call_id="call-tools", tenant_id="tenant-test"),
+        agent=agent,
+        providers=providers,
+        leg=leg,
+        sink=MemorySink(),
+        speech_cache=SpeechCache(),
+        timeouts=timeouts,
+    )
+    leg.start()
+    running = asyncio.create_task(pipeline.run())
+    rate = SLIN_8K.sample_rate
+    leg.say(speech_pcm(800, rate) + silence_pcm(600, rate))
+    await until(lambda: len(model.requests) >= 2, wait_s=8, what="the model asked again")
+    await until(lambda: pipeline.state is CallState.LISTENING, wait_s=8, what="reply played")
+    leg.say(speech_pcm(600, rate) + silence_pcm(600, rate))
+    await until(lambda: len(model.requests) >= 3, wait_s=5, what="the second question")
+    await until(lambda: pipeline.state is CallState.LISTENING, wait_s=5, what="second reply")
+    leg.caller_hangup()
+    return await asyncio.wait_for(running, 10), tts, leg
+
+
+async def test_slow_tool_fills_the_silence_and_the_call_goes_on(
+    model: FakeOpenAI, booking: ToolServer
+) -> None:
+    result, tts, leg = await converse(model, [tool(booking.url)])
+
+    # The text before the call is spoken first, the filler while the tool runs, then the rest.
+    spoken = [(text, at) for text, at in zip(tts.requests, tts.started_at, strict=True)
+              if text != DEFAULT_APOLOGY]  # fmt: skip
+    assert [text for text, _ in spoken] == [BEFORE, FILLER, *AFTER_SENTENCES, "Goodbye then."]
+    (asked_at,), (answered_at,) = booking.received_at, booking.answered_at
+    filler_started = spoken[1][1]
+    assert asked_at + 0.9 <= filler_started < answered_at
+    assert [t for t, _ in leg.agent_frames(after=filler_started) if t < answered_at]
+
+    # The tool got the model's arguments; the model got the tool's answer.
+    assert booking.bodies == [{"day": "Tuesday", "party": 2}]
+    second = model.requests[1].body["messages"]
+    call_id = second[-2]["tool_calls"][0]["id"]
+    assert second[-1] == {"role": "tool", "tool_call_id": call_id, "content": SLOTS}
+    assert second[-2]["tool_calls"][0]["function"]["arguments"] == ARGUMENTS
+
+    # The record: the call, its arguments, result and latency; the call went on to its end.
+    (used,) = [e.detail for e in result.events if e.kind == "tool.call"]
+    assert used["name"] == "check_availability"
+    assert used["arguments"] == ARGUMENTS
+    assert used["result"] == SLOTS
+    assert used["ok"] == "true"
+    assert 3000 <= int(used["latency_ms"]) < 4000
+    assert result.outcome is CallOutcome.CALLER_HUNG_UP
+    agent = [e.text for e in result.transcript if e.role == "agent"]
+    assert agent == [f"{BEFORE} {FILLER} {AFTER}", "Goodbye then."]
+    # The third request carries the tool turns in the call's history.
+    roles = [m["role"] for m in model.requests[2].body["messages"]]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
+
+
+async def test_a_tool_that_times_out_is_an_answer_the_model_can_use(
+    model: FakeOpenAI, booking: ToolServer
+) -> None:
+    booking.delay_s = 1.0
+    result, _, _ = await converse(model, [tool(booking.url, timeout_s=0.5)])
+    answer = model.requests[1].body["messages"][-1]
+    assert answer["role"] == "tool"
+    assert answer["content"] == "check_availability is not answering (no reply within 0.5 s)."
+    (used,) = [e.detail for e in result.events if e.kind == "tool.call"]
+    assert used["ok"] == "false"
+    assert result.outcome is CallOutcome.CALLER_HUNG_UP
+
+
+async def test_a_tool_at_a_refused_destination_is_never_called(
+    model: FakeOpenAI, booking: ToolServer
+) -> None:
+    result, _, _ = await converse(model, [tool(booking.url)], allow_private=False)
+    assert booking.bodies == []
+    answer = model.requests[1].body["messages"][-1]
+    assert answer["content"] == "check_availability may not be reached from here."
+    assert result.outcome is CallOutcome.CALLER_HUNG_UP
