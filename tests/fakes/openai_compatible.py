@@ -22,9 +22,11 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.cloud_common import ARGUMENT_PIECE, ScriptedTurn
+
+__all__ = ["FAKE_API_KEY", "Failure", "FakeOpenAI", "RecordedRequest", "ScriptedTurn"]
+
 FAKE_API_KEY = "sk-test-fake-key"
-# Characters of a tool call's arguments per chunk; small, so every call arrives in pieces.
-ARGUMENT_PIECE = 7
 
 
 @dataclass
@@ -33,14 +35,6 @@ class Failure:
 
     status: int
     retry_after: float | None = None
-
-
-@dataclass
-class ScriptedTurn:
-    """One scripted reply: text, then tool calls (name, JSON arguments) streamed in pieces."""
-
-    text: str = ""
-    tool_calls: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
