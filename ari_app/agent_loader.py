@@ -8,12 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import asyncpg
+import msgspec
 from redis.asyncio import Redis
 
 from ari_app.call import Call
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.engine import CallProviders
+from pipeline.http_tools import HttpTool
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options
 from providers.stt.expected_speech import with_agent_phrases
@@ -87,6 +89,7 @@ class StoreAgentLoader:
                 action=VoicemailAction(agent.voicemail_policy), message=message
             ),
             max_call_duration_s=agent.max_call_seconds,
+            tools=msgspec.convert(agent.tools, list[HttpTool]),
         )
 
     async def _credential(
