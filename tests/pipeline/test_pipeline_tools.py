@@ -25,6 +25,8 @@ from pipeline.states import CallState
 from providers import builtin
 from providers.base import LLMProvider, ProviderConfig, ProviderKind
 from providers.registry import build
+from tests.fakes.anthropic_messages import FakeAnthropic
+from tests.fakes.cloud_common import ScriptedTurn as ClaudeTurn
 from tests.fakes.fake_providers import FakeSTT, FakeTTS
 from tests.fakes.openai_compatible import FakeOpenAI, ScriptedTurn
 from tests.pipeline.harness import FAST_TIMEOUTS, agent_settings, until
@@ -115,17 +117,17 @@ def tool(url: str, **overrides: Any) -> HttpTool:
 
 
 async def converse(
-    model: FakeOpenAI, tools: list[HttpTool], *, allow_private: bool = True
+    model: FakeOpenAI | FakeAnthropic,
+    tools: list[HttpTool],
+    *,
+    allow_private: bool = True,
+    vendor: str = "openai_compatible",
 ) -> tuple[CallResult, FakeTTS, MemoryLeg]:
     """The caller asks once; once the agent's whole reply played, asks again; then hangs up."""
-    agent = agent_settings(llm=ProviderConfig(vendor="openai_compatible"), tools=tools)
+    agent = agent_settings(llm=ProviderConfig(vendor=vendor), tools=tools)
     llm = build(
         ProviderKind.LLM,
-        ProviderConfig(
-            vendor="openai_compatible",
-            api_key=model.api_key,
-            options={"base_url": model.base_url},
-        ),
+        ProviderConfig(vendor=vendor, api_key=model.api_key, options={"base_url": model.base_url}),
     )
     assert isinstance(llm, LLMProvider)
     tts = FakeTTS()
@@ -216,4 +218,32 @@ async def test_a_tool_at_a_refused_destination_is_never_called(
     assert booking.bodies == []
     answer = model.requests[1].body["messages"][-1]
     assert answer["content"] == "check_availability may not be reached from here."
+    assert result.outcome is CallOutcome.CALLER_HUNG_UP
+
+
+async def test_the_same_call_with_claude_pairs_tool_use_and_tool_result(
+    booking: ToolServer,
+) -> None:
+    claude = FakeAnthropic()
+    claude.turns = [
+        ClaudeTurn(BEFORE, [("check_availability", ARGUMENTS)]),
+        ClaudeTurn(AFTER),
+    ]
+    claude.reply = "Goodbye then."
+    await claude.start()
+    booking.delay_s = 1.5
+    try:
+        result, _, _ = await converse(claude, [tool(booking.url)], vendor="claude")
+    finally:
+        await claude.stop()
+    assert booking.bodies == [{"day": "Tuesday", "party": 2}]
+    (used,) = [e.detail for e in result.events if e.kind == "tool.call"]
+    assert (used["result"], used["ok"]) == (SLOTS, "true")
+    # The fake refuses unpaired tool_use/tool_result blocks: the third request passing proves
+    # the call's history kept the tool turns in a shape Claude takes.
+    third = claude.requests[2].body["messages"]
+    blocks = [b["type"] for m in third if isinstance(m["content"], list) for b in m["content"]]
+    assert blocks == ["tool_use", "tool_result"]
+    agent = [e.text for e in result.transcript if e.role == "agent"]
+    assert agent == [f"{BEFORE} {FILLER} {AFTER}", "Goodbye then."]
     assert result.outcome is CallOutcome.CALLER_HUNG_UP
