@@ -678,7 +678,7 @@ class CallPipeline:
                 speaker.say(sentence)
 
         tools = ToolLoop(
-            self._providers.tools, say=lambda phrase: say([phrase]),
+            self._providers.tools, turn, say=lambda phrase: say([phrase]),
             pause=lambda: say(parser.flush()), remember=self._history.append,
             record=self._record, clock_ms=self._now_ms,
         )  # fmt: skip

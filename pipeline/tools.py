@@ -15,7 +15,7 @@ from typing import Protocol
 
 import msgspec
 
-from pipeline.records import CallEvent
+from pipeline.records import CallEvent, TurnMetrics
 from providers.base import LLMEvent, Message, TextDelta, ToolCall, ToolSpec
 
 # Rounds of tool calls one reply may make; after them the model is asked without tools, so a
@@ -53,12 +53,14 @@ class ToolLoop:
     """Runs one reply through as many model requests as its tool calls need.
 
     `say` speaks a phrase; `pause` speaks what the model said so far (the text before a
-    call); `remember` adds a turn to the call's history; `record` keeps a call event.
+    call); `remember` adds a turn to the call's history; `record` keeps a call event; `turn`
+    counts the calls and the time they took.
     """
 
     def __init__(
         self,
         runner: ToolRunner | None,
+        turn: TurnMetrics,
         *,
         say: Callable[[str], None],
         pause: Callable[[], None],
@@ -67,6 +69,7 @@ class ToolLoop:
         clock_ms: Callable[[], int],
     ) -> None:
         self._runner = runner
+        self._turn = turn
         self._say = say
         self._pause = pause
         self._remember = remember
@@ -114,6 +117,8 @@ class ToolLoop:
         except Exception as exc:  # a broken tool is an answer, never a dropped call
             outcome = ToolOutcome(f"{call.name} failed ({type(exc).__name__}).", ok=False)
         latency_ms = int((time.monotonic() - started) * 1000)
+        self._turn.tool_calls += 1
+        self._turn.tool_ms += latency_ms
         self._record(
             CallEvent(
                 "tool.call",

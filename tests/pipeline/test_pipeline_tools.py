@@ -190,6 +190,8 @@ async def test_slow_tool_fills_the_silence_and_the_call_goes_on(
     assert used["result"] == SLOTS
     assert used["ok"] == "true"
     assert 3000 <= int(used["latency_ms"]) < 4000
+    (turn,) = [t for t in result.turns if t.tool_calls]
+    assert (turn.tool_calls, turn.tool_ms) == (1, int(used["latency_ms"]))
     assert result.outcome is CallOutcome.CALLER_HUNG_UP
     agent = [e.text for e in result.transcript if e.role == "agent"]
     assert agent == [f"{BEFORE} {FILLER} {AFTER}", "Goodbye then."]
