@@ -23,6 +23,8 @@ from providers.base import LLMEvent, Message, TextDelta, ToolCall, ToolSpec
 MAX_TOOL_ROUNDS = 3
 # Characters of a tool's arguments and result kept in the call record's event.
 RECORD_CHARS = 1000
+# The result of a call the caller talked over: the reply was dropped, the tool may have acted.
+INTERRUPTED = "The caller interrupted before this tool answered; it may or may not have run."
 
 
 class ToolOutcome(msgspec.Struct, frozen=True):
@@ -93,16 +95,29 @@ class ToolLoop:
                 return
             self._pause()
             history.append(Message("assistant", "".join(text), tool_calls=tuple(calls)))
-            # The call's history keeps the spoken text once, in the reply that follows.
-            self._remember(Message("assistant", "", tool_calls=tuple(calls)))
+            results = await self._run_all(self._runner, calls)
+            history.extend(results)
+
+    async def _run_all(self, runner: ToolRunner, calls: list[ToolCall]) -> list[Message]:
+        """Each call's result turn. The call's history gets the calls and a result for each,
+        also when the caller interrupts (a call left unanswered would make every later request
+        invalid); the spoken text stays once, in the reply that follows."""
+        results: list[Message] = []
+        try:
             for call in calls:
-                result = Message("tool", await self._run(self._runner, call), tool_call_id=call.id)
-                history.append(result)
-                self._remember(result)
+                results.append(Message("tool", await self._run(runner, call), tool_call_id=call.id))
+        finally:
+            self._remember(Message("assistant", "", tool_calls=tuple(calls)))
+            for message in results:
+                self._remember(message)
+            for call in calls[len(results) :]:
+                self._remember(Message("tool", INTERRUPTED, tool_call_id=call.id))
+        return results
 
     async def _run(self, runner: ToolRunner, call: ToolCall) -> str:
         started = time.monotonic()
         task = asyncio.ensure_future(runner.run(call))
+        outcome = ToolOutcome(INTERRUPTED, ok=False)
         try:
             filler = runner.filler(call.name)
             if filler is not None:
@@ -116,7 +131,11 @@ class ToolLoop:
             raise
         except Exception as exc:  # a broken tool is an answer, never a dropped call
             outcome = ToolOutcome(f"{call.name} failed ({type(exc).__name__}).", ok=False)
-        latency_ms = int((time.monotonic() - started) * 1000)
+        finally:
+            self._recorded(call, outcome, int((time.monotonic() - started) * 1000))
+        return outcome.content
+
+    def _recorded(self, call: ToolCall, outcome: ToolOutcome, latency_ms: int) -> None:
         self._turn.tool_calls += 1
         self._turn.tool_ms += latency_ms
         self._record(
@@ -133,4 +152,3 @@ class ToolLoop:
                 },
             )
         )
-        return outcome.content

@@ -230,12 +230,11 @@ def _choice(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str
 
 
 def _tool_turn_refusal(messages: list[dict[str, Any]]) -> web.Response | None:
-    """OpenAI's 400 for a `tool` message that answers no call of the assistant turn before."""
+    """OpenAI's 400s for tool turns that do not pair up: a `tool` message answering no call of
+    the assistant turn before it, or an assistant's call left without its `tool` message."""
     open_ids: set[str] = set()
-    for message in messages:
-        if message.get("role") == "assistant":
-            open_ids = {call["id"] for call in message.get("tool_calls") or ()}
-        elif message.get("role") == "tool":
+    for message in [*messages, {"role": "end"}]:
+        if message.get("role") == "tool":
             if message.get("tool_call_id") not in open_ids:
                 return _error(
                     400,
@@ -243,8 +242,18 @@ def _tool_turn_refusal(messages: list[dict[str, Any]]) -> web.Response | None:
                     "preceeding message with 'tool_calls'.",
                     "invalid_request_error",
                 )
-        else:
-            open_ids = set()
+            open_ids.discard(str(message["tool_call_id"]))
+            continue
+        if open_ids:
+            return _error(
+                400,
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(sorted(open_ids))}",
+                "invalid_request_error",
+            )
+        if message.get("role") == "assistant":
+            open_ids = {call["id"] for call in message.get("tool_calls") or ()}
     return None
 
 

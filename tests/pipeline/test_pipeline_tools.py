@@ -22,6 +22,7 @@ from pipeline.records import CallOutcome, CallResult
 from pipeline.sink import MemorySink
 from pipeline.speech_cache import SpeechCache
 from pipeline.states import CallState
+from pipeline.tools import INTERRUPTED
 from providers import builtin
 from providers.base import LLMProvider, ProviderConfig, ProviderKind
 from providers.registry import build
@@ -248,4 +249,59 @@ async def test_the_same_call_with_claude_pairs_tool_use_and_tool_result(
     assert blocks == ["tool_use", "tool_result"]
     agent = [e.text for e in result.transcript if e.role == "agent"]
     assert agent == [f"{BEFORE} {FILLER} {AFTER}", "Goodbye then."]
+    assert result.outcome is CallOutcome.CALLER_HUNG_UP
+
+
+async def test_caller_talking_over_the_filler_cancels_the_wait_and_the_call_goes_on(
+    model: FakeOpenAI, booking: ToolServer
+) -> None:
+    model.turns = [
+        ScriptedTurn(BEFORE, [("check_availability", ARGUMENTS)]),
+        ScriptedTurn("Wednesday works too."),
+    ]
+    agent = agent_settings(llm=ProviderConfig(vendor="openai_compatible"))
+    llm = build(
+        ProviderKind.LLM,
+        ProviderConfig(
+            vendor="openai_compatible", api_key=model.api_key, options={"base_url": model.base_url}
+        ),
+    )
+    assert isinstance(llm, LLMProvider)
+    tts = FakeTTS()
+    check = functools.partial(check_destination, allow_private=True)
+    tools = HttpTools([tool(booking.url, filler_after_s=0.3)], check_url=check)
+    stt = FakeSTT(script=["Is there a table on Tuesday?", "Actually, make it Wednesday."])
+    leg = MemoryLeg(SLIN_8K)
+    pipeline = CallPipeline(
+        call=CallInfo(call_id="call-tools-barge-in", tenant_id="tenant-test"),
+        agent=agent,
+        providers=CallProviders(stt, llm, tts, tools=tools),
+        leg=leg,
+        sink=MemorySink(),
+        speech_cache=SpeechCache(),
+        timeouts=FAST_TIMEOUTS,
+    )
+    leg.start()
+    running = asyncio.create_task(pipeline.run())
+    rate = SLIN_8K.sample_rate
+    leg.say(speech_pcm(800, rate) + silence_pcm(600, rate))
+    await until(lambda: FILLER in tts.requests, wait_s=8, what="the filler")
+    leg.say(speech_pcm(800, rate) + silence_pcm(600, rate))
+    await until(lambda: len(model.requests) >= 2, wait_s=8, what="the next question")
+    await until(lambda: pipeline.state is CallState.LISTENING, wait_s=8, what="the answer")
+    leg.caller_hangup()
+    result = await asyncio.wait_for(running, 10)
+
+    assert leg.clears, "the agent was interrupted"
+    # The model was told the call was cut short (a call left unanswered is a 400 at OpenAI).
+    second = model.requests[1].body["messages"]
+    (asked,) = [m for m in second if m.get("tool_calls")]
+    call_id = asked["tool_calls"][0]["id"]
+    tool_turns = [m for m in second if m["role"] == "tool"]
+    assert tool_turns == [{"role": "tool", "tool_call_id": call_id, "content": INTERRUPTED}]
+    assert [m["role"] for m in second][-2:] == ["tool", "user"]
+    (used,) = [e.detail for e in result.events if e.kind == "tool.call"]
+    assert (used["ok"], used["result"]) == ("false", INTERRUPTED)
+    agent_said = [e.text for e in result.transcript if e.role == "agent"]
+    assert agent_said[-1] == "Wednesday works too."
     assert result.outcome is CallOutcome.CALLER_HUNG_UP
