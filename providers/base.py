@@ -33,11 +33,16 @@ class ToolSpec(msgspec.Struct, frozen=True):
 
 
 class ToolCall(msgspec.Struct, frozen=True):
-    """The model asks for a tool; `arguments` is the JSON text it wrote (maybe malformed)."""
+    """The model asks for a tool; `arguments` is the JSON text it wrote (maybe malformed).
+
+    `signature` is opaque vendor state to send back with the call in the history (Gemini's
+    thought signature).
+    """
 
     id: str
     name: str
     arguments: str
+    signature: str | None = None
 
 
 class TextDelta(msgspec.Struct, frozen=True):

@@ -27,8 +27,9 @@ from providers import builtin
 from providers.base import LLMProvider, ProviderConfig, ProviderKind
 from providers.registry import build
 from tests.fakes.anthropic_messages import FakeAnthropic
-from tests.fakes.cloud_common import ScriptedTurn as ClaudeTurn
+from tests.fakes.cloud_common import ScriptedTurn as VendorTurn
 from tests.fakes.fake_providers import FakeSTT, FakeTTS
+from tests.fakes.gemini_generate import FakeGemini
 from tests.fakes.openai_compatible import FakeOpenAI, ScriptedTurn
 from tests.pipeline.harness import FAST_TIMEOUTS, agent_settings, until
 from tests.pipeline.memory_leg import MemoryLeg, silence_pcm, speech_pcm
@@ -118,7 +119,7 @@ def tool(url: str, **overrides: Any) -> HttpTool:
 
 
 async def converse(
-    model: FakeOpenAI | FakeAnthropic,
+    model: FakeOpenAI | FakeAnthropic | FakeGemini,
     tools: list[HttpTool],
     *,
     allow_private: bool = True,
@@ -224,29 +225,28 @@ async def test_a_tool_at_a_refused_destination_is_never_called(
     assert result.outcome is CallOutcome.CALLER_HUNG_UP
 
 
-async def test_the_same_call_with_claude_pairs_tool_use_and_tool_result(
-    booking: ToolServer,
+@pytest.mark.parametrize("vendor", ["claude", "gemini"])
+async def test_the_same_call_with_claude_and_gemini_keeps_calls_and_results_paired(
+    vendor: str, booking: ToolServer
 ) -> None:
-    claude = FakeAnthropic()
-    claude.turns = [
-        ClaudeTurn(BEFORE, [("check_availability", ARGUMENTS)]),
-        ClaudeTurn(AFTER),
+    fake = FakeAnthropic() if vendor == "claude" else FakeGemini()
+    fake.turns = [
+        VendorTurn(BEFORE, [("check_availability", ARGUMENTS)]),
+        VendorTurn(AFTER),
     ]
-    claude.reply = "Goodbye then."
-    await claude.start()
+    fake.reply = "Goodbye then."
+    await fake.start()
     booking.delay_s = 1.5
     try:
-        result, _, _ = await converse(claude, [tool(booking.url)], vendor="claude")
+        result, _, _ = await converse(fake, [tool(booking.url)], vendor=vendor)
     finally:
-        await claude.stop()
+        await fake.stop()
     assert booking.bodies == [{"day": "Tuesday", "party": 2}]
     (used,) = [e.detail for e in result.events if e.kind == "tool.call"]
     assert (used["result"], used["ok"]) == (SLOTS, "true")
-    # The fake refuses unpaired tool_use/tool_result blocks: the third request passing proves
-    # the call's history kept the tool turns in a shape Claude takes.
-    third = claude.requests[2].body["messages"]
-    blocks = [b["type"] for m in third if isinstance(m["content"], list) for b in m["content"]]
-    assert blocks == ["tool_use", "tool_result"]
+    # Both fakes refuse a call without its result (and Gemini 3 a call without its thought
+    # signature): the third request answered proves the call's history kept them right.
+    assert len(fake.requests) == 3
     agent = [e.text for e in result.transcript if e.role == "agent"]
     assert agent == [f"{BEFORE} {FILLER} {AFTER}", "Goodbye then."]
     assert result.outcome is CallOutcome.CALLER_HUNG_UP
