@@ -18,8 +18,9 @@ import msgspec
 from pipeline.records import CallEvent, TurnMetrics
 from providers.base import LLMEvent, Message, TextDelta, ToolCall, ToolSpec
 
-# Rounds of tool calls one reply may make; after them the model is asked without tools, so a
-# model that keeps calling tools still says something to the caller.
+# Rounds of tool calls one reply may make; calls beyond them are not run and the reply ends
+# there, so a model stuck calling tools cannot keep the caller waiting. (Tools stay offered on
+# every request: Claude refuses a history with tool calls in a request that offers none.)
 MAX_TOOL_ROUNDS = 3
 # Characters of a tool's arguments and result kept in the call record's event.
 RECORD_CHARS = 1000
@@ -80,9 +81,8 @@ class ToolLoop:
 
     async def reply(self, history: list[Message], open_round: OpenRound) -> AsyncIterator[str]:
         """Text deltas of the whole reply; `history` grows by the tool turns."""
-        offered: Sequence[ToolSpec] = self._runner.specs if self._runner is not None else ()
+        tools: Sequence[ToolSpec] = self._runner.specs if self._runner is not None else ()
         for round_number in range(MAX_TOOL_ROUNDS + 1):
-            tools = offered if round_number < MAX_TOOL_ROUNDS else ()
             text: list[str] = []
             calls: list[ToolCall] = []
             async for event in open_round(history, tools):
@@ -92,6 +92,10 @@ class ToolLoop:
                 else:
                     calls.append(event)
             if not calls or self._runner is None:
+                return
+            if round_number == MAX_TOOL_ROUNDS:
+                names = ",".join(call.name for call in calls)
+                self._record(CallEvent("tool.limit", self._clock_ms(), {"not_run": names}))
                 return
             self._pause()
             history.append(Message("assistant", "".join(text), tool_calls=tuple(calls)))
