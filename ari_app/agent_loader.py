@@ -8,12 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import asyncpg
+import msgspec
 from redis.asyncio import Redis
 
 from ari_app.call import Call
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.engine import CallProviders
+from pipeline.http_tools import HttpTool
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options
 from providers.stt.expected_speech import with_agent_phrases
@@ -58,7 +60,7 @@ class StoreAgentLoader:
 
     async def __call__(self, call: Call) -> tuple[AgentSettings, CallProviders]:
         settings = await self.settings(call.tenant_id, call.agent_id)
-        return settings, CallProviders.for_agent(settings, registry.build)
+        return settings, CallProviders.for_agent(settings, registry.build, self._check_url)
 
     async def settings(self, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> AgentSettings:
         agent = await self._cache.get_or_load(
@@ -87,6 +89,7 @@ class StoreAgentLoader:
                 action=VoicemailAction(agent.voicemail_policy), message=message
             ),
             max_call_duration_s=agent.max_call_seconds,
+            tools=msgspec.convert(agent.tools, list[HttpTool]),
         )
 
     async def _credential(

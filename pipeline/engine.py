@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +23,9 @@ from media.leg import Dtmf, MarkReached, MediaLeg, MediaLegClosed
 from media.vad import VAD_PROFILES, SpeechEnded, SpeechStarted
 from pipeline.agent import AgentSettings, VoicemailAction
 from pipeline.bargein import BargeInPolicy
+
+# Re-exported: controllers, benchmarks and tests build a call's providers from here.
+from pipeline.call_providers import CallProviders as CallProviders
 from pipeline.failures import (
     AllProvidersFailed,
     FailureReporter,
@@ -49,16 +52,15 @@ from pipeline.sink import CallSink, SinkDispatcher
 from pipeline.speaker import Speaker
 from pipeline.speech_cache import SPEECH_CACHE, SpeechCache
 from pipeline.states import CallState, StateMachine, Timeouts
+from pipeline.tools import ToolLoop
 from pipeline.voicemail import VoicemailDetector
 from providers.base import (
-    LLMProvider,
+    LLMEvent,
     Message,
     Provider,
-    ProviderConfig,
     ProviderKind,
-    STTProvider,
+    ToolSpec,
     Transcript,
-    TTSProvider,
 )
 
 log = structlog.get_logger(__name__)
@@ -87,68 +89,6 @@ class CallInfo:
     call_id: str
     tenant_id: str
     direction: Literal["inbound", "outbound"] = "inbound"
-
-
-@dataclass(frozen=True, slots=True)
-class CallProviders:
-    """Provider instances built for this call from the agent's configs (not yet connected)."""
-
-    stt: STTProvider
-    llm: LLMProvider
-    tts: TTSProvider
-    stt_fallback: STTProvider | None = None
-    llm_fallback: LLMProvider | None = None
-    tts_fallback: TTSProvider | None = None
-
-    @classmethod
-    def for_agent(
-        cls, agent: AgentSettings, build: Callable[[ProviderKind, ProviderConfig], Provider]
-    ) -> CallProviders:
-        """Instances for one call from the agent's configs, e.g. with `providers.registry.build`.
-
-        Raises `TypeError` when the factory returns a provider of another kind.
-        """
-
-        def make(kind: ProviderKind, config: ProviderConfig | None) -> Provider | None:
-            if config is None:
-                return None
-            provider = build(kind, config)
-            if provider.kind is not kind:
-                raise TypeError(f"{config.vendor} built a {provider.kind} provider, not {kind}")
-            return provider
-
-        def wrong(config: ProviderConfig | None) -> TypeError:
-            return TypeError(f"{config.vendor if config else '?'} built the wrong provider class")
-
-        def stt(config: ProviderConfig | None) -> STTProvider | None:
-            provider = make(ProviderKind.STT, config)
-            if provider is not None and not isinstance(provider, STTProvider):
-                raise wrong(config)
-            return provider
-
-        def llm(config: ProviderConfig | None) -> LLMProvider | None:
-            provider = make(ProviderKind.LLM, config)
-            if provider is not None and not isinstance(provider, LLMProvider):
-                raise wrong(config)
-            return provider
-
-        def tts(config: ProviderConfig | None) -> TTSProvider | None:
-            provider = make(ProviderKind.TTS, config)
-            if provider is not None and not isinstance(provider, TTSProvider):
-                raise wrong(config)
-            return provider
-
-        stt_primary, llm_primary, tts_primary = stt(agent.stt), llm(agent.llm), tts(agent.tts)
-        if stt_primary is None or llm_primary is None or tts_primary is None:
-            raise TypeError("the agent needs STT, LLM and TTS providers")
-        return cls(
-            stt_primary,
-            llm_primary,
-            tts_primary,
-            stt(agent.stt_fallback),
-            llm(agent.llm_fallback),
-            tts(agent.tts_fallback),
-        )
 
 
 @dataclass(slots=True)
@@ -718,11 +658,18 @@ class CallPipeline:
     async def _stream_reply(
         self, turn: TurnMetrics, speaker: Speaker, history: list[Message]
     ) -> Marker | None:
-        """Feed the LLM's reply to `speaker` sentence by sentence; the marker that ended it."""
+        """Feed the LLM's reply to `speaker` sentence by sentence (tool calls run on the way,
+        see `pipeline.tools`); the marker that ended it."""
         parser = ReplyParser()
 
-        def open_stream(llm: LLMProvider) -> AsyncIterator[str]:
-            return llm.stream(history, self._system_prompt)
+        def open_round(
+            messages: list[Message], tools: Sequence[ToolSpec]
+        ) -> AsyncIterator[LLMEvent]:
+            return self._llm.stream(
+                lambda llm: llm.generate(messages, self._system_prompt, tools),
+                first_timeout_s=self._timeouts.llm_first_token_s,
+                idle_timeout_s=self._timeouts.llm_idle_s,
+            )
 
         def say(sentences: list[str]) -> None:
             for sentence in sentences:
@@ -730,12 +677,13 @@ class CallPipeline:
                     turn.first_sentence_ms = self._now_ms()
                 speaker.say(sentence)
 
+        tools = ToolLoop(
+            self._providers.tools, turn, say=lambda phrase: say([phrase]),
+            pause=lambda: say(parser.flush()), remember=self._history.append,
+            record=self._record, clock_ms=self._now_ms,
+        )  # fmt: skip
         try:
-            async for delta in self._llm.stream(
-                open_stream,
-                first_timeout_s=self._timeouts.llm_first_token_s,
-                idle_timeout_s=self._timeouts.llm_idle_s,
-            ):
+            async for delta in tools.reply(history, open_round):
                 if turn.llm_first_token_ms is None:
                     turn.llm_first_token_ms = self._now_ms()
                 say(parser.push(delta))

@@ -47,6 +47,8 @@ class TurnMetrics(msgspec.Struct):
     barge_in_cleared_ms: int | None = None  # leg cleared, no agent audio sent after
     interrupted: bool = False
     failed: bool = False
+    tool_calls: int = 0  # tools the model called in this turn
+    tool_ms: int = 0  # time spent waiting for them (the caller heard the fillers meanwhile)
 
 
 class ProviderUsageRecord(msgspec.Struct, frozen=True):

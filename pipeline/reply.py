@@ -45,6 +45,14 @@ class ReplyParser:
         self._said += len(out)
         return out
 
+    def flush(self) -> list[str]:
+        """The model paused (to run a tool): what it said so far, to be spoken now."""
+        if self.done:
+            return []
+        out = self._splitter.push(self._markers.flush()) + self._splitter.flush()
+        self._said += len(out)
+        return out
+
     def finish(self) -> list[str]:
         """End of the stream: the last sentence(s)."""
         if self.done:

@@ -24,11 +24,57 @@ class Transcript(msgspec.Struct, frozen=True):
     confidence: float | None = None
 
 
-class Message(msgspec.Struct, frozen=True):
-    """One conversation turn given to an LLM."""
+class ToolSpec(msgspec.Struct, frozen=True):
+    """A tool offered to the model: its name, what it does, a JSON schema of its arguments."""
 
-    role: Literal["user", "assistant"]
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class ToolCall(msgspec.Struct, frozen=True):
+    """The model asks for a tool; `arguments` is the JSON text it wrote (maybe malformed).
+
+    `signature` is opaque vendor state to send back with the call in the history (Gemini's
+    thought signature).
+    """
+
+    id: str
+    name: str
+    arguments: str
+    signature: str | None = None
+
+
+class TextDelta(msgspec.Struct, frozen=True):
+    """A piece of the reply's text, to be spoken as it streams."""
+
+    text: str
+
+
+# What `LLMProvider.generate` yields, in stream order.
+LLMEvent = TextDelta | ToolCall
+
+
+class Message(msgspec.Struct, frozen=True):
+    """One conversation turn given to an LLM.
+
+    An assistant turn may carry the tool calls it made; a `tool` turn is the result of the
+    call named by `tool_call_id`.
+    """
+
+    role: Literal["user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+def plain_history(messages: Sequence[Message]) -> list[Message]:
+    """`messages` for a model offered no tools: tool turns and empty assistant turns left out."""
+    return [
+        Message(m.role, m.content)
+        for m in messages
+        if m.role != "tool" and (m.content or not m.tool_calls)
+    ]
 
 
 class AudioChunk(msgspec.Struct, frozen=True):
@@ -131,13 +177,24 @@ class STTProvider(Provider):
 
 
 class LLMProvider(Provider):
-    """Streaming text generation."""
+    """Streaming text generation, with tool calls where the vendor's protocol has them."""
 
     kind = ProviderKind.LLM
 
     @abstractmethod
     def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
         """Yield text deltas of the assistant's reply to `messages`."""
+
+    async def generate(
+        self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]:
+        """Text deltas and tool calls of the reply, in stream order.
+
+        Default, for vendors without a tool protocol here: the text of `stream`, over the
+        history without its tool turns; `tools` is not offered.
+        """
+        async for text in self.stream(plain_history(messages), system_prompt):
+            yield TextDelta(text)
 
 
 class TTSProvider(Provider):

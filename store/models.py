@@ -62,6 +62,8 @@ class Agent(msgspec.Struct, kw_only=True):
     updated_at: datetime
     # "audiosocket" or "rtp"; None takes the process default (VOCALS_MEDIA_TRANSPORT).
     media_transport: str | None = None
+    # HTTP tools as the API validated them (see api/agent_tools.py).
+    tools: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

@@ -2,7 +2,10 @@
 
 `POST {base_url}/models/{model}:streamGenerateContent?alt=sse` with `x-goog-api-key`; each
 event's data is a whole `GenerateContentResponse` whose `candidates[0].content.parts[].text`
-is the next piece of the reply and whose `usageMetadata` is cumulative. There is no `[DONE]`:
+is the next piece of the reply and whose `usageMetadata` is cumulative. Tools go out as
+`functionDeclarations`; a call comes back whole as a `functionCall` part, with a
+`thoughtSignature` Gemini 3 wants back on that part in the history; its result goes back as
+a `functionResponse` part of a user turn. There is no `[DONE]`:
 a `finishReason` marks the end. A refused key comes back as HTTP 400 `API_KEY_INVALID` (not
 401), so it is reported as a refused credential here; 429 `RESOURCE_EXHAUSTED` and 5xx are
 retried while opening the stream.
@@ -17,10 +20,19 @@ from typing import Annotated, Any, Literal
 import httpx
 import msgspec
 
-from providers.base import Message, ProviderConfig, ProviderError, ProviderKind
+from providers.base import (
+    LLMEvent,
+    Message,
+    ProviderConfig,
+    ProviderError,
+    ProviderKind,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+)
 from providers.cloud.options import CloudOptions
 from providers.llm.streaming_http import StreamingHttpLLM
-from providers.llm.turns import alternating_turns
+from providers.llm.turns import CALL_STARTED
 from providers.registry import VendorInfo, parse_options, register
 from providers.sse import iter_sse
 
@@ -47,9 +59,17 @@ class GeminiOptions(CloudOptions, kw_only=True):
     read_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
 
 
-class _Part(msgspec.Struct):
+class _FunctionCall(msgspec.Struct):
+    name: str
+    args: dict[str, Any] = msgspec.field(default_factory=dict)
+    id: str | None = None
+
+
+class _Part(msgspec.Struct, rename="camel"):
     text: str | None = None
     thought: bool = False
+    function_call: _FunctionCall | None = None
+    thought_signature: str | None = None
 
 
 class _Content(msgspec.Struct):
@@ -123,7 +143,9 @@ class GeminiLLM(StreamingHttpLLM[GeminiOptions]):
         except ProviderError as exc:
             raise _as_credential_error(exc) from exc
 
-    def request_body(self, messages: Sequence[Message], system_prompt: str) -> dict[str, Any]:
+    def request_body(
+        self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
+    ) -> dict[str, Any]:
         """The generateContent request."""
         config: dict[str, Any] = {
             "temperature": self.options.temperature,
@@ -132,19 +154,22 @@ class GeminiLLM(StreamingHttpLLM[GeminiOptions]):
         thinking = self._thinking_config()
         if thinking:
             config["thinkingConfig"] = thinking
-        body: dict[str, Any] = {
-            "contents": [
-                {
-                    "role": "model" if m.role == "assistant" else "user",
-                    "parts": [{"text": m.content}],
-                }
-                for m in alternating_turns(messages)
-            ],
-            "generationConfig": config,
-        }
+        body: dict[str, Any] = {"contents": gemini_contents(messages), "generationConfig": config}
         if system_prompt:
             body["systemInstruction"] = {"parts": [{"text": system_prompt}]}
+        if tools:
+            declarations = [
+                {"name": t.name, "description": t.description, "parameters": t.parameters}
+                for t in tools
+            ]
+            body["tools"] = [{"functionDeclarations": declarations}]
         return body
+
+    async def generate(
+        self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]:
+        async for event in self._stream_events(self.request_body(messages, system_prompt, tools)):
+            yield event
 
     def _thinking_config(self) -> dict[str, Any]:
         """`thinkingLevel` for Gemini 3 and later, `thinkingBudget` for 2.x, never both."""
@@ -172,8 +197,14 @@ class GeminiLLM(StreamingHttpLLM[GeminiOptions]):
             raise _as_credential_error(exc) from exc
 
     async def _texts(self, response: httpx.Response) -> AsyncIterator[str]:
+        async for event in self._events(response):
+            if isinstance(event, TextDelta):
+                yield event.text
+
+    async def _events(self, response: httpx.Response) -> AsyncIterator[LLMEvent]:
         usage = _UsageMetadata()
         finished = False
+        calls = 0
         try:
             async for sse in iter_sse(response.aiter_lines()):
                 chunk = self._decode(_response_decoder, sse.data, "chunk")
@@ -187,7 +218,16 @@ class GeminiLLM(StreamingHttpLLM[GeminiOptions]):
                 for candidate in chunk.candidates[:1]:
                     for part in candidate.content.parts if candidate.content else ():
                         if part.text and not part.thought:
-                            yield part.text
+                            yield TextDelta(part.text)
+                        elif part.function_call is not None:
+                            calls += 1
+                            call = part.function_call
+                            yield ToolCall(
+                                id=call.id or f"gemini-call-{calls}",
+                                name=call.name,
+                                arguments=msgspec.json.encode(call.args).decode(),
+                                signature=part.thought_signature,
+                            )
                     if candidate.finish_reason is not None:
                         finished = True
             if not finished:
@@ -212,3 +252,49 @@ def _as_credential_error(exc: ProviderError) -> ProviderError:
 def _is_gemini_2(model: str) -> bool:
     """Gemini 2.x takes a thinking budget; 3 and later take a thinking level."""
     return model.startswith("gemini-2.")
+
+
+def gemini_contents(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The history as Gemini contents: opening with a user turn, roles alternating (text of
+    consecutive same-role turns joined), tool calls as `functionCall` parts and their results
+    as `functionResponse` parts of a user turn."""
+    names = {call.id: call.name for m in messages for call in m.tool_calls}
+    contents: list[dict[str, Any]] = []
+    for message in messages:
+        role = "model" if message.role == "assistant" else "user"
+        parts = _parts(message, names)
+        if not parts:
+            continue
+        if contents and contents[-1]["role"] == role:
+            previous = contents[-1]["parts"]
+            if "text" in previous[-1] and "text" in parts[0]:
+                joined = f"{previous[-1]['text']} {parts.pop(0)['text']}".strip()
+                previous[-1] = {"text": joined}
+            previous.extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    if not contents or contents[0]["role"] != "user":
+        contents.insert(0, {"role": "user", "parts": [{"text": CALL_STARTED}]})
+    return contents
+
+
+def _parts(message: Message, names: dict[str, str]) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        call_id = message.tool_call_id or ""
+        response = {"name": names.get(call_id, ""), "response": {"result": message.content}}
+        return [{"functionResponse": response}]
+    parts: list[dict[str, Any]] = [{"text": message.content}] if message.content else []
+    for call in message.tool_calls:
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": _args(call)}}
+        if call.signature:
+            part["thoughtSignature"] = call.signature
+        parts.append(part)
+    return parts
+
+
+def _args(call: ToolCall) -> dict[str, Any]:
+    """The call's arguments as the object Gemini wrote (an empty one if they were not JSON)."""
+    try:
+        return msgspec.json.decode(call.arguments or "{}", type=dict[str, Any])
+    except msgspec.DecodeError:
+        return {}

@@ -18,7 +18,17 @@ import httpx
 import msgspec
 import structlog
 
-from providers.base import LLMProvider, Message, ProviderConfig, ProviderError, ProviderKind
+from providers.base import (
+    LLMEvent,
+    LLMProvider,
+    Message,
+    ProviderConfig,
+    ProviderError,
+    ProviderKind,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+)
 from providers.http import error_for_status, error_for_transport
 from providers.registry import VendorInfo, parse_options, register
 from providers.retry import RetryPolicy, with_retries
@@ -49,8 +59,21 @@ class OpenAICompatibleOptions(msgspec.Struct, forbid_unknown_fields=True, kw_onl
     api_key_prefix: str = "Bearer "
 
 
+class _FunctionDelta(msgspec.Struct):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class _ToolCallDelta(msgspec.Struct):
+    # The first piece of a call brings its id and name; later ones append to its arguments.
+    index: int = 0
+    id: str | None = None
+    function: _FunctionDelta | None = None
+
+
 class _Delta(msgspec.Struct):
     content: str | None = None
+    tool_calls: list[_ToolCallDelta] | None = None
 
 
 class _Usage(msgspec.Struct):
@@ -141,8 +164,8 @@ class OpenAICompatibleClient:
 
     async def stream_chat(
         self, payload: dict[str, Any], usage_sink: StreamUsage
-    ) -> AsyncIterator[str]:
-        """POST `payload` (with `stream: true` set here) and yield content deltas."""
+    ) -> AsyncIterator[LLMEvent]:
+        """POST `payload` (with `stream: true` set here) and yield text deltas and tool calls."""
         body = msgspec.json.encode({**payload, "stream": True})
         request = self._http.build_request(
             "POST",
@@ -176,8 +199,11 @@ class OpenAICompatibleClient:
         finally:
             await response.aclose()
 
-    async def _deltas(self, response: httpx.Response, usage: StreamUsage) -> AsyncIterator[str]:
+    async def _deltas(
+        self, response: httpx.Response, usage: StreamUsage
+    ) -> AsyncIterator[LLMEvent]:
         finished = False
+        calls = _ToolCalls()
         async for event in iter_sse(response.aiter_lines()):
             if event.data == _DONE:
                 return
@@ -197,11 +223,67 @@ class OpenAICompatibleClient:
                     usage.input_tokens += choice.usage.prompt_tokens
                     usage.output_tokens += choice.usage.completion_tokens
                 if choice.delta is not None and choice.delta.content:
-                    yield choice.delta.content
+                    yield TextDelta(choice.delta.content)
+                if choice.delta is not None and choice.delta.tool_calls:
+                    calls.add(choice.delta.tool_calls)
                 if choice.finish_reason is not None:
                     finished = True
+                    for call in calls.complete():
+                        yield call
         if not finished:
             raise ProviderError(f"{self.vendor}: stream ended before the reply did", retryable=True)
+
+
+class _ToolCalls:
+    """Tool calls assembled from their streamed pieces, keyed by the index the stream gives."""
+
+    def __init__(self) -> None:
+        self._ids: dict[int, str] = {}
+        self._names: dict[int, str] = {}
+        self._arguments: dict[int, list[str]] = {}
+
+    def add(self, pieces: list[_ToolCallDelta]) -> None:
+        for piece in pieces:
+            if piece.id:
+                self._ids[piece.index] = piece.id
+            function = piece.function or _FunctionDelta()
+            if function.name:
+                self._names[piece.index] = self._names.get(piece.index, "") + function.name
+            if function.arguments:
+                self._arguments.setdefault(piece.index, []).append(function.arguments)
+
+    def complete(self) -> list[ToolCall]:
+        """The calls gathered so far, in index order; forgets them."""
+        calls = [
+            ToolCall(
+                id=self._ids.get(index) or f"call_{index}",
+                name=self._names[index],
+                arguments="".join(self._arguments.get(index, ())) or "{}",
+            )
+            for index in sorted(self._names)
+        ]
+        self._ids.clear()
+        self._names.clear()
+        self._arguments.clear()
+        return calls
+
+
+def _chat_message(message: Message) -> dict[str, Any]:
+    """One history turn as chat completions takes it (tool calls and results included)."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    entry: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        entry["content"] = message.content or None
+        entry["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    return entry
 
 
 @register(
@@ -256,11 +338,30 @@ class OpenAICompatibleLLM(LLMProvider):
         await self.client.list_models()
 
     async def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
+        async for event in self.generate(messages, system_prompt):
+            if isinstance(event, TextDelta):
+                yield event.text
+
+    async def generate(
+        self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]:
         payload = self.request_payload(messages, system_prompt)
+        if tools:
+            payload["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters,
+                    },
+                }
+                for tool in tools
+            ]
         sink = StreamUsage()
         try:
-            async for delta in self.client.stream_chat(payload, sink):
-                yield delta
+            async for event in self.client.stream_chat(payload, sink):
+                yield event
         finally:
             self.usage.requests += sink.requests
             self.usage.input_tokens += sink.input_tokens
@@ -268,10 +369,10 @@ class OpenAICompatibleLLM(LLMProvider):
 
     def request_payload(self, messages: Sequence[Message], system_prompt: str) -> dict[str, Any]:
         """The chat-completions request body (without `stream`); subclasses may add fields."""
-        chat: list[dict[str, str]] = []
+        chat: list[dict[str, Any]] = []
         if system_prompt:
             chat.append({"role": "system", "content": system_prompt})
-        chat.extend({"role": m.role, "content": m.content} for m in messages)
+        chat.extend(_chat_message(m) for m in messages)
         payload: dict[str, Any] = {
             "model": self.config.model or "default",
             "messages": chat,

@@ -1,7 +1,8 @@
 """What the vendor-API LLM clients streaming server-sent events over httpx share.
 
 A subclass says how to authenticate (`_headers`), what to send (`request_body`,
-`_stream_request`) and how to read the vendor's events (`_texts`); this base owns the lazily
+`_stream_request`) and how to read the vendor's events (`_texts`, or `_events` for a vendor
+whose replies carry tool calls too); this base owns the lazily
 created connection pool, the retried opening of the stream and the mapping of transport
 failures once the reply flows.
 """
@@ -15,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 import msgspec
 
-from providers.base import LLMProvider, Message, ProviderConfig, ProviderError
+from providers.base import LLMEvent, LLMProvider, Message, ProviderConfig, ProviderError, TextDelta
 from providers.cloud.http import open_stream_with_retries, send_with_retries
 from providers.cloud.options import CloudOptions
 from providers.http import error_for_transport
@@ -89,13 +90,23 @@ class StreamingHttpLLM(LLMProvider, Generic[OptionsT]):
             what=self.stream_what,
         )
 
+    async def _events(self, response: httpx.Response) -> AsyncIterator[LLMEvent]:
+        """The reply's events from the open stream: by default the text pieces of `_texts`."""
+        async for text in self._texts(response):
+            yield TextDelta(text)
+
     async def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
-        content = msgspec.json.encode(self.request_body(messages, system_prompt))
-        response = await self._open_stream(content)
+        async for event in self._stream_events(self.request_body(messages, system_prompt)):
+            if isinstance(event, TextDelta):
+                yield event.text
+
+    async def _stream_events(self, body: dict[str, Any]) -> AsyncIterator[LLMEvent]:
+        """POST `body` as a stream and yield the reply's events."""
+        response = await self._open_stream(msgspec.json.encode(body))
         self.usage.requests += 1
         try:
-            async for text in self._texts(response):
-                yield text
+            async for event in self._events(response):
+                yield event
         except httpx.TransportError as exc:
             raise error_for_transport(self.vendor, exc) from exc
         finally:

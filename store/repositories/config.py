@@ -41,6 +41,7 @@ class AgentRepository(TenantRepository[Agent]):
             "recording_enabled",
             "recording_retention_days",
             "media_transport",
+            "tools",
         }
     )
     filterable = frozenset({"name", "language"})

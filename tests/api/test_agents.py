@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from api.app import create_app
 from api.context import ApiContext
+from ari_app.agent_loader import StoreAgentLoader
 from provisioning.reload import ReloadResult
 from store.config_cache import agent_cache_name
 from tests.api.conftest import OFFLINE_AGENT, TenantHandle, client_for, create_agent
@@ -205,3 +206,63 @@ async def test_number_changes_reprovision_the_dialplan(
         await c.patch(url, json={"inbound_numbers": ["+15550004002"]}, headers=tenant.admin)
         assert (await c.delete(url, headers=tenant.admin)).status_code == 204
     assert reloads == [tenant.id] * 4
+
+
+BOOKING_TOOL = {
+    "name": "check_availability",
+    "description": "Free table slots on a day.",
+    "url": "https://booking.example.com/availability",
+    "parameters": {"type": "object", "properties": {"day": {"type": "string"}}},
+}
+
+
+async def test_http_tools_are_saved_validated_and_reach_the_call(
+    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
+) -> None:
+    created = await create_agent(client, tenant.admin, tools=[BOOKING_TOOL])
+    (tool,) = created["tools"]
+    assert tool == {
+        **BOOKING_TOOL,
+        "method": "POST",
+        "timeout_s": 10.0,
+        "filler": "One moment while I check that.",
+        "filler_after_s": 1.0,
+    }
+    url = f"/api/v1/agents/{created['id']}"
+    slower = {**BOOKING_TOOL, "timeout_s": 5, "filler": "Let me look.", "filler_after_s": 0.5}
+    changed = await client.patch(url, json={"tools": [slower]}, headers=tenant.admin)
+    assert changed.status_code == 200, changed.text
+
+    # What a call of this agent runs: the tool as offered to the model, with its filler.
+    loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
+    settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
+    (http_tool,) = settings.tools
+    assert (http_tool.name, http_tool.url, http_tool.timeout_s) == (
+        "check_availability",
+        BOOKING_TOOL["url"],
+        5.0,
+    )
+    assert (http_tool.filler, http_tool.filler_after_s) == ("Let me look.", 0.5)
+
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"name": "check availability"}, 400, "tools[0].name"),
+        ({"method": "DELETE"}, 400, "tools[0].method"),
+        ({"timeout_s": 120}, 400, "tools[0].timeout_s"),
+        ({"headers": {"X": "1"}}, 400, "tools[0]"),
+        ({"url": "http://127.0.0.1:8080/book"}, 422, "tools[0].url"),
+        ({"url": "ftp://booking.example.com/"}, 422, "tools[0].url"),
+        ({"parameters": {"type": "string"}}, 422, "tools[0].parameters"),
+    ]
+    for change, status, field in cases:
+        bad = await client.patch(
+            url, json={"tools": [{**BOOKING_TOOL, **change}]}, headers=tenant.admin
+        )
+        assert bad.status_code == status, (change, bad.text)
+        assert field in [e["field"] for e in bad.json()["errors"]], (change, bad.json())
+    twice = await client.patch(
+        url, json={"tools": [BOOKING_TOOL, BOOKING_TOOL]}, headers=tenant.admin
+    )
+    assert twice.status_code == 422
+    assert [e["field"] for e in twice.json()["errors"]] == ["tools[1].name"]
+    unchanged = await client.get(url, headers=tenant.viewer)
+    assert unchanged.json()["tools"][0]["timeout_s"] == 5.0

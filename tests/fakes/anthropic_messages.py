@@ -3,7 +3,10 @@
 Speaks the documented wire format: `x-api-key` and `anthropic-version` headers required;
 the stream is `text/event-stream` with `event:`/`data:` pairs message_start (usage with
 input_tokens), content_block_start, ping, content_block_delta (text_delta), content_block_stop,
-message_delta (stop_reason, cumulative output_tokens), message_stop. Errors are
+message_delta (stop_reason, cumulative output_tokens), message_stop. A scripted tool call is a
+`tool_use` block whose input streams as `input_json_delta` pieces, ending with stop_reason
+`tool_use`; a `tool_result` must answer a `tool_use` of the assistant turn just before, and
+every `tool_use` must be answered in the next user turn, or the request is a 400. Errors are
 `{"type": "error", "error": {"type", "message"}}` with 401 authentication_error,
 429 rate_limit_error (with `retry-after`), 529 overloaded_error.
 """
@@ -18,7 +21,14 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.cloud_common import Failure, LocalServer, Received, failure_response
+from tests.fakes.cloud_common import (
+    ARGUMENT_PIECE,
+    Failure,
+    LocalServer,
+    Received,
+    ScriptedTurn,
+    failure_response,
+)
 
 FAKE_ANTHROPIC_KEY = "sk-ant-fake-key"
 _ERROR_TYPES = {
@@ -51,6 +61,8 @@ class FakeAnthropic:
     disconnect_after: int | None = None
     # Send an `error` event of this type after the first delta.
     stream_error: str | None = None
+    # Replies for the next requests, in order; `reply` answers once they are used up.
+    turns: list[ScriptedTurn] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     base_url: str = ""
     _server: LocalServer | None = None
@@ -96,6 +108,9 @@ class FakeAnthropic:
             return _error(Failure(404), f"model: {body['model']}")
         if body["messages"][0]["role"] != "user":
             return _error(Failure(400), "first message must use the user role")
+        unpaired = _unpaired_tool_blocks(body["messages"])
+        if unpaired is not None:
+            return _error(Failure(400), unpaired)
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await stream.prepare(request)
         with contextlib.suppress(ConnectionResetError):
@@ -109,7 +124,8 @@ class FakeAnthropic:
             payload = json.dumps({"type": event, **data})
             await response.write(f"event: {event}\ndata: {payload}\n\n".encode())
 
-        words = self.reply.split(" ")
+        turn = self.turns.pop(0) if self.turns else ScriptedTurn(self.reply)
+        words = turn.text.split(" ") if turn.text else []
         input_tokens = sum(len(str(m["content"]).split()) for m in body["messages"])
         message: dict[str, Any] = {
             "id": "msg_fake",
@@ -139,15 +155,42 @@ class FakeAnthropic:
                 return
             await asyncio.sleep(0)
         await send("content_block_stop", {"index": 0})
+        for index, (name, arguments) in enumerate(turn.tool_calls, start=1):
+            block = {"type": "tool_use", "id": f"toolu_fake{index}", "name": name, "input": {}}
+            await send("content_block_start", {"index": index, "content_block": block})
+            for start in range(0, len(arguments), ARGUMENT_PIECE):
+                piece = arguments[start : start + ARGUMENT_PIECE]
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                await send("content_block_delta", {"index": index, "delta": delta})
+            await send("content_block_stop", {"index": index})
+        stop_reason = "tool_use" if turn.tool_calls else "end_turn"
         await send(
             "message_delta",
             {
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                 "usage": {"output_tokens": len(words)},
             },
         )
         await send("message_stop", {})
         await response.write_eof()
+
+
+def _unpaired_tool_blocks(messages: list[dict[str, Any]]) -> str | None:
+    """Anthropic's 400 reasons for tool_use and tool_result blocks that do not pair up."""
+    asked: set[str] = set()
+    for message in messages:
+        blocks = message["content"] if isinstance(message["content"], list) else []
+        ids = {b["id"] for b in blocks if b.get("type") == "tool_use"}
+        answered = {b["tool_use_id"] for b in blocks if b.get("type") == "tool_result"}
+        if message["role"] == "user":
+            if answered - asked:
+                return "unexpected `tool_use_id` found in `tool_result` blocks"
+            if asked - answered:
+                return "`tool_use` ids were found without `tool_result` blocks immediately after"
+            asked = set()
+        else:
+            asked = ids
+    return None
 
 
 def _error(failure: Failure, message: str) -> web.Response:

@@ -19,6 +19,18 @@ class Failure:
 
 
 @dataclass
+class ScriptedTurn:
+    """One scripted LLM reply: text, then tool calls (name, JSON arguments) streamed in pieces."""
+
+    text: str = ""
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
+
+
+# Characters of a tool call's arguments per streamed piece: small, so every call arrives split.
+ARGUMENT_PIECE = 7
+
+
+@dataclass
 class Received:
     """One request or session as the fake saw it, with its arrival time (monotonic)."""
 

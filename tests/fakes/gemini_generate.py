@@ -8,7 +8,10 @@ JSON `{"error": {"code", "message", "status", "details"}}`: a bad key is 400
 INVALID_ARGUMENT with reason API_KEY_INVALID, 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE.
 A shut-down model is 404 NOT_FOUND. `generationConfig.thinkingConfig` is checked as Google
 documents it: a `thinkingLevel` (Gemini 3 and later; "minimal" and "medium" on Flash models
-only) or a `thinkingBudget` (2.x), never both: 400 INVALID_ARGUMENT otherwise.
+only) or a `thinkingBudget` (2.x), never both: 400 INVALID_ARGUMENT otherwise. A scripted
+tool call arrives whole as a `functionCall` part with a `thoughtSignature`; as Gemini 3 does,
+a history whose `functionCall` part lacks its signature is a 400, and so is a user turn
+whose `functionResponse` parts do not match the calls of the model turn before it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.cloud_common import Failure, LocalServer, Received, failure_response
+from tests.fakes.cloud_common import (
+    Failure,
+    LocalServer,
+    Received,
+    ScriptedTurn,
+    failure_response,
+)
 
 FAKE_GEMINI_KEY = "AIza-fake-key"
 _STATUS = {
@@ -52,6 +61,8 @@ class FakeGemini:
     failures: list[Failure] = field(default_factory=list)
     # Drop the connection after this many chunks (no finishReason).
     disconnect_after: int | None = None
+    # Replies for the next requests, in order; `reply` answers once they are used up.
+    turns: list[ScriptedTurn] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     base_url: str = ""
     _server: LocalServer | None = None
@@ -107,6 +118,9 @@ class FakeGemini:
         contents = body.get("contents") or []
         if not contents or any(c.get("role") not in ("user", "model") for c in contents):
             return _error(Failure(400), "contents must use roles user and model")
+        problem = _function_turn_problem(model, contents)
+        if problem is not None:
+            return _error(Failure(400), problem)
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await stream.prepare(request)
         with contextlib.suppress(ConnectionResetError):
@@ -121,24 +135,28 @@ class FakeGemini:
         contents: list[dict[str, Any]],
     ) -> None:
         prompt = sum(len(p.get("text", "").split()) for c in contents for p in c["parts"])
-        words = self.reply.split(" ")
+        turn = self.turns.pop(0) if self.turns else ScriptedTurn(self.reply)
+        words = turn.text.split(" ") if turn.text else []
         pieces = [
             " ".join(words[i : i + self.words_per_chunk])
             for i in range(0, len(words), self.words_per_chunk)
         ]
+        calls = [
+            {"functionCall": {"name": name, "args": json.loads(arguments)},
+             "thoughtSignature": f"sig-fake-{len(self.requests)}-{index}"}
+            for index, (name, arguments) in enumerate(turn.tool_calls)
+        ]  # fmt: skip
         sent = 0
-        for index, piece in enumerate(pieces):
+        for index, piece in enumerate([*pieces, *([None] if calls else [])]):
             if self.disconnect_after is not None and index >= self.disconnect_after:
                 assert request.transport is not None
                 request.transport.close()
                 return
-            sent += len(piece.split())
-            last = index == len(pieces) - 1
+            parts = calls if piece is None else [{"text": piece if index == 0 else " " + piece}]
+            sent += len(piece.split()) if piece is not None else len(calls)
+            last = index == len(pieces) - (0 if calls else 1)
             candidate: dict[str, Any] = {
-                "content": {
-                    "parts": [{"text": piece if index == 0 else " " + piece}],
-                    "role": "model",
-                },
+                "content": {"parts": parts, "role": "model"},
                 "index": 0,
             }
             if last:
@@ -156,6 +174,26 @@ class FakeGemini:
             await response.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
             await asyncio.sleep(0)
         await response.write_eof()
+
+
+def _function_turn_problem(model: str, contents: list[dict[str, Any]]) -> str | None:
+    """Gemini's 400 reasons for function calls and responses that do not fit together."""
+    asked = 0
+    for content in contents:
+        calls = [p for p in content["parts"] if "functionCall" in p]
+        answers = [p for p in content["parts"] if "functionResponse" in p]
+        if content["role"] == "model":
+            if model.startswith("gemini-3") and any("thoughtSignature" not in p for p in calls):
+                return "Function call is missing a thought_signature in functionCall parts."
+            asked = len(calls)
+            continue
+        if (answers or asked) and len(answers) != asked:
+            return (
+                "Please ensure that the number of function response parts is equal to the "
+                "number of function call parts of the function call turn."
+            )
+        asked = 0
+    return None
 
 
 def _error(

@@ -22,6 +22,10 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.cloud_common import ARGUMENT_PIECE, ScriptedTurn
+
+__all__ = ["FAKE_API_KEY", "Failure", "FakeOpenAI", "RecordedRequest", "ScriptedTurn"]
+
 FAKE_API_KEY = "sk-test-fake-key"
 
 
@@ -57,6 +61,8 @@ class FakeOpenAI:
     # Send an in-stream error event after this many content chunks, then end the stream
     # (what OpenAI-compatible servers do when generation fails after the headers went out).
     error_after: int | None = None
+    # Replies for the next requests, in order; `reply` answers once they are used up.
+    turns: list[ScriptedTurn] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     base_url: str = ""
@@ -120,6 +126,9 @@ class FakeOpenAI:
             return response
         if not body.get("messages"):
             return _error(400, "'messages' is a required property", "invalid_request_error")
+        refused_tools = _tool_turn_refusal(body["messages"])
+        if refused_tools is not None:
+            return refused_tools
         refused_effort = _effort_refusal(str(body.get("model", "")), body.get("reasoning_effort"))
         if refused_effort is not None:
             return refused_effort
@@ -177,9 +186,10 @@ class FakeOpenAI:
                 chunk["usage"] = usage
             await response.write(f"data: {_json(chunk)}\n\n".encode())
 
+        turn = self.turns.pop(0) if self.turns else ScriptedTurn(self.reply)
         await asyncio.sleep(self.first_token_delay)
         await send([_choice({"role": "assistant", "content": "", "refusal": None})])
-        words = self.reply.split(" ")
+        words = turn.text.split(" ") if turn.text else []
         for index, word in enumerate(words):
             if self.disconnect_after is not None and index >= self.disconnect_after:
                 assert request.transport is not None
@@ -192,7 +202,23 @@ class FakeOpenAI:
                 return
             await send([_choice({"content": word if index == 0 else " " + word})])
             await asyncio.sleep(self.chunk_delay)
-        await send([_choice({}, finish_reason="stop")])
+        for index, (name, arguments) in enumerate(turn.tool_calls):
+            opening = {
+                "index": index,
+                "id": f"call_fake{len(self.requests)}x{index}",
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            await send([_choice({"tool_calls": [opening]})])
+            # OpenAI streams the arguments' JSON text in small arbitrary pieces.
+            for start in range(0, len(arguments), ARGUMENT_PIECE):
+                piece = arguments[start : start + ARGUMENT_PIECE]
+                await send(
+                    [_choice({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})]
+                )
+                await asyncio.sleep(self.chunk_delay)
+        finish = "tool_calls" if turn.tool_calls else "stop"
+        await send([_choice({}, finish_reason=finish)])
         if include_usage:
             await send([], self._usage(body))
         await response.write(b"data: [DONE]\n\n")
@@ -201,6 +227,34 @@ class FakeOpenAI:
 
 def _choice(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
     return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+
+def _tool_turn_refusal(messages: list[dict[str, Any]]) -> web.Response | None:
+    """OpenAI's 400s for tool turns that do not pair up: a `tool` message answering no call of
+    the assistant turn before it, or an assistant's call left without its `tool` message."""
+    open_ids: set[str] = set()
+    for message in [*messages, {"role": "end"}]:
+        if message.get("role") == "tool":
+            if message.get("tool_call_id") not in open_ids:
+                return _error(
+                    400,
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",
+                    "invalid_request_error",
+                )
+            open_ids.discard(str(message["tool_call_id"]))
+            continue
+        if open_ids:
+            return _error(
+                400,
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(sorted(open_ids))}",
+                "invalid_request_error",
+            )
+        if message.get("role") == "assistant":
+            open_ids = {call["id"] for call in message.get("tool_calls") or ()}
+    return None
 
 
 def _effort_refusal(model: str, effort: object) -> web.Response | None:

@@ -6,10 +6,18 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 import pytest
 
-from providers.base import Message, ProviderConfig, ProviderError, ProviderTimeout
+from providers.base import (
+    Message,
+    ProviderConfig,
+    ProviderError,
+    ProviderTimeout,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+)
 from providers.llm.openai_compatible import OpenAICompatibleLLM
 from providers.registry import build
-from tests.fakes.openai_compatible import FAKE_API_KEY, Failure, FakeOpenAI
+from tests.fakes.openai_compatible import FAKE_API_KEY, Failure, FakeOpenAI, ScriptedTurn
 
 HISTORY = [Message("user", "What are your opening hours?")]
 
@@ -180,3 +188,68 @@ async def test_error_event_mid_stream_raises_provider_error(fake: FakeOpenAI) ->
         await drain()
     assert caught.value.retryable is True
     assert received == ["Hello!", " How"]
+
+
+AVAILABILITY = ToolSpec(
+    name="check_availability",
+    description="Free slots on a day.",
+    parameters={"type": "object", "properties": {"day": {"type": "string"}}},
+)
+
+
+async def test_tool_call_streams_text_first_then_the_assembled_call(fake: FakeOpenAI) -> None:
+    arguments = '{"day": "Tuesday", "party": 4}'
+    fake.turns = [ScriptedTurn("Let me check that for you.", [("check_availability", arguments)])]
+    provider = llm(fake)
+    try:
+        events = [e async for e in provider.generate(HISTORY, "", [AVAILABILITY])]
+    finally:
+        await provider.close()
+    *texts, call = events
+    assert (
+        "".join(t.text for t in texts if isinstance(t, TextDelta)) == "Let me check that for you."
+    )
+    assert all(isinstance(t, TextDelta) for t in texts) and len(texts) == 6
+    assert isinstance(call, ToolCall)
+    assert (call.name, call.arguments) == ("check_availability", arguments)
+    assert call.id.startswith("call_")
+    (tool,) = fake.requests[0].body["tools"]
+    assert tool == {
+        "type": "function",
+        "function": {
+            "name": "check_availability",
+            "description": "Free slots on a day.",
+            "parameters": AVAILABILITY.parameters,
+        },
+    }
+
+
+async def test_tool_result_goes_back_as_a_tool_turn(fake: FakeOpenAI) -> None:
+    call = ToolCall("call_1", "check_availability", '{"day": "Tuesday"}')
+    history = [
+        *HISTORY,
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", '{"slots": ["10:00"]}', tool_call_id="call_1"),
+    ]
+    fake.reply = "Tuesday at ten is free."
+    provider = llm(fake)
+    try:
+        events = [e async for e in provider.generate(history, "", [AVAILABILITY])]
+    finally:
+        await provider.close()
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == fake.reply
+    sent = fake.requests[0].body["messages"]
+    assert sent[1]["tool_calls"][0]["function"]["arguments"] == call.arguments
+    assert sent[1]["content"] is None
+    assert sent[2] == {"role": "tool", "tool_call_id": "call_1", "content": '{"slots": ["10:00"]}'}
+
+
+async def test_a_tool_result_answering_no_call_is_refused_like_openai(fake: FakeOpenAI) -> None:
+    history = [*HISTORY, Message("tool", "{}", tool_call_id="call_9")]
+    provider = llm(fake)
+    try:
+        with pytest.raises(ProviderError) as refused:
+            _ = [e async for e in provider.generate(history, "")]
+    finally:
+        await provider.close()
+    assert refused.value.status == 400

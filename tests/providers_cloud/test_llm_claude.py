@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.base import Message, ProviderConfig, ProviderError
+from providers.base import Message, ProviderConfig, ProviderError, TextDelta, ToolCall, ToolSpec
 from providers.builtin import load_all
 from providers.llm.claude import ANTHROPIC_VERSION, ClaudeLLM
 from providers.llm.turns import CALL_STARTED
 from providers.registry import build, get
 from tests.fakes.anthropic_messages import FAKE_ANTHROPIC_KEY, FakeAnthropic
-from tests.fakes.cloud_common import Failure
+from tests.fakes.cloud_common import Failure, ScriptedTurn
 
 HISTORY = [
     Message("assistant", "Hello, Bella's salon."),
@@ -139,3 +139,75 @@ async def test_every_catalog_model_is_one_anthropic_still_serves(fake: FakeAnthr
         provider = build("llm", config)
         assert isinstance(provider, ClaudeLLM)
         assert "".join(await collect(provider)) == fake.reply
+
+
+AVAILABILITY = ToolSpec(
+    name="check_availability",
+    description="Free slots on a day.",
+    parameters={"type": "object", "properties": {"day": {"type": "string"}}},
+)
+
+
+async def test_tool_use_streams_text_first_then_the_assembled_call(fake: FakeAnthropic) -> None:
+    arguments = '{"day": "Tuesday", "party": 4}'
+    fake.turns = [ScriptedTurn("Let me check that for you.", [("check_availability", arguments)])]
+    provider = claude(fake)
+    try:
+        events = [e async for e in provider.generate(HISTORY, "", [AVAILABILITY])]
+    finally:
+        await provider.close()
+    *texts, call = events
+    assert all(isinstance(t, TextDelta) for t in texts) and len(texts) == 6
+    assert "".join(t.text for t in texts if isinstance(t, TextDelta)) == (
+        "Let me check that for you."
+    )
+    assert call == ToolCall("toolu_fake1", "check_availability", arguments)
+    (tool,) = fake.requests[0].body["tools"]
+    assert tool == {
+        "name": "check_availability",
+        "description": "Free slots on a day.",
+        "input_schema": AVAILABILITY.parameters,
+    }
+
+
+async def test_tool_result_goes_back_as_a_tool_result_block(fake: FakeAnthropic) -> None:
+    call = ToolCall("toolu_1", "check_availability", '{"day": "Tuesday"}')
+    history = [
+        *HISTORY,
+        Message("assistant", "Let me see.", tool_calls=(call,)),
+        Message("tool", '{"slots": ["10:00"]}', tool_call_id="toolu_1"),
+    ]
+    fake.reply = "Tuesday at ten is free."
+    provider = claude(fake)
+    try:
+        events = [e async for e in provider.generate(history, "", [AVAILABILITY])]
+    finally:
+        await provider.close()
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == fake.reply
+    sent = fake.requests[0].body["messages"]
+    assert sent[-2] == {
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": "Let me see."},
+            {"type": "tool_use", "id": "toolu_1", "name": "check_availability",
+             "input": {"day": "Tuesday"}},
+        ],
+    }  # fmt: skip
+    assert sent[-1] == {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": '{"slots": ["10:00"]}'}
+        ],
+    }
+
+
+async def test_a_tool_call_left_unanswered_is_refused_like_anthropic(fake: FakeAnthropic) -> None:
+    call = ToolCall("toolu_1", "check_availability", "{}")
+    history = [*HISTORY, Message("assistant", "", tool_calls=(call,)), Message("user", "Hello?")]
+    provider = claude(fake)
+    try:
+        with pytest.raises(ProviderError) as refused:
+            _ = [e async for e in provider.generate(history, "")]
+    finally:
+        await provider.close()
+    assert refused.value.status == 400

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.base import Message, ProviderConfig, ProviderError
+from providers.base import Message, ProviderConfig, ProviderError, TextDelta, ToolCall, ToolSpec
 from providers.builtin import load_all
 from providers.llm.gemini import GeminiLLM
 from providers.registry import build, get
-from tests.fakes.cloud_common import Failure
+from tests.fakes.cloud_common import Failure, ScriptedTurn
 from tests.fakes.gemini_generate import FAKE_GEMINI_KEY, FakeGemini
 
 HISTORY = [
@@ -148,3 +148,90 @@ async def test_check_credentials(fake: FakeGemini) -> None:
     with pytest.raises(ProviderError, match="credential refused"):
         await bad.check_credentials()
     await bad.close()
+
+
+AVAILABILITY = ToolSpec(
+    name="check_availability",
+    description="Free slots on a day.",
+    parameters={"type": "object", "properties": {"day": {"type": "string"}}},
+)
+
+
+async def test_function_call_comes_after_the_text_with_its_signature(fake: FakeGemini) -> None:
+    fake.turns = [
+        ScriptedTurn("Let me check that for you.", [("check_availability", '{"day": "Tuesday"}')])
+    ]
+    provider = gemini(fake)
+    try:
+        events = [e async for e in provider.generate(HISTORY, "", [AVAILABILITY])]
+    finally:
+        await provider.close()
+    *texts, call = events
+    assert all(isinstance(t, TextDelta) for t in texts) and len(texts) == 3
+    assert "".join(t.text for t in texts if isinstance(t, TextDelta)) == (
+        "Let me check that for you."
+    )
+    assert isinstance(call, ToolCall)
+    assert (call.name, call.arguments, call.signature) == (
+        "check_availability",
+        '{"day":"Tuesday"}',
+        "sig-fake-1-0",
+    )
+    (tools,) = fake.requests[0].body["tools"]
+    assert tools == {
+        "functionDeclarations": [
+            {
+                "name": "check_availability",
+                "description": "Free slots on a day.",
+                "parameters": AVAILABILITY.parameters,
+            }
+        ]
+    }
+
+
+async def test_function_response_goes_back_with_the_signed_call(fake: FakeGemini) -> None:
+    call = ToolCall("gemini-call-1", "check_availability", '{"day":"Tuesday"}', "sig-1")
+    history = [
+        *HISTORY,
+        Message("assistant", "Let me see.", tool_calls=(call,)),
+        Message("tool", '{"slots": ["10:00"]}', tool_call_id="gemini-call-1"),
+    ]
+    fake.reply = "Tuesday at ten is free."
+    provider = gemini(fake)
+    try:
+        events = [e async for e in provider.generate(history, "", [AVAILABILITY])]
+    finally:
+        await provider.close()
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == fake.reply
+    contents = fake.requests[0].body["contents"]
+    assert contents[-2] == {
+        "role": "model",
+        "parts": [
+            {"text": "Let me see."},
+            {"functionCall": {"name": "check_availability", "args": {"day": "Tuesday"}},
+             "thoughtSignature": "sig-1"},
+        ],
+    }  # fmt: skip
+    assert contents[-1] == {
+        "role": "user",
+        "parts": [
+            {"functionResponse": {"name": "check_availability",
+                                  "response": {"result": '{"slots": ["10:00"]}'}}}
+        ],
+    }  # fmt: skip
+
+
+async def test_a_call_without_its_signature_is_refused_like_gemini_3(fake: FakeGemini) -> None:
+    call = ToolCall("gemini-call-1", "check_availability", "{}")
+    history = [
+        *HISTORY,
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", "{}", tool_call_id="gemini-call-1"),
+    ]
+    provider = gemini(fake)
+    try:
+        with pytest.raises(ProviderError) as refused:
+            _ = [e async for e in provider.generate(history, "")]
+    finally:
+        await provider.close()
+    assert refused.value.status == 400

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.base import Message, ProviderConfig, ProviderError
+from providers.base import Message, ProviderConfig, ProviderError, TextDelta, ToolCall, ToolSpec
 from providers.builtin import load_all
 from providers.llm.kimi import THINKING_MIN_TOKENS, KimiLLM
 from providers.llm.openai import OpenAILLM
 from providers.llm.openai_compatible import OpenAICompatibleLLM
 from providers.registry import InvalidOptions, build, get
 from tests.fakes.moonshot_chat import FakeMoonshot
-from tests.fakes.openai_compatible import FAKE_API_KEY, Failure, FakeOpenAI
+from tests.fakes.openai_compatible import FAKE_API_KEY, Failure, FakeOpenAI, ScriptedTurn
 
 HISTORY = [Message("user", "Can I book a haircut?")]
 
@@ -174,3 +174,33 @@ async def test_check_credentials_lists_models(fake: FakeOpenAI, vendor: str) -> 
     with pytest.raises(ProviderError, match="credential refused"):
         await bad.check_credentials()
     await bad.close()
+
+
+@pytest.mark.parametrize("vendor", ["openai", "kimi"])
+async def test_tool_called_mid_reply_and_its_result_used(
+    vendor: str, fake: FakeOpenAI, moonshot: FakeMoonshot
+) -> None:
+    server = moonshot if vendor == "kimi" else fake
+    tool = ToolSpec("check_availability", "Free slots.", {"type": "object", "properties": {}})
+    server.turns = [
+        ScriptedTurn("One second.", [("check_availability", '{"day": "Friday", "party": 3}')]),
+        ScriptedTurn("Friday at noon is free."),
+    ]
+    provider = llm(vendor, server)
+    try:
+        first = [e async for e in provider.generate(HISTORY, "", [tool])]
+        *texts, call = first
+        assert "".join(t.text for t in texts if isinstance(t, TextDelta)) == "One second."
+        assert isinstance(call, ToolCall)
+        assert call.arguments == '{"day": "Friday", "party": 3}'
+        history = [
+            *HISTORY,
+            Message("assistant", "One second.", tool_calls=(call,)),
+            Message("tool", '{"free": ["12:00"]}', tool_call_id=call.id),
+        ]
+        second = [e async for e in provider.generate(history, "", [tool])]
+    finally:
+        await provider.close()
+    assert "".join(e.text for e in second if isinstance(e, TextDelta)) == "Friday at noon is free."
+    sent = server.requests[1].body["messages"]
+    assert sent[-1] == {"role": "tool", "tool_call_id": call.id, "content": '{"free": ["12:00"]}'}

@@ -651,6 +651,7 @@ export interface components {
             stt: components["schemas"]["ProviderChoice"];
             /** @default  */
             system_prompt: string;
+            tools?: components["schemas"]["AgentTool"][];
             tts: components["schemas"]["ProviderChoice"];
             /** @default  */
             voicemail_message: string;
@@ -692,6 +693,7 @@ export interface components {
             reload?: components["schemas"]["ReloadStatus"] | null;
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
+            tools: components["schemas"]["AgentTool"][];
             tts: components["schemas"]["ProviderChoice"];
             /** Format: date-time */
             updated_at: string;
@@ -700,6 +702,26 @@ export interface components {
             voicemail_policy: "hangup" | "leave_message";
             welcome_interruptible: boolean;
             welcome_message: string;
+        };
+        /** AgentTool */
+        AgentTool: {
+            description: string;
+            /** @default One moment while I check that. */
+            filler: string;
+            /** @default 1 */
+            filler_after_s: number;
+            /**
+             * @default POST
+             * @enum {string}
+             */
+            method: "GET" | "POST";
+            name: string;
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** @default 10 */
+            timeout_s: number;
+            url: string;
         };
         /** AgentUpdate */
         AgentUpdate: {
@@ -715,6 +737,7 @@ export interface components {
             recording_retention_days?: number;
             stt?: components["schemas"]["ProviderChoice"];
             system_prompt?: string;
+            tools?: components["schemas"]["AgentTool"][];
             tts?: components["schemas"]["ProviderChoice"];
             voicemail_message?: string;
             voicemail_policy?: "hangup" | "leave_message";

@@ -48,6 +48,8 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     recording_enabled: agent?.recording_enabled ?? false,
     recording_retention_days: agent?.recording_retention_days ?? 30,
     media_transport: agent?.media_transport ?? null,
+    // No editor yet: the stored tools go back unchanged (set them over the API).
+    tools: agent?.tools ?? [],
     inbound_numbers: agent?.inbound_numbers ?? [],
   };
 }
