@@ -30,6 +30,7 @@ from api.routes import (
     sip_trunks,
     tenant,
     twilio,
+    two_factor,
     users,
     webhooks,
 )
@@ -100,6 +101,7 @@ def create_app(context: ApiContext) -> Litestar:
         before_request=DeclaredQueryParameters(),
         route_handlers=[
             auth.router,
+            two_factor.router,
             tenant.router,
             users.router,
             api_keys.router,

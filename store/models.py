@@ -14,6 +14,7 @@ class Tenant(msgspec.Struct, kw_only=True):
     name: str
     created_at: datetime
     updated_at: datetime
+    require_two_factor: bool = False
 
 
 class User(msgspec.Struct, kw_only=True):
@@ -24,6 +25,10 @@ class User(msgspec.Struct, kw_only=True):
     role: str
     created_at: datetime
     updated_at: datetime
+    # Sealed with the SecretBox ("users.totp_secret"); enabled once the first code confirmed it.
+    totp_secret: bytes | None = None
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None
 
 
 class ProviderCredential(msgspec.Struct, kw_only=True):
