@@ -12,7 +12,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from api.auth import (
     PENDING_LOGIN_TTL_S,
@@ -154,6 +154,8 @@ async def _signed_in(context: ApiContext, user: User, account: str, method: str)
     "token when the account has two-factor on (finish at /auth/login/second-factor).",
     responses={
         **problems(400, 401, 429, 503),
+        # Declared, or the 200 would read as either body.
+        HTTP_200_OK: ResponseSpec(LoginResponse, description="Signed in"),
         HTTP_202_ACCEPTED: ResponseSpec(
             SecondFactorChallenge, description="The password was right; a second factor is due"
         ),
