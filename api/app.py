@@ -26,6 +26,8 @@ from api.routes import (
     audit_logs,
     auth,
     calls,
+    invitations,
+    password_reset,
     recordings,
     sip_trunks,
     tenant,
@@ -102,6 +104,9 @@ def create_app(context: ApiContext) -> Litestar:
         route_handlers=[
             auth.router,
             two_factor.router,
+            password_reset.router,
+            invitations.public_router,
+            invitations.admin_router,
             tenant.router,
             users.router,
             api_keys.router,

@@ -31,6 +31,22 @@ class User(msgspec.Struct, kw_only=True):
     totp_last_step: int | None = None
 
 
+class SignInLink(msgspec.Struct, kw_only=True):
+    """An invitation or a password reset: a single-use link, kept as its token's hash."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    email: str
+    role: str | None
+    user_id: uuid.UUID | None
+    token_hash: str
+    created_by: str
+    expires_at: datetime
+    used_at: datetime | None
+    created_at: datetime
+
+
 class ProviderCredential(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     tenant_id: uuid.UUID

@@ -32,9 +32,9 @@ from api.auth import (
 from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, problems
+from api.sign_in_limits import count_attempt, forget_account_attempts
 from api.totp import hash_recovery_code, is_totp_code, matching_step
 from store.models import User
-from store.rate_limits import RateLimiter
 from store.repositories.config import UserRepository
 from store.repositories.two_factor import TwoFactorRepository
 from store.secrets import hash_password, verify_password
@@ -92,43 +92,15 @@ async def _decoy_hash() -> str:
     return _DECOY[0]
 
 
-def client_ip(request: Request[Any, Any, Any]) -> str:
-    # uvicorn rewrites the client from X-Forwarded-For only for the operator's trusted proxies.
-    return request.client.host if request.client else "unknown"
-
-
-def attempt_keys(email: str, ip: str) -> list[str]:
-    return [f"login:email:{email.lower()}", f"login:ip:{ip}"]
-
-
-async def count_attempt(context: ApiContext, names: list[str]) -> None:
-    """Count this attempt per account and per address before any password is checked; 429
-    when either is over its limit. Counting first is atomic in Redis, so concurrent guesses
-    cannot all pass a check made before the others were counted."""
-    settings = context.settings
-    limiter = RateLimiter(context.redis)
-    limits = (settings.login_attempts_per_email, settings.login_attempts_per_ip)
-    for name, limit in zip(names, limits, strict=True):
-        result = await limiter.hit(name, limit, settings.login_window_s)
-        if not result.allowed:
-            raise ApiError(
-                429,
-                "too many sign-in attempts; try again later",
-                headers={"Retry-After": str(result.retry_after_s)},
-            )
-
-
 async def _check_password(password: str, stored: str | None) -> bool:
     """Whether `password` matches; an unknown account (`stored` None) costs the same scrypt
     as a known one, so timing does not reveal which accounts exist."""
     return await verify_password(password, stored or await _decoy_hash())
 
 
-async def _signed_in(context: ApiContext, user: User, account: str, method: str) -> LoginResponse:
+async def signed_in(context: ApiContext, user: User, method: str) -> LoginResponse:
     """Open the session, start the account's attempt count over, audit the sign-in."""
-    # The account's count starts over; the address's does not, or one known password would
-    # let its holder keep guessing other accounts' passwords.
-    await RateLimiter(context.redis).reset(account, context.settings.login_window_s)
+    await forget_account_attempts(context, user.email)
     role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
     session = Session(
         user_id=user.id,
@@ -166,14 +138,13 @@ async def login(
     data: JSONBody[LoginRequest],
     context: NamedDependency[ApiContext],
 ) -> Response[LoginResponse | SecondFactorChallenge]:
-    account, address = attempt_keys(data.email, client_ip(request))
-    await count_attempt(context, [account, address])
+    await count_attempt(context, request, data.email)
     user = await UserRepository(context.pool).find_for_login(data.email)
     stored = user.password_hash if user is not None else None
     if not await _check_password(data.password, stored) or user is None:
         raise ApiError(401, "wrong email or password")
     if user.totp_enabled_at is None:
-        return Response(await _signed_in(context, user, account, "password"))
+        return Response(await signed_in(context, user, "password"))
     pending = PendingLogin(
         user_id=user.id,
         tenant_id=user.tenant_id,
@@ -219,8 +190,7 @@ async def login_second_factor(
     if pending is None:
         raise ApiError(401, "sign-in expired or unknown: enter your password again")
     # Codes are counted with the password attempts, against the same limits.
-    account, address = attempt_keys(pending.email, client_ip(request))
-    await count_attempt(context, [account, address])
+    await count_attempt(context, request, pending.email)
     user = await UserRepository(context.pool).get(pending.tenant_id, pending.user_id)
     if user is None or credential_fingerprint(user.password_hash) != pending.credential:
         await spend_pending_login(context, data.pending_token)
@@ -230,7 +200,7 @@ async def login_second_factor(
         raise ApiError(401, "wrong code")
     if not await spend_pending_login(context, data.pending_token):
         raise ApiError(401, "sign-in expired or unknown: enter your password again")
-    return await _signed_in(context, user, account, f"password+{method}")
+    return await signed_in(context, user, f"password+{method}")
 
 
 @post(

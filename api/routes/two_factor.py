@@ -15,7 +15,8 @@ from api.auth import Principal, authenticate_enrolling
 from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, invalid, not_found, problems
-from api.routes.auth import attempt_keys, client_ip, count_attempt, spend_second_factor
+from api.routes.auth import spend_second_factor
+from api.sign_in_limits import count_attempt
 from api.totp import (
     hash_recovery_code,
     matching_step,
@@ -138,7 +139,7 @@ async def disable_two_factor(
     if user.totp_enabled_at is None:
         raise ApiError(409, "two-factor is not on")
     # A stolen session must not be able to guess its way to removing the second factor.
-    await count_attempt(context, list(attempt_keys(user.email, client_ip(request))))
+    await count_attempt(context, request, user.email)
     method = await spend_second_factor(context, user, data.code)
     if method is None:
         raise ApiError(401, "wrong code")
