@@ -47,6 +47,21 @@ class SignInLink(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
+class SsoProvider(msgspec.Struct, kw_only=True):
+    """An OpenID Connect provider of a tenant; `client_secret` is sealed."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    issuer: str
+    client_id: str
+    client_secret: bytes
+    allowed_domains: list[str]
+    default_role: str
+    created_at: datetime
+    updated_at: datetime
+
+
 class ProviderCredential(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     tenant_id: uuid.UUID

@@ -42,3 +42,20 @@ CREATE TABLE sign_in_links (
     CHECK ((kind = 'password_reset') = (user_id IS NOT NULL))
 );
 CREATE INDEX sign_in_links_tenant_idx ON sign_in_links (tenant_id, kind, created_at DESC);
+
+-- OpenID Connect identity providers a tenant's users sign in with. The client secret is
+-- sealed like other secrets. A verified e-mail signs in its user of this tenant; an e-mail
+-- with no account is given one (with default_role) when its domain is in allowed_domains.
+CREATE TABLE sso_providers (
+    id              uuid PRIMARY KEY,
+    tenant_id       uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    name            text NOT NULL,
+    issuer          text NOT NULL,
+    client_id       text NOT NULL,
+    client_secret   bytea NOT NULL,
+    allowed_domains text[] NOT NULL DEFAULT '{}',
+    default_role    text NOT NULL DEFAULT 'viewer' CHECK (default_role IN ('admin', 'viewer')),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (tenant_id, name)
+);
