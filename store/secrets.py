@@ -119,6 +119,11 @@ def hash_password_sync(password: str) -> str:
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${encoded[0]}${encoded[1]}"
 
 
+def has_password(stored: str) -> bool:
+    """Whether `stored` is a password hash (an account made by single sign-on has none)."""
+    return stored.startswith("scrypt$")
+
+
 def verify_password_sync(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")

@@ -37,7 +37,7 @@ from api.totp import hash_recovery_code, is_totp_code, matching_step
 from store.models import User
 from store.repositories.config import UserRepository
 from store.repositories.two_factor import TwoFactorRepository
-from store.secrets import hash_password, verify_password
+from store.secrets import has_password, hash_password, verify_password
 
 # Whitespace spelled out: `\s` means more in Python than in the schema's (ECMA) regex dialect.
 Email = Annotated[
@@ -140,7 +140,8 @@ async def login(
 ) -> Response[LoginResponse | SecondFactorChallenge]:
     await count_attempt(context, request, data.email)
     user = await UserRepository(context.pool).find_for_login(data.email)
-    stored = user.password_hash if user is not None else None
+    # An account with no password (made by SSO) costs the decoy's scrypt too.
+    stored = user.password_hash if user is not None and has_password(user.password_hash) else None
     if not await _check_password(data.password, stored) or user is None:
         raise ApiError(401, "wrong email or password")
     if user.totp_enabled_at is None:

@@ -4,6 +4,8 @@ provider's answer can be unacceptable refused with its reason."""
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -147,3 +149,26 @@ async def test_an_unacceptable_answer_is_refused_with_its_reason(
     assert refused.status_code == status, refused.text
     assert reason in refused.json()["detail"]
     assert "location" not in refused.headers
+
+
+async def test_an_account_made_by_sso_has_no_password_and_timing_does_not_say_so(
+    sso_app: Litestar, make_tenant: MakeTenant, idp: FakeOidcProvider
+) -> None:
+    tenant = await make_tenant()
+    idp.user = OidcUser(email=f"sso.only@{ALLOWED}")
+    async with client_for(sso_app) as client:
+        provider = await _configure(client, tenant, idp)
+        assert (await client.get(await _round_trip(client, provider))).status_code == 302
+        timings: dict[str, list[float]] = {idp.user.email: [], tenant.owner_email: []}
+        for _ in range(3):
+            for email in timings:
+                started = time.perf_counter()
+                refused = await client.post(
+                    "/api/v1/auth/login", json={"email": email, "password": "sso-only"}
+                )
+                timings[email].append(time.perf_counter() - started)
+                assert refused.status_code == 401
+    sso_only = statistics.median(timings[idp.user.email])
+    with_password = statistics.median(timings[tenant.owner_email])
+    # Both pay one scrypt (tens of milliseconds); without the decoy the first pays none.
+    assert sso_only > with_password / 2, (sso_only, with_password)
