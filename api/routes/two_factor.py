@@ -142,7 +142,8 @@ async def disable_two_factor(
     await count_attempt(context, request, user.email)
     method = await spend_second_factor(context, user, data.code)
     if method is None:
-        raise ApiError(401, "wrong code")
+        # Not a 401: the session is fine, and clients take a 401 as "signed out".
+        raise invalid("code", "wrong code")
     await TwoFactorRepository(context.pool, context.box).disable(user.tenant_id, user.id)
     await audit(
         context, principal, "disable_two_factor", "user", user.id, after={"proved_by": method}
