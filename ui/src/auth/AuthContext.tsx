@@ -16,6 +16,8 @@ interface Auth {
   login(email: string, password: string): Promise<LoginOutcome>;
   /** The second step: a code from the authenticator app, or a recovery code. */
   secondFactor(pendingToken: string, code: string): Promise<void>;
+  /** A session token obtained elsewhere (single sign-on, an accepted invitation). */
+  adopt(token: string): void;
   logout(): Promise<void>;
   /** Owners and admins may change things; viewers only look. */
   canEdit: boolean;
@@ -69,6 +71,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [signedIn],
   );
 
+  const adopt = useCallback((newToken: string) => {
+    tokenStore.set(newToken);
+    setToken(newToken);
+  }, []);
+
   const logout = useCallback(async () => {
     try {
       await api.POST("/api/v1/auth/logout");
@@ -86,10 +93,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       loading: token !== null && meQuery.isPending,
       login,
       secondFactor,
+      adopt,
       logout,
       canEdit: me !== null && me.role !== "viewer",
     };
-  }, [token, meQuery.data, meQuery.isPending, login, secondFactor, logout]);
+  }, [token, meQuery.data, meQuery.isPending, login, secondFactor, adopt, logout]);
 
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

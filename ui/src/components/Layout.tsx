@@ -3,7 +3,7 @@ import { AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea, Text, Titl
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconActivity, IconChartBar, IconFileText, IconKey, IconLogout, IconPhone, IconPlugConnected,
-  IconRobot, IconServer2, IconUsers, IconWebhook, IconLayoutDashboard,
+  IconRobot, IconServer2, IconShieldLock, IconUsers, IconWebhook, IconLayoutDashboard,
 } from "@tabler/icons-react";
 import { NavLink as RouterLink, Outlet, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
@@ -19,6 +19,7 @@ const NAV = [
   { to: "/api-keys", label: "API keys", icon: IconKey },
   { to: "/audit-log", label: "Audit log", icon: IconFileText },
   { to: "/users", label: "Users", icon: IconUsers },
+  { to: "/security", label: "Security", icon: IconShieldLock },
 ] as const;
 
 export function Layout() {

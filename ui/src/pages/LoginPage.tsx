@@ -4,7 +4,8 @@ import { useForm } from "@mantine/form";
 import { IconActivity } from "@tabler/icons-react";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
-import { ApiProblem, errorMessage } from "../api/problem";
+import { api } from "../api/client";
+import { ApiProblem, errorMessage, unwrap } from "../api/problem";
 
 export function LoginPage() {
   const { me, login, secondFactor } = useAuth();
@@ -13,6 +14,7 @@ export function LoginPage() {
   const from = (location.state as { from?: string } | null)?.from ?? "/";
   const [error, setError] = useState<string | null>(null);
   const [pendingToken, setPendingToken] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const form = useForm({
     initialValues: { email: "", password: "", code: "" },
     validate: {
@@ -23,6 +25,17 @@ export function LoginPage() {
   });
 
   if (me) return <Navigate to={from} replace />;
+
+  const forgot = async () => {
+    setError(null);
+    if (form.validateField("email").hasError) return;
+    try {
+      const answer = await unwrap(api.POST("/api/v1/auth/password-reset", { body: { email: form.values.email } }));
+      setNotice(answer.detail);
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  };
 
   const submit = form.onSubmit(async ({ email, password, code }) => {
     setError(null);
@@ -55,6 +68,7 @@ export function LoginPage() {
               <Text c="dimmed" size="sm">Manage your voice agents, trunks and calls.</Text>
             </Stack>
             {error && <Alert color="red" role="alert">{error}</Alert>}
+            {notice && <Alert color="blue" role="status">{notice}</Alert>}
             <TextInput label="E-mail" type="email" autoComplete="username" required readOnly={pendingToken !== null} {...form.getInputProps("email")} />
             <PasswordInput label="Password" autoComplete="current-password" required readOnly={pendingToken !== null} {...form.getInputProps("password")} />
             {pendingToken !== null && (
@@ -68,6 +82,7 @@ export function LoginPage() {
               />
             )}
             <Button type="submit" loading={form.submitting}>Sign in</Button>
+            {pendingToken === null && <Button variant="subtle" size="xs" onClick={() => void forgot()}>Forgot your password?</Button>}
           </Stack>
         </form>
       </Paper>
