@@ -10,12 +10,14 @@ reaches neither a server log nor a Referer header.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Router, get
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
@@ -40,16 +42,24 @@ _RANDOM_BYTES = 32
 # Users created by a provider have no password until they reset one; nothing verifies this.
 _NO_PASSWORD = "sso-only"
 _CALLBACK = "/api/v1/auth/sso/callback"
+_BROWSER_COOKIE = "vocals_sso"
 
 
 class _PendingSso(msgspec.Struct, frozen=True):
     provider_id: uuid.UUID
     nonce: str
     verifier: str
+    # SHA-256 of the cookie given to the browser that started: a callback link sent to someone
+    # else's browser (to sign them in as the sender) has no such cookie and is refused.
+    browser: str
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _state_key(state: str) -> str:
-    return f"{KEY_PREFIX}sso-state:{hashlib.sha256(state.encode()).hexdigest()}"
+    return f"{KEY_PREFIX}sso-state:{_digest(state)}"
 
 
 def _provider(context: ApiContext, row: SsoProvider) -> Provider:
@@ -81,10 +91,12 @@ async def start(
     if row is None:
         raise not_found("SSO provider")
     state = secrets.token_urlsafe(_RANDOM_BYTES)
+    browser = secrets.token_urlsafe(_RANDOM_BYTES)
     pending = _PendingSso(
         provider_id=row.id,
         nonce=secrets.token_urlsafe(_RANDOM_BYTES),
         verifier=secrets.token_urlsafe(_RANDOM_BYTES),
+        browser=_digest(browser),
     )
     try:
         url = await authorization_url(
@@ -93,7 +105,17 @@ async def start(
     except OidcError as exc:
         raise ApiError(401, str(exc)) from exc
     await context.redis.set(_state_key(state), msgspec.json.encode(pending), ex=_STATE_TTL_S)
-    return Redirect(path=url, status_code=HTTP_302_FOUND)
+    cookie = Cookie(
+        key=_BROWSER_COOKIE,
+        value=browser,
+        path="/api/v1/auth/sso",
+        max_age=_STATE_TTL_S,
+        httponly=True,
+        # Lax: sent on the provider's top-level redirect back, not on other sites' requests.
+        samesite="lax",
+        secure=context.settings.public_url.startswith("https:"),
+    )
+    return Redirect(path=url, status_code=HTTP_302_FOUND, cookies=[cookie])
 
 
 async def _user_for(context: ApiContext, row: SsoProvider, email: str) -> User:
@@ -150,6 +172,9 @@ async def callback(
     if raw is None:
         raise ApiError(401, "sign-in state unknown, expired or already used: start again")
     pending = msgspec.json.decode(raw, type=_PendingSso)
+    cookie = request.cookies.get(_BROWSER_COOKIE, "")
+    if not hmac.compare_digest(_digest(cookie), pending.browser):
+        raise ApiError(401, "this sign-in was started in another browser: start again")
     row = await SsoProviderRepository(context.pool, context.box).find(pending.provider_id)
     if row is None:
         raise ApiError(401, "the SSO provider was removed: start again")

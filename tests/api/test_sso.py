@@ -101,7 +101,7 @@ async def test_a_verified_email_signs_in_its_user_or_a_new_one_of_an_allowed_dom
         assert methods.count("sso:Company IdP") == 2
 
 
-async def test_a_replayed_state_is_refused(
+async def test_a_replayed_state_is_refused_and_so_is_another_browser(
     sso_app: Litestar, make_tenant: MakeTenant, idp: FakeOidcProvider
 ) -> None:
     tenant = await make_tenant()
@@ -112,8 +112,14 @@ async def test_a_replayed_state_is_refused(
         first = await client.get(callback)
         assert first.status_code == 302
         replayed = await client.get(callback)
+        # A callback link sent to a victim would sign them in as the sender.
+        lured = await _round_trip(client, provider)
+    async with client_for(sso_app) as victim:
+        elsewhere = await victim.get(lured)
     assert replayed.status_code == 401
     assert "state unknown, expired or already used" in replayed.json()["detail"]
+    assert elsewhere.status_code == 401
+    assert "started in another browser" in elsewhere.json()["detail"]
 
 
 @pytest.mark.parametrize(
