@@ -19,6 +19,7 @@ from litestar.datastructures import State
 
 from api.context import ApiContext
 from api.errors import ApiError
+from store.models import User
 from store.rate_limits import RateLimiter
 from store.redis import KEY_PREFIX
 from store.repositories.config import ApiKeyRepository, UserRepository
@@ -165,17 +166,21 @@ async def _from_session(context: ApiContext, token: str) -> Principal:
         await context.redis.delete(_session_key(token))
         raise _unauthorized("session ended")
     role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
-    must_enrol = False
-    if role in WRITE_ROLES and user.totp_enabled_at is None:
-        tenant = await TenantsRepository(context.pool).get(user.tenant_id)
-        must_enrol = tenant is not None and tenant.require_two_factor
     return Principal(
         tenant_id=user.tenant_id,
         role=role,
         actor=user.email,
         user_id=user.id,
-        must_enrol_two_factor=must_enrol,
+        must_enrol_two_factor=await must_enrol_two_factor(context, user),
     )
+
+
+async def must_enrol_two_factor(context: ApiContext, user: User) -> bool:
+    """The tenant requires a second factor of the user's role, and they have none yet."""
+    if user.role not in WRITE_ROLES or user.totp_enabled_at is not None:
+        return False
+    tenant = await TenantsRepository(context.pool).get(user.tenant_id)
+    return tenant is not None and tenant.require_two_factor
 
 
 async def authenticate_enrolling(request: Request[Any, Any, Any], state: State) -> Principal:

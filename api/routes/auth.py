@@ -25,6 +25,7 @@ from api.auth import (
     close_session,
     credential_fingerprint,
     find_pending_login,
+    must_enrol_two_factor,
     open_pending_login,
     open_session,
     spend_pending_login,
@@ -113,7 +114,13 @@ async def signed_in(context: ApiContext, user: User, method: str) -> LoginRespon
     return LoginResponse(
         token=token,
         expires_in=context.settings.session_ttl_s,
-        user=Me(tenant_id=user.tenant_id, role=role, actor=user.email, user_id=user.id),
+        user=Me(
+            tenant_id=user.tenant_id,
+            role=role,
+            actor=user.email,
+            user_id=user.id,
+            must_enrol_two_factor=await must_enrol_two_factor(context, user),
+        ),
     )
 
 

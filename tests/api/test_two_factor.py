@@ -163,6 +163,9 @@ async def test_a_tenant_can_require_two_factor_of_owners_and_admins(
     assert "two-factor" in blocked.json()["detail"]
     me = await client.get("/api/v1/auth/me", headers=tenant.admin)
     assert me.json()["must_enrol_two_factor"] is True
+    admin_email = f"admin@{tenant.name}.example"
+    signing_in = await client.post(LOGIN, json={"email": admin_email, "password": PASSWORD})
+    assert signing_in.json()["user"]["must_enrol_two_factor"] is True
     viewer = await client.get("/api/v1/agents", headers=tenant.viewer)
     assert viewer.status_code == 200
     status = await client.get("/api/v1/auth/two-factor", headers=tenant.admin)
