@@ -19,14 +19,18 @@ from litestar.datastructures import State
 
 from api.context import ApiContext
 from api.errors import ApiError
+from store.models import User
 from store.rate_limits import RateLimiter
 from store.redis import KEY_PREFIX
 from store.repositories.config import ApiKeyRepository, UserRepository
+from store.repositories.tenants import TenantsRepository
 from store.secrets import api_key_matches, api_key_prefix
 
 Role = Literal["owner", "admin", "viewer"]
 WRITE_ROLES: frozenset[str] = frozenset({"owner", "admin"})
 _SESSION_TOKEN_BYTES = 32
+# Between a right password and the second factor: time to open the app and type a code.
+PENDING_LOGIN_TTL_S = 5 * 60
 # Writing last_used_at on every request would make reads write; once a minute is precise enough.
 _TOUCH_INTERVAL_S = 60.0
 _MINUTE_S = 60
@@ -41,6 +45,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     actor: str
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    # The tenant requires two-factor for this user's role and they have not enrolled yet:
+    # until they do, only enrolment (and who am I, sign out) is open to them.
+    must_enrol_two_factor: bool = False
 
     @property
     def can_write(self) -> bool:
@@ -53,6 +60,15 @@ class Session(msgspec.Struct, frozen=True):
 
     user_id: uuid.UUID
     tenant_id: uuid.UUID
+    credential: str
+
+
+class PendingLogin(msgspec.Struct, frozen=True):
+    """A right password waiting for its second factor."""
+
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: str
     credential: str
 
 
@@ -75,6 +91,29 @@ async def open_session(context: ApiContext, session: Session) -> str:
 
 async def close_session(context: ApiContext, token: str) -> None:
     await context.redis.delete(_session_key(token))
+
+
+def _pending_key(token: str) -> str:
+    return f"{KEY_PREFIX}pending-login:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+async def open_pending_login(context: ApiContext, pending: PendingLogin) -> str:
+    """A short-lived token that stands for the password step, shown once to the client."""
+    token = secrets.token_urlsafe(_SESSION_TOKEN_BYTES)
+    await context.redis.set(
+        _pending_key(token), msgspec.json.encode(pending), ex=PENDING_LOGIN_TTL_S
+    )
+    return token
+
+
+async def find_pending_login(context: ApiContext, token: str) -> PendingLogin | None:
+    raw = await context.redis.get(_pending_key(token))
+    return None if raw is None else msgspec.json.decode(raw, type=PendingLogin)
+
+
+async def spend_pending_login(context: ApiContext, token: str) -> bool:
+    """Use the token up; False when another request already did."""
+    return bool(await context.redis.delete(_pending_key(token)))
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str | None:
@@ -127,11 +166,26 @@ async def _from_session(context: ApiContext, token: str) -> Principal:
         await context.redis.delete(_session_key(token))
         raise _unauthorized("session ended")
     role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
-    return Principal(tenant_id=user.tenant_id, role=role, actor=user.email, user_id=user.id)
+    return Principal(
+        tenant_id=user.tenant_id,
+        role=role,
+        actor=user.email,
+        user_id=user.id,
+        must_enrol_two_factor=await must_enrol_two_factor(context, user),
+    )
 
 
-async def authenticate(request: Request[Any, Any, Any], state: State) -> Principal:
-    """Dependency: the caller, or 401 (429 when an API key is over its limit)."""
+async def must_enrol_two_factor(context: ApiContext, user: User) -> bool:
+    """The tenant requires a second factor of the user's role, and they have none yet."""
+    if user.role not in WRITE_ROLES or user.totp_enabled_at is not None:
+        return False
+    tenant = await TenantsRepository(context.pool).get(user.tenant_id)
+    return tenant is not None and tenant.require_two_factor
+
+
+async def authenticate_enrolling(request: Request[Any, Any, Any], state: State) -> Principal:
+    """Dependency for two-factor enrolment, who am I and sign out: the caller, or 401, even
+    when the tenant requires a second factor they have not set up yet."""
     context: ApiContext = state.context
     token = bearer_token(request)
     if token is None:
@@ -139,6 +193,17 @@ async def authenticate(request: Request[Any, Any, Any], state: State) -> Princip
     if token.startswith("vk_"):
         return await _from_api_key(context, token)
     return await _from_session(context, token)
+
+
+async def authenticate(request: Request[Any, Any, Any], state: State) -> Principal:
+    """Dependency: the caller, or 401 (429 when an API key is over its limit; 403 when the
+    tenant requires two-factor for their role and they have not enrolled)."""
+    principal = await authenticate_enrolling(request, state)
+    if principal.must_enrol_two_factor:
+        raise ApiError(
+            403, "this tenant requires two-factor authentication for your role: enrol first"
+        )
+    return principal
 
 
 async def authenticate_writer(request: Request[Any, Any, Any], state: State) -> Principal:

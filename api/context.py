@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from api.mail import Mailer
 from provisioning.models import Trunk
 from provisioning.reload import ReloadResult
 from provisioning.status import TrunkStatus
@@ -32,6 +33,9 @@ class ApiSettings:
     login_attempts_per_email: int = 10
     login_attempts_per_ip: int = 100
     login_window_s: int = 15 * 60
+    # An invitation waits a week for a colleague back from leave; a reset link is for now.
+    invitation_ttl_s: int = 7 * 86_400
+    password_reset_ttl_s: int = 3600
     # A vendor that does not answer a credential check within this is reported as unreachable.
     provider_test_timeout_s: float = 10.0
     # Tenants' URLs may reach loopback and private networks (the operator's choice).
@@ -57,6 +61,8 @@ class ApiContext:
     redis: Redis
     box: SecretBox
     settings: ApiSettings = field(default_factory=ApiSettings)
+    # Invitations and reset links; log-only (development) unless the operator set SMTP.
+    mailer: Mailer = field(default_factory=Mailer)
     extra_health: Callable[[], Awaitable[dict[str, Any]]] | None = None
     on_trunks_changed: Callable[[uuid.UUID], Awaitable[ReloadResult]] | None = None
     hangup_call: Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]] | None = None

@@ -14,6 +14,7 @@ class Tenant(msgspec.Struct, kw_only=True):
     name: str
     created_at: datetime
     updated_at: datetime
+    require_two_factor: bool = False
 
 
 class User(msgspec.Struct, kw_only=True):
@@ -22,6 +23,41 @@ class User(msgspec.Struct, kw_only=True):
     email: str
     password_hash: str
     role: str
+    created_at: datetime
+    updated_at: datetime
+    # Sealed with the SecretBox ("users.totp_secret"); enabled once the first code confirmed it.
+    totp_secret: bytes | None = None
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None
+
+
+class SignInLink(msgspec.Struct, kw_only=True):
+    """An invitation or a password reset: a single-use link, kept as its token's hash."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    email: str
+    role: str | None
+    user_id: uuid.UUID | None
+    token_hash: str
+    created_by: str
+    expires_at: datetime
+    used_at: datetime | None
+    created_at: datetime
+
+
+class SsoProvider(msgspec.Struct, kw_only=True):
+    """An OpenID Connect provider of a tenant; `client_secret` is sealed."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    issuer: str
+    client_id: str
+    client_secret: bytes
+    allowed_domains: list[str]
+    default_role: str
     created_at: datetime
     updated_at: datetime
 

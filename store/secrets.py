@@ -40,6 +40,7 @@ _KDF_MAX_WAITING = 32
 API_KEY_PREFIX = "vk_"
 _API_KEY_ID_CHARS = 8
 _API_KEY_SECRET_BYTES = 32
+_LINK_TOKEN_BYTES = 32
 
 
 class SecretError(Exception):
@@ -118,6 +119,11 @@ def hash_password_sync(password: str) -> str:
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${encoded[0]}${encoded[1]}"
 
 
+def has_password(stored: str) -> bool:
+    """Whether `stored` is a password hash (an account made by single sign-on has none)."""
+    return stored.startswith("scrypt$")
+
+
 def verify_password_sync(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
@@ -190,3 +196,14 @@ def api_key_prefix(key: str) -> str | None:
 
 def api_key_matches(key: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_api_key(key), stored_hash)
+
+
+def new_link_token() -> tuple[str, str]:
+    """A token for an invitation or reset link and the hash kept of it (a fast hash, as for
+    API keys: the token is 256 random bits)."""
+    token = stdlib_secrets.token_urlsafe(_LINK_TOKEN_BYTES)
+    return token, hash_link_token(token)
+
+
+def hash_link_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

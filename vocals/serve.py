@@ -23,6 +23,7 @@ from litestar import Litestar
 
 from api.app import create_app
 from api.context import ApiContext, ApiSettings
+from api.mail import Mailer
 from ari_app.tasks import cancel_and_wait
 from vocals.http_protocol import h11_with_deadlines
 from vocals.limits import http_connection_cap
@@ -98,6 +99,10 @@ async def build_app(runtime: Runtime) -> tuple[Litestar, Telephony]:
     async def health() -> dict[str, Any]:
         return {**await runtime.health(), **await telephony.health()}
 
+    mailer = Mailer(runtime.settings.smtp_url, runtime.settings.smtp_from)
+    runtime.on_stop(mailer.aclose)
+    if mailer.log_only:
+        log.warning("mail.log_only_mode", reason="VOCALS_SMTP_URL is not set")
     context = ApiContext(
         pool=runtime.pool,
         redis=runtime.redis,
@@ -109,6 +114,7 @@ async def build_app(runtime: Runtime) -> tuple[Litestar, Telephony]:
             allow_private_urls=runtime.settings.allow_private_urls,
             sip_tls=runtime.settings.sip_tls,
         ),
+        mailer=mailer,
         extra_health=health,
         on_trunks_changed=telephony.trunks_changed,
         hangup_call=telephony.hangup_call,

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from api.mail import DEFAULT_SENDER
 from store.process_leases import DEFAULT_LEASE_TTL_S
 
 ENV_PREFIX = "VOCALS_"
@@ -51,6 +52,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     media_transport: str = "audiosocket"
     rtp_ports: str = "20000-20999"
     public_url: str = "http://127.0.0.1:8000"
+    # Invitations and password resets: smtp://user:password@host:587 (STARTTLS when the server
+    # offers it) or smtps://…:465. Unset: the mail, link included, is written to the log.
+    smtp_url: str | None = None
+    smtp_from: str = DEFAULT_SENDER
     ari_url: str | None = None
     ari_user: str = "vocals"
     ari_password: str | None = None
@@ -186,6 +191,7 @@ def _validate(settings: Settings) -> None:
     _check_url("database_url", settings.database_url, {"postgres", "postgresql"})
     _check_url("redis_url", settings.redis_url, {"redis", "rediss", "unix"})
     _check_url("public_url", settings.public_url, {"http", "https"})
+    _check_url("smtp_url", settings.smtp_url, {"smtp", "smtps"})
     _check_url("ari_url", settings.ari_url, {"http", "https"})
     if settings.secret_key is not None and len(settings.secret_key) < 32:
         raise SettingsError(_variable("secret_key"), "must be at least 32 characters")

@@ -1,4 +1,5 @@
-"""Sign-in for the UI: email + password → a session token; logout; who am I."""
+"""Sign-in for the UI: email + password (then a TOTP or recovery code when the user has
+two-factor on) → a session token; logout; who am I."""
 
 from __future__ import annotations
 
@@ -7,26 +8,37 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from api.auth import (
+    PENDING_LOGIN_TTL_S,
+    PendingLogin,
     Principal,
     Role,
     Session,
-    authenticate,
+    authenticate_enrolling,
     bearer_token,
     close_session,
     credential_fingerprint,
+    find_pending_login,
+    must_enrol_two_factor,
+    open_pending_login,
     open_session,
+    spend_pending_login,
 )
+from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, problems
-from store.rate_limits import RateLimiter
+from api.sign_in_limits import count_attempt, forget_account_attempts
+from api.totp import hash_recovery_code, is_totp_code, matching_step
+from store.models import User
 from store.repositories.config import UserRepository
-from store.secrets import hash_password, verify_password
+from store.repositories.two_factor import TwoFactorRepository
+from store.secrets import has_password, hash_password, verify_password
 
 # Whitespace spelled out: `\s` means more in Python than in the schema's (ECMA) regex dialect.
 Email = Annotated[
@@ -46,6 +58,20 @@ class LoginResponse(msgspec.Struct):
     user: Me
 
 
+class SecondFactorChallenge(msgspec.Struct, kw_only=True):
+    """The password was right; send a code from the authenticator app (or a recovery code)
+    with `pending_token` to /auth/login/second-factor within `expires_in` seconds."""
+
+    pending_token: str
+    expires_in: int
+    methods: list[str]
+
+
+class SecondFactorRequest(msgspec.Struct, forbid_unknown_fields=True):
+    pending_token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
 class Me(msgspec.Struct, kw_only=True):
     """The signed-in caller."""
 
@@ -54,6 +80,7 @@ class Me(msgspec.Struct, kw_only=True):
     actor: str
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    must_enrol_two_factor: bool = False
 
 
 _DECOY: list[str] = []
@@ -66,59 +93,15 @@ async def _decoy_hash() -> str:
     return _DECOY[0]
 
 
-def _client_ip(request: Request[Any, Any, Any]) -> str:
-    # uvicorn rewrites the client from X-Forwarded-For only for the operator's trusted proxies.
-    return request.client.host if request.client else "unknown"
-
-
-def _attempt_keys(email: str, ip: str) -> list[str]:
-    return [f"login:email:{email.lower()}", f"login:ip:{ip}"]
-
-
-async def _count_attempt(context: ApiContext, names: list[str]) -> None:
-    """Count this attempt per account and per address before any password is checked; 429
-    when either is over its limit. Counting first is atomic in Redis, so concurrent guesses
-    cannot all pass a check made before the others were counted."""
-    settings = context.settings
-    limiter = RateLimiter(context.redis)
-    limits = (settings.login_attempts_per_email, settings.login_attempts_per_ip)
-    for name, limit in zip(names, limits, strict=True):
-        result = await limiter.hit(name, limit, settings.login_window_s)
-        if not result.allowed:
-            raise ApiError(
-                429,
-                "too many sign-in attempts; try again later",
-                headers={"Retry-After": str(result.retry_after_s)},
-            )
-
-
 async def _check_password(password: str, stored: str | None) -> bool:
     """Whether `password` matches; an unknown account (`stored` None) costs the same scrypt
     as a known one, so timing does not reveal which accounts exist."""
     return await verify_password(password, stored or await _decoy_hash())
 
 
-@post(
-    "/login",
-    operation_id="login",
-    status_code=200,
-    summary="Sign in with email and password",
-    responses=problems(400, 401, 429, 503),
-)
-async def login(
-    request: Request[Any, Any, Any],
-    data: JSONBody[LoginRequest],
-    context: NamedDependency[ApiContext],
-) -> LoginResponse:
-    account, address = _attempt_keys(data.email, _client_ip(request))
-    await _count_attempt(context, [account, address])
-    user = await UserRepository(context.pool).find_for_login(data.email)
-    stored = user.password_hash if user is not None else None
-    if not await _check_password(data.password, stored) or user is None:
-        raise ApiError(401, "wrong email or password")
-    # The account's count starts over; the address's does not, or one known password would
-    # let its holder keep guessing other accounts' passwords.
-    await RateLimiter(context.redis).reset(account, context.settings.login_window_s)
+async def signed_in(context: ApiContext, user: User, method: str) -> LoginResponse:
+    """Open the session, start the account's attempt count over, audit the sign-in."""
+    await forget_account_attempts(context, user.email)
     role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
     session = Session(
         user_id=user.id,
@@ -126,11 +109,106 @@ async def login(
         credential=credential_fingerprint(user.password_hash),
     )
     token = await open_session(context, session)
+    principal = Principal(tenant_id=user.tenant_id, role=role, actor=user.email, user_id=user.id)
+    await audit(context, principal, "sign_in", "user", user.id, after={"method": method})
     return LoginResponse(
         token=token,
         expires_in=context.settings.session_ttl_s,
-        user=Me(tenant_id=user.tenant_id, role=role, actor=user.email, user_id=user.id),
+        user=Me(
+            tenant_id=user.tenant_id,
+            role=role,
+            actor=user.email,
+            user_id=user.id,
+            must_enrol_two_factor=await must_enrol_two_factor(context, user),
+        ),
     )
+
+
+@post(
+    "/login",
+    operation_id="login",
+    status_code=200,
+    summary="Sign in with email and password",
+    description="200 with a session when that is all the account needs; 202 with a pending "
+    "token when the account has two-factor on (finish at /auth/login/second-factor).",
+    responses={
+        **problems(400, 401, 429, 503),
+        # Declared, or the 200 would read as either body.
+        HTTP_200_OK: ResponseSpec(LoginResponse, description="Signed in"),
+        HTTP_202_ACCEPTED: ResponseSpec(
+            SecondFactorChallenge, description="The password was right; a second factor is due"
+        ),
+    },
+)
+async def login(
+    request: Request[Any, Any, Any],
+    data: JSONBody[LoginRequest],
+    context: NamedDependency[ApiContext],
+) -> Response[LoginResponse | SecondFactorChallenge]:
+    await count_attempt(context, request, data.email)
+    user = await UserRepository(context.pool).find_for_login(data.email)
+    # An account with no password (made by SSO) costs the decoy's scrypt too.
+    stored = user.password_hash if user is not None and has_password(user.password_hash) else None
+    if not await _check_password(data.password, stored) or user is None:
+        raise ApiError(401, "wrong email or password")
+    if user.totp_enabled_at is None:
+        return Response(await signed_in(context, user, "password"))
+    pending = PendingLogin(
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        email=user.email,
+        credential=credential_fingerprint(user.password_hash),
+    )
+    challenge = SecondFactorChallenge(
+        pending_token=await open_pending_login(context, pending),
+        expires_in=PENDING_LOGIN_TTL_S,
+        methods=["totp", "recovery_code"],
+    )
+    return Response(challenge, status_code=HTTP_202_ACCEPTED)
+
+
+async def spend_second_factor(context: ApiContext, user: User, code: str) -> str | None:
+    """Which second factor `code` is ("totp", "recovery_code"), spent; None when neither."""
+    repository = TwoFactorRepository(context.pool, context.box)
+    code = code.strip()
+    if is_totp_code(code):
+        secret = repository.secret(user)
+        step = None if secret is None else matching_step(secret, code)
+        if step is not None and await repository.use_step(user.tenant_id, user.id, step):
+            return "totp"
+        return None
+    if await repository.use_recovery_code(user.tenant_id, user.id, hash_recovery_code(code)):
+        return "recovery_code"
+    return None
+
+
+@post(
+    "/login/second-factor",
+    operation_id="loginSecondFactor",
+    status_code=200,
+    summary="Finish signing in with a TOTP code or a recovery code",
+    responses=problems(400, 401, 429, 503),
+)
+async def login_second_factor(
+    request: Request[Any, Any, Any],
+    data: JSONBody[SecondFactorRequest],
+    context: NamedDependency[ApiContext],
+) -> LoginResponse:
+    pending = await find_pending_login(context, data.pending_token)
+    if pending is None:
+        raise ApiError(401, "sign-in expired or unknown: enter your password again")
+    # Codes are counted with the password attempts, against the same limits.
+    await count_attempt(context, request, pending.email)
+    user = await UserRepository(context.pool).get(pending.tenant_id, pending.user_id)
+    if user is None or credential_fingerprint(user.password_hash) != pending.credential:
+        await spend_pending_login(context, data.pending_token)
+        raise ApiError(401, "sign-in expired or unknown: enter your password again")
+    method = await spend_second_factor(context, user, data.code)
+    if method is None:
+        raise ApiError(401, "wrong code")
+    if not await spend_pending_login(context, data.pending_token):
+        raise ApiError(401, "sign-in expired or unknown: enter your password again")
+    return await signed_in(context, user, f"password+{method}")
 
 
 @post(
@@ -139,7 +217,7 @@ async def login(
     summary="End the current session",
     status_code=HTTP_204_NO_CONTENT,
     responses=problems(401),
-    dependencies={"principal": Provide(authenticate)},
+    dependencies={"principal": Provide(authenticate_enrolling)},
     security=[{"bearer": []}],
 )
 async def logout(
@@ -157,7 +235,7 @@ async def logout(
     operation_id="getMe",
     summary="The signed-in caller",
     responses=problems(401, 429),
-    dependencies={"principal": Provide(authenticate)},
+    dependencies={"principal": Provide(authenticate_enrolling)},
     security=[{"bearer": []}],
 )
 async def me(principal: NamedDependency[Principal]) -> Me:
@@ -167,11 +245,12 @@ async def me(principal: NamedDependency[Principal]) -> Me:
         actor=principal.actor,
         user_id=principal.user_id,
         api_key_id=principal.api_key_id,
+        must_enrol_two_factor=principal.must_enrol_two_factor,
     )
 
 
 router = Router(
     path="/auth",
-    route_handlers=[login, logout, me],
+    route_handlers=[login, login_second_factor, logout, me],
     tags=["auth"],
 )

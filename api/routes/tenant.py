@@ -6,35 +6,94 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from litestar import Router, get
+from litestar import Router, get, patch
 from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
-from api.auth import Principal, authenticate
+from api.auth import Principal, authenticate, authenticate_writer
+from api.common import audit
 from api.context import ApiContext
-from api.errors import not_found, problems
+from api.errors import ApiError, not_found, problems
+from store.models import Tenant
 from store.repositories.tenants import TenantsRepository
 
 
 class TenantOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     name: str
+    # Owners and admins must sign in with a second factor (they enrol at their next sign-in).
+    require_two_factor: bool
     created_at: datetime
 
 
-@get("/", operation_id="getTenant", responses=problems(401, 404, 429))
+class TenantUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    require_two_factor: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+def _out(row: Tenant) -> TenantOut:
+    return TenantOut(
+        id=row.id,
+        name=row.name,
+        require_two_factor=row.require_two_factor,
+        created_at=row.created_at,
+    )
+
+
+@get(
+    "/",
+    operation_id="getTenant",
+    responses=problems(401, 404, 429),
+    dependencies={"principal": Provide(authenticate)},
+)
 async def get_tenant(
     principal: NamedDependency[Principal], context: NamedDependency[ApiContext]
 ) -> TenantOut:
     row = await TenantsRepository(context.pool).get(principal.tenant_id)
     if row is None:
         raise not_found("tenant")
-    return TenantOut(id=row.id, name=row.name, created_at=row.created_at)
+    return _out(row)
+
+
+@patch(
+    "/",
+    operation_id="updateTenant",
+    responses=problems(400, 401, 403, 404, 429),
+    dependencies={"principal": Provide(authenticate_writer)},
+)
+async def update_tenant(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    data: JSONBody[TenantUpdate],
+) -> TenantOut:
+    if principal.role != "owner":
+        raise ApiError(403, "only an owner can change the tenant's sign-in policy")
+    repository = TenantsRepository(context.pool)
+    before = await repository.get(principal.tenant_id)
+    if before is None:
+        raise not_found("tenant")
+    row = before
+    if not isinstance(data.require_two_factor, msgspec.UnsetType):
+        updated = await repository.set_require_two_factor(
+            principal.tenant_id, data.require_two_factor
+        )
+        if updated is None:
+            raise not_found("tenant")
+        row = updated
+    await audit(
+        context,
+        principal,
+        "update",
+        "tenant",
+        row.id,
+        before={"require_two_factor": before.require_two_factor},
+        after={"require_two_factor": row.require_two_factor},
+    )
+    return _out(row)
 
 
 router = Router(
     path="/tenant",
-    route_handlers=[get_tenant],
+    route_handlers=[get_tenant, update_tenant],
     tags=["tenant"],
     security=[{"bearer": []}],
-    dependencies={"principal": Provide(authenticate)},
 )

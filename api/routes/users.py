@@ -19,6 +19,7 @@ from api.errors import ApiError, not_found, problems
 from api.routes.auth import Email
 from store.models import User
 from store.repositories.config import UserRepository
+from store.repositories.two_factor import TwoFactorRepository
 from store.secrets import hash_password
 
 # NIST SP 800-63B: at least 8 characters; long passphrases welcome.
@@ -29,6 +30,7 @@ class UserOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     email: str
     role: Role
+    two_factor_enabled: bool
     created_at: datetime
     updated_at: datetime
 
@@ -56,6 +58,7 @@ def _out(row: User) -> UserOut:
         id=row.id,
         email=row.email,
         role=row.role,  # type: ignore[arg-type]  # the table's CHECK keeps it a Role
+        two_factor_enabled=row.totp_enabled_at is not None,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -192,9 +195,41 @@ async def delete_user(
     await audit(context, principal, "delete", "user", user_id, before=_public(row))
 
 
+@delete(
+    "/{user_id:uuid}/two-factor",
+    operation_id="removeUserTwoFactor",
+    summary="Remove a user's second factor (a lost phone); they sign in with the password",
+    status_code=HTTP_204_NO_CONTENT,
+    responses=problems(401, 403, 404, 409, 429),
+    dependencies={"principal": Provide(authenticate_writer)},
+)
+async def remove_user_two_factor(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    user_id: FromPath[uuid.UUID],
+) -> None:
+    row = await UserRepository(context.pool).get(principal.tenant_id, user_id)
+    if row is None:
+        raise not_found("user")
+    if row.role == "owner" and principal.role != "owner":
+        raise ApiError(403, "only an owner can remove an owner's second factor")
+    if not await TwoFactorRepository(context.pool, context.box).disable(
+        principal.tenant_id, user_id
+    ):
+        raise ApiError(409, "two-factor is not on for this user")
+    await audit(context, principal, "disable_two_factor", "user", user_id, before=_public(row))
+
+
 router = Router(
     path="/users",
-    route_handlers=[list_users, create_user, get_user, update_user, delete_user],
+    route_handlers=[
+        list_users,
+        create_user,
+        get_user,
+        update_user,
+        delete_user,
+        remove_user_two_factor,
+    ],
     tags=["users"],
     security=[{"bearer": []}],
 )

@@ -32,3 +32,12 @@ class TenantsRepository:
     async def find_by_name(self, name: str) -> Tenant | None:
         record = await self._pool.fetchrow("SELECT * FROM tenants WHERE name = $1", name)
         return None if record is None else msgspec.convert(dict(record), Tenant)
+
+    async def set_require_two_factor(self, tenant_id: uuid.UUID, required: bool) -> Tenant | None:
+        record = await self._pool.fetchrow(
+            "UPDATE tenants SET require_two_factor = $2, updated_at = now() WHERE id = $1 "
+            "RETURNING *",
+            tenant_id,
+            required,
+        )
+        return None if record is None else msgspec.convert(dict(record), Tenant)

@@ -115,14 +115,20 @@ async def test_audit_log_filters_and_tenancy(
     agent = await create_agent(client, owner.admin)
     await client.post("/api/v1/api-keys", json={"name": "k"}, headers=owner.owner)
     everything = await client.get("/api/v1/audit-logs", headers=owner.viewer)
-    assert {e["entity_type"] for e in everything.json()["items"]} == {"agent", "api_key"}
+    changes = [e for e in everything.json()["items"] if e["action"] != "sign_in"]
+    assert {e["entity_type"] for e in changes} == {"agent", "api_key"}
+    # make_tenant signed its three users in: each sign-in is audited with its method.
+    sign_ins = [e for e in everything.json()["items"] if e["action"] == "sign_in"]
+    assert [e["after"] for e in sign_ins] == [{"method": "password"}] * 3
     keys = await client.get("/api/v1/audit-logs?entity_type=api_key", headers=owner.viewer)
     entry = keys.json()["items"][0]
     assert entry["actor"] == owner.owner_email
     assert entry["after"]["prefix"].startswith("vk_")
     assert {"key", "key_hash"}.isdisjoint(entry["after"])
     by_actor = await client.get(
-        "/api/v1/audit-logs", params={"actor": owner.owner_email}, headers=owner.viewer
+        "/api/v1/audit-logs",
+        params={"actor": owner.owner_email, "entity_type": "api_key"},
+        headers=owner.viewer,
     )
     assert by_actor.json()["total"] == 1
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()

@@ -41,6 +41,7 @@ def vocals(
         ("VOCALS_LOG_LEVEL", "loud"),
         ("VOCALS_MAX_CALLS", "0"),
         ("VOCALS_PROCESS_LEASE_S", "0.1"),
+        ("VOCALS_SMTP_URL", "http://mail.example"),
     ],
 )
 def test_an_invalid_setting_exits_2_naming_it(variable: str, value: str) -> None:

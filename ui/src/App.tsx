@@ -17,12 +17,16 @@ import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { AuditLogPage } from "./pages/AuditLogPage";
 import { UsersPage } from "./pages/UsersPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
+import { SecurityPage } from "./pages/SecurityPage";
+import { AcceptInvitationPage, ResetPasswordPage, SsoLandingPage } from "./pages/LinkLandingPages";
 
 function RequireSession() {
   const { me, loading } = useAuth();
   const location = useLocation();
   if (loading) return <Loading what="your session" />;
   if (!me) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  // The tenant requires a second factor of this user: nothing else answers until it is set up.
+  if (me.must_enrol_two_factor && location.pathname !== "/security") return <Navigate to="/security" replace />;
   return <Layout />;
 }
 
@@ -30,6 +34,9 @@ export function App() {
   return (
     <Routes>
       <Route path="/login" element={<LoginPage />} />
+      <Route path="/sso" element={<SsoLandingPage />} />
+      <Route path="/accept-invitation" element={<AcceptInvitationPage />} />
+      <Route path="/reset-password" element={<ResetPasswordPage />} />
       <Route element={<RequireSession />}>
         <Route index element={<DashboardPage />} />
         <Route path="agents" element={<AgentsPage />} />
@@ -44,6 +51,7 @@ export function App() {
         <Route path="api-keys" element={<ApiKeysPage />} />
         <Route path="audit-log" element={<AuditLogPage />} />
         <Route path="users" element={<UsersPage />} />
+        <Route path="security" element={<SecurityPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

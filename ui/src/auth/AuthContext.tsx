@@ -5,11 +5,19 @@ import { api, tokenStore, UNAUTHORIZED_EVENT, type Schemas } from "../api/client
 import { unwrap } from "../api/problem";
 
 type Me = Schemas["Me"];
+type LoginResponse = Schemas["LoginResponse"];
+
+/** What signing in asks next: nothing (signed in) or a second factor for this pending token. */
+export type LoginOutcome = { signedIn: true } | { signedIn: false; pendingToken: string };
 
 interface Auth {
   me: Me | null;
   loading: boolean;
-  login(email: string, password: string): Promise<void>;
+  login(email: string, password: string): Promise<LoginOutcome>;
+  /** The second step: a code from the authenticator app, or a recovery code. */
+  secondFactor(pendingToken: string, code: string): Promise<void>;
+  /** A session token obtained elsewhere (single sign-on, an accepted invitation). */
+  adopt(token: string): void;
   logout(): Promise<void>;
   /** Owners and admins may change things; viewers only look. */
   canEdit: boolean;
@@ -37,15 +45,36 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     return () => window.removeEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
   }, [queryClient]);
 
-  const login = useCallback(
-    async (email: string, password: string) => {
-      const result = await unwrap(api.POST("/api/v1/auth/login", { body: { email, password } }));
+  const signedIn = useCallback(
+    (result: LoginResponse) => {
       tokenStore.set(result.token);
       queryClient.setQueryData(["me", result.token], result.user);
       setToken(result.token);
     },
     [queryClient],
   );
+
+  const login = useCallback(
+    async (email: string, password: string): Promise<LoginOutcome> => {
+      const result = await unwrap(api.POST("/api/v1/auth/login", { body: { email, password } }));
+      if ("pending_token" in result) return { signedIn: false, pendingToken: result.pending_token };
+      signedIn(result);
+      return { signedIn: true };
+    },
+    [signedIn],
+  );
+
+  const secondFactor = useCallback(
+    async (pendingToken: string, code: string) => {
+      signedIn(await unwrap(api.POST("/api/v1/auth/login/second-factor", { body: { pending_token: pendingToken, code } })));
+    },
+    [signedIn],
+  );
+
+  const adopt = useCallback((newToken: string) => {
+    tokenStore.set(newToken);
+    setToken(newToken);
+  }, []);
 
   const logout = useCallback(async () => {
     try {
@@ -63,10 +92,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       me,
       loading: token !== null && meQuery.isPending,
       login,
+      secondFactor,
+      adopt,
       logout,
       canEdit: me !== null && me.role !== "viewer",
     };
-  }, [token, meQuery.data, meQuery.isPending, login, logout]);
+  }, [token, meQuery.data, meQuery.isPending, login, secondFactor, adopt, logout]);
 
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

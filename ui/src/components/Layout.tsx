@@ -3,7 +3,8 @@ import { ActionIcon, AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconActivity, IconChartBar, IconFileText, IconKey, IconLogout, IconPhone, IconPlugConnected,
-  IconRobot, IconServer2, IconUsers, IconWebhook, IconLayoutDashboard, IconMoon, IconSun,
+  IconRobot, IconServer2, IconShieldLock, IconUsers, IconWebhook, IconLayoutDashboard, IconMoon,
+  IconSun,
 } from "@tabler/icons-react";
 import { NavLink as RouterLink, Outlet, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
@@ -20,6 +21,7 @@ const NAV = [
   { to: "/api-keys", label: "API keys", icon: IconKey },
   { to: "/audit-log", label: "Audit log", icon: IconFileText },
   { to: "/users", label: "Users", icon: IconUsers },
+  { to: "/security", label: "Security", icon: IconShieldLock },
 ] as const;
 
 /** Light or dark: the system's choice until the person picks one here (kept in this browser). */

@@ -42,6 +42,37 @@ describe("LoginPage", () => {
     expect(api.calls[0]).toMatchObject({ method: "POST", path: "/api/v1/auth/login", body: { email: "owner@acme.test", password: "correct-horse" } });
   });
 
+  it("asks for the second factor when the account has one, then signs in with the code", async () => {
+    const api = fakeApi({
+      "POST /api/v1/auth/login": { status: 202, body: { pending_token: "pend-1", expires_in: 300, methods: ["totp", "recovery_code"] } },
+      "POST /api/v1/auth/login/second-factor": { token: "tok-2", expires_in: 3600, user: me },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: { pathname: "/login", state: { from: "/calls" } } });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "owner@acme.test");
+    await user.type(screen.getByLabelText(/^Password/), "correct-horse");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    await user.type(await screen.findByRole("textbox", { name: /^Code/ }), "123456");
+    expect(tokenStore.get()).toBeNull();
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByText("calls page")).toBeInTheDocument();
+    expect(tokenStore.get()).toBe("tok-2");
+    expect(api.calls[1]).toMatchObject({ method: "POST", path: "/api/v1/auth/login/second-factor", body: { pending_token: "pend-1", code: "123456" } });
+  });
+
+  it("asks for a reset link and says the same thing whoever asks", async () => {
+    const detail = "if this e-mail has an account, a reset link is on its way";
+    const api = fakeApi({ "POST /api/v1/auth/password-reset": { status: 202, body: { detail } } });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: "/login" });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "owner@acme.test");
+    await user.click(screen.getByRole("button", { name: "Forgot your password?" }));
+    expect(await screen.findByRole("status")).toHaveTextContent(detail);
+    expect(api.calls[0]).toMatchObject({ method: "POST", path: "/api/v1/auth/password-reset", body: { email: "owner@acme.test" } });
+  });
+
   it("explains a rate limit with the wait the server asked for", async () => {
     const api = fakeApi({ "POST /api/v1/auth/login": { status: 429, body: { title: "Too Many Requests", status: 429, detail: "too many login attempts" } } });
     vi.stubGlobal("fetch", async (r: Request) => {

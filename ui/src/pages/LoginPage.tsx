@@ -5,32 +5,56 @@ import { useDocumentTitle } from "@mantine/hooks";
 import { IconActivity } from "@tabler/icons-react";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
-import { ApiProblem, errorMessage } from "../api/problem";
+import { api } from "../api/client";
+import { ApiProblem, errorMessage, unwrap } from "../api/problem";
 
 export function LoginPage() {
-  const { me, login } = useAuth();
+  const { me, login, secondFactor } = useAuth();
   useDocumentTitle("Sign in · Vocals");
   const navigate = useNavigate();
   const location = useLocation();
   const from = (location.state as { from?: string } | null)?.from ?? "/";
   const [error, setError] = useState<string | null>(null);
+  const [pendingToken, setPendingToken] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const form = useForm({
-    initialValues: { email: "", password: "" },
+    initialValues: { email: "", password: "", code: "" },
     validate: {
       email: (v) => (/^[^@\s]+@[^@\s]+$/.test(v) ? null : "Enter an e-mail address"),
       password: (v) => (v ? null : "Enter your password"),
+      code: (v) => (pendingToken === null || v.trim() ? null : "Enter the code"),
     },
   });
 
   if (me) return <Navigate to={from} replace />;
 
-  const submit = form.onSubmit(async ({ email, password }) => {
+  const forgot = async () => {
+    setError(null);
+    if (form.validateField("email").hasError) return;
+    try {
+      const answer = await unwrap(api.POST("/api/v1/auth/password-reset", { body: { email: form.values.email } }));
+      setNotice(answer.detail);
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  };
+
+  const submit = form.onSubmit(async ({ email, password, code }) => {
     setError(null);
     try {
-      await login(email, password);
+      if (pendingToken === null) {
+        const outcome = await login(email, password);
+        if (!outcome.signedIn) {
+          setPendingToken(outcome.pendingToken);
+          return;
+        }
+      } else {
+        await secondFactor(pendingToken, code.trim());
+      }
       navigate(from, { replace: true });
     } catch (e) {
-      if (e instanceof ApiProblem && e.status === 401) setError("Wrong e-mail or password.");
+      if (e instanceof ApiProblem && e.status === 401 && pendingToken !== null) setError(e.message === "wrong code" ? "Wrong code." : errorMessage(e));
+      else if (e instanceof ApiProblem && e.status === 401) setError("Wrong e-mail or password.");
       else setError(errorMessage(e));
     }
   });
@@ -46,9 +70,21 @@ export function LoginPage() {
               <Text c="dimmed" size="sm">Manage your voice agents, trunks and calls.</Text>
             </Stack>
             {error && <Alert color="red" role="alert">{error}</Alert>}
-            <TextInput label="E-mail" type="email" autoComplete="username" required {...form.getInputProps("email")} />
-            <PasswordInput label="Password" autoComplete="current-password" required {...form.getInputProps("password")} />
+            {notice && <Alert color="blue" role="status">{notice}</Alert>}
+            <TextInput label="E-mail" type="email" autoComplete="username" required readOnly={pendingToken !== null} {...form.getInputProps("email")} />
+            <PasswordInput label="Password" autoComplete="current-password" required readOnly={pendingToken !== null} {...form.getInputProps("password")} />
+            {pendingToken !== null && (
+              <TextInput
+                label="Code"
+                description="From your authenticator app, or one of your recovery codes"
+                autoComplete="one-time-code"
+                data-autofocus
+                required
+                {...form.getInputProps("code")}
+              />
+            )}
             <Button type="submit" loading={form.submitting}>Sign in</Button>
+            {pendingToken === null && <Button variant="subtle" size="xs" onClick={() => void forgot()}>Forgot your password?</Button>}
           </Stack>
         </form>
       </Paper>

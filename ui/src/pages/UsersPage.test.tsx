@@ -37,4 +37,24 @@ describe("UsersPage", () => {
     await user.click(screen.getByRole("button", { name: "Set password" }));
     await waitFor(() => expect(api.calls.filter((c) => c.method === "PATCH").at(-1)?.body).toEqual({ password: "short-but-now-long" }));
   });
+  it("invites a colleague by e-mail and lists the invitations not accepted yet", async () => {
+    tokenStore.set("tok");
+    const pending = { id: "99999999-9999-4999-8999-999999999999", email: "new@acme.test", role: "admin", invited_by: "owner@acme.test", expires_at: "2026-12-01T10:00:00Z", created_at: "2026-11-24T10:00:00Z" };
+    const api = fakeApi({
+      "GET /api/v1/auth/me": me,
+      "GET /api/v1/users": { items: [owner], total: 1, limit: 50, offset: 0 },
+      "GET /api/v1/users/invitations": { items: [pending] },
+      "POST /api/v1/users/invitations": { status: 201, body: pending },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(<UsersPage />);
+    expect(await screen.findByRole("row", { name: /new@acme.test/ })).toHaveTextContent("owner@acme.test");
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("button", { name: "Invite" }));
+    const dialog = await screen.findByRole("dialog");
+    await user.type(within(dialog).getByRole("textbox", { name: "E-mail" }), "new@acme.test");
+    await user.click(within(dialog).getByRole("button", { name: "Send invitation" }));
+    await waitFor(() => expect(api.calls.some((c) => c.method === "POST" && c.path === "/api/v1/users/invitations")).toBe(true));
+    expect(api.calls.find((c) => c.method === "POST")).toMatchObject({ body: { email: "new@acme.test", role: "viewer" } });
+  });
 });

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { ActionIcon, Alert, Button, Card, Group, Modal, PasswordInput, Select, Stack, Table, Text, TextInput, Tooltip } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { modals } from "@mantine/modals";
-import { IconKey, IconPlus, IconTrash } from "@tabler/icons-react";
+import { IconKey, IconMail, IconPlus, IconTrash } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
@@ -51,6 +51,71 @@ function InviteForm({ onDone, onCancel }: { onDone: () => void; onCancel: () => 
   );
 }
 
+function InvitationForm({ canGrantOwner, onDone, onCancel }: { canGrantOwner: boolean; onDone: () => void; onCancel: () => void }) {
+  const [formError, setFormError] = useState<string | null>(null);
+  const form = useForm({
+    initialValues: { email: "", role: "viewer" as Role },
+    validate: { email: (v) => (/^[^@\s]+@[^@\s]+$/.test(v) ? null : "Enter an e-mail address") },
+  });
+  const submit = form.onSubmit(async (v) => {
+    setFormError(null);
+    try {
+      await unwrap(api.POST("/api/v1/users/invitations", { body: v }));
+      onDone();
+    } catch (error) {
+      setFormError(applyProblem(form, error));
+    }
+  });
+  return (
+    <form onSubmit={submit} noValidate aria-label="Invitation">
+      <Stack>
+        {formError && <Alert color="red" role="alert">{formError}</Alert>}
+        <Text size="sm">They receive a link, good once for 7 days, to choose their password.</Text>
+        <TextInput label="E-mail" type="email" required {...form.getInputProps("email")} />
+        <Select label="Role" allowDeselect={false} data={canGrantOwner ? ROLES : ROLES.filter((r) => r.value !== "owner")} {...form.getInputProps("role")} />
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onCancel}>Cancel</Button>
+          <Button type="submit" loading={form.submitting}>Send invitation</Button>
+        </Group>
+      </Stack>
+    </form>
+  );
+}
+
+function PendingInvitations({ canEdit }: { canEdit: boolean }) {
+  const queryClient = useQueryClient();
+  const query = useQuery({ queryKey: ["invitations"], queryFn: () => unwrap(api.GET("/api/v1/users/invitations")) });
+  const revoke = useMutation({
+    mutationFn: (id: string) => unwrap(api.DELETE("/api/v1/users/invitations/{invitation_id}", { params: { path: { invitation_id: id } } })),
+    onSuccess: () => { void queryClient.invalidateQueries({ queryKey: ["invitations"] }); notifySaved("Invitation revoked"); },
+    onError: notifyFailed,
+  });
+  if (!query.data || query.data.items.length === 0) return null;
+  return (
+    <Card withBorder p={0} mt="md">
+      <Table>
+        <Table.Caption>Invitations not accepted yet</Table.Caption>
+        <Table.Thead><Table.Tr><Table.Th>E-mail</Table.Th><Table.Th>Role</Table.Th><Table.Th>Invited by</Table.Th><Table.Th>Expires</Table.Th><Table.Th><span className="sr-only">Actions</span></Table.Th></Table.Tr></Table.Thead>
+        <Table.Tbody>
+          {query.data.items.map((i) => (
+            <Table.Tr key={i.id}>
+              <Table.Td>{i.email}</Table.Td>
+              <Table.Td>{i.role}</Table.Td>
+              <Table.Td>{i.invited_by}</Table.Td>
+              <Table.Td>{formatDateTime(i.expires_at)}</Table.Td>
+              <Table.Td>
+                {canEdit && (
+                  <Tooltip label="Revoke"><ActionIcon variant="subtle" color="red" aria-label={`Revoke the invitation of ${i.email}`} onClick={() => revoke.mutate(i.id)}><IconTrash size={18} /></ActionIcon></Tooltip>
+                )}
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Card>
+  );
+}
+
 function PasswordForm({ user, onDone, onCancel }: { user: Schemas["UserOut"]; onDone: () => void; onCancel: () => void }) {
   const [formError, setFormError] = useState<string | null>(null);
   const form = useForm({
@@ -81,8 +146,9 @@ function PasswordForm({ user, onDone, onCancel }: { user: Schemas["UserOut"]; on
 }
 
 export function UsersPage() {
-  const { me } = useAuth();
+  const { me, canEdit } = useAuth();
   const isOwner = me?.role === "owner";
+  const [inviting, setInviting] = useState(false);
   const queryClient = useQueryClient();
   const [offset, setOffset] = useState(0);
   const [adding, setAdding] = useState(false);
@@ -106,7 +172,10 @@ export function UsersPage() {
   return (
     <>
       <PageHeader title="Users" description="People who can sign in to this tenant. Owners manage users; viewers only look."
-        actions={isOwner && <Button leftSection={<IconPlus size={16} />} onClick={() => setAdding(true)}>Add user</Button>} />
+        actions={<Group>
+          {canEdit && <Button variant="light" leftSection={<IconMail size={16} />} onClick={() => setInviting(true)}>Invite</Button>}
+          {isOwner && <Button leftSection={<IconPlus size={16} />} onClick={() => setAdding(true)}>Add user</Button>}
+        </Group>} />
       <Card withBorder p={0}>
         <QueryView query={query} what="users">
           {(page) => page.items.length === 0 ? <EmptyState title="No users" /> : (
@@ -146,6 +215,14 @@ export function UsersPage() {
         </QueryView>
       </Card>
       {query.data && <Pager total={query.data.total} limit={LIMIT} offset={offset} onOffset={setOffset} />}
+      <PendingInvitations canEdit={canEdit} />
+      <Modal opened={inviting} onClose={() => setInviting(false)} title="Invite a colleague">
+        {inviting && <InvitationForm canGrantOwner={isOwner} onCancel={() => setInviting(false)} onDone={() => {
+          setInviting(false);
+          void queryClient.invalidateQueries({ queryKey: ["invitations"] });
+          notifySaved("Invitation sent");
+        }} />}
+      </Modal>
       <Modal opened={resetting !== null} onClose={() => setResetting(null)} title={`New password for ${resetting?.email ?? ""}`}>
         {resetting && <PasswordForm user={resetting} onCancel={() => setResetting(null)} onDone={() => { setResetting(null); notifySaved("Password changed"); }} />}
       </Modal>

@@ -24,7 +24,7 @@ export const openaiProvider: Schemas["ProviderOut"] = {
   model: "gpt-4.1-mini", options: {}, created_at: "2026-11-23T10:00:00Z", updated_at: "2026-11-23T10:00:00Z",
 };
 
-export const me: Schemas["Me"] = { tenant_id: "22222222-2222-4222-8222-222222222222", role: "owner", actor: "owner@acme.test", user_id: "33333333-3333-4333-8333-333333333333" };
+export const me: Schemas["Me"] = { tenant_id: "22222222-2222-4222-8222-222222222222", role: "owner", actor: "owner@acme.test", user_id: "33333333-3333-4333-8333-333333333333", must_enrol_two_factor: false };
 
 export function problem(status: number, errors: { field: string; reason: string }[]) {
   return { status, body: { title: "Unprocessable Content", status, detail: errors.map((e) => `${e.field}: ${e.reason}`).join("; "), errors } };
