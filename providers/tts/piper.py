@@ -9,6 +9,7 @@ the same options comes from `SENTENCES` instead, without a worker's time.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -121,19 +122,26 @@ class PiperTTS(TTSProvider):
         rate = self.sample_rate
         key = (self._cache_identity, text)
         cached = SENTENCES.get(key)
+        if cached is None and (pending := SENTENCES.pending(key)) is not None:
+            cached = await asyncio.shield(pending)
         if cached is not None:
             for pcm in cached:
                 self.usage.audio_seconds += len(pcm) / 2 / rate
                 yield AudioChunk(pcm, rate)
             return
+        synthesis = SENTENCES.begin(key)
         spoken: list[bytes] = []
-        async with contextlib.aclosing(self._synthesize(session, text)) as stream:
-            async for pcm in stream:
-                self.usage.audio_seconds += len(pcm) / 2 / rate
-                spoken.append(pcm)
-                yield AudioChunk(pcm, rate)
-        # Reached only when the consumer took every sentence: never a cut-off text.
-        SENTENCES.put(key, tuple(spoken))
+        complete = False
+        try:
+            async with contextlib.aclosing(self._synthesize(session, text)) as stream:
+                async for pcm in stream:
+                    self.usage.audio_seconds += len(pcm) / 2 / rate
+                    spoken.append(pcm)
+                    yield AudioChunk(pcm, rate)
+            complete = True
+        finally:
+            # Kept only when the consumer took every sentence: never a cut-off text.
+            SENTENCES.finish(key, synthesis, tuple(spoken) if complete else None)
 
     @property
     def _cache_identity(self) -> tuple[str, float, float, int | None]:

@@ -96,3 +96,15 @@ async def test_a_text_cut_off_by_its_listener_is_not_kept() -> None:
     await stream.aclose()  # type: ignore[attr-defined]
     whole = [c async for c in tts.synthesize(text)]
     assert len(whole) == 2, "synthesized again, both sentences"
+
+
+async def test_calls_that_want_a_text_together_synthesize_it_once() -> None:
+    text = "Thank you for waiting, all our lines were busy a moment ago."
+    calls = [await voice() for _ in range(3)]
+
+    async def speak(tts: PiperTTS) -> bytes:
+        return b"".join([c.pcm async for c in tts.synthesize(text)])
+
+    heard = await asyncio.gather(*(speak(tts) for tts in calls))
+    # Piper samples noise into every synthesis: equal audio is one synthesis shared.
+    assert heard[0] and heard[0] == heard[1] == heard[2]
