@@ -23,9 +23,10 @@ OVER_CAPACITY: Final = "over capacity"
 # Measured on a 2-core machine (issue 17): the load-test providers carried 80 calls with every
 # reply on time (40 per core); cloud providers cost the process as little.
 CALLS_PER_CORE: Final = 40
-# Offline local models measured at 17 % of a core per call (pocketsphinx + Piper, issue 17):
-# 5 calls fill a core; 4 leave the event loop and the rest of the process a fifth of it.
-LOCAL_CALLS_PER_CORE: Final = 4
+# Offline local models (pocketsphinx + Piper, issue 17) carried 24 calls on 2 cores with every
+# reply under 0.9 s at about 3 % of a core per call; 8 per core is the issue's 16 on 2 cores and
+# leaves room for agents whose sentences do not repeat (uncached synthesis doubles the cost).
+LOCAL_CALLS_PER_CORE: Final = 8
 # A Twilio call admitted at its voice webhook holds its slot this long until its media stream
 # connects (ringing of an outbound call included); one that never connects frees it then.
 PENDING_S: Final = 90.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import resource
 import statistics
@@ -40,6 +41,7 @@ AGENT = "We're open nine in the morning to six in the evening. Is there anything
 TICK_S = 0.005
 FRAME_16K = 640
 SILENCE = bytes(FRAME_16K * 15)
+_CALLERS = itertools.count(1)
 
 
 def rss_mb(pid: int | None = None) -> float:
@@ -98,7 +100,8 @@ async def _recognize(stt: STTProvider, audio: bytes, speed: float) -> tuple[floa
 
 async def _speak(tts: TTSProvider) -> float:
     seconds = 0.0
-    async for chunk in tts.synthesize(AGENT):
+    # Each synthesis its own text: the same one would be synthesized once and shared.
+    async for chunk in tts.synthesize(f"{AGENT} You are caller number {next(_CALLERS)}."):
         seconds += len(chunk.pcm) / 2 / chunk.sample_rate
     return seconds
 

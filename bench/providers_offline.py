@@ -90,11 +90,12 @@ async def bench_tts(runs: int) -> None:
     await tts.connect()
     first: list[float] = []
     speed: list[float] = []
-    for _ in range(runs):
+    for run in range(runs):
         started = time.perf_counter()
         audio = 0
         first_at = None
-        async for chunk in tts.synthesize(SENTENCE):
+        # A text of its own per run: a repeated one would come from the sentence cache.
+        async for chunk in tts.synthesize(f"{SENTENCE} That was number {run + 1}."):
             first_at = first_at or time.perf_counter() - started
             audio += len(chunk.pcm)
         first.append(first_at or 0.0)

@@ -41,7 +41,7 @@ _GENERAL_SEARCH = "general"
 # powers of it.
 _LN_LOGBASE = math.log(1.0001)
 
-DecoderKey = tuple[str, float]
+DecoderKey = tuple[str, float, bool]
 
 
 class _GeneralModel:
@@ -78,13 +78,14 @@ class PocketsphinxHandler(Handler):
     def load(self) -> None:
         from providers.stt.pocketsphinx import TELEPHONE_CMNINIT, PocketsphinxOptions
 
-        key = (TELEPHONE_CMNINIT, PocketsphinxOptions().beam)
+        defaults = PocketsphinxOptions()
+        key = (TELEPHONE_CMNINIT, defaults.beam, defaults.second_pass)
         decoder = self._new_decoder(key)
         self._activate(decoder, [])
         self.give(key, decoder)
 
     def open(self, options: dict[str, Any]) -> Session:
-        key = (str(options["cmninit"]), float(options["beam"]))
+        key = (str(options["cmninit"]), float(options["beam"]), bool(options["second_pass"]))
         idle = self._idle.get(key)
         if idle:
             decoder = idle.pop()
@@ -130,8 +131,8 @@ class PocketsphinxHandler(Handler):
 
     @staticmethod
     def _new_decoder(key: DecoderKey) -> Any:
-        cmninit, beam = key
-        return Decoder(cmninit=cmninit, beam=beam, lm=None, loglevel="FATAL")
+        cmninit, beam, second_pass = key
+        return Decoder(cmninit=cmninit, beam=beam, fwdflat=second_pass, lm=None, loglevel="FATAL")
 
 
 class PocketsphinxSession(Session):

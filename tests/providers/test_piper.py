@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from providers.base import AudioChunk, ProviderConfig, ProviderError
+from providers.local import shared
 from providers.registry import ProviderConfigError, build
 from providers.tts.piper import DEFAULT_SAMPLE_RATE, PiperTTS
 
@@ -72,3 +73,38 @@ def test_missing_model_path_rejected() -> None:
 def test_unknown_voice_rejected() -> None:
     with pytest.raises(ProviderError, match="unknown voice 'nobody'"):
         build("tts", ProviderConfig(vendor="piper", voice="nobody"))
+
+
+async def test_a_sentence_spoken_on_one_call_costs_the_next_call_no_synthesis() -> None:
+    text = "Our next free slot is on Thursday at half past three."
+    first_call, next_call = await voice(), await voice()
+    first = [c async for c in first_call.synthesize(text)]
+    pool = await shared.start()
+    cpu_before = pool.stats().cpu_seconds
+    again = [c async for c in next_call.synthesize(text)]
+    # Piper samples noise into every synthesis: the same bytes are the first call's audio.
+    assert b"".join(c.pcm for c in again) == b"".join(c.pcm for c in first)
+    assert pool.stats().cpu_seconds == cpu_before, "no worker synthesized it again"
+    assert next_call.usage.audio_seconds == pytest.approx(first_call.usage.audio_seconds)
+
+
+async def test_a_text_cut_off_by_its_listener_is_not_kept() -> None:
+    text = "A first sentence to hear. And a second one nobody waits for."
+    tts = await voice()
+    stream = tts.synthesize(text)
+    await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+    whole = [c async for c in tts.synthesize(text)]
+    assert len(whole) == 2, "synthesized again, both sentences"
+
+
+async def test_calls_that_want_a_text_together_synthesize_it_once() -> None:
+    text = "Thank you for waiting, all our lines were busy a moment ago."
+    calls = [await voice() for _ in range(3)]
+
+    async def speak(tts: PiperTTS) -> bytes:
+        return b"".join([c.pcm async for c in tts.synthesize(text)])
+
+    heard = await asyncio.gather(*(speak(tts) for tts in calls))
+    # Piper samples noise into every synthesis: equal audio is one synthesis shared.
+    assert heard[0] and heard[0] == heard[1] == heard[2]

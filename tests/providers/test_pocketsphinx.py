@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 
 from bench.providers_audio import telephone_speech
 from providers.base import ProviderConfig, ProviderError, Transcript
+from providers.local import shared
 from providers.registry import InvalidOptions, ProviderConfigError, build
 from providers.stt.expected_speech import agent_phrases
-from providers.stt.pocketsphinx import PocketsphinxSTT
+from providers.stt.pocketsphinx import TELEPHONE_CMNINIT, PocketsphinxOptions, PocketsphinxSTT
 from vocals.demo import SYSTEM_PROMPT, WELCOME
 
 pytestmark = pytest.mark.slow
@@ -173,3 +175,27 @@ async def test_a_call_closed_mid_utterance_hands_back_a_clean_decoder() -> None:
     _, final = await until_final(results)
     assert "goodbye" in final.text.split(), final.text
     await again.close()
+
+
+async def end_of_utterance_cpu_s(speech: bytes, **options: object) -> float:
+    """The worker's CPU for the final of `speech`, decoded with the provider's options."""
+    pool = await shared.start()
+    resolved = msgspec.to_builtins(PocketsphinxOptions(**options))  # type: ignore[arg-type]
+    resolved["cmninit"] = TELEPHONE_CMNINIT
+    session = await pool.open("pocketsphinx", **resolved)
+    try:
+        await session.call("feed", speech)
+        before = pool.stats().cpu_seconds
+        (final,) = await session.call("end")
+        assert {"opening", "hours"} <= set(final.text.split()), final.text
+        return pool.stats().cpu_seconds - before
+    finally:
+        await session.close()
+
+
+async def test_the_final_costs_little_once_the_caller_stops() -> None:
+    """No second search over the utterance by default: the reply does not wait for one."""
+    speech = telephone_speech("Hi, I would like to know your opening hours please.", 0.3)
+    streaming = await end_of_utterance_cpu_s(speech, beam=1e-45)
+    second_pass = await end_of_utterance_cpu_s(speech, beam=1e-45, second_pass=True)
+    assert streaming < second_pass / 3, (streaming, second_pass)
