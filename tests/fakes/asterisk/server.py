@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from tests.fakes.asterisk.caller import Callee, ScriptedCaller
 from tests.fakes.asterisk.dialplan import Dialplan
 from tests.provisioning.asterisk_conf import parse_config
+from vocals.simulator.ari import HANGUP_REASON_CAUSE
 from vocals.simulator.ari_rest import (
     ASTERISK_ID,
     AUDIOSOCKET_CONNECT_TIMEOUT_S,
@@ -37,21 +38,6 @@ from vocals.simulator.ari_rest import (
 )
 from vocals.simulator.media import AudioSocketLink, OnAudio, RtpLink
 
-HANGUP_REASONS = {
-    "normal": 16,
-    "busy": 17,
-    "congestion": 34,
-    "no_answer": 19,
-    "timeout": 18,
-    "rejected": 21,
-    "unallocated": 1,
-    "normal_unspecified": 31,
-    "number_incomplete": 28,
-    "codec_mismatch": 58,
-    "interworking": 127,
-    "failure": 38,
-    "answered_elsewhere": 26,
-}
 CAUSE_TXT = {
     16: "Normal Clearing",
     17: "User busy",
@@ -766,9 +752,9 @@ class FakeAsterisk:
         if "reason_code" in request.query:
             cause = int(request.query["reason_code"])
         elif "reason" in request.query:
-            if request.query["reason"] not in HANGUP_REASONS:
+            if request.query["reason"] not in HANGUP_REASON_CAUSE:
                 return ari_error(400, "Invalid reason for hangup provided")
-            cause = HANGUP_REASONS[request.query["reason"]]
+            cause = HANGUP_REASON_CAUSE[request.query["reason"]]
         self._channel_event(ch, "ChannelHangupRequest", cause=32, soft=True)
         self._destroy(ch, cause=cause, from_ari=True)
         return web.Response(status=204)
