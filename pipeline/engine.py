@@ -482,6 +482,7 @@ class CallPipeline:
             if isinstance(event, SpeechStarted):
                 self._on_speech_started(event)
             else:
+                self._barge_in.noisy_line = False  # the VAD heard silence: it hears the line
                 self._on_speech_ended(event)
         utterance = self._utterance
         if utterance is not None and self._inbound.in_speech and not utterance.interrupted:
@@ -525,10 +526,11 @@ class CallPipeline:
 
     def _on_utterance_end(self, event: UtteranceEnd) -> None:
         """The recognizer heard the caller's words end where the VAD, on a noisy line, heard
-        no silence: end the speech there."""
+        no silence: end the speech there, and let only words interrupt the answer."""
         ended = self._inbound.end_speech(event.silent_ms)
         if ended is not None:
             self._event("stt.utterance_end")
+            self._barge_in.noisy_line = True
             self._on_speech_ended(ended)
 
     def _cancel_grace(self) -> None:

@@ -35,6 +35,8 @@ class FakeDeepgram:
     api_key: str = FAKE_DEEPGRAM_KEY
     transcript: str = "I need to reschedule my appointment"
     seconds_per_word: float = 0.2
+    # Only the first utterance has words; the audio after it is noise the recognizer ignores.
+    script_once: bool = False
     failures: list[Failure] = field(default_factory=list)
     # Cut the TCP connection (no close frame) once this much audio arrived.
     drop_after_bytes: int | None = None
@@ -173,8 +175,10 @@ class _Session:
         await self._maybe_utterance_end(count)
 
     async def _maybe_utterance_end(self, count: int) -> None:
-        if self.utterance_end_s is None or self.utterance_ended or count < len(self.words):
+        if self.utterance_end_s is None or self.utterance_ended:
             return
+        if not self.words or count < len(self.words):
+            return  # UtteranceEnd follows words only
         last_word_end = len(self.words) * self.fake.seconds_per_word
         if self.heard_bytes / self.bytes_per_second < last_word_end + self.utterance_end_s:
             return
@@ -193,7 +197,9 @@ class _Session:
     async def finalize(self) -> None:
         count = self._words_heard()
         await self._results(self.words[self.settled_words : count], is_final=True, finalize=True)
-        # The next utterance is the same script again.
+        # The next utterance is the same script again (or nothing).
+        if self.fake.script_once:
+            self.words = []
         self.heard_bytes = self.settled_bytes = 0
         self.settled_words = self.reported_words = 0
         self.utterance_start_bytes = self.stream_bytes
