@@ -127,6 +127,16 @@ class VoiceActivityDetector:
         self._gap_frames = 0
         self._silence_frames = 0
 
+    def end_speech(self, at_ms: int) -> SpeechEnded | None:
+        """End the speech in progress at `at_ms`, where another detector heard its end (None
+        when not in speech, or when this speech began at or after `at_ms`)."""
+        if not self._in_speech or self._onset_frame * FRAME_MS >= at_ms:
+            return None
+        self._in_speech = False
+        self._speech_frames = 0
+        self._gap_frames = 0
+        return SpeechEnded(at_ms)
+
     def process(self, pcm_frame: bytes) -> SpeechStarted | SpeechEnded | None:
         """Classify one 20 ms PCM16 frame and return the event it completes, if any."""
         if len(pcm_frame) != self._frame_bytes:

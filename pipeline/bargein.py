@@ -57,9 +57,12 @@ class BargeInPolicy:
 
     def __init__(self, sensitivity: BargeInSensitivity) -> None:
         self.rule = BARGE_IN_RULES[sensitivity]
+        # Set while the VAD takes the line's noise for speech (the recognizer, not the VAD,
+        # heard the caller's last turn end): its speech time means nothing, only words count.
+        self.noisy_line = False
 
     def should_interrupt(self, speech_ms: int, transcript: str = "") -> bool:
         """`speech_ms`: caller speech so far in this utterance; `transcript`: its latest text."""
-        if speech_ms >= self.rule.confirm_ms:
+        if speech_ms >= self.rule.confirm_ms and not self.noisy_line:
             return True
         return content_word_count(transcript) >= self.rule.content_words

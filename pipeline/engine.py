@@ -61,6 +61,7 @@ from providers.base import (
     ProviderKind,
     ToolSpec,
     Transcript,
+    UtteranceEnd,
 )
 
 log = structlog.get_logger(__name__)
@@ -189,6 +190,7 @@ class CallPipeline:
             record=self._event,
             spawn=self._spawn,
             on_transcript=self._on_transcript,
+            on_utterance_end=self._on_utterance_end,
             on_lost=self._fatal_apology,
         )
         self._llm = ProviderChain(providers.llm, providers.llm_fallback, reporter, connect_s)
@@ -420,6 +422,7 @@ class CallPipeline:
             if isinstance(event, SpeechStarted):
                 self._on_speech_started(event)
             else:
+                self._barge_in.noisy_line = False  # the VAD heard silence: it hears the line
                 self._on_speech_ended(event)
         utterance = self._utterance
         if utterance is not None and self._inbound.in_speech and not utterance.interrupted:
@@ -460,6 +463,15 @@ class CallPipeline:
         else:
             loop = asyncio.get_running_loop()
             self._grace = loop.call_later(self._timeouts.stt_final_grace_s, self._on_grace)
+
+    def _on_utterance_end(self, event: UtteranceEnd) -> None:
+        """The recognizer heard the caller's words end where the VAD, on a noisy line, heard
+        no silence: end the speech there, and let only words interrupt the answer."""
+        ended = self._inbound.end_speech(event.silent_ms)
+        if ended is not None:
+            self._event("stt.utterance_end")
+            self._barge_in.noisy_line = True
+            self._on_speech_ended(ended)
 
     def _cancel_grace(self) -> None:
         if self._grace is not None:

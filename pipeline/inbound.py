@@ -47,6 +47,11 @@ class InboundAudio:
         """Inside a caller utterance (from its onset until the end-of-speech silence passed)."""
         return self._vad.in_speech
 
+    def end_speech(self, silent_ms: int) -> SpeechEnded | None:
+        """End the caller's speech where the STT heard the last word, `silent_ms` of audio ago
+        (None when not in speech, or when this speech began after that word)."""
+        return self._vad.end_speech(self.stream_ms - silent_ms)
+
     def process(self, frame: bytes) -> tuple[list[SpeechStarted | SpeechEnded], bytes]:
         """VAD events completed by `frame` and its PCM for the STT. Raises ValueError on a
         frame the codec cannot decode."""

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from pipeline.failures import FailureReporter, describe
-from providers.base import ProviderError, ProviderTimeout, STTProvider, Transcript
+from providers.base import ProviderError, ProviderTimeout, STTProvider, Transcript, UtteranceEnd
 
 RecordEvent = Callable[..., None]  # (kind, **detail)
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
@@ -26,8 +26,10 @@ def lifecycle_kind(error: BaseException) -> str:
 class SttSession:
     """Feeds caller audio to the current STT provider and hands its results on.
 
-    When the primary cannot be opened (a retryable error is retried once) or fails mid-call,
-    the fallback takes over; when none is left, `on_lost(reason)` is awaited.
+    Transcripts go to `on_transcript`, the recognizer's own end-of-utterance signal (from
+    vendors that send one) to `on_utterance_end`. When the primary cannot be opened (a
+    retryable error is retried once) or fails mid-call, the fallback takes over; when none is
+    left, `on_lost(reason)` is awaited.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class SttSession:
         record: RecordEvent,
         spawn: Spawn,
         on_transcript: Callable[[Transcript], None],
+        on_utterance_end: Callable[[UtteranceEnd], None],
         on_lost: Callable[[str], Awaitable[None]],
     ) -> None:
         self._candidates = [p for p in (primary, fallback) if p is not None]
@@ -48,6 +51,7 @@ class SttSession:
         self._record = record
         self._spawn = spawn
         self._on_transcript = on_transcript
+        self._on_utterance_end = on_utterance_end
         self._on_lost = on_lost
         self.current: STTProvider | None = None
         self.used: list[STTProvider] = []
@@ -109,8 +113,11 @@ class SttSession:
 
     async def _read(self, stt: STTProvider) -> None:
         try:
-            async for transcript in stt.transcripts():
-                self._on_transcript(transcript)
+            async for event in stt.events():
+                if isinstance(event, Transcript):
+                    self._on_transcript(event)
+                else:
+                    self._on_utterance_end(event)
         except Exception as e:
             self._record(lifecycle_kind(e), vendor=stt.vendor, error=describe(e))
             await self._failed(stt, e)

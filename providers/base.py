@@ -24,6 +24,13 @@ class Transcript(msgspec.Struct, frozen=True):
     confidence: float | None = None
 
 
+class UtteranceEnd(msgspec.Struct, frozen=True):
+    """The recognizer heard no word for `silent_ms` of audio after the caller's last one: a
+    second end-of-turn signal, for lines too noisy for the VAD to hear the silence."""
+
+    silent_ms: int
+
+
 class ToolSpec(msgspec.Struct, frozen=True):
     """A tool offered to the model: its name, what it does, a JSON schema of its arguments."""
 
@@ -174,6 +181,10 @@ class STTProvider(Provider):
     @abstractmethod
     def transcripts(self) -> AsyncIterator[Transcript]:
         """Partial and final results, in order, until `close()`."""
+
+    def events(self) -> AsyncIterator[Transcript | UtteranceEnd]:
+        """`transcripts()` and, from vendors that detect it, each `UtteranceEnd` among them."""
+        return self.transcripts()
 
 
 class LLMProvider(Provider):

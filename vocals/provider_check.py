@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import msgspec
 
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderError
+from providers.check_words import failure_words
 from store.repositories.config import ProviderCredentialRepository
 from store.repositories.tenants import TenantsRepository
 from vocals.admin import AdminError, database
@@ -80,27 +80,12 @@ async def _check(name: str, kind: str, config: ProviderConfig) -> ProviderCheck:
     model = f" with model {config.model}" if config.model else ""
     try:
         await asyncio.wait_for(provider.check_credentials(), CHECK_TIMEOUT_S)
-    except TimeoutError:
-        return result(False, f"no answer within {CHECK_TIMEOUT_S:g} s")
-    except ProviderError as exc:
-        return result(False, _plain(exc))
-    except (OSError, httpx.HTTPError) as exc:
-        return result(False, f"unreachable ({type(exc).__name__}: {exc})")
+    except Exception as exc:
+        words = failure_words(exc, config.vendor, CHECK_TIMEOUT_S)
+        if words is None:
+            raise
+        # The operator's own terminal may show what the vendor said; the API never does.
+        return result(False, f"{words} ({exc})" if str(exc) else words)
     finally:
         await provider.close()
     return result(True, f"the key works{model}")
-
-
-def _plain(exc: ProviderError) -> str:
-    """What a vendor's refusal means for the person holding the key."""
-    # Providers word a refused key "credential refused" whatever status the vendor used
-    # (Gemini answers a bad key with 400).
-    if exc.status == 401 or "credential refused" in str(exc):
-        return f"the vendor refused the key ({exc})"
-    if exc.status == 403:
-        return f"the key is valid but not allowed to do this ({exc})"
-    if exc.status == 429:
-        return f"rate limited or out of quota right now ({exc})"
-    if exc.status is not None and exc.status >= 500:
-        return f"the vendor is failing right now, try again later ({exc})"
-    return str(exc)

@@ -7,9 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-import httpx
 import msgspec
-import websockets
 from litestar import Router, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -22,7 +20,8 @@ from api.errors import ApiError, FieldError, invalid, invalid_fields, not_found,
 from api.provider_urls import check_destinations, url_problems
 from api.webhooks.ssrf import BlockedDestination
 from providers import registry
-from providers.base import ProviderConfig, ProviderError, ProviderKind, ProviderTimeout
+from providers.base import ProviderConfig, ProviderError, ProviderKind
+from providers.check_words import failure_words
 from providers.registry import InvalidOptions, ProviderConfigError, UnknownVendor, VendorInfo
 from store.config_cache import ConfigCache, credential_cache_name
 from store.models import ProviderCredential
@@ -118,16 +117,6 @@ def _validate(context: ApiContext, kind: ProviderKind, config: ProviderConfig) -
         raise invalid_fields([FieldError(field, exc.detail)]) from exc
     except ProviderConfigError as exc:
         raise invalid("api_key", str(exc)) from exc
-
-
-def _failure(exc: ProviderError) -> str:
-    """What a failed check says: never the vendor's answer itself, which could be any page the
-    base URL pointed at."""
-    if exc.status in (401, 403):
-        return f"the provider refused the credentials (HTTP {exc.status})"
-    if exc.status is not None:
-        return f"HTTP {exc.status} from the provider"
-    return "the provider did not answer as expected"
 
 
 @get("/catalog", operation_id="getProviderCatalog", responses=problems(401, 429))
@@ -310,20 +299,14 @@ async def test_provider(
         provider = registry.build(row.kind, config)
     except ProviderError as exc:
         raise ApiError(422, f"{row.vendor}: {exc}") from exc
+    timeout_s = context.settings.provider_test_timeout_s
     try:
-        await asyncio.wait_for(
-            provider.check_credentials(), context.settings.provider_test_timeout_s
-        )
-    except (TimeoutError, ProviderTimeout) as exc:
-        raise ApiError(422, f"{row.vendor}: no answer within the time limit") from exc
-    except ProviderError as exc:
-        raise ApiError(422, f"{row.vendor}: {_failure(exc)}") from exc
-    except UnicodeEncodeError as exc:
-        raise ApiError(
-            422, f"{row.vendor}: the API key has characters no request can carry"
-        ) from exc
-    except (OSError, httpx.HTTPError, websockets.exceptions.WebSocketException) as exc:
-        raise ApiError(422, f"{row.vendor}: unreachable") from exc
+        await asyncio.wait_for(provider.check_credentials(), timeout_s)
+    except Exception as exc:
+        words = failure_words(exc, row.vendor, timeout_s)
+        if words is None:
+            raise
+        raise ApiError(422, words) from exc
     finally:
         await provider.close()
     return CredentialCheck(ok=True, vendor=row.vendor)

@@ -3,8 +3,12 @@
 Telephone audio goes as is: raw µ-law at 8 kHz (`encoding=mulaw&sample_rate=8000`), binary
 frames, `Authorization: Token <key>`. Deepgram answers `Results` messages (interim while the
 caller speaks, `is_final` segments as its endpointing settles them, `from_finalize` after our
-`Finalize`) and `Metadata`; we request neither `vad_events` nor `utterance_end_ms`, since our
-own VAD decides when the caller stopped. Vocabulary hints are Keyterm Prompting (`keyterm`)
+`Finalize`) and `Metadata`. Our own VAD decides when the caller stopped; on a line too noisy
+for it to hear silence, Deepgram's `UtteranceEnd` (`utterance_end_ms`: a gap that long after
+the last word, judged from word timings, so noise does not hide it) becomes an
+`UtteranceEnd` event that ends the turn. Deepgram's own example asks for it together with
+`vad_events` and `interim_results`, which we send; its `SpeechStarted` is ignored (our VAD
+hears the onset sooner than a round trip would). Vocabulary hints are Keyterm Prompting (`keyterm`)
 on Nova-3 and Keywords (`keywords`) on the older models, which ignore keyterms (Deepgram's
 keyterm docs, checked 2026-12-05). We send `Finalize` when our VAD
 hears the end of speech, `KeepAlive` when no audio flowed for a few seconds (Deepgram closes
@@ -22,7 +26,7 @@ import httpx
 import msgspec
 
 from media.g711 import ulaw_encode
-from providers.base import ProviderConfig, ProviderError, ProviderKind, Transcript
+from providers.base import ProviderConfig, ProviderError, ProviderKind, Transcript, UtteranceEnd
 from providers.cloud.http import send_with_retries
 from providers.cloud.options import CloudOptions
 from providers.registry import VendorInfo, parse_options, register
@@ -40,6 +44,9 @@ class DeepgramSTTOptions(CloudOptions, kw_only=True):
     # Silence (ms) after which Deepgram settles a segment as final; our VAD's Finalize
     # usually comes first. None: Deepgram's default (10 ms).
     endpointing_ms: Annotated[int, msgspec.Meta(ge=10, le=5000)] | None = 300
+    # Word gap (ms) after which Deepgram sends UtteranceEnd; None: not requested. Deepgram
+    # sends interim results about once a second, so a shorter gap cannot be measured.
+    utterance_end_ms: Annotated[int, msgspec.Meta(ge=1000, le=5000)] | None = 1000
     smart_format: bool = True
     # Names and words the caller is likely to say: keyterm prompting on Nova-3, keyword
     # boosting (one word each) on the older models.
@@ -57,7 +64,9 @@ class _Channel(msgspec.Struct):
 
 class _Message(msgspec.Struct):
     type: str = ""
-    channel: _Channel | None = None
+    # An object on `Results`; `[index, count]` on `UtteranceEnd` and `SpeechStarted`.
+    channel: _Channel | list[int] | None = None
+    last_word_end: float | None = None
     is_final: bool = False
     speech_final: bool = False
     from_finalize: bool = False
@@ -109,6 +118,9 @@ class DeepgramSTT(StreamingSTT):
         ]
         if self.options.endpointing_ms is not None:
             params.append(("endpointing", str(self.options.endpointing_ms)))
+        if self.options.utterance_end_ms is not None:
+            params.append(("utterance_end_ms", str(self.options.utterance_end_ms)))
+            params.append(("vad_events", "true"))
         if model.startswith("nova-3"):
             params.extend(("keyterm", term) for term in self.options.keyterms)
         else:
@@ -140,7 +152,12 @@ class DeepgramSTT(StreamingSTT):
             raise ProviderError(
                 f"deepgram: {event.description or event.message or 'error'}", retryable=True
             )
-        if event.type != "Results" or event.channel is None:
+        if event.type == "UtteranceEnd" and event.last_word_end is not None:
+            silent_s = max(0.0, self.usage.audio_seconds - event.last_word_end)
+            self._settled.clear()
+            self.emit(UtteranceEnd(silent_ms=round(silent_s * 1000)))
+            return
+        if event.type != "Results" or not isinstance(event.channel, _Channel):
             return
         best = event.channel.alternatives[0] if event.channel.alternatives else _Alternative()
         text = best.transcript.strip()

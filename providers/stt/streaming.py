@@ -21,7 +21,14 @@ from collections.abc import AsyncIterator
 import structlog
 from websockets.asyncio.client import ClientConnection
 
-from providers.base import ProviderConfig, ProviderError, ProviderTimeout, STTProvider, Transcript
+from providers.base import (
+    ProviderConfig,
+    ProviderError,
+    ProviderTimeout,
+    STTProvider,
+    Transcript,
+    UtteranceEnd,
+)
 from providers.cloud.options import CloudOptions
 from providers.cloud.websocket import open_websocket, receive, send
 from providers.retry import with_retries
@@ -56,7 +63,9 @@ class StreamingSTT(STTProvider):
         self._ws: ClientConnection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._reader: asyncio.Task[None] | None = None
-        self._queue: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Transcript | UtteranceEnd | ProviderError | None] = (
+            asyncio.Queue()
+        )
         self._failure: ProviderError | None = None
         self._closing = False
         self._last_sent = time.monotonic()
@@ -96,9 +105,9 @@ class StreamingSTT(STTProvider):
 
     # ---- shared machinery --------------------------------------------------------------
 
-    def emit(self, transcript: Transcript) -> None:
-        """Hand a transcript to `transcripts()`."""
-        self._queue.put_nowait(transcript)
+    def emit(self, event: Transcript | UtteranceEnd) -> None:
+        """Hand a transcript (or the utterance's end) to `events()`."""
+        self._queue.put_nowait(event)
 
     async def send_message(self, message: str | bytes) -> None:
         """Send on the open socket; a dropped connection fails the provider."""
@@ -157,7 +166,7 @@ class StreamingSTT(STTProvider):
             return
         await self.finalize()
 
-    async def transcripts(self) -> AsyncIterator[Transcript]:
+    async def events(self) -> AsyncIterator[Transcript | UtteranceEnd]:
         while True:
             item = await self._queue.get()
             if item is None:
@@ -165,6 +174,11 @@ class StreamingSTT(STTProvider):
             if isinstance(item, ProviderError):
                 raise item
             yield item
+
+    async def transcripts(self) -> AsyncIterator[Transcript]:
+        async for event in self.events():
+            if isinstance(event, Transcript):
+                yield event
 
     async def close(self) -> None:
         if self._closing:

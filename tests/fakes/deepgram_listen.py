@@ -7,7 +7,11 @@ binary frames in the `encoding`/`sample_rate` of the query string; the server an
 `Results` messages (`channel.alternatives[0].transcript`, `is_final`, `speech_final`,
 `from_finalize`, `start`, `duration`), takes `KeepAlive`, `Finalize` and `CloseStream` text
 messages, and on `CloseStream` sends `Metadata` and closes with 1000. The "recognizer" is a
-script: a word of `transcript` per `seconds_per_word` of audio heard.
+script: a word of `transcript` per `seconds_per_word` of audio heard, whatever the audio (so a
+line full of noise still gives the script's words and then a gap). With `vad_events=true` a
+`SpeechStarted` (`channel: [0, 1]`, `timestamp`) precedes an utterance's first words; with
+`utterance_end_ms`, once that much audio passed after the last word, the words are settled
+(`is_final`) and `UtteranceEnd` (`channel: [0, 1]`, `last_word_end`, stream seconds) follows.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class FakeDeepgram:
     api_key: str = FAKE_DEEPGRAM_KEY
     transcript: str = "I need to reschedule my appointment"
     seconds_per_word: float = 0.2
+    # Only the first utterance has words; the audio after it is noise the recognizer ignores.
+    script_once: bool = False
     failures: list[Failure] = field(default_factory=list)
     # Cut the TCP connection (no close frame) once this much audio arrived.
     drop_after_bytes: int | None = None
@@ -90,7 +96,14 @@ class FakeDeepgram:
         bytes_per_second = rate * (1 if encoding in ("mulaw", "alaw") else 2)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        session = _Session(self, ws, bytes_per_second)
+        utterance_end_ms = request.query.get("utterance_end_ms")
+        session = _Session(
+            self,
+            ws,
+            bytes_per_second,
+            vad_events=request.query.get("vad_events") == "true",
+            utterance_end_s=int(utterance_end_ms) / 1000 if utterance_end_ms else None,
+        )
         async for message in ws:
             if message.type == WSMsgType.BINARY:
                 self.audio += message.data
@@ -117,15 +130,31 @@ class FakeDeepgram:
 class _Session:
     """One stream: audio heard so far and the words already settled."""
 
-    def __init__(self, fake: FakeDeepgram, ws: web.WebSocketResponse, bytes_per_second: int):
+    def __init__(
+        self,
+        fake: FakeDeepgram,
+        ws: web.WebSocketResponse,
+        bytes_per_second: int,
+        *,
+        vad_events: bool,
+        utterance_end_s: float | None,
+    ) -> None:
         self.fake = fake
         self.ws = ws
         self.bytes_per_second = bytes_per_second
+        self.vad_events = vad_events
+        self.utterance_end_s = utterance_end_s
         self.words = fake.transcript.split()
+        self.stream_bytes = 0  # the whole stream, for Deepgram's stream-relative timestamps
+        self.utterance_start_bytes = 0
         self.heard_bytes = 0
         self.settled_words = 0
         self.settled_bytes = 0
         self.reported_words = 0
+        self.utterance_ended = False
+
+    def _stream_seconds(self, size: int) -> float:
+        return size / self.bytes_per_second
 
     def _words_heard(self) -> int:
         seconds = self.heard_bytes / self.bytes_per_second
@@ -133,17 +162,48 @@ class _Session:
 
     async def heard(self, size: int) -> None:
         self.heard_bytes += size
+        self.stream_bytes += size
         count = self._words_heard()
         if count > self.reported_words and count > self.settled_words:
+            if self.vad_events and not self.reported_words:
+                start = self._stream_seconds(self.utterance_start_bytes)
+                await self.ws.send_json(
+                    {"type": "SpeechStarted", "channel": [0, 1], "timestamp": start}
+                )
             self.reported_words = count
             await self._results(self.words[self.settled_words : count], is_final=False)
+        await self._maybe_utterance_end(count)
+
+    async def _maybe_utterance_end(self, count: int) -> None:
+        if self.utterance_end_s is None or self.utterance_ended:
+            return
+        if not self.words or count < len(self.words):
+            return  # UtteranceEnd follows words only
+        last_word_end = len(self.words) * self.fake.seconds_per_word
+        if self.heard_bytes / self.bytes_per_second < last_word_end + self.utterance_end_s:
+            return
+        self.utterance_ended = True
+        if count > self.settled_words:
+            await self._results(self.words[self.settled_words : count], is_final=True)
+            self.settled_words = count
+        await self.ws.send_json(
+            {
+                "type": "UtteranceEnd",
+                "channel": [0, 1],
+                "last_word_end": self._stream_seconds(self.utterance_start_bytes) + last_word_end,
+            }
+        )
 
     async def finalize(self) -> None:
         count = self._words_heard()
         await self._results(self.words[self.settled_words : count], is_final=True, finalize=True)
-        # The next utterance is the same script again.
+        # The next utterance is the same script again (or nothing).
+        if self.fake.script_once:
+            self.words = []
         self.heard_bytes = self.settled_bytes = 0
         self.settled_words = self.reported_words = 0
+        self.utterance_start_bytes = self.stream_bytes
+        self.utterance_ended = False
 
     async def metadata(self) -> None:
         await self.ws.send_json(

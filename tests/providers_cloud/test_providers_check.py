@@ -85,8 +85,8 @@ async def test_check_says_which_keys_work(services: Services) -> None:
         assert status == 1, output
         assert lines == [
             "ok   llm claude (claude-main): the key works",
-            "FAIL llm gemini (gemini-old-key): the vendor refused the key "
-            "(gemini: credential refused (HTTP 400 API_KEY_INVALID))",
+            "FAIL llm gemini (gemini-old-key): the key was refused by gemini: check it in your "
+            "gemini account (gemini: credential refused (HTTP 400 API_KEY_INVALID))",
             "ok   tts piper (piper): runs on this machine, no key to check",
         ]
         assert "AIza-revoked-key" not in output and FAKE_ANTHROPIC_KEY not in output

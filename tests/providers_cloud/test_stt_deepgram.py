@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from media.g711 import ulaw_encode
-from providers.base import ProviderConfig, ProviderError, Transcript
+from providers.base import ProviderConfig, ProviderError, Transcript, UtteranceEnd
 from providers.builtin import load_all
-from providers.registry import build
+from providers.registry import ProviderConfigError, build
 from providers.stt.deepgram import DeepgramSTT
 from tests.fakes.cloud_common import Failure
 from tests.fakes.deepgram_listen import FAKE_DEEPGRAM_KEY, FakeDeepgram
@@ -177,3 +177,36 @@ async def test_check_credentials(fake: FakeDeepgram) -> None:
         await deepgram(fake, api_key="wrong").check_credentials()
     assert caught.value.retryable is False
     assert [s.path for s in fake.sessions] == ["/v1/projects", "/v1/projects"]
+
+
+async def test_utterance_end_comes_after_the_words_with_the_silence_since(
+    fake: FakeDeepgram,
+) -> None:
+    provider = deepgram(fake)
+    await provider.connect()
+    # The script's six words take 1.2 s; UtteranceEnd follows 1 s of audio after the last.
+    for frame in frames(speech(2.5, RATE), RATE):
+        await provider.send_audio(frame)
+    events = provider.events()
+    seen: list[Transcript | UtteranceEnd] = []
+    async with asyncio.timeout(5):
+        while not seen or not isinstance(seen[-1], UtteranceEnd):
+            seen.append(await anext(events))
+    await provider.close()
+    (session,) = fake.sessions
+    assert session.body["utterance_end_ms"] == "1000"
+    assert session.body["vad_events"] == "true"
+    finals = [e for e in seen if isinstance(e, Transcript) and e.is_final]
+    assert [f.text for f in finals] == [fake.transcript]
+    end = seen[-1]
+    assert isinstance(end, UtteranceEnd)
+    assert 1000 <= end.silent_ms <= 1300  # 2.5 s sent, the last word ended at 1.2 s
+
+
+def test_utterance_end_shorter_than_deepgram_measures_is_refused() -> None:
+    load_all()
+    config = ProviderConfig(
+        vendor="deepgram", api_key=FAKE_DEEPGRAM_KEY, options={"utterance_end_ms": 500}
+    )
+    with pytest.raises(ProviderConfigError, match="utterance_end_ms"):
+        build("stt", config)

@@ -90,7 +90,11 @@ def cloud_llm(vendor: str, fake: Any) -> LLMProvider:
 
 
 async def run_call(
-    providers: CallProviders, *, speech_ms: int = 800, wait_for_reply: bool = True
+    providers: CallProviders,
+    *,
+    speech_ms: int = 800,
+    silence_ms: int = 600,
+    wait_for_reply: bool = True,
 ) -> CallResult:
     """The caller says something; once the agent has answered (or the call ended), hang up."""
     agent = agent_settings(
@@ -114,7 +118,7 @@ async def run_call(
     leg.start()
     running = asyncio.create_task(pipeline.run())
     rate = SLIN_8K.sample_rate
-    leg.say(speech_pcm(speech_ms, rate) + silence_pcm(600, rate))
+    leg.say(speech_pcm(speech_ms, rate) + silence_pcm(silence_ms, rate))
     if wait_for_reply:
         await until(lambda: len(pipeline.history) >= 2, wait_s=8, what="agent reply")
         await until(lambda: pipeline.state is CallState.LISTENING, what="reply played")
@@ -140,6 +144,34 @@ async def test_call_through_each_cloud_stt(stt_fake: tuple[str, Any]) -> None:
     record = usage_of(result, ProviderKind.STT)
     assert record.vendor == vendor
     assert record.usage.audio_seconds > 0
+
+
+async def test_deepgram_utterance_end_answers_a_caller_the_vad_never_hears_stop() -> None:
+    """A line whose noise the VAD takes for speech from start to end: Deepgram's UtteranceEnd,
+    a second after the caller's last word, ends the turn and the agent answers while the
+    noise goes on (without it, the turn would wait for the line to go quiet), and the noise,
+    which has no words, does not cut the answer off."""
+    noisy_line_ms = 5000  # the script's words (1.2 s) and the 1 s gap fit well inside
+    fake = FakeDeepgram(script_once=True)
+    await fake.start()
+    try:
+        stt = cloud_stt("deepgram", fake)
+        result = await run_call(
+            CallProviders(stt, FakeLLM(replies=[REPLY] * 3), FakeTTS()),
+            speech_ms=noisy_line_ms,
+            silence_ms=0,
+        )
+    finally:
+        await fake.stop()
+    assert fake.sessions[-1].body["utterance_end_ms"] == "1000"
+    first = next(turn for turn in result.turns if turn.index == 1)
+    assert first.llm_first_token_ms is not None
+    assert first.llm_first_token_ms < noisy_line_ms
+    assert [e for e in result.events if e.kind == "stt.utterance_end"]
+    caller = [entry.text for entry in result.transcript if entry.role == "caller"]
+    assert caller == [fake.transcript]
+    assert [entry.text for entry in result.transcript if entry.role == "agent"] == [REPLY]
+    assert not first.interrupted
 
 
 async def test_call_through_each_cloud_llm(llm_fake: tuple[str, Any]) -> None:
