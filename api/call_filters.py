@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar.params import FromQuery
+from litestar.params import FromQuery, Parameter
 
 from api.common import MAX_FILTER_CHARS, sort_param
 from api.errors import ApiError, FieldError
@@ -19,7 +19,8 @@ from store.repositories.calls import CallRepository
 Direction = Literal["inbound", "outbound"]
 ShortFilter = Annotated[str, msgspec.Meta(max_length=40)]
 # Part of a phone number: digits, optionally after a `+` (found anywhere in either party).
-# Checked here: Litestar does not apply a constraint inside an optional query parameter.
+# Declared in the schema, and checked here: Litestar does not apply a constraint inside an
+# optional query parameter.
 NUMBER_PART = re.compile(r"^\+?[0-9]{1,20}$")
 
 
@@ -39,7 +40,7 @@ async def call_filters(
     agent_id: FromQuery[uuid.UUID | None] = None,
     outcome: FromQuery[ShortFilter | None] = None,
     id: FromQuery[uuid.UUID | None] = None,
-    number: FromQuery[str | None] = None,
+    number: Annotated[str | None, Parameter(query="number", pattern=NUMBER_PART.pattern)] = None,
     since: FromQuery[datetime | None] = None,
     until: FromQuery[datetime | None] = None,
     q: FromQuery[Annotated[str, msgspec.Meta(max_length=MAX_FILTER_CHARS)] | None] = None,

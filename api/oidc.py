@@ -6,12 +6,13 @@ audience, expiry and nonce. Every URL is checked against the SSRF guard before i
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import httpx
 import msgspec
+from authlib.deprecate import AuthlibDeprecationWarning
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import (
     BadSignatureError,
@@ -24,6 +25,12 @@ from joserfc.jwk import KeySet
 
 from api.provider_urls import check_destination
 from api.webhooks.ssrf import BlockedDestination
+
+# Authlib 1.9 warns at import that it will move to the `httpx2` package; until it does, the
+# `httpx` client is the supported one, and the warning would open every server's log.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 SCOPE = "openid email profile"
 # An identity provider slower than this is taken for down.

@@ -29,7 +29,10 @@ def _declared(app: Litestar) -> dict[int, _Declared]:
         if not isinstance(route, HTTPRoute):
             continue
         for handler, kwargs_model in route.route_handler_map.values():
-            fields = handler.parsed_fn_signature.parameters
+            # A parameter may belong to a dependency (the calls list's filters), not the handler.
+            fields = dict(handler.parsed_fn_signature.parameters)
+            for provider in handler.resolve_dependencies().values():
+                fields |= provider.parsed_fn_signature.parameters
             names = {p.field_alias: p.field_name for p in kwargs_model.expected_query_params}
             datetimes = {
                 alias
