@@ -370,6 +370,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calls/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every call the list's filters find, as CSV or JSON */
+        get: operations["exportCalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/calls/live": {
         parameters: {
             query?: never;
@@ -415,6 +432,23 @@ export interface paths {
         put?: never;
         /** Cancel a queued call or hang up a live one */
         post: operations["hangupCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{call_id}/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Follow a call in progress (server-sent events) */
+        get: operations["followCall"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -488,7 +522,7 @@ export interface paths {
         get: operations["getProvider"];
         put?: never;
         post?: never;
-        /** DeleteProvider */
+        /** Delete a provider no agent uses (409 naming the agents that do) */
         delete: operations["deleteProvider"];
         options?: never;
         head?: never;
@@ -878,6 +912,7 @@ export interface components {
             stt: components["schemas"]["ProviderChoice"];
             /** @default  */
             system_prompt: string;
+            tools?: components["schemas"]["AgentTool"][];
             tts: components["schemas"]["ProviderChoice"];
             /** @default  */
             voicemail_message: string;
@@ -919,6 +954,7 @@ export interface components {
             reload?: components["schemas"]["ReloadStatus"] | null;
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
+            tools: components["schemas"]["AgentTool"][];
             tts: components["schemas"]["ProviderChoice"];
             /** Format: date-time */
             updated_at: string;
@@ -927,6 +963,26 @@ export interface components {
             voicemail_policy: "hangup" | "leave_message";
             welcome_interruptible: boolean;
             welcome_message: string;
+        };
+        /** AgentTool */
+        AgentTool: {
+            description: string;
+            /** @default One moment while I check that. */
+            filler: string;
+            /** @default 1 */
+            filler_after_s: number;
+            /**
+             * @default POST
+             * @enum {string}
+             */
+            method: "GET" | "POST";
+            name: string;
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** @default 10 */
+            timeout_s: number;
+            url: string;
         };
         /** AgentUpdate */
         AgentUpdate: {
@@ -942,6 +998,7 @@ export interface components {
             recording_retention_days?: number;
             stt?: components["schemas"]["ProviderChoice"];
             system_prompt?: string;
+            tools?: components["schemas"]["AgentTool"][];
             tts?: components["schemas"]["ProviderChoice"];
             voicemail_message?: string;
             voicemail_policy?: "hangup" | "leave_message";
@@ -1052,6 +1109,8 @@ export interface components {
             from_number: string;
             /** Format: uuid */
             id: string;
+            /** @default false */
+            live: boolean;
             outcome: string | null;
             provider_usage: {
                 [key: string]: unknown;
@@ -3468,19 +3527,21 @@ export interface operations {
     listCalls: {
         parameters: {
             query?: {
-                /** @description Page size. */
-                limit?: number;
-                /** @description Rows to skip. */
-                offset?: number;
                 status?: string | null;
                 direction?: "inbound" | "outbound" | null;
                 agent_id?: string | null;
                 outcome?: string | null;
+                id?: string | null;
+                number?: string | null;
                 since?: string | null;
                 until?: string | null;
                 q?: string | null;
                 /** @description Column to sort by, `-` for descending: -created_at, -duration_ms, -ended_at, -started_at, -status, created_at, duration_ms, ended_at, started_at, status. */
                 sort?: string;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -3651,6 +3712,86 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportCalls: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                direction?: "inbound" | "outbound" | null;
+                agent_id?: string | null;
+                outcome?: string | null;
+                id?: string | null;
+                number?: string | null;
+                since?: string | null;
+                until?: string | null;
+                q?: string | null;
+                /** @description Column to sort by, `-` for descending: -created_at, -duration_ms, -ended_at, -started_at, -status, created_at, duration_ms, ended_at, started_at, status. */
+                sort?: string;
+                format?: "csv" | "json";
+                transcripts?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stream Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>[];
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3862,6 +4003,79 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    followCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4394,6 +4608,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
