@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { Badge, Button, Card, Group, Modal, Table, Text, Tooltip } from "@mantine/core";
+import { Badge, Button, Card, Group, Modal, Table, Text } from "@mantine/core";
 import { IconPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
@@ -11,7 +11,8 @@ import { Pager } from "../components/Pager";
 import { TrunkForm, type TrunkBody } from "../components/TrunkForm";
 import { TrunkLiveStatus } from "../components/TrunkLiveStatus";
 import { TwilioSection } from "../components/TwilioSection";
-import { notifyFailed, notifySaved } from "../lib/forms";
+import { notifyFailed } from "../lib/forms";
+import { notifySavedWithReload, savedNotice } from "../lib/reload";
 import { useAllAgents } from "../lib/queries";
 import { EditDeleteActions } from "../components/RowActions";
 
@@ -23,10 +24,12 @@ type Reload = Schemas["ReloadStatus"];
 
 function ReloadBadge({ reload }: { reload: Reload | null | undefined }) {
   if (!reload) return <Text span size="sm" c="dimmed">—</Text>;
+  if (reload.ok) return <Badge color="green" variant="light">Applied</Badge>;
   return (
-    <Tooltip label={reload.reason ?? reload.outcome} disabled={!reload.reason}>
-      <Badge color={reload.ok ? "green" : "orange"} variant="light">{reload.ok ? "Applied" : reload.outcome}</Badge>
-    </Tooltip>
+    <>
+      <Badge color="orange" variant="light">Not in use</Badge>
+      <Text size="xs" c="orange" maw={260}>{savedNotice("", reload).message}</Text>
+    </>
   );
 }
 
@@ -48,7 +51,7 @@ export function TrunksPage() {
     mutationFn: (id: string) => unwrap(api.DELETE("/api/v1/sip-trunks/{trunk_id}", { params: { path: { trunk_id: id } } })),
     onSuccess: (result) => {
       void refresh();
-      notifySaved(result.reload && !result.reload.ok ? `Trunk deleted; Asterisk not updated: ${result.reload.reason ?? result.reload.outcome}` : "Trunk deleted");
+      notifySavedWithReload("Trunk deleted", result.reload);
     },
     onError: notifyFailed,
   });
@@ -59,7 +62,7 @@ export function TrunksPage() {
       : await unwrap(api.POST("/api/v1/sip-trunks", { body }));
     setReloads((r) => ({ ...r, [saved.id]: saved.reload }));
     await refresh();
-    notifySaved(editing === "new" ? "Trunk created" : "Trunk saved");
+    notifySavedWithReload(editing === "new" ? "Trunk created" : "Trunk saved", saved.reload);
     setEditing(null);
   };
   const agentName = new Map((agents.data?.items ?? []).map((a) => [a.id, a.name]));
