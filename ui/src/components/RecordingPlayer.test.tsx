@@ -19,6 +19,14 @@ describe("RecordingPlayer", () => {
     expect(seen).toEqual(["/api/v1/calls/c1/recording Bearer tok"]);
   });
 
+  it("says no audio was recorded for an empty recording instead of a dead 0:00 player", async () => {
+    vi.stubGlobal("fetch", async () => new Response(new Uint8Array([]), { status: 200, headers: { "content-type": "audio/wav" } }));
+    vi.stubGlobal("URL", Object.assign(URL, { createObjectURL: () => "blob:recording-0", revokeObjectURL: () => {} }));
+    renderWithApp(<RecordingPlayer url="/api/v1/calls/c1/recording" />);
+    expect(await screen.findByRole("alert")).toHaveTextContent("No audio recorded");
+    expect(screen.queryByLabelText("Call recording")).toBeNull();
+  });
+
   it("says why there is nothing to play", async () => {
     vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ title: "Not Found", status: 404, detail: "recordings are not available on this deployment" }),
       { status: 404, headers: { "content-type": "application/problem+json" } }));

@@ -8,12 +8,16 @@ import { ErrorState, Loading } from "./PageState";
 
 export function RecordingPlayer({ url }: { url: string }) {
   const blob = useQuery({ queryKey: ["recording", url], queryFn: () => fetchBlobUrl(url), staleTime: Infinity, retry: false });
-  useEffect(() => () => { if (blob.data) URL.revokeObjectURL(blob.data); }, [blob.data]);
+  useEffect(() => () => { if (blob.data) URL.revokeObjectURL(blob.data.url); }, [blob.data]);
   if (blob.isPending) return <Loading what="the recording" />;
   if (blob.error instanceof ApiProblem && blob.error.status === 404) {
     // Expired by the retention policy, deleted, or not served by this deployment.
     return <Alert color="gray" title="Recording unavailable" role="alert">{blob.error.message}</Alert>;
   }
   if (blob.error) return <ErrorState error={blob.error} />;
-  return <audio controls src={blob.data} style={{ width: "100%" }} aria-label="Call recording" />;
+  if (blob.data.bytes === 0) {
+    // A call that ended before any media was written: a player would show a dead 0:00.
+    return <Alert color="gray" title="No audio recorded" role="alert">The call ended before any sound reached the recorder.</Alert>;
+  }
+  return <audio controls src={blob.data.url} style={{ width: "100%" }} aria-label="Call recording" />;
 }
