@@ -733,6 +733,7 @@ export interface components {
             /** Format: date-time */
             until: string;
             usage: components["schemas"]["ProviderUsageTotal"][];
+            without_outcome: components["schemas"]["StatusCount"][];
         };
         /** ApiKeyCreate */
         ApiKeyCreate: {
@@ -1123,6 +1124,11 @@ export interface components {
             latency_ms: components["schemas"]["Percentiles"];
             stage: string;
             vendor: string;
+        };
+        /** StatusCount */
+        StatusCount: {
+            calls: number;
+            status: string;
         };
         /** SttEventOut */
         SttEventOut: {
