@@ -305,13 +305,13 @@ test.describe("admin UI", () => {
 
 
     await page.getByRole("link", { name: "Audit log" }).click();
-    await expect(page.getByRole("row", { name: /create sip_trunk/ })).toBeVisible();
+    await expect(page.getByRole("row", { name: /Created SIP trunk/ })).toBeVisible();
     // Typed into quickly, as a person does: every letter filters, the page stays.
     await page.getByLabel("Actor").pressSequentially(email, { delay: 40 });
     await page.getByLabel("Action").pressSequentially("create", { delay: 300 });
     await expect(page.getByLabel("Action")).toHaveValue("create");
     await page.getByLabel("Action").fill("");
-    await expect(page.getByRole("row", { name: /create sip_trunk/ })).toBeVisible();
+    await expect(page.getByRole("row", { name: /Created SIP trunk/ })).toBeVisible();
     await expect(page.getByRole("alert")).toHaveCount(0);
     await shot(page, "17-audit-log");
 
