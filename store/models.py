@@ -172,6 +172,8 @@ class WebhookDelivery(msgspec.Struct, kw_only=True):
     delivered_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Where the last attempt was sent (the webhook's URL then); None before any attempt.
+    last_url: str | None = None
 
 
 class ApiKey(msgspec.Struct, kw_only=True):

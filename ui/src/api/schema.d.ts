@@ -935,6 +935,7 @@ export interface components {
             id: string;
             last_error: string | null;
             last_status_code: number | null;
+            last_url: string | null;
             /** Format: date-time */
             next_attempt_at: string;
             payload: {
