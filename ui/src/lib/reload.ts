@@ -24,6 +24,10 @@ export function savedNotice(what: string, reload: Reload | null | undefined): { 
   };
 }
 
+// Long enough to read a cause and a next step; the trunk list keeps showing it afterwards.
+const WARNING_MS = 12_000;
+
 export function notifySavedWithReload(what: string, reload: Reload | null | undefined): void {
-  notifications.show({ ...savedNotice(what, reload), autoClose: reload && !reload.ok ? false : undefined });
+  const warning = reload ? !reload.ok : false;
+  notifications.show({ ...savedNotice(what, reload), autoClose: warning ? WARNING_MS : undefined, closeButtonProps: { "aria-label": "Dismiss" } });
 }
