@@ -38,6 +38,10 @@ class ProviderCredential(msgspec.Struct, kw_only=True):
     options: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    # The last credential check (POST .../test); None until one ran.
+    last_test_ok: bool | None = None
+    last_test_at: datetime | None = None
+    last_test_message: str | None = None
 
 
 class Agent(msgspec.Struct, kw_only=True):

@@ -141,6 +141,12 @@ async def test_credential_check_against_the_vendor(
     assert bad.status_code == 422
     assert bad.json()["detail"].startswith("deepgram")
     assert [r.path for r in fake.requests] == ["/v1/projects", "/v1/projects"]
+    # Each result is kept on the provider, for the list and the health panel.
+    listed = await private_client.get("/api/v1/providers?kind=tts", headers=tenant.viewer)
+    kept = {p["id"]: p["last_test"] for p in listed.json()["items"]}
+    assert kept[ids["good"]]["ok"] is True
+    assert kept[ids["bad"]]["ok"] is False
+    assert kept[ids["bad"]]["message"] == bad.json()["detail"]
 
 
 async def test_offline_vendor_check_passes(client: httpx.AsyncClient, tenant: TenantHandle) -> None:

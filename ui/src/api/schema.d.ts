@@ -1087,6 +1087,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             kind: components["schemas"]["ProviderKind"];
+            last_test?: components["schemas"]["ProviderTestResult"] | null;
             model: string | null;
             name: string;
             options: {
@@ -1095,6 +1096,13 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             vendor: string;
+        };
+        /** ProviderTestResult */
+        ProviderTestResult: {
+            /** Format: date-time */
+            at: string;
+            message: string | null;
+            ok: boolean;
         };
         /** ProviderUpdate */
         ProviderUpdate: {

@@ -5,7 +5,8 @@ import { Anchor, Badge, Card, Group, SimpleGrid, Text, Title } from "@mantine/co
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { api, type Schemas } from "../api/client";
-import { label } from "../lib/format";
+import { formatDateTime, label } from "../lib/format";
+import { useAllProviders } from "../lib/queries";
 
 // Health changes rarely and matters when it does; a glance every half minute is enough.
 const HEALTH_REFRESH_MS = 30_000;
@@ -36,6 +37,22 @@ function useHealth() {
     },
     refetchInterval: HEALTH_REFRESH_MS,
   });
+}
+
+/** Each stored provider's last credential check, kept by the API; untested ones are left out. */
+function ProviderChecks() {
+  const providers = useAllProviders();
+  const tested = (providers.data?.items ?? []).filter((p) => p.last_test);
+  if (tested.length === 0) return null;
+  return (
+    <Group gap="md" mt="sm" aria-label="Provider checks">
+      {tested.map((p) => (
+        <Item key={p.id} name={p.name} ok={p.last_test!.ok}>
+          {p.last_test!.ok ? "Credential works" : p.last_test!.message ?? "Refused"} <Text span size="xs" c="dimmed">({formatDateTime(p.last_test!.at)})</Text>
+        </Item>
+      ))}
+    </Group>
+  );
 }
 
 function text(value: unknown): string {
@@ -71,6 +88,7 @@ export function HealthPanel() {
       {others.length > 0 && (
         <Text size="xs" c="dimmed" mt="sm">{others.map(([key, value]) => `${label(key)}: ${text(value)}`).join(" · ")}</Text>
       )}
+      <ProviderChecks />
       <Text size="xs" mt="sm"><Anchor component={Link} to="/sip-trunks">Trunk registrations</Anchor> are on the SIP trunks page, live from Asterisk.</Text>
     </Card>
   );
