@@ -353,6 +353,19 @@ test.describe("admin UI", () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await shot(page, "21b-agent-form-mobile");
+    // A wide table scrolls sideways, its row actions stay on screen.
+    await page.goto("/sip-trunks");
+    await expect(page.getByRole("button", { name: "Edit carrier-main" })).toBeInViewport({ ratio: 1 });
+    await shot(page, "21c-trunks-mobile", { fullPage: false });
+    // The outcomes donut fits its card.
+    await page.goto("/");
+    const outcomes = page.getByRole("img", { name: /^Outcomes:/ });
+    await expect(outcomes.locator(".recharts-pie")).toBeVisible();
+    const [pie, drawing] = await Promise.all([outcomes.locator(".recharts-pie").boundingBox(), outcomes.locator("svg.recharts-surface").boundingBox()]);
+    for (const [inner, outer] of [[pie!.x, drawing!.x], [pie!.y, drawing!.y]] as const) expect(inner).toBeGreaterThanOrEqual(outer);
+    expect(pie!.x + pie!.width).toBeLessThanOrEqual(drawing!.x + drawing!.width);
+    expect(pie!.y + pie!.height).toBeLessThanOrEqual(drawing!.y + drawing!.height);
+    await shot(page, "21d-dashboard-mobile");
   });
 
   test("follows the system's dark mode, and a toggle overrides it", async () => {

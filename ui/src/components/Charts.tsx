@@ -54,7 +54,7 @@ export function OutcomesChart({ outcomes, withoutOutcome }: { outcomes: Analytic
     <div role="img" aria-label={`Outcomes: ${data.map((d) => `${d.name} ${d.value}`).join(", ")}`}>
       <ResponsiveContainer width="100%" height={260}>
         <PieChart>
-          <Pie isAnimationActive={false} data={data} dataKey="value" nameKey="name" innerRadius={55} outerRadius={90} paddingAngle={2}>
+          <Pie isAnimationActive={false} data={data} dataKey="value" nameKey="name" innerRadius="45%" outerRadius="70%" paddingAngle={2}>
             {data.map((_, i) => <Cell key={i} fill={PALETTE[i % PALETTE.length]} />)}
           </Pie>
           <Tooltip />

@@ -86,7 +86,7 @@ export function TrunksPage() {
                     <Table.Tr>
                       <Table.Th>Name</Table.Th><Table.Th>Kind</Table.Th><Table.Th>Host</Table.Th><Table.Th>Codecs</Table.Th>
                       <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Live status</Table.Th><Table.Th>Provisioning</Table.Th>
-                      <Table.Th><span className="sr-only">Actions</span></Table.Th>
+                      <Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th>
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
@@ -103,7 +103,7 @@ export function TrunksPage() {
                         </Table.Td>
                         <Table.Td><TrunkLiveStatus trunkId={t.id} /></Table.Td>
                         <Table.Td><ReloadBadge reload={reloads[t.id] ?? t.reload} /></Table.Td>
-                        <Table.Td>
+                        <Table.Td className="row-actions">
                           {canEdit && (
                             <Group gap={4} wrap="nowrap" justify="flex-end">
                               <EditDeleteActions name={t.name} title={`Delete ${t.name}?`}

@@ -139,7 +139,7 @@ export function WebhooksPage() {
           {(page) => page.items.length === 0 ? <EmptyState title="No webhooks yet">Add one to be told when calls start, end or fail.</EmptyState> : (
             <Table.ScrollContainer minWidth={760}>
               <Table striped highlightOnHover>
-                <Table.Thead><Table.Tr><Table.Th>URL</Table.Th><Table.Th>Events</Table.Th><Table.Th>Active</Table.Th><Table.Th>Created</Table.Th><Table.Th><span className="sr-only">Actions</span></Table.Th></Table.Tr></Table.Thead>
+                <Table.Thead><Table.Tr><Table.Th>URL</Table.Th><Table.Th>Events</Table.Th><Table.Th>Active</Table.Th><Table.Th>Created</Table.Th><Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th></Table.Tr></Table.Thead>
                 <Table.Tbody>
                   {page.items.map((w) => (
                     <Table.Tr key={w.id}>
@@ -147,7 +147,7 @@ export function WebhooksPage() {
                       <Table.Td><Group gap={4}>{w.events.map((e) => <Badge key={e} variant="light" size="sm">{e}</Badge>)}</Group></Table.Td>
                       <Table.Td>{w.active ? <Badge color="green">Active</Badge> : <Badge color="gray">Paused</Badge>}</Table.Td>
                       <Table.Td>{formatDateTime(w.created_at)}</Table.Td>
-                      <Table.Td>
+                      <Table.Td className="row-actions">
                         <Group gap={4} wrap="nowrap" justify="flex-end">
                           <Button size="compact-xs" variant="light" leftSection={<IconList size={14} />} onClick={() => setViewing(w)}>Deliveries</Button>
                           {canEdit && <>
