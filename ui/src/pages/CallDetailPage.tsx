@@ -17,6 +17,7 @@ import { formatDateTime, formatMs, formatOffset, label } from "../lib/format";
 import { notifyFailed, notifySaved } from "../lib/forms";
 import { useElapsedMs, useLiveCall } from "../lib/liveCall";
 import { useAgentNames } from "../lib/queries";
+import { FailureText } from "../components/FailureText";
 
 // A queued call has no live state to follow until the dispatcher dials it; ask again this often.
 const QUEUED_REFRESH_MS = 3_000;
@@ -92,7 +93,7 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
           <Fact name="Answered">{formatDateTime(call.answered_at)}</Fact>
           <Fact name="Ended">{formatDateTime(call.ended_at)}</Fact>
           <Fact name="Turns">{turns.length}</Fact>
-          {call.error_reason && <Fact name="Error"><Text c="red" size="sm">{call.error_reason}</Text></Fact>}
+          {call.error_reason && <Fact name="Error"><FailureText reason={call.error_reason} /></Fact>}
         </SimpleGrid>
         {live && canEdit && (
           <Group mt="md">

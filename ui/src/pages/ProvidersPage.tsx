@@ -10,6 +10,7 @@ import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { ProviderForm, type ProviderBody } from "../components/ProviderForm";
 import { formatDateTime } from "../lib/format";
+import { FailureText } from "../components/FailureText";
 import { notifyRefused, notifySaved } from "../lib/forms";
 import { useCatalog } from "../lib/queries";
 import { EditDeleteActions } from "../components/RowActions";
@@ -97,7 +98,7 @@ export function ProvidersPage() {
                               </Button>
                               {check && <Badge color={check.ok ? "green" : "red"} title={check.message}>{check.ok ? "OK" : "Failed"}</Badge>}
                             </Group>
-                            {check && !check.ok && <Text size="xs" c="red" maw={260}>{check.message}</Text>}
+                            {check && !check.ok && <FailureText reason={check.message} size="xs" maw={260} />}
                             {!checks[p.id] && p.last_test && <Text size="xs" c="dimmed">tested {formatDateTime(p.last_test.at)}</Text>}
                           </Table.Td>
                           <Table.Td className="row-actions">
