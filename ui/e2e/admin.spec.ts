@@ -361,7 +361,7 @@ test.describe("admin UI", () => {
     await page.goto("/");
     const outcomes = page.getByRole("img", { name: /^Outcomes:/ });
     await expect(outcomes.locator(".recharts-pie")).toBeVisible();
-    const [pie, drawing] = await Promise.all([outcomes.locator(".recharts-pie").boundingBox(), outcomes.locator("svg.recharts-surface").boundingBox()]);
+    const [pie, drawing] = await Promise.all([outcomes.locator(".recharts-pie").boundingBox(), outcomes.getByRole("application").boundingBox()]);
     for (const [inner, outer] of [[pie!.x, drawing!.x], [pie!.y, drawing!.y]] as const) expect(inner).toBeGreaterThanOrEqual(outer);
     expect(pie!.x + pie!.width).toBeLessThanOrEqual(drawing!.x + drawing!.width);
     expect(pie!.y + pie!.height).toBeLessThanOrEqual(drawing!.y + drawing!.height);
