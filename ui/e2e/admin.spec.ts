@@ -140,7 +140,7 @@ test.describe("admin UI", () => {
     await dialog.getByLabel("DID").fill("+4930555000");
     await dialog.getByRole("button", { name: "Create trunk" }).click();
     await expect(dialog).toBeHidden();
-    const row = page.getByRole("row", { name: /carrier-main/ });
+    const row = page.getByRole("row", { name: /^carrier-main/ });
     await expect(row).toContainText("udp://sip.carrier.example:5060");
     await expect(row).toContainText("+4930555000 → Reception");
     await shot(page, "06-trunks");
@@ -396,7 +396,7 @@ test.describe("admin UI", () => {
     await expect(page.getByRole("textbox", { name: "Name", exact: true })).toBeDisabled();
     await expect(page.getByRole("button", { name: "Save agent" })).toHaveCount(0);
     await page.getByRole("link", { name: "SIP trunks" }).click();
-    await expect(page.getByRole("row", { name: /carrier-main/ })).toBeVisible();
+    await expect(page.getByRole("row", { name: /^carrier-main/ })).toBeVisible();
     await expect(page.getByRole("button", { name: "New trunk" })).toHaveCount(0);
     await shot(page, "22-viewer-trunks");
   });

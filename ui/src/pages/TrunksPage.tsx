@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { Fragment, useState } from "react";
 import { Badge, Button, Card, Group, Modal, Table, Text } from "@mantine/core";
 import { IconPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -25,12 +25,7 @@ type Reload = Schemas["ReloadStatus"];
 function ReloadBadge({ reload }: { reload: Reload | null | undefined }) {
   if (!reload) return <Text span size="sm" c="dimmed">—</Text>;
   if (reload.ok) return <Badge color="green" variant="light">Applied</Badge>;
-  return (
-    <>
-      <Badge color="orange" variant="light">Not in use</Badge>
-      <Text size="xs" c="orange" maw={260}>{savedNotice("", reload).message}</Text>
-    </>
-  );
+  return <Badge color="orange" variant="light">Not in use</Badge>;
 }
 
 export function TrunksPage() {
@@ -90,8 +85,8 @@ export function TrunksPage() {
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
-                    {page.items.map((t) => (
-                      <Table.Tr key={t.id}>
+                    {page.items.map((t) => { const reload = reloads[t.id] ?? t.reload; return (
+                      <Fragment key={t.id}><Table.Tr>
                         <Table.Td fw={600}>{t.name}</Table.Td>
                         <Table.Td><Badge variant="light" color={t.kind === "ip" ? "grape" : "blue"}>{t.kind === "ip" ? "IP-based" : "Registration"}</Badge></Table.Td>
                         <Table.Td><Text size="sm" ff="monospace">{t.transport}://{t.host}:{t.port}</Text></Table.Td>
@@ -102,7 +97,7 @@ export function TrunksPage() {
                             t.inbound_routes.map((r) => <Text key={r.did} size="sm">{r.did} → {agentName.get(r.agent_id) ?? "unknown agent"}</Text>)}
                         </Table.Td>
                         <Table.Td><TrunkLiveStatus trunkId={t.id} /></Table.Td>
-                        <Table.Td><ReloadBadge reload={reloads[t.id] ?? t.reload} /></Table.Td>
+                        <Table.Td><ReloadBadge reload={reload} /></Table.Td>
                         <Table.Td className="row-actions">
                           {canEdit && (
                             <Group gap={4} wrap="nowrap" justify="flex-end">
@@ -113,7 +108,12 @@ export function TrunksPage() {
                           )}
                         </Table.Td>
                       </Table.Tr>
-                    ))}
+                      {reload && !reload.ok && (
+                        // The cause in words under its trunk, across the table: a narrow cell would wrap it word by word.
+                        <Table.Tr><Table.Td colSpan={9}><Text size="sm" c="orange">Not in use: {savedNotice("", reload).message}</Text></Table.Td></Table.Tr>
+                      )}
+                      </Fragment>
+                    );})}
                   </Table.Tbody>
                 </Table>
               </Table.ScrollContainer>
