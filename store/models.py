@@ -74,6 +74,10 @@ class ProviderCredential(msgspec.Struct, kw_only=True):
     options: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    # The last credential check (POST .../test); None until one ran.
+    last_test_ok: bool | None = None
+    last_test_at: datetime | None = None
+    last_test_message: str | None = None
 
 
 class Agent(msgspec.Struct, kw_only=True):
@@ -210,6 +214,8 @@ class WebhookDelivery(msgspec.Struct, kw_only=True):
     delivered_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Where the last attempt was sent (the webhook's URL then); None before any attempt.
+    last_url: str | None = None
 
 
 class ApiKey(msgspec.Struct, kw_only=True):

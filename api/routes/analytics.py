@@ -57,6 +57,13 @@ class OutcomeCount(msgspec.Struct):
     calls: int
 
 
+class StatusCount(msgspec.Struct):
+    """Calls that have no outcome (failed before an answer, still in progress), by status."""
+
+    status: str
+    calls: int
+
+
 class StageLatency(msgspec.Struct, kw_only=True):
     """Latency percentiles (ms) of one pipeline stage for one vendor (`all` for turn totals)."""
 
@@ -78,6 +85,7 @@ class Analytics(msgspec.Struct, kw_only=True):
     calls_per_day: list[DayCount]
     duration_ms: Percentiles
     outcomes: list[OutcomeCount]
+    without_outcome: list[StatusCount]
     latency: list[StageLatency]
     usage: list[ProviderUsageTotal]
 
@@ -170,9 +178,15 @@ async def get_analytics(
         *params,
         list(PERCENTILES),
     )
+    # Outcomes and statuses answer different questions; a status is never counted as an outcome.
     outcomes = await context.pool.fetch(
-        "SELECT coalesce(outcome, status) AS outcome, count(*) AS calls "
-        f"FROM calls WHERE {_SCOPE} GROUP BY 1 ORDER BY 2 DESC, 1",
+        "SELECT outcome, count(*) AS calls "
+        f"FROM calls WHERE {_SCOPE} AND outcome IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+        *params,
+    )
+    without_outcome = await context.pool.fetch(
+        "SELECT status, count(*) AS calls "
+        f"FROM calls WHERE {_SCOPE} AND outcome IS NULL GROUP BY 1 ORDER BY 2 DESC, 1",
         *params,
     )
     assert duration is not None
@@ -183,6 +197,7 @@ async def get_analytics(
         calls_per_day=[DayCount(r["day"], r["calls"], r["completed"]) for r in days],
         duration_ms=_percentiles(duration["n"], duration["p"]),
         outcomes=[OutcomeCount(r["outcome"], r["calls"]) for r in outcomes],
+        without_outcome=[StatusCount(r["status"], r["calls"]) for r in without_outcome],
         latency=await _latency(context, params),
         usage=await _usage(context, params),
     )

@@ -35,8 +35,17 @@ SecretText = Annotated[str, msgspec.Meta(min_length=1, max_length=4_096, pattern
 MASK = "****"
 
 
+class ProviderTestResult(msgspec.Struct, kw_only=True):
+    """The last credential check: `message` is the refusal's reason when `ok` is false."""
+
+    ok: bool
+    at: datetime
+    message: str | None
+
+
 class ProviderOut(msgspec.Struct, kw_only=True):
-    """A stored credential; `api_key` is masked (`****` and the last 4 characters)."""
+    """A stored credential; `api_key` is masked (`****` and the last 4 characters);
+    `last_test` is the last check of it, kept."""
 
     id: uuid.UUID
     name: str
@@ -47,6 +56,7 @@ class ProviderOut(msgspec.Struct, kw_only=True):
     options: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    last_test: ProviderTestResult | None = None
 
 
 class ProviderList(msgspec.Struct, kw_only=True):
@@ -99,6 +109,11 @@ def _out(row: ProviderCredential) -> ProviderOut:
         options=row.options,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        last_test=None
+        if row.last_test_ok is None or row.last_test_at is None
+        else ProviderTestResult(
+            ok=row.last_test_ok, at=row.last_test_at, message=row.last_test_message
+        ),
     )
 
 
@@ -283,8 +298,43 @@ async def test_provider(
     context: NamedDependency[ApiContext],
     provider_id: FromPath[uuid.UUID],
 ) -> CredentialCheck:
+    """The check's result is kept on the provider (`last_test`), refusals with their reason."""
+    try:
+        result = await _check(context, principal.tenant_id, provider_id)
+    except ApiError as exc:
+        if exc.status_code == 422:
+            await _keep_test(
+                context, principal.tenant_id, provider_id, ok=False, message=exc.detail
+            )
+        raise
+    await _keep_test(context, principal.tenant_id, provider_id, ok=True, message=None)
+    return result
+
+
+async def _keep_test(
+    context: ApiContext,
+    tenant_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    *,
+    ok: bool,
+    message: str | None,
+) -> None:
+    # Not through the repository: a check is not an edit and leaves updated_at alone.
+    await context.pool.execute(
+        "UPDATE provider_credentials SET last_test_ok = $3, last_test_at = now(), "
+        "last_test_message = $4 WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        provider_id,
+        ok,
+        message,
+    )
+
+
+async def _check(
+    context: ApiContext, tenant_id: uuid.UUID, provider_id: uuid.UUID
+) -> CredentialCheck:
     repository = ProviderCredentialRepository(context.pool, context.box)
-    row = await _get(context, principal.tenant_id, provider_id)
+    row = await _get(context, tenant_id, provider_id)
     config = ProviderConfig(
         vendor=row.vendor,
         model=row.model,

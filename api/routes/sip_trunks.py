@@ -6,6 +6,7 @@ provides it); a reload that fails is reported in the response's `reload` with it
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -37,6 +38,10 @@ Text = Annotated[str, msgspec.Meta(max_length=256)]
 # Provisioning's own limit, so the OpenAPI document promises what validation accepts.
 Password = Annotated[str, msgspec.Meta(max_length=MAX_SECRET_LENGTH)]
 MAX_TRUNK_ROUTES = 1_000
+# What the form promises a trunk name is; kept to it so names read the same in lists, logs
+# and the CLI. Names stored before the rule stay editable until they are renamed.
+TRUNK_NAME = re.compile(r"[A-Za-z0-9_-]+")
+TRUNK_NAME_RULE = "may only contain letters, digits, '-' and '_' (no spaces)"
 
 # Why a TLS trunk is refused: Asterisk would take it and fail every call on it ("Event source
 # does not exist") because the shipped pjsip.conf has no TLS transport.
@@ -131,14 +136,23 @@ class TrunkUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def _validate(
-    context: ApiContext, trunk_id: uuid.UUID, tenant_id: uuid.UUID, values: dict[str, Any]
+    context: ApiContext,
+    trunk_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    new_name: bool,
 ) -> None:
-    """422 naming every field provisioning would refuse (PROTOCOLS.md §6 whitelists). The
-    routes' numbers are put in their stored form (store.numbers) on the way."""
+    """422 naming every field provisioning would refuse (PROTOCOLS.md §6 whitelists), and a
+    `new_name` outside TRUNK_NAME. The routes' numbers are put in their stored form
+    (store.numbers) on the way."""
     fields = {k: v for k, v in values.items() if k != "inbound_routes"}
     fields["codecs"] = tuple(fields.get("codecs", ()))
     candidate = Trunk(id=str(trunk_id), tenant_id=str(tenant_id), **fields)
     errors = [FieldError(e.field, e.reason) for e in validate_trunk(candidate)]
+    named = any(e.field == "name" for e in errors)
+    if new_name and not named and not TRUNK_NAME.fullmatch(candidate.name):
+        errors.append(FieldError("name", TRUNK_NAME_RULE))
     if candidate.transport == "tls" and not context.settings.sip_tls:
         errors.append(FieldError("transport", TLS_NOT_CONFIGURED))
     routes = values.get("inbound_routes", [])
@@ -277,7 +291,7 @@ async def create_trunk(
 ) -> TrunkOut:
     tenant_id, trunk_id = principal.tenant_id, uuid.uuid4()
     values: dict[str, Any] = msgspec.to_builtins(data)
-    _validate(context, trunk_id, tenant_id, values)
+    _validate(context, trunk_id, tenant_id, values, new_name=True)
     routes = values.pop("inbound_routes")
     await _check_routes(context, tenant_id, trunk_id, routes)
     repository = SipTrunkRepository(context.pool, context.box)
@@ -322,7 +336,13 @@ async def update_trunk(
     }
     merged["password"] = repository.reveal(current, "password")
     merged.update(given)
-    _validate(context, trunk_id, tenant_id, merged)
+    _validate(
+        context,
+        trunk_id,
+        tenant_id,
+        merged,
+        new_name=given.get("name", current.name) != current.name,
+    )
     routes = given.pop("inbound_routes", None)
     if routes is not None:
         await _check_routes(context, tenant_id, trunk_id, routes)

@@ -86,6 +86,8 @@ class DeliveryOut(msgspec.Struct, kw_only=True):
     next_attempt_at: datetime
     last_status_code: int | None
     last_error: str | None
+    # Where the last attempt went: the webhook's URL at that time, which may since have changed.
+    last_url: str | None
     delivered_at: datetime | None
     created_at: datetime
 

@@ -66,6 +66,8 @@ class Attempt(msgspec.Struct, frozen=True):
     retry: bool
     status_code: int | None = None
     error: str | None = None
+    # The webhook's URL at the time of the attempt; None when none was tried.
+    url: str | None = None
 
 
 class WebhookWorker:
@@ -172,6 +174,8 @@ class WebhookWorker:
             "last_status_code": attempt.status_code,
             "last_error": attempt.error,
         }
+        if attempt.url is not None:
+            values["last_url"] = attempt.url
         if attempt.delivered:
             values |= {"status": "delivered", "delivered_at": now}
         elif attempt.retry and attempts < self._max_attempts:
@@ -203,7 +207,9 @@ class WebhookWorker:
         try:
             addresses = await resolve_public(hook.url, allow_private=self._allow_private)
         except BlockedDestination as exc:
-            return Attempt(delivered=False, retry=False, error=str(exc)[:_MAX_ERROR_CHARS])
+            return Attempt(
+                delivered=False, retry=False, error=str(exc)[:_MAX_ERROR_CHARS], url=hook.url
+            )
         secret = hooks.reveal(hook, "secret") or ""
         body = msgspec.json.encode(
             WebhookEnvelope(
@@ -233,13 +239,17 @@ class WebhookWorker:
             )
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
-            return Attempt(delivered=False, retry=True, error=error)
+            return Attempt(delivered=False, retry=True, error=error, url=hook.url)
         status = response.status_code
         if 200 <= status < 300:
-            return Attempt(delivered=True, retry=False, status_code=status)
+            return Attempt(delivered=True, retry=False, status_code=status, url=hook.url)
         retry = status >= 500 or status in _RETRY_STATUSES
         return Attempt(
-            delivered=False, retry=retry, status_code=status, error=f"receiver answered {status}"
+            delivered=False,
+            retry=retry,
+            status_code=status,
+            error=f"receiver answered {status}",
+            url=hook.url,
         )
 
 

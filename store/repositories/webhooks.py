@@ -19,7 +19,15 @@ class WebhookDeliveryRepository(TenantRepository[WebhookDelivery]):
     table = "webhook_deliveries"
     row_type = WebhookDelivery
     writable = frozenset(
-        {"status", "attempts", "next_attempt_at", "last_status_code", "last_error", "delivered_at"}
+        {
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "last_url",
+            "delivered_at",
+        }
     )
     filterable = frozenset({"webhook_id", "status", "event_type", "event_id", "ordering_key"})
     sortable = frozenset({"created_at", "next_attempt_at"})

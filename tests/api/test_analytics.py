@@ -67,7 +67,8 @@ async def test_analytics_figures(
     assert body["duration_ms"]["count"] == 4
     assert body["duration_ms"]["p50"] == 25_000
     outcomes = {o["outcome"]: o["calls"] for o in body["outcomes"]}
-    assert outcomes == {"caller_hung_up": 2, "agent_ended": 2, "failed": 1}
+    assert outcomes == {"caller_hung_up": 2, "agent_ended": 2}
+    assert body["without_outcome"] == [{"status": "failed", "calls": 1}]
     latency = {(entry["stage"], entry["vendor"]): entry["latency_ms"] for entry in body["latency"]}
     assert latency[("llm_first_token", "scripted")]["p50"] == 300
     assert latency[("llm_first_token", "openai")]["p50"] == 400

@@ -145,6 +145,12 @@ async def test_credential_check_against_the_vendor(
     # The words `vocals providers check` says, and nothing of the vendor's own answer.
     assert bad.json()["detail"] == REFUSED_BY_DEEPGRAM
     assert [r.path for r in fake.requests] == ["/v1/projects", "/v1/projects"]
+    # Each result is kept on the provider, for the list and the health panel.
+    listed = await private_client.get("/api/v1/providers?kind=tts", headers=tenant.viewer)
+    kept = {p["id"]: p["last_test"] for p in listed.json()["items"]}
+    assert kept[ids["good"]]["ok"] is True
+    assert kept[ids["bad"]]["ok"] is False
+    assert kept[ids["bad"]]["message"] == bad.json()["detail"]
 
 
 async def test_offline_vendor_check_passes(client: httpx.AsyncClient, tenant: TenantHandle) -> None:

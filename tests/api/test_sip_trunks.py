@@ -120,6 +120,7 @@ async def test_failed_reload_is_reported_with_its_reason(
         ({"max_cps": 0}, 422, "max_cps"),
         ({"max_calls": 0}, 422, "max_calls"),
         ({"name": "line\nbreak"}, 422, "name"),
+        ({"name": "main carrier"}, 422, "name"),
         (
             {"inbound_routes": [{"did": "12ab", "agent_id": str(uuid.uuid4())}]},
             422,

@@ -161,6 +161,30 @@ async def test_test_button_delivers_a_signed_event(
     assert [d["event_type"] for d in deliveries.json()["items"]] == ["webhook.test"]
 
 
+async def test_each_delivery_lists_the_url_it_went_to_after_the_url_changes(
+    private_client: httpx.AsyncClient, private_tenant: TenantHandle, receiver: WebhookReceiver
+) -> None:
+    moved = WebhookReceiver()
+    await moved.start()
+    try:
+        hook = await _create_hook(private_client, private_tenant, receiver.url)
+        test = f"/api/v1/webhooks/{hook['id']}/test"
+        first = await private_client.post(test, headers=private_tenant.admin)
+        changed = await private_client.patch(
+            f"/api/v1/webhooks/{hook['id']}", json={"url": moved.url}, headers=private_tenant.admin
+        )
+        assert changed.status_code == 200, changed.text
+        second = await private_client.post(test, headers=private_tenant.admin)
+    finally:
+        await moved.stop()
+    assert (first.json()["last_url"], second.json()["last_url"]) == (receiver.url, moved.url)
+    listed = await private_client.get(
+        f"/api/v1/webhooks/{hook['id']}/deliveries", headers=private_tenant.viewer
+    )
+    urls = {d["id"]: d["last_url"] for d in listed.json()["items"]}
+    assert urls == {first.json()["id"]: receiver.url, second.json()["id"]: moved.url}
+
+
 async def test_emitted_events_are_delivered_once_with_a_valid_signature(
     private_client: httpx.AsyncClient,
     private_tenant: TenantHandle,

@@ -3,21 +3,29 @@ import "@mantine/notifications/styles.css";
 import "./index.css";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { BrowserRouter } from "react-router";
+import { RouterProvider, createBrowserRouter } from "react-router";
 import { App } from "./App";
 import { AppProviders, makeQueryClient } from "./Providers";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root");
-createRoot(root).render(
-  <StrictMode>
-    <BrowserRouter>
-      <AppProviders client={makeQueryClient()}>
+const client = makeQueryClient();
+// A data router: forms ask before unsaved edits are navigated away from (useBlocker).
+const router = createBrowserRouter([
+  {
+    path: "*",
+    element: (
+      <AppProviders client={client}>
         <ErrorBoundary resetKey="app">
           <App />
         </ErrorBoundary>
       </AppProviders>
-    </BrowserRouter>
+    ),
+  },
+]);
+createRoot(root).render(
+  <StrictMode>
+    <RouterProvider router={router} />
   </StrictMode>,
 );

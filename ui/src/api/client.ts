@@ -37,14 +37,15 @@ export const api = createClient<paths>({
 });
 api.use(auth);
 
-/** Fetch an authenticated binary resource (e.g. a recording) as an object URL. */
-export async function fetchBlobUrl(path: string): Promise<string> {
+/** Fetch an authenticated binary resource (e.g. a recording) as an object URL, with its size and type. */
+export async function fetchBlobUrl(path: string): Promise<{ url: string; bytes: number; type: string }> {
   const token = tokenStore.get();
   const response = await globalThis.fetch(new URL(path, window.location.origin), {
     headers: token ? { Authorization: `Bearer ${token}` } : {},
   });
   if (!response.ok) throw problemFrom(response, await response.json().catch(() => null));
-  return URL.createObjectURL(await response.blob());
+  const blob = await response.blob();
+  return { url: URL.createObjectURL(blob), bytes: blob.size, type: blob.type };
 }
 
 /** Download an authenticated file (an export) under the name the server gives it. */

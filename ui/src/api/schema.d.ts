@@ -1017,6 +1017,7 @@ export interface components {
             /** Format: date-time */
             until: string;
             usage: components["schemas"]["ProviderUsageTotal"][];
+            without_outcome: components["schemas"]["StatusCount"][];
         };
         /** ApiKeyCreate */
         ApiKeyCreate: {
@@ -1222,6 +1223,7 @@ export interface components {
             id: string;
             last_error: string | null;
             last_status_code: number | null;
+            last_url: string | null;
             /** Format: date-time */
             next_attempt_at: string;
             payload: {
@@ -1406,6 +1408,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             kind: components["schemas"]["ProviderKind"];
+            last_test?: components["schemas"]["ProviderTestResult"] | null;
             model: string | null;
             name: string;
             options: {
@@ -1414,6 +1417,13 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             vendor: string;
+        };
+        /** ProviderTestResult */
+        ProviderTestResult: {
+            /** Format: date-time */
+            at: string;
+            message: string | null;
+            ok: boolean;
         };
         /** ProviderUpdate */
         ProviderUpdate: {
@@ -1503,6 +1513,11 @@ export interface components {
             latency_ms: components["schemas"]["Percentiles"];
             stage: string;
             vendor: string;
+        };
+        /** StatusCount */
+        StatusCount: {
+            calls: number;
+            status: string;
         };
         /** SttEventOut */
         SttEventOut: {

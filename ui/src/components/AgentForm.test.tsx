@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Schemas } from "../api/client";
 import { ApiProblem } from "../api/problem";
 import { catalog, openaiProvider } from "../test/fixtures";
+import { Link, useLocation } from "react-router";
 import { renderWithApp } from "../test/render";
 import { AgentForm } from "./AgentForm";
 
@@ -20,7 +21,42 @@ async function pick(group: HTMLElement, label: string, option: RegExp) {
   await user.click(await screen.findByRole("option", { name: option }));
 }
 
+function Where() {
+  return <p aria-label="Location">{useLocation().pathname}</p>;
+}
+
 describe("AgentForm", () => {
+  function renderAt(onSubmit: () => Promise<unknown>) {
+    renderWithApp(<><Where /><Link to="/calls">Calls</Link>
+      <AgentForm agent={stored} vendors={catalog.vendors} providers={[openaiProvider]} onSubmit={onSubmit} /></>, { route: "/agents/a" });
+  }
+
+  it("asks before edits are lost to a move to another page", async () => {
+    renderAt(vi.fn());
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "Name" }), " desk");
+    await user.click(screen.getByRole("link", { name: "Calls" }));
+    expect(await screen.findByRole("dialog", { name: "Leave without saving?" })).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Keep editing" }));
+    expect(screen.getByLabelText("Location")).toHaveTextContent("/agents/a");
+    expect(screen.getByRole("textbox", { name: "Name" })).toHaveValue("Reception desk");
+    await user.click(screen.getByRole("link", { name: "Calls" }));
+    await user.click(await screen.findByRole("button", { name: "Discard changes" }));
+    await waitFor(() => expect(screen.getByLabelText("Location")).toHaveTextContent("/calls"));
+  });
+
+  it("lets an untouched or saved form go without asking", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderAt(onSubmit);
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "Name" }), " desk");
+    await user.click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
+    await user.click(screen.getByRole("link", { name: "Calls" }));
+    expect(screen.getByLabelText("Location")).toHaveTextContent("/calls");
+    expect(screen.queryByRole("dialog")).toBeNull();
+  });
+
   it("builds every field of a new agent from the catalog's vendors and the stored providers", async () => {
     const onSubmit = vi.fn().mockResolvedValue(undefined);
     renderWithApp(<AgentForm vendors={catalog.vendors} providers={[openaiProvider]} onSubmit={onSubmit} />);

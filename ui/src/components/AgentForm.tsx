@@ -1,5 +1,5 @@
 /** Every field of an agent. Submits the full agent; API refusals land under their fields. */
-import { useState } from "react";
+import { useCallback, useRef, useState } from "react";
 import {
   Alert, Button, Fieldset, Group, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch,
   TagsInput, Text, TextInput, Textarea,
@@ -7,6 +7,7 @@ import {
 import { useForm } from "@mantine/form";
 import type { Schemas } from "../api/client";
 import { applyProblem, focusFirstError } from "../lib/forms";
+import { UnsavedChangesPrompt } from "../lib/unsaved";
 import type { Vendor } from "../lib/queries";
 import { ProviderChoiceFields, type Choice } from "./ProviderChoiceFields";
 
@@ -90,17 +91,25 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
     .map(([path, reason]) => `${form.values.inbound_numbers[Number(path.split(".")[1])] ?? ""}: ${String(reason)}`);
   const transport = MEDIA_TRANSPORTS.find((t) => t.value === (form.values.media_transport ?? "default"));
 
+  // Set while a save is under way: the page may navigate once it is stored.
+  const saving = useRef(false);
+  const unsaved = useCallback(() => !readOnly && !saving.current && form.isDirty(), [readOnly, form]);
   const submit = form.onSubmit(async (values) => {
     setFormError(null);
+    saving.current = true;
     try {
       await onSubmit(values);
+      form.resetDirty(values);
     } catch (error) {
       setFormError(applyProblem(form, error));
+    } finally {
+      saving.current = false;
     }
   }, focusFirstError);
 
   return (
     <form onSubmit={submit} noValidate aria-label="Agent">
+      <UnsavedChangesPrompt unsaved={unsaved} />
       <fieldset disabled={readOnly} style={{ border: 0, padding: 0, margin: 0 }}>
         <Stack>
           {formError && <Alert color="red" role="alert" title="Not saved">{formError}</Alert>}

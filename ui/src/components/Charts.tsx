@@ -39,14 +39,22 @@ export function CallsPerDayChart({ days }: { days: Analytics["calls_per_day"] })
   );
 }
 
-export function OutcomesChart({ outcomes }: { outcomes: Analytics["outcomes"] }) {
-  if (outcomes.length === 0) return <EmptyState title="No outcomes yet" />;
+/** How ended calls ended; calls without an outcome (failed, in progress) are named below it by
+ * status, never drawn as if a status were an outcome. */
+export function OutcomesChart({ outcomes, withoutOutcome }: { outcomes: Analytics["outcomes"]; withoutOutcome: Analytics["without_outcome"] }) {
+  const others = withoutOutcome.length > 0 && (
+    <Text size="sm" c="dimmed" mt="xs">
+      Without an outcome: {withoutOutcome.map((s) => `${s.calls} ${label(s.status).toLowerCase()}`).join(", ")}
+    </Text>
+  );
+  if (outcomes.length === 0) return <><EmptyState title="No outcomes yet" />{others}</>;
   const data = outcomes.map((o) => ({ name: label(o.outcome), value: o.calls }));
   return (
+    <>
     <div role="img" aria-label={`Outcomes: ${data.map((d) => `${d.name} ${d.value}`).join(", ")}`}>
       <ResponsiveContainer width="100%" height={260}>
         <PieChart>
-          <Pie isAnimationActive={false} data={data} dataKey="value" nameKey="name" innerRadius={55} outerRadius={90} paddingAngle={2}>
+          <Pie isAnimationActive={false} data={data} dataKey="value" nameKey="name" innerRadius="45%" outerRadius="70%" paddingAngle={2}>
             {data.map((_, i) => <Cell key={i} fill={PALETTE[i % PALETTE.length]} />)}
           </Pie>
           <Tooltip />
@@ -54,6 +62,8 @@ export function OutcomesChart({ outcomes }: { outcomes: Analytics["outcomes"] })
         </PieChart>
       </ResponsiveContainer>
     </div>
+    {others}
+    </>
   );
 }
 

@@ -1,5 +1,6 @@
 import { screen, within } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
 import { renderWithApp } from "../test/render";
 import { ConversationView } from "./ConversationView";
 import { transcriptOf } from "../lib/calls";
@@ -18,6 +19,13 @@ describe("ConversationView", () => {
     expect(items[1]).toHaveTextContent("Hi, I need to move my appointment");
     expect(within(items[2]!).getByText("interrupted")).toBeInTheDocument();
     expect(within(items[3]!).getByText("keypad")).toBeInTheDocument();
+  });
+
+  it("plays the recording from a line when its time is clicked", async () => {
+    const onPlayFrom = vi.fn();
+    renderWithApp(<ConversationView entries={transcriptOf([{ role: "caller", text: "Hi", at_ms: 3_100 }])} onPlayFrom={onPlayFrom} />);
+    await userEvent.setup().click(screen.getByRole("button", { name: "Play the recording from 0:03" }));
+    expect(onPlayFrom).toHaveBeenCalledWith(3_100);
   });
 
   it("drops malformed entries instead of failing", () => {

@@ -1,10 +1,11 @@
 /** The transcript as a conversation: the caller on the left, the agent on the right. */
-import { Badge, Box, Group, Paper, Stack, Text } from "@mantine/core";
+import { Badge, Box, Group, Paper, Stack, Text, UnstyledButton } from "@mantine/core";
 import { formatOffset } from "../lib/format";
 import type { TranscriptEntry } from "../lib/calls";
 import { EmptyState } from "./PageState";
 
-export function ConversationView({ entries }: { entries: TranscriptEntry[] }) {
+/** With `onPlayFrom`, each line's time is a button playing the recording from that moment. */
+export function ConversationView({ entries, onPlayFrom }: { entries: TranscriptEntry[]; onPlayFrom?: (ms: number) => void }) {
   if (entries.length === 0) return <EmptyState title="No transcript">Nobody spoke on this call, or it was not answered.</EmptyState>;
   return (
     <Stack gap="sm" component="ol" aria-label="Transcript" style={{ listStyle: "none", padding: 0, margin: 0 }}>
@@ -23,7 +24,12 @@ export function ConversationView({ entries }: { entries: TranscriptEntry[] }) {
             >
               <Group gap={6} mb={4} justify={agent ? "flex-end" : "flex-start"}>
                 <Text size="xs" fw={700} c={agent ? "var(--mantine-color-indigo-light-color)" : undefined}>{agent ? "Agent" : "Caller"}</Text>
-                <Text size="xs" c="dimmed">{formatOffset(entry.at_ms)}</Text>
+                {onPlayFrom ? (
+                  <UnstyledButton onClick={() => onPlayFrom(entry.at_ms)} aria-label={`Play the recording from ${formatOffset(entry.at_ms)}`}
+                    title="Play the recording from here" fz="xs" c="blue" td="underline">
+                    ▶ {formatOffset(entry.at_ms)}
+                  </UnstyledButton>
+                ) : <Text size="xs" c="dimmed">{formatOffset(entry.at_ms)}</Text>}
                 {entry.dtmf && <Badge size="xs" variant="outline">keypad</Badge>}
                 {entry.interrupted && <Badge size="xs" color="orange" variant="light">interrupted</Badge>}
               </Group>

@@ -25,6 +25,17 @@ describe("TrunkForm", () => {
     expect(screen.getByRole("alert")).toHaveTextContent("Please correct the highlighted fields.");
   });
 
+  it("refuses a name with a space as its hint says, before asking the API", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderWithApp(<TrunkForm agents={agents} onSubmit={onSubmit} onCancel={() => {}} />);
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "Name" }), "main carrier");
+    await user.type(screen.getByRole("textbox", { name: "Host" }), "sip.example.com");
+    await user.click(screen.getByRole("button", { name: "Create trunk" }));
+    await waitFor(() => expect(screen.getByRole("textbox", { name: "Name" })).toHaveAccessibleDescription(/no spaces/));
+    expect(onSubmit).not.toHaveBeenCalled();
+  });
+
   it("sends the trunk as the API names it, the password only when typed", async () => {
     const onSubmit = vi.fn().mockResolvedValue(undefined);
     renderWithApp(<TrunkForm agents={agents} onSubmit={onSubmit} onCancel={() => {}}

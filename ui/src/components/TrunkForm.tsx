@@ -12,6 +12,8 @@ import { applyProblem, focusFirstError, orNull } from "../lib/forms";
 
 export type TrunkBody = Schemas["TrunkCreate"];
 type Codec = NonNullable<TrunkBody["codecs"]>[number];
+// The API's rule for trunk names (api/routes/sip_trunks.py TRUNK_NAME).
+const TRUNK_NAME = /^[A-Za-z0-9_-]+$/;
 
 interface Values {
   name: string;
@@ -62,7 +64,12 @@ export function TrunkForm({ trunk, agents, onSubmit, onCancel }: {
       inbound_routes: trunk?.inbound_routes ?? [],
     },
     validate: {
-      name: (v) => (v.trim() ? null : "Give the trunk a name"),
+      name: (v) => {
+        if (!v.trim()) return "Give the trunk a name";
+        // A name stored before the API's rule (TRUNK_NAME) stays until it is changed.
+        if (v.trim() !== trunk?.name && !TRUNK_NAME.test(v.trim())) return "Use only letters, digits, - and _ (no spaces)";
+        return null;
+      },
       host: (v) => (v.trim() ? null : "Enter the provider's host name or IP address"),
       codecs: (v) => (v.length ? null : "Choose at least one codec"),
     },

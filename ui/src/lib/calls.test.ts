@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { callBadge, parseCallSearch } from "./calls";
+import { callBadge, parseCallSearch, recordingFileName } from "./calls";
 import { parseSse } from "./liveCall";
 
 describe("calls", () => {
+  it("names a recording's download after the call: when it began (UTC) and both parties", () => {
+    const call = { id: "c1", from_number: "+15551230000", to_number: "+1 (555) 765-0000", started_at: "2026-12-05T07:12:30Z", created_at: "2026-12-05T07:20:00Z" };
+    expect(recordingFileName(call, "audio/flac")).toBe("call-2026-12-05-0712-+15551230000-to-+15557650000.flac");
+    expect(recordingFileName({ ...call, started_at: null }, "audio/wav")).toBe("call-2026-12-05-0720-+15551230000-to-+15557650000.wav");
+  });
+
   it("reads the search box as a call id or part of a number, as typed", () => {
     expect(parseCallSearch("")).toEqual({});
     expect(parseCallSearch(" +49 (30) 123-456 ")).toEqual({ number: "+4930123456" });

@@ -80,3 +80,13 @@ export function turnsOf(raw: unknown[]): TurnMetrics[] {
 export function eventsOf(raw: unknown[]): CallEvent[] {
   return raw.filter((e): e is CallEvent => isRecord(e) && typeof e.kind === "string" && typeof e.at_ms === "number");
 }
+
+/** A recording's file name that says which call it is: `call-2026-12-05-0712-+15551230000-to-+15557650000.flac`
+ * (the start in UTC, both parties, the extension of the served type). */
+export function recordingFileName(call: { id: string; from_number: string; to_number: string; started_at?: string | null; created_at: string }, type: string): string {
+  const start = new Date(call.started_at ?? call.created_at).toISOString();
+  const when = `${start.slice(0, 10)}-${start.slice(11, 13)}${start.slice(14, 16)}`;
+  const party = (n: string) => n.replace(/[^0-9A-Za-z+]+/g, "") || "unknown";
+  const extension = type.includes("wav") ? "wav" : type.includes("flac") ? "flac" : "audio";
+  return `call-${when}-${party(call.from_number)}-to-${party(call.to_number)}.${extension}`;
+}

@@ -1,6 +1,5 @@
 import { Button, Group } from "@mantine/core";
 import { modals } from "@mantine/modals";
-import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useNavigate, useParams } from "react-router";
 import { api } from "../api/client";
@@ -11,6 +10,7 @@ import { PageHeader } from "../components/PageHeader";
 import { ErrorState, Loading } from "../components/PageState";
 import { notifyFailed, notifySaved } from "../lib/forms";
 import { useAllProviders, useCatalog } from "../lib/queries";
+import { notifySavedWithReload } from "../lib/reload";
 
 export function AgentEditPage() {
   const { agentId } = useParams();
@@ -40,11 +40,8 @@ export function AgentEditPage() {
       : await unwrap(api.POST("/api/v1/agents", { body }));
     await queryClient.invalidateQueries({ queryKey: ["agents"] });
     queryClient.setQueryData(["agent", saved.id], saved);
-    notifySaved(agentId ? "Agent saved" : "Agent created");
     // Inbound numbers live in Asterisk's dialplan too; say so when it could not be updated.
-    if (saved.reload && !saved.reload.ok) {
-      notifications.show({ color: "orange", title: "Asterisk not updated", message: saved.reload.reason ?? saved.reload.outcome });
-    }
+    notifySavedWithReload(agentId ? "Agent saved" : "Agent created", saved.reload);
     if (!agentId) navigate(`/agents/${saved.id}`, { replace: true });
   };
 

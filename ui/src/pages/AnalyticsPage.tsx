@@ -57,7 +57,7 @@ export function AnalyticsPage() {
                 <Card withBorder h="100%"><Title order={2} size="h5" mb="sm">Calls per day</Title><CallsPerDayChart days={a.calls_per_day} /></Card>
               </Grid.Col>
               <Grid.Col span={{ base: 12, lg: 4 }}>
-                <Card withBorder h="100%"><Title order={2} size="h5" mb="sm">Outcomes</Title><OutcomesChart outcomes={a.outcomes} /></Card>
+                <Card withBorder h="100%"><Title order={2} size="h5" mb="sm">Outcomes</Title><OutcomesChart outcomes={a.outcomes} withoutOutcome={a.without_outcome} /></Card>
               </Grid.Col>
               <Grid.Col span={12}>
                 <Card withBorder><Title order={2} size="h5" mb="sm">Latency percentiles per provider</Title><LatencyChart latency={a.latency} /></Card>

@@ -17,11 +17,21 @@ import { formatDateTime } from "../lib/format";
 const LIMIT = 50;
 type Role = Schemas["ApiKeyCreate"]["role"];
 
-function CreateKeyForm({ onCreated, onCancel }: { onCreated: (key: Schemas["ApiKeyCreated"]) => void; onCancel: () => void }) {
+/** A rate limit: a whole number of requests, at least one. */
+function atLeastOne(value: number | string): string | null {
+  const n = Number(value);
+  return value !== "" && Number.isInteger(n) && n >= 1 ? null : "Must be a whole number, at least 1";
+}
+
+export function CreateKeyForm({ onCreated, onCancel }: { onCreated: (key: Schemas["ApiKeyCreated"]) => void; onCancel: () => void }) {
   const [formError, setFormError] = useState<string | null>(null);
   const form = useForm({
     initialValues: { name: "", rpm: 60 as number | string, rpd: 10000 as number | string, role: "admin" as NonNullable<Role> },
-    validate: { name: (v) => (v.trim() ? null : "Name the key after who uses it") },
+    validate: {
+      name: (v) => (v.trim() ? null : "Name the key after who uses it"),
+      rpm: atLeastOne,
+      rpd: atLeastOne,
+    },
   });
   const submit = form.onSubmit(async (v) => {
     setFormError(null);
@@ -37,8 +47,9 @@ function CreateKeyForm({ onCreated, onCancel }: { onCreated: (key: Schemas["ApiK
         {formError && <Alert color="red" role="alert">{formError}</Alert>}
         <TextInput label="Name" required {...form.getInputProps("name")} />
         <SimpleGrid cols={{ base: 1, sm: 3 }}>
-          <NumberInput label="Requests per minute" min={1} {...form.getInputProps("rpm")} />
-          <NumberInput label="Requests per day" min={1} {...form.getInputProps("rpd")} />
+          {/* No clamping: a typed -5 must be refused in words, not quietly stored as 1. */}
+          <NumberInput label="Requests per minute" min={1} clampBehavior="none" allowDecimal={false} {...form.getInputProps("rpm")} />
+          <NumberInput label="Requests per day" min={1} clampBehavior="none" allowDecimal={false} {...form.getInputProps("rpd")} />
           <Select label="Role" allowDeselect={false} data={["owner", "admin", "viewer"]} {...form.getInputProps("role")} />
         </SimpleGrid>
         <Group justify="flex-end">

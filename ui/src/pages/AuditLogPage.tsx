@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { Card, Code, Grid, Spoiler, Table, Text, TextInput } from "@mantine/core";
+import { Badge, Card, Code, Grid, Spoiler, Table, Text, TextInput, Tooltip } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api } from "../api/client";
@@ -7,6 +7,7 @@ import { unwrap } from "../api/problem";
 import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
+import { auditAction, auditEntityName, auditEntityType, listsFields } from "../lib/audit";
 import { formatDateTime, fromDateInput } from "../lib/format";
 
 const LIMIT = 50;
@@ -52,7 +53,7 @@ export function AuditLogPage() {
       <Card withBorder mb="md" component="section" aria-label="Filters">
         <Grid gutter="sm">
           <Grid.Col span={{ base: 6, md: 3 }}><TextInput label="Actor" value={filters.actor} onChange={set("actor")} /></Grid.Col>
-          <Grid.Col span={{ base: 6, md: 3 }}><TextInput label="Action" placeholder="e.g. agent.update" value={filters.action} onChange={set("action")} /></Grid.Col>
+          <Grid.Col span={{ base: 6, md: 3 }}><TextInput label="Action" placeholder="e.g. update" value={filters.action} onChange={set("action")} /></Grid.Col>
           <Grid.Col span={{ base: 6, md: 2 }}><TextInput label="Entity type" value={filters.entity_type} onChange={set("entity_type")} /></Grid.Col>
           <Grid.Col span={{ base: 6, md: 2 }}><TextInput type="date" label="From" value={filters.since} onChange={set("since")} /></Grid.Col>
           <Grid.Col span={{ base: 6, md: 2 }}><TextInput type="date" label="To" value={filters.until} onChange={set("until")} /></Grid.Col>
@@ -69,9 +70,17 @@ export function AuditLogPage() {
                     <Table.Tr key={e.id}>
                       <Table.Td style={{ whiteSpace: "nowrap" }}>{formatDateTime(e.created_at)}</Table.Td>
                       <Table.Td>{e.actor}</Table.Td>
-                      <Table.Td><Code style={{ whiteSpace: "nowrap" }}>{e.action}</Code></Table.Td>
-                      <Table.Td><Text size="sm">{e.entity_type}</Text><Text size="xs" c="dimmed" ff="monospace">{e.entity_id ?? ""}</Text></Table.Td>
-                      <Table.Td maw={420}><Change before={e.before} after={e.after} /></Table.Td>
+                      <Table.Td><Badge variant="light" color={auditAction(e.action).color} title={e.action}>{auditAction(e.action).text}</Badge></Table.Td>
+                      <Table.Td>
+                        <Text size="sm">{auditEntityType(e.entity_type)}</Text>
+                        <Tooltip label={e.entity_id ?? ""} disabled={!e.entity_id}>
+                          <Text size="sm" fw={500}>{auditEntityName(e) ?? <Text span size="xs" c="dimmed" ff="monospace">{e.entity_id ?? ""}</Text>}</Text>
+                        </Tooltip>
+                      </Table.Td>
+                      <Table.Td maw={420}>
+                        {listsFields(e) ? <Change before={e.before} after={e.after} />
+                          : <Text size="sm">{auditAction(e.action).text} {auditEntityName(e) ?? "this " + auditEntityType(e.entity_type).toLowerCase()}</Text>}
+                      </Table.Td>
                     </Table.Tr>
                   ))}
                 </Table.Tbody>

@@ -2,6 +2,7 @@ import { Anchor, Badge, Button, Card, Code, Grid, Group, SimpleGrid, Stack, Tabl
 import { modals } from "@mantine/modals";
 import { IconArrowLeft, IconPhoneOff } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
@@ -11,11 +12,12 @@ import { LatencyWaterfall } from "../components/LatencyWaterfall";
 import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { RecordingPlayer } from "../components/RecordingPlayer";
-import { callBadge, eventsOf, LIVE_STATUSES, transcriptOf, turnsOf } from "../lib/calls";
+import { callBadge, eventsOf, LIVE_STATUSES, recordingFileName, transcriptOf, turnsOf } from "../lib/calls";
 import { formatDateTime, formatMs, formatOffset, label } from "../lib/format";
 import { notifyFailed, notifySaved } from "../lib/forms";
 import { useElapsedMs, useLiveCall } from "../lib/liveCall";
 import { useAgentNames } from "../lib/queries";
+import { FailureText } from "../components/FailureText";
 
 // A queued call has no live state to follow until the dispatcher dials it; ask again this often.
 const QUEUED_REFRESH_MS = 3_000;
@@ -63,6 +65,8 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
   const agentNames = useAgentNames();
   const queryClient = useQueryClient();
   const transcript = transcriptOf(call.transcript);
+  // A new object per click, so the same line clicked twice plays from it again.
+  const [seek, setSeek] = useState<{ ms: number } | null>(null);
   const turns = turnsOf(call.turns);
   const events = eventsOf(call.events);
   const live = call.live || (LIVE_STATUSES as readonly string[]).includes(call.status) || call.status === "queued";
@@ -89,7 +93,7 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
           <Fact name="Answered">{formatDateTime(call.answered_at)}</Fact>
           <Fact name="Ended">{formatDateTime(call.ended_at)}</Fact>
           <Fact name="Turns">{turns.length}</Fact>
-          {call.error_reason && <Fact name="Error"><Text c="red" size="sm">{call.error_reason}</Text></Fact>}
+          {call.error_reason && <Fact name="Error"><FailureText reason={call.error_reason} /></Fact>}
         </SimpleGrid>
         {live && canEdit && (
           <Group mt="md">
@@ -103,14 +107,14 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
       {call.recording_url && (
         <Card withBorder>
           <Title order={2} size="h5" mb="xs">Recording</Title>
-          <RecordingPlayer url={call.recording_url} />
+          <RecordingPlayer url={call.recording_url} seek={seek} fileName={(type) => recordingFileName(call, type)} />
         </Card>
       )}
       <Grid>
         <Grid.Col span={{ base: 12, lg: 6 }}>
           <Card withBorder h="100%">
             <Title order={2} size="h5" mb="sm">Conversation</Title>
-            <ConversationView entries={transcript} />
+            <ConversationView entries={transcript} onPlayFrom={call.recording_url ? (ms) => setSeek({ ms }) : undefined} />
           </Card>
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 6 }}>

@@ -64,7 +64,7 @@ export function DashboardPage() {
         {today.data && (
           <>
             <Grid.Col span={{ base: 12, lg: 5 }}>
-              <Card withBorder h="100%"><Title order={2} size="h5" mb="sm">Today's outcomes</Title><OutcomesChart outcomes={today.data.outcomes} /></Card>
+              <Card withBorder h="100%"><Title order={2} size="h5" mb="sm">Today's outcomes</Title><OutcomesChart outcomes={today.data.outcomes} withoutOutcome={today.data.without_outcome} /></Card>
             </Grid.Col>
             <Grid.Col span={{ base: 12, lg: 7 }}>
               <Card withBorder h="100%"><Title order={2} size="h5" mb="sm">Today's latency</Title><LatencyChart latency={today.data.latency} /></Card>

@@ -9,6 +9,8 @@ import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { ProviderForm, type ProviderBody } from "../components/ProviderForm";
+import { formatDateTime } from "../lib/format";
+import { FailureText } from "../components/FailureText";
 import { notifyRefused, notifySaved } from "../lib/forms";
 import { useCatalog } from "../lib/queries";
 import { EditDeleteActions } from "../components/RowActions";
@@ -73,12 +75,13 @@ export function ProvidersPage() {
                   <Table.Thead>
                     <Table.Tr>
                       <Table.Th>Name</Table.Th><Table.Th>Kind</Table.Th><Table.Th>Vendor</Table.Th><Table.Th>Model</Table.Th>
-                      <Table.Th>API key</Table.Th><Table.Th>Credential</Table.Th><Table.Th><span className="sr-only">Actions</span></Table.Th>
+                      <Table.Th>API key</Table.Th><Table.Th>Credential</Table.Th><Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th>
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
                     {page.items.map((p) => {
-                      const check = checks[p.id];
+                      // This session's check, else the last one kept on the provider.
+                      const check = checks[p.id] ?? (p.last_test ? { ok: p.last_test.ok, message: p.last_test.ok ? "Credential works" : p.last_test.message ?? "Credential refused" } : undefined);
                       return (
                         <Table.Tr key={p.id}>
                           <Table.Td fw={600}>{p.name}</Table.Td>
@@ -95,9 +98,10 @@ export function ProvidersPage() {
                               </Button>
                               {check && <Badge color={check.ok ? "green" : "red"} title={check.message}>{check.ok ? "OK" : "Failed"}</Badge>}
                             </Group>
-                            {check && !check.ok && <Text size="xs" c="red" maw={260}>{check.message}</Text>}
+                            {check && !check.ok && <FailureText reason={check.message} size="xs" maw={260} />}
+                            {!checks[p.id] && p.last_test && <Text size="xs" c="dimmed">tested {formatDateTime(p.last_test.at)}</Text>}
                           </Table.Td>
-                          <Table.Td>
+                          <Table.Td className="row-actions">
                             {canEdit && (
                               <Group gap={4} wrap="nowrap" justify="flex-end">
                                 <EditDeleteActions name={p.name} title={`Delete ${p.name}?`}

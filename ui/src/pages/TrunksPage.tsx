@@ -1,5 +1,5 @@
-import { useState } from "react";
-import { Badge, Button, Card, Group, Modal, Table, Text, Tooltip } from "@mantine/core";
+import { Fragment, useState } from "react";
+import { Badge, Button, Card, Group, Modal, Table, Text } from "@mantine/core";
 import { IconPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
@@ -11,7 +11,8 @@ import { Pager } from "../components/Pager";
 import { TrunkForm, type TrunkBody } from "../components/TrunkForm";
 import { TrunkLiveStatus } from "../components/TrunkLiveStatus";
 import { TwilioSection } from "../components/TwilioSection";
-import { notifyFailed, notifySaved } from "../lib/forms";
+import { notifyFailed } from "../lib/forms";
+import { notifySavedWithReload, savedNotice } from "../lib/reload";
 import { useAllAgents } from "../lib/queries";
 import { EditDeleteActions } from "../components/RowActions";
 
@@ -23,11 +24,8 @@ type Reload = Schemas["ReloadStatus"];
 
 function ReloadBadge({ reload }: { reload: Reload | null | undefined }) {
   if (!reload) return <Text span size="sm" c="dimmed">—</Text>;
-  return (
-    <Tooltip label={reload.reason ?? reload.outcome} disabled={!reload.reason}>
-      <Badge color={reload.ok ? "green" : "orange"} variant="light">{reload.ok ? "Applied" : reload.outcome}</Badge>
-    </Tooltip>
-  );
+  if (reload.ok) return <Badge color="green" variant="light">Applied</Badge>;
+  return <Badge color="orange" variant="light">Not in use</Badge>;
 }
 
 export function TrunksPage() {
@@ -48,7 +46,7 @@ export function TrunksPage() {
     mutationFn: (id: string) => unwrap(api.DELETE("/api/v1/sip-trunks/{trunk_id}", { params: { path: { trunk_id: id } } })),
     onSuccess: (result) => {
       void refresh();
-      notifySaved(result.reload && !result.reload.ok ? `Trunk deleted; Asterisk not updated: ${result.reload.reason ?? result.reload.outcome}` : "Trunk deleted");
+      notifySavedWithReload("Trunk deleted", result.reload);
     },
     onError: notifyFailed,
   });
@@ -59,7 +57,7 @@ export function TrunksPage() {
       : await unwrap(api.POST("/api/v1/sip-trunks", { body }));
     setReloads((r) => ({ ...r, [saved.id]: saved.reload }));
     await refresh();
-    notifySaved(editing === "new" ? "Trunk created" : "Trunk saved");
+    notifySavedWithReload(editing === "new" ? "Trunk created" : "Trunk saved", saved.reload);
     setEditing(null);
   };
   const agentName = new Map((agents.data?.items ?? []).map((a) => [a.id, a.name]));
@@ -83,12 +81,12 @@ export function TrunksPage() {
                     <Table.Tr>
                       <Table.Th>Name</Table.Th><Table.Th>Kind</Table.Th><Table.Th>Host</Table.Th><Table.Th>Codecs</Table.Th>
                       <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Live status</Table.Th><Table.Th>Provisioning</Table.Th>
-                      <Table.Th><span className="sr-only">Actions</span></Table.Th>
+                      <Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th>
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
-                    {page.items.map((t) => (
-                      <Table.Tr key={t.id}>
+                    {page.items.map((t) => { const reload = reloads[t.id] ?? t.reload; return (
+                      <Fragment key={t.id}><Table.Tr>
                         <Table.Td fw={600}>{t.name}</Table.Td>
                         <Table.Td><Badge variant="light" color={t.kind === "ip" ? "grape" : "blue"}>{t.kind === "ip" ? "IP-based" : "Registration"}</Badge></Table.Td>
                         <Table.Td><Text size="sm" ff="monospace">{t.transport}://{t.host}:{t.port}</Text></Table.Td>
@@ -99,8 +97,8 @@ export function TrunksPage() {
                             t.inbound_routes.map((r) => <Text key={r.did} size="sm">{r.did} → {agentName.get(r.agent_id) ?? "unknown agent"}</Text>)}
                         </Table.Td>
                         <Table.Td><TrunkLiveStatus trunkId={t.id} /></Table.Td>
-                        <Table.Td><ReloadBadge reload={reloads[t.id] ?? t.reload} /></Table.Td>
-                        <Table.Td>
+                        <Table.Td><ReloadBadge reload={reload} /></Table.Td>
+                        <Table.Td className="row-actions">
                           {canEdit && (
                             <Group gap={4} wrap="nowrap" justify="flex-end">
                               <EditDeleteActions name={t.name} title={`Delete ${t.name}?`}
@@ -110,7 +108,12 @@ export function TrunksPage() {
                           )}
                         </Table.Td>
                       </Table.Tr>
-                    ))}
+                      {reload && !reload.ok && (
+                        // The cause in words under its trunk, across the table: a narrow cell would wrap it word by word.
+                        <Table.Tr><Table.Td colSpan={9}><Text size="sm" c="orange">Not in use: {savedNotice("", reload).message}</Text></Table.Td></Table.Tr>
+                      )}
+                      </Fragment>
+                    );})}
                   </Table.Tbody>
                 </Table>
               </Table.ScrollContainer>

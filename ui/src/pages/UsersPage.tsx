@@ -181,7 +181,7 @@ export function UsersPage() {
           {(page) => page.items.length === 0 ? <EmptyState title="No users" /> : (
             <Table.ScrollContainer minWidth={560}>
               <Table striped>
-                <Table.Thead><Table.Tr><Table.Th>E-mail</Table.Th><Table.Th>Role</Table.Th><Table.Th>Since</Table.Th><Table.Th><span className="sr-only">Actions</span></Table.Th></Table.Tr></Table.Thead>
+                <Table.Thead><Table.Tr><Table.Th>E-mail</Table.Th><Table.Th>Role</Table.Th><Table.Th>Since</Table.Th><Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th></Table.Tr></Table.Thead>
                 <Table.Tbody>
                   {page.items.map((u) => {
                     const self = u.id === me?.user_id;
@@ -193,7 +193,7 @@ export function UsersPage() {
                             onChange={(role) => role && changeRole.mutate({ id: u.id, role: role as Role })} />
                         </Table.Td>
                         <Table.Td>{formatDateTime(u.created_at)}</Table.Td>
-                        <Table.Td>
+                        <Table.Td className="row-actions">
                           <Group gap={4} wrap="nowrap" justify="flex-end">
                           {isOwner && (
                             <Tooltip label="Set password"><ActionIcon variant="subtle" aria-label={`Set the password of ${u.email}`} onClick={() => setResetting(u)}><IconKey size={18} /></ActionIcon></Tooltip>

@@ -73,9 +73,9 @@ function Deliveries({ webhook }: { webhook: Webhook }) {
       <Select label="Status" clearable placeholder="All" value={status} onChange={(v) => setStatus(v as typeof status)} data={["pending", "delivered", "failed"]} w={200} />
       <QueryView query={query} what="deliveries">
         {(page) => page.items.length === 0 ? <EmptyState title="No deliveries yet">Send a test event to see one here.</EmptyState> : (
-          <Table.ScrollContainer minWidth={640}>
+          <Table.ScrollContainer minWidth={820}>
             <Table fz="sm" striped aria-label="Deliveries">
-              <Table.Thead><Table.Tr><Table.Th>Created</Table.Th><Table.Th>Event</Table.Th><Table.Th>Status</Table.Th><Table.Th>Attempts</Table.Th><Table.Th>Last response</Table.Th></Table.Tr></Table.Thead>
+              <Table.Thead><Table.Tr><Table.Th>Created</Table.Th><Table.Th>Event</Table.Th><Table.Th>Status</Table.Th><Table.Th>Attempts</Table.Th><Table.Th>Sent to</Table.Th><Table.Th>Last response</Table.Th></Table.Tr></Table.Thead>
               <Table.Tbody>
                 {page.items.map((d) => (
                   <Table.Tr key={d.id}>
@@ -83,6 +83,14 @@ function Deliveries({ webhook }: { webhook: Webhook }) {
                     <Table.Td><Code>{d.event_type}</Code></Table.Td>
                     <Table.Td><Badge color={d.status === "delivered" ? "green" : d.status === "failed" ? "red" : "yellow"} variant="light">{d.status}</Badge></Table.Td>
                     <Table.Td>{d.attempts}{d.status === "pending" ? ` · next ${formatDateTime(d.next_attempt_at)}` : ""}</Table.Td>
+                    <Table.Td maw={260} style={{ overflowWrap: "anywhere" }}>
+                      {d.last_url === null ? <Text span size="sm" c="dimmed">not sent yet</Text> : (
+                        <>
+                          <Text size="sm" ff="monospace">{d.last_url}</Text>
+                          {d.last_url !== webhook.url && <Badge color="gray" variant="light" size="xs">earlier URL</Badge>}
+                        </>
+                      )}
+                    </Table.Td>
                     <Table.Td>{d.last_status_code ?? "—"}{d.last_error ? <Text size="xs" c="red">{d.last_error}</Text> : null}</Table.Td>
                   </Table.Tr>
                 ))}
@@ -131,7 +139,7 @@ export function WebhooksPage() {
           {(page) => page.items.length === 0 ? <EmptyState title="No webhooks yet">Add one to be told when calls start, end or fail.</EmptyState> : (
             <Table.ScrollContainer minWidth={760}>
               <Table striped highlightOnHover>
-                <Table.Thead><Table.Tr><Table.Th>URL</Table.Th><Table.Th>Events</Table.Th><Table.Th>Active</Table.Th><Table.Th>Created</Table.Th><Table.Th><span className="sr-only">Actions</span></Table.Th></Table.Tr></Table.Thead>
+                <Table.Thead><Table.Tr><Table.Th>URL</Table.Th><Table.Th>Events</Table.Th><Table.Th>Active</Table.Th><Table.Th>Created</Table.Th><Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th></Table.Tr></Table.Thead>
                 <Table.Tbody>
                   {page.items.map((w) => (
                     <Table.Tr key={w.id}>
@@ -139,7 +147,7 @@ export function WebhooksPage() {
                       <Table.Td><Group gap={4}>{w.events.map((e) => <Badge key={e} variant="light" size="sm">{e}</Badge>)}</Group></Table.Td>
                       <Table.Td>{w.active ? <Badge color="green">Active</Badge> : <Badge color="gray">Paused</Badge>}</Table.Td>
                       <Table.Td>{formatDateTime(w.created_at)}</Table.Td>
-                      <Table.Td>
+                      <Table.Td className="row-actions">
                         <Group gap={4} wrap="nowrap" justify="flex-end">
                           <Button size="compact-xs" variant="light" leftSection={<IconList size={14} />} onClick={() => setViewing(w)}>Deliveries</Button>
                           {canEdit && <>
@@ -165,7 +173,7 @@ export function WebhooksPage() {
             onSaved={(c) => { void refresh(); if (c) setCreated(c); else { notifySaved("Webhook saved"); close(); } }} />
         )}
       </Modal>
-      <Drawer opened={viewing !== null} onClose={() => setViewing(null)} position="right" size="xl" title={viewing ? `Deliveries to ${viewing.url}` : ""}>
+      <Drawer opened={viewing !== null} onClose={() => setViewing(null)} position="right" size="xl" title={viewing ? `Deliveries of the webhook now at ${viewing.url}` : ""}>
         {viewing && <Deliveries webhook={viewing} />}
       </Drawer>
     </>

@@ -1,17 +1,17 @@
 /** Rendering a screen as the app does (theme, data cache, session, router) for tests. */
 import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
-import { MemoryRouter } from "react-router";
+import { RouterProvider, createMemoryRouter } from "react-router";
 import { AppProviders, makeQueryClient } from "../Providers";
 
 export function renderWithApp(ui: ReactElement, { route = "/" }: { route?: string | { pathname: string; state: unknown } } = {}) {
   const client = makeQueryClient();
   client.setDefaultOptions({ queries: { retry: false } });
-  return render(
-    <MemoryRouter initialEntries={[route]}>
-      <AppProviders client={client} env="test">{ui}</AppProviders>
-    </MemoryRouter>,
+  const router = createMemoryRouter(
+    [{ path: "*", element: <AppProviders client={client} env="test">{ui}</AppProviders> }],
+    { initialEntries: [route] },
   );
+  return render(<RouterProvider router={router} />);
 }
 
 /** A fake `fetch` answering by "METHOD /path" with JSON (status 200 unless given). */
