@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery, QueryParameter
 
 from api.common import MAX_FILTER_CHARS, sort_param
 from api.errors import ApiError, FieldError
@@ -40,7 +40,7 @@ async def call_filters(
     agent_id: FromQuery[uuid.UUID | None] = None,
     outcome: FromQuery[ShortFilter | None] = None,
     id: FromQuery[uuid.UUID | None] = None,
-    number: Annotated[str | None, Parameter(query="number", pattern=NUMBER_PART.pattern)] = None,
+    number: Annotated[str | None, QueryParameter(pattern=NUMBER_PART.pattern)] = None,
     since: FromQuery[datetime | None] = None,
     until: FromQuery[datetime | None] = None,
     q: FromQuery[Annotated[str, msgspec.Meta(max_length=MAX_FILTER_CHARS)] | None] = None,
