@@ -65,7 +65,10 @@ class TwilioOutbound:
         return await self._accounts.agent_number(tenant_id, agent_id)
 
     async def handles(self, job: OutboundJob) -> bool:
-        """True when the job's agent has a Twilio number (so Twilio places the call)."""
+        """True when the job's agent has a Twilio number (so Twilio places the call), unless
+        the caller chose a SIP trunk for this call: then the trunk dials it."""
+        if job.trunk_id is not None:
+            return False
         return await self.caller_id(job.tenant_id, job.agent_id) is not None
 
     async def place(self, job: OutboundJob) -> Call:

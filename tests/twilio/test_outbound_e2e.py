@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import asyncpg
+import msgspec
 from redis.asyncio import Redis
 
 from store.live_calls import LiveCallStore
@@ -156,3 +157,14 @@ async def test_agent_without_twilio_number_is_not_handled(
     assert proc.outbound is not None
     agent = await make_twilio_agent(pg_pool, proc.box, fake, provider="asterisk")
     assert not await proc.outbound.handles(_job(agent))
+
+
+async def test_a_call_given_a_sip_trunk_goes_out_on_the_trunk_not_twilio(
+    fake: FakeTwilio, proc: TwilioProcess, pg_pool: asyncpg.Pool
+) -> None:
+    """The trunk a caller chose for one call is not ignored because the agent has a Twilio
+    number."""
+    assert proc.outbound is not None
+    agent = await make_twilio_agent(pg_pool, proc.box, fake)
+    job = msgspec.structs.replace(_job(agent), trunk_id=uuid.uuid4())
+    assert not await proc.outbound.handles(job)
