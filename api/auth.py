@@ -72,6 +72,18 @@ class PendingLogin(msgspec.Struct, frozen=True):
     credential: str
 
 
+def user_principal(user: User, *, must_enrol_two_factor: bool = False) -> Principal:
+    """The principal a signed-in user acts as."""
+    role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
+    return Principal(
+        tenant_id=user.tenant_id,
+        role=role,
+        actor=user.email,
+        user_id=user.id,
+        must_enrol_two_factor=must_enrol_two_factor,
+    )
+
+
 def credential_fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()
 
@@ -165,14 +177,7 @@ async def _from_session(context: ApiContext, token: str) -> Principal:
     if user is None or credential_fingerprint(user.password_hash) != session.credential:
         await context.redis.delete(_session_key(token))
         raise _unauthorized("session ended")
-    role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
-    return Principal(
-        tenant_id=user.tenant_id,
-        role=role,
-        actor=user.email,
-        user_id=user.id,
-        must_enrol_two_factor=await must_enrol_two_factor(context, user),
-    )
+    return user_principal(user, must_enrol_two_factor=await must_enrol_two_factor(context, user))
 
 
 async def must_enrol_two_factor(context: ApiContext, user: User) -> bool:

@@ -29,6 +29,7 @@ from api.auth import (
     open_pending_login,
     open_session,
     spend_pending_login,
+    user_principal,
 )
 from api.common import audit
 from api.context import ApiContext
@@ -102,21 +103,20 @@ async def _check_password(password: str, stored: str | None) -> bool:
 async def signed_in(context: ApiContext, user: User, method: str) -> LoginResponse:
     """Open the session, start the account's attempt count over, audit the sign-in."""
     await forget_account_attempts(context, user.email)
-    role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
     session = Session(
         user_id=user.id,
         tenant_id=user.tenant_id,
         credential=credential_fingerprint(user.password_hash),
     )
     token = await open_session(context, session)
-    principal = Principal(tenant_id=user.tenant_id, role=role, actor=user.email, user_id=user.id)
+    principal = user_principal(user)
     await audit(context, principal, "sign_in", "user", user.id, after={"method": method})
     return LoginResponse(
         token=token,
         expires_in=context.settings.session_ttl_s,
         user=Me(
             tenant_id=user.tenant_id,
-            role=role,
+            role=principal.role,
             actor=user.email,
             user_id=user.id,
             must_enrol_two_factor=await must_enrol_two_factor(context, user),

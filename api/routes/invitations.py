@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from api.auth import Principal, Role, authenticate, authenticate_writer
+from api.auth import Principal, Role, authenticate, authenticate_writer, user_principal
 from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, invalid, not_found, problems
@@ -176,15 +176,9 @@ async def accept_invitation(
     if accepted is None:
         raise invalid("token", UNUSABLE_LINK)
     link, user = accepted
-    invitee = Principal(
-        tenant_id=user.tenant_id,
-        role=user.role,  # type: ignore[arg-type]  # the table's CHECK keeps it a Role
-        actor=user.email,
-        user_id=user.id,
-    )
     await audit(
         context,
-        invitee,
+        user_principal(user),
         "accept_invitation",
         "user",
         user.id,

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from api.auth import Principal
+from api.auth import user_principal
 from api.common import audit
 from api.context import ApiContext
 from api.errors import invalid, problems
@@ -77,13 +77,7 @@ async def request_reset(
             f"Choose a new one here (the link works once, until {expires_at:%Y-%m-%d %H:%M} "
             f"UTC):\n{link}\n\nIf it was not you, ignore this mail: your password stays.\n",
         )
-        requester = Principal(
-            tenant_id=user.tenant_id,
-            role=user.role,  # type: ignore[arg-type]  # the table's CHECK keeps it a Role
-            actor=user.email,
-            user_id=user.id,
-        )
-        await audit(context, requester, "request_password_reset", "user", user.id)
+        await audit(context, user_principal(user), "request_password_reset", "user", user.id)
     return ResetRequested(detail=RESET_REQUESTED)
 
 
@@ -107,13 +101,7 @@ async def confirm_reset(
     if reset is None:
         raise invalid("token", UNUSABLE_LINK)
     _, user = reset
-    owner = Principal(
-        tenant_id=user.tenant_id,
-        role=user.role,  # type: ignore[arg-type]  # the table's CHECK keeps it a Role
-        actor=user.email,
-        user_id=user.id,
-    )
-    await audit(context, owner, "reset_password", "user", user.id)
+    await audit(context, user_principal(user), "reset_password", "user", user.id)
 
 
 router = Router(
