@@ -40,6 +40,40 @@ class AgentTool(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 AgentTools = Annotated[list[AgentTool], msgspec.Meta(max_length=MAX_TOOLS)]
 
 
+class AgentMcpServer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An MCP server (streamable HTTP) whose tools the agent's model may use; its tools are
+    listed when each call starts."""
+
+    name: ToolName
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+    # Only these of the server's tools are offered to the model; null: every tool it lists.
+    allowed_tools: Annotated[list[ToolName], msgspec.Meta(max_length=MAX_TOOLS)] | None = None
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 10.0
+    filler: Annotated[str, msgspec.Meta(max_length=200)] = "One moment while I check that."
+    filler_after_s: Annotated[float, msgspec.Meta(ge=0, le=10)] = 1.0
+
+
+# Each server's tools are listed at every call's start, while the greeting plays.
+MAX_MCP_SERVERS = 4
+AgentMcpServers = Annotated[list[AgentMcpServer], msgspec.Meta(max_length=MAX_MCP_SERVERS)]
+
+
+def mcp_server_problems(context: ApiContext, servers: list[dict[str, Any]]) -> list[FieldError]:
+    """What is wrong with `servers` beyond their shape, each named `mcp_servers[i].field`."""
+    found: list[FieldError] = []
+    seen: set[str] = set()
+    for index, server in enumerate(servers):
+        if server["name"] in seen:
+            found.append(FieldError(f"mcp_servers[{index}].name", "names a server twice"))
+        seen.add(server["name"])
+        reason = refusal(
+            server["url"], allow_private=context.settings.allow_private_urls, schemes=_TOOL_SCHEMES
+        )
+        if reason is not None:
+            found.append(FieldError(f"mcp_servers[{index}].url", reason))
+    return found
+
+
 def tool_problems(context: ApiContext, tools: list[dict[str, Any]]) -> list[FieldError]:
     """What is wrong with `tools` beyond their shape, each named `tools[i].field`."""
     found: list[FieldError] = []

@@ -16,6 +16,7 @@ from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
+from pipeline.mcp_tools import McpServer
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options
 from providers.stt.expected_speech import with_agent_phrases
@@ -90,6 +91,7 @@ class StoreAgentLoader:
             ),
             max_call_duration_s=agent.max_call_seconds,
             tools=msgspec.convert(agent.tools, list[HttpTool]),
+            mcp_servers=msgspec.convert(agent.mcp_servers, list[McpServer]),
         )
 
     async def _credential(

@@ -8,6 +8,7 @@ import msgspec
 
 from media.vad import BargeInSensitivity
 from pipeline.http_tools import HttpTool
+from pipeline.mcp_tools import McpServer
 from providers.base import ProviderConfig
 
 # Spoken from cached audio when providers fail and nothing else can answer the caller.
@@ -52,11 +53,16 @@ class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     apology_message: str = DEFAULT_APOLOGY
     max_call_duration_s: int = 1800
     tools: list[HttpTool] = msgspec.field(default_factory=list)
+    # MCP servers whose tools the agent may use, listed when the call starts.
+    mcp_servers: list[McpServer] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         names = [tool.name for tool in self.tools]
         if len(set(names)) != len(names):
             raise ValueError("tool names must be unique")
+        servers = [server.name for server in self.mcp_servers]
+        if len(set(servers)) != len(servers):
+            raise ValueError("MCP server names must be unique")
         if self.end_of_speech_ms is not None and not 100 <= self.end_of_speech_ms <= 5000:
             raise ValueError("end_of_speech_ms must be between 100 and 5000")
         if not 1 <= self.max_call_duration_s <= 4 * 3600:

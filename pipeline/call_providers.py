@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from pipeline.agent import AgentSettings
 from pipeline.http_tools import CheckUrl, HttpTools
+from pipeline.mcp_tools import McpTools
+from pipeline.tool_set import ToolSet
 from pipeline.tools import ToolRunner
 from providers.base import (
     LLMProvider,
@@ -38,7 +40,7 @@ class CallProviders:
         check_url: CheckUrl | None = None,
     ) -> CallProviders:
         """Instances for one call from the agent's configs, e.g. with `providers.registry.build`;
-        the agent's HTTP tools reach only URLs `check_url` lets through.
+        the agent's HTTP tools and MCP servers reach only URLs `check_url` lets through.
 
         Raises `TypeError` when the factory returns a provider of another kind.
         """
@@ -82,5 +84,15 @@ class CallProviders:
             stt(agent.stt_fallback),
             llm(agent.llm_fallback),
             tts(agent.tts_fallback),
-            HttpTools(agent.tools, check_url=check_url) if agent.tools else None,
+            call_tools(agent, check_url),
         )
+
+
+def call_tools(agent: AgentSettings, check_url: CheckUrl | None) -> ToolRunner | None:
+    """The call's tools from every source the agent has, or None when it has none."""
+    runners: list[ToolRunner] = []
+    if agent.tools:
+        runners.append(HttpTools(agent.tools, check_url=check_url))
+    if agent.mcp_servers:
+        runners.append(McpTools(agent.mcp_servers, check_url=check_url))
+    return ToolSet(runners) if runners else None

@@ -52,6 +52,7 @@ from pipeline.sink import CallSink, SinkDispatcher
 from pipeline.speaker import Speaker
 from pipeline.speech_cache import SPEECH_CACHE, SpeechCache
 from pipeline.states import CallState, StateMachine, Timeouts
+from pipeline.tool_set import ConnectedTools
 from pipeline.tools import ToolLoop
 from pipeline.voicemail import VoicemailDetector
 from providers.base import (
@@ -347,8 +348,16 @@ class CallPipeline:
             self._stt.open(),
             self._llm.connect_primary(),
             self._tts.connect_primary(),
+            self._open_tools(),
         )
         await self._warm_fixed_speech()
+
+    async def _open_tools(self) -> None:
+        """List the tools that live on servers (MCP); one that fails leaves its tools out."""
+        tools = self._providers.tools
+        if isinstance(tools, ConnectedTools):
+            for source, reason in (await tools.open()).items():
+                self._event("tool.unavailable", source=source, reason=reason)
 
     async def _warm_fixed_speech(self) -> None:
         """Make sure the apology (and voicemail message) can be spoken from cache."""
@@ -814,6 +823,8 @@ class CallPipeline:
         except Exception as e:
             self._log.warning("hangup_failed", error=describe(e))
         await self._stt.close()
+        if isinstance(self._providers.tools, ConnectedTools):
+            await self._providers.tools.close()
         used: list[Provider] = [*self._stt.used, *self._llm.used, *self._tts.used]
         await asyncio.gather(*(self._close_provider(p) for p in used))
         outcome = self._outcome or CallOutcome.STOPPED

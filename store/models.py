@@ -104,6 +104,8 @@ class Agent(msgspec.Struct, kw_only=True):
     media_transport: str | None = None
     # HTTP tools as the API validated them (see api/agent_tools.py).
     tools: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # MCP servers as the API validated them (see api/agent_tools.py).
+    mcp_servers: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

@@ -12,7 +12,14 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from api.agent_tools import AgentTool, AgentTools, tool_problems
+from api.agent_tools import (
+    AgentMcpServer,
+    AgentMcpServers,
+    AgentTool,
+    AgentTools,
+    mcp_server_problems,
+    tool_problems,
+)
 from api.auth import Principal, authenticate, authenticate_writer
 from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
 from api.context import ApiContext
@@ -64,6 +71,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     recording_retention_days: int
     media_transport: MediaTransport | None
     tools: list[AgentTool]
+    mcp_servers: list[AgentMcpServer]
     inbound_numbers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -96,6 +104,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     recording_retention_days: RetentionDays = 30
     media_transport: MediaTransport | None = None
     tools: AgentTools = msgspec.field(default_factory=list)
+    mcp_servers: AgentMcpServers = msgspec.field(default_factory=list)
     inbound_numbers: InboundNumbers = msgspec.field(default_factory=list)
 
 
@@ -119,6 +128,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     recording_retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
     media_transport: MediaTransport | msgspec.UnsetType | None = msgspec.UNSET
     tools: AgentTools | msgspec.UnsetType = msgspec.UNSET
+    mcp_servers: AgentMcpServers | msgspec.UnsetType = msgspec.UNSET
     inbound_numbers: InboundNumbers | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -152,6 +162,7 @@ async def _checked_values(
     if policy == "leave_message" and not str(message).strip():
         errors.append(FieldError("voicemail_message", "is required to leave a message"))
     errors += tool_problems(context, values.get("tools", []))
+    errors += mcp_server_problems(context, values.get("mcp_servers", []))
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]

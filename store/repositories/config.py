@@ -42,6 +42,7 @@ class AgentRepository(TenantRepository[Agent]):
             "recording_retention_days",
             "media_transport",
             "tools",
+            "mcp_servers",
         }
     )
     filterable = frozenset({"name", "language"})

@@ -266,3 +266,56 @@ async def test_http_tools_are_saved_validated_and_reach_the_call(
     assert [e["field"] for e in twice.json()["errors"]] == ["tools[1].name"]
     unchanged = await client.get(url, headers=tenant.viewer)
     assert unchanged.json()["tools"][0]["timeout_s"] == 5.0
+
+
+MCP_SERVER = {"name": "calendar", "url": "https://mcp.example.com/mcp"}
+
+
+async def test_mcp_servers_are_saved_validated_and_reach_the_call(
+    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
+) -> None:
+    created = await create_agent(client, tenant.admin, mcp_servers=[MCP_SERVER])
+    assert created["mcp_servers"] == [
+        {
+            **MCP_SERVER,
+            "allowed_tools": None,
+            "timeout_s": 10.0,
+            "filler": "One moment while I check that.",
+            "filler_after_s": 1.0,
+        }
+    ]
+    url = f"/api/v1/agents/{created['id']}"
+    narrowed = {**MCP_SERVER, "allowed_tools": ["free_slots"], "timeout_s": 4}
+    changed = await client.patch(url, json={"mcp_servers": [narrowed]}, headers=tenant.admin)
+    assert changed.status_code == 200, changed.text
+
+    loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
+    settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
+    (server,) = settings.mcp_servers
+    assert (server.name, server.url, server.allowed_tools, server.timeout_s) == (
+        "calendar",
+        MCP_SERVER["url"],
+        ["free_slots"],
+        4.0,
+    )
+
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"name": "my calendar"}, 400, "mcp_servers[0].name"),
+        ({"allowed_tools": ["free slots"]}, 400, "mcp_servers[0].allowed_tools[0]"),
+        ({"timeout_s": 0}, 400, "mcp_servers[0].timeout_s"),
+        ({"url": "http://10.0.0.7/mcp"}, 422, "mcp_servers[0].url"),
+        ({"url": "file:///etc/passwd"}, 422, "mcp_servers[0].url"),
+    ]
+    for change, status, field in cases:
+        bad = await client.patch(
+            url, json={"mcp_servers": [{**MCP_SERVER, **change}]}, headers=tenant.admin
+        )
+        assert bad.status_code == status, (change, bad.text)
+        assert field in [e["field"] for e in bad.json()["errors"]], (change, bad.json())
+    twice = await client.patch(
+        url, json={"mcp_servers": [MCP_SERVER, MCP_SERVER]}, headers=tenant.admin
+    )
+    assert twice.status_code == 422
+    assert [e["field"] for e in twice.json()["errors"]] == ["mcp_servers[1].name"]
+    unchanged = await client.get(url, headers=tenant.viewer)
+    assert unchanged.json()["mcp_servers"][0]["allowed_tools"] == ["free_slots"]
