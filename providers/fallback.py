@@ -25,6 +25,7 @@ import structlog
 
 from providers.base import (
     AudioChunk,
+    LLMEvent,
     LLMProvider,
     Message,
     Provider,
@@ -32,6 +33,7 @@ from providers.base import (
     ProviderError,
     ProviderKind,
     STTProvider,
+    ToolSpec,
     Transcript,
     TTSProvider,
 )
@@ -155,6 +157,11 @@ class FallbackLLM(_RequestChain[LLMProvider], LLMProvider):
 
     def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
         return self._first_success(lambda llm: llm.stream(messages, system_prompt))
+
+    def generate(
+        self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]:
+        return self._first_success(lambda llm: llm.generate(messages, system_prompt, tools))
 
 
 class FallbackTTS(_RequestChain[TTSProvider], TTSProvider):

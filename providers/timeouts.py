@@ -15,12 +15,14 @@ import msgspec
 
 from providers.base import (
     AudioChunk,
+    LLMEvent,
     LLMProvider,
     Message,
     Provider,
     ProviderTimeout,
     ProviderUsage,
     STTProvider,
+    ToolSpec,
     Transcript,
     TTSProvider,
 )
@@ -102,6 +104,12 @@ class TimedLLM(_Timed, LLMProvider):
 
     def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
         inner = self._llm.stream(messages, system_prompt)
+        return first_within(inner, self.timeouts.first_result, self._what())
+
+    def generate(
+        self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]:
+        inner = self._llm.generate(messages, system_prompt, tools)
         return first_within(inner, self.timeouts.first_result, self._what())
 
 

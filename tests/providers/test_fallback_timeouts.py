@@ -9,6 +9,7 @@ import pytest
 
 from providers.base import (
     AudioChunk,
+    LLMEvent,
     LLMProvider,
     Message,
     ProviderConfig,
@@ -16,6 +17,9 @@ from providers.base import (
     ProviderKind,
     ProviderTimeout,
     STTProvider,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
     Transcript,
     TTSProvider,
 )
@@ -282,3 +286,28 @@ def test_build_chain_validates_every_config_first() -> None:
     configs = [ProviderConfig(vendor="scripted"), ProviderConfig(vendor="nope")]
     with pytest.raises(UnknownVendor):
         build_chain("llm", configs)
+
+
+class ToolLLM(ScriptLLM):
+    """Answers every request with one call of the first tool it is offered."""
+
+    def __init__(self, vendor: str) -> None:
+        super().__init__(vendor)
+        self.offered: list[list[str]] = []
+
+    async def generate(
+        self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]:
+        self.offered.append([tool.name for tool in tools])
+        yield TextDelta("Checking. ")
+        yield ToolCall(id="c1", name=tools[0].name, arguments="{}")
+
+
+async def test_wrappers_keep_the_tools_offered_and_the_calls_made() -> None:
+    spec = ToolSpec("free_slots", "Free slots.", {"type": "object", "properties": {}})
+    broken = ScriptLLM("down", error=ProviderError("down", retryable=False))
+    tooled = ToolLLM("up")
+    chain = FallbackLLM([with_timeouts(broken, Timeouts()), with_timeouts(tooled, Timeouts())])
+    events = [event async for event in chain.generate(HISTORY, "", [spec])]
+    assert events == [TextDelta("Checking. "), ToolCall(id="c1", name="free_slots", arguments="{}")]
+    assert tooled.offered == [["free_slots"]]
