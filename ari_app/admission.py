@@ -27,6 +27,8 @@ CALLS_PER_CORE: Final = 40
 # reply under 0.9 s at about 3 % of a core per call; 8 per core is the issue's 16 on 2 cores and
 # leaves room for agents whose sentences do not repeat (uncached synthesis doubles the cost).
 LOCAL_CALLS_PER_CORE: Final = 8
+# What a call refused because the process is stopping gives as its reason.
+SHUTTING_DOWN: Final = "shutting down"
 # A Twilio call admitted at its voice webhook holds its slot this long until its media stream
 # connects (ringing of an outbound call included); one that never connects frees it then.
 PENDING_S: Final = 90.0
@@ -56,7 +58,12 @@ class Admission:
         self.max_calls = max_calls
         self.max_local_calls = max_calls if max_local_calls is None else max_local_calls
         self.refused: Counter[str] = Counter()
+        self.closed = False
         self._slots: dict[uuid.UUID, _Slot] = {}
+
+    def close(self) -> None:
+        """Admit nothing more: the process is draining before it stops."""
+        self.closed = True
 
     @property
     def live(self) -> int:
@@ -70,7 +77,7 @@ class Admission:
 
     def has_room(self) -> bool:
         """True while one more call (of any kind) could be admitted."""
-        return self.live < self.max_calls
+        return not self.closed and self.live < self.max_calls
 
     def admit(
         self, call_id: uuid.UUID, *, local: bool, pending_s: float | None = None
@@ -79,6 +86,9 @@ class Admission:
         With `pending_s` the slot lapses then unless `hold` confirms it."""
         if call_id in self._slots:
             return None
+        if self.closed:
+            self.refused["draining"] += 1
+            return SHUTTING_DOWN
         if self.live >= self.max_calls:
             self.refused["calls"] += 1
             return OVER_CAPACITY

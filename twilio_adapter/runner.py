@@ -9,6 +9,8 @@ the same call with the same pipeline and the same record.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -23,7 +25,7 @@ from ari_app.recording import ActiveRecording, CallRecordings
 from ari_app.store_adapters import call_record
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailAction
-from pipeline.records import CallResult
+from pipeline.records import CallOutcome, CallResult
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
 from twilio_adapter.state import TwilioCallStore
@@ -104,8 +106,35 @@ class VirtualChannel:
         self._events = events
         self._recordings = recordings
         self._admission = admission
+        self._live: dict[uuid.UUID, tuple[MediaLeg, asyncio.Event]] = {}
+        self._stopping: set[uuid.UUID] = set()
+
+    @property
+    def live_calls(self) -> int:
+        """Calls this process is running now."""
+        return len(self._live)
+
+    async def stop_all(self) -> None:
+        """End every live call from Vocals' side (shutdown): each is hung up at Twilio, its
+        conversation ends and its record is written with the outcome `stopped`; returns once
+        they are all written."""
+        calls = list(self._live.items())
+        self._stopping.update(call_id for call_id, _ in calls)
+        await asyncio.gather(*(leg.hangup() for _, (leg, _) in calls), return_exceptions=True)
+        for _, (_, done) in calls:
+            await done.wait()
 
     async def __call__(self, call: Call, leg: MediaLeg) -> None:
+        done = asyncio.Event()
+        self._live[call.id] = (leg, done)
+        try:
+            await self._run(call, leg)
+        finally:
+            self._live.pop(call.id, None)
+            self._stopping.discard(call.id)
+            done.set()
+
+    async def _run(self, call: Call, leg: MediaLeg) -> None:
         bound = log.bind(call_id=str(call.id), tenant_id=str(call.tenant_id))
         result: CallResult | None = None
         announcer = None if self._events is None else CallAnnouncer(self._events, call)
@@ -131,6 +160,9 @@ class VirtualChannel:
             else:
                 result = await self._conversations.converse(call, leg)
                 call.outcome = result.outcome.value
+                if call.id in self._stopping and result.outcome is CallOutcome.CALLER_HUNG_UP:
+                    # Its stream closed because we hung up, not the caller.
+                    call.outcome = CallOutcome.STOPPED.value
         except Exception as exc:
             call.error = call.error or str(exc)
             bound.exception("Twilio call failed")

@@ -56,6 +56,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # offers it) or smtps://…:465. Unset: the mail, link included, is written to the log.
     smtp_url: str | None = None
     smtp_from: str = DEFAULT_SENDER
+    # Twilio's REST API: an edge location (https://api.dublin.ie1.twilio.com) keeps requests in
+    # the region; tests point it at the Twilio fake.
+    twilio_api_url: str = "https://api.twilio.com"
     ari_url: str | None = None
     ari_user: str = "vocals"
     ari_password: str | None = None
@@ -193,6 +196,7 @@ def _validate(settings: Settings) -> None:
     _check_url("public_url", settings.public_url, {"http", "https"})
     _check_url("smtp_url", settings.smtp_url, {"smtp", "smtps"})
     _check_url("ari_url", settings.ari_url, {"http", "https"})
+    _check_url("twilio_api_url", settings.twilio_api_url, {"http", "https"})
     if settings.secret_key is not None and len(settings.secret_key) < 32:
         raise SettingsError(_variable("secret_key"), "must be at least 32 characters")
     if settings.log_level not in {"debug", "info", "warning", "error"}:

@@ -66,6 +66,10 @@ PREWARM_MAX_AGENTS = 100
 # Asterisk legs carry slin 8 kHz (the controller asks for it), Twilio legs µ-law.
 PREWARM_FORMATS = (SLIN_8K, ULAW_8K)
 # Why a queued call of an agent without a Twilio number fails in a process without Asterisk.
+# How often a draining process looks whether its last Twilio calls have ended.
+TWILIO_DRAIN_POLL_S = 0.1
+# Ending the Twilio calls left after the drain: a REST hang-up each, then their records.
+TWILIO_END_S = 10.0
 NO_ASTERISK_REASON = "no Asterisk is configured (VOCALS_ARI_URL) to dial this number"
 
 
@@ -119,7 +123,7 @@ class Telephony:
         self.provisioning: ReloadCoordinator | None = None
         self.ami: AmiConnection | AmiNotConfigured = AmiNotConfigured()
         self.prewarmed = False
-        self.twilio_rest = TwilioRest()
+        self.twilio_rest = TwilioRest(settings.twilio_api_url)
         # Twilio calls name no owner: their webhooks and stream may reach different processes,
         # so the one that started the live entry is not the one whose death ends the call.
         self.twilio_ledger = TwilioLedger(
@@ -133,6 +137,15 @@ class Telephony:
             rest=self.twilio_rest,
             ledger=self.twilio_ledger,
             events=self.events,
+        )
+        # Twilio calls run here as virtual channels: drained and ended like Asterisk calls.
+        self.twilio_calls = VirtualChannel(
+            self.conversations,
+            self.twilio_ledger,
+            self.directory,
+            events=self.events,
+            recordings=self.recordings,
+            admission=self.admission,
         )
         self._webhooks: WebhookWorker | None = None
         self._purger: RecordingPurger | None = None
@@ -327,14 +340,7 @@ class Telephony:
                 redis=runtime.redis,
                 box=runtime.box,
                 public_url=runtime.settings.public_url,
-                hand_off=VirtualChannel(
-                    self.conversations,
-                    twilio_ledger,
-                    self.directory,
-                    events=self.events,
-                    recordings=self.recordings,
-                    admission=self.admission,
-                ),
+                hand_off=self.twilio_calls,
                 rest=self.twilio_rest,
                 ledger=twilio_ledger,
                 events=self.events,
@@ -387,16 +393,33 @@ class Telephony:
         processes) and wait up to `timeout_s` for live calls to end; returns how many are
         still live. Cancelling it cuts the wait short."""
         self._drained = True
+        self.admission.close()
         if self._adoption_task is not None:
             await cancel_and_wait(self._adoption_task)
         if self.dispatcher is not None:
             await self.dispatcher.stop()
-        if self.controller is None:
-            return 0
-        still_live = await self.controller.drain(timeout_s)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        still_live = await self.controller.drain(timeout_s) if self.controller else 0
+        while self.twilio_calls.live_calls:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            await asyncio.sleep(min(TWILIO_DRAIN_POLL_S, remaining))
+        still_live += self.twilio_calls.live_calls
         if still_live:
             log.warning("drain timed out, ending live calls", calls=still_live)
         return still_live
+
+    async def end_twilio_calls(self) -> None:
+        """End the Twilio calls still live, with their records, while HTTP still serves their
+        streams (once HTTP stops, a stream cut mid-call would read as the caller's hang-up)."""
+        if not self.twilio_calls.live_calls:
+            return
+        try:
+            async with asyncio.timeout(TWILIO_END_S):
+                await self.twilio_calls.stop_all()
+        except TimeoutError:
+            log.error("Twilio calls did not end in time", calls=self.twilio_calls.live_calls)
 
     async def stop(self) -> None:
         """Stop taking calls, end live ones cleanly (after draining them, unless `drain` ran
