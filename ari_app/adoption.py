@@ -144,7 +144,11 @@ class CallAdopter:
         bound = log.bind(call_id=str(call_id), tenant_id=str(call.tenant_id), owner=owner)
         await self._release_asterisk(state, bound)
         call.recording_path = await self._link_recording(call, bound)
-        await self._records.save(self._record(call, await self._live.history(call_id)))
+        record = self._record(call, await self._live.history(call_id))
+        if state.get("transport") == "twilio":
+            # Its stream died with the process; Twilio ended the call, nothing to hang up.
+            record = msgspec.structs.replace(record, transport="twilio")
+        await self._records.save(record)
         await self._announce(call)
         await self._live.end(call.tenant_id, call_id, owner=owner)
         CALLS_ADOPTED.inc()

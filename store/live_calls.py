@@ -76,6 +76,14 @@ class LiveCallStore:
             pipe.publish(live_call_channel(call_id), b"started")
             await pipe.execute()
 
+    async def take(self, call_id: uuid.UUID, owner: str) -> None:
+        """`owner` holds the live call now (a Twilio stream, which any process may serve):
+        listed under it, so a survivor adopts the call if that process dies."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(_key(call_id), "owner", msgspec.json.encode(owner))
+            pipe.sadd(process_calls_key(owner), str(call_id))
+            await pipe.execute()
+
     async def update(self, call_id: uuid.UUID, fields: dict[str, Any]) -> None:
         encoded = _encode_fields(fields)
         async with self._redis.pipeline(transaction=True) as pipe:

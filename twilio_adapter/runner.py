@@ -53,12 +53,24 @@ async def announce_unanswered(events: CallEventSink | None, call: Call) -> None:
 
 class TwilioLedger:
     """`CallLedger` for Twilio calls: live state in Redis, the record written exactly once
-    (a status callback and a stream may both try), marked as a Twilio call."""
+    (a status callback and a stream may both try), marked as a Twilio call.
 
-    def __init__(self, live: LiveCallStore, records: CallRecordWriter, calls: TwilioCallStore):
+    Its webhooks and its stream may reach different processes, so a call names no owner until
+    its stream runs: the process serving the stream (`owner`) then holds it, and a survivor
+    adopts it if that process dies."""
+
+    def __init__(
+        self,
+        live: LiveCallStore,
+        records: CallRecordWriter,
+        calls: TwilioCallStore,
+        *,
+        owner: str | None = None,
+    ):
         self._live = live
         self._records = records
         self._calls = calls
+        self._owner = owner
 
     async def save(self, call: Call) -> None:
         fields = {
@@ -76,14 +88,16 @@ class TwilioLedger:
             await self._live.update(call.id, fields)
 
     async def hold(self, call: Call, *, channels: list[str], bridges: list[str]) -> None:
-        """A Twilio call holds nothing in Asterisk."""
+        """A Twilio call holds nothing in Asterisk; its stream is this process's from now."""
+        if self._owner is not None:
+            await self._live.take(call.id, self._owner)
 
     async def finish(self, call: Call, result: CallResult | None) -> None:
         if not await self._calls.claim_record(call.id):
             return
         record = msgspec.structs.replace(call_record(call, result), transport="twilio")
         await self._records.save(record)
-        await self._live.end(call.tenant_id, call.id)
+        await self._live.end(call.tenant_id, call.id, owner=self._owner)
 
 
 class VirtualChannel:
@@ -147,6 +161,7 @@ class VirtualChannel:
                 self._admission.hold(call.id, local=route is not None and route.local_models)
             recording = self._start_recording(call, route, leg)
             await self._status(call, CallStatus.ANSWERED)
+            await self._ledger.hold(call, channels=[], bridges=[])  # after its live state began
             if announcer is not None:
                 announcer.answered()
             if call.amd_status == AMD_MACHINE:

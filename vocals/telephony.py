@@ -124,10 +124,13 @@ class Telephony:
         self.ami: AmiConnection | AmiNotConfigured = AmiNotConfigured()
         self.prewarmed = False
         self.twilio_rest = TwilioRest(settings.twilio_api_url)
-        # Twilio calls name no owner: their webhooks and stream may reach different processes,
-        # so the one that started the live entry is not the one whose death ends the call.
+        # A Twilio call's webhooks and stream may reach different processes: the one serving
+        # its stream holds it (see `TwilioLedger`).
         self.twilio_ledger = TwilioLedger(
-            LiveCallStore(runtime.redis), runtime.records, TwilioCallStore(runtime.redis)
+            LiveCallStore(runtime.redis),
+            runtime.records,
+            TwilioCallStore(runtime.redis),
+            owner=self.lease.process_id,
         )
         self.twilio_outbound = TwilioOutbound(
             pool=runtime.pool,

@@ -15,12 +15,23 @@ from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
+import httpx
 import pytest
 from redis.asyncio import Redis
 
 from store.live_calls import LiveCallStore
+from store.repositories.twilio import TwilioAccountRepository
+from store.secrets import SecretBox
 from tests.api.webhook_receiver import WebhookReceiver
-from tests.faults.serve_on_simulator import CALL_UP_S, Scene, Server, scene, until
+from tests.fakes.twilio import FakeTwilio
+from tests.faults.serve_on_simulator import (
+    CALL_UP_S,
+    SECRET_KEY,
+    Scene,
+    Server,
+    scene,
+    until,
+)
 
 CALLS: Final = 4
 ADOPTED_WITHIN_S: Final = 30.0
@@ -132,3 +143,66 @@ async def test_two_running_survivors_adopt_each_call_once(
     await _assert_adopted(crash, redis, pg_pool, call_ids, time.monotonic())
     assert sorted(_adoptions(survivors, call_ids)) == sorted(call_ids)
     assert set(_ended_events(crash.receiver).values()) == {1}
+
+
+async def test_a_killed_process_twilio_calls_are_finished_by_the_next_one(
+    crash: Scene, redis: Redis, pg_pool: asyncpg.Pool
+) -> None:
+    """The process serving a Twilio call's stream holds the call: killed, a survivor writes
+    its record, as a Twilio call, and announces its end."""
+    accounts = TwilioAccountRepository(pg_pool, SecretBox(SECRET_KEY))
+    twilio = FakeTwilio()
+    await accounts.create(crash.tenant_id, {"account_sid": twilio.account_sid,
+                                            "auth_token": twilio.auth_token})  # fmt: skip
+    await accounts.set_number_provider(crash.tenant_id, crash.did, "twilio")
+    await twilio.start()
+    try:
+        doomed = await crash.serve("vocals-doomed")
+        await until(lambda: serving(doomed), CALL_UP_S, "the server's HTTP")
+        voice_url = f"{doomed.http_url}/twilio/voice"
+        calls = [await twilio.inbound_call(voice_url, from_="+15550107777", to=crash.did)
+                 for _ in range(2)]  # fmt: skip
+
+        async def streaming() -> bool:
+            live = await LiveCallStore(redis).live_call_ids(crash.tenant_id)
+            return len(live) == len(calls) and all(c.stream_ready.is_set() for c in calls)
+
+        await until(streaming, CALL_UP_S, "both Twilio streams")
+        live = {str(c) for c in await LiveCallStore(redis).live_call_ids(crash.tenant_id)}
+        doomed.process.send_signal(signal.SIGKILL)
+        await doomed.process.wait()
+        assert await _records(pg_pool, crash) == []
+
+        survivor = await crash.serve("vocals-survivor")
+
+        async def all_written() -> bool:
+            return len(await _records(pg_pool, crash)) == len(calls)
+
+        await until(all_written, ADOPTED_WITHIN_S, "the adopted Twilio calls' records")
+        rows = await pg_pool.fetch(
+            "SELECT id, status, error_reason, transport FROM calls WHERE tenant_id = $1",
+            crash.tenant_id,
+        )
+        assert {str(r["id"]) for r in rows} == live
+        assert {(r["status"], r["error_reason"], r["transport"]) for r in rows} == {
+            ("failed", "process lost", "twilio")
+        }
+        assert sorted(_adoptions([survivor], live)) == sorted(live)
+        assert await LiveCallStore(redis).live_call_ids(crash.tenant_id) == []
+
+        async def announced() -> bool:
+            return set(_ended_events(crash.receiver)) == live
+
+        await until(announced, ADOPTED_WITHIN_S, "call.ended of every adopted Twilio call")
+        # The dead process's streams closed, so Twilio ended the calls itself.
+        assert all(c.done.is_set() for c in calls)
+    finally:
+        await twilio.stop()
+
+
+async def serving(server: Server) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return (await client.get(f"{server.http_url}/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
