@@ -7,6 +7,7 @@ from enum import StrEnum
 import msgspec
 
 from media.vad import BargeInSensitivity
+from pipeline.call_control import TransferSettings
 from pipeline.http_tools import HttpTool
 from providers.base import ProviderConfig
 
@@ -52,6 +53,7 @@ class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     apology_message: str = DEFAULT_APOLOGY
     max_call_duration_s: int = 1800
     tools: list[HttpTool] = msgspec.field(default_factory=list)
+    transfer: TransferSettings = msgspec.field(default_factory=TransferSettings)
 
     def __post_init__(self) -> None:
         names = [tool.name for tool in self.tools]
