@@ -164,6 +164,7 @@ class CallSession:
         if self.transfer.handed_over:
             # The caller talks with the human now: the call lasts until one of them leaves.
             self.call.outcome = CallOutcome.TRANSFERRED.value
+            self.call.metadata["transferred_to"] = self.transfer.target or ""
             await self.transfer.over.wait()
 
     def announce_started(self) -> None:
@@ -329,7 +330,7 @@ class CallSession:
     async def transfer_leg_ended(self, channel_id: str, cause: int | None) -> None:
         """A channel dialled for a transfer ended; once bridged with the caller, the call."""
         if self.transfer.ended(channel_id, cause):
-            self.call.metadata["ended_by"] = "transfer_target"
+            self.call.metadata.setdefault("ended_by", "transfer_target")
             await self.end("transfer target hung up")
 
     @property
