@@ -67,7 +67,12 @@ class CallLedger(Protocol):
 
 
 CallEventType = Literal[
-    "call.started", "call.answered", "call.ended", "call.failed", "voicemail.detected"
+    "call.started",
+    "call.answered",
+    "call.transferred",
+    "call.ended",
+    "call.failed",
+    "voicemail.detected",
 ]
 
 

@@ -167,6 +167,10 @@ class CallSession:
             self.call.metadata["transferred_to"] = self.transfer.target or ""
             await self.transfer.over.wait()
 
+    def announce_transferred(self, target: str, mode: str) -> None:
+        if self.announcer is not None and self.recorded:
+            self.announcer.transferred(target, mode)
+
     def announce_started(self) -> None:
         if self.announcer is not None and self.recorded:
             self.announcer.started()

@@ -152,6 +152,7 @@ class AriTransfer:
             return TransferResult(failure=TransferFailure.FAILED, detail=exc.message)
         session.caller_gone = True  # it runs the dialplan now, no longer ours to hang up
         self.over.set()
+        session.announce_transferred(target.name, TransferMode.BLIND)
         return TransferResult()
 
     async def _dial(
@@ -232,6 +233,8 @@ class AriTransfer:
         self.connected = leg.channel_id
         if leg.ended.is_set():
             self.over.set()
+        mode = TransferMode.BLIND if announce is None else TransferMode.WARM
+        session.announce_transferred(target.name, mode)
         return TransferResult()
 
     @staticmethod

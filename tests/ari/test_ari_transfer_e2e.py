@@ -5,6 +5,7 @@ call, a second simulated party dialled over ARI; records in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -13,6 +14,8 @@ import numpy as np
 import pytest
 from redis.asyncio import Redis
 
+from api.webhooks.lifecycle import WebhookEventSink
+from api.webhooks.worker import WebhookWorker
 from ari_app.call import Call
 from pipeline.agent import AgentSettings
 from pipeline.call_control import TransferMode, TransferSettings, TransferTarget
@@ -21,6 +24,9 @@ from providers import builtin
 from providers.base import LLMProvider, ProviderConfig, ProviderKind
 from providers.registry import build
 from store.repositories.calls import CallRepository
+from store.repositories.config import WebhookRepository
+from store.secrets import SecretBox
+from tests.api.webhook_receiver import WebhookReceiver
 from tests.ari.harness import Process, eventually, make_agent
 from tests.fakes.asterisk import FakeAsterisk
 from tests.fakes.asterisk.caller import Callee, ScriptedCaller, tone
@@ -117,15 +123,39 @@ async def ask_for_sales(caller: ScriptedCaller) -> None:
     caller.play(speech_pcm(800) + silence_pcm(700))
 
 
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    server = WebhookReceiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
 async def test_warm_transfer_briefs_the_human_then_bridges_the_caller(
-    fake: FakeAsterisk, model: FakeOpenAI, pg_pool: asyncpg.Pool, redis: Redis
+    fake: FakeAsterisk,
+    model: FakeOpenAI,
+    pg_pool: asyncpg.Pool,
+    redis: Redis,
+    receiver: WebhookReceiver,
 ) -> None:
     fake.callees[HUMAN] = Callee(ring_s=0.3)
     model.turns = [transfer_turn()]
     agent = await make_agent(pg_pool)
+    box = SecretBox("transfer-tests-secret-key-0123456789")
+    await WebhookRepository(pg_pool, box).create(
+        agent.tenant_id,
+        {
+            "url": receiver.url,
+            "events": ["call.answered", "call.transferred", "call.ended"],
+            "secret": "whsec-transfer-tests",
+            "active": True,
+        },
+    )
+    worker = WebhookWorker(pg_pool, box, allow_private=True, poll_interval_s=0.05)
+    worker.start()
     proc = TransferProcess(
         fake, pg_pool, redis, stt_script=["Can I talk to sales?"], model=model,
-        transfer=settings(f"PJSIP/{HUMAN}"),
+        transfer=settings(f"PJSIP/{HUMAN}"), events=WebhookEventSink(pg_pool, box, redis),
     )  # fmt: skip
     await proc.start()
     try:
@@ -154,8 +184,16 @@ async def test_warm_transfer_briefs_the_human_then_bridges_the_caller(
         await human.wait_ended(5)
         assert human.ended_by == "asterisk"
         await eventually(lambda: not fake.live_channels() and not fake.live_bridges())
+        await eventually(lambda: len(receiver.received) >= 3)
     finally:
         await proc.stop()
+        await worker.stop()
+    # Announced to webhooks between the answer and the end, with where and how.
+    envelopes = [json.loads(r.body) for r in receiver.received]
+    assert [e["type"] for e in envelopes] == ["call.answered", "call.transferred", "call.ended"]
+    assert envelopes[1]["data"]["target"] == "sales"
+    assert envelopes[1]["data"]["mode"] == "warm"
+    assert envelopes[2]["data"]["outcome"] == "transferred"
     [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
     assert (record.status, record.outcome) == ("completed", "transferred")
     assert record.variables["transferred_to"] == "sales"
