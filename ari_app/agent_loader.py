@@ -15,6 +15,7 @@ from ari_app.call import Call
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.engine import CallProviders
+from pipeline.call_control import TransferSettings
 from pipeline.http_tools import HttpTool
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options
@@ -90,6 +91,7 @@ class StoreAgentLoader:
             ),
             max_call_duration_s=agent.max_call_seconds,
             tools=msgspec.convert(agent.tools, list[HttpTool]),
+            transfer=msgspec.convert(agent.transfer, TransferSettings),
         )
 
     async def _credential(

@@ -104,6 +104,8 @@ class Agent(msgspec.Struct, kw_only=True):
     media_transport: str | None = None
     # HTTP tools as the API validated them (see api/agent_tools.py).
     tools: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # Transfer settings as the API validated them (see api/agent_transfer.py).
+    transfer: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

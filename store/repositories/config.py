@@ -42,6 +42,7 @@ class AgentRepository(TenantRepository[Agent]):
             "recording_retention_days",
             "media_transport",
             "tools",
+            "transfer",
         }
     )
     filterable = frozenset({"name", "language"})
