@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from ari_app.call import Call
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
-from pipeline.engine import CallProviders
 from pipeline.call_control import TransferSettings
+from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options

@@ -234,7 +234,9 @@ class CallPipeline:
         self._event(kind, **detail)
 
     def transferred(self) -> None:
-        self._end(CallOutcome.TRANSFERRED)
+        """The caller was handed over, even if the leg closed first as part of it."""
+        self._outcome, self._error = CallOutcome.TRANSFERRED, None
+        self._stop.set()
 
     async def prepare(self) -> None:
         """Connect the providers and cache the apology, before the leg is up (optional).

@@ -31,6 +31,8 @@ TOOL_NAME: Final = "transfer_call"
 # Longest wait for the agent's words to be heard before the hand-over goes ahead anyway
 # (a sentence whose speech failed never reports being heard).
 HEARD_WAIT_S: Final = 20.0
+# A call ending while the transport hands it over waits this long for the hand-over to finish.
+HANDOVER_FINISH_S: Final = 2.0
 # What the human hears before the model's summary.
 SUMMARY_OPENING: Final = "Hello, I have a caller for you."
 FAILURE_WORDS: Final = {
@@ -142,17 +144,28 @@ class TransferTool:
                 await self._heard(voice, speech)
 
         voice.note("transfer.started", target=target.name, mode=mode.value)
-        try:
-            result = await self._control.transfer(
+        transfer = asyncio.ensure_future(
+            self._control.transfer(
                 target, mode, ring_timeout_s=self._settings.ring_timeout_s, announce=announce
             )
+        )
+        try:
+            result = await asyncio.shield(transfer)
+        except asyncio.CancelledError:
+            # The call is ending, maybe because the hand-over itself closed the agent's leg
+            # (Twilio ends the stream as it takes the new TwiML): let a hand-over about to
+            # complete complete, so that the record says what happened.
+            done, _ = await asyncio.wait({transfer}, timeout=HANDOVER_FINISH_S)
+            if not done:
+                transfer.cancel()
+            elif not transfer.cancelled() and transfer.exception() is None and transfer.result().ok:
+                self._handed_over(voice, target, mode)
+            raise
         except Exception as exc:  # a broken transport is a failed transfer, not a dropped call
             log.exception("transfer failed", target=target.name)
             result = TransferResult(failure=TransferFailure.FAILED, detail=type(exc).__name__)
         if result.ok:
-            self._done = True
-            voice.note("transfer.done", target=target.name, mode=mode.value)
-            voice.transferred()
+            self._handed_over(voice, target, mode)
             return ToolOutcome(f"The caller was transferred to {target.name}.", ok=True)
         assert result.failure is not None
         voice.note(
@@ -167,6 +180,11 @@ class TransferTool:
             "The caller is still with you: tell them, and offer to help another way.",
             ok=False,
         )
+
+    def _handed_over(self, voice: AgentVoice, target: TransferTarget, mode: TransferMode) -> None:
+        self._done = True
+        voice.note("transfer.done", target=target.name, mode=mode.value)
+        voice.transferred()
 
     @staticmethod
     async def _heard(voice: AgentVoice, text: str) -> None:
