@@ -10,11 +10,13 @@ import msgspec
 
 from api.errors import FieldError
 
-# A PJSIP endpoint (`PJSIP/1001`, `PJSIP/+15550100@trunk1`), a dialplan `context,exten[,prio]`
+# A PJSIP endpoint (`PJSIP/1001`, `PJSIP/+15550100@trunk1`), a Local channel
+# (`Local/200@humans[/n]`), a dialplan `context,exten[,prio]`
 # or an E.164 number: never free text the model or a caller could turn into a dial string.
 TARGET_PATTERN = (
     r"^(\+[1-9][0-9]{6,14}"
     r"|PJSIP/[A-Za-z0-9_.+-]{1,80}(@[A-Za-z0-9_.-]{1,80})?"
+    r"|Local/[A-Za-z0-9_+*#.-]{1,80}@[A-Za-z0-9_-]{1,80}(/n)?"
     r"|[A-Za-z0-9_-]{1,80},[A-Za-z0-9_+*#.-]{1,80}(,[1-9][0-9]{0,3})?)$"
 )
 # Each destination is described to the model on every turn: a switchboard, not a directory.

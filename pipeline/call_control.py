@@ -17,8 +17,12 @@ import msgspec
 # A target the model names: short, so it reads well in the tool's description.
 TARGET_NAME_PATTERN: Final = r"^[A-Za-z0-9_-]{1,40}$"
 E164: Final = re.compile(r"^\+[1-9][0-9]{6,14}$")
-# `PJSIP/1001`, `PJSIP/+15550100@trunk1`: a channel an Asterisk can dial.
-ENDPOINT: Final = re.compile(r"^PJSIP/[A-Za-z0-9_.+-]{1,80}(@[A-Za-z0-9_.-]{1,80})?$")
+# `PJSIP/1001`, `PJSIP/+15550100@trunk1`, `Local/200@humans[/n]`: a channel Asterisk can dial
+# (a Local channel runs the operator's dialplan: a ring group, a queue).
+ENDPOINT: Final = re.compile(
+    r"^(PJSIP/[A-Za-z0-9_.+-]{1,80}(@[A-Za-z0-9_.-]{1,80})?"
+    r"|Local/[A-Za-z0-9_+*#.-]{1,80}@[A-Za-z0-9_-]{1,80}(/n)?)$"
+)
 # `context,exten[,priority]`: where the caller's channel continues in the dialplan.
 DIALPLAN: Final = re.compile(r"^[A-Za-z0-9_-]{1,80},[A-Za-z0-9_+*#.-]{1,80}(,[1-9][0-9]{0,3})?$")
 TRUNK_NAME: Final = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
@@ -35,7 +39,8 @@ def target_kind(target: str) -> TargetKind:
     if DIALPLAN.match(target):
         return "dialplan"
     raise ValueError(
-        "transfer target must be a PJSIP endpoint (PJSIP/1001), a dialplan 'context,exten' "
+        "transfer target must be a PJSIP endpoint (PJSIP/1001), a Local channel "
+        "(Local/200@humans), a dialplan 'context,exten' "
         "or an E.164 number (+15550100100)"
     )
 

@@ -15,6 +15,7 @@ from tests.api.conftest import TenantHandle, create_agent
 SALES = {"name": "sales", "target": "PJSIP/1001", "description": "quotes and orders"}
 BILLING = {"name": "billing", "target": "+15550100200", "trunk": "trunk1"}
 FRONT_DESK = {"name": "front_desk", "target": "vocals-humans,200"}
+RING_GROUP = {"name": "ring_group", "target": "Local/300@vocals-humans/n"}
 
 
 async def test_transfer_settings_are_saved_validated_and_reach_the_call(
@@ -27,7 +28,11 @@ async def test_transfer_settings_are_saved_validated_and_reach_the_call(
         "targets": [],
         "ring_timeout_s": 25,
     }
-    transfer = {"enabled": True, "mode": "warm", "targets": [SALES, BILLING, FRONT_DESK]}
+    transfer = {
+        "enabled": True,
+        "mode": "warm",
+        "targets": [SALES, BILLING, FRONT_DESK, RING_GROUP],
+    }
     created = await create_agent(client, tenant.admin, transfer=transfer)
     assert created["transfer"]["targets"][1] == {**BILLING, "description": ""}
     assert created["transfer"]["targets"][0]["trunk"] is None
@@ -39,6 +44,7 @@ async def test_transfer_settings_are_saved_validated_and_reach_the_call(
         ("sales", "endpoint"),
         ("billing", "number"),
         ("front_desk", "dialplan"),
+        ("ring_group", "endpoint"),
     ]
 
     url = f"/api/v1/agents/{created['id']}"
@@ -50,6 +56,7 @@ async def test_transfer_settings_are_saved_validated_and_reach_the_call(
             "transfer.targets[0].target",
         ),
         ({"targets": [{**SALES, "name": "sales team"}]}, 400, "transfer.targets[0].name"),
+        ({"targets": [{**SALES, "target": "Local/300"}]}, 400, "transfer.targets[0].target"),
         ({"mode": "attended"}, 400, "transfer.mode"),
         ({"ring_timeout_s": 1}, 400, "transfer.ring_timeout_s"),
         ({"targets": [SALES, SALES]}, 422, "transfer.targets[1].name"),
