@@ -207,7 +207,10 @@ async def test_warm_transfer_briefs_the_human_then_bridges_the_caller(
     assert dialled.params["appArgs"] == f"transfer,{record.id}"
 
 
-@pytest.mark.parametrize(("outcome", "reason"), [("no-answer", "no_answer"), ("busy", "busy")])
+@pytest.mark.parametrize(
+    ("outcome", "reason"),
+    [("no-answer", "no_answer"), ("busy", "busy"), ("rejected", "rejected")],
+)
 async def test_nobody_answering_leaves_the_caller_with_the_agent(
     fake: FakeAsterisk,
     model: FakeOpenAI,

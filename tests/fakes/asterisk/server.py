@@ -40,6 +40,7 @@ from vocals.simulator.media import AudioSocketLink, OnAudio, RtpLink
 
 CAUSE_TXT = {
     16: "Normal Clearing",
+    21: "Call Rejected",
     17: "User busy",
     18: "No user responding",
     19: "User alerting, no answer",
@@ -905,6 +906,12 @@ class FakeAsterisk:
             self._channel_event(ch, "ChannelHangupRequest", cause=17, tech_cause=486)
             dial("BUSY")
             self._teardown_unanswered(ch, 17, 486)
+            return
+        if callee.outcome == "rejected":
+            await asyncio.sleep(self._scaled(callee.ring_s))
+            self._channel_event(ch, "ChannelHangupRequest", cause=21, tech_cause=603)
+            dial("NOANSWER")
+            self._teardown_unanswered(ch, 21, 603)
             return
         if callee.outcome == "unreachable":
             await asyncio.sleep(self._scaled(min(TIMER_B_S, timeout_s)))
