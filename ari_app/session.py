@@ -193,7 +193,7 @@ class CallSession:
             # Only this call fails (its record says why); the process and other calls go on.
             raise MediaUnavailable("the agent's media transport is RTP but no RTP ports are set up")
         ari = self.controller.ari
-        await self._hold_resources()
+        await self.hold_resources()
         self.bridge_created = True  # set first: a cancelled request may still have made it
         await ari.create_bridge(bridge_id=self.bridge_id, name=self.bridge_id, type="mixing")
         self._check()
@@ -210,11 +210,12 @@ class CallSession:
         self._check()
         return leg
 
-    async def _hold_resources(self) -> None:
+    async def hold_resources(self, *extra_channels: str) -> None:
+        """Keep the call's channels (and `extra_channels`: a transfer's) with its live state."""
         try:
             await self.controller.ledger.hold(
                 self.call,
-                channels=[self.caller_channel, self.media_channel_id],
+                channels=[self.caller_channel, self.media_channel_id, *extra_channels],
                 bridges=[self.bridge_id],
             )
         except Exception:

@@ -162,6 +162,8 @@ class AriTransfer:
         leg = _Leg(f"{session.call.id}-transfer-{len(self._legs) + 1}")
         self._legs[leg.channel_id] = leg
         session.controller.track_channel(session, leg.channel_id)
+        # A survivor adopting the call after a crash hangs this leg up too.
+        await session.hold_resources(leg.channel_id)
         try:
             try:
                 await session.controller.ari.originate(
