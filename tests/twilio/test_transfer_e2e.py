@@ -22,6 +22,7 @@ from providers.registry import build
 from tests.fakes.fake_providers import FakeSTT, FakeTTS
 from tests.fakes.openai_compatible import FakeOpenAI, ScriptedTurn
 from tests.fakes.twilio import FakeTwilio
+from tests.fakes.twilio.server import Callee
 from tests.pipeline.harness import agent_settings
 from tests.pipeline.memory_leg import silence_pcm, speech_pcm
 from tests.twilio.harness import TwilioProcess, make_twilio_agent
@@ -84,6 +85,9 @@ async def test_blind_transfer_dials_the_destination_through_the_calls_api(
     proc = TransferringProcess(
         fake, pg_pool, redis, stt_script=["Can I talk to sales?"], model=model, transfer=transfer
     )
+    # Sales rings, then talks with the caller for a while: long enough for a hang-up of ours to
+    # land on the transferred call.
+    fake.callees[SALES_NUMBER] = Callee(ring_s=1.5)
     await proc.start()
     try:
         agent = await make_twilio_agent(pg_pool, proc.box, fake)

@@ -224,12 +224,14 @@ class FakeTwilio:
         except ET.ParseError:
             return self._error(400, 12100, "Document parse failure")
         call.redirects.append(twiml)
-        if call.stream is not None:
-            await call.stream.stop()
         self._spawn(self._run_verbs(call, verbs))
         return web.json_response(self._resource(call))
 
     async def _run_verbs(self, call: FakeCall, verbs: list[ET.Element]) -> None:
+        # After the API answered: the stream's `stop` may reach the app after the answer.
+        await asyncio.sleep(0.05)
+        if call.stream is not None:
+            await call.stream.stop()
         for verb in verbs:
             if verb.tag == "Dial":
                 await self._dial(call, verb)
