@@ -153,7 +153,7 @@ class AriTransfer:
         session.caller_gone = True  # it runs the dialplan now, no longer ours to hang up
         self.over.set()
         session.announce_transferred(target.name, TransferMode.BLIND)
-        return TransferResult()
+        return TransferResult(mode=TransferMode.BLIND)
 
     async def _dial(
         self, target: TransferTarget, endpoint: str, ring_timeout_s: int, announce: Announce | None
@@ -237,7 +237,7 @@ class AriTransfer:
             self.over.set()
         mode = TransferMode.BLIND if announce is None else TransferMode.WARM
         session.announce_transferred(target.name, mode)
-        return TransferResult()
+        return TransferResult(mode=mode)
 
     @staticmethod
     async def _briefed(leg: _Leg, announce: Announce) -> bool:

@@ -99,10 +99,12 @@ class TransferFailure(StrEnum):
 
 
 class TransferResult(msgspec.Struct, frozen=True, kw_only=True):
-    """`failure` None: the caller was handed over and the agent is off the call."""
+    """`failure` None: the caller was handed over (`mode`: how it was, which the transport
+    may have had to choose) and the agent is off the call."""
 
     failure: TransferFailure | None = None
     detail: str = ""
+    mode: TransferMode | None = None
 
     @property
     def ok(self) -> bool:

@@ -159,13 +159,13 @@ class TransferTool:
             if not done:
                 transfer.cancel()
             elif not transfer.cancelled() and transfer.exception() is None and transfer.result().ok:
-                self._handed_over(voice, target, mode)
+                self._handed_over(voice, target, transfer.result().mode or mode)
             raise
         except Exception as exc:  # a broken transport is a failed transfer, not a dropped call
             log.exception("transfer failed", target=target.name)
             result = TransferResult(failure=TransferFailure.FAILED, detail=type(exc).__name__)
         if result.ok:
-            self._handed_over(voice, target, mode)
+            self._handed_over(voice, target, result.mode or mode)
             return ToolOutcome(f"The caller was transferred to {target.name}.", ok=True)
         assert result.failure is not None
         voice.note(

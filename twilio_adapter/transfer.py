@@ -79,4 +79,4 @@ class TwilioTransfer:
             self.target = None
             log.warning("Twilio transfer refused", status=exc.status, error=exc.message)
             return TransferResult(failure=TransferFailure.FAILED, detail=exc.message)
-        return TransferResult()
+        return TransferResult(mode=TransferMode.BLIND)

@@ -257,7 +257,7 @@ async def test_blind_transfer_to_the_dialplan(
     agent = await make_agent(pg_pool)
     proc = TransferProcess(
         fake, pg_pool, redis, stt_script=["Can I talk to sales?"], model=model,
-        transfer=settings("sales-queue,100", TransferMode.BLIND),
+        transfer=settings("sales-queue,100"),  # warm, which the dialplan cannot be
     )  # fmt: skip
     await proc.start()
     try:
@@ -281,6 +281,7 @@ async def test_blind_transfer_to_the_dialplan(
     [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
     assert (record.status, record.outcome) == ("completed", "transferred")
     assert record.error_reason is None
+    # Whoever the dialplan reaches cannot be briefed: handed over blind, and recorded so.
     [done] = [e for e in record.events if e["kind"] == "transfer.done"]
     assert done["detail"] == {"target": "sales", "mode": "blind"}
 
