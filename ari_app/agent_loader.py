@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from ari_app.call import Call
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
+from pipeline.call_control import TransferSettings
 from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
@@ -92,6 +93,7 @@ class StoreAgentLoader:
             max_call_duration_s=agent.max_call_seconds,
             tools=msgspec.convert(agent.tools, list[HttpTool]),
             mcp_servers=msgspec.convert(agent.mcp_servers, list[McpServer]),
+            transfer=msgspec.convert(agent.transfer, TransferSettings),
         )
 
     async def _credential(

@@ -96,6 +96,10 @@ class CallAnnouncer:
             "call.answered", {"answered_at": _iso(self._call.time_of(CallStatus.ANSWERED))}
         )
 
+    def transferred(self, target: str, mode: str) -> None:
+        """The agent handed the caller to one of its transfer destinations."""
+        self._announce("call.transferred", {"target": target, "mode": mode})
+
     def voicemail(self) -> None:
         call = self._call
         self._announce(

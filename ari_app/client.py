@@ -259,6 +259,17 @@ class AriClient:
             timeout_s=ORIGINATE_TIMEOUT_S,
         )
 
+    async def continue_in_dialplan(
+        self, channel_id: str, *, context: str, extension: str, priority: int = 1
+    ) -> None:
+        """`POST /channels/{id}/continue`: the channel leaves Stasis (StasisEnd) and runs the
+        dialplan from there."""
+        await self.request(
+            "POST",
+            f"/channels/{_seg(channel_id)}/continue",
+            params=_params(context=context, extension=extension, priority=priority),
+        )
+
     async def get_variable(self, channel_id: str, name: str) -> str:
         var = await self._typed(
             Variable, "GET", f"/channels/{_seg(channel_id)}/variable", params={"variable": name}

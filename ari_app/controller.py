@@ -150,6 +150,10 @@ class CallController:
         self._by_channel[session.call.channel_id] = session
         self._by_channel[session.media_channel_id] = session
 
+    def track_channel(self, session: CallSession, channel_id: str) -> None:
+        """Route `channel_id`'s events to `session` too (a channel dialled for a transfer)."""
+        self._by_channel[channel_id] = session
+
     def _spawn(self, coro: Awaitable[None]) -> None:
         async def run() -> None:
             await coro
@@ -169,13 +173,17 @@ class CallController:
             if session is None:
                 return
             cause = event.cause if isinstance(event, ChannelDestroyed) else None
-            if event.channel.id == session.media_channel_id:
+            if session.transfer.owns(event.channel.id):
+                self._spawn(session.transfer_leg_ended(event.channel.id, cause))
+            elif event.channel.id == session.media_channel_id:
                 self._spawn(session.media_ended())
             else:
                 self._spawn(session.caller_ended(cause))
         elif isinstance(event, Dial):
             session = self._by_channel.get(event.peer.id)
-            if session is not None and event.peer.id == session.call.channel_id:
+            if session is not None and session.transfer.owns(event.peer.id):
+                session.transfer.dialled(event.peer.id, event.dialstatus)
+            elif session is not None and event.peer.id == session.call.channel_id:
                 self._spawn(session.dial_status(event.dialstatus))
         elif isinstance(event, ChannelVarset):
             self._varset(event)
@@ -206,6 +214,8 @@ class CallController:
         session = self._by_channel.get(channel.id)
         if session is not None and channel.id == session.media_channel_id:
             session.media_started.set()
+        elif session is not None and session.transfer.owns(channel.id):
+            session.transfer.answered(channel.id)
         elif args[:1] == ["inbound"]:
             if session is not None:
                 return  # already taken up by a reconcile that listed it first

@@ -7,6 +7,7 @@ registry) is given as `prepare`, so this module stays about running the call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -18,11 +19,14 @@ from media.formats import AudioFormat
 from media.leg import MarkReached, MediaLeg, MediaLegClosed
 from pipeline.agent import AgentSettings
 from pipeline.beep import EventFeed, wait_for_beep
+from pipeline.call_control import CallControl
 from pipeline.engine import CallInfo, CallPipeline, CallProviders
 from pipeline.records import CallResult
 from pipeline.sink import CallSink, MemorySink
 from pipeline.speech_cache import SPEECH_CACHE, SpeechCache
 from pipeline.states import Timeouts
+from pipeline.tool_set import combined
+from pipeline.transfer_tool import TransferTool
 from pipeline.wire_audio import WireEncoder
 from providers.base import TTSProvider
 
@@ -55,8 +59,14 @@ class PipelineConversations:
         self._cache = speech_cache
         self._timeouts = timeouts
 
-    async def converse(self, call: Call, leg: MediaLeg) -> CallResult:
+    async def converse(
+        self, call: Call, leg: MediaLeg, control: CallControl | None = None
+    ) -> CallResult:
         agent, providers = await self._prepare(call)
+        transfer = None
+        if control is not None and agent.transfer.enabled:
+            transfer = TransferTool(agent.transfer, control)
+            providers = dataclasses.replace(providers, tools=combined(transfer, providers.tools))
         pipeline = CallPipeline(
             call=CallInfo(call_id=str(call.id), tenant_id=str(call.tenant_id)),
             agent=agent,
@@ -66,6 +76,8 @@ class PipelineConversations:
             speech_cache=self._cache,
             timeouts=self._timeouts,
         )
+        if transfer is not None:
+            transfer.bind(pipeline)
         task = asyncio.create_task(pipeline.run())
         try:
             return await asyncio.shield(task)

@@ -23,6 +23,7 @@ from ari_app.metrics import INBOUND_UNROUTED
 from ari_app.ports import AgentRoute
 from ari_app.recording import ActiveRecording
 from ari_app.tasks import cancel_and_wait
+from ari_app.transfer import AriTransfer
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailAction
 from pipeline.records import CallOutcome, CallResult
@@ -83,6 +84,7 @@ class CallSession:
         self.asterisk_lost = False
         self.on_end: Callable[[Call], Awaitable[None]] | None = None
         self.recording: ActiveRecording | None = None
+        self.transfer = AriTransfer(self)
         events = controller.events
         self.announcer = None if events is None else CallAnnouncer(events, call)
         self._task: asyncio.Task[None] | None = None
@@ -157,8 +159,17 @@ class CallSession:
     async def converse(self) -> None:
         leg = await self.connect_media()
         self.conversing = True
-        self.result = await self.controller.conversations.converse(self.call, leg)
+        self.result = await self.controller.conversations.converse(self.call, leg, self.transfer)
         self.call.outcome = self.result.outcome.value
+        if self.transfer.handed_over:
+            # The caller talks with the human now: the call lasts until one of them leaves.
+            self.call.outcome = CallOutcome.TRANSFERRED.value
+            self.call.metadata["transferred_to"] = self.transfer.target or ""
+            await self.transfer.over.wait()
+
+    def announce_transferred(self, target: str, mode: str) -> None:
+        if self.announcer is not None and self.recorded:
+            self.announcer.transferred(target, mode)
 
     def announce_started(self) -> None:
         if self.announcer is not None and self.recorded:
@@ -182,7 +193,7 @@ class CallSession:
             # Only this call fails (its record says why); the process and other calls go on.
             raise MediaUnavailable("the agent's media transport is RTP but no RTP ports are set up")
         ari = self.controller.ari
-        await self._hold_resources()
+        await self.hold_resources()
         self.bridge_created = True  # set first: a cancelled request may still have made it
         await ari.create_bridge(bridge_id=self.bridge_id, name=self.bridge_id, type="mixing")
         self._check()
@@ -199,11 +210,12 @@ class CallSession:
         self._check()
         return leg
 
-    async def _hold_resources(self) -> None:
+    async def hold_resources(self, *extra_channels: str) -> None:
+        """Keep the call's channels (and `extra_channels`: a transfer's) with its live state."""
         try:
             await self.controller.ledger.hold(
                 self.call,
-                channels=[self.caller_channel, self.media_channel_id],
+                channels=[self.caller_channel, self.media_channel_id, *extra_channels],
                 bridges=[self.bridge_id],
             )
         except Exception:
@@ -300,6 +312,8 @@ class CallSession:
 
     async def caller_ended(self, cause: int | None) -> None:
         """The caller's channel left Stasis or was destroyed."""
+        if self.transfer.connected is not None:
+            self.call.metadata.setdefault("ended_by", "caller")
         self.caller_gone = True
         if cause is not None and self.call.hangup_cause is None:
             self.call.hangup_cause = cause
@@ -312,9 +326,17 @@ class CallSession:
         StasisEnd can come before our teardown starts) and when our teardown hangs it up:
         neither is an error; any other end is a media failure."""
         ours = self.tearing_down or (self.leg is not None and self.leg.hung_up)
+        if ours and self.transfer.handed_over:
+            return  # the agent left a transferred call; caller and human talk on
         if not ours:
             self.call.error = self.call.error or "external media channel ended"
         await self.end("media leg hung up" if ours else "external media channel ended")
+
+    async def transfer_leg_ended(self, channel_id: str, cause: int | None) -> None:
+        """A channel dialled for a transfer ended; once bridged with the caller, the call."""
+        if self.transfer.ended(channel_id, cause):
+            self.call.metadata.setdefault("ended_by", "transfer_target")
+            await self.end("transfer target hung up")
 
     @property
     def tearing_down(self) -> bool:
@@ -343,6 +365,7 @@ class CallSession:
     async def _tear_down_steps(self, reason: str) -> None:
         self._log.info("call teardown", reason=reason)
         self.controller.legs.forget(self.call.id)
+        self.transfer.over.set()
         task = self._task
         if task is not None and not task.done() and not self.conversing:
             # Still setting up: let the REST request in flight finish (cancelling it could
@@ -365,7 +388,9 @@ class CallSession:
                 self._log.error("conversation did not stop; cancelling it")
                 with contextlib.suppress(Exception):
                     await cancel_and_wait(task)
-        if self.stopped and self.call.outcome == CallOutcome.CALLER_HUNG_UP:
+        if self.transfer.handed_over:
+            self.call.outcome = CallOutcome.TRANSFERRED.value
+        elif self.stopped and self.call.outcome == CallOutcome.CALLER_HUNG_UP:
             self.call.outcome = CallOutcome.STOPPED.value
         elif self.asterisk_lost and self.call.outcome == CallOutcome.CALLER_HUNG_UP:
             # The leg closed because Asterisk died (crash, restart), not because the caller
@@ -409,6 +434,7 @@ class CallSession:
             steps.append(ari.hangup(self.call.channel_id))
         if self.media_requested:
             steps.append(ari.hangup(self.media_channel_id))
+        steps.extend(ari.hangup(channel) for channel in self.transfer.live_channels)
         if self.bridge_created:
             steps.append(ari.destroy_bridge(self.bridge_id))
         caller_gone = self.caller_gone

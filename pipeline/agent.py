@@ -7,6 +7,7 @@ from enum import StrEnum
 import msgspec
 
 from media.vad import BargeInSensitivity
+from pipeline.call_control import TransferSettings
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
 from providers.base import ProviderConfig
@@ -55,6 +56,7 @@ class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tools: list[HttpTool] = msgspec.field(default_factory=list)
     # MCP servers whose tools the agent may use, listed when the call starts.
     mcp_servers: list[McpServer] = msgspec.field(default_factory=list)
+    transfer: TransferSettings = msgspec.field(default_factory=TransferSettings)
 
     def __post_init__(self) -> None:
         names = [tool.name for tool in self.tools]

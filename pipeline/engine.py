@@ -218,6 +218,27 @@ class CallPipeline:
         """End the call from outside (API hangup, shutdown); `run` returns soon after."""
         self._end(CallOutcome.STOPPED)
 
+    # ---- call-control tools (pipeline.transfer_tool.AgentVoice) ----------------------------
+
+    async def say_and_wait(self, text: str) -> None:
+        """Say `text` in the reply in progress, which the caller can no longer interrupt, and
+        return once everything it queued was heard."""
+        reply = self._reply
+        if reply is None:
+            return
+        reply.speaker.interruptible = False
+        if text:
+            reply.speaker.say(text)
+        await reply.speaker.wait_heard()
+
+    def note(self, kind: str, **detail: str) -> None:
+        self._event(kind, **detail)
+
+    def transferred(self) -> None:
+        """The caller was handed over, even if the leg closed first as part of it."""
+        self._outcome, self._error = CallOutcome.TRANSFERRED, None
+        self._stop.set()
+
     async def prepare(self) -> None:
         """Connect the providers and cache the apology, before the leg is up (optional).
 

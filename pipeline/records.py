@@ -19,6 +19,7 @@ class CallOutcome(StrEnum):
     VOICEMAIL = "voicemail"
     MAX_DURATION = "max_duration"
     STOPPED = "stopped"  # the controller stopped the pipeline
+    TRANSFERRED = "transferred"  # the caller was handed to a person (transfer_call)
     ERROR = "error"
 
 

@@ -90,6 +90,7 @@ class Speaker:
         self._finished = False
         self._added = asyncio.Event()
         self._played = asyncio.Event()
+        self._marked = asyncio.Event()
         self._sent_ms = 0
 
     @property
@@ -121,6 +122,7 @@ class Speaker:
         for item in self._items:
             if item.mark == name:
                 item.marked = True
+                self._marked.set()
         self._check_played()
 
     def _check_played(self) -> None:
@@ -131,6 +133,13 @@ class Speaker:
     async def wait_played(self) -> None:
         """Until the caller heard the whole message (its last mark came back)."""
         await self._played.wait()
+
+    async def wait_heard(self) -> None:
+        """Until the caller heard every sentence queued so far (more may follow)."""
+        upto = len(self._items)
+        while not all(item.marked for item in self._items[:upto]):
+            self._marked.clear()
+            await self._marked.wait()
 
     def heard(self, played_ms: int) -> str:
         """The text heard when `played_ms` of this message had played (words, cut to fit)."""

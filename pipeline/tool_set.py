@@ -1,5 +1,5 @@
-"""The tools of one call, gathered from every source the agent has (HTTP, MCP, built-in), as
-the one `ToolRunner` the reply's tool loop talks to."""
+"""The tools of one call, gathered from every source the agent has (HTTP, MCP, built-in call
+control), as the one `ToolRunner` the reply's tool loop talks to."""
 
 from __future__ import annotations
 
@@ -65,3 +65,11 @@ class ToolSet:
             if any(spec.name == name for spec in runner.specs):
                 return runner
         return None
+
+
+def combined(*runners: ToolRunner | None) -> ToolRunner | None:
+    """The runners given as one; None when there are none."""
+    present = [r for r in runners if r is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+    return ToolSet(present)

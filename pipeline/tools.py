@@ -131,7 +131,10 @@ class ToolLoop:
                     self._say(phrase)
             outcome = await task
         except asyncio.CancelledError:
-            task.cancel()
+            if task.done() and not task.cancelled() and task.exception() is None:
+                outcome = task.result()  # it answered as the call ended (a transfer, say)
+            else:
+                task.cancel()
             raise
         except Exception as exc:  # a broken tool is an answer, never a dropped call
             outcome = ToolOutcome(f"{call.name} failed ({type(exc).__name__}).", ok=False)

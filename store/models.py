@@ -106,6 +106,8 @@ class Agent(msgspec.Struct, kw_only=True):
     tools: list[dict[str, Any]] = msgspec.field(default_factory=list)
     # MCP servers as the API validated them (see api/agent_tools.py).
     mcp_servers: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # Transfer settings as the API validated them (see api/agent_transfer.py).
+    transfer: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

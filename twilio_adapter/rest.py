@@ -114,6 +114,10 @@ class TwilioRest:
         """`POST /Calls/{sid}.json Status=completed`: end an in-progress call."""
         return await self._call_request(creds, f"Calls/{call_sid}.json", [("Status", "completed")])
 
+    async def redirect(self, creds: TwilioCredentials, call_sid: str, twiml: str) -> CallResource:
+        """`Twiml=`: a live call leaves its TwiML (our stream ends) and runs `twiml`."""
+        return await self._call_request(creds, f"Calls/{call_sid}.json", [("Twiml", twiml)])
+
     async def cancel(self, creds: TwilioCredentials, call_sid: str) -> CallResource:
         """`Status=canceled`: end a call still queued or ringing."""
         return await self._call_request(creds, f"Calls/{call_sid}.json", [("Status", "canceled")])

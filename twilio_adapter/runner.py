@@ -25,14 +25,17 @@ from ari_app.recording import ActiveRecording, CallRecordings
 from ari_app.store_adapters import call_record
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailAction
+from pipeline.call_control import TransferMode
 from pipeline.records import CallOutcome, CallResult
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
 from twilio_adapter.state import TwilioCallStore
+from twilio_adapter.transfer import TwilioTransfer
 
 log = structlog.get_logger(__name__)
 
-HandOff = Callable[[Call, MediaLeg], Awaitable[None]]
+# The call, its leg, and the transfers it may make (None without a Calls API client).
+HandOff = Callable[[Call, MediaLeg, TwilioTransfer | None], Awaitable[None]]
 # `call.amd_status` uses the controller's (Asterisk AMD's) vocabulary.
 AMD_MACHINE: Final = "MACHINE"
 AMD_HUMAN: Final = "HUMAN"
@@ -138,17 +141,17 @@ class VirtualChannel:
         for _, (_, done) in calls:
             await done.wait()
 
-    async def __call__(self, call: Call, leg: MediaLeg) -> None:
+    async def __call__(self, call: Call, leg: MediaLeg, control: TwilioTransfer | None) -> None:
         done = asyncio.Event()
         self._live[call.id] = (leg, done)
         try:
-            await self._run(call, leg)
+            await self._run(call, leg, control)
         finally:
             self._live.pop(call.id, None)
             self._stopping.discard(call.id)
             done.set()
 
-    async def _run(self, call: Call, leg: MediaLeg) -> None:
+    async def _run(self, call: Call, leg: MediaLeg, control: TwilioTransfer | None) -> None:
         bound = log.bind(call_id=str(call.id), tenant_id=str(call.tenant_id))
         result: CallResult | None = None
         announcer = None if self._events is None else CallAnnouncer(self._events, call)
@@ -173,9 +176,14 @@ class VirtualChannel:
                 if policy and policy.action is VoicemailAction.LEAVE_MESSAGE and policy.message:
                     await self._conversations.leave_voicemail(call, leg, policy.message)
             else:
-                result = await self._conversations.converse(call, leg)
+                result = await self._conversations.converse(call, leg, control)
                 call.outcome = result.outcome.value
-                if call.id in self._stopping and result.outcome is CallOutcome.CALLER_HUNG_UP:
+                if control is not None and control.target is not None:
+                    call.outcome = CallOutcome.TRANSFERRED.value
+                    call.metadata["transferred_to"] = control.target
+                    if announcer is not None:
+                        announcer.transferred(control.target, TransferMode.BLIND)
+                elif call.id in self._stopping and result.outcome is CallOutcome.CALLER_HUNG_UP:
                     # Its stream closed because we hung up, not the caller.
                     call.outcome = CallOutcome.STOPPED.value
         except Exception as exc:

@@ -37,6 +37,7 @@ from twilio_adapter.rest import TwilioApiError, TwilioRest
 from twilio_adapter.runner import AMD_HUMAN, HandOff, amd_status
 from twilio_adapter.state import TwilioCall, TwilioCallStore
 from twilio_adapter.token import InvalidToken, StreamClaims, StreamTokens
+from twilio_adapter.transfer import TwilioTransfer
 
 log = structlog.get_logger(__name__)
 
@@ -117,11 +118,17 @@ async def serve_stream(receive: Receive, send: SendText, close: Close, svc: Stre
     call = _call_for(claims, state)
     amd = state is not None and state.amd and call.amd_status is None
 
+    control = None
+    if svc.rest is not None:
+        control = TwilioTransfer(call, info.callSid, svc.accounts, svc.rest)
+
     async def end_call() -> None:
+        if control is not None and control.target is not None:
+            return  # transferred: the call is Twilio's <Dial> now, not ours to end
         await _hang_up(call, info.callSid, svc, bound)
 
     leg = TwilioLeg(info.streamSid, send, close, end_call=end_call)
-    task = asyncio.create_task(_run_call(call, leg, svc, wait_amd=amd, log=bound))
+    task = asyncio.create_task(_run_call(call, leg, control, svc, wait_amd=amd, log=bound))
     bound.info("Twilio stream started")
     try:
         await _pump(receive, leg, bound)
@@ -180,7 +187,13 @@ def _call_for(claims: StreamClaims, state: TwilioCall | None) -> Call:
 
 
 async def _run_call(
-    call: Call, leg: TwilioLeg, svc: StreamServices, *, wait_amd: bool, log: structlog.BoundLogger
+    call: Call,
+    leg: TwilioLeg,
+    control: TwilioTransfer | None,
+    svc: StreamServices,
+    *,
+    wait_amd: bool,
+    log: structlog.BoundLogger,
 ) -> None:
     try:
         if wait_amd:
@@ -188,7 +201,7 @@ async def _run_call(
             call.amd_cause = answered_by or "timeout"
             call.amd_status = amd_status(answered_by) if answered_by else AMD_HUMAN
             log.info("AMD result", answered_by=call.amd_cause)
-        await svc.hand_off(call, leg)
+        await svc.hand_off(call, leg, control)
     except Exception:
         log.exception("Twilio call hand-off failed")
     finally:

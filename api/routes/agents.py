@@ -20,6 +20,7 @@ from api.agent_tools import (
     mcp_server_problems,
     tool_problems,
 )
+from api.agent_transfer import AgentTransfer, transfer_problems
 from api.auth import Principal, authenticate, authenticate_writer
 from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
 from api.context import ApiContext
@@ -72,6 +73,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     media_transport: MediaTransport | None
     tools: list[AgentTool]
     mcp_servers: list[AgentMcpServer]
+    transfer: AgentTransfer
     inbound_numbers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -105,6 +107,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     media_transport: MediaTransport | None = None
     tools: AgentTools = msgspec.field(default_factory=list)
     mcp_servers: AgentMcpServers = msgspec.field(default_factory=list)
+    transfer: AgentTransfer = msgspec.field(default_factory=AgentTransfer)
     inbound_numbers: InboundNumbers = msgspec.field(default_factory=list)
 
 
@@ -129,6 +132,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     media_transport: MediaTransport | msgspec.UnsetType | None = msgspec.UNSET
     tools: AgentTools | msgspec.UnsetType = msgspec.UNSET
     mcp_servers: AgentMcpServers | msgspec.UnsetType = msgspec.UNSET
+    transfer: AgentTransfer | msgspec.UnsetType = msgspec.UNSET
     inbound_numbers: InboundNumbers | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -163,6 +167,7 @@ async def _checked_values(
         errors.append(FieldError("voicemail_message", "is required to leave a message"))
     errors += tool_problems(context, values.get("tools", []))
     errors += mcp_server_problems(context, values.get("mcp_servers", []))
+    errors += transfer_problems(values.get("transfer"))
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]

@@ -14,6 +14,7 @@ from store.secrets import SecretBox
 EVENT_TYPES: Final = (
     "call.started",
     "call.answered",
+    "call.transferred",
     "call.ended",
     "call.failed",
     "voicemail.detected",

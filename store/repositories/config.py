@@ -43,6 +43,7 @@ class AgentRepository(TenantRepository[Agent]):
             "media_transport",
             "tools",
             "mcp_servers",
+            "transfer",
         }
     )
     filterable = frozenset({"name", "language"})

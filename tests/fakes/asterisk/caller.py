@@ -17,7 +17,7 @@ from typing import Literal
 
 from vocals.simulator.caller import QueueSource
 
-Outcome = Literal["answer", "busy", "no-answer", "unreachable"]
+Outcome = Literal["answer", "busy", "no-answer", "unreachable", "rejected"]
 
 
 def tone(freq_hz: float, seconds: float, amplitude: int = 8000) -> bytes:
@@ -33,7 +33,9 @@ class Callee:
     """How an outbound destination behaves when dialled.
 
     `outcome`: answer / busy (486, cause 17) / no-answer (rings until the originate timeout,
-    cause 19) / unreachable (no SIP answer: cause 18 after timer B, 32 s).
+    cause 19) / unreachable (no SIP answer: cause 18 after timer B, 32 s) / rejected (declined,
+    cause 21; Asterisk's Dial status then says NOANSWER, after the hangup request: captured
+    with a Local channel whose dialplan ran Hangup(21)).
     With answer, AMD in the outbound context yields `amd_status`/`amd_cause` after `amd_s`.
     With `stasis_app`, the number loops back into this Asterisk: the callee is a channel that
     enters `Stasis(<stasis_app>)` and answers when that app answers it over ARI.

@@ -40,6 +40,7 @@ from vocals.simulator.media import AudioSocketLink, OnAudio, RtpLink
 
 CAUSE_TXT = {
     16: "Normal Clearing",
+    21: "Call Rejected",
     17: "User busy",
     18: "No user responding",
     19: "User alerting, no answer",
@@ -206,6 +207,8 @@ class FakeAsterisk:
         self.reload_hooks: dict[str, Callable[[FakeAsterisk], None]] = {}
         self.reloads: list[str] = []
         self.peak_channels = 0
+        # (channel id, context, exten, priority) of each channel sent back to the dialplan.
+        self.continued: list[tuple[str, str, str, int]] = []
         self.dialplan: dict[str, Callable[[str], list[str] | None]] = {
             "vocals-inbound": shipped_inbound_context
         }
@@ -240,6 +243,7 @@ class FakeAsterisk:
         r.add_get("/ari/channels/{id}/variable", self._get_var)
         r.add_post("/ari/channels/{id}/variable", self._set_var)
         r.add_post("/ari/channels/{id}/play", self._play)
+        r.add_post("/ari/channels/{id}/continue", self._continue)
         r.add_get("/ari/bridges", self._list_bridges)
         r.add_post("/ari/bridges", self._create_bridge)
         r.add_post("/ari/bridges/{id}", self._create_bridge)
@@ -592,7 +596,7 @@ class FakeAsterisk:
             for ch in list(self.channels.values()):
                 if ch.far is None or ch.bridge is None or ch.destroyed:
                     continue
-                peers = [p for p in self._bridge_peers(ch) if p.kind != "sip"]
+                peers = self._bridge_peers(ch)
                 if not peers:
                     continue
                 frame = ch.far.source.next_frame()
@@ -602,6 +606,8 @@ class FakeAsterisk:
                     link = peer.audiosocket or peer.rtp
                     if link is not None:
                         link.send_audio(frame)
+                    elif peer.far is not None:
+                        peer.far.hear(frame)  # two phones in one bridge hear each other
 
     def _media_in(self, ch: FakeChannel) -> OnAudio:
         def deliver(pcm: bytes, at: float) -> None:
@@ -795,6 +801,32 @@ class FakeAsterisk:
         }
         return web.json_response(playback)
 
+    async def _continue(self, request: web.Request) -> web.Response:
+        """The channel leaves Stasis (its bridge, then StasisEnd) and runs the dialplan, which
+        here keeps it up until its far end hangs up."""
+        ch = self._channel(request)
+        if ch is None:
+            return ari_error(404, "Channel not found")
+        if not ch.in_stasis:
+            return ari_error(409, "Channel not in Stasis application")
+        params, _ = await self._params(request)
+        context = params.get("context") or str(ch.dialplan.get("context", ""))
+        exten = params.get("extension") or str(ch.dialplan.get("exten", ""))
+        priority = int(params.get("priority") or 1)
+        if ch.bridge is not None:
+            self._leave_bridge(ch)
+        ch.dialplan = {
+            "context": context,
+            "exten": exten,
+            "priority": priority,
+            "app_name": "",
+            "app_data": "",
+        }
+        self._channel_event(ch, "StasisEnd")
+        ch.in_stasis = False
+        self.continued.append((ch.id, context, exten, priority))
+        return web.Response(status=204)
+
     async def _originate(self, request: web.Request) -> web.Response:
         params, body = await self._params(request)
         endpoint = params.get("endpoint", "")
@@ -874,6 +906,12 @@ class FakeAsterisk:
             self._channel_event(ch, "ChannelHangupRequest", cause=17, tech_cause=486)
             dial("BUSY")
             self._teardown_unanswered(ch, 17, 486)
+            return
+        if callee.outcome == "rejected":
+            await asyncio.sleep(self._scaled(callee.ring_s))
+            self._channel_event(ch, "ChannelHangupRequest", cause=21, tech_cause=603)
+            dial("NOANSWER")
+            self._teardown_unanswered(ch, 21, 603)
             return
         if callee.outcome == "unreachable":
             await asyncio.sleep(self._scaled(min(TIMER_B_S, timeout_s)))

@@ -3,7 +3,9 @@ voice side of each call.
 
 * REST: `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` (create; HTTP Basic with the
   account SID and auth token) and `POST .../Calls/{CallSid}.json` (`Status=completed` or
-  `canceled`). Errors are Twilio's JSON error bodies.
+  `canceled`, or `Twiml=` redirecting a live call: its stream stops and the new TwiML runs;
+  `<Dial>` rings the number, whose `Callee` answers or not). Errors are Twilio's JSON error
+  bodies.
 * A call fetches its TwiML URL with a signed form POST (`X-Twilio-Signature`), runs
   `<Connect><Stream>` (a real-time `MediaStreamCaller` on the stream URL, with the
   `<Parameter>`s as customParameters), then the verbs after `</Connect>` once our side closes
@@ -73,6 +75,9 @@ class FakeCall:
     stream: MediaStreamCaller | None = None
     twiml: str = ""
     hung_up_by_api: bool = False
+    redirects: list[str] = field(default_factory=list)  # TwiML given with `Twiml=`
+    # What each `<Dial>` reached: (number, DialCallStatus).
+    dials: list[tuple[str, str]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     stream_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -196,6 +201,8 @@ class FakeTwilio:
         call = self.calls.get(request.match_info["sid"])
         if call is None:
             return self._error(404, 20404, "The requested resource was not found")
+        if "Twiml" in form:
+            return await self._redirect(call, form["Twiml"][0])
         status = form.get("Status", [""])[0]
         if status not in ("completed", "canceled"):
             return self._error(400, 21218, f"Invalid Status {status!r}")
@@ -208,6 +215,40 @@ class FakeTwilio:
             await call.stream.stop()
         await self._finish(call, status)
         return web.json_response(self._resource(call))
+
+    async def _redirect(self, call: FakeCall, twiml: str) -> web.Response:
+        if call.done.is_set() or call.status != "in-progress":
+            return self._error(400, 21220, "Call is not in-progress. Cannot redirect.")
+        try:
+            verbs = list(ET.fromstring(twiml))
+        except ET.ParseError:
+            return self._error(400, 12100, "Document parse failure")
+        call.redirects.append(twiml)
+        self._spawn(self._run_verbs(call, verbs))
+        return web.json_response(self._resource(call))
+
+    async def _run_verbs(self, call: FakeCall, verbs: list[ET.Element]) -> None:
+        # After the API answered: the stream's `stop` may reach the app after the answer.
+        await asyncio.sleep(0.05)
+        if call.stream is not None:
+            await call.stream.stop()
+        for verb in verbs:
+            if verb.tag == "Dial":
+                await self._dial(call, verb)
+            elif verb.tag in ("Reject", "Hangup"):
+                break
+        await self._finish(call, "completed")
+
+    async def _dial(self, call: FakeCall, dial: ET.Element) -> None:
+        """The caller is put through to the number: rings, then talks until the callee's
+        scripted `ring_s` elapsed again (the fake holds no conversation of its own)."""
+        number = (dial.text or "").strip()
+        callee = self.callees.get(number, Callee())
+        await asyncio.sleep(callee.ring_s)
+        status = {"human": "completed", "machine": "completed"}.get(callee.answer, callee.answer)
+        if status == "completed":
+            await asyncio.sleep(callee.ring_s)
+        call.dials.append((number, status))
 
     def _resource(self, call: FakeCall) -> dict[str, object]:
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{call.sid}.json"
@@ -284,8 +325,8 @@ class FakeTwilio:
                     call.status = "in-progress"
                     call.answered_at = time.monotonic()
                 await self._connect(call, verb)
-                if call.done.is_set():
-                    return
+                if call.done.is_set() or call.redirects:
+                    return  # ended, or running the TwiML it was redirected to
             elif verb.tag in ("Reject", "Hangup"):
                 break
         await self._finish(call, "completed" if call.answered_at is not None else "canceled")

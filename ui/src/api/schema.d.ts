@@ -913,6 +913,7 @@ export interface components {
             /** @default  */
             system_prompt: string;
             tools?: components["schemas"]["AgentTool"][];
+            transfer?: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
             /** @default  */
             voicemail_message: string;
@@ -955,6 +956,7 @@ export interface components {
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
             tools: components["schemas"]["AgentTool"][];
+            transfer: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
             /** Format: date-time */
             updated_at: string;
@@ -984,6 +986,19 @@ export interface components {
             timeout_s: number;
             url: string;
         };
+        /** AgentTransfer */
+        AgentTransfer: {
+            /** @default false */
+            enabled: boolean;
+            /**
+             * @default blind
+             * @enum {string}
+             */
+            mode: "blind" | "warm";
+            /** @default 25 */
+            ring_timeout_s: number;
+            targets?: components["schemas"]["TransferTargetIn"][];
+        };
         /** AgentUpdate */
         AgentUpdate: {
             barge_in_sensitivity?: "very_low" | "low" | "medium" | "high" | "very_high";
@@ -999,6 +1014,7 @@ export interface components {
             stt?: components["schemas"]["ProviderChoice"];
             system_prompt?: string;
             tools?: components["schemas"]["AgentTool"][];
+            transfer?: components["schemas"]["AgentTransfer"];
             tts?: components["schemas"]["ProviderChoice"];
             voicemail_message?: string;
             voicemail_policy?: "hangup" | "leave_message";
@@ -1545,6 +1561,14 @@ export interface components {
             otpauth_uri: string;
             secret: string;
         };
+        /** TransferTargetIn */
+        TransferTargetIn: {
+            /** @default  */
+            description: string;
+            name: string;
+            target: string;
+            trunk?: string | null;
+        };
         /** TrunkCreate */
         TrunkCreate: {
             codecs?: ("ulaw" | "alaw" | "g722" | "opus")[];
@@ -1742,7 +1766,7 @@ export interface components {
         WebhookCreate: {
             /** @default true */
             active: boolean;
-            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected")[];
+            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected")[];
             secret?: string | null;
             url: string;
         };
@@ -1751,7 +1775,7 @@ export interface components {
             active: boolean;
             /** Format: date-time */
             created_at: string;
-            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected")[];
+            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected")[];
             /** Format: uuid */
             id: string;
             secret: string;
@@ -1772,7 +1796,7 @@ export interface components {
             active: boolean;
             /** Format: date-time */
             created_at: string;
-            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected")[];
+            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected")[];
             /** Format: uuid */
             id: string;
             secret: string;
@@ -1783,7 +1807,7 @@ export interface components {
         /** WebhookUpdate */
         WebhookUpdate: {
             active?: boolean;
-            events?: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected")[];
+            events?: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected")[];
             secret?: string;
             url?: string;
         };

@@ -51,6 +51,8 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     media_transport: agent?.media_transport ?? null,
     // No editor yet: the stored tools go back unchanged (set them over the API).
     tools: agent?.tools ?? [],
+    // Likewise transfer destinations (no editor yet).
+    transfer: agent?.transfer ?? { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 },
     inbound_numbers: agent?.inbound_numbers ?? [],
   };
 }

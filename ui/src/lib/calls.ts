@@ -4,7 +4,7 @@ import { label } from "./format";
 export const CALL_STATUSES = ["queued", "dialing", "ringing", "answered", "busy", "no-answer", "failed", "voicemail", "completed"] as const;
 /** Statuses of a call still in progress ("in-progress": answered, as the API shows a live call). */
 export const LIVE_STATUSES = ["dialing", "ringing", "answered", "in-progress"] as const;
-export const CALL_OUTCOMES = ["caller_hung_up", "agent_ended", "voicemail", "max_duration", "stopped", "error"] as const;
+export const CALL_OUTCOMES = ["caller_hung_up", "agent_ended", "transferred", "voicemail", "max_duration", "stopped", "error"] as const;
 
 export function statusColor(status: string): string {
   switch (status) {
