@@ -63,7 +63,12 @@ class CallLedger(Protocol):
 
 
 CallEventType = Literal[
-    "call.started", "call.answered", "call.ended", "call.failed", "voicemail.detected"
+    "call.started",
+    "call.answered",
+    "call.ended",
+    "call.failed",
+    "voicemail.detected",
+    "call.analyzed",
 ]
 
 

@@ -42,6 +42,7 @@ class AgentRepository(TenantRepository[Agent]):
             "recording_retention_days",
             "media_transport",
             "tools",
+            "analysis",
         }
     )
     filterable = frozenset({"name", "language"})
@@ -53,7 +54,8 @@ class AgentRepository(TenantRepository[Agent]):
         """The agents whose STT, LLM or TTS is the stored provider `credential_id`."""
         rows = await self._pool.fetch(
             "SELECT name FROM agents WHERE tenant_id = $1 AND $2 IN "
-            "(stt->>'credential_id', llm->>'credential_id', tts->>'credential_id') ORDER BY name",
+            "(stt->>'credential_id', llm->>'credential_id', tts->>'credential_id', "
+            "analysis->'llm'->>'credential_id') ORDER BY name",
             tenant_id,
             str(credential_id),
         )
