@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from api.agent_analysis import AgentAnalysis, analysis_problems
 from api.agent_tools import AgentTool, AgentTools, tool_problems
 from api.auth import Principal, authenticate, authenticate_writer
 from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
@@ -64,6 +65,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     recording_retention_days: int
     media_transport: MediaTransport | None
     tools: list[AgentTool]
+    analysis: AgentAnalysis
     inbound_numbers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -96,6 +98,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     recording_retention_days: RetentionDays = 30
     media_transport: MediaTransport | None = None
     tools: AgentTools = msgspec.field(default_factory=list)
+    analysis: AgentAnalysis = msgspec.field(default_factory=AgentAnalysis)
     inbound_numbers: InboundNumbers = msgspec.field(default_factory=list)
 
 
@@ -119,6 +122,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     recording_retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
     media_transport: MediaTransport | msgspec.UnsetType | None = msgspec.UNSET
     tools: AgentTools | msgspec.UnsetType = msgspec.UNSET
+    analysis: AgentAnalysis | msgspec.UnsetType = msgspec.UNSET
     inbound_numbers: InboundNumbers | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -152,6 +156,9 @@ async def _checked_values(
     if policy == "leave_message" and not str(message).strip():
         errors.append(FieldError("voicemail_message", "is required to leave a message"))
     errors += tool_problems(context, values.get("tools", []))
+    if "analysis" in values:
+        values["analysis"], found = await analysis_problems(context, tenant_id, values["analysis"])
+        errors += found
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]
