@@ -90,6 +90,10 @@ class PostCallWorker:
     async def _work(self, record: CallRecord, attempt: int) -> None:
         try:
             await self._price_and_analyse(record, attempt)
+        except asyncio.CancelledError:
+            # A process stopping hands the call back now rather than at the lease's end.
+            await asyncio.shield(self._queue.retry_later(record.tenant_id, record.id, 0.0))
+            raise
         except Exception as exc:  # one call's trouble is not the batch's: its lease frees it
             log.error("post-call work failed", call_id=str(record.id), error=repr(exc))
 
