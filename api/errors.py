@@ -151,16 +151,13 @@ def _field_error(entry: Mapping[str, Any]) -> FieldError:
     key = str(entry.get("key", "") or "")
     path = _AT_PATH.search(message)
     reason = plain_reason(message.split(" - at ", 1)[0])
-    named = _BACKTICKED.findall(message)
     if path and path.group(1):
         field = path.group(1)
     elif key and key != "data":
         field = key
     else:
-        return FieldError(named[-1] if named and "field" in message else "body", reason)
-    if message.startswith("Object contains unknown field") and named:
-        # The path names the object; the field it does not have is the one to point at.
-        field += "." + named[0]
+        named = _BACKTICKED.findall(message)
+        field = named[-1] if named and "field" in message else "body"
     return FieldError(field, reason)
 
 

@@ -65,7 +65,7 @@ async def _agent_status(
             "Retrieval is disabled",
         ),
         ({"llm": {"credential_id": str(uuid.UUID(int=7))}}, 422, "analysis.llm.credential_id"),
-        ({"enabled": True, "colour": "red"}, 400, "colour"),
+        ({"enabled": True, "colour": "red"}, 400, "analysis: is not a field"),
         ({"success_criteria": "x" * 4_001}, 400, "success_criteria"),
     ],
 )
