@@ -13,6 +13,7 @@ const stored: Schemas["AgentOut"] = {
   stt: { vendor: "pocketsphinx", options: {} }, llm: { vendor: "scripted", options: {} }, tts: { vendor: "piper", options: {} },
   barge_in_sensitivity: "medium", end_of_speech_ms: null, voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
   recording_enabled: false, recording_retention_days: 30, media_transport: null, tools: [], inbound_numbers: [], created_at: "", updated_at: "",
+  analysis: { enabled: false, success_criteria: "", schema: null, llm: null },
 };
 
 async function pick(group: HTMLElement, label: string, option: RegExp) {
