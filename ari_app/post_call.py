@@ -23,6 +23,7 @@ from ari_app.call_events import event_id
 from ari_app.ports import CallEvent, CallEventSink
 from pipeline.analysis import Analysis, AnalysisOutputError, AnalysisRequest, analyze
 from pipeline.analysis_offline import scripted_analysis
+from providers import registry
 from providers.base import LLMProvider, Provider, ProviderConfig, ProviderError, ProviderKind
 from providers.llm.scripted import ScriptedLLM
 from providers.pricing import Price, PriceTable
@@ -44,6 +45,9 @@ LEASE_S: Final = ANALYSIS_TIMEOUT_S * 2
 BATCH: Final = 4
 # How often an idle worker looks for finished calls.
 POLL_S: Final = 1.0
+# Room for the analysis' JSON: vendors' defaults are sized for a spoken reply (300 tokens),
+# which a summary with extracted data can outgrow, and a cut answer does not parse.
+ANALYSIS_MAX_TOKENS: Final = 2_000
 ANALYZED: Final = "call.analyzed"
 
 BuildProvider = Callable[[ProviderKind, ProviderConfig], Provider]
@@ -146,7 +150,7 @@ class PostCallWorker:
         choice = settings.get("llm") or agent.llm
         try:
             config = await self._loader.llm_config(record.tenant_id, choice, agent.language)
-            llm = self._build(ProviderKind.LLM, config)
+            llm = self._build(ProviderKind.LLM, _room_to_answer(config, choice))
         except Exception as exc:  # a deleted credential, a refused URL: no retry mends it
             return _failed(agent, f"the analysis model cannot be used: {exc}", attempt), {}
         assert isinstance(llm, LLMProvider)
@@ -204,6 +208,22 @@ def _wants_analysis(agent: Agent, record: CallRecord) -> bool:
     return bool(agent.analysis.get("enabled")) and any(
         e.get("role") == "caller" and str(e.get("text", "")).strip() for e in record.transcript
     )
+
+
+def _room_to_answer(config: ProviderConfig, choice: dict[str, Any]) -> ProviderConfig:
+    """`config` with at least `ANALYSIS_MAX_TOKENS` for the answer, where the vendor takes a
+    limit and the analysis' own choice does not set one."""
+    try:
+        options = registry.get(ProviderKind.LLM, config.vendor).options_schema
+    except LookupError:
+        return config
+    if "max_tokens" not in options.get("properties", {}):
+        return config
+    if "max_tokens" in (choice.get("options") or {}):
+        return config
+    current = config.options.get("max_tokens")
+    limit = max(current if isinstance(current, int) else 0, ANALYSIS_MAX_TOKENS)
+    return msgspec.structs.replace(config, options={**config.options, "max_tokens": limit})
 
 
 def _failed(agent: Agent, error: str, attempts: int) -> Analysis:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from api.webhooks.lifecycle import WebhookEventSink
 from ari_app.agent_loader import StoreAgentLoader
-from ari_app.post_call import MAX_ATTEMPTS, PostCallWorker
+from ari_app.post_call import ANALYSIS_MAX_TOKENS, MAX_ATTEMPTS, PostCallWorker
 from providers import registry
 from store.models import CallRecord
 from store.repositories.calls import CallRepository
@@ -198,6 +198,8 @@ async def test_a_model_analysis_and_the_cost_land_on_the_record_and_are_announce
     asked = json.dumps(fake_llm.requests[-1].body["messages"])
     assert "book a haircut for tomorrow morning" in asked
     assert CRITERIA in asked and '\\"part\\"' in asked
+    # Room for the JSON answer, beyond the 300 tokens a spoken reply gets.
+    assert fake_llm.requests[-1].body["max_tokens"] == ANALYSIS_MAX_TOKENS
     assert record.cost is not None
     assert record.cost["total"] == pytest.approx(DEFAULT_TOTAL)
     items = {i["provider"]: i for i in record.cost["items"]}
