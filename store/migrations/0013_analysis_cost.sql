@@ -20,8 +20,11 @@ ALTER TABLE calls
 UPDATE calls SET post_call_state = 'skipped'
     WHERE status IN ('completed', 'failed', 'cancelled', 'no-answer', 'busy', 'voicemail');
 
+-- Only finished calls are work: queued ones (a campaign's thousands) stay out of the index the
+-- worker reads every second. The predicate is the worker's own (store/repositories/post_call.py).
 CREATE INDEX calls_post_call_todo_idx ON calls (post_call_not_before)
-    WHERE post_call_state IS NULL;
+    WHERE post_call_state IS NULL
+    AND status IN ('completed', 'failed', 'cancelled', 'no-answer', 'busy', 'voicemail');
 
 -- A tenant's own prices, replacing the shipped defaults row by row (vendor, model).
 CREATE TABLE tenant_prices (
