@@ -229,3 +229,23 @@ async def test_a_calls_analysis_and_cost_are_on_its_record_the_list_the_export_a
     ]
     theirs = (await client.get("/api/v1/analytics", headers=other_tenant.viewer)).json()["cost"]
     assert theirs["calls"] == 0
+
+
+async def test_a_webhook_subscribes_to_call_analyzed(
+    client: httpx.AsyncClient, tenant: TenantHandle
+) -> None:
+    every = [
+        "call.started",
+        "call.answered",
+        "call.ended",
+        "call.failed",
+        "voicemail.detected",
+        "call.analyzed",
+    ]
+    created = await client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://hooks.example.com/analysed", "events": every},
+        headers=tenant.admin,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["events"] == every
