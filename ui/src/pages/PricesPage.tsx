@@ -15,7 +15,7 @@ type Price = Schemas["Price"];
 type Rate = "per_audio_minute" | "per_million_characters" | "per_million_input_tokens" | "per_million_output_tokens";
 
 const RATES: { key: Rate; label: string }[] = [
-  { key: "per_audio_minute", label: "Audio minute" },
+  { key: "per_audio_minute", label: "audio minute" },
   { key: "per_million_characters", label: "1M characters" },
   { key: "per_million_input_tokens", label: "1M input tokens" },
   { key: "per_million_output_tokens", label: "1M output tokens" },
@@ -30,7 +30,7 @@ function DefaultsTable({ prices }: { prices: Price[] }) {
   return (
     <Table.ScrollContainer minWidth={640}>
       <Table fz="sm" withTableBorder aria-label="Default prices">
-        <Table.Thead><Table.Tr><Table.Th>Kind</Table.Th><Table.Th>Vendor</Table.Th><Table.Th>Model</Table.Th>{RATES.map((r) => <Table.Th key={r.key}>{r.label}</Table.Th>)}</Table.Tr></Table.Thead>
+        <Table.Thead><Table.Tr><Table.Th>Kind</Table.Th><Table.Th>Vendor</Table.Th><Table.Th>Model</Table.Th>{RATES.map((r) => <Table.Th key={r.key}>Per {r.label}</Table.Th>)}</Table.Tr></Table.Thead>
         <Table.Tbody>
           {prices.map((p) => (
             <Table.Tr key={`${p.kind}:${p.vendor}:${p.model}`}>
