@@ -60,14 +60,12 @@ def schema_problems(schema: dict[str, Any]) -> list[FieldError]:
     if schema.get("type") != "object":
         return [FieldError(field, 'must be of type "object"')]
     try:
-        jsonschema_rs.meta.validate(schema)
-    except jsonschema_rs.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.instance_path)
-        return [
-            FieldError(field, f"is not a valid JSON schema: {where or '(root)'}: {exc.message}")
-        ]
-    try:
+        # Offline: a `$schema` or `$ref` naming anything outside the schema is refused, never
+        # fetched (meta-validation on its own would fetch an unknown meta-schema's URL).
         jsonschema_rs.validator_for(schema, offline=True)
+    except jsonschema_rs.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.instance_path) or "(root)"
+        return [FieldError(field, f"is not a valid JSON schema: {where}: {exc.message}")]
     except (jsonschema_rs.ReferencingError, ValueError) as exc:
         return [FieldError(field, f"cannot be used: {str(exc).splitlines()[0]}")]
     return []

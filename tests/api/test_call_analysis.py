@@ -64,6 +64,8 @@ async def _agent_status(
             422,
             "Retrieval is disabled",
         ),
+        # Never fetched: a meta-schema the server does not know is refused as it is.
+        ({"schema": {"type": "object", "$schema": "http://10.0.0.1/meta"}}, 422, "Unknown meta"),
         ({"llm": {"credential_id": str(uuid.UUID(int=7))}}, 422, "analysis.llm.credential_id"),
         ({"enabled": True, "colour": "red"}, 400, "analysis: is not a field"),
         ({"success_criteria": "x" * 4_001}, 400, "success_criteria"),
