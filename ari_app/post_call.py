@@ -129,9 +129,11 @@ class PostCallWorker:
         table = PriceTable(msgspec.convert(await self._prices.get(record.tenant_id), list[Price]))
         cost = msgspec.to_builtins(table.cost(usage))
         stored = None if analysis is None else msgspec.to_builtins(analysis)
-        await self._queue.finish(record.tenant_id, record.id, cost=cost, analysis=stored)
         if stored is not None:
+            # Announced before the work is marked done: if marking fails, the next attempt
+            # announces again under the same event id, which the webhook queue drops.
             await self._announce(record, stored, cost)
+        await self._queue.finish(record.tenant_id, record.id, cost=cost, analysis=stored)
 
     def _retry_delay(self, attempt: int) -> float | None:
         if attempt >= MAX_ATTEMPTS or attempt > len(self._retry_delays_s):
