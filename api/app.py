@@ -29,6 +29,7 @@ from api.routes import (
     calls,
     invitations,
     password_reset,
+    prices,
     recordings,
     sip_trunks,
     sso,
@@ -91,6 +92,7 @@ def _openapi() -> OpenAPIConfig:
                 "calls",
                 "webhooks",
                 "analytics",
+                "prices",
                 "audit-logs",
                 "health",
             )
@@ -124,6 +126,7 @@ def create_app(context: ApiContext) -> Litestar:
             recordings.router,
             webhooks.router,
             analytics.router,
+            prices.router,
             audit_logs.router,
         ],
     )

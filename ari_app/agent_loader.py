@@ -96,6 +96,13 @@ class StoreAgentLoader:
             transfer=msgspec.convert(agent.transfer, TransferSettings),
         )
 
+    async def llm_config(
+        self, tenant_id: uuid.UUID, choice: dict[str, Any], language: str
+    ) -> ProviderConfig:
+        """An agent's LLM choice (its own, or the one its analysis names) as a registry config,
+        its key decrypted and its URLs checked."""
+        return await self._provider(tenant_id, ProviderKind.LLM, choice, language)
+
     async def _credential(
         self, tenant_id: uuid.UUID, credential_id: uuid.UUID
     ) -> ProviderCredential | None:

@@ -73,6 +73,7 @@ CallEventType = Literal[
     "call.ended",
     "call.failed",
     "voicemail.detected",
+    "call.analyzed",
 ]
 
 

@@ -51,11 +51,14 @@ def stored_turns(result: CallResult) -> list[dict[str, Any]]:
 
 
 def stored_usage(result: CallResult) -> dict[str, Any]:
-    """Counters per provider, keyed `kind:vendor` (a fallback's key ends in `:fallback`)."""
+    """Counters per provider, keyed `kind:vendor` (a fallback's key ends in `:fallback`),
+    with the `model` when the agent chose one (what the call is priced by)."""
     usage: dict[str, Any] = {}
     for record in result.provider_usage:
         key = f"{ProviderKind(record.kind).value}:{record.vendor}"
         if record.fallback:
             key += ":fallback"
         usage[key] = msgspec.to_builtins(record.usage)
+        if record.model is not None:
+            usage[key]["model"] = record.model
     return usage

@@ -890,6 +890,7 @@ class CallPipeline:
             vendor=provider.vendor,
             fallback=provider not in primary,
             usage=provider.usage,
+            model=provider.config.model,
         )
 
     async def _close_provider(self, provider: Provider) -> None:

@@ -59,6 +59,8 @@ class ProviderUsageRecord(msgspec.Struct, frozen=True):
     vendor: str
     fallback: bool
     usage: ProviderUsage
+    # The model the agent chose; None: the vendor's default (prices go by it).
+    model: str | None = None
 
 
 class CallEvent(msgspec.Struct, frozen=True):

@@ -108,6 +108,8 @@ class Agent(msgspec.Struct, kw_only=True):
     mcp_servers: list[dict[str, Any]] = msgspec.field(default_factory=list)
     # Transfer settings as the API validated them (see api/agent_transfer.py).
     transfer: dict[str, Any] = msgspec.field(default_factory=dict)
+    # Post-call analysis settings as the API validated them (see api/agent_analysis.py).
+    analysis: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):
@@ -165,6 +167,9 @@ class CallRecord(msgspec.Struct, kw_only=True):
     error_reason: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Written after the call by the post-call worker, never by the record's writer.
+    analysis: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None
 
 
 class SttEvent(msgspec.Struct, kw_only=True):

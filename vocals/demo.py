@@ -33,6 +33,7 @@ from store.repositories.calls import CallRepository
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
 from vocals.admin import database
+from vocals.demo_post_call import DEMO_ANALYSIS, post_call_lines, wait_for_post_call
 from vocals.net import free_port
 from vocals.services import resolve_services
 from vocals.settings import Settings
@@ -143,6 +144,7 @@ async def ensure_demo_agent(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
             "llm": {"vendor": "scripted"},
             "tts": {"vendor": "piper"},
             "recording_enabled": True,
+            "analysis": DEMO_ANALYSIS,
         }
         if found.items:
             agent = await agents.update(tenant.id, found.items[0].id, values)
@@ -422,6 +424,8 @@ async def _demo(settings: Settings, out: Callable[[str], None]) -> int:
                 await redis.aclose()
                 if not call.ended.is_set():
                     await call.hangup()
+            # Before the server stops: its post-call worker prices and analyses the call.
+            analysed = await wait_for_post_call(settings, tenant_id, call_id)
     finally:
         await sim.stop()
     record = await _final_record(settings, tenant_id, call_id)
@@ -439,6 +443,8 @@ async def _demo(settings: Settings, out: Callable[[str], None]) -> int:
     out(f"Conversation written to {wav_path} (caller left, agent right)")
     if record.recording_path:
         out(f"The server's own recording: {record.recording_path}")
+    for line in post_call_lines(analysed):
+        out(line)
     problems = _check(record)
     for problem in problems:
         out(f"demo problem: {problem}")

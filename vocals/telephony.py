@@ -29,6 +29,7 @@ from ari_app.media_legs import MediaSettings
 from ari_app.outbound import OutboundDispatcher, TrunkRoute, Undialable
 from ari_app.pipeline_runner import PipelineConversations
 from ari_app.ports import MediaTransport, OutboundCarrier
+from ari_app.post_call import PostCallWorker
 from ari_app.recording import CallRecordings, LocalRecordingStore
 from ari_app.recording_purge import RecordingPurger
 from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger, StoreCallSink
@@ -49,7 +50,12 @@ from store.live_calls import LiveCallStore
 from store.outbound_queue import OutboundJob, OutboundQueue
 from store.process_leases import ProcessLease, new_process_id
 from store.repositories.calls import SttEventRepository
-from store.repositories.config import InboundRouteRepository, SipTrunkRepository
+from store.repositories.config import (
+    AgentRepository,
+    InboundRouteRepository,
+    SipTrunkRepository,
+)
+from store.repositories.post_call import PostCallQueue, TenantPriceRepository
 from twilio_adapter.outbound import TwilioOutbound
 from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
@@ -173,6 +179,15 @@ class Telephony:
             runtime.pool, self.recording_store, recordings=self.recordings
         )
         self._purger.start()
+        post_call = PostCallWorker(
+            PostCallQueue(runtime.pool),
+            AgentRepository(runtime.pool),
+            TenantPriceRepository(runtime.pool),
+            self.loader,
+            registry.build,
+            self.events,
+        )
+        runtime.spawn(post_call.run, "post-call")
         runtime.spawn(self._prewarm, "prewarm")
         if settings.ari_url:
             await self._start_asterisk()

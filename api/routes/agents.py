@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from api.agent_analysis import AgentAnalysis, analysis_problems
 from api.agent_tools import (
     AgentMcpServer,
     AgentMcpServers,
@@ -74,6 +75,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     tools: list[AgentTool]
     mcp_servers: list[AgentMcpServer]
     transfer: AgentTransfer
+    analysis: AgentAnalysis
     inbound_numbers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -108,6 +110,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tools: AgentTools = msgspec.field(default_factory=list)
     mcp_servers: AgentMcpServers = msgspec.field(default_factory=list)
     transfer: AgentTransfer = msgspec.field(default_factory=AgentTransfer)
+    analysis: AgentAnalysis = msgspec.field(default_factory=AgentAnalysis)
     inbound_numbers: InboundNumbers = msgspec.field(default_factory=list)
 
 
@@ -133,6 +136,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tools: AgentTools | msgspec.UnsetType = msgspec.UNSET
     mcp_servers: AgentMcpServers | msgspec.UnsetType = msgspec.UNSET
     transfer: AgentTransfer | msgspec.UnsetType = msgspec.UNSET
+    analysis: AgentAnalysis | msgspec.UnsetType = msgspec.UNSET
     inbound_numbers: InboundNumbers | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -168,6 +172,9 @@ async def _checked_values(
     errors += tool_problems(context, values.get("tools", []))
     errors += mcp_server_problems(context, values.get("mcp_servers", []))
     errors += transfer_problems(values.get("transfer"))
+    if "analysis" in values:
+        values["analysis"], found = await analysis_problems(context, tenant_id, values["analysis"])
+        errors += found
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]

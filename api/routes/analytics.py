@@ -5,7 +5,9 @@ Latency comes from `calls.turns` (see ari_app/record_format.py): each turn's `la
 may carry `stt_final_ms`, `llm_first_token_ms`, `tts_first_audio_ms` and `total_ms` (stage
 latencies in ms), and the turn names the vendor of each stage as `stt_vendor`, `llm_vendor`,
 `tts_vendor`. Usage comes from `calls.provider_usage`: an object
-keyed by provider (e.g. `"tts:piper"`) whose values hold numeric counters.
+keyed by provider (e.g. `"tts:piper"`) whose values hold numeric counters. Cost comes from
+`calls.cost` (ari_app/post_call.py): its `total` and `items`, one per provider with `kind`,
+`vendor` and `amount`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from litestar.params import FromQuery
 from api.auth import Principal, authenticate
 from api.context import ApiContext
 from api.errors import invalid, problems
+from providers.pricing import AMOUNT_DIGITS, CURRENCY
 from store.repositories.calls import CALL_BEGAN
 
 # Dashboards look at the last month unless asked otherwise.
@@ -78,6 +81,36 @@ class ProviderUsageTotal(msgspec.Struct, kw_only=True):
     totals: dict[str, float]
 
 
+class AgentCost(msgspec.Struct, kw_only=True):
+    agent_id: uuid.UUID | None
+    calls: int
+    total: float
+
+
+class VendorCost(msgspec.Struct, kw_only=True):
+    kind: str
+    vendor: str
+    calls: int
+    total: float
+
+
+class DayCost(msgspec.Struct, kw_only=True):
+    day: date
+    calls: int
+    total: float
+
+
+class CostSummary(msgspec.Struct, kw_only=True):
+    """What the priced calls of the range cost (calls still waiting to be priced left out)."""
+
+    currency: str
+    total: float
+    calls: int
+    per_agent: list[AgentCost]
+    per_vendor: list[VendorCost]
+    per_day: list[DayCost]
+
+
 class Analytics(msgspec.Struct, kw_only=True):
     since: datetime
     until: datetime
@@ -88,6 +121,7 @@ class Analytics(msgspec.Struct, kw_only=True):
     without_outcome: list[StatusCount]
     latency: list[StageLatency]
     usage: list[ProviderUsageTotal]
+    cost: CostSummary
 
 
 def _percentiles(count: int, values: list[float] | None) -> Percentiles:
@@ -149,6 +183,50 @@ async def _usage(context: ApiContext, params: list[Any]) -> list[ProviderUsageTo
     return list(by_provider.values())
 
 
+_TOTAL = "(cost->>'total')::float8"
+
+
+async def _cost(context: ApiContext, params: list[Any]) -> CostSummary:
+    priced = f"{_SCOPE} AND jsonb_typeof(cost->'total') = 'number'"
+    agents = await context.pool.fetch(
+        f"SELECT agent_id, count(*) AS n, sum({_TOTAL}) AS total FROM calls WHERE {priced} "
+        "GROUP BY 1 ORDER BY 3 DESC, 1",
+        *params,
+    )
+    days = await context.pool.fetch(
+        f"SELECT ({CALL_BEGAN} AT TIME ZONE 'UTC')::date AS day, count(*) AS n, "
+        f"sum({_TOTAL}) AS total FROM calls WHERE {priced} GROUP BY 1 ORDER BY 1",
+        *params,
+    )
+    vendors = await context.pool.fetch(
+        "SELECT i->>'kind' AS kind, i->>'vendor' AS vendor, count(DISTINCT calls.id) AS n, "
+        "sum((i->>'amount')::float8) AS total "
+        "FROM calls, jsonb_array_elements(CASE WHEN jsonb_typeof(cost->'items') = 'array' "
+        "THEN cost->'items' ELSE '[]' END) AS i "
+        f"WHERE {priced} AND jsonb_typeof(i->'amount') = 'number' "
+        "GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2",
+        *params,
+    )
+    return CostSummary(
+        currency=CURRENCY,
+        total=round(sum(float(r["total"]) for r in agents), AMOUNT_DIGITS),
+        calls=sum(int(r["n"]) for r in agents),
+        per_agent=[
+            AgentCost(agent_id=r["agent_id"], calls=r["n"], total=_amount(r["total"]))
+            for r in agents
+        ],
+        per_vendor=[
+            VendorCost(kind=r["kind"], vendor=r["vendor"], calls=r["n"], total=_amount(r["total"]))
+            for r in vendors
+        ],
+        per_day=[DayCost(day=r["day"], calls=r["n"], total=_amount(r["total"])) for r in days],
+    )
+
+
+def _amount(value: object) -> float:
+    return round(float(value), AMOUNT_DIGITS) if isinstance(value, int | float) else 0.0
+
+
 @get("/", operation_id="getAnalytics", responses=problems(400, 401, 422, 429))
 async def get_analytics(
     principal: NamedDependency[Principal],
@@ -200,6 +278,7 @@ async def get_analytics(
         without_outcome=[StatusCount(r["status"], r["calls"]) for r in without_outcome],
         latency=await _latency(context, params),
         usage=await _usage(context, params),
+        cost=await _cost(context, params),
     )
 
 

@@ -43,6 +43,16 @@ COLUMNS = (
     "duration_ms",
     "error_reason",
 )
+# Post-call columns of the CSV (the JSON export carries `cost` and `analysis` whole).
+POST_CALL_COLUMNS = (
+    "cost_total",
+    "cost_currency",
+    "analysis_status",
+    "analysis_summary",
+    "analysis_success",
+    "analysis_success_reason",
+    "analysis_data",
+)
 # A spreadsheet runs a cell that starts like a formula; a phone number's `+` is not one.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?[0-9][0-9 ]*$")
@@ -81,8 +91,25 @@ def _transcript_text(transcript: list[dict[str, Any]]) -> str:
     )
 
 
+def _post_call_cells(call: CallRecord) -> list[object]:
+    cost = call.cost or {}
+    analysis = call.analysis or {}
+    data = analysis.get("data")
+    return [
+        cost.get("total"),
+        cost.get("currency"),
+        analysis.get("status"),
+        analysis.get("summary"),
+        analysis.get("success"),
+        analysis.get("success_reason"),
+        None if data is None else msgspec.json.encode(data).decode(),
+    ]
+
+
 def _row(call: CallRecord, transcripts: bool) -> dict[str, Any]:
     row: dict[str, Any] = {c: getattr(call, c) for c in COLUMNS}
+    row["cost"] = call.cost
+    row["analysis"] = call.analysis
     if transcripts:
         row["transcript"] = call.transcript
     return row
@@ -91,9 +118,10 @@ def _row(call: CallRecord, transcripts: bool) -> dict[str, Any]:
 async def _csv(calls: AsyncIterator[CallRecord], transcripts: bool) -> AsyncIterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([*COLUMNS, *(["transcript"] if transcripts else [])])
+    writer.writerow([*COLUMNS, *POST_CALL_COLUMNS, *(["transcript"] if transcripts else [])])
     async for call in calls:
         cells = [_cell(getattr(call, c)) for c in COLUMNS]
+        cells += [_cell(v) for v in _post_call_cells(call)]
         if transcripts:
             cells.append(_cell(_transcript_text(call.transcript)))
         writer.writerow(cells)
@@ -126,8 +154,9 @@ async def export_calls(
     format: FromQuery[Literal["csv", "json"]] = "csv",
     transcripts: FromQuery[bool] = False,
 ) -> Stream:
-    """Up to 100,000 calls in the list's order; `transcripts` adds each call's transcript (in
-    CSV one `Caller: …` / `Agent: …` line per utterance)."""
+    """Up to 100,000 calls in the list's order, with each call's cost and post-call analysis
+    once the post-call worker wrote them; `transcripts` adds each call's transcript (in CSV one
+    `Caller: …` / `Agent: …` line per utterance)."""
     calls = CallRepository(context.pool).each(
         principal.tenant_id,
         filters=filters.columns,

@@ -14,11 +14,13 @@ from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from api.auth import Principal, authenticate, authenticate_writer
+from api.call_analysis import CallAnalysisOut, analysis_out, cost_out, summary_extras
 from api.call_filters import CallFilters, Direction, call_filters
 from api.common import DEFAULT_LIMIT, Limit, Offset, audit
 from api.context import ApiContext
 from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
 from api.live_calls import follow, is_live, live_call_fields
+from providers.pricing import CallCost
 from store.call_records import tenant_dead_letters
 from store.live_calls import LiveCallStore
 from store.models import CallRecord
@@ -60,6 +62,10 @@ class CallSummary(msgspec.Struct, kw_only=True):
     duration_ms: int | None
     error_reason: str | None
     created_at: datetime
+    # What the call cost in `CallCost.currency` (None until the post-call worker priced it).
+    cost_total: float | None = None
+    # The post-call analysis' verdict on the agent's success criteria, when it gave one.
+    success: bool | None = None
 
 
 class SttEventOut(msgspec.Struct, kw_only=True):
@@ -80,6 +86,8 @@ class CallDetail(CallSummary, kw_only=True):
     variables: dict[str, Any]
     stt_events: list[SttEventOut]
     recording_url: str | None
+    analysis: CallAnalysisOut | None = None
+    cost: CallCost | None = None
     live: bool = False
 
 
@@ -149,7 +157,8 @@ class HangupResult(msgspec.Struct, kw_only=True):
 
 
 def _summary_fields(row: CallRecord) -> dict[str, Any]:
-    return {f: getattr(row, f) for f in CallSummary.__struct_fields__}
+    fields = {f: getattr(row, f) for f in CallSummary.__struct_fields__ if hasattr(row, f)}
+    return {**fields, **summary_extras(row)}
 
 
 def _summary(row: CallRecord) -> CallSummary:
@@ -258,6 +267,8 @@ async def get_call(
             "variables": row.variables,
             "stt_events": [msgspec.structs.asdict(e) for e in stt.items],
             "recording_url": f"/api/v1/calls/{row.id}/recording" if row.recording_path else None,
+            "analysis": analysis_out(row),
+            "cost": cost_out(row),
         },
         CallDetail,
         strict=False,

@@ -31,6 +31,7 @@ EventType = Literal[
     "call.ended",
     "call.failed",
     "voicemail.detected",
+    "call.analyzed",
 ]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
 Secret = Annotated[str, msgspec.Meta(min_length=16, max_length=200)]

@@ -18,6 +18,8 @@ EVENT_TYPES: Final = (
     "call.ended",
     "call.failed",
     "voicemail.detected",
+    # After call.ended, when the post-call analysis is on the record (ari_app/post_call.py).
+    "call.analyzed",
 )
 # Sent by `POST /webhooks/{id}/test` only; no webhook subscribes to it.
 TEST_EVENT = "webhook.test"

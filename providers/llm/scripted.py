@@ -175,6 +175,15 @@ class ScriptedLLM(LLMProvider):
             return f"{answer} {END_CALL}" if compiled.intent.end_call else answer
         return _fill(self.options.fallback, slots) or self.options.fallback
 
+    def understand(self, text: str) -> tuple[str | None, dict[str, str]]:
+        """The intent the flow answers `text` with (None: its fallback), and the slots the
+        flow's patterns capture in it."""
+        intent = next(
+            (c.intent.name for c in self._intents if any(p.search(text) for p in c.patterns)),
+            None,
+        )
+        return intent, self._captures(text)
+
     async def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
         text = self.reply(messages)
         self.usage.requests += 1

@@ -13,11 +13,14 @@ import msgspec
 from store.models import CallRecord, SttEvent
 from store.repositories.base import Page, TenantRepository
 
+# What the post-call worker writes (store/repositories/post_call.py): a record replayed from
+# the outbox after it ran must not erase it.
+POST_CALL_COLUMNS = frozenset({"analysis", "cost"})
 # Columns a finished call's record sets; `upsert` writes them all at once.
 _RECORD_COLUMNS = tuple(
     f.name
     for f in msgspec.structs.fields(CallRecord)
-    if f.name not in {"id", "tenant_id", "created_at", "updated_at"}
+    if f.name not in {"id", "tenant_id", "created_at", "updated_at", *POST_CALL_COLUMNS}
 )
 
 

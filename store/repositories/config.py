@@ -44,6 +44,7 @@ class AgentRepository(TenantRepository[Agent]):
             "tools",
             "mcp_servers",
             "transfer",
+            "analysis",
         }
     )
     filterable = frozenset({"name", "language"})
@@ -55,7 +56,8 @@ class AgentRepository(TenantRepository[Agent]):
         """The agents whose STT, LLM or TTS is the stored provider `credential_id`."""
         rows = await self._pool.fetch(
             "SELECT name FROM agents WHERE tenant_id = $1 AND $2 IN "
-            "(stt->>'credential_id', llm->>'credential_id', tts->>'credential_id') ORDER BY name",
+            "(stt->>'credential_id', llm->>'credential_id', tts->>'credential_id', "
+            "analysis->'llm'->>'credential_id') ORDER BY name",
             tenant_id,
             str(credential_id),
         )

@@ -38,6 +38,12 @@ SEED_AGENT: dict[str, Any] = {
     "llm": {"vendor": "scripted"},
     "tts": {"vendor": "piper"},
     "inbound_numbers": ["+4930123456"],
+    # Analysed after each call by the scripted dialogue (offline): topics and slots, no verdict.
+    "analysis": {
+        "enabled": True,
+        "success_criteria": "The caller's appointment is booked or moved.",
+        "schema": {"type": "object", "properties": {"day": {"type": "string"}}},
+    },
 }
 
 CALLER_LINES = (

@@ -257,7 +257,7 @@ test.describe("admin UI", () => {
     expect(file.suggestedFilename()).toMatch(/^calls-\d{8}-\d{6}\.csv$/);
     // RFC 4180 lines end in CRLF.
     const lines = readFileSync((await file.path())!, "utf8").trim().split("\r\n");
-    expect(lines[0]).toBe("id,started_at,answered_at,ended_at,direction,transport,from_number,to_number,agent_id,status,outcome,duration_ms,error_reason,transcript");
+    expect(lines[0]).toBe("id,started_at,answered_at,ended_at,direction,transport,from_number,to_number,agent_id,status,outcome,duration_ms,error_reason,cost_total,cost_currency,analysis_status,analysis_summary,analysis_success,analysis_success_reason,analysis_data,transcript");
     expect(lines[1]).toContain(`${callId},`);
     expect(lines.join("\n")).toContain("Caller: Hi, I'd like to move my appointment to Thursday.");
     await shot(page, "11b-calls-search", { fullPage: false });

@@ -13,6 +13,7 @@ import { CallsPage } from "./pages/CallsPage";
 import { CallDetailPage } from "./pages/CallDetailPage";
 import { AnalyticsPage } from "./pages/AnalyticsPage";
 import { WebhooksPage } from "./pages/WebhooksPage";
+import { PricesPage } from "./pages/PricesPage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { AuditLogPage } from "./pages/AuditLogPage";
 import { UsersPage } from "./pages/UsersPage";
@@ -47,6 +48,7 @@ export function App() {
         <Route path="calls" element={<CallsPage />} />
         <Route path="calls/:callId" element={<CallDetailPage />} />
         <Route path="analytics" element={<AnalyticsPage />} />
+        <Route path="prices" element={<PricesPage />} />
         <Route path="webhooks" element={<WebhooksPage />} />
         <Route path="api-keys" element={<ApiKeysPage />} />
         <Route path="audit-log" element={<AuditLogPage />} />

@@ -476,6 +476,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetPrices */
+        get: operations["getPrices"];
+        /** ReplacePrices */
+        put: operations["replacePrices"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/providers": {
         parameters: {
             query?: never;
@@ -888,8 +906,26 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AgentAnalysis */
+        AgentAnalysis: {
+            /** @default false */
+            enabled: boolean;
+            llm?: components["schemas"]["ProviderChoice"] | null;
+            schema?: {
+                [key: string]: unknown;
+            } | null;
+            /** @default  */
+            success_criteria: string;
+        };
+        /** AgentCost */
+        AgentCost: {
+            agent_id: string | null;
+            calls: number;
+            total: number;
+        };
         /** AgentCreate */
         AgentCreate: {
+            analysis?: components["schemas"]["AgentAnalysis"];
             /**
              * @default medium
              * @enum {string}
@@ -913,7 +949,6 @@ export interface components {
             /** @default  */
             system_prompt: string;
             tools?: components["schemas"]["AgentTool"][];
-            transfer?: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
             /** @default  */
             voicemail_message: string;
@@ -936,6 +971,7 @@ export interface components {
         };
         /** AgentOut */
         AgentOut: {
+            analysis: components["schemas"]["AgentAnalysis"];
             /** @enum {string} */
             barge_in_sensitivity: "very_low" | "low" | "medium" | "high" | "very_high";
             /** Format: date-time */
@@ -956,7 +992,6 @@ export interface components {
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
             tools: components["schemas"]["AgentTool"][];
-            transfer: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
             /** Format: date-time */
             updated_at: string;
@@ -986,21 +1021,9 @@ export interface components {
             timeout_s: number;
             url: string;
         };
-        /** AgentTransfer */
-        AgentTransfer: {
-            /** @default false */
-            enabled: boolean;
-            /**
-             * @default blind
-             * @enum {string}
-             */
-            mode: "blind" | "warm";
-            /** @default 25 */
-            ring_timeout_s: number;
-            targets?: components["schemas"]["TransferTargetIn"][];
-        };
         /** AgentUpdate */
         AgentUpdate: {
+            analysis?: components["schemas"]["AgentAnalysis"];
             barge_in_sensitivity?: "very_low" | "low" | "medium" | "high" | "very_high";
             end_of_speech_ms?: number | null;
             inbound_numbers?: string[];
@@ -1014,7 +1037,6 @@ export interface components {
             stt?: components["schemas"]["ProviderChoice"];
             system_prompt?: string;
             tools?: components["schemas"]["AgentTool"][];
-            transfer?: components["schemas"]["AgentTransfer"];
             tts?: components["schemas"]["ProviderChoice"];
             voicemail_message?: string;
             voicemail_policy?: "hangup" | "leave_message";
@@ -1025,6 +1047,7 @@ export interface components {
         Analytics: {
             agent_id: string | null;
             calls_per_day: components["schemas"]["DayCount"][];
+            cost: components["schemas"]["CostSummary"];
             duration_ms: components["schemas"]["Percentiles"];
             latency: components["schemas"]["StageLatency"][];
             outcomes: components["schemas"]["OutcomeCount"][];
@@ -1109,10 +1132,40 @@ export interface components {
             entity_type: string;
             id: number;
         };
+        /** CallAnalysisOut */
+        CallAnalysisOut: {
+            /** @default 1 */
+            attempts: number;
+            data?: {
+                [key: string]: unknown;
+            } | null;
+            data_error?: string | null;
+            error?: string | null;
+            model?: string | null;
+            /** @enum {string} */
+            status: "done" | "failed";
+            success?: boolean | null;
+            success_reason?: string | null;
+            summary?: string | null;
+            unavailable?: string[];
+            unavailable_reason?: string | null;
+            vendor: string;
+        };
+        /** CallCost */
+        CallCost: {
+            /** @default USD */
+            currency: string;
+            items?: components["schemas"]["CostItem"][];
+            total: number;
+            unpriced?: string[];
+        };
         /** CallDetail */
         CallDetail: {
             agent_id: string | null;
+            analysis?: components["schemas"]["CallAnalysisOut"] | null;
             answered_at: string | null;
+            cost?: components["schemas"]["CallCost"] | null;
+            cost_total?: number | null;
             /** Format: date-time */
             created_at: string;
             /** @enum {string} */
@@ -1137,6 +1190,7 @@ export interface components {
             started_at: string | null;
             status: string;
             stt_events: components["schemas"]["SttEventOut"][];
+            success?: boolean | null;
             to_number: string;
             transcript: {
                 [key: string]: unknown;
@@ -1161,6 +1215,7 @@ export interface components {
         CallSummary: {
             agent_id: string | null;
             answered_at: string | null;
+            cost_total?: number | null;
             /** Format: date-time */
             created_at: string;
             /** @enum {string} */
@@ -1175,6 +1230,7 @@ export interface components {
             queued_at: string | null;
             started_at: string | null;
             status: string;
+            success?: boolean | null;
             to_number: string;
             transport: string;
             trunk_id: string | null;
@@ -1187,10 +1243,47 @@ export interface components {
         CodeRequest: {
             code: string;
         };
+        /** CostItem */
+        CostItem: {
+            /** @default 0 */
+            amount: number;
+            /** @default 0 */
+            audio_seconds: number;
+            /** @default 0 */
+            characters: number;
+            /** @default 0 */
+            input_tokens: number;
+            kind: string;
+            model: string | null;
+            /** @default false */
+            offline: boolean;
+            /** @default 0 */
+            output_tokens: number;
+            /** @default true */
+            priced: boolean;
+            provider: string;
+            vendor: string;
+        };
+        /** CostSummary */
+        CostSummary: {
+            calls: number;
+            currency: string;
+            per_agent: components["schemas"]["AgentCost"][];
+            per_day: components["schemas"]["DayCost"][];
+            per_vendor: components["schemas"]["VendorCost"][];
+            total: number;
+        };
         /** CredentialCheck */
         CredentialCheck: {
             ok: boolean;
             vendor: string;
+        };
+        /** DayCost */
+        DayCost: {
+            calls: number;
+            /** Format: date */
+            day: string;
+            total: number;
         };
         /** DayCount */
         DayCount: {
@@ -1373,6 +1466,34 @@ export interface components {
             p90: number | null;
             p95: number | null;
             p99: number | null;
+        };
+        /** Price */
+        Price: {
+            /** @enum {string} */
+            kind: "stt" | "llm" | "tts";
+            /** @default * */
+            model: string;
+            /** @default 0 */
+            per_audio_minute: number;
+            /** @default 0 */
+            per_million_characters: number;
+            /** @default 0 */
+            per_million_input_tokens: number;
+            /** @default 0 */
+            per_million_output_tokens: number;
+            vendor: string;
+        };
+        /** Prices */
+        Prices: {
+            currency: string;
+            defaults: components["schemas"]["Price"][];
+            /** Format: date */
+            defaults_checked: string;
+            prices: components["schemas"]["Price"][];
+        };
+        /** PricesUpdate */
+        PricesUpdate: {
+            prices: components["schemas"]["Price"][];
         };
         /** Problem */
         Problem: {
@@ -1561,14 +1682,6 @@ export interface components {
             otpauth_uri: string;
             secret: string;
         };
-        /** TransferTargetIn */
-        TransferTargetIn: {
-            /** @default  */
-            description: string;
-            name: string;
-            target: string;
-            trunk?: string | null;
-        };
         /** TrunkCreate */
         TrunkCreate: {
             codecs?: ("ulaw" | "alaw" | "g722" | "opus")[];
@@ -1741,6 +1854,13 @@ export interface components {
             password?: string;
             role?: "owner" | "admin" | "viewer";
         };
+        /** VendorCost */
+        VendorCost: {
+            calls: number;
+            kind: string;
+            total: number;
+            vendor: string;
+        };
         /** VendorInfo */
         VendorInfo: {
             checked?: string | null;
@@ -1766,7 +1886,7 @@ export interface components {
         WebhookCreate: {
             /** @default true */
             active: boolean;
-            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected")[];
+            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
             secret?: string | null;
             url: string;
         };
@@ -1775,7 +1895,7 @@ export interface components {
             active: boolean;
             /** Format: date-time */
             created_at: string;
-            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected")[];
+            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
             /** Format: uuid */
             id: string;
             secret: string;
@@ -1796,7 +1916,7 @@ export interface components {
             active: boolean;
             /** Format: date-time */
             created_at: string;
-            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected")[];
+            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
             /** Format: uuid */
             id: string;
             secret: string;
@@ -1807,7 +1927,7 @@ export interface components {
         /** WebhookUpdate */
         WebhookUpdate: {
             active?: boolean;
-            events?: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected")[];
+            events?: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
             secret?: string;
             url?: string;
         };
@@ -4286,6 +4406,131 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPrices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Prices"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replacePrices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PricesUpdate"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Prices"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

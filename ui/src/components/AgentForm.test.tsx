@@ -14,6 +14,7 @@ const stored: Schemas["AgentOut"] = {
   barge_in_sensitivity: "medium", end_of_speech_ms: null, voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
   recording_enabled: false, recording_retention_days: 30, media_transport: null, tools: [],
   transfer: { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 }, inbound_numbers: [], created_at: "", updated_at: "",
+  analysis: { enabled: false, success_criteria: "", schema: null, llm: null },
 };
 
 async function pick(group: HTMLElement, label: string, option: RegExp) {

@@ -9,6 +9,7 @@ import type { Schemas } from "../api/client";
 import { applyProblem, focusFirstError } from "../lib/forms";
 import { UnsavedChangesPrompt } from "../lib/unsaved";
 import type { Vendor } from "../lib/queries";
+import { AgentAnalysisFields } from "./AgentAnalysisFields";
 import { ProviderChoiceFields, type Choice } from "./ProviderChoiceFields";
 
 export type AgentBody = Schemas["AgentCreate"];
@@ -53,6 +54,7 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     tools: agent?.tools ?? [],
     // Likewise transfer destinations (no editor yet).
     transfer: agent?.transfer ?? { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 },
+    analysis: agent?.analysis ?? { enabled: false, success_criteria: "", schema: null, llm: null },
     inbound_numbers: agent?.inbound_numbers ?? [],
   };
 }
@@ -176,6 +178,9 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
               )}
             </SimpleGrid>
           </Fieldset>
+
+          <AgentAnalysisFields value={form.values.analysis} providers={providers}
+            errors={errorsUnder(form.errors, "analysis")} onChange={(next) => form.setFieldValue("analysis", next)} />
 
           <Fieldset legend="Telephony">
             <TagsInput label="Numbers this agent answers" description="Press Enter after each number (E.164, e.g. +4930123456)"

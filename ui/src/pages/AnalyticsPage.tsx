@@ -4,6 +4,7 @@ import { useState } from "react";
 import { api } from "../api/client";
 import { unwrap } from "../api/problem";
 import { CallsPerDayChart, LatencyChart, OutcomesChart, Stat, UsageTable } from "../components/Charts";
+import { CostAnalytics } from "../components/CostAnalytics";
 import { PageHeader } from "../components/PageHeader";
 import { QueryView } from "../components/PageState";
 import { formatMs, fromDateInput, startOfDay, toDateInput } from "../lib/format";
@@ -27,7 +28,7 @@ export function AnalyticsPage() {
 
   return (
     <>
-      <PageHeader title="Analytics" description="Volume, durations, outcomes and latency percentiles per provider." />
+      <PageHeader title="Analytics" description="Volume, durations, outcomes, latency percentiles and cost per provider." />
       <Card withBorder mb="md" component="section" aria-label="Period and agent">
         <Group grow align="flex-end" wrap="wrap">
           <TextInput type="date" label="From" value={since} onChange={(e) => setSince(e.currentTarget.value)} max={until} />
@@ -64,6 +65,9 @@ export function AnalyticsPage() {
               </Grid.Col>
               <Grid.Col span={12}>
                 <Card withBorder><Title order={2} size="h5" mb="sm">Usage per provider</Title><UsageTable usage={a.usage} /></Card>
+              </Grid.Col>
+              <Grid.Col span={12}>
+                <Card withBorder><Title order={2} size="h5" mb="sm">Cost</Title><CostAnalytics cost={a.cost} /></Card>
               </Grid.Col>
             </Grid>
           );

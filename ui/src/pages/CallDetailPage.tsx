@@ -7,6 +7,7 @@ import { Link, useParams } from "react-router";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
 import { useAuth } from "../auth/AuthContext";
+import { CallAnalysis } from "../components/CallAnalysis";
 import { ConversationView } from "../components/ConversationView";
 import { LatencyWaterfall } from "../components/LatencyWaterfall";
 import { PageHeader } from "../components/PageHeader";
@@ -104,6 +105,7 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
           </Group>
         )}
       </Card>
+      <CallAnalysis call={call} />
       {call.recording_url && (
         <Card withBorder>
           <Title order={2} size="h5" mb="xs">Recording</Title>

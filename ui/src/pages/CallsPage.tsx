@@ -13,6 +13,7 @@ import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { SortHeader } from "../components/SortHeader";
+import { formatCost } from "../lib/cost";
 import { CALL_OUTCOMES, CALL_STATUSES, callBadge, parseCallSearch } from "../lib/calls";
 import { formatDateTime, formatMs, fromDateInput, label } from "../lib/format";
 import { useLiveCalls } from "../lib/liveCall";
@@ -159,6 +160,7 @@ export function CallsPage() {
                       <SortHeader column="status" sort={sort} onSort={(s) => set("sort", s)}>Status</SortHeader>
                       <Table.Th>Outcome</Table.Th>
                       <SortHeader column="duration_ms" sort={sort} onSort={(s) => set("sort", s)}>Duration</SortHeader>
+                      <Table.Th>Cost</Table.Th>
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
@@ -171,6 +173,7 @@ export function CallsPage() {
                         <Table.Td><Badge color={callBadge(c).color} variant="light" title={c.error_reason ?? undefined}>{callBadge(c).text}</Badge></Table.Td>
                         <Table.Td>{c.outcome ? label(c.outcome) : "—"}</Table.Td>
                         <Table.Td>{formatMs(c.duration_ms)}</Table.Td>
+                        <Table.Td>{formatCost(c.cost_total)}</Table.Td>
                       </Table.Tr>
                     ))}
                   </Table.Tbody>

@@ -26,6 +26,7 @@ const EVENTS: EventName[] = [
   "call.ended",
   "call.failed",
   "voicemail.detected",
+  "call.analyzed",
 ];
 
 function WebhookForm({ webhook, onSaved, onCancel }: { webhook?: Webhook; onSaved: (created?: Schemas["WebhookCreated"]) => void; onCancel: () => void }) {
