@@ -938,6 +938,7 @@ export interface components {
             llm: components["schemas"]["ProviderChoice"];
             /** @default 1800 */
             max_call_seconds: number;
+            mcp_servers?: components["schemas"]["AgentMcpServer"][];
             /** @enum {null|string} */
             media_transport?: "audiosocket" | "rtp" | null;
             name: string;
@@ -949,6 +950,7 @@ export interface components {
             /** @default  */
             system_prompt: string;
             tools?: components["schemas"]["AgentTool"][];
+            transfer?: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
             /** @default  */
             voicemail_message: string;
@@ -969,6 +971,18 @@ export interface components {
             offset: number;
             total: number;
         };
+        /** AgentMcpServer */
+        AgentMcpServer: {
+            allowed_tools?: string[] | null;
+            /** @default One moment while I check that. */
+            filler: string;
+            /** @default 1 */
+            filler_after_s: number;
+            name: string;
+            /** @default 10 */
+            timeout_s: number;
+            url: string;
+        };
         /** AgentOut */
         AgentOut: {
             analysis: components["schemas"]["AgentAnalysis"];
@@ -983,6 +997,7 @@ export interface components {
             language: string;
             llm: components["schemas"]["ProviderChoice"];
             max_call_seconds: number;
+            mcp_servers: components["schemas"]["AgentMcpServer"][];
             /** @enum {null|string} */
             media_transport: "audiosocket" | "rtp" | null;
             name: string;
@@ -992,6 +1007,7 @@ export interface components {
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
             tools: components["schemas"]["AgentTool"][];
+            transfer: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
             /** Format: date-time */
             updated_at: string;
@@ -1021,6 +1037,19 @@ export interface components {
             timeout_s: number;
             url: string;
         };
+        /** AgentTransfer */
+        AgentTransfer: {
+            /** @default false */
+            enabled: boolean;
+            /**
+             * @default blind
+             * @enum {string}
+             */
+            mode: "blind" | "warm";
+            /** @default 25 */
+            ring_timeout_s: number;
+            targets?: components["schemas"]["TransferTargetIn"][];
+        };
         /** AgentUpdate */
         AgentUpdate: {
             analysis?: components["schemas"]["AgentAnalysis"];
@@ -1030,6 +1059,7 @@ export interface components {
             language?: string;
             llm?: components["schemas"]["ProviderChoice"];
             max_call_seconds?: number;
+            mcp_servers?: components["schemas"]["AgentMcpServer"][];
             media_transport?: ("audiosocket" | "rtp") | null;
             name?: string;
             recording_enabled?: boolean;
@@ -1037,6 +1067,7 @@ export interface components {
             stt?: components["schemas"]["ProviderChoice"];
             system_prompt?: string;
             tools?: components["schemas"]["AgentTool"][];
+            transfer?: components["schemas"]["AgentTransfer"];
             tts?: components["schemas"]["ProviderChoice"];
             voicemail_message?: string;
             voicemail_policy?: "hangup" | "leave_message";
@@ -1682,6 +1713,14 @@ export interface components {
             otpauth_uri: string;
             secret: string;
         };
+        /** TransferTargetIn */
+        TransferTargetIn: {
+            /** @default  */
+            description: string;
+            name: string;
+            target: string;
+            trunk?: string | null;
+        };
         /** TrunkCreate */
         TrunkCreate: {
             codecs?: ("ulaw" | "alaw" | "g722" | "opus")[];
@@ -1886,7 +1925,7 @@ export interface components {
         WebhookCreate: {
             /** @default true */
             active: boolean;
-            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
+            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
             secret?: string | null;
             url: string;
         };
@@ -1895,7 +1934,7 @@ export interface components {
             active: boolean;
             /** Format: date-time */
             created_at: string;
-            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
+            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
             /** Format: uuid */
             id: string;
             secret: string;
@@ -1916,7 +1955,7 @@ export interface components {
             active: boolean;
             /** Format: date-time */
             created_at: string;
-            events: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
+            events: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
             /** Format: uuid */
             id: string;
             secret: string;
@@ -1927,7 +1966,7 @@ export interface components {
         /** WebhookUpdate */
         WebhookUpdate: {
             active?: boolean;
-            events?: ("call.started" | "call.answered" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
+            events?: ("call.started" | "call.answered" | "call.transferred" | "call.ended" | "call.failed" | "voicemail.detected" | "call.analyzed")[];
             secret?: string;
             url?: string;
         };

@@ -50,8 +50,9 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     recording_enabled: agent?.recording_enabled ?? false,
     recording_retention_days: agent?.recording_retention_days ?? 30,
     media_transport: agent?.media_transport ?? null,
-    // No editor yet: the stored tools go back unchanged (set them over the API).
+    // No editor yet: the stored tools and MCP servers go back unchanged (set them over the API).
     tools: agent?.tools ?? [],
+    mcp_servers: agent?.mcp_servers ?? [],
     // Likewise transfer destinations (no editor yet).
     transfer: agent?.transfer ?? { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 },
     analysis: agent?.analysis ?? { enabled: false, success_criteria: "", schema: null, llm: null },
