@@ -104,6 +104,9 @@ class Agent(msgspec.Struct, kw_only=True):
     media_transport: str | None = None
     # HTTP tools as the API validated them (see api/agent_tools.py).
     tools: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # "silence" or "smart"; `smart_turn` holds smart's silences in ms (None: the defaults).
+    turn_detection: str = "silence"
+    smart_turn: dict[str, int] | None = None
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

@@ -42,6 +42,8 @@ class AgentRepository(TenantRepository[Agent]):
             "recording_retention_days",
             "media_transport",
             "tools",
+            "turn_detection",
+            "smart_turn",
         }
     )
     filterable = frozenset({"name", "language"})

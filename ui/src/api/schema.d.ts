@@ -909,11 +909,17 @@ export interface components {
             recording_enabled: boolean;
             /** @default 30 */
             recording_retention_days: number;
+            smart_turn?: components["schemas"]["SmartTurn"] | null;
             stt: components["schemas"]["ProviderChoice"];
             /** @default  */
             system_prompt: string;
             tools?: components["schemas"]["AgentTool"][];
             tts: components["schemas"]["ProviderChoice"];
+            /**
+             * @default silence
+             * @enum {string}
+             */
+            turn_detection: "silence" | "smart";
             /** @default  */
             voicemail_message: string;
             /**
@@ -952,10 +958,13 @@ export interface components {
             recording_enabled: boolean;
             recording_retention_days: number;
             reload?: components["schemas"]["ReloadStatus"] | null;
+            smart_turn: components["schemas"]["SmartTurn"] | null;
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
             tools: components["schemas"]["AgentTool"][];
             tts: components["schemas"]["ProviderChoice"];
+            /** @enum {string} */
+            turn_detection: "silence" | "smart";
             /** Format: date-time */
             updated_at: string;
             voicemail_message: string;
@@ -996,10 +1005,12 @@ export interface components {
             name?: string;
             recording_enabled?: boolean;
             recording_retention_days?: number;
+            smart_turn?: components["schemas"]["SmartTurn"] | null;
             stt?: components["schemas"]["ProviderChoice"];
             system_prompt?: string;
             tools?: components["schemas"]["AgentTool"][];
             tts?: components["schemas"]["ProviderChoice"];
+            turn_detection?: "silence" | "smart";
             voicemail_message?: string;
             voicemail_policy?: "hangup" | "leave_message";
             welcome_interruptible?: boolean;
@@ -1476,6 +1487,15 @@ export interface components {
         SecondFactorRequest: {
             code: string;
             pending_token: string;
+        };
+        /** SmartTurn */
+        SmartTurn: {
+            /** @default 200 */
+            complete_ms: number;
+            /** @default 1200 */
+            incomplete_ms: number;
+            /** @default 600 */
+            unknown_ms: number;
         };
         /** SsoProviderCreate */
         SsoProviderCreate: {
