@@ -172,10 +172,8 @@ async def _checked_values(
         errors.append(FieldError("voicemail_message", "is required to leave a message"))
     errors += tool_problems(context, values.get("tools", []))
     smart = values.get("smart_turn")
-    if smart is not None:
-        if not smart["complete_ms"] <= smart["unknown_ms"] <= smart["incomplete_ms"]:
-            order = "needs complete_ms <= unknown_ms <= incomplete_ms"
-            errors.append(FieldError("smart_turn", order))
+    if smart and not smart["complete_ms"] <= smart["unknown_ms"] <= smart["incomplete_ms"]:
+        errors.append(FieldError("smart_turn", "needs complete_ms <= unknown_ms <= incomplete_ms"))
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]
