@@ -196,10 +196,8 @@ class CallPipeline:
         )
         self._llm = ProviderChain(providers.llm, providers.llm_fallback, reporter, connect_s)
         self._tts = ProviderChain(providers.tts, providers.tts_fallback, reporter, connect_s)
-        profile = VAD_PROFILES[agent.barge_in]
-        silence_ms = agent.end_of_speech_ms or profile.min_silence_ms
-        self._turn_end = policy_for(agent.turn_detection, agent.smart_turn, silence_ms)
-        rule = self._turn_end.turn_over
+        self._turn_end = policy_for(agent)
+        rule, profile = self._turn_end.turn_over, VAD_PROFILES[agent.barge_in]
         self._inbound = InboundAudio(leg.format, profile, providers.stt.sample_rate, end_rule=rule)
 
     # ---- public API -------------------------------------------------------------------

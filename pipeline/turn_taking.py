@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
+
+from media.vad import VAD_PROFILES
+
+if TYPE_CHECKING:
+    from pipeline.agent import AgentSettings  # it imports this module's settings
 
 
 class TurnDetection(StrEnum):
@@ -76,13 +81,11 @@ class SmartPolicy:
         return silent_ms >= self._wait_ms
 
 
-def policy_for(
-    detection: TurnDetection, smart: SmartTurnSettings, silence_ms: int
-) -> EndOfTurnPolicy:
-    """The agent's policy; `silence_ms` is its end-of-speech silence (for `silence`)."""
-    if detection is TurnDetection.SMART:
-        return SmartPolicy(smart)
-    return SilencePolicy(silence_ms)
+def policy_for(agent: AgentSettings) -> EndOfTurnPolicy:
+    """The agent's policy (`silence` waits its end-of-speech silence, or its profile's)."""
+    if agent.turn_detection is TurnDetection.SMART:
+        return SmartPolicy(agent.smart_turn)
+    return SilencePolicy(agent.end_of_speech_ms or VAD_PROFILES[agent.barge_in].min_silence_ms)
 
 
 # Words after which an English sentence cannot end: fillers, conjunctions, prepositions,
