@@ -1,7 +1,7 @@
 """Turn-taking on telephone audio: how soon each end-of-turn policy answers, how often it cuts
 a caller off mid-thought, how often a backchannel or a noise stops the agent, and its CPU.
 
-    uv run --frozen --no-sync python -m bench.turn_taking [--stt-lag-ms 150] [--denoise]
+    uv run --frozen --no-sync python -m bench.turn_taking [--stt-lag-ms 150]
 
 Runs the test set of `bench.turn_set` (built into its cache at first use) through the
 pipeline's own inbound path (`InboundAudio`: µ-law decode, the VAD with the policy's end
