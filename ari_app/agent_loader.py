@@ -18,6 +18,7 @@ from pipeline.call_control import TransferSettings
 from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
+from pipeline.turn_taking import SmartTurnSettings, TurnDetection
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options
 from providers.stt.expected_speech import with_agent_phrases
@@ -87,6 +88,8 @@ class StoreAgentLoader:
             language=agent.language,
             barge_in=BargeInSensitivity(agent.barge_in_sensitivity),
             end_of_speech_ms=agent.end_of_speech_ms,
+            turn_detection=TurnDetection(agent.turn_detection),
+            smart_turn=msgspec.convert(agent.smart_turn or {}, SmartTurnSettings),
             voicemail=VoicemailPolicy(
                 action=VoicemailAction(agent.voicemail_policy), message=message
             ),

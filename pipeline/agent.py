@@ -10,6 +10,7 @@ from media.vad import BargeInSensitivity
 from pipeline.call_control import TransferSettings
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
+from pipeline.turn_taking import SmartTurnSettings, TurnDetection
 from providers.base import ProviderConfig
 
 # Spoken from cached audio when providers fail and nothing else can answer the caller.
@@ -50,6 +51,9 @@ class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     barge_in: BargeInSensitivity = BargeInSensitivity.MEDIUM
     # Silence that ends the caller's turn; None keeps the VAD profile's default.
     end_of_speech_ms: int | None = None
+    # How the caller's turn is judged over: that silence, or `smart` (by what was said).
+    turn_detection: TurnDetection = TurnDetection.SILENCE
+    smart_turn: SmartTurnSettings = msgspec.field(default_factory=SmartTurnSettings)
     voicemail: VoicemailPolicy = msgspec.field(default_factory=VoicemailPolicy)
     apology_message: str = DEFAULT_APOLOGY
     max_call_duration_s: int = 1800

@@ -54,6 +54,7 @@ from pipeline.speech_cache import SPEECH_CACHE, SpeechCache
 from pipeline.states import CallState, StateMachine, Timeouts
 from pipeline.tool_set import ConnectedTools
 from pipeline.tools import ToolLoop
+from pipeline.turn_taking import policy_for
 from pipeline.voicemail import VoicemailDetector
 from providers.base import (
     LLMEvent,
@@ -196,12 +197,9 @@ class CallPipeline:
         )
         self._llm = ProviderChain(providers.llm, providers.llm_fallback, reporter, connect_s)
         self._tts = ProviderChain(providers.tts, providers.tts_fallback, reporter, connect_s)
-        self._inbound = InboundAudio(
-            leg.format,
-            VAD_PROFILES[agent.barge_in],
-            providers.stt.sample_rate,
-            min_silence_ms=agent.end_of_speech_ms,
-        )
+        self._turn_end = policy_for(agent)
+        rule, profile = self._turn_end.turn_over, VAD_PROFILES[agent.barge_in]
+        self._inbound = InboundAudio(leg.format, profile, providers.stt.sample_rate, end_rule=rule)
 
     # ---- public API -------------------------------------------------------------------
 
@@ -468,6 +466,7 @@ class CallPipeline:
 
     def _on_speech_started(self, event: SpeechStarted) -> None:
         self._cancel_grace()
+        self._turn_end.heard("")
         self._caller_silent.clear()
         reply = self._reply
         over_agent = (
@@ -523,6 +522,7 @@ class CallPipeline:
     def _on_transcript(self, transcript: Transcript) -> None:
         utterance = self._utterance
         text = transcript.text.strip()
+        self._turn_end.heard(text or " ".join(self._pending_user))
         if not transcript.is_final:
             if utterance is not None:
                 utterance.partial = text

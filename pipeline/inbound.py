@@ -5,7 +5,7 @@ from __future__ import annotations
 from media.codec import decode_to_pcm
 from media.formats import FRAME_MS, AudioFormat
 from media.resample import StreamResampler
-from media.vad import SpeechEnded, SpeechStarted, VadProfile, VoiceActivityDetector
+from media.vad import EndRule, SpeechEnded, SpeechStarted, VadProfile, VoiceActivityDetector
 
 
 class InboundAudio:
@@ -14,7 +14,8 @@ class InboundAudio:
 
     Besides the turn-taking VAD (whose speech state lasts through the end-of-speech silence)
     a second detector with one-frame rules counts `voiced_ms`, the caller's actual speech, so
-    barge-in decisions never count that trailing silence as talking.
+    barge-in decisions never count that trailing silence as talking. `end_rule` says when a
+    silence ends the caller's speech (the agent's end-of-turn policy).
     """
 
     def __init__(
@@ -23,10 +24,10 @@ class InboundAudio:
         profile: VadProfile,
         stt_rate: int,
         *,
-        min_silence_ms: int | None = None,
+        end_rule: EndRule | None = None,
     ) -> None:
         self._fmt = fmt
-        self._vad = VoiceActivityDetector(fmt.sample_rate, profile, min_silence_ms=min_silence_ms)
+        self._vad = VoiceActivityDetector(fmt.sample_rate, profile, end_rule=end_rule)
         self._voicing = VoiceActivityDetector(
             fmt.sample_rate, VadProfile(profile.aggressiveness, FRAME_MS, FRAME_MS)
         )

@@ -110,6 +110,9 @@ class Agent(msgspec.Struct, kw_only=True):
     transfer: dict[str, Any] = msgspec.field(default_factory=dict)
     # Post-call analysis settings as the API validated them (see api/agent_analysis.py).
     analysis: dict[str, Any] = msgspec.field(default_factory=dict)
+    # "silence" or "smart"; `smart_turn` holds smart's silences in ms (None: the defaults).
+    turn_detection: str = "silence"
+    smart_turn: dict[str, int] | None = None
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

@@ -45,6 +45,19 @@ Message = Annotated[str, msgspec.Meta(max_length=2_000)]
 Language = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")]
 Did = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{1,20}$")]
 EndOfSpeechMs = Annotated[int, msgspec.Meta(ge=100, le=5_000)]
+# `silence`: the turn ends after the end-of-speech silence; `smart`: by whether it is finished.
+TurnDetection = Literal["silence", "smart"]
+
+
+class SmartTurn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`smart`'s silences: after a finished sentence, an unfinished one (the cap), and speech
+    with no words recognized yet."""
+
+    complete_ms: EndOfSpeechMs = 200
+    incomplete_ms: EndOfSpeechMs = 1_200
+    unknown_ms: EndOfSpeechMs = 600
+
+
 # A day: beyond any real phone conversation, within what PostgreSQL's integer holds.
 MaxCallSeconds = Annotated[int, msgspec.Meta(ge=1, le=86_400)]
 RetentionDays = Annotated[int, msgspec.Meta(ge=1, le=3_650)]
@@ -66,6 +79,8 @@ class AgentOut(msgspec.Struct, kw_only=True):
     tts: ProviderChoice
     barge_in_sensitivity: BargeIn
     end_of_speech_ms: int | None
+    turn_detection: TurnDetection
+    smart_turn: SmartTurn | None
     voicemail_policy: VoicemailPolicy
     voicemail_message: str
     max_call_seconds: int
@@ -101,6 +116,8 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     language: Language = "en-US"
     barge_in_sensitivity: BargeIn = "medium"
     end_of_speech_ms: EndOfSpeechMs | None = None
+    turn_detection: TurnDetection = "silence"
+    smart_turn: SmartTurn | None = None
     voicemail_policy: VoicemailPolicy = "hangup"
     voicemail_message: Message = ""
     max_call_seconds: MaxCallSeconds = 1_800
@@ -127,6 +144,8 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     language: Language | msgspec.UnsetType = msgspec.UNSET
     barge_in_sensitivity: BargeIn | msgspec.UnsetType = msgspec.UNSET
     end_of_speech_ms: EndOfSpeechMs | msgspec.UnsetType | None = msgspec.UNSET
+    turn_detection: TurnDetection | msgspec.UnsetType = msgspec.UNSET
+    smart_turn: SmartTurn | msgspec.UnsetType | None = msgspec.UNSET
     voicemail_policy: VoicemailPolicy | msgspec.UnsetType = msgspec.UNSET
     voicemail_message: Message | msgspec.UnsetType = msgspec.UNSET
     max_call_seconds: MaxCallSeconds | msgspec.UnsetType = msgspec.UNSET
@@ -175,6 +194,9 @@ async def _checked_values(
     if "analysis" in values:
         values["analysis"], found = await analysis_problems(context, tenant_id, values["analysis"])
         errors += found
+    smart = values.get("smart_turn")
+    if smart and not smart["complete_ms"] <= smart["unknown_ms"] <= smart["incomplete_ms"]:
+        errors.append(FieldError("smart_turn", "needs complete_ms <= unknown_ms <= incomplete_ms"))
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]

@@ -45,6 +45,8 @@ class AgentRepository(TenantRepository[Agent]):
             "mcp_servers",
             "transfer",
             "analysis",
+            "turn_detection",
+            "smart_turn",
         }
     )
     filterable = frozenset({"name", "language"})

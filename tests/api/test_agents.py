@@ -319,3 +319,33 @@ async def test_mcp_servers_are_saved_validated_and_reach_the_call(
     assert [e["field"] for e in twice.json()["errors"]] == ["mcp_servers[1].name"]
     unchanged = await client.get(url, headers=tenant.viewer)
     assert unchanged.json()["mcp_servers"][0]["allowed_tools"] == ["free_slots"]
+
+
+async def test_turn_detection_is_chosen_per_agent_and_reaches_the_call(
+    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
+) -> None:
+    default = await create_agent(client, tenant.admin)
+    assert (default["turn_detection"], default["smart_turn"]) == ("silence", None)
+    created = await create_agent(
+        client, tenant.admin, turn_detection="smart", smart_turn={"complete_ms": 250}
+    )
+    url = f"/api/v1/agents/{created['id']}"
+    assert created["turn_detection"] == "smart"
+    assert created["smart_turn"] == {"complete_ms": 250, "incomplete_ms": 1200, "unknown_ms": 600}
+
+    loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
+    settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
+    assert settings.turn_detection == "smart"
+    assert (settings.smart_turn.complete_ms, settings.smart_turn.incomplete_ms) == (250, 1200)
+
+    backwards = {"complete_ms": 900, "incomplete_ms": 800, "unknown_ms": 850}
+    bad = await client.patch(url, json={"smart_turn": backwards}, headers=tenant.admin)
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["smart_turn"]
+    for change in ({"turn_detection": "vad"}, {"smart_turn": {"complete_ms": 20}}):
+        refused = await client.patch(url, json=change, headers=tenant.admin)
+        assert refused.status_code == 400, (change, refused.text)
+    unchanged = await client.get(url, headers=tenant.viewer)
+    assert unchanged.json()["smart_turn"]["complete_ms"] == 250
+    back = await client.patch(url, json={"turn_detection": "silence"}, headers=tenant.admin)
+    assert back.json()["turn_detection"] == "silence"

@@ -946,12 +946,18 @@ export interface components {
             recording_enabled: boolean;
             /** @default 30 */
             recording_retention_days: number;
+            smart_turn?: components["schemas"]["SmartTurn"] | null;
             stt: components["schemas"]["ProviderChoice"];
             /** @default  */
             system_prompt: string;
             tools?: components["schemas"]["AgentTool"][];
             transfer?: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
+            /**
+             * @default silence
+             * @enum {string}
+             */
+            turn_detection: "silence" | "smart";
             /** @default  */
             voicemail_message: string;
             /**
@@ -1004,11 +1010,14 @@ export interface components {
             recording_enabled: boolean;
             recording_retention_days: number;
             reload?: components["schemas"]["ReloadStatus"] | null;
+            smart_turn: components["schemas"]["SmartTurn"] | null;
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
             tools: components["schemas"]["AgentTool"][];
             transfer: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
+            /** @enum {string} */
+            turn_detection: "silence" | "smart";
             /** Format: date-time */
             updated_at: string;
             voicemail_message: string;
@@ -1064,11 +1073,13 @@ export interface components {
             name?: string;
             recording_enabled?: boolean;
             recording_retention_days?: number;
+            smart_turn?: components["schemas"]["SmartTurn"] | null;
             stt?: components["schemas"]["ProviderChoice"];
             system_prompt?: string;
             tools?: components["schemas"]["AgentTool"][];
             transfer?: components["schemas"]["AgentTransfer"];
             tts?: components["schemas"]["ProviderChoice"];
+            turn_detection?: "silence" | "smart";
             voicemail_message?: string;
             voicemail_policy?: "hangup" | "leave_message";
             welcome_interruptible?: boolean;
@@ -1644,6 +1655,15 @@ export interface components {
         SecondFactorRequest: {
             code: string;
             pending_token: string;
+        };
+        /** SmartTurn */
+        SmartTurn: {
+            /** @default 200 */
+            complete_ms: number;
+            /** @default 1200 */
+            incomplete_ms: number;
+            /** @default 600 */
+            unknown_ms: number;
         };
         /** SsoProviderCreate */
         SsoProviderCreate: {

@@ -44,6 +44,9 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     tts: agent?.tts ?? { vendor: null, options: {} },
     barge_in_sensitivity: agent?.barge_in_sensitivity ?? "medium",
     end_of_speech_ms: agent?.end_of_speech_ms ?? null,
+    turn_detection: agent?.turn_detection ?? "silence",
+    // No editor for smart's silences yet: the stored ones go back unchanged (set them over the API).
+    smart_turn: agent?.smart_turn ?? null,
     voicemail_policy: agent?.voicemail_policy ?? "hangup",
     voicemail_message: agent?.voicemail_message ?? "",
     max_call_seconds: agent?.max_call_seconds ?? 1800,
@@ -159,6 +162,13 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
                   value={form.values.end_of_speech_ms ?? ""} error={form.errors.end_of_speech_ms}
                   onChange={(v) => form.setFieldValue("end_of_speech_ms", typeof v === "number" ? v : null)} />
                 <NumberInput label="Maximum call duration (s)" min={1} max={86400} {...form.getInputProps("max_call_seconds")} />
+                <Select label="Turn detection" allowDeselect={false}
+                  description="When the caller's turn is over"
+                  data={[
+                    { value: "silence", label: "After the end-of-speech silence" },
+                    { value: "smart", label: "Smart: sooner when the sentence is finished" },
+                  ]}
+                  {...form.getInputProps("turn_detection")} />
               </SimpleGrid>
             </Stack>
           </Fieldset>

@@ -1,0 +1,84 @@
+"""The `smart` end-of-turn policy on a simulated call through the whole engine: a caller's
+mid-thought pause does not end the turn, a finished question is answered after a short
+silence, and a backchannel over the agent does not stop it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from media.vad import BargeInSensitivity
+from pipeline.agent import AgentSettings
+from pipeline.states import CallState
+from pipeline.turn_taking import SmartTurnSettings, TurnDetection
+from tests.fakes.fake_providers import FakeLLM, FakeSTT
+from tests.pipeline.harness import agent_settings, make_call, until
+
+LONG_REPLY = (
+    "Let me tell you all about our opening hours and our prices in great detail. "
+    "We open at nine and close at six on weekdays, and at four on Saturdays."
+)
+# The issue's target for a finished turn, from the caller's last speech to the decision.
+TARGET_MS = 250
+# What a busy test machine adds to it (the event loop's lag, 20 ms frames).
+LOOP_SLACK_MS = 40
+
+
+def smart_agent(**overrides: Any) -> AgentSettings:
+    return agent_settings(
+        turn_detection=TurnDetection.SMART,
+        smart_turn=SmartTurnSettings(),
+        end_of_speech_ms=None,
+        **overrides,
+    )
+
+
+async def test_a_mid_sentence_pause_does_not_end_the_turn() -> None:
+    # 200 ms per word: after 1 s of speech the partial is "I'd like to book for".
+    stt = FakeSTT(script=["I'd like to book for next Tuesday please"], ms_per_word=200)
+    llm = FakeLLM(replies=["Tuesday it is."])
+    call = make_call(agent=smart_agent(), stt=stt, llm=llm)
+    await call.start()
+    call.speak(1000, then_silence_ms=500)  # the pause: longer than the 300 ms harness default
+    call.speak(800, then_silence_ms=0)
+    await until(lambda: call.leg.agent_ms > 0, wait_s=10, what="an answer")
+    await until(lambda: call.pipeline.state is CallState.LISTENING, what="the answer's end")
+    # The turn was answered once, whole, after the caller's second part.
+    assert call.leg.agent_frames()[0][0] > call.leg.caller_frames[-1]
+    assert len(llm.requests) == 1
+    result = await call.end()
+    assert [(e.role, e.text, e.interrupted) for e in result.transcript] == [
+        ("caller", "I'd like to book for next Tuesday please", False),
+        ("agent", "Tuesday it is.", False),
+    ]
+
+
+async def test_a_finished_question_is_answered_after_a_short_silence() -> None:
+    stt = FakeSTT(script=["what time do you open tomorrow"], ms_per_word=150)
+    llm = FakeLLM(replies=["At nine."])
+    call = make_call(agent=smart_agent(), stt=stt, llm=llm)
+    await call.start()
+    call.speak(1000, then_silence_ms=1500)
+    await until(lambda: call.leg.agent_ms > 0, wait_s=10, what="the answer")
+    await until(lambda: call.pipeline.state is CallState.LISTENING, what="the answer's end")
+    result = await call.end()
+    turn = result.turns[0]
+    assert turn.end_of_speech_ms is not None and turn.stt_final_ms is not None
+    # The recognizer's final is asked for when the turn is judged over, and comes at once.
+    decided_ms = turn.stt_final_ms - turn.end_of_speech_ms
+    assert decided_ms <= TARGET_MS + LOOP_SLACK_MS, decided_ms
+
+
+async def test_a_backchannel_over_the_agent_does_not_stop_it_at_medium() -> None:
+    agent = smart_agent(barge_in=BargeInSensitivity.MEDIUM)
+    llm = FakeLLM(replies=[LONG_REPLY])
+    call = make_call(agent=agent, stt=FakeSTT(script=["tell me", "mm-hm"]), llm=llm)
+    await call.start()
+    call.speak(500)
+    await until(lambda: call.leg.agent_ms >= 600, what="agent talking")
+    call.speak(400)
+    await until(lambda: call.pipeline.state is CallState.LISTENING, wait_s=15, what="reply end")
+    assert call.leg.clears == []
+    assert len(llm.requests) == 1
+    result = await call.end()
+    assert any(e.kind == "backchannel" for e in result.events)
+    assert not result.turns[0].interrupted
