@@ -70,6 +70,8 @@ class PendingLogin(msgspec.Struct, frozen=True):
     tenant_id: uuid.UUID
     email: str
     credential: str
+    # The tenant requires SSO; this owner is signing in with a password anyway.
+    break_glass: bool = False
 
 
 def user_principal(user: User, *, must_enrol_two_factor: bool = False) -> Principal:

@@ -15,6 +15,7 @@ class Tenant(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     require_two_factor: bool = False
+    require_sso: bool = False
 
 
 class User(msgspec.Struct, kw_only=True):

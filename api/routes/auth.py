@@ -35,6 +35,7 @@ from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, problems
 from api.sign_in_limits import count_attempt, forget_account_attempts
+from api.sign_in_policy import password_break_glass
 from api.totp import hash_recovery_code, is_totp_code, matching_step
 from store.models import User
 from store.repositories.config import UserRepository
@@ -100,7 +101,9 @@ async def _check_password(password: str, stored: str | None) -> bool:
     return await verify_password(password, stored or await _decoy_hash())
 
 
-async def signed_in(context: ApiContext, user: User, method: str) -> LoginResponse:
+async def signed_in(
+    context: ApiContext, user: User, method: str, *, break_glass: bool = False
+) -> LoginResponse:
     """Open the session, start the account's attempt count over, audit the sign-in."""
     await forget_account_attempts(context, user.email)
     session = Session(
@@ -110,7 +113,10 @@ async def signed_in(context: ApiContext, user: User, method: str) -> LoginRespon
     )
     token = await open_session(context, session)
     principal = user_principal(user)
-    await audit(context, principal, "sign_in", "user", user.id, after={"method": method})
+    after: dict[str, object] = {"method": method}
+    if break_glass:
+        after["break_glass"] = True
+    await audit(context, principal, "sign_in", "user", user.id, after=after)
     return LoginResponse(
         token=token,
         expires_in=context.settings.session_ttl_s,
@@ -130,9 +136,10 @@ async def signed_in(context: ApiContext, user: User, method: str) -> LoginRespon
     status_code=200,
     summary="Sign in with email and password",
     description="200 with a session when that is all the account needs; 202 with a pending "
-    "token when the account has two-factor on (finish at /auth/login/second-factor).",
+    "token when the account has two-factor on (finish at /auth/login/second-factor). 403 when "
+    "the tenant requires SSO, unless the user is an owner with two-factor on (break-glass).",
     responses={
-        **problems(400, 401, 429, 503),
+        **problems(400, 401, 403, 429, 503),
         # Declared, or the 200 would read as either body.
         HTTP_200_OK: ResponseSpec(LoginResponse, description="Signed in"),
         HTTP_202_ACCEPTED: ResponseSpec(
@@ -151,6 +158,8 @@ async def login(
     stored = user.password_hash if user is not None and has_password(user.password_hash) else None
     if not await _check_password(data.password, stored) or user is None:
         raise ApiError(401, "wrong email or password")
+    # Only after the password: the policy must not tell strangers which accounts exist.
+    break_glass = await password_break_glass(context, user)
     if user.totp_enabled_at is None:
         return Response(await signed_in(context, user, "password"))
     pending = PendingLogin(
@@ -158,6 +167,7 @@ async def login(
         tenant_id=user.tenant_id,
         email=user.email,
         credential=credential_fingerprint(user.password_hash),
+        break_glass=break_glass,
     )
     challenge = SecondFactorChallenge(
         pending_token=await open_pending_login(context, pending),
@@ -208,7 +218,7 @@ async def login_second_factor(
         raise ApiError(401, "wrong code")
     if not await spend_pending_login(context, data.pending_token):
         raise ApiError(401, "sign-in expired or unknown: enter your password again")
-    return await signed_in(context, user, f"password+{method}")
+    return await signed_in(context, user, f"password+{method}", break_glass=pending.break_glass)
 
 
 @post(

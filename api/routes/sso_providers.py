@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from api.auth import Principal, authenticate, authenticate_writer
 from api.common import audit
 from api.context import ApiContext
-from api.errors import invalid, not_found, problems
+from api.errors import ApiError, invalid, not_found, problems
 from api.webhooks.ssrf import refusal
 from store.models import SsoProvider
 from store.repositories.sso_providers import SsoProviderRepository
@@ -124,7 +124,7 @@ async def list_sso_providers(
     "/{provider_id:uuid}",
     operation_id="deleteSsoProvider",
     status_code=HTTP_204_NO_CONTENT,
-    responses=problems(401, 403, 404, 429),
+    responses=problems(401, 403, 404, 409, 429),
     dependencies={"principal": Provide(authenticate_writer)},
 )
 async def delete_sso_provider(
@@ -134,8 +134,14 @@ async def delete_sso_provider(
 ) -> None:
     repository = SsoProviderRepository(context.pool, context.box)
     row = await repository.get(principal.tenant_id, provider_id)
-    if row is None or not await repository.delete(principal.tenant_id, provider_id):
+    if row is None:
         raise not_found("SSO provider")
+    if not await repository.delete_keeping_a_way_in(principal.tenant_id, provider_id):
+        if await repository.get(principal.tenant_id, provider_id) is None:
+            raise not_found("SSO provider")
+        raise ApiError(
+            409, "the tenant requires SSO and this is its last provider: turn that off first"
+        )
     await audit(context, principal, "delete", "sso_provider", provider_id, before=_public(row))
 
 

@@ -150,9 +150,52 @@ async def disable_two_factor(
     )
 
 
+@post(
+    "/recovery-codes",
+    operation_id="regenerateRecoveryCodes",
+    status_code=200,
+    summary="Replace the recovery codes (the old ones stop working at once)",
+    responses=problems(400, 401, 403, 409, 429),
+)
+async def regenerate_recovery_codes(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    data: JSONBody[CodeRequest],
+) -> RecoveryCodes:
+    user = await _me(context, principal)
+    if user.totp_enabled_at is None:
+        raise ApiError(409, "two-factor is not on")
+    # A session alone is not enough: whoever holds the new codes can sign in without the app.
+    await count_attempt(context, request, user.email)
+    method = await spend_second_factor(context, user, data.code)
+    if method is None:
+        raise invalid("code", "wrong code")
+    codes = new_recovery_codes()
+    if not await TwoFactorRepository(context.pool, context.box).replace_recovery_codes(
+        user.tenant_id, user.id, [hash_recovery_code(c) for c in codes]
+    ):
+        raise ApiError(409, "two-factor is not on")
+    await audit(
+        context,
+        principal,
+        "regenerate_recovery_codes",
+        "user",
+        user.id,
+        after={"proved_by": method},
+    )
+    return RecoveryCodes(codes=codes)
+
+
 router = Router(
     path="/auth/two-factor",
-    route_handlers=[get_two_factor, start_totp, confirm_totp, disable_two_factor],
+    route_handlers=[
+        get_two_factor,
+        start_totp,
+        confirm_totp,
+        disable_two_factor,
+        regenerate_recovery_codes,
+    ],
     tags=["auth"],
     security=[{"bearer": []}],
     dependencies={"principal": Provide(authenticate_enrolling)},

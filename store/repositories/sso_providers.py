@@ -21,3 +21,15 @@ class SsoProviderRepository(TenantRepository[SsoProvider]):
         """The provider a sign-in starts with, before its tenant is known (authentication)."""
         record = await self._pool.fetchrow(f"SELECT * FROM {self.table} WHERE id = $1", provider_id)
         return self._row(record)
+
+    async def delete_keeping_a_way_in(self, tenant_id: uuid.UUID, provider_id: uuid.UUID) -> bool:
+        """Delete, unless it is the last provider of a tenant that requires SSO (its users
+        would have no way to sign in); False when nothing was deleted."""
+        result = await self._pool.execute(
+            f"DELETE FROM {self.table} WHERE tenant_id = $1 AND id = $2 AND NOT ("
+            "(SELECT require_sso FROM tenants WHERE id = $1) "
+            f"AND (SELECT count(*) FROM {self.table} WHERE tenant_id = $1) = 1)",
+            tenant_id,
+            provider_id,
+        )
+        return bool(result.endswith(" 1"))
