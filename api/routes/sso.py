@@ -26,10 +26,10 @@ from litestar.status_codes import HTTP_302_FOUND
 from api.auth import Principal
 from api.common import audit
 from api.context import ApiContext
-from api.errors import ApiError, not_found, problems
+from api.errors import ApiError, invalid, not_found, problems
 from api.oidc import OidcError, Provider, authorization_url, identity
 from api.routes.auth import signed_in
-from api.sign_in_limits import count_attempt
+from api.sign_in_limits import count_attempt, count_lookup
 from store.models import SsoProvider, User
 from store.redis import KEY_PREFIX
 from store.repositories.base import Conflict
@@ -54,6 +54,22 @@ class _PendingSso(msgspec.Struct, frozen=True):
     browser: str
 
 
+class SsoChoice(msgspec.Struct, kw_only=True):
+    """A button on the sign-in page."""
+
+    name: str
+    sign_in_path: str
+
+
+class SsoChoices(msgspec.Struct, kw_only=True):
+    items: list[SsoChoice]
+
+
+def sign_in_path(provider_id: uuid.UUID) -> str:
+    """Where the browser starts signing in with a provider."""
+    return f"/api/v1/auth/sso/{provider_id}/start"
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -72,6 +88,36 @@ def _provider(context: ApiContext, row: SsoProvider) -> Provider:
         redirect_uri=f"{context.settings.public_url}{_CALLBACK}",
         allow_private=context.settings.allow_private_urls,
     )
+
+
+@get(
+    "/providers",
+    operation_id="findSsoProviders",
+    summary="The SSO providers to offer on the sign-in page",
+    description="By the tenant's name, or by an e-mail address's domain (the providers that "
+    "let that domain sign up). The answer is the same empty list for a tenant or domain that "
+    "does not exist as for one with no provider, and it never depends on whether the e-mail "
+    "has an account.",
+    responses=problems(400, 429),
+)
+async def find_providers(
+    request: Request[Any, Any, Any],
+    context: NamedDependency[ApiContext],
+    tenant: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    email: Annotated[str | None, QueryParameter(max_length=254)] = None,
+) -> SsoChoices:
+    if (tenant is None) == (email is None):
+        raise ApiError(400, "give either a tenant or an e-mail address")
+    await count_lookup(context, request)
+    repository = SsoProviderRepository(context.pool, context.box)
+    if email is not None:
+        local, at, domain = email.strip().rpartition("@")
+        if not at or not local or not domain:
+            raise invalid("email", "not an e-mail address")
+        rows = await repository.for_domain(domain.lower())
+    else:
+        rows = await repository.for_tenant_name(str(tenant))
+    return SsoChoices(items=[SsoChoice(name=r.name, sign_in_path=sign_in_path(r.id)) for r in rows])
 
 
 @get(
@@ -196,4 +242,4 @@ async def callback(
     return Redirect(path=f"{target}&expires_in={session.expires_in}", status_code=HTTP_302_FOUND)
 
 
-router = Router(path="/auth/sso", route_handlers=[start, callback], tags=["auth"])
+router = Router(path="/auth/sso", route_handlers=[find_providers, start, callback], tags=["auth"])

@@ -17,6 +17,7 @@ from api.auth import Principal, authenticate, authenticate_writer
 from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, invalid, not_found, problems
+from api.routes.sso import sign_in_path
 from api.webhooks.ssrf import refusal
 from store.models import SsoProvider
 from store.repositories.sso_providers import SsoProviderRepository
@@ -59,7 +60,7 @@ def _out(row: SsoProvider) -> SsoProviderOut:
         client_id=row.client_id,
         allowed_domains=row.allowed_domains,
         default_role=row.default_role,  # type: ignore[arg-type]  # the table's CHECK
-        sign_in_path=f"/api/v1/auth/sso/{row.id}/start",
+        sign_in_path=sign_in_path(row.id),
         created_at=row.created_at,
     )
 

@@ -22,6 +22,24 @@ class SsoProviderRepository(TenantRepository[SsoProvider]):
         record = await self._pool.fetchrow(f"SELECT * FROM {self.table} WHERE id = $1", provider_id)
         return self._row(record)
 
+    async def for_domain(self, domain: str) -> list[SsoProvider]:
+        """Providers (of any tenant) that let this e-mail domain sign up: what the sign-in
+        page offers for an e-mail address, before anyone is known."""
+        records = await self._pool.fetch(
+            f"SELECT * FROM {self.table} WHERE $1 = ANY(allowed_domains) ORDER BY name, id",
+            domain,
+        )
+        return [row for row in map(self._row, records) if row is not None]
+
+    async def for_tenant_name(self, name: str) -> list[SsoProvider]:
+        """The providers of the tenant with this name (none when there is no such tenant)."""
+        records = await self._pool.fetch(
+            f"SELECT p.* FROM {self.table} p JOIN tenants t ON t.id = p.tenant_id "
+            "WHERE t.name = $1 ORDER BY p.name, p.id",
+            name,
+        )
+        return [row for row in map(self._row, records) if row is not None]
+
     async def delete_keeping_a_way_in(self, tenant_id: uuid.UUID, provider_id: uuid.UUID) -> bool:
         """Delete, unless it is the last provider of a tenant that requires SSO (its users
         would have no way to sign in); False when nothing was deleted."""
