@@ -49,7 +49,8 @@ class SignInLink(msgspec.Struct, kw_only=True):
 
 
 class SsoProvider(msgspec.Struct, kw_only=True):
-    """An OpenID Connect provider of a tenant; `client_secret` is sealed."""
+    """An SSO provider of a tenant; `client_secret` is sealed. `protocol` is "oidc" (issuer:
+    its issuer URL) or "github" (issuer: the GitHub web address)."""
 
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -61,6 +62,7 @@ class SsoProvider(msgspec.Struct, kw_only=True):
     default_role: str
     created_at: datetime
     updated_at: datetime
+    protocol: str = "oidc"
 
 
 class ProviderCredential(msgspec.Struct, kw_only=True):

@@ -1,7 +1,8 @@
-"""Signing in with a tenant's OpenID Connect provider: the browser is sent to the provider
-with a fresh state, nonce and PKCE verifier, and comes back to the callback, where the state is
-spent (a replayed one is refused), the code exchanged, the ID token checked, and the verified
-e-mail matched to a user of the provider's tenant or, for an allowed domain, given one.
+"""Signing in with a tenant's SSO provider (OpenID Connect, or GitHub's OAuth 2): the
+browser is sent to the provider with a fresh state, nonce and PKCE verifier, and comes back to
+the callback, where the state is spent (a replayed one is refused), the code exchanged, the ID
+token checked (for GitHub: its API asked), and the verified e-mail matched to a user of the
+provider's tenant or, for an allowed domain, given one.
 
 Success sends the browser to `{public_url}/sso#token=…`: in the fragment, so the session token
 reaches neither a server log nor a Referer header.
@@ -23,6 +24,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_302_FOUND
 
+from api import github_oauth
 from api.auth import Principal
 from api.common import audit
 from api.context import ApiContext
@@ -43,6 +45,7 @@ _RANDOM_BYTES = 32
 _NO_PASSWORD = "sso-only"
 _CALLBACK = "/api/v1/auth/sso/callback"
 _BROWSER_COOKIE = "vocals_sso"
+GITHUB = "github"
 
 
 class _PendingSso(msgspec.Struct, frozen=True):
@@ -144,10 +147,12 @@ async def start(
         verifier=secrets.token_urlsafe(_RANDOM_BYTES),
         browser=_digest(browser),
     )
+    provider = _provider(context, row)
     try:
-        url = await authorization_url(
-            _provider(context, row), state, pending.nonce, pending.verifier
-        )
+        if row.protocol == GITHUB:
+            url = await github_oauth.authorization_url(provider, state, pending.verifier)
+        else:
+            url = await authorization_url(provider, state, pending.nonce, pending.verifier)
     except OidcError as exc:
         raise ApiError(401, str(exc)) from exc
     await context.redis.set(_state_key(state), msgspec.json.encode(pending), ex=_STATE_TTL_S)
@@ -230,8 +235,12 @@ async def callback(
         raise ApiError(401, "the answer comes from another identity provider")
     if code is None:
         raise ApiError(400, "the identity provider sent no code")
+    provider = _provider(context, row)
     try:
-        who = await identity(_provider(context, row), code, pending.verifier, pending.nonce)
+        if row.protocol == GITHUB:
+            who = await github_oauth.identity(provider, code, pending.verifier)
+        else:
+            who = await identity(provider, code, pending.verifier, pending.nonce)
     except OidcError as exc:
         raise ApiError(401, str(exc)) from exc
     if who.email is None or not who.email_verified:

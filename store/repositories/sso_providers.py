@@ -1,4 +1,4 @@
-"""A tenant's OpenID Connect providers."""
+"""A tenant's SSO providers (OpenID Connect, or GitHub's OAuth 2)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ class SsoProviderRepository(TenantRepository[SsoProvider]):
     table = "sso_providers"
     row_type = SsoProvider
     writable = frozenset(
-        {"name", "issuer", "client_id", "client_secret", "allowed_domains", "default_role"}
+        {
+            "name",
+            "issuer",
+            "client_id",
+            "client_secret",
+            "allowed_domains",
+            "default_role",
+            "protocol",
+        }
     )
     sortable = frozenset({"created_at", "name"})
     encrypted = frozenset({"client_secret"})
