@@ -139,7 +139,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password
-         * @description 200 with a session when that is all the account needs; 202 with a pending token when the account has two-factor on (finish at /auth/login/second-factor).
+         * @description 200 with a session when that is all the account needs; 202 with a pending token when the account has two-factor on (finish at /auth/login/second-factor). 403 when the tenant requires SSO, unless the user is an owner with two-factor on (break-glass).
          */
         post: operations["login"];
         delete?: never;
@@ -250,6 +250,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/sso/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The SSO providers to offer on the sign-in page
+         * @description By the tenant's name, or by an e-mail address's domain (the providers that let that domain sign up). The answer is the same empty list for a tenant or domain that does not exist as for one with no provider, and it never depends on whether the e-mail has an account.
+         */
+        get: operations["findSsoProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/sso/{provider_id}/start": {
         parameters: {
             query?: never;
@@ -295,6 +315,23 @@ export interface paths {
         put?: never;
         /** DisableTwoFactor */
         post: operations["disableTwoFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/two-factor/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace the recovery codes (the old ones stop working at once) */
+        post: operations["regenerateRecoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1477,6 +1514,15 @@ export interface components {
             code: string;
             pending_token: string;
         };
+        /** SsoChoice */
+        SsoChoice: {
+            name: string;
+            sign_in_path: string;
+        };
+        /** SsoChoices */
+        SsoChoices: {
+            items: components["schemas"]["SsoChoice"][];
+        };
         /** SsoProviderCreate */
         SsoProviderCreate: {
             allowed_domains?: string[];
@@ -1487,8 +1533,11 @@ export interface components {
              * @enum {string}
              */
             default_role: "admin" | "viewer";
-            issuer: string;
+            directory?: string | null;
+            issuer?: string | null;
             name: string;
+            /** @enum {null|string} */
+            preset?: "google" | "microsoft" | "github" | null;
         };
         /** SsoProviderList */
         SsoProviderList: {
@@ -1506,6 +1555,8 @@ export interface components {
             id: string;
             issuer: string;
             name: string;
+            /** @enum {string} */
+            protocol: "oidc" | "github";
             sign_in_path: string;
         };
         /** StageLatency */
@@ -1534,10 +1585,12 @@ export interface components {
             /** Format: uuid */
             id: string;
             name: string;
+            require_sso: boolean;
             require_two_factor: boolean;
         };
         /** TenantUpdate */
         TenantUpdate: {
+            require_sso?: boolean;
             require_two_factor?: boolean;
         };
         /** TotpEnrolment */
@@ -2783,6 +2836,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Content */
             422: {
                 headers: {
@@ -3173,6 +3235,65 @@ export interface operations {
             };
         };
     };
+    findSsoProviders: {
+        parameters: {
+            query?: {
+                tenant?: string | null;
+                email?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoChoices"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     startSsoSignIn: {
         parameters: {
             query?: never;
@@ -3321,6 +3442,93 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
             };
             /** @description Bad Request */
             400: {
@@ -5522,6 +5730,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

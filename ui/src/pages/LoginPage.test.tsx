@@ -88,4 +88,37 @@ describe("LoginPage", () => {
     await user.click(screen.getByRole("button", { name: "Sign in" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("too many login attempts (retry in 42 s)");
   });
+
+  it("offers the tenant's identity providers from a ?tenant= link", async () => {
+    const api = fakeApi({ "GET /api/v1/auth/sso/providers": { items: [{ name: "Acme Okta", sign_in_path: "/api/v1/auth/sso/p1/start" }] } });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: "/login?tenant=acme" });
+    expect(await screen.findByRole("link", { name: "Sign in with Acme Okta" })).toHaveAttribute("href", "/api/v1/auth/sso/p1/start");
+    expect(api.calls[0]).toMatchObject({ method: "GET", path: "/api/v1/auth/sso/providers?tenant=acme" });
+  });
+
+  it("looks single sign-on up by the e-mail's domain and says when there is none", async () => {
+    const api = fakeApi({ "GET /api/v1/auth/sso/providers": { items: [] } });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: "/login" });
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("button", { name: "Sign in with single sign-on" }));
+    expect(screen.getByText("Enter an e-mail address")).toBeInTheDocument();
+    expect(api.calls).toHaveLength(0);
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "someone@acme.test");
+    await user.click(screen.getByRole("button", { name: "Sign in with single sign-on" }));
+    expect(await screen.findByRole("status")).toHaveTextContent("No single sign-on is set up for this e-mail's domain");
+    expect(api.calls[0]).toMatchObject({ path: "/api/v1/auth/sso/providers?email=someone%40acme.test" });
+  });
+
+  it("lists every provider the e-mail's domain may use", async () => {
+    const items = [{ name: "Google", sign_in_path: "/api/v1/auth/sso/g/start" }, { name: "GitHub", sign_in_path: "/api/v1/auth/sso/h/start" }];
+    vi.stubGlobal("fetch", fakeApi({ "GET /api/v1/auth/sso/providers": { items } }).fetch);
+    renderWithApp(app(), { route: "/login" });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "someone@acme.test");
+    await user.click(screen.getByRole("button", { name: "Sign in with single sign-on" }));
+    expect(await screen.findByRole("link", { name: "Sign in with GitHub" })).toHaveAttribute("href", "/api/v1/auth/sso/h/start");
+    expect(screen.getByRole("link", { name: "Sign in with Google" })).toBeInTheDocument();
+  });
 });

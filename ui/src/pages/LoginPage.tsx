@@ -1,11 +1,11 @@
-import { useState } from "react";
-import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
+import { useEffect, useState } from "react";
+import { Alert, Button, Center, Divider, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { useDocumentTitle } from "@mantine/hooks";
 import { IconActivity } from "@tabler/icons-react";
-import { Navigate, useLocation, useNavigate } from "react-router";
+import { Navigate, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useAuth } from "../auth/AuthContext";
-import { api } from "../api/client";
+import { api, type Schemas } from "../api/client";
 import { ApiProblem, errorMessage, unwrap } from "../api/problem";
 
 export function LoginPage() {
@@ -17,6 +17,17 @@ export function LoginPage() {
   const [error, setError] = useState<string | null>(null);
   const [pendingToken, setPendingToken] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  // The tenant's identity providers: from `?tenant=<name>` (a link an admin hands out), or
+  // asked for by the e-mail's domain.
+  const [searchParams] = useSearchParams();
+  const tenant = searchParams.get("tenant");
+  const [providers, setProviders] = useState<Schemas["SsoChoice"][] | null>(null);
+  useEffect(() => {
+    if (tenant === null) return;
+    api.GET("/api/v1/auth/sso/providers", { params: { query: { tenant } } })
+      .then(({ data }) => setProviders(data?.items ?? []))
+      .catch(() => setProviders([]));
+  }, [tenant]);
   const form = useForm({
     initialValues: { email: "", password: "", code: "" },
     validate: {
@@ -34,6 +45,20 @@ export function LoginPage() {
     try {
       const answer = await unwrap(api.POST("/api/v1/auth/password-reset", { body: { email: form.values.email } }));
       setNotice(answer.detail);
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  };
+
+  const findProviders = async () => {
+    setError(null);
+    setNotice(null);
+    if (form.validateField("email").hasError) return;
+    try {
+      const found = await unwrap(api.GET("/api/v1/auth/sso/providers", { params: { query: { email: form.values.email } } }));
+      if (found.items.length === 1) window.location.assign(found.items[0]!.sign_in_path);
+      else if (found.items.length === 0) setNotice("No single sign-on is set up for this e-mail's domain: sign in with your password.");
+      setProviders(found.items);
     } catch (e) {
       setError(errorMessage(e));
     }
@@ -85,6 +110,16 @@ export function LoginPage() {
             )}
             <Button type="submit" loading={form.submitting}>Sign in</Button>
             {pendingToken === null && <Button variant="subtle" size="xs" onClick={() => void forgot()}>Forgot your password?</Button>}
+            {pendingToken === null && (
+              <>
+                <Divider label="or" labelPosition="center" />
+                {providers && providers.length > 0
+                  ? providers.map((p) => (
+                    <Button key={p.sign_in_path} component="a" href={p.sign_in_path} variant="default">Sign in with {p.name}</Button>
+                  ))
+                  : <Button variant="default" onClick={() => void findProviders()}>Sign in with single sign-on</Button>}
+              </>
+            )}
           </Stack>
         </form>
       </Paper>

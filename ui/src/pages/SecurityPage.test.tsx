@@ -1,4 +1,4 @@
-import { screen } from "@testing-library/react";
+import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { tokenStore } from "../api/client";
@@ -10,7 +10,7 @@ describe("SecurityPage", () => {
   it("enrols an authenticator app with its first code and shows the recovery codes once", async () => {
     tokenStore.set("tok");
     const api = fakeApi({
-      "GET /api/v1/auth/me": me,
+      "GET /api/v1/auth/me": { ...me, role: "admin" },
       "GET /api/v1/auth/two-factor": { enabled: false, recovery_codes_left: 0, required: true },
       "POST /api/v1/auth/two-factor/totp": { status: 201, body: { secret: "JBSWY3DPEHPK3PXP", otpauth_uri: "otpauth://totp/Vocals:owner%40acme.test?secret=JBSWY3DPEHPK3PXP&issuer=Vocals" } },
       "POST /api/v1/auth/two-factor/totp/confirm": { codes: ["aaaa-bbbb-cccc-dddd", "eeee-ffff-gggg-hhhh"] },
@@ -25,5 +25,41 @@ describe("SecurityPage", () => {
     await user.click(screen.getByRole("button", { name: "Turn on" }));
     expect(await screen.findByTestId("secret-once")).toHaveTextContent("aaaa-bbbb-cccc-dddd");
     expect(api.calls.find((c) => c.path === "/api/v1/auth/two-factor/totp/confirm")).toMatchObject({ body: { code: "123456" } });
+  });
+
+  it("gives new recovery codes for a code from the app", async () => {
+    tokenStore.set("tok");
+    const api = fakeApi({
+      "GET /api/v1/auth/me": { ...me, role: "viewer" },
+      "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 2, required: false },
+      "POST /api/v1/auth/two-factor/recovery-codes": { codes: ["new1-new1-new1-new1", "new2-new2-new2-new2"] },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(<SecurityPage />);
+    const form = await screen.findByRole("form", { name: "Get new recovery codes" });
+    const user = userEvent.setup();
+    await user.type(within(form).getByRole("textbox"), "654321");
+    await user.click(within(form).getByRole("button", { name: "Get new recovery codes" }));
+    expect(await screen.findByTestId("secret-once")).toHaveTextContent("new2-new2-new2-new2");
+    expect(api.calls.find((c) => c.path === "/api/v1/auth/two-factor/recovery-codes")).toMatchObject({ method: "POST", body: { code: "654321" } });
+    expect(screen.queryByText(/Sign-in policy/)).toBeNull();
+  });
+
+  it("lets an owner require single sign-on, and says why it cannot be yet", async () => {
+    tokenStore.set("tok");
+    const tenant = { id: me.tenant_id, name: "acme", require_two_factor: false, require_sso: false, created_at: "2026-01-01T00:00:00Z" };
+    const api = fakeApi({
+      "GET /api/v1/auth/me": me,
+      "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 10, required: false },
+      "GET /api/v1/tenant": tenant,
+      "PATCH /api/v1/tenant": { status: 422, body: { title: "Unprocessable Content", status: 422, detail: "require_sso: add an SSO provider first: nobody could sign in", errors: [{ field: "require_sso", reason: "add an SSO provider first: nobody could sign in" }] } },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(<SecurityPage />);
+    expect(await screen.findByText("Sign-in policy of acme")).toBeInTheDocument();
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("switch", { name: /Require single sign-on/ }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("add an SSO provider first");
+    expect(api.calls.find((c) => c.method === "PATCH")).toMatchObject({ path: "/api/v1/tenant", body: { require_sso: true } });
   });
 });
