@@ -28,6 +28,8 @@ from api.routes import (
     call_export,
     calls,
     invitations,
+    passkey_login,
+    passkeys,
     password_reset,
     recordings,
     sip_trunks,
@@ -107,6 +109,8 @@ def create_app(context: ApiContext) -> Litestar:
         route_handlers=[
             auth.router,
             two_factor.router,
+            passkeys.router,
+            passkey_login.router,
             password_reset.router,
             invitations.public_router,
             invitations.admin_router,

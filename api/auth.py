@@ -23,6 +23,7 @@ from store.models import User
 from store.rate_limits import RateLimiter
 from store.redis import KEY_PREFIX
 from store.repositories.config import ApiKeyRepository, UserRepository
+from store.repositories.passkeys import PasskeyRepository
 from store.repositories.tenants import TenantsRepository
 from store.secrets import api_key_matches, api_key_prefix
 
@@ -182,12 +183,22 @@ async def _from_session(context: ApiContext, token: str) -> Principal:
     return user_principal(user, must_enrol_two_factor=await must_enrol_two_factor(context, user))
 
 
+async def second_factors(context: ApiContext, user: User) -> list[str]:
+    """The second factors the user has: "totp", "passkey"."""
+    factors = [] if user.totp_enabled_at is None else ["totp"]
+    if await PasskeyRepository(context.pool).count(user.tenant_id, user.id):
+        factors.append("passkey")
+    return factors
+
+
 async def must_enrol_two_factor(context: ApiContext, user: User) -> bool:
     """The tenant requires a second factor of the user's role, and they have none yet."""
     if user.role not in WRITE_ROLES or user.totp_enabled_at is not None:
         return False
     tenant = await TenantsRepository(context.pool).get(user.tenant_id)
-    return tenant is not None and tenant.require_two_factor
+    if tenant is None or not tenant.require_two_factor:
+        return False
+    return not await second_factors(context, user)
 
 
 async def authenticate_enrolling(request: Request[Any, Any, Any], state: State) -> Principal:

@@ -4,6 +4,7 @@ down or misconfigured does not lock the tenant out. Such a sign-in is audited as
 
 from __future__ import annotations
 
+from api.auth import second_factors
 from api.context import ApiContext
 from api.errors import ApiError
 from store.models import User
@@ -18,7 +19,7 @@ async def password_break_glass(context: ApiContext, user: User) -> bool:
     tenant = await TenantsRepository(context.pool).get(user.tenant_id)
     if tenant is None or not tenant.require_sso:
         return False
-    if user.role == BREAK_GLASS_ROLE and user.totp_enabled_at is not None:
+    if user.role == BREAK_GLASS_ROLE and await second_factors(context, user):
         return True
     raise ApiError(
         403, "your organisation signs in with single sign-on: use its button on the sign-in page"

@@ -32,6 +32,21 @@ class User(msgspec.Struct, kw_only=True):
     totp_last_step: int | None = None
 
 
+class Passkey(msgspec.Struct, kw_only=True):
+    """A user's WebAuthn credential: a second factor."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+    transports: list[str]
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
 class SignInLink(msgspec.Struct, kw_only=True):
     """An invitation or a password reset: a single-use link, kept as its token's hash."""
 

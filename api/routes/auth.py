@@ -28,6 +28,7 @@ from api.auth import (
     must_enrol_two_factor,
     open_pending_login,
     open_session,
+    second_factors,
     spend_pending_login,
     user_principal,
 )
@@ -61,8 +62,9 @@ class LoginResponse(msgspec.Struct):
 
 
 class SecondFactorChallenge(msgspec.Struct, kw_only=True):
-    """The password was right; send a code from the authenticator app (or a recovery code)
-    with `pending_token` to /auth/login/second-factor within `expires_in` seconds."""
+    """The password was right; within `expires_in` seconds, send a code from the
+    authenticator app (or a recovery code) with `pending_token` to /auth/login/second-factor,
+    or sign with a passkey at /auth/login/passkey. `methods` says which the account has."""
 
     pending_token: str
     expires_in: int
@@ -160,7 +162,8 @@ async def login(
         raise ApiError(401, "wrong email or password")
     # Only after the password: the policy must not tell strangers which accounts exist.
     break_glass = await password_break_glass(context, user)
-    if user.totp_enabled_at is None:
+    factors = await second_factors(context, user)
+    if not factors:
         return Response(await signed_in(context, user, "password"))
     pending = PendingLogin(
         user_id=user.id,
@@ -172,7 +175,8 @@ async def login(
     challenge = SecondFactorChallenge(
         pending_token=await open_pending_login(context, pending),
         expires_in=PENDING_LOGIN_TTL_S,
-        methods=["totp", "recovery_code"],
+        # Recovery codes come with TOTP enrolment.
+        methods=[*factors, "recovery_code"] if "totp" in factors else factors,
     )
     return Response(challenge, status_code=HTTP_202_ACCEPTED)
 
@@ -192,6 +196,25 @@ async def spend_second_factor(context: ApiContext, user: User, code: str) -> str
     return None
 
 
+_PENDING_GONE = "sign-in expired or unknown: enter your password again"
+
+
+async def pending_user(
+    context: ApiContext, request: Request[Any, Any, Any], pending_token: str
+) -> tuple[PendingLogin, User]:
+    """The sign-in waiting for its second factor, and its user as they are now; 401 when it
+    expired, or the password changed meanwhile. Counted with the password attempts."""
+    pending = await find_pending_login(context, pending_token)
+    if pending is None:
+        raise ApiError(401, _PENDING_GONE)
+    await count_attempt(context, request, pending.email)
+    user = await UserRepository(context.pool).get(pending.tenant_id, pending.user_id)
+    if user is None or credential_fingerprint(user.password_hash) != pending.credential:
+        await spend_pending_login(context, pending_token)
+        raise ApiError(401, _PENDING_GONE)
+    return pending, user
+
+
 @post(
     "/login/second-factor",
     operation_id="loginSecondFactor",
@@ -204,20 +227,12 @@ async def login_second_factor(
     data: JSONBody[SecondFactorRequest],
     context: NamedDependency[ApiContext],
 ) -> LoginResponse:
-    pending = await find_pending_login(context, data.pending_token)
-    if pending is None:
-        raise ApiError(401, "sign-in expired or unknown: enter your password again")
-    # Codes are counted with the password attempts, against the same limits.
-    await count_attempt(context, request, pending.email)
-    user = await UserRepository(context.pool).get(pending.tenant_id, pending.user_id)
-    if user is None or credential_fingerprint(user.password_hash) != pending.credential:
-        await spend_pending_login(context, data.pending_token)
-        raise ApiError(401, "sign-in expired or unknown: enter your password again")
+    pending, user = await pending_user(context, request, data.pending_token)
     method = await spend_second_factor(context, user, data.code)
     if method is None:
         raise ApiError(401, "wrong code")
     if not await spend_pending_login(context, data.pending_token):
-        raise ApiError(401, "sign-in expired or unknown: enter your password again")
+        raise ApiError(401, _PENDING_GONE)
     return await signed_in(context, user, f"password+{method}", break_glass=pending.break_glass)
 
 
