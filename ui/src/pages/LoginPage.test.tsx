@@ -121,4 +121,31 @@ describe("LoginPage", () => {
     expect(await screen.findByRole("link", { name: "Sign in with GitHub" })).toHaveAttribute("href", "/api/v1/auth/sso/h/start");
     expect(screen.getByRole("link", { name: "Sign in with Google" })).toBeInTheDocument();
   });
+
+  it("signs in with a passkey when that is the account's second factor", async () => {
+    const assertion = { id: "cred", rawId: "cred", type: "public-key", response: { signature: "c2ln" } };
+    class FakeCredential {
+      static parseRequestOptionsFromJSON(options: unknown) { return { parsed: options }; }
+    }
+    const get = vi.fn(async () => Object.assign(Object.create(FakeCredential.prototype) as object, { toJSON: () => assertion }));
+    vi.stubGlobal("PublicKeyCredential", FakeCredential);
+    vi.stubGlobal("navigator", { ...navigator, credentials: { get } });
+    const api = fakeApi({
+      "POST /api/v1/auth/login": { status: 202, body: { pending_token: "pend-2", expires_in: 300, methods: ["passkey"] } },
+      "POST /api/v1/auth/login/passkey/options": { options: { challenge: "xyz", rpId: "localhost" } },
+      "POST /api/v1/auth/login/passkey": { token: "tok-3", expires_in: 3600, user: me },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: { pathname: "/login", state: { from: "/calls" } } });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "owner@acme.test");
+    await user.type(screen.getByLabelText(/^Password/), "correct-horse");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    await user.click(await screen.findByRole("button", { name: "Use a passkey" }));
+    expect(await screen.findByText("calls page")).toBeInTheDocument();
+    expect(screen.queryByRole("textbox", { name: /^Code/ })).toBeNull();
+    expect(tokenStore.get()).toBe("tok-3");
+    expect(get).toHaveBeenCalledWith({ publicKey: { parsed: { challenge: "xyz", rpId: "localhost" } } });
+    expect(api.calls[2]).toMatchObject({ path: "/api/v1/auth/login/passkey", body: { pending_token: "pend-2", credential: assertion } });
+  });
 });

@@ -9,13 +9,15 @@ import { api, type Schemas } from "../api/client";
 import { ApiProblem, errorMessage, unwrap } from "../api/problem";
 
 export function LoginPage() {
-  const { me, login, secondFactor } = useAuth();
+  const { me, login, secondFactor, passkeySecondFactor } = useAuth();
   useDocumentTitle("Sign in · Vocals");
   const navigate = useNavigate();
   const location = useLocation();
   const from = (location.state as { from?: string } | null)?.from ?? "/";
   const [error, setError] = useState<string | null>(null);
   const [pendingToken, setPendingToken] = useState<string | null>(null);
+  const [methods, setMethods] = useState<string[]>([]);
+  const withCode = methods.includes("totp");
   const [notice, setNotice] = useState<string | null>(null);
   // The tenant's identity providers: from `?tenant=<name>` (a link an admin hands out), or
   // asked for by the e-mail's domain.
@@ -33,7 +35,7 @@ export function LoginPage() {
     validate: {
       email: (v) => (/^[^@\s]+@[^@\s]+$/.test(v) ? null : "Enter an e-mail address"),
       password: (v) => (v ? null : "Enter your password"),
-      code: (v) => (pendingToken === null || v.trim() ? null : "Enter the code"),
+      code: (v) => (pendingToken === null || !withCode || v.trim() ? null : "Enter the code"),
     },
   });
 
@@ -64,6 +66,17 @@ export function LoginPage() {
     }
   };
 
+  const withPasskey = async () => {
+    if (pendingToken === null) return;
+    setError(null);
+    try {
+      await passkeySecondFactor(pendingToken);
+      navigate(from, { replace: true });
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  };
+
   const submit = form.onSubmit(async ({ email, password, code }) => {
     setError(null);
     try {
@@ -71,6 +84,7 @@ export function LoginPage() {
         const outcome = await login(email, password);
         if (!outcome.signedIn) {
           setPendingToken(outcome.pendingToken);
+          setMethods(outcome.methods);
           return;
         }
       } else {
@@ -98,7 +112,10 @@ export function LoginPage() {
             {notice && <Alert color="blue" role="status">{notice}</Alert>}
             <TextInput label="E-mail" type="email" autoComplete="username" required readOnly={pendingToken !== null} {...form.getInputProps("email")} />
             <PasswordInput label="Password" autoComplete="current-password" required readOnly={pendingToken !== null} {...form.getInputProps("password")} />
-            {pendingToken !== null && (
+            {pendingToken !== null && methods.includes("passkey") && (
+              <Button variant={withCode ? "default" : "filled"} onClick={() => void withPasskey()}>Use a passkey</Button>
+            )}
+            {pendingToken !== null && withCode && (
               <TextInput
                 label="Code"
                 description="From your authenticator app, or one of your recovery codes"
@@ -108,7 +125,7 @@ export function LoginPage() {
                 {...form.getInputProps("code")}
               />
             )}
-            <Button type="submit" loading={form.submitting}>Sign in</Button>
+            {(pendingToken === null || withCode) && <Button type="submit" loading={form.submitting}>Sign in</Button>}
             {pendingToken === null && <Button variant="subtle" size="xs" onClick={() => void forgot()}>Forgot your password?</Button>}
             {pendingToken === null && (
               <>

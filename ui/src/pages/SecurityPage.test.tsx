@@ -11,7 +11,8 @@ describe("SecurityPage", () => {
     tokenStore.set("tok");
     const api = fakeApi({
       "GET /api/v1/auth/me": { ...me, role: "admin" },
-      "GET /api/v1/auth/two-factor": { enabled: false, recovery_codes_left: 0, required: true },
+      "GET /api/v1/auth/two-factor": { enabled: false, recovery_codes_left: 0, required: true, passkeys: 0 },
+      "GET /api/v1/auth/passkeys": { items: [] },
       "POST /api/v1/auth/two-factor/totp": { status: 201, body: { secret: "JBSWY3DPEHPK3PXP", otpauth_uri: "otpauth://totp/Vocals:owner%40acme.test?secret=JBSWY3DPEHPK3PXP&issuer=Vocals" } },
       "POST /api/v1/auth/two-factor/totp/confirm": { codes: ["aaaa-bbbb-cccc-dddd", "eeee-ffff-gggg-hhhh"] },
     });
@@ -31,7 +32,8 @@ describe("SecurityPage", () => {
     tokenStore.set("tok");
     const api = fakeApi({
       "GET /api/v1/auth/me": { ...me, role: "viewer" },
-      "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 2, required: false },
+      "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 2, required: false, passkeys: 0 },
+      "GET /api/v1/auth/passkeys": { items: [] },
       "POST /api/v1/auth/two-factor/recovery-codes": { codes: ["new1-new1-new1-new1", "new2-new2-new2-new2"] },
     });
     vi.stubGlobal("fetch", api.fetch);
@@ -50,7 +52,8 @@ describe("SecurityPage", () => {
     const tenant = { id: me.tenant_id, name: "acme", require_two_factor: false, require_sso: false, created_at: "2026-01-01T00:00:00Z" };
     const api = fakeApi({
       "GET /api/v1/auth/me": me,
-      "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 10, required: false },
+      "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 10, required: false, passkeys: 0 },
+      "GET /api/v1/auth/passkeys": { items: [] },
       "GET /api/v1/tenant": tenant,
       "PATCH /api/v1/tenant": { status: 422, body: { title: "Unprocessable Content", status: 422, detail: "require_sso: add an SSO provider first: nobody could sign in", errors: [{ field: "require_sso", reason: "add an SSO provider first: nobody could sign in" }] } },
     });
@@ -61,5 +64,33 @@ describe("SecurityPage", () => {
     await user.click(screen.getByRole("switch", { name: /Require single sign-on/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent("add an SSO provider first");
     expect(api.calls.find((c) => c.method === "PATCH")).toMatchObject({ path: "/api/v1/tenant", body: { require_sso: true } });
+  });
+
+  it("adds a passkey made by the browser's authenticator, and removes one", async () => {
+    tokenStore.set("tok");
+    const made = { id: "cred", rawId: "cred", type: "public-key", response: { clientDataJSON: "e30", attestationObject: "oA" } };
+    const create = vi.fn(async () => Object.assign(Object.create(FakeCredential.prototype) as object, { toJSON: () => made }));
+    class FakeCredential {
+      static parseCreationOptionsFromJSON(options: unknown) { return { parsed: options }; }
+    }
+    vi.stubGlobal("PublicKeyCredential", FakeCredential);
+    vi.stubGlobal("navigator", { ...navigator, credentials: { create } });
+    const api = fakeApi({
+      "GET /api/v1/auth/me": { ...me, role: "viewer" },
+      "GET /api/v1/auth/two-factor": { enabled: false, recovery_codes_left: 0, required: false, passkeys: 1 },
+      "GET /api/v1/auth/passkeys": { items: [{ id: "pk-1", name: "Old key", created_at: "2026-01-01T00:00:00Z", last_used_at: null }] },
+      "POST /api/v1/auth/passkeys/registration-options": { options: { challenge: "abc", rp: { id: "localhost", name: "Vocals" } } },
+      "POST /api/v1/auth/passkeys": { status: 201, body: { id: "pk-2", name: "YubiKey", created_at: "2026-01-02T00:00:00Z", last_used_at: null } },
+      "DELETE /api/v1/auth/passkeys/pk-1": { status: 204, body: undefined },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(<SecurityPage />);
+    const user = userEvent.setup();
+    await user.type(await screen.findByRole("textbox", { name: /Passkey name/ }), "YubiKey");
+    await user.click(screen.getByRole("button", { name: "Add a passkey" }));
+    await vi.waitFor(() => expect(api.calls.find((c) => c.method === "POST" && c.path === "/api/v1/auth/passkeys")).toMatchObject({ body: { name: "YubiKey", credential: made } }));
+    expect(create).toHaveBeenCalledWith({ publicKey: { parsed: { challenge: "abc", rp: { id: "localhost", name: "Vocals" } } } });
+    await user.click(screen.getByRole("button", { name: "Remove Old key" }));
+    await vi.waitFor(() => expect(api.calls.some((c) => c.method === "DELETE" && c.path === "/api/v1/auth/passkeys/pk-1")).toBe(true));
   });
 });

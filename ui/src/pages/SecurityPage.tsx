@@ -1,5 +1,5 @@
 /** The signed-in user's own sign-in security: two-factor (TOTP) enrolment, recovery codes (and
- * new ones), removal; for owners, the tenant's sign-in policy. */
+ * new ones), removal; passkeys; for owners, the tenant's sign-in policy. */
 import { useState } from "react";
 import { Alert, Badge, Button, Card, Code, Group, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useForm } from "@mantine/form";
@@ -9,6 +9,7 @@ import { unwrap } from "../api/problem";
 import { PageHeader } from "../components/PageHeader";
 import { QueryView } from "../components/PageState";
 import { SecretOnce } from "../components/SecretOnce";
+import { PasskeysCard } from "../components/PasskeysCard";
 import { SignInPolicy } from "../components/SignInPolicy";
 import { useAuth } from "../auth/AuthContext";
 import { applyProblem, notifySaved } from "../lib/forms";
@@ -74,7 +75,7 @@ export function SecurityPage() {
                 <Title order={2} size="h4">Two-factor sign-in</Title>
                 <Badge color={status.enabled ? "green" : "gray"}>{status.enabled ? "On" : "Off"}</Badge>
               </Group>
-              {status.required && !status.enabled && (
+              {status.required && !status.enabled && status.passkeys === 0 && (
                 <Alert color="yellow" role="alert">This tenant requires two-factor sign-in for your role: set it up to continue.</Alert>
               )}
               {codes ? (
@@ -100,6 +101,7 @@ export function SecurityPage() {
           )}
         </QueryView>
       </Card>
+      <PasskeysCard />
       {me?.role === "owner" && <SignInPolicy />}
     </>
   );
