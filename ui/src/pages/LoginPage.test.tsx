@@ -93,7 +93,7 @@ describe("LoginPage", () => {
     const api = fakeApi({ "GET /api/v1/auth/sso/providers": { items: [{ name: "Acme Okta", sign_in_path: "/api/v1/auth/sso/p1/start" }] } });
     vi.stubGlobal("fetch", api.fetch);
     renderWithApp(app(), { route: "/login?tenant=acme" });
-    expect(await screen.findByRole("link", { name: "Sign in with Acme Okta" })).toHaveAttribute("href", "/api/v1/auth/sso/p1/start");
+    expect(await screen.findByRole("link", { name: "Continue with Acme Okta" })).toHaveAttribute("href", "/api/v1/auth/sso/p1/start");
     expect(api.calls[0]).toMatchObject({ method: "GET", path: "/api/v1/auth/sso/providers?tenant=acme" });
   });
 
@@ -102,11 +102,11 @@ describe("LoginPage", () => {
     vi.stubGlobal("fetch", api.fetch);
     renderWithApp(app(), { route: "/login" });
     const user = userEvent.setup();
-    await user.click(screen.getByRole("button", { name: "Sign in with single sign-on" }));
+    await user.click(screen.getByRole("button", { name: "Use single sign-on" }));
     expect(screen.getByText("Enter an e-mail address")).toBeInTheDocument();
     expect(api.calls).toHaveLength(0);
     await user.type(screen.getByRole("textbox", { name: "E-mail" }), "someone@acme.test");
-    await user.click(screen.getByRole("button", { name: "Sign in with single sign-on" }));
+    await user.click(screen.getByRole("button", { name: "Use single sign-on" }));
     expect(await screen.findByRole("status")).toHaveTextContent("No single sign-on is set up for this e-mail's domain");
     expect(api.calls[0]).toMatchObject({ path: "/api/v1/auth/sso/providers?email=someone%40acme.test" });
   });
@@ -117,9 +117,9 @@ describe("LoginPage", () => {
     renderWithApp(app(), { route: "/login" });
     const user = userEvent.setup();
     await user.type(screen.getByRole("textbox", { name: "E-mail" }), "someone@acme.test");
-    await user.click(screen.getByRole("button", { name: "Sign in with single sign-on" }));
-    expect(await screen.findByRole("link", { name: "Sign in with GitHub" })).toHaveAttribute("href", "/api/v1/auth/sso/h/start");
-    expect(screen.getByRole("link", { name: "Sign in with Google" })).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Use single sign-on" }));
+    expect(await screen.findByRole("link", { name: "Continue with GitHub" })).toHaveAttribute("href", "/api/v1/auth/sso/h/start");
+    expect(screen.getByRole("link", { name: "Continue with Google" })).toBeInTheDocument();
   });
 
   it("signs in with a passkey when that is the account's second factor", async () => {

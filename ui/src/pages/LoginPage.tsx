@@ -132,9 +132,9 @@ export function LoginPage() {
                 <Divider label="or" labelPosition="center" />
                 {providers && providers.length > 0
                   ? providers.map((p) => (
-                    <Button key={p.sign_in_path} component="a" href={p.sign_in_path} variant="default">Sign in with {p.name}</Button>
+                    <Button key={p.sign_in_path} component="a" href={p.sign_in_path} variant="default">Continue with {p.name}</Button>
                   ))
-                  : <Button variant="default" onClick={() => void findProviders()}>Sign in with single sign-on</Button>}
+                  : <Button variant="default" onClick={() => void findProviders()}>Use single sign-on</Button>}
               </>
             )}
           </Stack>

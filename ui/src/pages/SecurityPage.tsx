@@ -72,7 +72,7 @@ export function SecurityPage() {
           {(status) => (
             <Stack>
               <Group>
-                <Title order={2} size="h4">Two-factor sign-in</Title>
+                <Title order={2} size="h4">Authenticator app</Title>
                 <Badge color={status.enabled ? "green" : "gray"}>{status.enabled ? "On" : "Off"}</Badge>
               </Group>
               {status.required && !status.enabled && status.passkeys === 0 && (
