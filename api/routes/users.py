@@ -19,6 +19,7 @@ from api.errors import ApiError, not_found, problems
 from api.routes.auth import Email
 from store.models import User
 from store.repositories.config import UserRepository
+from store.repositories.passkeys import PasskeyRepository
 from store.repositories.two_factor import TwoFactorRepository
 from store.secrets import hash_password
 
@@ -198,7 +199,8 @@ async def delete_user(
 @delete(
     "/{user_id:uuid}/two-factor",
     operation_id="removeUserTwoFactor",
-    summary="Remove a user's second factor (a lost phone); they sign in with the password",
+    summary="Remove a user's second factors, TOTP and passkeys (a lost phone or key); they "
+    "sign in with the password",
     status_code=HTTP_204_NO_CONTENT,
     responses=problems(401, 403, 404, 409, 429),
     dependencies={"principal": Provide(authenticate_writer)},
@@ -213,11 +215,21 @@ async def remove_user_two_factor(
         raise not_found("user")
     if row.role == "owner" and principal.role != "owner":
         raise ApiError(403, "only an owner can remove an owner's second factor")
-    if not await TwoFactorRepository(context.pool, context.box).disable(
+    totp = await TwoFactorRepository(context.pool, context.box).disable(
         principal.tenant_id, user_id
-    ):
+    )
+    passkeys = await PasskeyRepository(context.pool).delete_all(principal.tenant_id, user_id)
+    if not totp and not passkeys:
         raise ApiError(409, "two-factor is not on for this user")
-    await audit(context, principal, "disable_two_factor", "user", user_id, before=_public(row))
+    await audit(
+        context,
+        principal,
+        "disable_two_factor",
+        "user",
+        user_id,
+        before=_public(row),
+        after={"totp_removed": totp, "passkeys_removed": passkeys},
+    )
 
 
 router = Router(

@@ -72,6 +72,13 @@ class PasskeyRepository:
         )
         return None if name is None else str(name)
 
+    async def delete_all(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
+        """Remove every passkey of the user; how many there were."""
+        result = await self._pool.execute(
+            "DELETE FROM passkeys WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id
+        )
+        return int(result.rpartition(" ")[2])
+
     async def find(
         self, tenant_id: uuid.UUID, user_id: uuid.UUID, credential_id: bytes
     ) -> Passkey | None:

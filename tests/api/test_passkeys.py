@@ -175,3 +175,24 @@ async def test_passkeys_need_a_host_name_in_the_public_url(
     assert "not an IP address" in refused.json()["detail"]
     by_key = await client.get(PASSKEYS, headers=tenant.key)
     assert by_key.status_code == 403
+
+
+async def test_an_admin_removes_a_users_lost_passkeys(
+    passkey_app: Litestar, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    email = f"viewer@{tenant.name}.example"
+    async with client_for(passkey_app) as client:
+        for _ in range(2):
+            registered = await _register(client, tenant.viewer, SoftAuthenticator(origin=ORIGIN))
+            assert registered.status_code == 201
+        assert (await _pending(client, email))["methods"] == ["passkey"]
+        user_id = (await client.get("/api/v1/auth/me", headers=tenant.viewer)).json()["user_id"]
+        removed = await client.delete(f"/api/v1/users/{user_id}/two-factor", headers=tenant.admin)
+        assert removed.status_code == 204
+        again = await client.delete(f"/api/v1/users/{user_id}/two-factor", headers=tenant.admin)
+        assert again.status_code == 409
+        plain = await client.post(LOGIN, json={"email": email, "password": PASSWORD})
+        assert plain.status_code == 200
+        audited = await _audit(client, tenant, "disable_two_factor")
+        assert audited[0]["after"] == {"totp_removed": False, "passkeys_removed": 2}
