@@ -1,5 +1,5 @@
-"""A tenant's "require SSO" policy at password sign-in, and its break-glass path: an owner
-with a second factor may still sign in with their password, so an identity provider that is
+"""A tenant's "require SSO" policy at password (or passkey) sign-in, and its break-glass
+path: an owner with a second factor may still sign in without SSO, so an identity provider that is
 down or misconfigured does not lock the tenant out. Such a sign-in is audited as break-glass."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from store.repositories.tenants import TenantsRepository
 BREAK_GLASS_ROLE = "owner"
 
 
-async def password_break_glass(context: ApiContext, user: User) -> bool:
-    """Whether this password sign-in (its password already checked) is a break-glass one;
-    403 when the user's tenant requires SSO and the user may not break the glass."""
+async def sso_break_glass(context: ApiContext, user: User) -> bool:
+    """Whether this sign-in without SSO (password or passkey, already checked) is a
+    break-glass one; 403 when the user's tenant requires SSO and the user may not break the
+    glass."""
     tenant = await TenantsRepository(context.pool).get(user.tenant_id)
     if tenant is None or not tenant.require_sso:
         return False

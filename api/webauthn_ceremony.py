@@ -136,18 +136,26 @@ async def verified_registration(
         raise invalid("credential", f"the passkey was not accepted: {exc}") from exc
 
 
+def _purpose(passwordless: bool) -> str:
+    return "passwordless" if passwordless else "second-factor"
+
+
 async def authentication_options(
     context: ApiContext, rp: RelyingParty, subject: str, passkeys: list[Passkey]
 ) -> dict[str, Any]:
-    """Options for navigator.credentials.get() with the user's passkeys; the challenge is
-    kept for `subject` (the pending sign-in)."""
+    """Options for navigator.credentials.get(), the challenge kept for `subject`: with the
+    user's passkeys as a second factor (the pending sign-in), or with none (any passkey of
+    this site, the user verified by it) for signing in without a password."""
+    passwordless = not passkeys
     options = generate_authentication_options(
         rp_id=rp.id,
         timeout=CEREMONY_TIMEOUT_S * 1000,
         allow_credentials=_descriptors(passkeys),
-        user_verification=UserVerificationRequirement.PREFERRED,
+        user_verification=UserVerificationRequirement.REQUIRED
+        if passwordless
+        else UserVerificationRequirement.PREFERRED,
     )
-    await _keep(context, "sign-in", subject, options.challenge)
+    await _keep(context, _purpose(passwordless), subject, options.challenge)
     return _plain(options)
 
 
@@ -157,10 +165,13 @@ async def verified_sign_count(
     subject: str,
     credential: dict[str, Any],
     passkey: Passkey,
+    *,
+    passwordless: bool = False,
 ) -> int:
     """The authenticator's new signature counter once its assertion checks out; 422 if not
-    (a counter that went back means a cloned authenticator, and is refused too)."""
-    challenge = await _spend(context, "sign-in", subject)
+    (a counter that went back means a cloned authenticator, and is refused too). Without a
+    password, the authenticator must have verified the user (PIN, fingerprint)."""
+    challenge = await _spend(context, _purpose(passwordless), subject)
     try:
         verified = await asyncio.to_thread(
             verify_authentication_response,
@@ -170,6 +181,7 @@ async def verified_sign_count(
             expected_origin=rp.origin,
             credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count,
+            require_user_verification=passwordless,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise invalid("credential", f"the passkey was not accepted: {exc}") from exc

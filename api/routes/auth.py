@@ -36,7 +36,7 @@ from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, problems
 from api.sign_in_limits import count_attempt, forget_account_attempts
-from api.sign_in_policy import password_break_glass
+from api.sign_in_policy import sso_break_glass
 from api.totp import hash_recovery_code, is_totp_code, matching_step
 from store.models import User
 from store.repositories.config import UserRepository
@@ -161,7 +161,7 @@ async def login(
     if not await _check_password(data.password, stored) or user is None:
         raise ApiError(401, "wrong email or password")
     # Only after the password: the policy must not tell strangers which accounts exist.
-    break_glass = await password_break_glass(context, user)
+    break_glass = await sso_break_glass(context, user)
     factors = await second_factors(context, user)
     if not factors:
         return Response(await signed_in(context, user, "password"))

@@ -90,6 +90,14 @@ class PasskeyRepository:
         )
         return None if record is None else msgspec.convert(dict(record), Passkey)
 
+    async def find_any(self, credential_id: bytes) -> Passkey | None:
+        """The passkey a browser signed with before anyone is known (signing in without a
+        password); the credential id is unique across tenants."""
+        record = await self._pool.fetchrow(
+            "SELECT * FROM passkeys WHERE credential_id = $1", credential_id
+        )
+        return None if record is None else msgspec.convert(dict(record), Passkey)
+
     async def use(self, passkey: Passkey, new_sign_count: int) -> bool:
         """Record a sign-in with the counter the authenticator reported; False when another
         sign-in moved the counter meanwhile (the same assertion cannot count twice)."""

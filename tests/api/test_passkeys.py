@@ -18,6 +18,7 @@ from tests.fakes.authenticator import SoftAuthenticator
 ORIGIN = "http://localhost:8000"
 PASSKEYS = "/api/v1/auth/passkeys"
 LOGIN = "/api/v1/auth/login"
+PASSWORDLESS = "/api/v1/auth/passkey-sign-in"
 
 
 @pytest.fixture
@@ -196,3 +197,62 @@ async def test_an_admin_removes_a_users_lost_passkeys(
         assert plain.status_code == 200
         audited = await _audit(client, tenant, "disable_two_factor")
         assert audited[0]["after"] == {"totp_removed": False, "passkeys_removed": 2}
+
+
+async def _passwordless(
+    client: httpx.AsyncClient, authenticator: SoftAuthenticator
+) -> tuple[httpx.Response, dict[str, Any]]:
+    started = await client.post(f"{PASSWORDLESS}/options")
+    assert started.status_code == 200, started.text
+    options = started.json()["options"]
+    assert (options["userVerification"], options.get("allowCredentials", [])) == ("required", [])
+    body = {"ceremony": started.json()["ceremony"], "credential": authenticator.get(options)}
+    return await client.post(PASSWORDLESS, json=body), body
+
+
+async def test_a_passkey_alone_signs_in_when_it_verified_the_user(
+    passkey_app: Litestar, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    email = f"admin@{tenant.name}.example"
+    key = SoftAuthenticator(origin=ORIGIN)
+    async with client_for(passkey_app) as client:
+        assert (await _register(client, tenant.admin, key)).status_code == 201
+        signed_in, body = await _passwordless(client, key)
+        assert signed_in.status_code == 200, signed_in.text
+        me = await client.get("/api/v1/auth/me", headers=bearer(signed_in.json()["token"]))
+        assert me.json()["actor"] == email
+        replayed = await client.post(PASSWORDLESS, json=body)
+        assert replayed.status_code == 422
+
+        stranger, _ = await _passwordless(client, SoftAuthenticator(origin=ORIGIN))
+        assert stranger.status_code == 401
+        key.user_verified = False
+        touched_only, _ = await _passwordless(client, key)
+        assert touched_only.status_code == 422
+        assert "verif" in touched_only.json()["detail"].lower()
+        sign_ins = await _audit(client, tenant, "sign_in")
+        assert sign_ins[0]["after"] == {"method": "passkey"}
+
+
+async def test_a_passkey_alone_is_break_glass_in_a_tenant_that_requires_sso(
+    passkey_app: Litestar, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    admin_key, owner_key = SoftAuthenticator(origin=ORIGIN), SoftAuthenticator(origin=ORIGIN)
+    async with client_for(passkey_app) as client:
+        assert (await _register(client, tenant.admin, admin_key)).status_code == 201
+        assert (await _register(client, tenant.owner, owner_key)).status_code == 201
+        provider = {"name": "Google", "preset": "google", "client_id": "c", "client_secret": "s"}
+        created = await client.post("/api/v1/sso-providers", json=provider, headers=tenant.owner)
+        assert created.status_code == 201
+        on = await client.patch("/api/v1/tenant", json={"require_sso": True}, headers=tenant.owner)
+        assert on.status_code == 200
+        refused, _ = await _passwordless(client, admin_key)
+        assert refused.status_code == 403
+        assert "single sign-on" in refused.json()["detail"]
+        owner, _ = await _passwordless(client, owner_key)
+        assert owner.status_code == 200, owner.text
+        sign_ins = await _audit(client, tenant, "sign_in")
+        assert sign_ins[0]["after"] == {"method": "passkey", "break_glass": True}
+        assert sign_ins[0]["actor"] == tenant.owner_email

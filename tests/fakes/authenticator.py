@@ -43,6 +43,8 @@ class SoftAuthenticator:
     credential_id: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     sign_count: int = 0
     user_handle: bytes = b""
+    # Whether it checks the user (PIN, fingerprint) before signing; a bare key only sees a touch.
+    user_verified: bool = True
 
     def _client_data(self, kind: str, challenge: str, origin: str | None) -> bytes:
         data = {"type": kind, "challenge": challenge, "origin": origin or self.origin}
@@ -80,7 +82,8 @@ class SoftAuthenticator:
     def get(self, options: dict[str, Any], origin: str | None = None) -> dict[str, Any]:
         """navigator.credentials.get({publicKey: options}), as JSON."""
         self.sign_count += 1
-        auth_data = self._auth_data(options["rpId"], _FLAG_USER_PRESENT | _FLAG_USER_VERIFIED)
+        flags = _FLAG_USER_PRESENT | (_FLAG_USER_VERIFIED if self.user_verified else 0)
+        auth_data = self._auth_data(options["rpId"], flags)
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signed = auth_data + hashlib.sha256(client_data).digest()
         signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
