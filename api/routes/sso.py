@@ -101,7 +101,7 @@ def _provider(context: ApiContext, row: SsoProvider) -> Provider:
     "let that domain sign up). The answer is the same empty list for a tenant or domain that "
     "does not exist as for one with no provider, and it never depends on whether the e-mail "
     "has an account.",
-    responses=problems(400, 429),
+    responses=problems(400, 422, 429),
 )
 async def find_providers(
     request: Request[Any, Any, Any],
@@ -110,7 +110,7 @@ async def find_providers(
     email: Annotated[str | None, QueryParameter(max_length=254)] = None,
 ) -> SsoChoices:
     if (tenant is None) == (email is None):
-        raise ApiError(400, "give either a tenant or an e-mail address")
+        raise invalid("tenant", "give either a tenant or an e-mail address")
     await count_lookup(context, request)
     repository = SsoProviderRepository(context.pool, context.box)
     if email is not None:

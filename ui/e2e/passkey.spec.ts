@@ -1,7 +1,7 @@
 /** A passkey as the second factor, in Chromium with its virtual authenticator (DevTools
  * protocol, WebAuthn domain) against a running `vocals serve` on localhost
  * (tests/ui/test_browser_passkey.py starts it): add one on the security page, sign out, sign in
- * with the password and the passkey. */
+ * with the password and the passkey, then with the passkey alone. */
 import { expect, test } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -52,4 +52,10 @@ test("a passkey added on the security page signs in as the second factor", async
   await page.getByRole("link", { name: "Security" }).click();
   await expect(page.getByRole("row", { name: /This laptop/ })).not.toContainText("never");
   await page.screenshot({ path: join(artifacts, "signed-in-with-passkey.png") });
+
+  // The passkey is discoverable: it signs in alone, nothing typed.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.goto("/login");
+  await page.getByRole("button", { name: "Use a passkey" }).click();
+  await expect(page.getByText(email)).toBeVisible();
 });

@@ -19,6 +19,8 @@ interface Auth {
   secondFactor(pendingToken: string, code: string): Promise<void>;
   /** The second step with one of the user's passkeys. */
   passkeySecondFactor(pendingToken: string): Promise<void>;
+  /** Signing in with a passkey alone: the browser offers those it holds for this site. */
+  passkeySignIn(): Promise<void>;
   /** A session token obtained elsewhere (single sign-on, an accepted invitation). */
   adopt(token: string): void;
   logout(): Promise<void>;
@@ -84,6 +86,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [signedIn],
   );
 
+  const passkeySignIn = useCallback(async () => {
+    const { ceremony, options } = await unwrap(api.POST("/api/v1/auth/passkey-sign-in/options"));
+    const credential = await signWithPasskey(options);
+    signedIn(await unwrap(api.POST("/api/v1/auth/passkey-sign-in", { body: { ceremony, credential } })));
+  }, [signedIn]);
+
   const adopt = useCallback((newToken: string) => {
     tokenStore.set(newToken);
     setToken(newToken);
@@ -107,11 +115,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       login,
       secondFactor,
       passkeySecondFactor,
+      passkeySignIn,
       adopt,
       logout,
       canEdit: me !== null && me.role !== "viewer",
     };
-  }, [token, meQuery.data, meQuery.isPending, login, secondFactor, passkeySecondFactor, adopt, logout]);
+  }, [token, meQuery.data, meQuery.isPending, login, secondFactor, passkeySecondFactor, passkeySignIn, adopt, logout]);
 
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

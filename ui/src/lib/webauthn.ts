@@ -4,7 +4,8 @@
 type Json = Record<string, unknown>;
 
 export function passkeysSupported(): boolean {
-  return typeof window.PublicKeyCredential?.parseCreationOptionsFromJSON === "function";
+  const api = window.PublicKeyCredential;
+  return typeof api?.parseCreationOptionsFromJSON === "function" && typeof api.parseRequestOptionsFromJSON === "function";
 }
 
 function answered(credential: Credential | null): Json {

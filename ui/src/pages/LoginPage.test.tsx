@@ -148,4 +148,26 @@ describe("LoginPage", () => {
     expect(get).toHaveBeenCalledWith({ publicKey: { parsed: { challenge: "xyz", rpId: "localhost" } } });
     expect(api.calls[2]).toMatchObject({ path: "/api/v1/auth/login/passkey", body: { pending_token: "pend-2", credential: assertion } });
   });
+
+  it("signs in with a passkey alone, no e-mail or password typed", async () => {
+    const assertion = { id: "cred", rawId: "cred", type: "public-key", response: { signature: "c2ln", userHandle: "dQ" } };
+    class FakeCredential {
+      static parseCreationOptionsFromJSON(options: unknown) { return options; }
+      static parseRequestOptionsFromJSON(options: unknown) { return { parsed: options }; }
+    }
+    const get = vi.fn(async () => Object.assign(Object.create(FakeCredential.prototype) as object, { toJSON: () => assertion }));
+    vi.stubGlobal("PublicKeyCredential", FakeCredential);
+    vi.stubGlobal("navigator", { ...navigator, credentials: { get } });
+    const api = fakeApi({
+      "POST /api/v1/auth/passkey-sign-in/options": { ceremony: "cer-1", options: { challenge: "xyz", rpId: "localhost", userVerification: "required" } },
+      "POST /api/v1/auth/passkey-sign-in": { token: "tok-4", expires_in: 3600, user: me },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: { pathname: "/login", state: { from: "/calls" } } });
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("button", { name: "Use a passkey" }));
+    expect(await screen.findByText("calls page")).toBeInTheDocument();
+    expect(tokenStore.get()).toBe("tok-4");
+    expect(api.calls[1]).toMatchObject({ path: "/api/v1/auth/passkey-sign-in", body: { ceremony: "cer-1", credential: assertion } });
+  });
 });

@@ -7,9 +7,10 @@ import { Navigate, useLocation, useNavigate, useSearchParams } from "react-route
 import { useAuth } from "../auth/AuthContext";
 import { api, type Schemas } from "../api/client";
 import { ApiProblem, errorMessage, unwrap } from "../api/problem";
+import { passkeysSupported } from "../lib/webauthn";
 
 export function LoginPage() {
-  const { me, login, secondFactor, passkeySecondFactor } = useAuth();
+  const { me, login, secondFactor, passkeySecondFactor, passkeySignIn } = useAuth();
   useDocumentTitle("Sign in · Vocals");
   const navigate = useNavigate();
   const location = useLocation();
@@ -67,10 +68,9 @@ export function LoginPage() {
   };
 
   const withPasskey = async () => {
-    if (pendingToken === null) return;
     setError(null);
     try {
-      await passkeySecondFactor(pendingToken);
+      await (pendingToken === null ? passkeySignIn() : passkeySecondFactor(pendingToken));
       navigate(from, { replace: true });
     } catch (e) {
       setError(errorMessage(e));
@@ -135,6 +135,7 @@ export function LoginPage() {
                     <Button key={p.sign_in_path} component="a" href={p.sign_in_path} variant="default">Continue with {p.name}</Button>
                   ))
                   : <Button variant="default" onClick={() => void findProviders()}>Use single sign-on</Button>}
+                {passkeysSupported() && <Button variant="default" onClick={() => void withPasskey()}>Use a passkey</Button>}
               </>
             )}
           </Stack>

@@ -72,6 +72,7 @@ describe("SecurityPage", () => {
     const create = vi.fn(async () => Object.assign(Object.create(FakeCredential.prototype) as object, { toJSON: () => made }));
     class FakeCredential {
       static parseCreationOptionsFromJSON(options: unknown) { return { parsed: options }; }
+      static parseRequestOptionsFromJSON(options: unknown) { return options; }
     }
     vi.stubGlobal("PublicKeyCredential", FakeCredential);
     vi.stubGlobal("navigator", { ...navigator, credentials: { create } });
