@@ -34,6 +34,8 @@ _SESSION_TOKEN_BYTES = 32
 PENDING_LOGIN_TTL_S = 5 * 60
 # Writing last_used_at on every request would make reads write; once a minute is precise enough.
 _TOUCH_INTERVAL_S = 60.0
+# How recent a sign-in must be to add or remove a passkey ("sudo mode").
+FRESH_SIGN_IN_S = 10 * 60
 _MINUTE_S = 60
 _DAY_S = 86_400
 
@@ -49,10 +51,23 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     # The tenant requires two-factor for this user's role and they have not enrolled yet:
     # until they do, only enrolment (and who am I, sign out) is open to them.
     must_enrol_two_factor: bool = False
+    # When the session was opened (Unix time); None for an API key.
+    signed_in_at: float | None = None
 
     @property
     def can_write(self) -> bool:
         return self.role in WRITE_ROLES
+
+
+def require_fresh_sign_in(principal: Principal, what: str) -> None:
+    """403 unless the caller signed in within FRESH_SIGN_IN_S: a stolen session alone must not
+    be able to add (or remove) a way to sign in."""
+    if principal.signed_in_at is None or time.time() - principal.signed_in_at > FRESH_SIGN_IN_S:
+        raise ApiError(
+            403,
+            f"sign in again to {what} (it needs a sign-in of the last "
+            f"{FRESH_SIGN_IN_S // 60} minutes)",
+        )
 
 
 class Session(msgspec.Struct, frozen=True):
@@ -62,6 +77,8 @@ class Session(msgspec.Struct, frozen=True):
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     credential: str
+    # When the user signed in (Unix time); 0 for sessions opened before this was kept.
+    opened_at: float = 0.0
 
 
 class PendingLogin(msgspec.Struct, frozen=True):
@@ -75,7 +92,9 @@ class PendingLogin(msgspec.Struct, frozen=True):
     break_glass: bool = False
 
 
-def user_principal(user: User, *, must_enrol_two_factor: bool = False) -> Principal:
+def user_principal(
+    user: User, *, must_enrol_two_factor: bool = False, signed_in_at: float | None = None
+) -> Principal:
     """The principal a signed-in user acts as."""
     role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
     return Principal(
@@ -84,6 +103,7 @@ def user_principal(user: User, *, must_enrol_two_factor: bool = False) -> Princi
         actor=user.email,
         user_id=user.id,
         must_enrol_two_factor=must_enrol_two_factor,
+        signed_in_at=signed_in_at,
     )
 
 
@@ -180,7 +200,11 @@ async def _from_session(context: ApiContext, token: str) -> Principal:
     if user is None or credential_fingerprint(user.password_hash) != session.credential:
         await context.redis.delete(_session_key(token))
         raise _unauthorized("session ended")
-    return user_principal(user, must_enrol_two_factor=await must_enrol_two_factor(context, user))
+    return user_principal(
+        user,
+        must_enrol_two_factor=await must_enrol_two_factor(context, user),
+        signed_in_at=session.opened_at,
+    )
 
 
 async def second_factors(context: ApiContext, user: User) -> list[str]:

@@ -4,6 +4,7 @@ two-factor on) → a session token; logout; who am I."""
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -112,6 +113,7 @@ async def signed_in(
         user_id=user.id,
         tenant_id=user.tenant_id,
         credential=credential_fingerprint(user.password_hash),
+        opened_at=time.time(),
     )
     token = await open_session(context, session)
     principal = user_principal(user)

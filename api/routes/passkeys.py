@@ -1,5 +1,6 @@
 """A signed-in user's own passkeys (WebAuthn), a second factor: ask for registration options,
-register what the browser made of them, list, remove. Adding and removing are audited."""
+register what the browser made of them, list, remove. Adding and removing need a recent
+sign-in (a passkey also signs in alone) and are audited."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from api.auth import Principal, authenticate_enrolling
+from api.auth import Principal, authenticate_enrolling, require_fresh_sign_in
 from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, not_found, problems
@@ -75,6 +76,7 @@ async def list_passkeys(
 async def start_registration(
     principal: NamedDependency[Principal], context: NamedDependency[ApiContext]
 ) -> PasskeyOptions:
+    require_fresh_sign_in(principal, "add a passkey")
     user = await signed_in_user(context, principal)
     rp = relying_party(context.settings.public_url)
     existing = await PasskeyRepository(context.pool).of_user(user.tenant_id, user.id)
@@ -87,6 +89,7 @@ async def register_passkey(
     context: NamedDependency[ApiContext],
     data: JSONBody[PasskeyCreate],
 ) -> PasskeyOut:
+    require_fresh_sign_in(principal, "add a passkey")
     user = await signed_in_user(context, principal)
     rp = relying_party(context.settings.public_url)
     verified = await verified_registration(context, rp, user, data.credential)
@@ -119,6 +122,7 @@ async def delete_passkey(
     context: NamedDependency[ApiContext],
     passkey_id: FromPath[uuid.UUID],
 ) -> None:
+    require_fresh_sign_in(principal, "remove a passkey")
     user = await signed_in_user(context, principal)
     name = await PasskeyRepository(context.pool).delete(user.tenant_id, user.id, passkey_id)
     if name is None:

@@ -4,6 +4,8 @@ one or one from a cloned authenticator refused), removal, enforcement, and the a
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 import httpx
@@ -11,7 +13,9 @@ import pytest
 from litestar import Litestar
 
 from api.app import create_app
+from api.auth import Session, credential_fingerprint, open_session
 from api.context import ApiContext
+from store.repositories.config import UserRepository
 from tests.api.conftest import PASSWORD, MakeTenant, TenantHandle, bearer, client_for, with_settings
 from tests.fakes.authenticator import SoftAuthenticator
 
@@ -256,3 +260,30 @@ async def test_a_passkey_alone_is_break_glass_in_a_tenant_that_requires_sso(
         sign_ins = await _audit(client, tenant, "sign_in")
         assert sign_ins[0]["after"] == {"method": "passkey", "break_glass": True}
         assert sign_ins[0]["actor"] == tenant.owner_email
+
+
+async def test_adding_or_removing_a_passkey_needs_a_recent_sign_in(
+    passkey_app: Litestar, api_context: ApiContext, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    async with client_for(passkey_app) as client:
+        registered = await _register(client, tenant.admin, SoftAuthenticator(origin=ORIGIN))
+        assert registered.status_code == 201
+        me = (await client.get("/api/v1/auth/me", headers=tenant.admin)).json()
+        user = await UserRepository(api_context.pool).get(tenant.id, uuid.UUID(me["user_id"]))
+        assert user is not None
+        an_hour_ago = Session(
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            credential=credential_fingerprint(user.password_hash),
+            opened_at=time.time() - 3600,
+        )
+        stale = bearer(await open_session(api_context, an_hour_ago))
+        listed = await client.get(PASSKEYS, headers=stale)
+        assert len(listed.json()["items"]) == 1
+        adding = await client.post(f"{PASSKEYS}/registration-options", headers=stale)
+        assert adding.status_code == 403
+        assert "sign in again to add a passkey" in adding.json()["detail"]
+        removing = await client.delete(f"{PASSKEYS}/{registered.json()['id']}", headers=stale)
+        assert removing.status_code == 403
+        assert len((await client.get(PASSKEYS, headers=stale)).json()["items"]) == 1
