@@ -13,6 +13,7 @@ describe("SecurityPage", () => {
       "GET /api/v1/auth/me": { ...me, role: "admin" },
       "GET /api/v1/auth/two-factor": { enabled: false, recovery_codes_left: 0, required: true, passkeys: 0 },
       "GET /api/v1/auth/passkeys": { items: [] },
+      "GET /api/v1/sso-providers": { items: [] },
       "POST /api/v1/auth/two-factor/totp": { status: 201, body: { secret: "JBSWY3DPEHPK3PXP", otpauth_uri: "otpauth://totp/Vocals:owner%40acme.test?secret=JBSWY3DPEHPK3PXP&issuer=Vocals" } },
       "POST /api/v1/auth/two-factor/totp/confirm": { codes: ["aaaa-bbbb-cccc-dddd", "eeee-ffff-gggg-hhhh"] },
     });
@@ -34,6 +35,7 @@ describe("SecurityPage", () => {
       "GET /api/v1/auth/me": { ...me, role: "viewer" },
       "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 2, required: false, passkeys: 0 },
       "GET /api/v1/auth/passkeys": { items: [] },
+      "GET /api/v1/sso-providers": { items: [] },
       "POST /api/v1/auth/two-factor/recovery-codes": { codes: ["new1-new1-new1-new1", "new2-new2-new2-new2"] },
     });
     vi.stubGlobal("fetch", api.fetch);
@@ -54,12 +56,13 @@ describe("SecurityPage", () => {
       "GET /api/v1/auth/me": me,
       "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 10, required: false, passkeys: 0 },
       "GET /api/v1/auth/passkeys": { items: [] },
+      "GET /api/v1/sso-providers": { items: [] },
       "GET /api/v1/tenant": tenant,
       "PATCH /api/v1/tenant": { status: 422, body: { title: "Unprocessable Content", status: 422, detail: "require_sso: add an SSO provider first: nobody could sign in", errors: [{ field: "require_sso", reason: "add an SSO provider first: nobody could sign in" }] } },
     });
     vi.stubGlobal("fetch", api.fetch);
     renderWithApp(<SecurityPage />);
-    expect(await screen.findByText("Sign-in policy of acme")).toBeInTheDocument();
+    expect(await screen.findByText("Sign-in policy of acme", undefined, { timeout: 5000 })).toBeInTheDocument();
     const user = userEvent.setup();
     await user.click(screen.getByRole("switch", { name: /Require single sign-on/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent("add an SSO provider first");
@@ -93,5 +96,33 @@ describe("SecurityPage", () => {
     expect(create).toHaveBeenCalledWith({ publicKey: { parsed: { challenge: "abc", rp: { id: "localhost", name: "Vocals" } } } });
     await user.click(screen.getByRole("button", { name: "Remove Old key" }));
     await vi.waitFor(() => expect(api.calls.some((c) => c.method === "DELETE" && c.path === "/api/v1/auth/passkeys/pk-1")).toBe(true));
+  });
+
+  it("adds a Microsoft Entra ID provider from its preset", async () => {
+    tokenStore.set("tok");
+    const api = fakeApi({
+      "GET /api/v1/auth/me": { ...me, role: "admin" },
+      "GET /api/v1/auth/two-factor": { enabled: true, recovery_codes_left: 10, required: false, passkeys: 0 },
+      "GET /api/v1/auth/passkeys": { items: [] },
+      "GET /api/v1/sso-providers": { items: [{ id: "p1", name: "GitHub", protocol: "github", issuer: "https://github.com", client_id: "c", allowed_domains: [], default_role: "viewer", sign_in_path: "/api/v1/auth/sso/p1/start", created_at: "2026-01-01T00:00:00Z" }] },
+      "POST /api/v1/sso-providers": { status: 201, body: {} },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(<SecurityPage />);
+    expect(await screen.findByText("https://github.com (GitHub OAuth)")).toBeInTheDocument();
+    const form = screen.getByRole("form", { name: "Add a provider" });
+    const user = userEvent.setup();
+    await user.click(within(form).getByRole("textbox", { name: "Provider" }));
+    await user.click(await screen.findByRole("option", { name: "Microsoft Entra ID" }));
+    expect(within(form).getByRole("textbox", { name: /Name on the sign-in button/ })).toHaveValue("Microsoft Entra ID");
+    await user.type(within(form).getByRole("textbox", { name: /Directory/ }), "72f988bf-86f1-41af-91ab-2d7cd011db47");
+    await user.type(within(form).getByRole("textbox", { name: /Client id/ }), "app-id");
+    await user.type(within(form).getByLabelText(/Client secret/), "s3cret");
+    await user.type(within(form).getByRole("textbox", { name: /E-mail domains/ }), "acme.test, Acme.example");
+    await user.click(within(form).getByRole("button", { name: "Add provider" }));
+    await vi.waitFor(() => expect(api.calls.find((c) => c.method === "POST")).toMatchObject({
+      path: "/api/v1/sso-providers",
+      body: { name: "Microsoft Entra ID", preset: "microsoft", issuer: null, directory: "72f988bf-86f1-41af-91ab-2d7cd011db47", client_id: "app-id", client_secret: "s3cret", allowed_domains: ["acme.test", "acme.example"], default_role: "viewer" },
+    }));
   });
 });

@@ -1,5 +1,6 @@
 /** The signed-in user's own sign-in security: two-factor (TOTP) enrolment, recovery codes (and
- * new ones), removal; passkeys; for owners, the tenant's sign-in policy. */
+ * new ones), removal; passkeys; for owners and admins, the tenant's SSO providers; for owners,
+ * its sign-in policy. */
 import { useState } from "react";
 import { Alert, Badge, Button, Card, Code, Group, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useForm } from "@mantine/form";
@@ -11,6 +12,7 @@ import { QueryView } from "../components/PageState";
 import { SecretOnce } from "../components/SecretOnce";
 import { PasskeysCard } from "../components/PasskeysCard";
 import { SignInPolicy } from "../components/SignInPolicy";
+import { SsoProvidersCard } from "../components/SsoProvidersCard";
 import { useAuth } from "../auth/AuthContext";
 import { applyProblem, notifySaved } from "../lib/forms";
 
@@ -37,7 +39,7 @@ function CodeForm({ label, action, onCode }: { label: string; action: string; on
 }
 
 export function SecurityPage() {
-  const { me } = useAuth();
+  const { me, canEdit } = useAuth();
   const queryClient = useQueryClient();
   const [enrolment, setEnrolment] = useState<Schemas["TotpEnrolment"] | null>(null);
   const [codes, setCodes] = useState<string[] | null>(null);
@@ -102,6 +104,7 @@ export function SecurityPage() {
         </QueryView>
       </Card>
       <PasskeysCard />
+      {canEdit && <SsoProvidersCard />}
       {me?.role === "owner" && <SignInPolicy />}
     </>
   );
