@@ -23,6 +23,17 @@ class PasskeyRepository:
         )
         return [msgspec.convert(dict(r), Passkey) for r in records]
 
+    async def users_with_passkeys(
+        self, tenant_id: uuid.UUID, user_ids: list[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of these users have at least one passkey."""
+        records = await self._pool.fetch(
+            "SELECT DISTINCT user_id FROM passkeys WHERE tenant_id = $1 AND user_id = ANY($2)",
+            tenant_id,
+            user_ids,
+        )
+        return {r["user_id"] for r in records}
+
     async def count(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
         count = await self._pool.fetchval(
             "SELECT count(*) FROM passkeys WHERE tenant_id = $1 AND user_id = $2",

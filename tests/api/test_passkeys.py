@@ -193,12 +193,17 @@ async def test_an_admin_removes_a_users_lost_passkeys(
             assert registered.status_code == 201
         assert (await _pending(client, email))["methods"] == ["passkey"]
         user_id = (await client.get("/api/v1/auth/me", headers=tenant.viewer)).json()["user_id"]
+        listed = await client.get("/api/v1/users", headers=tenant.admin)
+        flags = {u["email"]: u["two_factor_enabled"] for u in listed.json()["items"]}
+        assert (flags[email], flags[tenant.owner_email]) == (True, False)
         removed = await client.delete(f"/api/v1/users/{user_id}/two-factor", headers=tenant.admin)
         assert removed.status_code == 204
         again = await client.delete(f"/api/v1/users/{user_id}/two-factor", headers=tenant.admin)
         assert again.status_code == 409
         plain = await client.post(LOGIN, json={"email": email, "password": PASSWORD})
         assert plain.status_code == 200
+        user = await client.get(f"/api/v1/users/{user_id}", headers=tenant.admin)
+        assert user.json()["two_factor_enabled"] is False
         audited = await _audit(client, tenant, "disable_two_factor")
         assert audited[0]["after"] == {"totp_removed": False, "passkeys_removed": 2}
 
