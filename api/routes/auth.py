@@ -177,8 +177,7 @@ async def login(
     challenge = SecondFactorChallenge(
         pending_token=await open_pending_login(context, pending),
         expires_in=PENDING_LOGIN_TTL_S,
-        # Recovery codes come with TOTP enrolment.
-        methods=[*factors, "recovery_code"] if "totp" in factors else factors,
+        methods=[*factors, "recovery_code"],
     )
     return Response(challenge, status_code=HTTP_202_ACCEPTED)
 

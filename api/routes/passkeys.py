@@ -19,6 +19,7 @@ from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, not_found, problems
 from api.routes.two_factor import signed_in_user
+from api.totp import hash_recovery_code, new_recovery_codes
 from api.webauthn_ceremony import (
     registration_options,
     relying_party,
@@ -27,6 +28,7 @@ from api.webauthn_ceremony import (
 from store.models import Passkey
 from store.repositories.base import Conflict
 from store.repositories.passkeys import PasskeyRepository
+from store.repositories.two_factor import TwoFactorRepository
 
 
 class PasskeyOptions(msgspec.Struct, kw_only=True):
@@ -46,6 +48,13 @@ class PasskeyOut(msgspec.Struct, kw_only=True):
     name: str
     created_at: datetime
     last_used_at: datetime | None
+
+
+class PasskeyAdded(PasskeyOut, kw_only=True):
+    """Shown once: recovery codes, when this is the user's first second factor (each signs in
+    once if the passkey is lost); empty otherwise."""
+
+    recovery_codes: list[str]
 
 
 class PasskeyList(msgspec.Struct, kw_only=True):
@@ -88,7 +97,7 @@ async def register_passkey(
     principal: NamedDependency[Principal],
     context: NamedDependency[ApiContext],
     data: JSONBody[PasskeyCreate],
-) -> PasskeyOut:
+) -> PasskeyAdded:
     require_fresh_sign_in(principal, "add a passkey")
     user = await signed_in_user(context, principal)
     rp = relying_party(context.settings.public_url)
@@ -108,7 +117,19 @@ async def register_passkey(
     except Conflict:
         raise ApiError(409, "this passkey is registered already") from None
     await audit(context, principal, "add_passkey", "user", user.id, after={"passkey": row.name})
-    return _out(row)
+    codes = [] if user.totp_enabled_at is not None else new_recovery_codes()
+    if codes and not await TwoFactorRepository(context.pool, context.box).give_first_recovery_codes(
+        user.tenant_id, user.id, [hash_recovery_code(c) for c in codes]
+    ):
+        codes = []
+    out = _out(row)
+    return PasskeyAdded(
+        id=out.id,
+        name=out.name,
+        created_at=out.created_at,
+        last_used_at=out.last_used_at,
+        recovery_codes=codes,
+    )
 
 
 @delete(

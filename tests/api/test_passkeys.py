@@ -101,8 +101,9 @@ async def test_a_passkey_is_registered_then_signs_in_as_the_second_factor(
         status = await client.get("/api/v1/auth/two-factor", headers=tenant.admin)
         assert (status.json()["passkeys"], status.json()["enabled"]) == (1, False)
 
+        assert len(set(registered.json()["recovery_codes"])) == 10
         pending = await _pending(client, email)
-        assert pending["methods"] == ["passkey"]
+        assert pending["methods"] == ["passkey", "recovery_code"]
         signed_in = await _sign(client, pending["pending_token"], key)
         assert signed_in.status_code == 200, signed_in.text
         me = await client.get("/api/v1/auth/me", headers=bearer(signed_in.json()["token"]))
@@ -188,10 +189,21 @@ async def test_an_admin_removes_a_users_lost_passkeys(
     tenant = await make_tenant()
     email = f"viewer@{tenant.name}.example"
     async with client_for(passkey_app) as client:
-        for _ in range(2):
-            registered = await _register(client, tenant.viewer, SoftAuthenticator(origin=ORIGIN))
-            assert registered.status_code == 201
-        assert (await _pending(client, email))["methods"] == ["passkey"]
+        first = await _register(client, tenant.viewer, SoftAuthenticator(origin=ORIGIN))
+        second = await _register(client, tenant.viewer, SoftAuthenticator(origin=ORIGIN))
+        assert (first.status_code, second.status_code) == (201, 201)
+        # Codes come with the first second factor only.
+        codes = first.json()["recovery_codes"]
+        assert (len(codes), second.json()["recovery_codes"]) == (10, [])
+        lost_key = await client.post(
+            f"{LOGIN}/second-factor",
+            json={
+                "pending_token": (await _pending(client, email))["pending_token"],
+                "code": codes[0],
+            },
+        )
+        assert lost_key.status_code == 200, lost_key.text
+        assert (await _pending(client, email))["methods"] == ["passkey", "recovery_code"]
         user_id = (await client.get("/api/v1/auth/me", headers=tenant.viewer)).json()["user_id"]
         listed = await client.get("/api/v1/users", headers=tenant.admin)
         flags = {u["email"]: u["two_factor_enabled"] for u in listed.json()["items"]}

@@ -1507,6 +1507,16 @@ export interface components {
             calls: number;
             outcome: string;
         };
+        /** PasskeyAdded */
+        PasskeyAdded: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            last_used_at: string | null;
+            name: string;
+            recovery_codes: string[];
+        };
         /** PasskeyAssertion */
         PasskeyAssertion: {
             credential: {
@@ -3563,7 +3573,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PasskeyOut"];
+                    "application/json": components["schemas"]["PasskeyAdded"];
                 };
             };
             /** @description Bad Request */

@@ -11,10 +11,12 @@ import { formatDateTime } from "../lib/format";
 import { notifySaved } from "../lib/forms";
 import { createPasskey, passkeysSupported } from "../lib/webauthn";
 import { QueryView } from "./PageState";
+import { SecretOnce } from "./SecretOnce";
 
 export function PasskeysCard() {
   const queryClient = useQueryClient();
   const [error, setError] = useState<string | null>(null);
+  const [codes, setCodes] = useState<string[] | null>(null);
   const query = useQuery({ queryKey: ["passkeys"], queryFn: () => unwrap(api.GET("/api/v1/auth/passkeys")) });
   const form = useForm({ initialValues: { name: "" }, validate: { name: (v) => (v.trim() ? null : "Name this passkey") } });
   const refresh = () => Promise.all(["passkeys", "two-factor", "me"].map((key) => queryClient.invalidateQueries({ queryKey: [key] })));
@@ -24,7 +26,8 @@ export function PasskeysCard() {
     try {
       const { options } = await unwrap(api.POST("/api/v1/auth/passkeys/registration-options"));
       const credential = await createPasskey(options);
-      await unwrap(api.POST("/api/v1/auth/passkeys", { body: { name: name.trim(), credential } }));
+      const added = await unwrap(api.POST("/api/v1/auth/passkeys", { body: { name: name.trim(), credential } }));
+      if (added.recovery_codes.length > 0) setCodes(added.recovery_codes);
       form.reset();
       notifySaved("Passkey added");
       await refresh();
@@ -49,6 +52,7 @@ export function PasskeysCard() {
         <Title order={2} size="h4">Passkeys</Title>
         <Text size="sm" c="dimmed">A security key, or this device's fingerprint or PIN, as a second factor.</Text>
         {error && <Alert color="red" role="alert">{error}</Alert>}
+        {codes && <SecretOnce title="Your recovery codes: each signs in once if you lose your passkey" secret={codes.join("\n")} onDone={() => setCodes(null)} />}
         <QueryView query={query} what="passkeys">
           {({ items }) => items.length === 0 ? <Text size="sm">No passkey yet.</Text> : (
             <Table aria-label="Passkeys">

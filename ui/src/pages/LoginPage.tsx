@@ -18,7 +18,8 @@ export function LoginPage() {
   const [error, setError] = useState<string | null>(null);
   const [pendingToken, setPendingToken] = useState<string | null>(null);
   const [methods, setMethods] = useState<string[]>([]);
-  const withCode = methods.includes("totp");
+  // A recovery code stands in for a lost phone or a lost passkey.
+  const withCode = methods.includes("totp") || methods.includes("recovery_code");
   const [notice, setNotice] = useState<string | null>(null);
   // The tenant's identity providers: from `?tenant=<name>` (a link an admin hands out), or
   // asked for by the e-mail's domain.
@@ -118,7 +119,7 @@ export function LoginPage() {
             {pendingToken !== null && withCode && (
               <TextInput
                 label="Code"
-                description="From your authenticator app, or one of your recovery codes"
+                description={methods.includes("totp") ? "From your authenticator app, or one of your recovery codes" : "One of your recovery codes, if your passkey is lost"}
                 autoComplete="one-time-code"
                 data-autofocus
                 required

@@ -84,7 +84,7 @@ describe("SecurityPage", () => {
       "GET /api/v1/auth/two-factor": { enabled: false, recovery_codes_left: 0, required: false, passkeys: 1 },
       "GET /api/v1/auth/passkeys": { items: [{ id: "pk-1", name: "Old key", created_at: "2026-01-01T00:00:00Z", last_used_at: null }] },
       "POST /api/v1/auth/passkeys/registration-options": { options: { challenge: "abc", rp: { id: "localhost", name: "Vocals" } } },
-      "POST /api/v1/auth/passkeys": { status: 201, body: { id: "pk-2", name: "YubiKey", created_at: "2026-01-02T00:00:00Z", last_used_at: null } },
+      "POST /api/v1/auth/passkeys": { status: 201, body: { id: "pk-2", name: "YubiKey", created_at: "2026-01-02T00:00:00Z", last_used_at: null, recovery_codes: ["rec1-rec1-rec1-rec1"] } },
       "DELETE /api/v1/auth/passkeys/pk-1": { status: 204, body: undefined },
     });
     vi.stubGlobal("fetch", api.fetch);
@@ -93,6 +93,7 @@ describe("SecurityPage", () => {
     await user.type(await screen.findByRole("textbox", { name: /Passkey name/ }), "YubiKey");
     await user.click(screen.getByRole("button", { name: "Add a passkey" }));
     await vi.waitFor(() => expect(api.calls.find((c) => c.method === "POST" && c.path === "/api/v1/auth/passkeys")).toMatchObject({ body: { name: "YubiKey", credential: made } }));
+    expect(await screen.findByTestId("secret-once")).toHaveTextContent("rec1-rec1-rec1-rec1");
     expect(create).toHaveBeenCalledWith({ publicKey: { parsed: { challenge: "abc", rp: { id: "localhost", name: "Vocals" } } } });
     await user.click(screen.getByRole("button", { name: "Remove Old key" }));
     await vi.waitFor(() => expect(api.calls.some((c) => c.method === "DELETE" && c.path === "/api/v1/auth/passkeys/pk-1")).toBe(true));
