@@ -122,14 +122,7 @@ async def register_passkey(
         user.tenant_id, user.id, [hash_recovery_code(c) for c in codes]
     ):
         codes = []
-    out = _out(row)
-    return PasskeyAdded(
-        id=out.id,
-        name=out.name,
-        created_at=out.created_at,
-        last_used_at=out.last_used_at,
-        recovery_codes=codes,
-    )
+    return PasskeyAdded(**msgspec.structs.asdict(_out(row)), recovery_codes=codes)
 
 
 @delete(
