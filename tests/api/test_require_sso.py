@@ -5,18 +5,32 @@ such), and the policy never leaving the tenant without a provider."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pyotp
 from litestar import Litestar
 
-from tests.api.conftest import PASSWORD, MakeTenant, bearer, client_for
+from api.app import create_app
+from api.context import ApiContext
+from api.mail import Mailer
+from tests.api.conftest import PASSWORD, MakeTenant, bearer, client_for, with_settings
+from tests.api.test_invitations_and_reset import (
+    ACCEPT,
+    INVITATIONS,
+    NEW_PASSWORD,
+    _mail,
+    _token,
+    smtp,
+)
 from tests.api.test_sso import SUCCESS_PREFIX, browser_round_trip, configure_provider
 from tests.fakes.oidc_provider import FakeOidcProvider, OidcUser
+from tests.fakes.smtp import FakeSmtp
 
 LOGIN = "/api/v1/auth/login"
 SSO_ONLY = "signs in with single sign-on"
+__all__ = ["smtp"]  # the SMTP server fixture, shared with the invitation tests
 
 
 async def _audit(client: httpx.AsyncClient, headers: dict[str, str], action: str) -> list[Any]:
@@ -118,3 +132,44 @@ async def test_the_last_provider_stays_while_sso_is_required(
         assert gone.status_code == 404
         plain = await client.post(LOGIN, json={"email": tenant.owner_email, "password": PASSWORD})
         assert plain.status_code == 200
+
+
+async def test_invitations_do_not_open_a_password_way_in(
+    api_context: ApiContext,
+    make_tenant: MakeTenant,
+    idp: FakeOidcProvider,
+    smtp: FakeSmtp,
+) -> None:
+    tenant = await make_tenant()
+    email = f"colleague@{tenant.name}.example"
+    mailing = replace(
+        with_settings(api_context, allow_private_urls=True),
+        mailer=Mailer(smtp.url, "Vocals <v@x.test>"),
+    )
+    async with client_for(create_app(mailing)) as client:
+        await configure_provider(client, tenant, idp)
+        invited = await client.post(
+            INVITATIONS, json={"email": email, "role": "viewer"}, headers=tenant.admin
+        )
+        assert invited.status_code == 201
+        token = _token(await _mail(smtp), "accept-invitation")
+        on = await client.patch("/api/v1/tenant", json={"require_sso": True}, headers=tenant.owner)
+        assert on.status_code == 200
+
+        accepting = await client.post(ACCEPT, json={"token": token, "password": NEW_PASSWORD})
+        assert accepting.status_code == 403
+        assert "single sign-on" in accepting.json()["detail"]
+        still_pending = await client.get(INVITATIONS, headers=tenant.viewer)
+        assert [i["email"] for i in still_pending.json()["items"]] == [email]
+        refused = await client.post(
+            INVITATIONS, json={"email": f"other@{tenant.name}.example"}, headers=tenant.admin
+        )
+        assert refused.status_code == 409
+        assert "single sign-on" in refused.json()["detail"]
+
+        off = await client.patch(
+            "/api/v1/tenant", json={"require_sso": False}, headers=tenant.owner
+        )
+        assert off.status_code == 200
+        accepted = await client.post(ACCEPT, json={"token": token, "password": NEW_PASSWORD})
+        assert accepted.status_code == 200, accepted.text
