@@ -23,6 +23,7 @@ from store.models import User
 from store.rate_limits import RateLimiter
 from store.redis import KEY_PREFIX
 from store.repositories.config import ApiKeyRepository, UserRepository
+from store.repositories.passkeys import PasskeyRepository
 from store.repositories.tenants import TenantsRepository
 from store.secrets import api_key_matches, api_key_prefix
 
@@ -33,6 +34,8 @@ _SESSION_TOKEN_BYTES = 32
 PENDING_LOGIN_TTL_S = 5 * 60
 # Writing last_used_at on every request would make reads write; once a minute is precise enough.
 _TOUCH_INTERVAL_S = 60.0
+# How recent a sign-in must be to add or remove a passkey ("sudo mode").
+FRESH_SIGN_IN_S = 10 * 60
 _MINUTE_S = 60
 _DAY_S = 86_400
 
@@ -48,10 +51,23 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     # The tenant requires two-factor for this user's role and they have not enrolled yet:
     # until they do, only enrolment (and who am I, sign out) is open to them.
     must_enrol_two_factor: bool = False
+    # When the session was opened (Unix time); None for an API key.
+    signed_in_at: float | None = None
 
     @property
     def can_write(self) -> bool:
         return self.role in WRITE_ROLES
+
+
+def require_fresh_sign_in(principal: Principal, what: str) -> None:
+    """403 unless the caller signed in within FRESH_SIGN_IN_S: a stolen session alone must not
+    be able to add (or remove) a way to sign in."""
+    if principal.signed_in_at is None or time.time() - principal.signed_in_at > FRESH_SIGN_IN_S:
+        raise ApiError(
+            403,
+            f"sign in again to {what} (it needs a sign-in of the last "
+            f"{FRESH_SIGN_IN_S // 60} minutes)",
+        )
 
 
 class Session(msgspec.Struct, frozen=True):
@@ -61,6 +77,8 @@ class Session(msgspec.Struct, frozen=True):
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     credential: str
+    # When the user signed in (Unix time); 0 for sessions opened before this was kept.
+    opened_at: float = 0.0
 
 
 class PendingLogin(msgspec.Struct, frozen=True):
@@ -70,9 +88,13 @@ class PendingLogin(msgspec.Struct, frozen=True):
     tenant_id: uuid.UUID
     email: str
     credential: str
+    # The tenant requires SSO; this owner is signing in with a password anyway.
+    break_glass: bool = False
 
 
-def user_principal(user: User, *, must_enrol_two_factor: bool = False) -> Principal:
+def user_principal(
+    user: User, *, must_enrol_two_factor: bool = False, signed_in_at: float | None = None
+) -> Principal:
     """The principal a signed-in user acts as."""
     role: Role = user.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
     return Principal(
@@ -81,6 +103,7 @@ def user_principal(user: User, *, must_enrol_two_factor: bool = False) -> Princi
         actor=user.email,
         user_id=user.id,
         must_enrol_two_factor=must_enrol_two_factor,
+        signed_in_at=signed_in_at,
     )
 
 
@@ -177,7 +200,19 @@ async def _from_session(context: ApiContext, token: str) -> Principal:
     if user is None or credential_fingerprint(user.password_hash) != session.credential:
         await context.redis.delete(_session_key(token))
         raise _unauthorized("session ended")
-    return user_principal(user, must_enrol_two_factor=await must_enrol_two_factor(context, user))
+    return user_principal(
+        user,
+        must_enrol_two_factor=await must_enrol_two_factor(context, user),
+        signed_in_at=session.opened_at,
+    )
+
+
+async def second_factors(context: ApiContext, user: User) -> list[str]:
+    """The second factors the user has: "totp", "passkey"."""
+    factors = [] if user.totp_enabled_at is None else ["totp"]
+    if await PasskeyRepository(context.pool).count(user.tenant_id, user.id):
+        factors.append("passkey")
+    return factors
 
 
 async def must_enrol_two_factor(context: ApiContext, user: User) -> bool:
@@ -185,7 +220,9 @@ async def must_enrol_two_factor(context: ApiContext, user: User) -> bool:
     if user.role not in WRITE_ROLES or user.totp_enabled_at is not None:
         return False
     tenant = await TenantsRepository(context.pool).get(user.tenant_id)
-    return tenant is not None and tenant.require_two_factor
+    if tenant is None or not tenant.require_two_factor:
+        return False
+    return not await second_factors(context, user)
 
 
 async def authenticate_enrolling(request: Request[Any, Any, Any], state: State) -> Principal:

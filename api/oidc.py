@@ -34,7 +34,7 @@ with warnings.catch_warnings():
 
 SCOPE = "openid email profile"
 # An identity provider slower than this is taken for down.
-_HTTP_TIMEOUT_S = 10.0
+HTTP_TIMEOUT_S = 10.0
 # Clocks of the provider and this server may disagree this much.
 _CLOCK_LEEWAY_S = 60
 _ALGORITHMS = ["RS256", "ES256", "PS256"]
@@ -72,7 +72,7 @@ class Identity:
 async def _get(url: str, provider: Provider) -> bytes:
     try:
         await check_destination(url, allow_private=provider.allow_private)
-        async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as http:
             response = await http.get(url)
             response.raise_for_status()
     except BlockedDestination as exc:
@@ -93,41 +93,47 @@ async def discover(provider: Provider) -> _DiscoveryDocument:
     return document
 
 
-def _client(provider: Provider) -> AsyncOAuth2Client:
+def oauth_client(
+    provider: Provider, scope: str, auth_method: str = "client_secret_basic"
+) -> AsyncOAuth2Client:
+    """Authlib's OAuth 2 client for the authorization code flow with PKCE (S256)."""
     return AsyncOAuth2Client(
         client_id=provider.client_id,
         client_secret=provider.client_secret,
         redirect_uri=provider.redirect_uri,
-        scope=SCOPE,
+        scope=scope,
         code_challenge_method="S256",
-        timeout=_HTTP_TIMEOUT_S,
+        token_endpoint_auth_method=auth_method,
+        timeout=HTTP_TIMEOUT_S,
     )
 
 
 async def authorization_url(provider: Provider, state: str, nonce: str, verifier: str) -> str:
     """Where to send the browser to sign in at the provider."""
     document = await discover(provider)
-    await _check(document.authorization_endpoint, provider)
-    async with _client(provider) as client:
+    await checked(document.authorization_endpoint, provider)
+    async with oauth_client(provider, SCOPE) as client:
         url, _ = client.create_authorization_url(
             document.authorization_endpoint, state=state, nonce=nonce, code_verifier=verifier
         )
     return str(url)
 
 
-async def _check(url: str, provider: Provider) -> None:
+async def checked(url: str, provider: Provider) -> str:
+    """`url`, once the SSRF guard allows it."""
     try:
         await check_destination(url, allow_private=provider.allow_private)
     except BlockedDestination as exc:
         raise OidcError(f"the identity provider's address is not allowed: {exc}") from exc
+    return url
 
 
 async def identity(provider: Provider, code: str, verifier: str, nonce: str) -> Identity:
     """Exchange the code (with the PKCE verifier) and check the ID token it brings."""
     document = await discover(provider)
-    await _check(document.token_endpoint, provider)
+    await checked(document.token_endpoint, provider)
     try:
-        async with _client(provider) as client:
+        async with oauth_client(provider, SCOPE) as client:
             token = await client.fetch_token(
                 document.token_endpoint,
                 grant_type="authorization_code",
@@ -145,7 +151,9 @@ async def identity(provider: Provider, code: str, verifier: str, nonce: str) -> 
     return Identity(
         subject=str(claims["sub"]),
         email=email if isinstance(email, str) else None,
-        email_verified=claims.get("email_verified") is True,
+        # Microsoft Entra sends no email_verified; its optional claim xms_edov says the
+        # e-mail's domain is verified by the directory that owns it.
+        email_verified=claims.get("email_verified") is True or claims.get("xms_edov") is True,
     )
 
 

@@ -46,3 +46,19 @@ async def forget_account_attempts(context: ApiContext, email: str) -> None:
     """The account's count starts over after a success; the address's does not, or one known
     password would let its holder keep guessing other accounts' passwords."""
     await RateLimiter(context.redis).reset(account_key(email), context.settings.login_window_s)
+
+
+async def count_lookup(context: ApiContext, request: Request[Any, Any, Any]) -> None:
+    """Count a pre-sign-in lookup (which SSO providers to offer) per address, apart from the
+    sign-in attempts it precedes, against the same per-address limit; 429 when over it."""
+    result = await RateLimiter(context.redis).hit(
+        f"sso-lookup:ip:{client_ip(request)}",
+        context.settings.login_attempts_per_ip,
+        context.settings.login_window_s,
+    )
+    if not result.allowed:
+        raise ApiError(
+            429,
+            "too many look-ups; try again later",
+            headers={"Retry-After": str(result.retry_after_s)},
+        )

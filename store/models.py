@@ -15,6 +15,7 @@ class Tenant(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     require_two_factor: bool = False
+    require_sso: bool = False
 
 
 class User(msgspec.Struct, kw_only=True):
@@ -29,6 +30,21 @@ class User(msgspec.Struct, kw_only=True):
     totp_secret: bytes | None = None
     totp_enabled_at: datetime | None = None
     totp_last_step: int | None = None
+
+
+class Passkey(msgspec.Struct, kw_only=True):
+    """A user's WebAuthn credential: a second factor."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+    transports: list[str]
+    created_at: datetime
+    last_used_at: datetime | None = None
 
 
 class SignInLink(msgspec.Struct, kw_only=True):
@@ -48,7 +64,8 @@ class SignInLink(msgspec.Struct, kw_only=True):
 
 
 class SsoProvider(msgspec.Struct, kw_only=True):
-    """An OpenID Connect provider of a tenant; `client_secret` is sealed."""
+    """An SSO provider of a tenant; `client_secret` is sealed. `protocol` is "oidc" (issuer:
+    its issuer URL) or "github" (issuer: the GitHub web address)."""
 
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -60,6 +77,7 @@ class SsoProvider(msgspec.Struct, kw_only=True):
     default_role: str
     created_at: datetime
     updated_at: datetime
+    protocol: str = "oidc"
 
 
 class ProviderCredential(msgspec.Struct, kw_only=True):

@@ -4,6 +4,7 @@ two-factor on) → a session token; logout; who am I."""
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from api.auth import (
     must_enrol_two_factor,
     open_pending_login,
     open_session,
+    second_factors,
     spend_pending_login,
     user_principal,
 )
@@ -35,6 +37,7 @@ from api.common import audit
 from api.context import ApiContext
 from api.errors import ApiError, problems
 from api.sign_in_limits import count_attempt, forget_account_attempts
+from api.sign_in_policy import sso_break_glass
 from api.totp import hash_recovery_code, is_totp_code, matching_step
 from store.models import User
 from store.repositories.config import UserRepository
@@ -60,8 +63,9 @@ class LoginResponse(msgspec.Struct):
 
 
 class SecondFactorChallenge(msgspec.Struct, kw_only=True):
-    """The password was right; send a code from the authenticator app (or a recovery code)
-    with `pending_token` to /auth/login/second-factor within `expires_in` seconds."""
+    """The password was right; within `expires_in` seconds, send a code from the
+    authenticator app (or a recovery code) with `pending_token` to /auth/login/second-factor,
+    or sign with a passkey at /auth/login/passkey. `methods` says which the account has."""
 
     pending_token: str
     expires_in: int
@@ -100,17 +104,23 @@ async def _check_password(password: str, stored: str | None) -> bool:
     return await verify_password(password, stored or await _decoy_hash())
 
 
-async def signed_in(context: ApiContext, user: User, method: str) -> LoginResponse:
+async def signed_in(
+    context: ApiContext, user: User, method: str, *, break_glass: bool = False
+) -> LoginResponse:
     """Open the session, start the account's attempt count over, audit the sign-in."""
     await forget_account_attempts(context, user.email)
     session = Session(
         user_id=user.id,
         tenant_id=user.tenant_id,
         credential=credential_fingerprint(user.password_hash),
+        opened_at=time.time(),
     )
     token = await open_session(context, session)
     principal = user_principal(user)
-    await audit(context, principal, "sign_in", "user", user.id, after={"method": method})
+    after: dict[str, object] = {"method": method}
+    if break_glass:
+        after["break_glass"] = True
+    await audit(context, principal, "sign_in", "user", user.id, after=after)
     return LoginResponse(
         token=token,
         expires_in=context.settings.session_ttl_s,
@@ -130,9 +140,10 @@ async def signed_in(context: ApiContext, user: User, method: str) -> LoginRespon
     status_code=200,
     summary="Sign in with email and password",
     description="200 with a session when that is all the account needs; 202 with a pending "
-    "token when the account has two-factor on (finish at /auth/login/second-factor).",
+    "token when the account has two-factor on (finish at /auth/login/second-factor). 403 when "
+    "the tenant requires SSO, unless the user is an owner with two-factor on (break-glass).",
     responses={
-        **problems(400, 401, 429, 503),
+        **problems(400, 401, 403, 429, 503),
         # Declared, or the 200 would read as either body.
         HTTP_200_OK: ResponseSpec(LoginResponse, description="Signed in"),
         HTTP_202_ACCEPTED: ResponseSpec(
@@ -151,18 +162,22 @@ async def login(
     stored = user.password_hash if user is not None and has_password(user.password_hash) else None
     if not await _check_password(data.password, stored) or user is None:
         raise ApiError(401, "wrong email or password")
-    if user.totp_enabled_at is None:
+    # Only after the password: the policy must not tell strangers which accounts exist.
+    break_glass = await sso_break_glass(context, user)
+    factors = await second_factors(context, user)
+    if not factors:
         return Response(await signed_in(context, user, "password"))
     pending = PendingLogin(
         user_id=user.id,
         tenant_id=user.tenant_id,
         email=user.email,
         credential=credential_fingerprint(user.password_hash),
+        break_glass=break_glass,
     )
     challenge = SecondFactorChallenge(
         pending_token=await open_pending_login(context, pending),
         expires_in=PENDING_LOGIN_TTL_S,
-        methods=["totp", "recovery_code"],
+        methods=[*factors, "recovery_code"],
     )
     return Response(challenge, status_code=HTTP_202_ACCEPTED)
 
@@ -182,6 +197,25 @@ async def spend_second_factor(context: ApiContext, user: User, code: str) -> str
     return None
 
 
+_PENDING_GONE = "sign-in expired or unknown: enter your password again"
+
+
+async def pending_user(
+    context: ApiContext, request: Request[Any, Any, Any], pending_token: str
+) -> tuple[PendingLogin, User]:
+    """The sign-in waiting for its second factor, and its user as they are now; 401 when it
+    expired, or the password changed meanwhile. Counted with the password attempts."""
+    pending = await find_pending_login(context, pending_token)
+    if pending is None:
+        raise ApiError(401, _PENDING_GONE)
+    await count_attempt(context, request, pending.email)
+    user = await UserRepository(context.pool).get(pending.tenant_id, pending.user_id)
+    if user is None or credential_fingerprint(user.password_hash) != pending.credential:
+        await spend_pending_login(context, pending_token)
+        raise ApiError(401, _PENDING_GONE)
+    return pending, user
+
+
 @post(
     "/login/second-factor",
     operation_id="loginSecondFactor",
@@ -194,21 +228,13 @@ async def login_second_factor(
     data: JSONBody[SecondFactorRequest],
     context: NamedDependency[ApiContext],
 ) -> LoginResponse:
-    pending = await find_pending_login(context, data.pending_token)
-    if pending is None:
-        raise ApiError(401, "sign-in expired or unknown: enter your password again")
-    # Codes are counted with the password attempts, against the same limits.
-    await count_attempt(context, request, pending.email)
-    user = await UserRepository(context.pool).get(pending.tenant_id, pending.user_id)
-    if user is None or credential_fingerprint(user.password_hash) != pending.credential:
-        await spend_pending_login(context, data.pending_token)
-        raise ApiError(401, "sign-in expired or unknown: enter your password again")
+    pending, user = await pending_user(context, request, data.pending_token)
     method = await spend_second_factor(context, user, data.code)
     if method is None:
         raise ApiError(401, "wrong code")
     if not await spend_pending_login(context, data.pending_token):
-        raise ApiError(401, "sign-in expired or unknown: enter your password again")
-    return await signed_in(context, user, f"password+{method}")
+        raise ApiError(401, _PENDING_GONE)
+    return await signed_in(context, user, f"password+{method}", break_glass=pending.break_glass)
 
 
 @post(

@@ -23,12 +23,18 @@ from api.sign_in_limits import count_attempt
 from store.models import SignInLink
 from store.repositories.base import Conflict
 from store.repositories.config import UserRepository
-from store.repositories.sign_in_links import INVITATION, SignInLinkRepository
+from store.repositories.sign_in_links import INVITATION, SignInLinkRepository, SsoRequired
+from store.repositories.tenants import TenantsRepository
 from store.secrets import hash_link_token, hash_password, new_link_token
 
 LinkToken = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 # One answer for every link that cannot be used, so a guess learns nothing about the others.
 UNUSABLE_LINK = "the link is invalid, expired or already used"
+# An invitation signs its colleague in with a password, which such a tenant refuses.
+_SSO_ONLY = (
+    "this tenant signs in with single sign-on: its users sign in through its identity "
+    "provider (an admin adds them, or allows their e-mail domain)"
+)
 
 
 class InvitationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -84,6 +90,9 @@ async def create_invitation(
     )
     if users.total:
         raise ApiError(409, "this e-mail already has an account in this tenant")
+    tenant = await TenantsRepository(context.pool).get(principal.tenant_id)
+    if tenant is not None and tenant.require_sso:
+        raise ApiError(409, _SSO_ONLY)
     token, token_hash = new_link_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=context.settings.invitation_ttl_s)
     row = await SignInLinkRepository(context.pool).create(
@@ -157,7 +166,7 @@ async def revoke_invitation(
     operation_id="acceptInvitation",
     status_code=200,
     summary="Accept an invitation: choose a password and sign in",
-    responses=problems(400, 409, 429),
+    responses=problems(400, 403, 409, 429),
 )
 async def accept_invitation(
     request: Request[Any, Any, Any],
@@ -173,6 +182,8 @@ async def accept_invitation(
         )
     except Conflict:
         raise ApiError(409, "this e-mail has an account already: sign in instead") from None
+    except SsoRequired:
+        raise ApiError(403, _SSO_ONLY) from None
     if accepted is None:
         raise invalid("token", UNUSABLE_LINK)
     link, user = accepted

@@ -1,7 +1,8 @@
-"""Signing in with a tenant's OpenID Connect provider: the browser is sent to the provider
-with a fresh state, nonce and PKCE verifier, and comes back to the callback, where the state is
-spent (a replayed one is refused), the code exchanged, the ID token checked, and the verified
-e-mail matched to a user of the provider's tenant or, for an allowed domain, given one.
+"""Signing in with a tenant's SSO provider (OpenID Connect, or GitHub's OAuth 2): the
+browser is sent to the provider with a fresh state, nonce and PKCE verifier, and comes back to
+the callback, where the state is spent (a replayed one is refused), the code exchanged, the ID
+token checked (for GitHub: its API asked), and the verified e-mail matched to a user of the
+provider's tenant or, for an allowed domain, given one.
 
 Success sends the browser to `{public_url}/sso#token=…`: in the fragment, so the session token
 reaches neither a server log nor a Referer header.
@@ -23,13 +24,14 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_302_FOUND
 
+from api import github_oauth
 from api.auth import Principal
 from api.common import audit
 from api.context import ApiContext
-from api.errors import ApiError, not_found, problems
+from api.errors import ApiError, invalid, not_found, problems
 from api.oidc import OidcError, Provider, authorization_url, identity
 from api.routes.auth import signed_in
-from api.sign_in_limits import count_attempt
+from api.sign_in_limits import count_attempt, count_lookup
 from store.models import SsoProvider, User
 from store.redis import KEY_PREFIX
 from store.repositories.base import Conflict
@@ -43,6 +45,7 @@ _RANDOM_BYTES = 32
 _NO_PASSWORD = "sso-only"
 _CALLBACK = "/api/v1/auth/sso/callback"
 _BROWSER_COOKIE = "vocals_sso"
+GITHUB = "github"
 
 
 class _PendingSso(msgspec.Struct, frozen=True):
@@ -52,6 +55,22 @@ class _PendingSso(msgspec.Struct, frozen=True):
     # SHA-256 of the cookie given to the browser that started: a callback link sent to someone
     # else's browser (to sign them in as the sender) has no such cookie and is refused.
     browser: str
+
+
+class SsoChoice(msgspec.Struct, kw_only=True):
+    """A button on the sign-in page."""
+
+    name: str
+    sign_in_path: str
+
+
+class SsoChoices(msgspec.Struct, kw_only=True):
+    items: list[SsoChoice]
+
+
+def sign_in_path(provider_id: uuid.UUID) -> str:
+    """Where the browser starts signing in with a provider."""
+    return f"/api/v1/auth/sso/{provider_id}/start"
 
 
 def _digest(value: str) -> str:
@@ -72,6 +91,36 @@ def _provider(context: ApiContext, row: SsoProvider) -> Provider:
         redirect_uri=f"{context.settings.public_url}{_CALLBACK}",
         allow_private=context.settings.allow_private_urls,
     )
+
+
+@get(
+    "/providers",
+    operation_id="findSsoProviders",
+    summary="The SSO providers to offer on the sign-in page",
+    description="By the tenant's name, or by an e-mail address's domain (the providers that "
+    "let that domain sign up). The answer is the same empty list for a tenant or domain that "
+    "does not exist as for one with no provider, and it never depends on whether the e-mail "
+    "has an account.",
+    responses=problems(400, 422, 429),
+)
+async def find_providers(
+    request: Request[Any, Any, Any],
+    context: NamedDependency[ApiContext],
+    tenant: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    email: Annotated[str | None, QueryParameter(max_length=254)] = None,
+) -> SsoChoices:
+    if (tenant is None) == (email is None):
+        raise invalid("tenant", "give either a tenant or an e-mail address")
+    await count_lookup(context, request)
+    repository = SsoProviderRepository(context.pool, context.box)
+    if email is not None:
+        local, at, domain = email.strip().rpartition("@")
+        if not at or not local or not domain:
+            raise invalid("email", "not an e-mail address")
+        rows = await repository.for_domain(domain.lower())
+    else:
+        rows = await repository.for_tenant_name(str(tenant))
+    return SsoChoices(items=[SsoChoice(name=r.name, sign_in_path=sign_in_path(r.id)) for r in rows])
 
 
 @get(
@@ -98,10 +147,12 @@ async def start(
         verifier=secrets.token_urlsafe(_RANDOM_BYTES),
         browser=_digest(browser),
     )
+    provider = _provider(context, row)
     try:
-        url = await authorization_url(
-            _provider(context, row), state, pending.nonce, pending.verifier
-        )
+        if row.protocol == GITHUB:
+            url = await github_oauth.authorization_url(provider, state, pending.verifier)
+        else:
+            url = await authorization_url(provider, state, pending.nonce, pending.verifier)
     except OidcError as exc:
         raise ApiError(401, str(exc)) from exc
     await context.redis.set(_state_key(state), msgspec.json.encode(pending), ex=_STATE_TTL_S)
@@ -184,8 +235,12 @@ async def callback(
         raise ApiError(401, "the answer comes from another identity provider")
     if code is None:
         raise ApiError(400, "the identity provider sent no code")
+    provider = _provider(context, row)
     try:
-        who = await identity(_provider(context, row), code, pending.verifier, pending.nonce)
+        if row.protocol == GITHUB:
+            who = await github_oauth.identity(provider, code, pending.verifier)
+        else:
+            who = await identity(provider, code, pending.verifier, pending.nonce)
     except OidcError as exc:
         raise ApiError(401, str(exc)) from exc
     if who.email is None or not who.email_verified:
@@ -196,4 +251,4 @@ async def callback(
     return Redirect(path=f"{target}&expires_in={session.expires_in}", status_code=HTTP_302_FOUND)
 
 
-router = Router(path="/auth/sso", route_handlers=[start, callback], tags=["auth"])
+router = Router(path="/auth/sso", route_handlers=[find_providers, start, callback], tags=["auth"])

@@ -13,7 +13,7 @@ from litestar.params import JSONBody
 from api.auth import Principal, authenticate, authenticate_writer
 from api.common import audit
 from api.context import ApiContext
-from api.errors import ApiError, not_found, problems
+from api.errors import ApiError, invalid, not_found, problems
 from store.models import Tenant
 from store.repositories.tenants import TenantsRepository
 
@@ -23,11 +23,19 @@ class TenantOut(msgspec.Struct, kw_only=True):
     name: str
     # Owners and admins must sign in with a second factor (they enrol at their next sign-in).
     require_two_factor: bool
+    # Users sign in through one of the tenant's SSO providers; password sign-in is refused,
+    # except for owners with a second factor (break-glass, audited as such).
+    require_sso: bool
     created_at: datetime
 
 
 class TenantUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     require_two_factor: bool | msgspec.UnsetType = msgspec.UNSET
+    require_sso: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+def _policy(row: Tenant) -> dict[str, bool]:
+    return {"require_two_factor": row.require_two_factor, "require_sso": row.require_sso}
 
 
 def _out(row: Tenant) -> TenantOut:
@@ -35,6 +43,7 @@ def _out(row: Tenant) -> TenantOut:
         id=row.id,
         name=row.name,
         require_two_factor=row.require_two_factor,
+        require_sso=row.require_sso,
         created_at=row.created_at,
     )
 
@@ -72,6 +81,12 @@ async def update_tenant(
     if before is None:
         raise not_found("tenant")
     row = before
+    # The change that can be refused goes first, so a refusal changes nothing.
+    if not isinstance(data.require_sso, msgspec.UnsetType):
+        updated = await repository.set_require_sso(principal.tenant_id, data.require_sso)
+        if updated is None:
+            raise invalid("require_sso", "add an SSO provider first: nobody could sign in")
+        row = updated
     if not isinstance(data.require_two_factor, msgspec.UnsetType):
         updated = await repository.set_require_two_factor(
             principal.tenant_id, data.require_two_factor
@@ -80,13 +95,7 @@ async def update_tenant(
             raise not_found("tenant")
         row = updated
     await audit(
-        context,
-        principal,
-        "update",
-        "tenant",
-        row.id,
-        before={"require_two_factor": before.require_two_factor},
-        after={"require_two_factor": row.require_two_factor},
+        context, principal, "update", "tenant", row.id, before=_policy(before), after=_policy(row)
     )
     return _out(row)
 

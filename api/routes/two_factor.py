@@ -26,6 +26,7 @@ from api.totp import (
 )
 from store.models import User
 from store.repositories.config import UserRepository
+from store.repositories.passkeys import PasskeyRepository
 from store.repositories.tenants import TenantsRepository
 from store.repositories.two_factor import TwoFactorRepository
 
@@ -33,8 +34,10 @@ Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class TwoFactorStatus(msgspec.Struct, kw_only=True):
+    # A TOTP app is enrolled.
     enabled: bool
     recovery_codes_left: int
+    passkeys: int
     # The tenant requires it for this user's role.
     required: bool
 
@@ -57,7 +60,8 @@ class RecoveryCodes(msgspec.Struct, kw_only=True):
     codes: list[str]
 
 
-async def _me(context: ApiContext, principal: Principal) -> User:
+async def signed_in_user(context: ApiContext, principal: Principal) -> User:
+    """The principal's user; 403 for an API key, which has no second factor."""
     if principal.user_id is None:
         raise ApiError(403, "an API key has no second factor; sign in as a user")
     user = await UserRepository(context.pool).get(principal.tenant_id, principal.user_id)
@@ -70,7 +74,7 @@ async def _me(context: ApiContext, principal: Principal) -> User:
 async def get_two_factor(
     principal: NamedDependency[Principal], context: NamedDependency[ApiContext]
 ) -> TwoFactorStatus:
-    user = await _me(context, principal)
+    user = await signed_in_user(context, principal)
     tenant = await TenantsRepository(context.pool).get(principal.tenant_id)
     left = await TwoFactorRepository(context.pool, context.box).recovery_codes_left(
         user.tenant_id, user.id
@@ -78,6 +82,7 @@ async def get_two_factor(
     return TwoFactorStatus(
         enabled=user.totp_enabled_at is not None,
         recovery_codes_left=left,
+        passkeys=await PasskeyRepository(context.pool).count(user.tenant_id, user.id),
         required=principal.can_write and tenant is not None and tenant.require_two_factor,
     )
 
@@ -86,7 +91,7 @@ async def get_two_factor(
 async def start_totp(
     principal: NamedDependency[Principal], context: NamedDependency[ApiContext]
 ) -> TotpEnrolment:
-    user = await _me(context, principal)
+    user = await signed_in_user(context, principal)
     secret = new_secret()
     if not await TwoFactorRepository(context.pool, context.box).start(
         user.tenant_id, user.id, secret
@@ -106,7 +111,7 @@ async def confirm_totp(
     context: NamedDependency[ApiContext],
     data: JSONBody[CodeRequest],
 ) -> RecoveryCodes:
-    user = await _me(context, principal)
+    user = await signed_in_user(context, principal)
     repository = TwoFactorRepository(context.pool, context.box)
     secret = repository.secret(user)
     if secret is None or user.totp_enabled_at is not None:
@@ -135,7 +140,7 @@ async def disable_two_factor(
     context: NamedDependency[ApiContext],
     data: JSONBody[CodeRequest],
 ) -> None:
-    user = await _me(context, principal)
+    user = await signed_in_user(context, principal)
     if user.totp_enabled_at is None:
         raise ApiError(409, "two-factor is not on")
     # A stolen session must not be able to guess its way to removing the second factor.
@@ -150,9 +155,52 @@ async def disable_two_factor(
     )
 
 
+@post(
+    "/recovery-codes",
+    operation_id="regenerateRecoveryCodes",
+    status_code=200,
+    summary="Replace the recovery codes (the old ones stop working at once)",
+    responses=problems(400, 401, 403, 409, 429),
+)
+async def regenerate_recovery_codes(
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    data: JSONBody[CodeRequest],
+) -> RecoveryCodes:
+    user = await signed_in_user(context, principal)
+    if user.totp_enabled_at is None:
+        raise ApiError(409, "two-factor is not on")
+    # A session alone is not enough: whoever holds the new codes can sign in without the app.
+    await count_attempt(context, request, user.email)
+    method = await spend_second_factor(context, user, data.code)
+    if method is None:
+        raise invalid("code", "wrong code")
+    codes = new_recovery_codes()
+    if not await TwoFactorRepository(context.pool, context.box).replace_recovery_codes(
+        user.tenant_id, user.id, [hash_recovery_code(c) for c in codes]
+    ):
+        raise ApiError(409, "two-factor is not on")
+    await audit(
+        context,
+        principal,
+        "regenerate_recovery_codes",
+        "user",
+        user.id,
+        after={"proved_by": method},
+    )
+    return RecoveryCodes(codes=codes)
+
+
 router = Router(
     path="/auth/two-factor",
-    route_handlers=[get_two_factor, start_totp, confirm_totp, disable_two_factor],
+    route_handlers=[
+        get_two_factor,
+        start_totp,
+        confirm_totp,
+        disable_two_factor,
+        regenerate_recovery_codes,
+    ],
     tags=["auth"],
     security=[{"bearer": []}],
     dependencies={"principal": Provide(authenticate_enrolling)},

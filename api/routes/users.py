@@ -19,6 +19,7 @@ from api.errors import ApiError, not_found, problems
 from api.routes.auth import Email
 from store.models import User
 from store.repositories.config import UserRepository
+from store.repositories.passkeys import PasskeyRepository
 from store.repositories.two_factor import TwoFactorRepository
 from store.secrets import hash_password
 
@@ -30,6 +31,7 @@ class UserOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     email: str
     role: Role
+    # A TOTP app or a passkey.
     two_factor_enabled: bool
     created_at: datetime
     updated_at: datetime
@@ -53,12 +55,25 @@ class UserUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Role | msgspec.UnsetType = msgspec.UNSET
 
 
-def _out(row: User) -> UserOut:
+async def _outs(context: ApiContext, rows: list[User]) -> list[UserOut]:
+    if not rows:
+        return []
+    with_passkeys = await PasskeyRepository(context.pool).users_with_passkeys(
+        rows[0].tenant_id, [r.id for r in rows]
+    )
+    return [_out(r, has_passkey=r.id in with_passkeys) for r in rows]
+
+
+async def _one(context: ApiContext, row: User) -> UserOut:
+    return (await _outs(context, [row]))[0]
+
+
+def _out(row: User, *, has_passkey: bool) -> UserOut:
     return UserOut(
         id=row.id,
         email=row.email,
         role=row.role,  # type: ignore[arg-type]  # the table's CHECK keeps it a Role
-        two_factor_enabled=row.totp_enabled_at is not None,
+        two_factor_enabled=row.totp_enabled_at is not None or has_passkey,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -92,7 +107,10 @@ async def list_users(
         principal.tenant_id, filters=filters, sort=sort, limit=limit, offset=offset
     )
     return UserList(
-        items=[_out(u) for u in page.items], total=page.total, limit=page.limit, offset=page.offset
+        items=await _outs(context, page.items),
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
@@ -117,7 +135,7 @@ async def create_user(
         },
     )
     await audit(context, principal, "create", "user", row.id, after=_public(row))
-    return _out(row)
+    return await _one(context, row)
 
 
 @get(
@@ -134,7 +152,7 @@ async def get_user(
     row = await UserRepository(context.pool).get(principal.tenant_id, user_id)
     if row is None:
         raise not_found("user")
-    return _out(row)
+    return await _one(context, row)
 
 
 @patch(
@@ -168,7 +186,7 @@ async def update_user(
     await audit(
         context, principal, "update", "user", user_id, before=_public(before), after=changed
     )
-    return _out(row)
+    return await _one(context, row)
 
 
 @delete(
@@ -198,7 +216,8 @@ async def delete_user(
 @delete(
     "/{user_id:uuid}/two-factor",
     operation_id="removeUserTwoFactor",
-    summary="Remove a user's second factor (a lost phone); they sign in with the password",
+    summary="Remove a user's second factors, TOTP and passkeys (a lost phone or key); they "
+    "sign in with the password",
     status_code=HTTP_204_NO_CONTENT,
     responses=problems(401, 403, 404, 409, 429),
     dependencies={"principal": Provide(authenticate_writer)},
@@ -213,11 +232,21 @@ async def remove_user_two_factor(
         raise not_found("user")
     if row.role == "owner" and principal.role != "owner":
         raise ApiError(403, "only an owner can remove an owner's second factor")
-    if not await TwoFactorRepository(context.pool, context.box).disable(
+    totp = await TwoFactorRepository(context.pool, context.box).disable(
         principal.tenant_id, user_id
-    ):
+    )
+    passkeys = await PasskeyRepository(context.pool).delete_all(principal.tenant_id, user_id)
+    if not totp and not passkeys:
         raise ApiError(409, "two-factor is not on for this user")
-    await audit(context, principal, "disable_two_factor", "user", user_id, before=_public(row))
+    await audit(
+        context,
+        principal,
+        "disable_two_factor",
+        "user",
+        user_id,
+        before=_public(row),
+        after={"totp_removed": totp, "passkeys_removed": passkeys},
+    )
 
 
 router = Router(

@@ -25,6 +25,10 @@ _SPEND = (
 )
 
 
+class SsoRequired(Exception):
+    """The invitation's tenant requires single sign-on: nothing was changed."""
+
+
 class SignInLinkRepository(TenantRepository[SignInLink]):
     table = "sign_in_links"
     row_type = SignInLink
@@ -59,11 +63,13 @@ class SignInLinkRepository(TenantRepository[SignInLink]):
     ) -> tuple[SignInLink, User] | None:
         """Spend the invitation and create its user, together; None when the link is unknown,
         expired or used. `Conflict` (and the link stays unspent) when the e-mail has an
-        account by now."""
+        account by now; `SsoRequired` (the same) when the tenant requires SSO by now."""
         async with self._pool.acquire() as conn, conn.transaction():
             link = self._row(await conn.fetchrow(_SPEND, token_hash, INVITATION))
             if link is None:
                 return None
+            if await conn.fetchval("SELECT require_sso FROM tenants WHERE id = $1", link.tenant_id):
+                raise SsoRequired(link.tenant_id)
             try:
                 record = await conn.fetchrow(
                     "INSERT INTO users (id, tenant_id, email, password_hash, role) "

@@ -41,3 +41,15 @@ class TenantsRepository:
             required,
         )
         return None if record is None else msgspec.convert(dict(record), Tenant)
+
+    async def set_require_sso(self, tenant_id: uuid.UUID, required: bool) -> Tenant | None:
+        """Turning it on needs an SSO provider, checked in the same statement so a provider
+        deleted meanwhile cannot leave the tenant with no way in; None when it has none."""
+        record = await self._pool.fetchrow(
+            "UPDATE tenants SET require_sso = $2, updated_at = now() WHERE id = $1 "
+            "AND (NOT $2 OR EXISTS (SELECT 1 FROM sso_providers WHERE tenant_id = $1)) "
+            "RETURNING *",
+            tenant_id,
+            required,
+        )
+        return None if record is None else msgspec.convert(dict(record), Tenant)

@@ -67,6 +67,45 @@ class TwoFactorRepository:
             await self._replace_codes(conn, tenant_id, user_id, [])
             return bool(result.endswith(" 1"))
 
+    async def replace_recovery_codes(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, code_hashes: list[str]
+    ) -> bool:
+        """Void every recovery code and keep these instead, in one transaction; False when
+        two-factor is not on (then nothing changes)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            enabled = await conn.fetchval(
+                "SELECT totp_enabled_at IS NOT NULL FROM users "
+                "WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+                tenant_id,
+                user_id,
+            )
+            if not enabled:
+                return False
+            await self._replace_codes(conn, tenant_id, user_id, code_hashes)
+            return True
+
+    async def give_first_recovery_codes(
+        self, tenant_id: uuid.UUID, user_id: uuid.UUID, code_hashes: list[str]
+    ) -> bool:
+        """Keep these recovery codes when the user has none unused (a first passkey, no TOTP
+        app); False, changing nothing, when they have some."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+                tenant_id,
+                user_id,
+            )
+            left = await conn.fetchval(
+                "SELECT count(*) FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2 "
+                "AND used_at IS NULL",
+                tenant_id,
+                user_id,
+            )
+            if left:
+                return False
+            await self._replace_codes(conn, tenant_id, user_id, code_hashes)
+            return True
+
     async def use_step(self, tenant_id: uuid.UUID, user_id: uuid.UUID, step: int) -> bool:
         """Spend a code's time step; False when it (or a later one) was already used, so a
         code seen over someone's shoulder does not sign in a second time."""

@@ -18,6 +18,7 @@ from api.context import ApiContext, ApiSettings
 from store.repositories.config import ApiKeyRepository, UserRepository
 from store.repositories.tenants import TenantsRepository
 from store.secrets import SecretBox, generate_api_key, hash_password
+from tests.fakes.oidc_provider import FakeOidcProvider
 
 TEST_SECRET_KEY = "api-tests-secret-key-0123456789abcdef"
 PASSWORD = "correct horse battery"
@@ -144,6 +145,21 @@ async def other_tenant(make_tenant: MakeTenant) -> TenantHandle:
 
 def with_settings(context: ApiContext, **changes: Any) -> ApiContext:
     return replace(context, settings=replace(context.settings, **changes))
+
+
+@pytest.fixture
+async def idp() -> AsyncIterator[FakeOidcProvider]:
+    """An OpenID Connect provider on 127.0.0.1."""
+    provider = FakeOidcProvider()
+    await provider.start()
+    yield provider
+    await provider.stop()
+
+
+@pytest.fixture
+def sso_app(api_context: ApiContext) -> Litestar:
+    # The provider is on 127.0.0.1: a private address, as an on-premise IdP would be.
+    return create_app(with_settings(api_context, allow_private_urls=True))
 
 
 OFFLINE_AGENT = {

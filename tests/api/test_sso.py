@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,30 +13,14 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from api.app import create_app
-from api.context import ApiContext
-from tests.api.conftest import MakeTenant, TenantHandle, bearer, client_for, with_settings
+from tests.api.conftest import MakeTenant, TenantHandle, bearer, client_for
 from tests.fakes.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeOidcProvider, OidcUser
 
 ALLOWED = "allowed.example"
 SUCCESS_PREFIX = "http://127.0.0.1:8000/sso#token="
 
 
-@pytest.fixture
-async def idp() -> AsyncIterator[FakeOidcProvider]:
-    provider = FakeOidcProvider()
-    await provider.start()
-    yield provider
-    await provider.stop()
-
-
-@pytest.fixture
-def sso_app(api_context: ApiContext) -> Litestar:
-    # The provider is on 127.0.0.1: a private address, as an on-premise IdP would be.
-    return create_app(with_settings(api_context, allow_private_urls=True))
-
-
-async def _configure(
+async def configure_provider(
     client: httpx.AsyncClient, tenant: TenantHandle, idp: FakeOidcProvider
 ) -> dict[str, Any]:
     created = await client.post(
@@ -58,7 +41,7 @@ async def _configure(
     return provider
 
 
-async def _round_trip(client: httpx.AsyncClient, provider: dict[str, Any]) -> str:
+async def browser_round_trip(client: httpx.AsyncClient, provider: dict[str, Any]) -> str:
     """The browser: start, follow the redirect to the provider; the callback path it is sent
     back to."""
     started = await client.get(provider["sign_in_path"])
@@ -76,9 +59,9 @@ async def test_a_verified_email_signs_in_its_user_or_a_new_one_of_an_allowed_dom
 ) -> None:
     tenant = await make_tenant()
     async with client_for(sso_app) as client:
-        provider = await _configure(client, tenant, idp)
+        provider = await configure_provider(client, tenant, idp)
         idp.user = OidcUser(email=f"viewer@{tenant.name}.example")
-        existing = await client.get(await _round_trip(client, provider))
+        existing = await client.get(await browser_round_trip(client, provider))
         assert existing.status_code == 302, existing.text
         location = existing.headers["location"]
         assert location.startswith(SUCCESS_PREFIX)
@@ -87,7 +70,7 @@ async def test_a_verified_email_signs_in_its_user_or_a_new_one_of_an_allowed_dom
         assert (me.json()["actor"], me.json()["role"]) == (idp.user.email, "viewer")
 
         idp.user = OidcUser(email=f"new.colleague@{ALLOWED}")
-        created = await client.get(await _round_trip(client, provider))
+        created = await client.get(await browser_round_trip(client, provider))
         assert created.status_code == 302, created.text
         token = created.headers["location"].removeprefix(SUCCESS_PREFIX).partition("&")[0]
         me = await client.get("/api/v1/auth/me", headers=bearer(token))
@@ -106,14 +89,14 @@ async def test_a_replayed_state_is_refused_and_so_is_another_browser(
 ) -> None:
     tenant = await make_tenant()
     async with client_for(sso_app) as client:
-        provider = await _configure(client, tenant, idp)
+        provider = await configure_provider(client, tenant, idp)
         idp.user = OidcUser(email=f"viewer@{tenant.name}.example")
-        callback = await _round_trip(client, provider)
+        callback = await browser_round_trip(client, provider)
         first = await client.get(callback)
         assert first.status_code == 302
         replayed = await client.get(callback)
         # A callback link sent to a victim would sign them in as the sender.
-        lured = await _round_trip(client, provider)
+        lured = await browser_round_trip(client, provider)
     async with client_for(sso_app) as victim:
         elsewhere = await victim.get(lured)
     assert replayed.status_code == 401
@@ -150,8 +133,8 @@ async def test_an_unacceptable_answer_is_refused_with_its_reason(
     else:
         idp.user = OidcUser(email="stranger@elsewhere.example")
     async with client_for(sso_app) as client:
-        provider = await _configure(client, tenant, idp)
-        refused = await client.get(await _round_trip(client, provider))
+        provider = await configure_provider(client, tenant, idp)
+        refused = await client.get(await browser_round_trip(client, provider))
     assert refused.status_code == status, refused.text
     assert reason in refused.json()["detail"]
     assert "location" not in refused.headers
@@ -163,8 +146,8 @@ async def test_an_account_made_by_sso_has_no_password_and_timing_does_not_say_so
     tenant = await make_tenant()
     idp.user = OidcUser(email=f"sso.only@{ALLOWED}")
     async with client_for(sso_app) as client:
-        provider = await _configure(client, tenant, idp)
-        assert (await client.get(await _round_trip(client, provider))).status_code == 302
+        provider = await configure_provider(client, tenant, idp)
+        assert (await client.get(await browser_round_trip(client, provider))).status_code == 302
         timings: dict[str, list[float]] = {idp.user.email: [], tenant.owner_email: []}
         for _ in range(3):
             for email in timings:

@@ -175,7 +175,7 @@ async def test_a_tenant_can_require_two_factor_of_owners_and_admins(
     allowed = await client.get("/api/v1/agents", headers=tenant.admin)
     assert allowed.status_code == 200
     changes = await _audit(client, tenant.viewer, "update")
-    assert any(e["after"] == {"require_two_factor": True} for e in changes)
+    assert any(e["after"]["require_two_factor"] is True for e in changes)
 
 
 async def test_two_factor_removed_by_its_user_with_a_code_or_by_an_admin(
@@ -210,3 +210,45 @@ async def test_two_factor_removed_by_its_user_with_a_code_or_by_an_admin(
 
     by_key = await client.get("/api/v1/auth/two-factor", headers=tenant.key)
     assert by_key.status_code == 403
+
+
+async def test_new_recovery_codes_need_a_code_and_void_the_old_ones(
+    client: httpx.AsyncClient, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    url = "/api/v1/auth/two-factor/recovery-codes"
+    before = await client.post(url, json={"code": "123456"}, headers=tenant.admin)
+    assert before.status_code == 409
+    secret, old = await _enrol(client, tenant.admin)
+    guessed = await client.post(url, json={"code": "000000"}, headers=tenant.admin)
+    assert guessed.status_code == 422
+    assert guessed.json()["errors"][0]["field"] == "code"
+    still = await client.get("/api/v1/auth/two-factor", headers=tenant.admin)
+    assert still.json()["recovery_codes_left"] == 10
+
+    renewed = await client.post(
+        url, json={"code": _code(secret, steps_ahead=1)}, headers=tenant.admin
+    )
+    assert renewed.status_code == 200, renewed.text
+    new = renewed.json()["codes"]
+    assert len(set(new)) == 10
+    assert not set(new) & set(old)
+
+    email = f"admin@{tenant.name}.example"
+    voided = await client.post(
+        SECOND, json={"pending_token": await _password_step(client, email), "code": old[1]}
+    )
+    assert voided.status_code == 401
+    fresh = await client.post(
+        SECOND, json={"pending_token": await _password_step(client, email), "code": new[0]}
+    )
+    assert fresh.status_code == 200, fresh.text
+
+    # A recovery code proves the user too; it is voided with the rest.
+    again = await client.post(url, json={"code": new[1]}, headers=tenant.admin)
+    assert again.status_code == 200, again.text
+    status = await client.get("/api/v1/auth/two-factor", headers=tenant.admin)
+    assert status.json()["recovery_codes_left"] == 10
+    audited = await _audit(client, tenant.owner, "regenerate_recovery_codes")
+    assert [e["after"]["proved_by"] for e in audited] == ["recovery_code", "totp"]
+    assert all(e["actor"] == email for e in audited)

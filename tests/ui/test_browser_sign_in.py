@@ -113,6 +113,7 @@ async def test_sign_in_with_a_second_factor_and_with_single_sign_on(
                 "VOCALS_E2E_TOTP_SECRET": secret,
                 "VOCALS_E2E_SSO_PATH": created.json()["sign_in_path"],
                 "VOCALS_E2E_SSO_EMAIL": idp.user.email,
+                "VOCALS_E2E_SSO_TENANT": tenant,
                 "VOCALS_E2E_ARTIFACTS": str(ARTIFACTS),
                 "VOCALS_CHROMIUM": str(CHROMIUM),
             },

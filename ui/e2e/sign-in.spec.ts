@@ -11,6 +11,7 @@ const mfaPassword = process.env.VOCALS_E2E_MFA_PASSWORD ?? "";
 const totpSecret = process.env.VOCALS_E2E_TOTP_SECRET ?? "";
 const ssoPath = process.env.VOCALS_E2E_SSO_PATH ?? "";
 const ssoEmail = process.env.VOCALS_E2E_SSO_EMAIL ?? "";
+const ssoTenant = process.env.VOCALS_E2E_SSO_TENANT ?? "";
 const artifacts = process.env.VOCALS_E2E_ARTIFACTS ?? "../test-artifacts/ui";
 mkdirSync(artifacts, { recursive: true });
 
@@ -47,7 +48,10 @@ test("a password and a code from the authenticator app", async ({ page }) => {
 });
 
 test("single sign-on through the tenant's identity provider", async ({ page }) => {
-  await page.goto(ssoPath);
+  await page.goto(`/login?tenant=${encodeURIComponent(ssoTenant)}`);
+  const button = page.getByRole("link", { name: "Continue with Company IdP" });
+  await expect(button).toHaveAttribute("href", ssoPath);
+  await button.click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByText(ssoEmail)).toBeVisible();
   await page.screenshot({ path: join(artifacts, "signed-in-with-sso.png") });

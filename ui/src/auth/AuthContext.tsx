@@ -3,12 +3,13 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState, t
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, tokenStore, UNAUTHORIZED_EVENT, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
+import { signWithPasskey } from "../lib/webauthn";
 
 type Me = Schemas["Me"];
 type LoginResponse = Schemas["LoginResponse"];
 
 /** What signing in asks next: nothing (signed in) or a second factor for this pending token. */
-export type LoginOutcome = { signedIn: true } | { signedIn: false; pendingToken: string };
+export type LoginOutcome = { signedIn: true } | { signedIn: false; pendingToken: string; methods: string[] };
 
 interface Auth {
   me: Me | null;
@@ -16,6 +17,10 @@ interface Auth {
   login(email: string, password: string): Promise<LoginOutcome>;
   /** The second step: a code from the authenticator app, or a recovery code. */
   secondFactor(pendingToken: string, code: string): Promise<void>;
+  /** The second step with one of the user's passkeys. */
+  passkeySecondFactor(pendingToken: string): Promise<void>;
+  /** Signing in with a passkey alone: the browser offers those it holds for this site. */
+  passkeySignIn(): Promise<void>;
   /** A session token obtained elsewhere (single sign-on, an accepted invitation). */
   adopt(token: string): void;
   logout(): Promise<void>;
@@ -57,7 +62,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const login = useCallback(
     async (email: string, password: string): Promise<LoginOutcome> => {
       const result = await unwrap(api.POST("/api/v1/auth/login", { body: { email, password } }));
-      if ("pending_token" in result) return { signedIn: false, pendingToken: result.pending_token };
+      if ("pending_token" in result) return { signedIn: false, pendingToken: result.pending_token, methods: result.methods };
       signedIn(result);
       return { signedIn: true };
     },
@@ -70,6 +75,22 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     },
     [signedIn],
   );
+
+  const passkeySecondFactor = useCallback(
+    async (pendingToken: string) => {
+      const body = { pending_token: pendingToken };
+      const { options } = await unwrap(api.POST("/api/v1/auth/login/passkey/options", { body }));
+      const credential = await signWithPasskey(options);
+      signedIn(await unwrap(api.POST("/api/v1/auth/login/passkey", { body: { ...body, credential } })));
+    },
+    [signedIn],
+  );
+
+  const passkeySignIn = useCallback(async () => {
+    const { ceremony, options } = await unwrap(api.POST("/api/v1/auth/passkey-sign-in/options"));
+    const credential = await signWithPasskey(options);
+    signedIn(await unwrap(api.POST("/api/v1/auth/passkey-sign-in", { body: { ceremony, credential } })));
+  }, [signedIn]);
 
   const adopt = useCallback((newToken: string) => {
     tokenStore.set(newToken);
@@ -93,11 +114,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       loading: token !== null && meQuery.isPending,
       login,
       secondFactor,
+      passkeySecondFactor,
+      passkeySignIn,
       adopt,
       logout,
       canEdit: me !== null && me.role !== "viewer",
     };
-  }, [token, meQuery.data, meQuery.isPending, login, secondFactor, adopt, logout]);
+  }, [token, meQuery.data, meQuery.isPending, login, secondFactor, passkeySecondFactor, passkeySignIn, adopt, logout]);
 
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -88,4 +88,86 @@ describe("LoginPage", () => {
     await user.click(screen.getByRole("button", { name: "Sign in" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("too many login attempts (retry in 42 s)");
   });
+
+  it("offers the tenant's identity providers from a ?tenant= link", async () => {
+    const api = fakeApi({ "GET /api/v1/auth/sso/providers": { items: [{ name: "Acme Okta", sign_in_path: "/api/v1/auth/sso/p1/start" }] } });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: "/login?tenant=acme" });
+    expect(await screen.findByRole("link", { name: "Continue with Acme Okta" })).toHaveAttribute("href", "/api/v1/auth/sso/p1/start");
+    expect(api.calls[0]).toMatchObject({ method: "GET", path: "/api/v1/auth/sso/providers?tenant=acme" });
+  });
+
+  it("looks single sign-on up by the e-mail's domain and says when there is none", async () => {
+    const api = fakeApi({ "GET /api/v1/auth/sso/providers": { items: [] } });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: "/login" });
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("button", { name: "Use single sign-on" }));
+    expect(screen.getByText("Enter an e-mail address")).toBeInTheDocument();
+    expect(api.calls).toHaveLength(0);
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "someone@acme.test");
+    await user.click(screen.getByRole("button", { name: "Use single sign-on" }));
+    expect(await screen.findByRole("status")).toHaveTextContent("No single sign-on is set up for this e-mail's domain");
+    expect(api.calls[0]).toMatchObject({ path: "/api/v1/auth/sso/providers?email=someone%40acme.test" });
+  });
+
+  it("lists every provider the e-mail's domain may use", async () => {
+    const items = [{ name: "Google", sign_in_path: "/api/v1/auth/sso/g/start" }, { name: "GitHub", sign_in_path: "/api/v1/auth/sso/h/start" }];
+    vi.stubGlobal("fetch", fakeApi({ "GET /api/v1/auth/sso/providers": { items } }).fetch);
+    renderWithApp(app(), { route: "/login" });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "someone@acme.test");
+    await user.click(screen.getByRole("button", { name: "Use single sign-on" }));
+    expect(await screen.findByRole("link", { name: "Continue with GitHub" })).toHaveAttribute("href", "/api/v1/auth/sso/h/start");
+    expect(screen.getByRole("link", { name: "Continue with Google" })).toBeInTheDocument();
+  });
+
+  it("signs in with a passkey when that is the account's second factor", async () => {
+    const assertion = { id: "cred", rawId: "cred", type: "public-key", response: { signature: "c2ln" } };
+    class FakeCredential {
+      static parseRequestOptionsFromJSON(options: unknown) { return { parsed: options }; }
+    }
+    const get = vi.fn(async () => Object.assign(Object.create(FakeCredential.prototype) as object, { toJSON: () => assertion }));
+    vi.stubGlobal("PublicKeyCredential", FakeCredential);
+    vi.stubGlobal("navigator", { ...navigator, credentials: { get } });
+    const api = fakeApi({
+      "POST /api/v1/auth/login": { status: 202, body: { pending_token: "pend-2", expires_in: 300, methods: ["passkey"] } },
+      "POST /api/v1/auth/login/passkey/options": { options: { challenge: "xyz", rpId: "localhost" } },
+      "POST /api/v1/auth/login/passkey": { token: "tok-3", expires_in: 3600, user: me },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: { pathname: "/login", state: { from: "/calls" } } });
+    const user = userEvent.setup();
+    await user.type(screen.getByRole("textbox", { name: "E-mail" }), "owner@acme.test");
+    await user.type(screen.getByLabelText(/^Password/), "correct-horse");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    await user.click(await screen.findByRole("button", { name: "Use a passkey" }));
+    expect(await screen.findByText("calls page")).toBeInTheDocument();
+    expect(screen.queryByRole("textbox", { name: /^Code/ })).toBeNull();
+    expect(tokenStore.get()).toBe("tok-3");
+    expect(get).toHaveBeenCalledWith({ publicKey: { parsed: { challenge: "xyz", rpId: "localhost" } } });
+    expect(api.calls[2]).toMatchObject({ path: "/api/v1/auth/login/passkey", body: { pending_token: "pend-2", credential: assertion } });
+  });
+
+  it("signs in with a passkey alone, no e-mail or password typed", async () => {
+    const assertion = { id: "cred", rawId: "cred", type: "public-key", response: { signature: "c2ln", userHandle: "dQ" } };
+    class FakeCredential {
+      static parseCreationOptionsFromJSON(options: unknown) { return options; }
+      static parseRequestOptionsFromJSON(options: unknown) { return { parsed: options }; }
+    }
+    const get = vi.fn(async () => Object.assign(Object.create(FakeCredential.prototype) as object, { toJSON: () => assertion }));
+    vi.stubGlobal("PublicKeyCredential", FakeCredential);
+    vi.stubGlobal("navigator", { ...navigator, credentials: { get } });
+    const api = fakeApi({
+      "POST /api/v1/auth/passkey-sign-in/options": { ceremony: "cer-1", options: { challenge: "xyz", rpId: "localhost", userVerification: "required" } },
+      "POST /api/v1/auth/passkey-sign-in": { token: "tok-4", expires_in: 3600, user: me },
+    });
+    vi.stubGlobal("fetch", api.fetch);
+    renderWithApp(app(), { route: { pathname: "/login", state: { from: "/calls" } } });
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("button", { name: "Use a passkey" }));
+    expect(await screen.findByText("calls page")).toBeInTheDocument();
+    expect(tokenStore.get()).toBe("tok-4");
+    expect(api.calls[1]).toMatchObject({ path: "/api/v1/auth/passkey-sign-in", body: { ceremony: "cer-1", credential: assertion } });
+  });
 });

@@ -1,4 +1,6 @@
-/** The signed-in user's own sign-in security: two-factor (TOTP) enrolment, recovery codes, removal. */
+/** The signed-in user's own sign-in security: two-factor (TOTP) enrolment, recovery codes (and
+ * new ones), removal; passkeys; for owners and admins, the tenant's SSO providers; for owners,
+ * its sign-in policy. */
 import { useState } from "react";
 import { Alert, Badge, Button, Card, Code, Group, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useForm } from "@mantine/form";
@@ -8,6 +10,10 @@ import { unwrap } from "../api/problem";
 import { PageHeader } from "../components/PageHeader";
 import { QueryView } from "../components/PageState";
 import { SecretOnce } from "../components/SecretOnce";
+import { PasskeysCard } from "../components/PasskeysCard";
+import { SignInPolicy } from "../components/SignInPolicy";
+import { SsoProvidersCard } from "../components/SsoProvidersCard";
+import { useAuth } from "../auth/AuthContext";
 import { applyProblem, notifySaved } from "../lib/forms";
 
 function CodeForm({ label, action, onCode }: { label: string; action: string; onCode: (code: string) => Promise<void> }) {
@@ -33,6 +39,7 @@ function CodeForm({ label, action, onCode }: { label: string; action: string; on
 }
 
 export function SecurityPage() {
+  const { me, canEdit } = useAuth();
   const queryClient = useQueryClient();
   const [enrolment, setEnrolment] = useState<Schemas["TotpEnrolment"] | null>(null);
   const [codes, setCodes] = useState<string[] | null>(null);
@@ -45,6 +52,11 @@ export function SecurityPage() {
   const confirm = async (code: string) => {
     const result = await unwrap(api.POST("/api/v1/auth/two-factor/totp/confirm", { body: { code } }));
     setEnrolment(null);
+    setCodes(result.codes);
+    await refresh();
+  };
+  const regenerate = async (code: string) => {
+    const result = await unwrap(api.POST("/api/v1/auth/two-factor/recovery-codes", { body: { code } }));
     setCodes(result.codes);
     await refresh();
   };
@@ -62,10 +74,10 @@ export function SecurityPage() {
           {(status) => (
             <Stack>
               <Group>
-                <Title order={2} size="h4">Two-factor sign-in</Title>
+                <Title order={2} size="h4">Authenticator app</Title>
                 <Badge color={status.enabled ? "green" : "gray"}>{status.enabled ? "On" : "Off"}</Badge>
               </Group>
-              {status.required && !status.enabled && (
+              {status.required && !status.enabled && status.passkeys === 0 && (
                 <Alert color="yellow" role="alert">This tenant requires two-factor sign-in for your role: set it up to continue.</Alert>
               )}
               {codes ? (
@@ -73,6 +85,8 @@ export function SecurityPage() {
               ) : status.enabled ? (
                 <>
                   <Text size="sm">{status.recovery_codes_left} recovery codes left.</Text>
+                  <Text size="sm" c="dimmed">New recovery codes replace the old ones, which stop working at once.</Text>
+                  <CodeForm label="A code from your app, or a recovery code" action="Get new recovery codes" onCode={regenerate} />
                   <CodeForm label="A code from your app, or a recovery code" action="Remove two-factor" onCode={disable} />
                 </>
               ) : enrolment ? (
@@ -89,6 +103,9 @@ export function SecurityPage() {
           )}
         </QueryView>
       </Card>
+      <PasskeysCard />
+      {canEdit && <SsoProvidersCard />}
+      {me?.role === "owner" && <SignInPolicy />}
     </>
   );
 }
