@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from ari_app.call import Call
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
+from pipeline.dtmf_tools import CallTool
 from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
 from providers import builtin, registry
@@ -90,6 +91,7 @@ class StoreAgentLoader:
             ),
             max_call_duration_s=agent.max_call_seconds,
             tools=msgspec.convert(agent.tools, list[HttpTool]),
+            call_tools=[CallTool(name) for name in agent.call_tools],
         )
 
     async def _credential(

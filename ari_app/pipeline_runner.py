@@ -18,6 +18,7 @@ from media.formats import AudioFormat
 from media.leg import MarkReached, MediaLeg, MediaLegClosed
 from pipeline.agent import AgentSettings
 from pipeline.beep import EventFeed, wait_for_beep
+from pipeline.dtmf_tools import DtmfPort
 from pipeline.engine import CallInfo, CallPipeline, CallProviders
 from pipeline.records import CallResult
 from pipeline.sink import CallSink, MemorySink
@@ -55,7 +56,7 @@ class PipelineConversations:
         self._cache = speech_cache
         self._timeouts = timeouts
 
-    async def converse(self, call: Call, leg: MediaLeg) -> CallResult:
+    async def converse(self, call: Call, leg: MediaLeg, dtmf: DtmfPort | None = None) -> CallResult:
         agent, providers = await self._prepare(call)
         pipeline = CallPipeline(
             call=CallInfo(call_id=str(call.id), tenant_id=str(call.tenant_id)),
@@ -65,6 +66,7 @@ class PipelineConversations:
             sink=self._sink_for(call),
             speech_cache=self._cache,
             timeouts=self._timeouts,
+            dtmf=dtmf,
         )
         task = asyncio.create_task(pipeline.run())
         try:

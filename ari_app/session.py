@@ -17,6 +17,7 @@ import structlog
 from ari_app.call import UNROUTED, Call, CallStatus, Direction, InvalidTransition
 from ari_app.call_events import CallAnnouncer
 from ari_app.client import ORIGINATE_TIMEOUT_S
+from ari_app.dtmf import AriDtmf
 from ari_app.errors import AriError, AriUnreachable, NotFound
 from ari_app.media_legs import LEG_CONNECT_TIMEOUT_S, open_rtp_leg
 from ari_app.metrics import INBOUND_UNROUTED
@@ -157,7 +158,8 @@ class CallSession:
     async def converse(self) -> None:
         leg = await self.connect_media()
         self.conversing = True
-        self.result = await self.controller.conversations.converse(self.call, leg)
+        keys = AriDtmf(self.controller.ari, self.caller_channel)
+        self.result = await self.controller.conversations.converse(self.call, leg, keys)
         self.call.outcome = self.result.outcome.value
 
     def announce_started(self) -> None:

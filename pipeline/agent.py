@@ -7,6 +7,7 @@ from enum import StrEnum
 import msgspec
 
 from media.vad import BargeInSensitivity
+from pipeline.dtmf_tools import CallTool
 from pipeline.http_tools import HttpTool
 from providers.base import ProviderConfig
 
@@ -52,11 +53,13 @@ class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     apology_message: str = DEFAULT_APOLOGY
     max_call_duration_s: int = 1800
     tools: list[HttpTool] = msgspec.field(default_factory=list)
+    # Built-in tools offered to the model (keys, hang-up); see pipeline.dtmf_tools.
+    call_tools: list[CallTool] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
-        names = [tool.name for tool in self.tools]
+        names = [tool.name for tool in self.tools] + [tool.value for tool in self.call_tools]
         if len(set(names)) != len(names):
-            raise ValueError("tool names must be unique")
+            raise ValueError("tool names must be unique (and not those of built-in tools)")
         if self.end_of_speech_ms is not None and not 100 <= self.end_of_speech_ms <= 5000:
             raise ValueError("end_of_speech_ms must be between 100 and 5000")
         if not 1 <= self.max_call_duration_s <= 4 * 3600:

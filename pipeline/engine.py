@@ -26,6 +26,7 @@ from pipeline.bargein import BargeInPolicy
 
 # Re-exported: controllers, benchmarks and tests build a call's providers from here.
 from pipeline.call_providers import CallProviders as CallProviders
+from pipeline.dtmf_tools import DtmfPort, DtmfTools, KeyPad
 from pipeline.failures import (
     AllProvidersFailed,
     FailureReporter,
@@ -52,6 +53,7 @@ from pipeline.sink import CallSink, SinkDispatcher
 from pipeline.speaker import Speaker
 from pipeline.speech_cache import SPEECH_CACHE, SpeechCache
 from pipeline.states import CallState, StateMachine, Timeouts
+from pipeline.tool_set import combined
 from pipeline.tools import ToolLoop
 from pipeline.voicemail import VoicemailDetector
 from providers.base import (
@@ -135,6 +137,7 @@ class CallPipeline:
         speech_cache: SpeechCache = SPEECH_CACHE,
         timeouts: Timeouts | None = None,
         clock: Callable[[], float] = time.monotonic,
+        dtmf: DtmfPort | None = None,
     ) -> None:
         self.call = call
         self.agent = agent
@@ -162,6 +165,9 @@ class CallPipeline:
         self._grace: asyncio.TimerHandle | None = None
         self._dtmf_digits = ""
         self._dtmf_timer: asyncio.TimerHandle | None = None
+        self._keypad = KeyPad()  # the caller's keys go to a wait_for_digits call first
+        builtin = DtmfTools(agent.call_tools, port=dtmf, keypad=self._keypad)
+        self._tools = combined(builtin, providers.tools)
         self._failed_turns = 0
         self._turn_numbers = itertools.count(1)  # turn 0 is the greeting
         self._leaving_voicemail = False
@@ -532,6 +538,8 @@ class CallPipeline:
 
     def _on_dtmf(self, digit: str) -> None:
         self._event("dtmf", digit=digit)
+        if self._keypad.offer(digit):
+            return
         if self._reply is not None and self._reply.speaker.interruptible:
             self._interrupt(by_speech=False)
         self._dtmf_digits += digit
@@ -690,7 +698,7 @@ class CallPipeline:
                 speaker.say(sentence)
 
         tools = ToolLoop(
-            self._providers.tools, turn, say=lambda phrase: say([phrase]),
+            self._tools, turn, say=lambda phrase: say([phrase]),
             pause=lambda: say(parser.flush()), remember=self._history.append,
             record=self._record, clock_ms=self._now_ms,
         )  # fmt: skip
@@ -710,7 +718,7 @@ class CallPipeline:
             if speech is not None:
                 speaker.say_audio(*speech)
         speaker.finish()
-        return parser.marker
+        return Marker.END_CALL if tools.ends_call else parser.marker
 
     async def _play_reply(self, reply: _Reply) -> bool:
         """Until the whole message was sent and heard (its last mark came back); False when

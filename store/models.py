@@ -104,6 +104,8 @@ class Agent(msgspec.Struct, kw_only=True):
     media_transport: str | None = None
     # HTTP tools as the API validated them (see api/agent_tools.py).
     tools: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # Built-in tools by name (see pipeline/dtmf_tools.py), as the API validated them.
+    call_tools: list[str] = msgspec.field(default_factory=list)
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

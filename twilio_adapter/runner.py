@@ -26,6 +26,7 @@ from pipeline.agent import VoicemailAction
 from pipeline.records import CallResult
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
+from twilio_adapter.dtmf import InbandDtmf
 from twilio_adapter.state import TwilioCallStore
 
 log = structlog.get_logger(__name__)
@@ -129,7 +130,7 @@ class VirtualChannel:
                 if policy and policy.action is VoicemailAction.LEAVE_MESSAGE and policy.message:
                     await self._conversations.leave_voicemail(call, leg, policy.message)
             else:
-                result = await self._conversations.converse(call, leg)
+                result = await self._conversations.converse(call, leg, InbandDtmf(leg))
                 call.outcome = result.outcome.value
         except Exception as exc:
             call.error = call.error or str(exc)

@@ -42,6 +42,9 @@ RetentionDays = Annotated[int, msgspec.Meta(ge=1, le=3_650)]
 # An agent answering more numbers than this is a trunk-wide route, not a list.
 MAX_INBOUND_NUMBERS = 100
 InboundNumbers = Annotated[list[Did], msgspec.Meta(max_length=MAX_INBOUND_NUMBERS)]
+# Built-in tools the model is offered (pipeline.dtmf_tools.CallTool).
+CallToolName = Literal["send_dtmf", "wait_for_digits", "end_call"]
+CallTools = Annotated[list[CallToolName], msgspec.Meta(max_length=3)]
 _KINDS = (ProviderKind.STT, ProviderKind.LLM, ProviderKind.TTS)
 
 
@@ -64,6 +67,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     recording_retention_days: int
     media_transport: MediaTransport | None
     tools: list[AgentTool]
+    call_tools: list[CallToolName]
     inbound_numbers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -96,6 +100,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     recording_retention_days: RetentionDays = 30
     media_transport: MediaTransport | None = None
     tools: AgentTools = msgspec.field(default_factory=list)
+    call_tools: CallTools = msgspec.field(default_factory=list)
     inbound_numbers: InboundNumbers = msgspec.field(default_factory=list)
 
 
@@ -119,6 +124,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     recording_retention_days: RetentionDays | msgspec.UnsetType = msgspec.UNSET
     media_transport: MediaTransport | msgspec.UnsetType | None = msgspec.UNSET
     tools: AgentTools | msgspec.UnsetType = msgspec.UNSET
+    call_tools: CallTools | msgspec.UnsetType = msgspec.UNSET
     inbound_numbers: InboundNumbers | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -152,6 +158,7 @@ async def _checked_values(
     if policy == "leave_message" and not str(message).strip():
         errors.append(FieldError("voicemail_message", "is required to leave a message"))
     errors += tool_problems(context, values.get("tools", []))
+    errors += _call_tool_problems(values, current)
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]
@@ -160,6 +167,19 @@ async def _checked_values(
     if errors:
         raise invalid_fields(errors)
     return values
+
+
+def _call_tool_problems(values: dict[str, Any], current: Agent | None) -> list[FieldError]:
+    """Built-in tools listed twice, or an HTTP tool named like an enabled built-in one."""
+    builtin = values.get("call_tools", current.call_tools if current else [])
+    tools = values.get("tools", current.tools if current else [])
+    found = []
+    if len(set(builtin)) != len(builtin):
+        found.append(FieldError("call_tools", "lists a tool twice"))
+    for index, tool in enumerate(tools):
+        if tool.get("name") in builtin:
+            found.append(FieldError(f"tools[{index}].name", "is the name of a built-in tool"))
+    return found
 
 
 async def _replace_numbers(

@@ -42,6 +42,7 @@ class AgentRepository(TenantRepository[Agent]):
             "recording_retention_days",
             "media_transport",
             "tools",
+            "call_tools",
         }
     )
     filterable = frozenset({"name", "language"})
