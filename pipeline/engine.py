@@ -579,8 +579,8 @@ class CallPipeline:
         turn.barge_in_decided_ms = now
         turn.barge_in_cleared_ms = now
         heard = reply.speaker.heard(played_ms)
-        if reply.user_text is not None and not reply.speaker.sent_ms:
-            # Nothing was said yet: the caller is still talking; answer both parts together.
+        if reply.user_text is not None and not reply.speaker.sent_ms and not turn.tool_calls:
+            # Nothing was said or done yet: the caller is still talking; answer both together.
             if self._history and self._history[-1].role == "user":
                 self._history.pop()
             self._pending_user.insert(0, reply.user_text)
