@@ -13,13 +13,14 @@ import numpy as np
 from media.codec import encode_from_pcm
 from media.formats import AudioFormat
 
-# Row and column frequencies (Hz) of each key on the 4x4 grid.
+ROWS_HZ: Final = (697.0, 770.0, 852.0, 941.0)
+COLUMNS_HZ: Final = (1209.0, 1336.0, 1477.0, 1633.0)
+GRID: Final = ("123A", "456B", "789C", "*0#D")  # the keys of each row, by column
+# Row and column frequencies (Hz) of each key.
 KEY_TONES: Final[dict[str, tuple[float, float]]] = {
     key: (row, col)
-    for row, keys in zip(
-        (697.0, 770.0, 852.0, 941.0), ("123A", "456B", "789C", "*0#D"), strict=True
-    )
-    for key, col in zip(keys, (1209.0, 1336.0, 1477.0, 1633.0), strict=True)
+    for row, keys in zip(ROWS_HZ, GRID, strict=True)
+    for key, col in zip(keys, COLUMNS_HZ, strict=True)
 }
 # Q.24 asks detectors to accept 40 ms keys and 40 ms gaps; phones send about 100 ms of each.
 TONE_S: Final = 0.12

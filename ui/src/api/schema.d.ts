@@ -895,6 +895,7 @@ export interface components {
              * @enum {string}
              */
             barge_in_sensitivity: "very_low" | "low" | "medium" | "high" | "very_high";
+            call_tools?: ("send_dtmf" | "wait_for_digits" | "end_call")[];
             end_of_speech_ms?: number | null;
             inbound_numbers?: string[];
             /** @default en-US */
@@ -937,6 +938,7 @@ export interface components {
         AgentOut: {
             /** @enum {string} */
             barge_in_sensitivity: "very_low" | "low" | "medium" | "high" | "very_high";
+            call_tools: ("send_dtmf" | "wait_for_digits" | "end_call")[];
             /** Format: date-time */
             created_at: string;
             end_of_speech_ms: number | null;
@@ -987,6 +989,7 @@ export interface components {
         /** AgentUpdate */
         AgentUpdate: {
             barge_in_sensitivity?: "very_low" | "low" | "medium" | "high" | "very_high";
+            call_tools?: ("send_dtmf" | "wait_for_digits" | "end_call")[];
             end_of_speech_ms?: number | null;
             inbound_numbers?: string[];
             language?: string;
