@@ -198,8 +198,9 @@ class MediaStreamCaller:
     async def _play_one(self) -> None:
         playback = self._playback
         await self._echo_marks()
-        if playback and isinstance(playback[0], bytes):
-            self.log.played += playback.popleft()  # type: ignore[operator]
+        if playback and isinstance(frame := playback[0], bytes):
+            playback.popleft()
+            self.log.played += frame
             self.log.played_frames += 1
         await self._echo_marks()
 
