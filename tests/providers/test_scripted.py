@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
+import msgspec
 import pytest
 
-from providers.base import Message, ProviderConfig
+from providers.base import Message, ProviderConfig, TextDelta, ToolCall, ToolSpec
 from providers.llm.scripted import END_CALL, ScriptedLLM
 from providers.registry import InvalidOptions, build, get
 
@@ -127,3 +128,40 @@ def test_catalog_schema_describes_the_flow() -> None:
     assert info.offline and not info.needs_api_key
     assert "intents" in info.options_schema["properties"]
     assert "Intent" in info.options_schema["$defs"]
+
+
+async def test_intent_calls_its_tool_then_answers_from_the_result() -> None:
+    llm = scripted()
+    offered = [ToolSpec("check_availability", "Free times.", {"type": "object"})]
+    history = [Message("user", "do you have anything free tomorrow morning")]
+    (call,) = [e async for e in llm.generate(history, "", offered)]
+    assert isinstance(call, ToolCall) and call.name == "check_availability"
+    assert msgspec.json.decode(call.arguments) == {"day": "tomorrow", "part": "morning"}
+
+    history += [
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", '{"time": "ten o\'clock"}', tool_call_id=call.id),
+    ]
+    reply = "".join([e.text async for e in llm.generate(history, "", offered)
+                     if isinstance(e, TextDelta)])  # fmt: skip
+    assert reply == "Good news, tomorrow morning at ten o'clock is free. Shall I book it for you?"
+    # A full morning: the calendar's alternative is offered instead.
+    history[-1] = Message("tool", '{"alternative": "tomorrow afternoon"}', tool_call_id=call.id)
+    reply = "".join([e.text async for e in llm.generate(history, "", offered)
+                     if isinstance(e, TextDelta)])  # fmt: skip
+    assert reply.startswith("Sorry, tomorrow morning is fully booked, but tomorrow afternoon")
+    # Not offered the tool (or it failed with plain text): the answer needs no result.
+    plain = [Message("user", "do you have anything free tomorrow morning")]
+    assert llm.reply(plain) == "We usually have room tomorrow morning. Shall I book it for you?"
+
+
+def test_intent_tool_slots_are_checked() -> None:
+    intent = {"name": "x", "patterns": ["a"], "responses": ["{free}"],
+              "tool": {"name": "t", "arguments": {"day": "{when}"}}}  # fmt: skip
+    with pytest.raises(InvalidOptions, match="uses slot") as caught:
+        scripted(intents=[intent])
+    assert caught.value.option == "intents[0].responses[0]"
+    intent["tool"] = {"name": "t", "arguments": {"day": "{when}"}, "result_slots": ["free"]}
+    with pytest.raises(InvalidOptions, match="uses slot") as caught:
+        scripted(intents=[intent])
+    assert caught.value.option == "intents[0].tool.arguments.day"
