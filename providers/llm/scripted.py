@@ -48,6 +48,9 @@ class IntentTool(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     arguments: dict[str, str] = msgspec.field(default_factory=dict)
     # Fields of the tool's JSON answer that responses may use as `{slots}`.
     result_slots: list[str] = msgspec.field(default_factory=list)
+    # The answer is said first, in the same reply as the call (a tool whose answer it does
+    # not need, such as end_call: the goodbye, then the hang-up).
+    say_first: bool = False
 
 
 class Intent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -195,36 +198,42 @@ class ScriptedLLM(LLMProvider):
 
     def reply(self, messages: Sequence[Message]) -> str:
         """The reply when no tool is offered (what `stream` sends, joined)."""
-        answer = self.respond(messages, frozenset())
-        assert isinstance(answer, str)  # no tool offered: none is called
+        answer, _ = self.respond(messages, frozenset())  # no tool offered: none is called
         return answer
 
-    def respond(self, messages: Sequence[Message], offered: frozenset[str]) -> str | ToolCall:
-        """The reply to `messages`, or the call of a tool among `offered` the matching intent
-        makes before it answers."""
+    def respond(
+        self, messages: Sequence[Message], offered: frozenset[str]
+    ) -> tuple[str, ToolCall | None]:
+        """The reply to `messages`, and the call of a tool among `offered` the matching intent
+        makes (the reply is then empty, unless the tool is said after its answer)."""
         user_turns = [m.content for m in messages if m.role == "user"]
         slots = dict(self.options.variables)
         for text in user_turns:
             slots.update(self._captures(text))
         if not user_turns:
-            return _fill(self.options.greeting, slots) or ""
+            return _fill(self.options.greeting, slots) or "", None
         if self.options.max_turns is not None and len(user_turns) > self.options.max_turns:
-            return f"{_fill(self.options.closing, slots)} {END_CALL}"
+            return f"{_fill(self.options.closing, slots)} {END_CALL}", None
         last = user_turns[-1]
         result = _tool_result(messages)
         for compiled in self._intents:
             if not any(p.search(last) for p in compiled.patterns):
                 continue
             tool = compiled.intent.tool
-            if tool is not None and tool.name in offered and result is None:
-                return _tool_call(tool, slots, len(messages))
+            calls = tool is not None and tool.name in offered
+            if calls and tool is not None and result is None and not tool.say_first:
+                return "", _tool_call(tool, slots, len(messages))
+            if calls and result is not None and tool is not None and tool.say_first:
+                return "", None  # said before the call already
             known = slots if result is None else {**slots, **_result_slots(tool, result)}
             filled = (_fill(r, known) for r in compiled.intent.responses)
             answer = next((a for a in filled if a is not None), None)
             if answer is None:
                 continue  # its slots are not known yet: the next matching intent answers
-            return f"{answer} {END_CALL}" if compiled.intent.end_call else answer
-        return _fill(self.options.fallback, slots) or self.options.fallback
+            if calls and tool is not None and result is None:  # said first, then called
+                return answer, _tool_call(tool, slots, len(messages))
+            return (f"{answer} {END_CALL}" if compiled.intent.end_call else answer), None
+        return _fill(self.options.fallback, slots) or self.options.fallback, None
 
     async def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
         async for word in self._say(self.reply(messages)):
@@ -233,13 +242,14 @@ class ScriptedLLM(LLMProvider):
     async def generate(
         self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
     ) -> AsyncIterator[LLMEvent]:
-        answer = self.respond(messages, frozenset(tool.name for tool in tools))
-        if isinstance(answer, ToolCall):
+        answer, call = self.respond(messages, frozenset(tool.name for tool in tools))
+        if answer:
+            async for word in self._say(answer):
+                yield TextDelta(word)
+        else:
             self.usage.requests += 1
-            yield answer
-            return
-        async for word in self._say(answer):
-            yield TextDelta(word)
+        if call is not None:
+            yield call
 
     async def _say(self, text: str) -> AsyncIterator[str]:
         self.usage.requests += 1
@@ -306,8 +316,11 @@ def _fill(template: str, slots: dict[str, str]) -> str | None:
 
 
 def _tool_slots(tool: IntentTool | None) -> set[str]:
-    """The slots a tool's answer may fill in its intent's responses."""
-    return set() if tool is None else {TOOL_RESULT, *tool.result_slots}
+    """The slots a tool's answer may fill in its intent's responses (none when they are said
+    before the call)."""
+    if tool is None or tool.say_first:
+        return set()
+    return {TOOL_RESULT, *tool.result_slots}
 
 
 def _compile(options: ScriptedOptions) -> list[_CompiledIntent]:

@@ -142,8 +142,9 @@ async def test_intent_calls_its_tool_then_answers_from_the_result() -> None:
         Message("assistant", "", tool_calls=(call,)),
         Message("tool", '{"time": "ten o\'clock"}', tool_call_id=call.id),
     ]
-    reply = "".join([e.text async for e in llm.generate(history, "", offered)
-                     if isinstance(e, TextDelta)])  # fmt: skip
+    answer = [e async for e in llm.generate(history, "", offered)]
+    assert all(isinstance(e, TextDelta) for e in answer), "answered, not called again"
+    reply = "".join(e.text for e in answer if isinstance(e, TextDelta))
     assert reply == "Good news, tomorrow morning at ten o'clock is free. Shall I book it for you?"
     # A full morning: the calendar's alternative is offered instead.
     history[-1] = Message("tool", '{"alternative": "tomorrow afternoon"}', tool_call_id=call.id)
@@ -165,3 +166,20 @@ def test_intent_tool_slots_are_checked() -> None:
     with pytest.raises(InvalidOptions, match="uses slot") as caught:
         scripted(intents=[intent])
     assert caught.value.option == "intents[0].tool.arguments.day"
+
+
+async def test_intent_says_its_answer_before_a_tool_it_does_not_wait_for() -> None:
+    bye = {"name": "bye", "patterns": ["bye"], "responses": ["Goodbye then."],
+           "tool": {"name": "end_call", "say_first": True}}  # fmt: skip
+    llm = scripted(intents=[bye])
+    offered = [ToolSpec("end_call", "Hang up.", {"type": "object"})]
+    history = [Message("user", "bye")]
+    events = [e async for e in llm.generate(history, "", offered)]
+    *words, call = events
+    assert "".join(w.text for w in words if isinstance(w, TextDelta)) == "Goodbye then."
+    assert isinstance(call, ToolCall) and call.name == "end_call"
+    history += [
+        Message("assistant", "Goodbye then.", tool_calls=(call,)),
+        Message("tool", "The call ends.", tool_call_id=call.id),
+    ]
+    assert [e async for e in llm.generate(history, "", offered)] == []
