@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import msgspec
 import structlog
 
-from pipeline.tools import ToolOutcome
+from pipeline.tool_set import combined
+from pipeline.tools import ToolOutcome, ToolRunner
 from providers.base import ToolCall, ToolSpec
 
 log = structlog.get_logger(__name__)
@@ -216,3 +217,11 @@ class DtmfTools:
             "timeout": "then stopped pressing",
         }[why]
         return ToolOutcome(f"The caller pressed {digits} ({ended}).", ok=True)
+
+
+def call_tools(
+    enabled: Sequence[CallTool], port: DtmfPort | None, others: ToolRunner | None
+) -> tuple[KeyPad, ToolRunner | None]:
+    """A call's keypad and every tool it offers: the enabled built-ins first, then `others`."""
+    keypad = KeyPad()
+    return keypad, combined(DtmfTools(enabled, port=port, keypad=keypad), others)

@@ -26,7 +26,7 @@ from pipeline.bargein import BargeInPolicy
 
 # Re-exported: controllers, benchmarks and tests build a call's providers from here.
 from pipeline.call_providers import CallProviders as CallProviders
-from pipeline.dtmf_tools import DtmfPort, DtmfTools, KeyPad
+from pipeline.dtmf_tools import DtmfPort, call_tools
 from pipeline.failures import (
     AllProvidersFailed,
     FailureReporter,
@@ -53,7 +53,6 @@ from pipeline.sink import CallSink, SinkDispatcher
 from pipeline.speaker import Speaker
 from pipeline.speech_cache import SPEECH_CACHE, SpeechCache
 from pipeline.states import CallState, StateMachine, Timeouts
-from pipeline.tool_set import combined
 from pipeline.tools import ToolLoop
 from pipeline.voicemail import VoicemailDetector
 from providers.base import (
@@ -165,9 +164,8 @@ class CallPipeline:
         self._grace: asyncio.TimerHandle | None = None
         self._dtmf_digits = ""
         self._dtmf_timer: asyncio.TimerHandle | None = None
-        self._keypad = KeyPad()  # the caller's keys go to a wait_for_digits call first
-        builtin = DtmfTools(agent.call_tools, port=dtmf, keypad=self._keypad)
-        self._tools = combined(builtin, providers.tools)
+        # The caller's keys go to a waiting wait_for_digits call first.
+        self._keypad, self._tools = call_tools(agent.call_tools, dtmf, providers.tools)
         self._failed_turns = 0
         self._turn_numbers = itertools.count(1)  # turn 0 is the greeting
         self._leaving_voicemail = False
