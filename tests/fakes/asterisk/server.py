@@ -11,6 +11,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,17 @@ RUNNING_MODULES = (
 TIMER_B_S = 32.0  # SIP INVITE timeout when nobody answers at all
 # POST /channels/{id}/dtmf timing parameters and their defaults (ms), as channels.json has them.
 DTMF_TIMING_DEFAULTS = {"before": 0, "between": 100, "duration": 100}
+DTMF_KEYS = frozenset("0123456789*#ABCD")
+
+
+def _atoi(value: str | None, default: int) -> int:
+    """An ARI integer parameter as Asterisk reads it (atoi: no leading number is 0)."""
+    if value is None:
+        return default
+    digits = re.match(r"\s*[-+]?\d+", value)
+    return int(digits.group()) if digits else 0
+
+
 SHIPPED_PJSIP = Path(__file__).resolve().parents[3] / "asterisk" / "conf" / "pjsip.conf"
 
 
@@ -800,20 +812,20 @@ class FakeAsterisk:
 
     async def _dtmf(self, request: web.Request) -> web.Response:
         """Keys to the channel's far end, played after the 204 as Asterisk does (the control
-        queue): each heard at its end; no ChannelDtmfReceived for keys sent (captured)."""
+        queue): each heard at its end; no ChannelDtmfReceived for keys sent (captured). As on
+        22.10.1: the channel is looked up before `dtmf` is required, timings that are no
+        number count as 0, and characters that are no key are skipped (a warning, still 204)."""
         ch = self._channel(request)
         params, _ = await self._params(request)
-        if not params.get("dtmf"):
-            return ari_error(400, "DTMF is required")
         if ch is None:
             return ari_error(404, "Channel not found")
         if not ch.in_stasis:
             return ari_error(409, "Channel not in Stasis application")
-        try:
-            timing = [int(params.get(k, d)) for k, d in DTMF_TIMING_DEFAULTS.items()]
-        except ValueError:
-            return ari_error(400, "Invalid DTMF timing")
-        self._spawn(self._send_keys(ch, params["dtmf"], *timing))
+        if not params.get("dtmf"):
+            return ari_error(400, "DTMF is required")
+        timing = [_atoi(params.get(k), d) for k, d in DTMF_TIMING_DEFAULTS.items()]
+        keys = "".join(k for k in params["dtmf"].upper() if k in DTMF_KEYS)
+        self._spawn(self._send_keys(ch, keys, *timing))
         return web.Response(status=204)
 
     async def _send_keys(
