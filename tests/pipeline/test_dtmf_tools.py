@@ -4,11 +4,23 @@ caller's keys going to a waiting `wait_for_digits` instead of the conversation."
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
+from media.formats import SLIN_8K
 from pipeline.dtmf_tools import CallTool, DtmfTools, KeyPad
+from pipeline.engine import CallInfo, CallPipeline, CallProviders
+from pipeline.sink import MemorySink
+from pipeline.speech_cache import SpeechCache
+from pipeline.states import CallState
 from pipeline.tool_set import ToolSet, combined
 from pipeline.tools import ToolOutcome
-from providers.base import ToolCall, ToolSpec
+from providers import builtin
+from providers.base import LLMProvider, ProviderConfig, ProviderKind, ToolCall, ToolSpec
+from providers.registry import build
+from tests.fakes.fake_providers import FakeSTT, FakeTTS
+from tests.fakes.openai_compatible import FakeOpenAI, ScriptedTurn
+from tests.pipeline.harness import FAST_TIMEOUTS, agent_settings, until
+from tests.pipeline.memory_leg import MemoryLeg, silence_pcm, speech_pcm
 
 
 class LinePort:
@@ -111,3 +123,45 @@ async def test_tool_set_dispatches_by_name_and_the_first_owner_wins() -> None:
     assert (await both.run(call("b"))).content == "third"
     assert both.filler("b") == ("third filler", 1.0)
     assert not (await both.run(call("c"))).ok
+
+
+async def test_talking_over_a_reply_that_pressed_keys_does_not_ask_again() -> None:
+    """The menu speaks again right after the agent pressed a key and before it said anything:
+    the reply is dropped, but its question is not asked again (the key was pressed)."""
+    builtin.load_all()
+    model = FakeOpenAI(first_token_delay=1.0)
+    model.turns = [ScriptedTurn(tool_calls=[("send_dtmf", '{"digits": "2"}')])]
+    model.reply = "Okay."
+    await model.start()
+    port = LinePort()
+    try:
+        config = ProviderConfig(
+            vendor="openai_compatible", api_key=model.api_key, options={"base_url": model.base_url}
+        )
+        llm = build(ProviderKind.LLM, config)
+        assert isinstance(llm, LLMProvider)
+        agent = agent_settings(llm=config, call_tools=[CallTool.SEND_DTMF])
+        leg = MemoryLeg(SLIN_8K)
+        pipeline = CallPipeline(
+            call=CallInfo(call_id="call-keys", tenant_id="tenant-test", direction="outbound"),
+            agent=agent,
+            providers=CallProviders(FakeSTT(script=["For support press two.", "Support."]), llm,
+                                    FakeTTS()),
+            leg=leg, sink=MemorySink(), speech_cache=SpeechCache(),
+            timeouts=replace(FAST_TIMEOUTS, llm_first_token_s=3.0),
+            dtmf=port,
+        )  # fmt: skip
+        leg.start()
+        running = asyncio.create_task(pipeline.run())
+        leg.say(speech_pcm(700) + silence_pcm(600))
+        await until(lambda: port.sent == ["2"], wait_s=8, what="the key")
+        leg.say(speech_pcm(700) + silence_pcm(600))  # the menu's next prompt, at once
+        await until(lambda: len(model.requests) >= 3, wait_s=8, what="the next turn")
+        await until(lambda: pipeline.state is CallState.LISTENING, wait_s=8, what="answered")
+        leg.caller_hangup()
+        await asyncio.wait_for(running, 10)
+    finally:
+        await model.stop()
+    users = [m["content"] for m in model.requests[-1].body["messages"] if m["role"] == "user"]
+    assert users == ["For support press two.", "Support."]
+    assert port.sent == ["2"]
