@@ -116,6 +116,19 @@ describe("AgentForm", () => {
     expect(onSubmit.mock.calls[2]![0]).toMatchObject({ media_transport: null });
   });
 
+  it("turns the built-in call tools on and off", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={onSubmit} agent={{ ...stored, call_tools: ["end_call"] }} />);
+    const user = userEvent.setup();
+    const hangUp = screen.getByRole("checkbox", { name: /Hang up/ });
+    expect(hangUp).toBeChecked();
+    await user.click(screen.getByRole("checkbox", { name: /Press keys/ }));
+    await user.click(hangUp);
+    await user.click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
+    expect(onSubmit.mock.calls[0]![0]).toMatchObject({ call_tools: ["send_dtmf"] });
+  });
+
   it("shows the API's refusal of a nested option under that option", async () => {
     const onSubmit = vi.fn().mockRejectedValue(new ApiProblem(422, "Unprocessable Content", "x", [
       { field: "llm.options.temperature", reason: "must be at most 2" },
