@@ -201,7 +201,8 @@ class DtmfTools:
 
     async def _wait(self, arguments: dict[str, Any]) -> ToolOutcome:
         try:
-            wanted = msgspec.convert(arguments, _WaitArguments)
+            # Lenient: models (and the scripted dialogue's templates) write numbers as text.
+            wanted = msgspec.convert(arguments, _WaitArguments, strict=False)
         except msgspec.ValidationError as exc:
             return ToolOutcome(f"Bad arguments: {exc}.", ok=False)
         if wanted.terminator not in ("#", "*"):

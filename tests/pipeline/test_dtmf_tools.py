@@ -75,6 +75,7 @@ async def test_wait_for_digits_collects_until_terminator_count_or_quiet() -> Non
     cases = [
         ('{"terminator": "#"}', "1234#9", "The caller pressed 1234 (ended with #)."),
         ('{"max_digits": 2}', "567", "The caller pressed 56 (2 keys)."),
+        ('{"max_digits": "3", "timeout": "2"}', "9876", "The caller pressed 987 (3 keys)."),
         ('{"timeout": 1}', "8", "The caller pressed 8 (then stopped pressing)."),
     ]
     for arguments, keys, result in cases:
