@@ -85,9 +85,11 @@ async def test_send_dtmf_plays_the_keys_on_the_stream(
         await quiet(stream, for_s=0.5)
         heard_keys = keys_in(bytes(stream.log.played))
         # The call goes on: the menu speaks again and the agent answers it.
+        heard_ms = stream.heard_ms
         stream.say(speech_pcm(700) + silence_pcm(700))
         await eventually(lambda: len(model.requests) >= 3)
-        await quiet(stream)
+        await eventually(lambda: stream.heard_ms > heard_ms)  # the answer began
+        await quiet(stream, for_s=0.5)
         await stream.hang_up()
         record = await record_of(pg_pool, agent.tenant_id)
     finally:
