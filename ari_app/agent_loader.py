@@ -15,6 +15,7 @@ from ari_app.call import Call
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.call_control import TransferSettings
+from pipeline.dtmf_tools import CallTool
 from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
@@ -97,6 +98,7 @@ class StoreAgentLoader:
             tools=msgspec.convert(agent.tools, list[HttpTool]),
             mcp_servers=msgspec.convert(agent.mcp_servers, list[McpServer]),
             transfer=msgspec.convert(agent.transfer, TransferSettings),
+            call_tools=[CallTool(name) for name in agent.call_tools],
         )
 
     async def llm_config(

@@ -283,6 +283,21 @@ class AriClient:
             params={"variable": name, "value": value},
         )
 
+    async def send_dtmf(
+        self,
+        channel_id: str,
+        dtmf: str,
+        *,
+        between_ms: int | None = None,
+        duration_ms: int | None = None,
+    ) -> None:
+        """Play `dtmf` to the channel's far end (204); the call returns once Asterisk queued it."""
+        await self.request(
+            "POST",
+            f"/channels/{_seg(channel_id)}/dtmf",
+            params=_params(dtmf=dtmf, between=between_ms, duration=duration_ms),
+        )  # fmt: skip
+
     async def play(
         self, channel_id: str, media: Sequence[str], *, playback_id: str | None = None
     ) -> Playback:

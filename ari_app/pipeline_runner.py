@@ -20,6 +20,7 @@ from media.leg import MarkReached, MediaLeg, MediaLegClosed
 from pipeline.agent import AgentSettings
 from pipeline.beep import EventFeed, wait_for_beep
 from pipeline.call_control import CallControl
+from pipeline.dtmf_tools import DtmfPort
 from pipeline.engine import CallInfo, CallPipeline, CallProviders
 from pipeline.records import CallResult
 from pipeline.sink import CallSink, MemorySink
@@ -60,7 +61,11 @@ class PipelineConversations:
         self._timeouts = timeouts
 
     async def converse(
-        self, call: Call, leg: MediaLeg, control: CallControl | None = None
+        self,
+        call: Call,
+        leg: MediaLeg,
+        control: CallControl | None = None,
+        dtmf: DtmfPort | None = None,
     ) -> CallResult:
         agent, providers = await self._prepare(call)
         transfer = None
@@ -75,6 +80,7 @@ class PipelineConversations:
             sink=self._sink_for(call),
             speech_cache=self._cache,
             timeouts=self._timeouts,
+            dtmf=dtmf,
         )
         if transfer is not None:
             transfer.bind(pipeline)

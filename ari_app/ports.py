@@ -15,6 +15,7 @@ from ari_app.call import Call
 from media.leg import MediaLeg
 from pipeline.agent import VoicemailPolicy
 from pipeline.call_control import CallControl
+from pipeline.dtmf_tools import DtmfPort
 from pipeline.records import CallResult
 from store.outbound_queue import OutboundJob
 
@@ -44,11 +45,15 @@ class AgentDirectory(Protocol):
 
 class Conversations(Protocol):
     async def converse(
-        self, call: Call, leg: MediaLeg, control: CallControl | None = None
+        self,
+        call: Call,
+        leg: MediaLeg,
+        control: CallControl | None = None,
+        dtmf: DtmfPort | None = None,
     ) -> CallResult:
         """Run the agent on the leg until the call ends ([END_CALL], the leg closes, a
-        transfer through `control`, error). Cancelling it stops the conversation; it must
-        still finish cleanly."""
+        transfer through `control`, error); `dtmf` sends keys to the far end when the
+        transport can. Cancelling it stops the conversation; it must still finish cleanly."""
 
     async def leave_voicemail(self, call: Call, leg: MediaLeg, message: str) -> None:
         """Speak `message` into a voicemail box and return once it has played."""

@@ -17,6 +17,7 @@ import structlog
 from ari_app.call import UNROUTED, Call, CallStatus, Direction, InvalidTransition
 from ari_app.call_events import CallAnnouncer
 from ari_app.client import ORIGINATE_TIMEOUT_S
+from ari_app.dtmf import AriDtmf
 from ari_app.errors import AriError, AriUnreachable, NotFound
 from ari_app.media_legs import LEG_CONNECT_TIMEOUT_S, open_rtp_leg
 from ari_app.metrics import INBOUND_UNROUTED
@@ -159,7 +160,10 @@ class CallSession:
     async def converse(self) -> None:
         leg = await self.connect_media()
         self.conversing = True
-        self.result = await self.controller.conversations.converse(self.call, leg, self.transfer)
+        keys = AriDtmf(self.controller.ari, self.caller_channel)
+        self.result = await self.controller.conversations.converse(
+            self.call, leg, control=self.transfer, dtmf=keys
+        )
         self.call.outcome = self.result.outcome.value
         if self.transfer.handed_over:
             # The caller talks with the human now: the call lasts until one of them leaves.

@@ -189,8 +189,8 @@ class StoreCallLedger:
 
 
 class StoreCallSink:
-    """`CallSink` of one call: transcript and turns appended to its live history in Redis as
-    they happen (what a dashboard or `vocals demo` follows), STT connection events into
+    """`CallSink` of one call: transcript, turns and tool calls appended to its live history in
+    Redis as they happen (what a dashboard or `vocals demo` follows), STT connection events into
     PostgreSQL. The final record is written by the ledger, not here."""
 
     def __init__(self, call: Call, live: LiveCallStore, stt_events: SttEventRepository) -> None:
@@ -210,6 +210,11 @@ class StoreCallSink:
         )
 
     async def on_event(self, event: PipelineEvent) -> None:
+        if event.kind == "tool.call":  # shown live with the turns (`vocals demo` prints it)
+            await self._live.append_history(
+                self._call.id, {"type": "tool", "at_ms": event.at_ms, **event.detail}
+            )
+            return
         kind = event.kind.removeprefix("stt.")
         if event.kind.startswith("stt.") and kind in STT_EVENT_KINDS:
             await self._stt_events.record(

@@ -8,6 +8,7 @@ import msgspec
 
 from media.vad import BargeInSensitivity
 from pipeline.call_control import TransferSettings
+from pipeline.dtmf_tools import CallTool
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
 from pipeline.turn_taking import SmartTurnSettings, TurnDetection
@@ -61,11 +62,13 @@ class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # MCP servers whose tools the agent may use, listed when the call starts.
     mcp_servers: list[McpServer] = msgspec.field(default_factory=list)
     transfer: TransferSettings = msgspec.field(default_factory=TransferSettings)
+    # Built-in tools offered to the model (keys, hang-up); see pipeline.dtmf_tools.
+    call_tools: list[CallTool] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
-        names = [tool.name for tool in self.tools]
+        names = [tool.name for tool in self.tools] + [tool.value for tool in self.call_tools]
         if len(set(names)) != len(names):
-            raise ValueError("tool names must be unique")
+            raise ValueError("tool names must be unique (and not those of built-in tools)")
         servers = [server.name for server in self.mcp_servers]
         if len(set(servers)) != len(servers):
             raise ValueError("MCP server names must be unique")

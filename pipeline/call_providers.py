@@ -84,11 +84,11 @@ class CallProviders:
             stt(agent.stt_fallback),
             llm(agent.llm_fallback),
             tts(agent.tts_fallback),
-            call_tools(agent, check_url),
+            tools_for_agent(agent, check_url),
         )
 
 
-def call_tools(agent: AgentSettings, check_url: CheckUrl | None) -> ToolRunner | None:
+def tools_for_agent(agent: AgentSettings, check_url: CheckUrl | None) -> ToolRunner | None:
     """The call's tools from every source the agent has, or None when it has none."""
     runners: list[ToolRunner] = []
     if agent.tools:

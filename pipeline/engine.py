@@ -26,6 +26,7 @@ from pipeline.bargein import BargeInPolicy
 
 # Re-exported: controllers, benchmarks and tests build a call's providers from here.
 from pipeline.call_providers import CallProviders as CallProviders
+from pipeline.dtmf_tools import DtmfPort, call_tools
 from pipeline.failures import (
     AllProvidersFailed,
     FailureReporter,
@@ -137,6 +138,7 @@ class CallPipeline:
         speech_cache: SpeechCache = SPEECH_CACHE,
         timeouts: Timeouts | None = None,
         clock: Callable[[], float] = time.monotonic,
+        dtmf: DtmfPort | None = None,
     ) -> None:
         self.call = call
         self.agent = agent
@@ -164,6 +166,8 @@ class CallPipeline:
         self._grace: asyncio.TimerHandle | None = None
         self._dtmf_digits = ""
         self._dtmf_timer: asyncio.TimerHandle | None = None
+        # The caller's keys go to a waiting wait_for_digits call first.
+        self._keypad, self._tools = call_tools(agent.call_tools, dtmf, providers.tools)
         self._failed_turns = 0
         self._turn_numbers = itertools.count(1)  # turn 0 is the greeting
         self._leaving_voicemail = False
@@ -373,7 +377,7 @@ class CallPipeline:
 
     async def _open_tools(self) -> None:
         """List the tools that live on servers (MCP); one that fails leaves its tools out."""
-        tools = self._providers.tools
+        tools = self._tools
         if isinstance(tools, ConnectedTools):
             for source, reason in (await tools.open()).items():
                 self._event("tool.unavailable", source=source, reason=reason)
@@ -562,6 +566,8 @@ class CallPipeline:
 
     def _on_dtmf(self, digit: str) -> None:
         self._event("dtmf", digit=digit)
+        if self._keypad.offer(digit):
+            return
         if self._reply is not None and self._reply.speaker.interruptible:
             self._interrupt(by_speech=False)
         self._dtmf_digits += digit
@@ -601,8 +607,8 @@ class CallPipeline:
         turn.barge_in_decided_ms = now
         turn.barge_in_cleared_ms = now
         heard = reply.speaker.heard(played_ms)
-        if reply.user_text is not None and not reply.speaker.sent_ms:
-            # Nothing was said yet: the caller is still talking; answer both parts together.
+        if reply.user_text is not None and not reply.speaker.sent_ms and not turn.tool_calls:
+            # Nothing was said or done yet: the caller is still talking; answer both together.
             if self._history and self._history[-1].role == "user":
                 self._history.pop()
             self._pending_user.insert(0, reply.user_text)
@@ -720,7 +726,7 @@ class CallPipeline:
                 speaker.say(sentence)
 
         tools = ToolLoop(
-            self._providers.tools, turn, say=lambda phrase: say([phrase]),
+            self._tools, turn, say=lambda phrase: say([phrase]),
             pause=lambda: say(parser.flush()), remember=self._history.append,
             record=self._record, clock_ms=self._now_ms,
         )  # fmt: skip
@@ -740,7 +746,7 @@ class CallPipeline:
             if speech is not None:
                 speaker.say_audio(*speech)
         speaker.finish()
-        return parser.marker
+        return Marker.END_CALL if tools.ends_call else parser.marker
 
     async def _play_reply(self, reply: _Reply) -> bool:
         """Until the whole message was sent and heard (its last mark came back); False when
@@ -844,8 +850,8 @@ class CallPipeline:
         except Exception as e:
             self._log.warning("hangup_failed", error=describe(e))
         await self._stt.close()
-        if isinstance(self._providers.tools, ConnectedTools):
-            await self._providers.tools.close()
+        if isinstance(self._tools, ConnectedTools):
+            await self._tools.close()
         used: list[Provider] = [*self._stt.used, *self._llm.used, *self._tts.used]
         await asyncio.gather(*(self._close_provider(p) for p in used))
         outcome = self._outcome or CallOutcome.STOPPED

@@ -29,10 +29,12 @@ INTERRUPTED = "The caller interrupted before this tool answered; it may or may n
 
 
 class ToolOutcome(msgspec.Struct, frozen=True):
-    """What a tool gave back, as text for the model; `ok` False: it failed (the text says how)."""
+    """What a tool gave back, as text for the model; `ok` False: it failed (the text says how).
+    `end_call`: the call ends once the reply so far has been heard (no further model round)."""
 
     content: str
     ok: bool
+    end_call: bool = False
 
 
 class ToolRunner(Protocol):
@@ -78,6 +80,7 @@ class ToolLoop:
         self._remember = remember
         self._record = record
         self._clock_ms = clock_ms
+        self.ends_call = False  # a tool asked to end the call after this reply
 
     async def reply(self, history: list[Message], open_round: OpenRound) -> AsyncIterator[str]:
         """Text deltas of the whole reply; `history` grows by the tool turns."""
@@ -101,6 +104,8 @@ class ToolLoop:
             history.append(Message("assistant", "".join(text), tool_calls=tuple(calls)))
             results = await self._run_all(self._runner, calls)
             history.extend(results)
+            if self.ends_call:
+                return
 
     async def _run_all(self, runner: ToolRunner, calls: list[ToolCall]) -> list[Message]:
         """Each call's result turn. The call's history gets the calls and a result for each,
@@ -140,6 +145,7 @@ class ToolLoop:
             outcome = ToolOutcome(f"{call.name} failed ({type(exc).__name__}).", ok=False)
         finally:
             self._recorded(call, outcome, int((time.monotonic() - started) * 1000))
+        self.ends_call = self.ends_call or outcome.end_call
         return outcome.content
 
     def _recorded(self, call: ToolCall, outcome: ToolOutcome, latency_ms: int) -> None:

@@ -131,6 +131,8 @@ class Agent(msgspec.Struct, kw_only=True):
     # "silence" or "smart"; `smart_turn` holds smart's silences in ms (None: the defaults).
     turn_detection: str = "silence"
     smart_turn: dict[str, int] | None = None
+    # Built-in tools by name (see pipeline/dtmf_tools.py), as the API validated them.
+    call_tools: list[str] = msgspec.field(default_factory=list)
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

@@ -29,6 +29,7 @@ from pipeline.call_control import TransferMode
 from pipeline.records import CallOutcome, CallResult
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
+from twilio_adapter.dtmf import InbandDtmf
 from twilio_adapter.state import TwilioCallStore
 from twilio_adapter.transfer import TwilioTransfer
 
@@ -176,7 +177,9 @@ class VirtualChannel:
                 if policy and policy.action is VoicemailAction.LEAVE_MESSAGE and policy.message:
                     await self._conversations.leave_voicemail(call, leg, policy.message)
             else:
-                result = await self._conversations.converse(call, leg, control)
+                result = await self._conversations.converse(
+                    call, leg, control=control, dtmf=InbandDtmf(leg)
+                )
                 call.outcome = result.outcome.value
                 if control is not None and control.target is not None:
                     call.outcome = CallOutcome.TRANSFERRED.value

@@ -2,9 +2,11 @@
 
 It creates a demo tenant, agent and number when absent, starts `vocals serve` against the
 shipped Asterisk simulator (real ARI, real AudioSocket on 127.0.0.1), and a synthesized
-caller asks a few questions, interrupts the agent once and says goodbye; the agent ends the
-call itself. The live transcript with per-turn latency is printed as the call goes, and the
-conversation is written to a stereo WAV (caller left, agent right).
+caller asks a few questions, has the agent check the salon's calendar (a tool call to a
+local booking endpoint, with its filler phrase), interrupts the agent once and says goodbye;
+the agent ends the call itself. The live transcript with per-turn latency and tool calls is
+printed as the call goes, and the conversation is written to a stereo WAV (caller left,
+agent right).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from store.repositories.calls import CallRepository
 from store.repositories.config import AgentRepository, InboundRouteRepository
 from store.repositories.tenants import TenantsRepository
 from vocals.admin import database
+from vocals.demo_calendar import DemoCalendar, tool_definition
 from vocals.demo_post_call import DEMO_ANALYSIS, post_call_lines, wait_for_post_call
 from vocals.net import free_port
 from vocals.services import resolve_services
@@ -59,12 +62,14 @@ SERVER_START_TIMEOUT_S: Final = 60.0
 # A server drains live calls on SIGTERM; the demo's call is over by then.
 SERVER_STOP_TIMEOUT_S: Final = 30.0
 REPLY_TIMEOUT_S: Final = 30.0
-# What the caller says, in order: two questions, a booking the caller cuts short with a third
-# question, and goodbye (the agent's flow ends the call on it).
+# What the caller says, in order: two questions, a question the agent answers from the
+# calendar (its tool), a booking the caller cuts short with another question, and goodbye
+# (the agent's flow ends the call on it).
 CALLER_SCRIPT: Final = (
     "Hi, what are your opening hours?",
     "How much does a haircut cost?",
-    "Can I book an appointment for tomorrow morning?",
+    "Do you have anything free tomorrow morning?",
+    "Yes please, book it for me.",
     "Sorry, where exactly are you located?",
     "No thanks, that's all. Goodbye.",
 )
@@ -127,8 +132,9 @@ class TimedSource(QueueSource):
         return frame
 
 
-async def ensure_demo_agent(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
-    """The demo tenant and its agent on the offline defaults, answering DEMO_DID."""
+async def ensure_demo_agent(settings: Settings, calendar_url: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The demo tenant and its agent on the offline defaults, answering DEMO_DID, with the
+    calendar at `calendar_url` as its availability tool."""
     async with database(settings) as (pool, _):
         tenants = TenantsRepository(pool)
         tenant = await tenants.find_by_name(TENANT_NAME) or await tenants.create(TENANT_NAME)
@@ -145,6 +151,7 @@ async def ensure_demo_agent(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
             "tts": {"vendor": "piper"},
             "recording_enabled": True,
             "analysis": DEMO_ANALYSIS,
+            "tools": [tool_definition(calendar_url)],
         }
         if found.items:
             agent = await agents.update(tenant.id, found.items[0].id, values)
@@ -172,6 +179,8 @@ async def running_server(settings: Settings, sim: AsteriskSimulator) -> AsyncIte
         "VOCALS_ARI_APP": sim.app,
         "VOCALS_LOG_LEVEL": "warning",
         "VOCALS_DATA_DIR": settings.data_dir,
+        # The demo's booking calendar is on this machine: its operator lets the tool reach it.
+        "VOCALS_ALLOW_PRIVATE_URLS": "true",
     }
     if settings.database_url:
         env["VOCALS_DATABASE_URL"] = settings.database_url
@@ -256,6 +265,12 @@ class TranscriptPrinter:
 
     def _line(self, entry: dict[str, Any]) -> str:
         stamp = f"[{time.monotonic() - self._ear.started:5.1f}s]"
+        if entry.get("type") == "tool":
+            failed = "" if entry.get("ok") == "true" else " (failed)"
+            return (
+                f"{stamp}         tool {entry.get('name')}({entry.get('arguments')}) -> "
+                f"{entry.get('result')}{failed} in {entry.get('latency_ms')} ms"
+            )
         if entry.get("type") == "transcript":
             who = "caller" if entry["role"] == "caller" else "agent "
             cut = "  (interrupted: the caller heard only this)" if entry.get("interrupted") else ""
@@ -273,6 +288,8 @@ class TranscriptPrinter:
         ]
         if latency.get("barge_in_ms") is not None:
             parts.append(f"barge-in cleared in {latency['barge_in_ms']} ms")
+        if entry.get("tool_calls"):
+            parts.append(f"{entry['tool_calls']} tool call(s) {entry.get('tool_ms')} ms")
         if entry.get("index") == 0:
             first = entry.get("first_frame_out_ms")
             return f"{stamp}         greeting: first audio {first} ms after the media leg was up"
@@ -290,10 +307,10 @@ async def converse(call: SimulatedCall, ear: Ear, phrases: list[bytes]) -> None:
 
 
 async def _converse(call: SimulatedCall, ear: Ear, phrases: list[bytes]) -> None:
-    hours, price, booking, location, *goodbyes = phrases
+    hours, price, availability, booking, location, *goodbyes = phrases
     await asyncio.wait_for(call.media_up.wait(), REPLY_TIMEOUT_S)
     await asyncio.wait_for(ear.agent_starts(0.0), REPLY_TIMEOUT_S)
-    for phrase in (hours, price):
+    for phrase in (hours, price, availability):
         await asyncio.wait_for(ear.agent_done(), REPLY_TIMEOUT_S)
         said_at = time.monotonic()
         call.play(phrase)
@@ -376,6 +393,9 @@ def _check(record: CallRecord) -> list[str]:
         problems.append("the agent was never interrupted")
     if record.outcome != "agent_ended":
         problems.append(f"the call ended with outcome {record.outcome}, not by the agent")
+    tools = [e["detail"] for e in record.events if e.get("kind") == "tool.call"]
+    if not any(t.get("ok") == "true" for t in tools):
+        problems.append("the agent never got an answer from the calendar (its tool)")
     return problems
 
 
@@ -400,7 +420,8 @@ async def _demo(settings: Settings, out: Callable[[str], None]) -> int:
     data_dir = Path(settings.data_dir)
     wav_path = data_dir / "demo" / "demo-call.wav"
     out("Preparing the demo tenant, agent and caller voice (offline defaults) ...")
-    tenant_id, _ = await ensure_demo_agent(settings)
+    calendar = DemoCalendar()
+    tenant_id, _ = await ensure_demo_agent(settings, await calendar.start())
     phrases = await caller_phrases(data_dir / "demo" / "caller", CALLER_SCRIPT + GOODBYE_AGAIN)
     sim = AsteriskSimulator(password=ARI_PASSWORD, app=settings.ari_app)
     await sim.start()
@@ -428,6 +449,7 @@ async def _demo(settings: Settings, out: Callable[[str], None]) -> int:
             analysed = await wait_for_post_call(settings, tenant_id, call_id)
     finally:
         await sim.stop()
+        await calendar.stop()
     record = await _final_record(settings, tenant_id, call_id)
     printer.show_rest(record)
     seconds = write_wav(wav_path, ear)

@@ -64,6 +64,9 @@ RetentionDays = Annotated[int, msgspec.Meta(ge=1, le=3_650)]
 # An agent answering more numbers than this is a trunk-wide route, not a list.
 MAX_INBOUND_NUMBERS = 100
 InboundNumbers = Annotated[list[Did], msgspec.Meta(max_length=MAX_INBOUND_NUMBERS)]
+# Built-in tools the model is offered (pipeline.dtmf_tools.CallTool).
+CallToolName = Literal["send_dtmf", "wait_for_digits", "end_call"]
+CallTools = Annotated[list[CallToolName], msgspec.Meta(max_length=3)]
 _KINDS = (ProviderKind.STT, ProviderKind.LLM, ProviderKind.TTS)
 
 
@@ -91,6 +94,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     mcp_servers: list[AgentMcpServer]
     transfer: AgentTransfer
     analysis: AgentAnalysis
+    call_tools: list[CallToolName]
     inbound_numbers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -128,6 +132,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mcp_servers: AgentMcpServers = msgspec.field(default_factory=list)
     transfer: AgentTransfer = msgspec.field(default_factory=AgentTransfer)
     analysis: AgentAnalysis = msgspec.field(default_factory=AgentAnalysis)
+    call_tools: CallTools = msgspec.field(default_factory=list)
     inbound_numbers: InboundNumbers = msgspec.field(default_factory=list)
 
 
@@ -156,6 +161,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mcp_servers: AgentMcpServers | msgspec.UnsetType = msgspec.UNSET
     transfer: AgentTransfer | msgspec.UnsetType = msgspec.UNSET
     analysis: AgentAnalysis | msgspec.UnsetType = msgspec.UNSET
+    call_tools: CallTools | msgspec.UnsetType = msgspec.UNSET
     inbound_numbers: InboundNumbers | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -197,6 +203,7 @@ async def _checked_values(
     smart = values.get("smart_turn")
     if smart and not smart["complete_ms"] <= smart["unknown_ms"] <= smart["incomplete_ms"]:
         errors.append(FieldError("smart_turn", "needs complete_ms <= unknown_ms <= incomplete_ms"))
+    errors += _call_tool_problems(values, current)
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]
@@ -205,6 +212,19 @@ async def _checked_values(
     if errors:
         raise invalid_fields(errors)
     return values
+
+
+def _call_tool_problems(values: dict[str, Any], current: Agent | None) -> list[FieldError]:
+    """Built-in tools listed twice, or an HTTP tool named like an enabled built-in one."""
+    builtin = values.get("call_tools", current.call_tools if current else [])
+    tools = values.get("tools", current.tools if current else [])
+    found = []
+    if len(set(builtin)) != len(builtin):
+        found.append(FieldError("call_tools", "lists a tool twice"))
+    for index, tool in enumerate(tools):
+        if tool.get("name") in builtin:
+            found.append(FieldError(f"tools[{index}].name", "is the name of a built-in tool"))
+    return found
 
 
 async def _replace_numbers(

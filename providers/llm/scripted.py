@@ -3,8 +3,10 @@
 The flow matches intents on the caller's last message with regular expressions and answers
 with templates whose `{slots}` come from the flow's variables or from named groups any
 pattern captured in the caller's messages so far. An intent marked `end_call` ends the call
-(its reply gets `[END_CALL]`). Everything is derived from the history the pipeline passes in,
-so barge-in truncation and retries need no hidden state.
+(its reply gets `[END_CALL]`). An intent with a `tool` calls it first when the agent offers
+it (arguments from the slots), then answers with the fields of the tool's JSON answer as
+slots too. Everything is derived from the history the pipeline passes in, so barge-in
+truncation and retries need no hidden state.
 
 The reply streams word by word, so the pipeline's sentence splitter and marker handling get
 the same kind of input a real LLM gives them. Useful for IVR-like agents, demos on a machine
@@ -21,10 +23,34 @@ from typing import Annotated
 
 import msgspec
 
-from providers.base import LLMProvider, Message, ProviderConfig, ProviderKind
+from providers.base import (
+    LLMEvent,
+    LLMProvider,
+    Message,
+    ProviderConfig,
+    ProviderKind,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+)
 from providers.registry import InvalidOptions, VendorInfo, parse_options, register
 
 END_CALL = "[END_CALL]"
+# The slot holding a tool's answer as text, whatever its shape.
+TOOL_RESULT = "tool_result"
+
+
+class IntentTool(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A tool an intent calls before it answers, when the agent offers a tool of that name."""
+
+    name: str
+    # Argument templates (`{slots}` as in responses); one whose slots are not known is left out.
+    arguments: dict[str, str] = msgspec.field(default_factory=dict)
+    # Fields of the tool's JSON answer that responses may use as `{slots}`.
+    result_slots: list[str] = msgspec.field(default_factory=list)
+    # The answer is said first, in the same reply as the call (a tool whose answer it does
+    # not need, such as end_call: the goodbye, then the hang-up).
+    say_first: bool = False
 
 
 class Intent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -37,6 +63,7 @@ class Intent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     responses: list[str]
     # The reply ends the call: `[END_CALL]` is appended.
     end_call: bool = False
+    tool: IntentTool | None = None
 
 
 DEFAULT_VARIABLES = {
@@ -78,6 +105,21 @@ DEFAULT_INTENTS = [
         name="location",
         patterns=[r"\b(where|address|located|location|find you)\b"],
         responses=["We're at {address}. Anything else?"],
+    ),
+    Intent(
+        name="availability",
+        patterns=[r"\b(free|available|availability|any room)\b"],
+        responses=[
+            "Good news, {day} {part} at {time} is free. Shall I book it for you?",
+            "Sorry, {day} {part} is fully booked, but {alternative} is free. Would that suit you?",
+            "We usually have room {day} {part}. Shall I book it for you?",
+            "Which day would you like to come in?",
+        ],
+        tool=IntentTool(
+            name="check_availability",
+            arguments={"day": "{day}", "part": "{part}"},
+            result_slots=["time", "alternative"],
+        ),
     ),
     Intent(
         name="booking",
@@ -155,25 +197,43 @@ class ScriptedLLM(LLMProvider):
         self._intents = _compile(self.options)
 
     def reply(self, messages: Sequence[Message]) -> str:
-        """The full reply to `messages` (what `stream` sends, joined)."""
+        """The reply when no tool is offered (what `stream` sends, joined)."""
+        answer, _ = self.respond(messages, frozenset())  # no tool offered: none is called
+        return answer
+
+    def respond(
+        self, messages: Sequence[Message], offered: frozenset[str]
+    ) -> tuple[str, ToolCall | None]:
+        """The reply to `messages`, and the call of a tool among `offered` the matching intent
+        makes (the reply is then empty, unless the tool is said after its answer)."""
         user_turns = [m.content for m in messages if m.role == "user"]
         slots = dict(self.options.variables)
         for text in user_turns:
             slots.update(self._captures(text))
         if not user_turns:
-            return _fill(self.options.greeting, slots) or ""
+            return _fill(self.options.greeting, slots) or "", None
         if self.options.max_turns is not None and len(user_turns) > self.options.max_turns:
-            return f"{_fill(self.options.closing, slots)} {END_CALL}"
+            return f"{_fill(self.options.closing, slots)} {END_CALL}", None
         last = user_turns[-1]
+        result = _tool_result(messages)
         for compiled in self._intents:
             if not any(p.search(last) for p in compiled.patterns):
                 continue
-            filled = (_fill(r, slots) for r in compiled.intent.responses)
+            tool = compiled.intent.tool
+            calls = tool is not None and tool.name in offered
+            if calls and tool is not None and result is None and not tool.say_first:
+                return "", _tool_call(tool, slots, len(messages))
+            if calls and result is not None and tool is not None and tool.say_first:
+                return "", None  # said before the call already
+            known = slots if result is None else {**slots, **_result_slots(tool, result)}
+            filled = (_fill(r, known) for r in compiled.intent.responses)
             answer = next((a for a in filled if a is not None), None)
             if answer is None:
                 continue  # its slots are not known yet: the next matching intent answers
-            return f"{answer} {END_CALL}" if compiled.intent.end_call else answer
-        return _fill(self.options.fallback, slots) or self.options.fallback
+            if calls and tool is not None and result is None:  # said first, then called
+                return answer, _tool_call(tool, slots, len(messages))
+            return (f"{answer} {END_CALL}" if compiled.intent.end_call else answer), None
+        return _fill(self.options.fallback, slots) or self.options.fallback, None
 
     def understand(self, text: str) -> tuple[str | None, dict[str, str]]:
         """The intent the flow answers `text` with (None: its fallback), and the slots the
@@ -185,7 +245,22 @@ class ScriptedLLM(LLMProvider):
         return intent, self._captures(text)
 
     async def stream(self, messages: Sequence[Message], system_prompt: str) -> AsyncIterator[str]:
-        text = self.reply(messages)
+        async for word in self._say(self.reply(messages)):
+            yield word
+
+    async def generate(
+        self, messages: Sequence[Message], system_prompt: str, tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]:
+        answer, call = self.respond(messages, frozenset(tool.name for tool in tools))
+        if answer:
+            async for word in self._say(answer):
+                yield TextDelta(word)
+        else:
+            self.usage.requests += 1
+        if call is not None:
+            yield call
+
+    async def _say(self, text: str) -> AsyncIterator[str]:
         self.usage.requests += 1
         words = text.split(" ")
         if self.options.first_token_delay_ms:
@@ -206,6 +281,38 @@ class ScriptedLLM(LLMProvider):
         return {k: v.lower() for k, v in found.items()}
 
 
+def _tool_result(messages: Sequence[Message]) -> str | None:
+    """What a tool answered since the caller's last message, if one was called."""
+    for message in reversed(messages):
+        if message.role == "user":
+            return None
+        if message.role == "tool":
+            return message.content
+    return None
+
+
+def _tool_call(tool: IntentTool, slots: dict[str, str], turn: int) -> ToolCall:
+    arguments = {k: v for k, t in tool.arguments.items() if (v := _fill(t, slots)) is not None}
+    # Deterministic from the history, as everything here: the same history, the same call.
+    call_id = f"scripted_{turn}"
+    return ToolCall(call_id, tool.name, msgspec.json.encode(arguments).decode())
+
+
+def _result_slots(tool: IntentTool | None, result: str) -> dict[str, str]:
+    """The tool's answer as slots: its text, and the declared fields of a JSON object."""
+    slots = {TOOL_RESULT: result}
+    try:
+        decoded = msgspec.json.decode(result)
+    except msgspec.DecodeError:
+        return slots
+    if tool is not None and isinstance(decoded, dict):
+        for name in tool.result_slots:
+            value = decoded.get(name)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                slots[name] = str(value)
+    return slots
+
+
 def _fields(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
@@ -215,6 +322,14 @@ def _fill(template: str, slots: dict[str, str]) -> str | None:
     if any(name not in slots for name in _fields(template)):
         return None
     return template.format_map(slots)
+
+
+def _tool_slots(tool: IntentTool | None) -> set[str]:
+    """The slots a tool's answer may fill in its intent's responses (none when they are said
+    before the call)."""
+    if tool is None or tool.say_first:
+        return set()
+    return {TOOL_RESULT, *tool.result_slots}
 
 
 def _compile(options: ScriptedOptions) -> list[_CompiledIntent]:
@@ -237,21 +352,27 @@ def _compile(options: ScriptedOptions) -> list[_CompiledIntent]:
         compiled.append(_CompiledIntent(intent, patterns))
     known = groups | set(options.variables)
     templates = [
-        (f"intents[{i}].responses[{j}]", response)
+        (f"intents[{i}].responses[{j}]", response, _tool_slots(intent.tool))
         for i, intent in enumerate(options.intents)
         for j, response in enumerate(intent.responses)
     ]
     templates += [
-        ("greeting", options.greeting),
-        ("fallback", options.fallback),
-        ("closing", options.closing),
+        (f"intents[{i}].tool.arguments.{name}", argument, set())
+        for i, intent in enumerate(options.intents)
+        if intent.tool is not None
+        for name, argument in intent.tool.arguments.items()
     ]
-    for where, template in templates:
+    templates += [
+        ("greeting", options.greeting, set()),
+        ("fallback", options.fallback, set()),
+        ("closing", options.closing, set()),
+    ]
+    for where, template, extra in templates:
         try:
             names = _fields(template)
         except ValueError as exc:
             raise InvalidOptions("scripted", f"is not a valid template: {exc}", where) from exc
-        unknown = [n for n in names if n not in known]
+        unknown = [n for n in names if n not in known and n not in extra]
         if unknown:
             raise InvalidOptions(
                 "scripted",

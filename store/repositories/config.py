@@ -47,6 +47,7 @@ class AgentRepository(TenantRepository[Agent]):
             "analysis",
             "turn_detection",
             "smart_turn",
+            "call_tools",
         }
     )
     filterable = frozenset({"name", "language"})

@@ -349,3 +349,28 @@ async def test_turn_detection_is_chosen_per_agent_and_reaches_the_call(
     assert unchanged.json()["smart_turn"]["complete_ms"] == 250
     back = await client.patch(url, json={"turn_detection": "silence"}, headers=tenant.admin)
     assert back.json()["turn_detection"] == "silence"
+
+
+async def test_call_tools_are_saved_validated_and_reach_the_call(
+    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
+) -> None:
+    created = await create_agent(client, tenant.admin, call_tools=["send_dtmf", "end_call"])
+    assert created["call_tools"] == ["send_dtmf", "end_call"]
+    loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
+    settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
+    assert [tool.value for tool in settings.call_tools] == ["send_dtmf", "end_call"]
+
+    url = f"/api/v1/agents/{created['id']}"
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"call_tools": ["transfer_everything"]}, 400, "call_tools[0]"),
+        ({"call_tools": ["end_call", "end_call"]}, 422, "call_tools"),
+        ({"tools": [{**BOOKING_TOOL, "name": "send_dtmf"}]}, 422, "tools[0].name"),
+    ]
+    for change, status, field in cases:
+        bad = await client.patch(url, json=change, headers=tenant.admin)
+        assert bad.status_code == status, (change, bad.text)
+        assert field in [e["field"] for e in bad.json()["errors"]], (change, bad.json())
+    unchanged = await client.get(url, headers=tenant.viewer)
+    assert unchanged.json()["call_tools"] == ["send_dtmf", "end_call"]
+    cleared = await client.patch(url, json={"call_tools": []}, headers=tenant.admin)
+    assert cleared.status_code == 200 and cleared.json()["call_tools"] == []

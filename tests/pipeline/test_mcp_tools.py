@@ -16,7 +16,7 @@ import pytest
 from api.provider_urls import check_destination
 from media.formats import SLIN_8K
 from pipeline.agent import DEFAULT_APOLOGY
-from pipeline.call_providers import call_tools
+from pipeline.call_providers import tools_for_agent
 from pipeline.engine import CallInfo, CallPipeline, CallProviders
 from pipeline.mcp_tools import McpServer
 from pipeline.records import CallOutcome, CallResult
@@ -83,7 +83,7 @@ async def converse(
     assert isinstance(llm, LLMProvider)
     tts = FakeTTS()
     providers = CallProviders(
-        FakeSTT(script=["Is Tuesday free?"]), llm, tts, tools=call_tools(agent, check)
+        FakeSTT(script=["Is Tuesday free?"]), llm, tts, tools=tools_for_agent(agent, check)
     )
     leg = MemoryLeg(SLIN_8K)
     pipeline = CallPipeline(

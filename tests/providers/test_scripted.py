@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
+import msgspec
 import pytest
 
-from providers.base import Message, ProviderConfig
+from providers.base import Message, ProviderConfig, TextDelta, ToolCall, ToolSpec
 from providers.llm.scripted import END_CALL, ScriptedLLM
 from providers.registry import InvalidOptions, build, get
 
@@ -127,3 +128,58 @@ def test_catalog_schema_describes_the_flow() -> None:
     assert info.offline and not info.needs_api_key
     assert "intents" in info.options_schema["properties"]
     assert "Intent" in info.options_schema["$defs"]
+
+
+async def test_intent_calls_its_tool_then_answers_from_the_result() -> None:
+    llm = scripted()
+    offered = [ToolSpec("check_availability", "Free times.", {"type": "object"})]
+    history = [Message("user", "do you have anything free tomorrow morning")]
+    (call,) = [e async for e in llm.generate(history, "", offered)]
+    assert isinstance(call, ToolCall) and call.name == "check_availability"
+    assert msgspec.json.decode(call.arguments) == {"day": "tomorrow", "part": "morning"}
+
+    history += [
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", '{"time": "ten o\'clock"}', tool_call_id=call.id),
+    ]
+    answer = [e async for e in llm.generate(history, "", offered)]
+    assert all(isinstance(e, TextDelta) for e in answer), "answered, not called again"
+    reply = "".join(e.text for e in answer if isinstance(e, TextDelta))
+    assert reply == "Good news, tomorrow morning at ten o'clock is free. Shall I book it for you?"
+    # A full morning: the calendar's alternative is offered instead.
+    history[-1] = Message("tool", '{"alternative": "tomorrow afternoon"}', tool_call_id=call.id)
+    reply = "".join([e.text async for e in llm.generate(history, "", offered)
+                     if isinstance(e, TextDelta)])  # fmt: skip
+    assert reply.startswith("Sorry, tomorrow morning is fully booked, but tomorrow afternoon")
+    # Not offered the tool (or it failed with plain text): the answer needs no result.
+    plain = [Message("user", "do you have anything free tomorrow morning")]
+    assert llm.reply(plain) == "We usually have room tomorrow morning. Shall I book it for you?"
+
+
+def test_intent_tool_slots_are_checked() -> None:
+    intent = {"name": "x", "patterns": ["a"], "responses": ["{free}"],
+              "tool": {"name": "t", "arguments": {"day": "{when}"}}}  # fmt: skip
+    with pytest.raises(InvalidOptions, match="uses slot") as caught:
+        scripted(intents=[intent])
+    assert caught.value.option == "intents[0].responses[0]"
+    intent["tool"] = {"name": "t", "arguments": {"day": "{when}"}, "result_slots": ["free"]}
+    with pytest.raises(InvalidOptions, match="uses slot") as caught:
+        scripted(intents=[intent])
+    assert caught.value.option == "intents[0].tool.arguments.day"
+
+
+async def test_intent_says_its_answer_before_a_tool_it_does_not_wait_for() -> None:
+    bye = {"name": "bye", "patterns": ["bye"], "responses": ["Goodbye then."],
+           "tool": {"name": "end_call", "say_first": True}}  # fmt: skip
+    llm = scripted(intents=[bye])
+    offered = [ToolSpec("end_call", "Hang up.", {"type": "object"})]
+    history = [Message("user", "bye")]
+    events = [e async for e in llm.generate(history, "", offered)]
+    *words, call = events
+    assert "".join(w.text for w in words if isinstance(w, TextDelta)) == "Goodbye then."
+    assert isinstance(call, ToolCall) and call.name == "end_call"
+    history += [
+        Message("assistant", "Goodbye then.", tool_calls=(call,)),
+        Message("tool", "The call ends.", tool_call_id=call.id),
+    ]
+    assert [e async for e in llm.generate(history, "", offered)] == []

@@ -29,6 +29,26 @@ def tone(freq_hz: float, seconds: float, amplitude: int = 8000) -> bytes:
 
 
 @dataclass
+class IvrMenu:
+    """A far end that is an automated menu: it says `prompt` when answered and, each time the
+    keys it got since its last answer spell an entry of `options` ("2", "4321#"), says that
+    entry's audio (what the choice does). A key is heard at its end, as Asterisk reports it."""
+
+    prompt: bytes
+    options: dict[str, bytes]
+    # A menu takes a moment to start its next prompt after a choice (real seconds).
+    answer_after_s: float = 0.5
+    entered: str = ""
+
+    def key(self, far: ScriptedCaller, digit: str) -> None:
+        self.entered += digit
+        answer = self.options.get(self.entered)
+        if answer is not None:
+            self.entered = ""
+            asyncio.get_running_loop().call_later(self.answer_after_s, far.play, answer)
+
+
+@dataclass
 class Callee:
     """How an outbound destination behaves when dialled.
 
@@ -38,7 +58,9 @@ class Callee:
     with a Local channel whose dialplan ran Hangup(21)).
     With answer, AMD in the outbound context yields `amd_status`/`amd_cause` after `amd_s`.
     With `stasis_app`, the number loops back into this Asterisk: the callee is a channel that
-    enters `Stasis(<stasis_app>)` and answers when that app answers it over ARI.
+    enters `Stasis(<stasis_app>)` and answers when that app answers it over ARI. With `ivr`,
+    the callee is an automated menu answering the keys sent to the call (its prompt replaces
+    the greeting).
     """
 
     outcome: Outcome = "answer"
@@ -49,6 +71,7 @@ class Callee:
     hangup_after_s: float | None = None
     greeting: bytes = b""
     stasis_app: str | None = None
+    ivr: IvrMenu | None = None
 
 
 @dataclass
@@ -62,7 +85,9 @@ class ScriptedCaller:
     # When each received frame arrived (time.monotonic()), for play-out gaps.
     arrivals: list[float] = field(default_factory=list)
     source: QueueSource = field(default_factory=QueueSource)
+    # Keys the far end heard (sent to its channel with ARI's `dtmf`), in order.
     dtmf_received: list[str] = field(default_factory=list)
+    ivr: IvrMenu | None = None
     answered_at: float | None = None
     ended_at: float | None = None
     ended_by: Literal["caller", "asterisk"] | None = None
@@ -111,6 +136,12 @@ class ScriptedCaller:
                     await asyncio.wait_for(self._audio_arrived.wait(), quiet_s)
                 except TimeoutError:
                     return
+
+    def hear_key(self, digit: str) -> None:
+        """A key sent to this party reached it (at the key's end)."""
+        self.dtmf_received.append(digit)
+        if self.ivr is not None:
+            self.ivr.key(self, digit)
 
     async def press(self, digits: str) -> None:
         """Press DTMF digits (ChannelDtmfReceived on this channel, 0x03 on AudioSocket)."""

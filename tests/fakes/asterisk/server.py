@@ -11,6 +11,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,19 @@ RUNNING_MODULES = (
     "res_stasis.so",
 )
 TIMER_B_S = 32.0  # SIP INVITE timeout when nobody answers at all
+# POST /channels/{id}/dtmf timing parameters and their defaults (ms), as channels.json has them.
+DTMF_TIMING_DEFAULTS = {"before": 0, "between": 100, "duration": 100}
+DTMF_KEYS = frozenset("0123456789*#ABCD")
+
+
+def _atoi(value: str | None, default: int) -> int:
+    """An ARI integer parameter as Asterisk reads it (atoi: no leading number is 0)."""
+    if value is None:
+        return default
+    digits = re.match(r"\s*[-+]?\d+", value)
+    return int(digits.group()) if digits else 0
+
+
 SHIPPED_PJSIP = Path(__file__).resolve().parents[3] / "asterisk" / "conf" / "pjsip.conf"
 
 
@@ -244,6 +258,7 @@ class FakeAsterisk:
         r.add_post("/ari/channels/{id}/variable", self._set_var)
         r.add_post("/ari/channels/{id}/play", self._play)
         r.add_post("/ari/channels/{id}/continue", self._continue)
+        r.add_post("/ari/channels/{id}/dtmf", self._dtmf)
         r.add_get("/ari/bridges", self._list_bridges)
         r.add_post("/ari/bridges", self._create_bridge)
         r.add_post("/ari/bridges/{id}", self._create_bridge)
@@ -827,6 +842,37 @@ class FakeAsterisk:
         self.continued.append((ch.id, context, exten, priority))
         return web.Response(status=204)
 
+    async def _dtmf(self, request: web.Request) -> web.Response:
+        """Keys to the channel's far end, played after the 204 as Asterisk does (the control
+        queue): each heard at its end; no ChannelDtmfReceived for keys sent (captured). As on
+        22.10.1: the channel is looked up before `dtmf` is required, timings that are no
+        number count as 0, and characters that are no key are skipped (a warning, still 204)."""
+        ch = self._channel(request)
+        params, _ = await self._params(request)
+        if ch is None:
+            return ari_error(404, "Channel not found")
+        if not ch.in_stasis:
+            return ari_error(409, "Channel not in Stasis application")
+        if not params.get("dtmf"):
+            return ari_error(400, "DTMF is required")
+        timing = [_atoi(params.get(k), d) for k, d in DTMF_TIMING_DEFAULTS.items()]
+        keys = "".join(k for k in params["dtmf"].upper() if k in DTMF_KEYS)
+        self._spawn(self._send_keys(ch, keys, *timing))
+        return web.Response(status=204)
+
+    async def _send_keys(
+        self, ch: FakeChannel, dtmf: str, before: int, between: int, duration: int
+    ) -> None:
+        await asyncio.sleep(self._scaled(before / 1000))
+        for index, key in enumerate(dtmf):
+            await asyncio.sleep(self._scaled(duration / 1000))
+            if ch.destroyed:
+                return
+            if ch.far is not None:
+                ch.far.hear_key(key)
+            if index < len(dtmf) - 1:
+                await asyncio.sleep(self._scaled(between / 1000))
+
     async def _originate(self, request: web.Request) -> web.Response:
         params, body = await self._params(request)
         endpoint = params.get("endpoint", "")
@@ -940,7 +986,8 @@ class FakeAsterisk:
         self._channel_event(ch, "ChannelStateChange")
         dial("ANSWER")
         assert ch.far is not None
-        ch.far.play(callee.greeting)
+        ch.far.ivr = callee.ivr
+        ch.far.play(callee.ivr.prompt if callee.ivr is not None else callee.greeting)
         if app is None:
             await asyncio.sleep(callee.amd_s)
             if ch.destroyed:

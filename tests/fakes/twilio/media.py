@@ -37,6 +37,7 @@ class StreamLog:
     media_times: list[float] = field(default_factory=list)  # arrival of each outbound message
     media_bytes: int = 0
     played_frames: int = 0
+    played: bytearray = field(default_factory=bytearray)  # the µ-law the caller heard
     marks_sent_back: list[str] = field(default_factory=list)
     clears: list[float] = field(default_factory=list)
     dropped_on_clear_ms: list[int] = field(default_factory=list)
@@ -197,8 +198,9 @@ class MediaStreamCaller:
     async def _play_one(self) -> None:
         playback = self._playback
         await self._echo_marks()
-        if playback and isinstance(playback[0], bytes):
+        if playback and isinstance(frame := playback[0], bytes):
             playback.popleft()
+            self.log.played += frame
             self.log.played_frames += 1
         await self._echo_marks()
 

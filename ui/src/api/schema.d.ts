@@ -1088,6 +1088,7 @@ export interface components {
              * @enum {string}
              */
             barge_in_sensitivity: "very_low" | "low" | "medium" | "high" | "very_high";
+            call_tools?: ("send_dtmf" | "wait_for_digits" | "end_call")[];
             end_of_speech_ms?: number | null;
             inbound_numbers?: string[];
             /** @default en-US */
@@ -1151,6 +1152,7 @@ export interface components {
             analysis: components["schemas"]["AgentAnalysis"];
             /** @enum {string} */
             barge_in_sensitivity: "very_low" | "low" | "medium" | "high" | "very_high";
+            call_tools: ("send_dtmf" | "wait_for_digits" | "end_call")[];
             /** Format: date-time */
             created_at: string;
             end_of_speech_ms: number | null;
@@ -1220,6 +1222,7 @@ export interface components {
         AgentUpdate: {
             analysis?: components["schemas"]["AgentAnalysis"];
             barge_in_sensitivity?: "very_low" | "low" | "medium" | "high" | "very_high";
+            call_tools?: ("send_dtmf" | "wait_for_digits" | "end_call")[];
             end_of_speech_ms?: number | null;
             inbound_numbers?: string[];
             language?: string;

@@ -12,7 +12,7 @@ const stored: Schemas["AgentOut"] = {
   id: "a", name: "Reception", system_prompt: "", welcome_message: "", welcome_interruptible: true, language: "en-US",
   stt: { vendor: "pocketsphinx", options: {} }, llm: { vendor: "scripted", options: {} }, tts: { vendor: "piper", options: {} },
   barge_in_sensitivity: "medium", end_of_speech_ms: null, turn_detection: "silence", smart_turn: null, voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
-  recording_enabled: false, recording_retention_days: 30, media_transport: null, tools: [], mcp_servers: [],
+  recording_enabled: false, recording_retention_days: 30, media_transport: null, tools: [], mcp_servers: [], call_tools: [],
   transfer: { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 }, inbound_numbers: [], created_at: "", updated_at: "",
   analysis: { enabled: false, success_criteria: "", schema: null, llm: null },
 };
@@ -116,6 +116,19 @@ describe("AgentForm", () => {
     await user.click(screen.getByRole("button", { name: "Save agent" }));
     await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(3));
     expect(onSubmit.mock.calls[2]![0]).toMatchObject({ media_transport: null });
+  });
+
+  it("turns the built-in call tools on and off", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={onSubmit} agent={{ ...stored, call_tools: ["end_call"] }} />);
+    const user = userEvent.setup();
+    const hangUp = screen.getByRole("checkbox", { name: /Hang up/ });
+    expect(hangUp).toBeChecked();
+    await user.click(screen.getByRole("checkbox", { name: /Press keys/ }));
+    await user.click(hangUp);
+    await user.click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
+    expect(onSubmit.mock.calls[0]![0]).toMatchObject({ call_tools: ["send_dtmf"] });
   });
 
   it("shows the API's refusal of a nested option under that option", async () => {

@@ -1,7 +1,7 @@
 /** Every field of an agent. Submits the full agent; API refusals land under their fields. */
 import { useCallback, useRef, useState } from "react";
 import {
-  Alert, Button, Fieldset, Group, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch,
+  Alert, Button, Checkbox, Fieldset, Group, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch,
   TagsInput, Text, TextInput, Textarea,
 } from "@mantine/core";
 import { useForm } from "@mantine/form";
@@ -24,6 +24,13 @@ const SENSITIVITIES: { value: Sensitivity; label: string }[] = [
 ];
 
 const KINDS = ["stt", "llm", "tts"] as const;
+
+// The built-in tools the model may use during a call.
+const CALL_TOOLS: { value: NonNullable<AgentBody["call_tools"]>[number]; label: string }[] = [
+  { value: "send_dtmf", label: "Press keys (navigate a phone menu on outbound calls)" },
+  { value: "wait_for_digits", label: "Collect keys the caller types (account numbers, PINs)" },
+  { value: "end_call", label: "Hang up (as well as the [END_CALL] marker)" },
+];
 
 // The API's null (the server's VOCALS_MEDIA_TRANSPORT) is "default" here: a Select needs a string.
 const MEDIA_TRANSPORTS = [
@@ -59,6 +66,7 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     // Likewise transfer destinations (no editor yet).
     transfer: agent?.transfer ?? { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 },
     analysis: agent?.analysis ?? { enabled: false, success_criteria: "", schema: null, llm: null },
+    call_tools: agent?.call_tools ?? [],
     inbound_numbers: agent?.inbound_numbers ?? [],
   };
 }
@@ -200,6 +208,9 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
               data={MEDIA_TRANSPORTS.map(({ value, label }) => ({ value, label }))}
               value={form.values.media_transport ?? "default"} error={form.errors.media_transport}
               onChange={(v) => form.setFieldValue("media_transport", v === "audiosocket" || v === "rtp" ? v : null)} />
+            <Checkbox.Group mt="sm" label="Call tools the agent may use" {...form.getInputProps("call_tools")}>
+              <Stack gap={6} mt={6}>{CALL_TOOLS.map((t) => <Checkbox key={t.value} value={t.value} label={t.label} />)}</Stack>
+            </Checkbox.Group>
           </Fieldset>
 
           {!readOnly && (
