@@ -68,8 +68,8 @@ class ToolSet:
 
 
 def combined(*runners: ToolRunner | None) -> ToolRunner | None:
-    """The runners given as one; None when there are none."""
-    present = [r for r in runners if r is not None]
-    if len(present) <= 1:
-        return present[0] if present else None
-    return ToolSet(present)
+    """The runners that offer tools (or may once connected) as one; None when there are none."""
+    present = [r for r in runners if r is not None and (r.specs or isinstance(r, ConnectedTools))]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else ToolSet(present)
