@@ -37,6 +37,7 @@ from api.routes import (
     twilio,
     two_factor,
     users,
+    web_calls,
     webhooks,
 )
 from api.routes import (
@@ -90,6 +91,7 @@ def _openapi() -> OpenAPIConfig:
                 "twilio",
                 "calls",
                 "webhooks",
+                "web-calls",
                 "analytics",
                 "audit-logs",
                 "health",
@@ -125,6 +127,7 @@ def create_app(context: ApiContext) -> Litestar:
             webhooks.router,
             analytics.router,
             audit_logs.router,
+            web_calls.router,
         ],
     )
     handlers: list[ControllerRouterHandler] = [api, healthz, metrics]

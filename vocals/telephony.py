@@ -50,6 +50,7 @@ from store.outbound_queue import OutboundJob, OutboundQueue
 from store.process_leases import ProcessLease, new_process_id
 from store.repositories.calls import SttEventRepository
 from store.repositories.config import InboundRouteRepository, SipTrunkRepository
+from store.web_call_tokens import WebCallTokens
 from twilio_adapter.outbound import TwilioOutbound
 from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
@@ -58,6 +59,10 @@ from twilio_adapter.state import TwilioCallStore
 from vocals.capacity import admission_for, export_admission, export_local_models
 from vocals.runtime import Runtime
 from vocals.trunks import load_trunk_config
+from web_calls.conversations import web_conversations
+from web_calls.ledger import WebLedger
+from web_calls.routes import web_calls_router
+from web_calls.session import LiveWebCalls, WebCallServices
 
 log = structlog.get_logger(__name__)
 
@@ -96,12 +101,18 @@ class Telephony:
         self.recordings = CallRecordings(
             self.recording_store, Path(settings.recordings_dir) / ".spool"
         )
-        self.conversations = PipelineConversations(
-            self.loader,
-            tts_for_voicemail=self._tts,
-            sink_for=lambda call: StoreCallSink(
+
+        def store_sink(call: Call) -> StoreCallSink:
+            return StoreCallSink(
                 call, LiveCallStore(runtime.redis), SttEventRepository(runtime.pool)
-            ),
+            )
+
+        self.conversations = PipelineConversations(
+            self.loader, tts_for_voicemail=self._tts, sink_for=store_sink
+        )
+        self.web_calls = LiveWebCalls()
+        self.web_conversations = web_conversations(
+            self.loader, self.web_calls, store_sink, tts_for_voicemail=self._tts
         )
         transport: MediaTransport = "rtp" if settings.media_transport == "rtp" else "audiosocket"
         self.directory = StoreAgentDirectory(runtime.pool, runtime.redis, media=transport)
@@ -318,8 +329,9 @@ class Telephony:
         )
 
     def mount(self, app: Litestar) -> None:
-        """Add the Twilio routes and the recording store to the API app."""
+        """Add the Twilio and browser-call routes and the recording store to the API app."""
         runtime = self.runtime
+        assert runtime.records is not None
         twilio_ledger = self.twilio_ledger
         app.register(
             twilio_router(
@@ -340,6 +352,29 @@ class Telephony:
                 events=self.events,
                 admission=self.admission,
                 directory=self.directory,
+            )
+        )
+        web_ledger = WebLedger(
+            LiveCallStore(runtime.redis, owner=self.lease.process_id), runtime.records
+        )
+        app.register(
+            web_calls_router(
+                WebCallServices(
+                    tokens=WebCallTokens(runtime.redis),
+                    hand_off=VirtualChannel(
+                        self.web_conversations,
+                        web_ledger,
+                        self.directory,
+                        events=self.events,
+                        recordings=self.recordings,
+                        admission=self.admission,
+                    ),
+                    directory=self.directory,
+                    ledger=web_ledger,
+                    live=self.web_calls,
+                    events=self.events,
+                    admission=self.admission,
+                )
             )
         )
         app.state[RECORDING_STORE_KEY] = self.recording_store
