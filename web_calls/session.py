@@ -115,6 +115,8 @@ async def serve_socket(
     )
     try:
         await _pump(receive, leg, bound)
+        if leg.failed:  # bad input or a dead socket: the record says so (set before it is written)
+            call.error = call.error or leg.close_reason
     finally:
         limit.cancel()
         if not leg.closed:  # the handler was cancelled (server shutdown): end the call here

@@ -1,0 +1,200 @@
+"""A whole web call over a real socket to a real `vocals serve`: greeting, a turn with its
+transcript and latencies on the page, a barge-in that clears the page's audio, marks echoed,
+and then the same record, recording and lifecycle events as a phone call, marked `web`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+import soxr
+from redis.asyncio import Redis
+
+from api.webhooks.lifecycle import tenant_events_channel
+from providers.loadtest import DEFAULT_TRANSCRIPT
+from tests.web_calls.browser import FRAME_BYTES, FRAME_S, OPEN_TIMEOUT_S, PageCall, page_call
+from tests.web_calls.conftest import SITE, Site
+from vocals.simulator import caller_phrases
+
+PHRASE_CACHE = Path(tempfile.gettempdir()) / "vocals-web-call-phrases"
+# Offline speech on a shared 2-core box: generous, never a retry.
+STEP_TIMEOUT_S = 30.0
+CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
+
+
+async def phrases_16k() -> list[bytes]:
+    """The synthesized caller's phrases (Piper), as the page's 16 kHz PCM."""
+    out = []
+    for pcm in await caller_phrases(PHRASE_CACHE):
+        samples = np.frombuffer(pcm, "<i2")
+        out.append(soxr.resample(samples, 8000, 16000).astype("<i2").tobytes())
+    return out
+
+
+class Microphone:
+    """Sends 20 ms frames in real time for as long as the call lasts: silence, or what it
+    was told to say."""
+
+    def __init__(self, call: PageCall) -> None:
+        self._call = call
+        self._pending = bytearray()
+        self._task = asyncio.create_task(self._run())
+
+    def say(self, pcm: bytes) -> float:
+        """Queue `pcm`; the monotonic time its last frame will have been sent."""
+        self._pending += pcm
+        return time.monotonic() + len(self._pending) / 32000
+
+    async def _run(self) -> None:
+        start, sent = time.monotonic(), 0
+        with contextlib.suppress(Exception):
+            while not self._call.closed.is_set():
+                frame = bytes(self._pending[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
+                del self._pending[:FRAME_BYTES]
+                await self._call.socket.send(frame)
+                sent += 1
+                await asyncio.sleep(max(0.0, start + sent * FRAME_S - time.monotonic()))
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@pytest.fixture
+async def events(site: Site, redis_url: str) -> AsyncIterator[list[dict[str, Any]]]:
+    """The tenant's live call events as a dashboard receives them."""
+    redis = Redis.from_url(redis_url)
+    received: list[dict[str, Any]] = []
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(tenant_events_channel(site.tenant_id))
+
+    async def listen() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                received.append(msgspec.json.decode(message["data"]))
+
+    task = asyncio.create_task(listen())
+    try:
+        yield received
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pubsub.aclose()
+        await redis.aclose()
+
+
+def _answered_turns(call: PageCall) -> list[dict[str, Any]]:
+    """Turns the caller started (the greeting's has no end of speech)."""
+    return [m for m in call.of_type("turn") if m["latency"]["total_ms"] is not None]
+
+
+def _transcript(call: PageCall, role: str) -> list[dict[str, Any]]:
+    return [m for m in call.of_type("transcript") if m["role"] == role]
+
+
+async def test_a_web_call_runs_like_a_phone_call_and_is_recorded_as_web(
+    site: Site, events: list[dict[str, Any]]
+) -> None:
+    hours, _, booking, *_ = await phrases_16k()
+    agent = await site.agent(barge_in_sensitivity="high")
+    grant = await site.token(agent, variables={"order": "A-17"})
+    async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+        mic = Microphone(call)
+        await call.wait_for(lambda: bool(_transcript(call, "agent")), STEP_TIMEOUT_S)
+        assert _transcript(call, "agent")[0]["text"] == "Hello from the web desk."
+        greeting_bytes = call.audio_bytes()
+        assert greeting_bytes > 32000 * 0.5  # the greeting was heard, not just announced
+
+        said_at = mic.say(hours)
+        await call.wait_for(lambda: bool(_transcript(call, "caller")), STEP_TIMEOUT_S)
+        assert _transcript(call, "caller")[0]["text"] == DEFAULT_TRANSCRIPT
+        await call.wait_for(lambda: bool(_answered_turns(call)), STEP_TIMEOUT_S)
+        assert _answered_turns(call)[0]["latency"]["total_ms"] > 0
+        await call.wait_for(lambda: call.audio_bytes(said_at) > 32000, STEP_TIMEOUT_S)
+
+        # The second reply is interrupted a second in: the page is told to drop its audio.
+        await call.wait_for(lambda: len(_transcript(call, "agent")) >= 2, STEP_TIMEOUT_S)
+        said_at = mic.say(hours)
+        await call.wait_for(lambda: call.audio_bytes(said_at) > 32000, STEP_TIMEOUT_S)
+        mic.say(booking)
+        await call.wait_for(lambda: bool(call.of_type("clear")), STEP_TIMEOUT_S)
+        await call.wait_for(
+            lambda: any(t["interrupted"] for t in _transcript(call, "agent")), STEP_TIMEOUT_S
+        )
+        assert call.of_type("mark"), "the agent asked the page what it heard"
+
+        await call.send_text(type="hangup")
+        await asyncio.wait_for(call.closed.wait(), OPEN_TIMEOUT_S)
+        await mic.stop()
+        assert call.close_code == 1000
+        call_id = call.call_id
+
+    record = await _record(site, call_id)
+    assert record["transport"] == "web"
+    assert record["status"] == "completed"
+    assert record["variables"]["order"] == "A-17"
+    assert record["variables"]["web_origin"] == SITE
+    assert record["recording_url"] is not None
+    roles = [entry["role"] for entry in record["transcript"]]
+    assert roles.count("caller") >= 2 and roles.count("agent") >= 3
+    assert any(entry.get("interrupted") for entry in record["transcript"])
+    assert any((turn["latency"]["total_ms"] or 0) > 0 for turn in record["turns"])
+    async with site.client() as client:
+        audio = await client.get(record["recording_url"])
+    assert audio.status_code == 200 and audio.content[:4] == b"fLaC"
+    await _until(
+        lambda: "call.ended" in [e["type"] for e in events if e["data"]["call_id"] == call_id]
+    )
+    kinds = [e["type"] for e in events if e["data"]["call_id"] == call_id]
+    assert kinds == ["call.started", "call.answered", "call.ended"]
+
+
+async def _until(condition: Any) -> None:
+    async with asyncio.timeout(STEP_TIMEOUT_S):
+        while not condition():  # noqa: ASYNC110  # filled by another task's subscription
+            await asyncio.sleep(0.1)
+
+
+async def _record(site: Site, call_id: str) -> dict[str, Any]:
+    """The call's record once written (at the end of the call)."""
+    async with site.client() as client, asyncio.timeout(STEP_TIMEOUT_S):
+        while True:
+            response = await client.get(f"/api/v1/calls/{call_id}")
+            if response.status_code == 200 and not response.json().get("live"):
+                return dict(response.json())
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "words"),
+    [
+        (bytes(32002), CLOSE_TOO_BIG, "audio message"),
+        (bytes(641), CLOSE_POLICY, "odd number"),
+        ("{not json", CLOSE_POLICY, "malformed"),
+        ('{"type": "start", "token": "again"}', CLOSE_POLICY, "second start"),
+        ("x" * 2000, CLOSE_TOO_BIG, "text message"),
+    ],
+)
+async def test_bad_input_closes_the_call_with_a_reason_and_records_it(
+    site: Site, message: bytes | str, code: int, words: str
+) -> None:
+    agent = await site.agent()
+    grant = await site.token(agent)
+    async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+        await call.wait_for(lambda: bool(call.of_type("started")), STEP_TIMEOUT_S)
+        await call.socket.send(message)
+        await asyncio.wait_for(call.closed.wait(), STEP_TIMEOUT_S)
+    assert call.close_code == code and words in call.close_reason, call.close_reason
+    record = await _record(site, call.call_id)
+    assert record["transport"] == "web" and words in (record["error_reason"] or "")
