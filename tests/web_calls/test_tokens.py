@@ -124,3 +124,32 @@ async def test_the_api_does_not_open_cors_to_a_tokens_origin(site: Site) -> None
             headers={"Origin": SITE, "Access-Control-Request-Method": "POST"},
         )
     assert response.headers.get("access-control-allow-origin") != SITE
+
+
+async def test_an_admins_test_call_runs_the_unsaved_draft_and_leaves_the_agent_alone(
+    site: Site,
+) -> None:
+    agent = await site.agent()
+    draft = {"welcome_message": "This is the draft speaking.", "inbound_numbers": ["+15550001111"]}
+    async with site.client() as client:
+        response = await client.post(
+            f"/api/v1/agents/{agent}/web-calls", json={"draft": draft}, headers={"Origin": SITE}
+        )
+        assert response.status_code == 201, response.text
+        grant = response.json()
+        assert grant["draft"] is True and grant["allowed_origin"] == SITE
+        async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+            await call.wait_for(lambda: bool(call.of_type("transcript")), OPEN_TIMEOUT_S)
+            assert call.of_type("started")[0]["draft"] is True
+            assert call.of_type("transcript")[0]["text"] == "This is the draft speaking."
+            await call.send_text(type="hangup")
+        stored = (await client.get(f"/api/v1/agents/{agent}")).json()
+        assert stored["welcome_message"] == "Hello from the web desk."
+        refused = await client.post(
+            f"/api/v1/agents/{agent}/web-calls", json={"draft": {"stt": {"vendor": "nobody"}}}
+        )
+        assert refused.status_code == 422 and "stt" in refused.text
+        missing = await client.post(
+            "/api/v1/agents/00000000-0000-0000-0000-000000000001/web-calls", json={}
+        )
+        assert missing.status_code == 404
