@@ -16,6 +16,7 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 FRAME_S = 0.02
 BYTES_PER_S = 32000
@@ -112,7 +113,7 @@ async def page_call(
 ) -> AsyncIterator[PageCall]:
     """A socket opened from `origin` that sends `start` with `token` (None: sends nothing)."""
     async with websockets.connect(
-        socket_url, origin=origin, open_timeout=OPEN_TIMEOUT_S, max_size=None
+        socket_url, origin=None if origin is None else Origin(origin), open_timeout=OPEN_TIMEOUT_S, max_size=None
     ) as socket:
         call = PageCall(socket)
         reader = asyncio.create_task(call._read())

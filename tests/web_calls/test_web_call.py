@@ -90,7 +90,7 @@ async def events(site: Site, redis_url: str) -> AsyncIterator[list[dict[str, Any
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
         await redis.aclose()
 
 
