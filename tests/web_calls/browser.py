@@ -113,7 +113,10 @@ async def page_call(
 ) -> AsyncIterator[PageCall]:
     """A socket opened from `origin` that sends `start` with `token` (None: sends nothing)."""
     async with websockets.connect(
-        socket_url, origin=None if origin is None else Origin(origin), open_timeout=OPEN_TIMEOUT_S, max_size=None
+        socket_url,
+        origin=None if origin is None else Origin(origin),
+        open_timeout=OPEN_TIMEOUT_S,
+        max_size=None,
     ) as socket:
         call = PageCall(socket)
         reader = asyncio.create_task(call._read())
