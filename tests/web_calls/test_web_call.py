@@ -23,6 +23,7 @@ from providers.loadtest import DEFAULT_TRANSCRIPT
 from tests.web_calls.browser import FRAME_BYTES, FRAME_S, OPEN_TIMEOUT_S, PageCall, page_call
 from tests.web_calls.conftest import SITE, Site
 from vocals.simulator import caller_phrases
+from web_calls.leg import READ_TIMEOUT_S
 
 PHRASE_CACHE = Path(tempfile.gettempdir()) / "vocals-web-call-phrases"
 # Offline speech on a shared 2-core box: generous, never a retry.
@@ -198,3 +199,19 @@ async def test_bad_input_closes_the_call_with_a_reason_and_records_it(
     assert call.close_code == code and words in call.close_reason, call.close_reason
     record = await _record(site, call.call_id)
     assert record["transport"] == "web" and words in (record["error_reason"] or "")
+
+
+async def test_a_page_that_stops_sending_audio_is_hung_up_and_the_record_says_why(
+    site: Site,
+) -> None:
+    agent = await site.agent(welcome_message="")
+    grant = await site.token(agent)
+    async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+        await call.wait_for(lambda: bool(call.of_type("started")), STEP_TIMEOUT_S)
+        started = time.monotonic()
+        await asyncio.wait_for(call.closed.wait(), READ_TIMEOUT_S + STEP_TIMEOUT_S)
+    assert time.monotonic() - started >= READ_TIMEOUT_S - 1
+    assert call.close_code == 1011, (call.close_code, call.close_reason)
+    assert "read timeout" in call.close_reason
+    record = await _record(site, call.call_id)
+    assert record["transport"] == "web" and "read timeout" in (record["error_reason"] or "")
