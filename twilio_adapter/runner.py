@@ -5,21 +5,16 @@ the announcement of calls that never streamed, and the ledger that marks a recor
 from __future__ import annotations
 
 import msgspec
-import structlog
 
 from ari_app.call import Call
 from ari_app.call_events import CallAnnouncer
 from ari_app.ports import CallEventSink
 from ari_app.store_adapters import call_record
-from ari_app.virtual_channel import AMD_HUMAN, AMD_MACHINE, HandOff, VirtualChannel
+from ari_app.virtual_channel import AMD_HUMAN, AMD_MACHINE
 from pipeline.records import CallResult
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
 from twilio_adapter.state import TwilioCallStore
-
-log = structlog.get_logger(__name__)
-
-__all__ = ["AMD_HUMAN", "AMD_MACHINE", "HandOff", "TwilioLedger", "VirtualChannel", "amd_status"]
 
 
 def amd_status(answered_by: str) -> str:

@@ -20,6 +20,7 @@ import msgspec
 import structlog
 
 from ari_app.call import Call, CallStatus, Direction
+from ari_app.virtual_channel import AMD_HUMAN, HandOff
 from twilio_adapter.accounts import TwilioAccounts
 from twilio_adapter.leg import CLOSE_POLICY, TwilioLeg
 from twilio_adapter.messages import (
@@ -34,7 +35,7 @@ from twilio_adapter.messages import (
     TwilioMessage,
 )
 from twilio_adapter.rest import TwilioApiError, TwilioRest
-from twilio_adapter.runner import AMD_HUMAN, HandOff, amd_status
+from twilio_adapter.runner import amd_status
 from twilio_adapter.state import TwilioCall, TwilioCallStore
 from twilio_adapter.token import InvalidToken, StreamClaims, StreamTokens
 

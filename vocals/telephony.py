@@ -33,6 +33,7 @@ from ari_app.recording import CallRecordings, LocalRecordingStore
 from ari_app.recording_purge import RecordingPurger
 from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger, StoreCallSink
 from ari_app.tasks import cancel_and_wait
+from ari_app.virtual_channel import VirtualChannel
 from media.audiosocket import AudioSocketServer
 from media.formats import SLIN_8K, ULAW_8K
 from media.rtp import RtpPortPool
@@ -54,7 +55,7 @@ from store.web_call_tokens import WebCallTokens
 from twilio_adapter.outbound import TwilioOutbound
 from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
-from twilio_adapter.runner import TwilioLedger, VirtualChannel
+from twilio_adapter.runner import TwilioLedger
 from twilio_adapter.state import TwilioCallStore
 from vocals.capacity import admission_for, export_admission, export_local_models
 from vocals.runtime import Runtime
