@@ -93,16 +93,8 @@ def _socket_url(public_url: str, agent_id: uuid.UUID) -> str:
     return base + SOCKET_PATH.format(agent_id=agent_id)
 
 
-async def _issue(context: ApiContext, principal: Principal, grant: WebCallGrant) -> WebCallToken:
+async def _issue(context: ApiContext, grant: WebCallGrant) -> WebCallToken:
     token = await WebCallTokens(context.redis).issue(grant)
-    await audit(
-        context,
-        principal,
-        "create",
-        "web_call_token",
-        grant.agent_id,
-        after={"allowed_origin": grant.origin, "draft": grant.draft is not None},
-    )
     return WebCallToken(
         token=token,
         agent_id=grant.agent_id,
@@ -142,7 +134,8 @@ async def create_web_call(
         variables=dict(data.variables),
         actor=principal.actor,
     )
-    return await _issue(context, principal, grant)
+    # Not audited: a site mints one per visitor's call; the call's record is the trace.
+    return await _issue(context, grant)
 
 
 @post(
@@ -173,7 +166,9 @@ async def start_agent_web_call(
         draft=draft,
         actor=principal.actor,
     )
-    return await _issue(context, principal, grant)
+    after = {"allowed_origin": grant.origin, "draft": draft is not None}
+    await audit(context, principal, "test_call", "agent", agent_id, after=after)
+    return await _issue(context, grant)
 
 
 async def _drafted(context: ApiContext, agent: Agent, update: AgentUpdate) -> Agent:
