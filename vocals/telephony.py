@@ -381,7 +381,10 @@ class Telephony:
         app.state[RECORDING_STORE_KEY] = self.recording_store
 
     async def hangup_call(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> bool:
-        """End a live Asterisk call of this tenant; False when this process does not hold it."""
+        """End a live Asterisk or browser call of this tenant; False when this process does not
+        hold it."""
+        if await self.web_calls.hang_up(tenant_id, call_id):
+            return True
         session = self.controller.session_for_call(call_id) if self.controller else None
         if session is None or session.call.tenant_id != tenant_id:
             return False

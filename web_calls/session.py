@@ -57,11 +57,20 @@ Close = Callable[[int, str], Awaitable[None]]
 
 @dataclass
 class LiveWebCalls:
-    """This process's browser calls by id: their leg and, for an admin's test, the draft agent
-    they run instead of the stored one."""
+    """This process's browser calls by id: their leg and tenant and, for an admin's test, the
+    draft agent they run instead of the stored one."""
 
     legs: dict[uuid.UUID, WebLeg] = field(default_factory=dict)
+    tenants: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     drafts: dict[uuid.UUID, Agent] = field(default_factory=dict)
+
+    async def hang_up(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> bool:
+        """End a live browser call of this tenant; False when this process does not hold it."""
+        leg = self.legs.get(call_id)
+        if leg is None or self.tenants.get(call_id) != tenant_id:
+            return False
+        await leg.hangup()
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,7 @@ async def serve_socket(
         return
     leg = WebLeg(str(call.id), send, close)
     svc.live.legs[call.id] = leg
+    svc.live.tenants[call.id] = call.tenant_id
     if grant.draft is not None:
         svc.live.drafts[call.id] = grant.draft
     leg.notify(server_message("started", call_id=str(call.id), draft=grant.draft is not None))
@@ -124,6 +134,7 @@ async def serve_socket(
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(task)
         svc.live.legs.pop(call.id, None)
+        svc.live.tenants.pop(call.id, None)
         svc.live.drafts.pop(call.id, None)
     await leg.closed_and_flushed()
 

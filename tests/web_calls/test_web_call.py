@@ -215,3 +215,18 @@ async def test_a_page_that_stops_sending_audio_is_hung_up_and_the_record_says_wh
     assert "read timeout" in call.close_reason
     record = await _record(site, call.call_id)
     assert record["transport"] == "web" and "read timeout" in (record["error_reason"] or "")
+
+
+async def test_the_api_hangs_up_a_live_web_call(site: Site) -> None:
+    agent = await site.agent()
+    grant = await site.token(agent)
+    async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+        mic = Microphone(call)
+        await call.wait_for(lambda: bool(call.of_type("started")), STEP_TIMEOUT_S)
+        async with site.client() as client:
+            response = await client.post(f"/api/v1/calls/{call.call_id}/hangup")
+        assert response.status_code == 202, response.text
+        await asyncio.wait_for(call.closed.wait(), STEP_TIMEOUT_S)
+        await mic.stop()
+    assert call.close_code == 1000 and call.of_type("ended")
+    assert call.of_type("ended")[0]["reason"] == "hangup from our side"
