@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,18 @@ from redis.asyncio import Redis
 
 from api.webhooks.lifecycle import tenant_events_channel
 from providers.loadtest import DEFAULT_TRANSCRIPT
-from tests.web_calls.browser import FRAME_BYTES, FRAME_S, OPEN_TIMEOUT_S, PageCall, page_call
-from tests.web_calls.conftest import SITE, Site
+from store.db import create_pool
+from store.repositories.tenants import TenantsRepository
+from tests.exposure.process import vocals_serve
+from tests.web_calls.browser import (
+    FRAME_BYTES,
+    FRAME_S,
+    OPEN_TIMEOUT_S,
+    PageCall,
+    page_call,
+    refusal,
+)
+from tests.web_calls.conftest import SITE, Site, api_key
 from vocals.simulator import caller_phrases
 from web_calls.leg import READ_TIMEOUT_S
 
@@ -30,6 +41,7 @@ PHRASE_CACHE = Path(tempfile.gettempdir()) / "vocals-web-call-phrases"
 STEP_TIMEOUT_S = 30.0
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
+CLOSE_TRY_LATER = 1013
 
 
 async def phrases_16k() -> list[bytes]:
@@ -230,3 +242,32 @@ async def test_the_api_hangs_up_a_live_web_call(site: Site) -> None:
         await mic.stop()
     assert call.close_code == 1000 and call.of_type("ended")
     assert call.of_type("ended")[0]["reason"] == "hangup from our side"
+
+
+async def test_a_full_process_refuses_a_web_call_with_1013_and_records_it(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    async with vocals_serve(
+        database_url, redis_url, tmp_path, loadtest_providers="1", max_calls="1"
+    ) as server:
+        pool = await create_pool(database_url, max_size=1)
+        try:
+            tenant = await TenantsRepository(pool).create(f"full-{uuid.uuid4().hex[:8]}")
+            admin = await api_key(pool, tenant.id, "admin")
+        finally:
+            await pool.close()
+        site = Site(server, tenant.id, admin, admin, tmp_path)
+        agent = await site.agent()
+        first, second = await site.token(agent), await site.token(agent)
+        async with page_call(first["socket_url"], first["token"], SITE) as call:
+            mic = Microphone(call)
+            await call.wait_for(lambda: bool(call.of_type("started")), STEP_TIMEOUT_S)
+            code, reason = await refusal(second["socket_url"], second["token"], SITE)
+            await call.send_text(type="hangup")
+            await asyncio.wait_for(call.closed.wait(), STEP_TIMEOUT_S)
+            await mic.stop()
+        assert (code, reason) == (CLOSE_TRY_LATER, "over capacity")
+        async with site.client() as client:
+            page = (await client.get("/api/v1/calls", params={"status": "failed"})).json()
+        (refused,) = page["items"]
+        assert refused["transport"] == "web" and refused["error_reason"] == "over capacity"
