@@ -41,6 +41,7 @@ from api.routes import (
     twilio,
     two_factor,
     users,
+    web_calls,
     webhooks,
 )
 from api.routes import (
@@ -94,6 +95,7 @@ def _openapi() -> OpenAPIConfig:
                 "twilio",
                 "calls",
                 "webhooks",
+                "web-calls",
                 "analytics",
                 "prices",
                 "audit-logs",
@@ -134,6 +136,7 @@ def create_app(context: ApiContext) -> Litestar:
             analytics.router,
             prices.router,
             audit_logs.router,
+            web_calls.router,
         ],
     )
     handlers: list[ControllerRouterHandler] = [api, healthz, metrics]

@@ -76,6 +76,16 @@ class StoreAgentLoader:
         )
         if agent is None:
             raise AgentNotFound(f"agent {agent_id} not found for tenant {tenant_id}")
+        return await self.settings_of(agent)
+
+    async def for_agent(self, agent: Agent) -> tuple[AgentSettings, CallProviders]:
+        """What a call with `agent` as given (a draft, say) runs, instead of the stored one."""
+        settings = await self.settings_of(agent)
+        return settings, CallProviders.for_agent(settings, registry.build, self._check_url)
+
+    async def settings_of(self, agent: Agent) -> AgentSettings:
+        """`agent`'s settings, its provider credentials read and decrypted."""
+        tenant_id = agent.tenant_id
         message = agent.voicemail_message.strip() or None
         stt = await self._provider(tenant_id, ProviderKind.STT, agent.stt, agent.language)
         llm = await self._provider(tenant_id, ProviderKind.LLM, agent.llm, agent.language)

@@ -31,12 +31,13 @@ from ari_app.admission import PENDING_S, Admission
 from ari_app.call import Call, CallStatus, Direction, InvalidTransition
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger
 from ari_app.store_adapters import StoreAgentDirectory
+from ari_app.virtual_channel import HandOff
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
 from store.secrets import SecretBox
 from twilio_adapter.accounts import TwilioAccounts, TwilioCredentials
 from twilio_adapter.rest import TwilioRest
-from twilio_adapter.runner import HandOff, TwilioLedger, announce_unanswered
+from twilio_adapter.runner import TwilioLedger, announce_unanswered
 from twilio_adapter.signature import valid_form_request
 from twilio_adapter.state import TwilioCall, TwilioCallStore
 from twilio_adapter.stream import (

@@ -20,7 +20,9 @@ import msgspec
 import structlog
 
 from ari_app.call import Call, CallStatus, Direction
+from ari_app.virtual_channel import AMD_HUMAN, HandOff
 from twilio_adapter.accounts import TwilioAccounts
+from twilio_adapter.dtmf import InbandDtmf
 from twilio_adapter.leg import CLOSE_POLICY, TwilioLeg
 from twilio_adapter.messages import (
     KNOWN_EVENTS,
@@ -34,7 +36,7 @@ from twilio_adapter.messages import (
     TwilioMessage,
 )
 from twilio_adapter.rest import TwilioApiError, TwilioRest
-from twilio_adapter.runner import AMD_HUMAN, HandOff, amd_status
+from twilio_adapter.runner import amd_status
 from twilio_adapter.state import TwilioCall, TwilioCallStore
 from twilio_adapter.token import InvalidToken, StreamClaims, StreamTokens
 from twilio_adapter.transfer import TwilioTransfer
@@ -201,7 +203,7 @@ async def _run_call(
             call.amd_cause = answered_by or "timeout"
             call.amd_status = amd_status(answered_by) if answered_by else AMD_HUMAN
             log.info("AMD result", answered_by=call.amd_cause)
-        await svc.hand_off(call, leg, control)
+        await svc.hand_off(call, leg, control=control, dtmf=InbandDtmf(leg))
     except Exception:
         log.exception("Twilio call hand-off failed")
     finally:

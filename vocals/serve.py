@@ -168,5 +168,5 @@ async def _stop_when_asked(
     """On the first stop signal: drain the calls, then let uvicorn stop HTTP."""
     await shutdown.requested.wait()
     await shutdown.unless_hurried(telephony.drain(telephony.runtime.settings.shutdown_drain_s))
-    await telephony.end_twilio_calls()
+    await telephony.end_virtual_calls()
     server.should_exit = True

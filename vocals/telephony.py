@@ -34,6 +34,7 @@ from ari_app.recording import CallRecordings, LocalRecordingStore
 from ari_app.recording_purge import RecordingPurger
 from ari_app.store_adapters import StoreAgentDirectory, StoreCallLedger, StoreCallSink
 from ari_app.tasks import cancel_and_wait
+from ari_app.virtual_channel import VirtualChannel
 from media.audiosocket import AudioSocketServer
 from media.formats import SLIN_8K, ULAW_8K
 from media.rtp import RtpPortPool
@@ -56,14 +57,19 @@ from store.repositories.config import (
     SipTrunkRepository,
 )
 from store.repositories.post_call import PostCallQueue, TenantPriceRepository
+from store.web_call_tokens import WebCallTokens
 from twilio_adapter.outbound import TwilioOutbound
 from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
-from twilio_adapter.runner import TwilioLedger, VirtualChannel
+from twilio_adapter.runner import TwilioLedger
 from twilio_adapter.state import TwilioCallStore
 from vocals.capacity import admission_for, export_admission, export_local_models
 from vocals.runtime import Runtime
 from vocals.trunks import load_trunk_config
+from web_calls.conversations import web_conversations
+from web_calls.ledger import WebLedger
+from web_calls.routes import web_calls_router
+from web_calls.session import LiveWebCalls, WebCallServices
 
 log = structlog.get_logger(__name__)
 
@@ -72,10 +78,11 @@ PREWARM_MAX_AGENTS = 100
 # Asterisk legs carry slin 8 kHz (the controller asks for it), Twilio legs µ-law.
 PREWARM_FORMATS = (SLIN_8K, ULAW_8K)
 # Why a queued call of an agent without a Twilio number fails in a process without Asterisk.
-# How often a draining process looks whether its last Twilio calls have ended.
-TWILIO_DRAIN_POLL_S = 0.1
-# Ending the Twilio calls left after the drain: a REST hang-up each, then their records.
-TWILIO_END_S = 10.0
+# How often a draining process looks whether its last Twilio and browser calls have ended.
+VIRTUAL_DRAIN_POLL_S = 0.1
+# Ending the Twilio and browser calls left after the drain: a hang-up each (a REST request
+# for Twilio), then their records.
+VIRTUAL_END_S = 10.0
 NO_ASTERISK_REASON = "no Asterisk is configured (VOCALS_ARI_URL) to dial this number"
 
 
@@ -106,12 +113,18 @@ class Telephony:
         self.recordings = CallRecordings(
             self.recording_store, Path(settings.recordings_dir) / ".spool"
         )
-        self.conversations = PipelineConversations(
-            self.loader,
-            tts_for_voicemail=self._tts,
-            sink_for=lambda call: StoreCallSink(
+
+        def store_sink(call: Call) -> StoreCallSink:
+            return StoreCallSink(
                 call, LiveCallStore(runtime.redis), SttEventRepository(runtime.pool)
-            ),
+            )
+
+        self.conversations = PipelineConversations(
+            self.loader, tts_for_voicemail=self._tts, sink_for=store_sink
+        )
+        self.web_calls = LiveWebCalls()
+        self.web_conversations = web_conversations(
+            self.loader, self.web_calls, store_sink, tts_for_voicemail=self._tts
         )
         transport: MediaTransport = "rtp" if settings.media_transport == "rtp" else "audiosocket"
         self.directory = StoreAgentDirectory(runtime.pool, runtime.redis, media=transport)
@@ -147,10 +160,22 @@ class Telephony:
             ledger=self.twilio_ledger,
             events=self.events,
         )
-        # Twilio calls run here as virtual channels: drained and ended like Asterisk calls.
+        # Twilio and browser calls run here as virtual channels: drained and ended like
+        # Asterisk calls.
         self.twilio_calls = VirtualChannel(
             self.conversations,
             self.twilio_ledger,
+            self.directory,
+            events=self.events,
+            recordings=self.recordings,
+            admission=self.admission,
+        )
+        self.web_ledger = WebLedger(
+            LiveCallStore(runtime.redis, owner=self.lease.process_id), runtime.records
+        )
+        self.web_channel = VirtualChannel(
+            self.web_conversations,
+            self.web_ledger,
             self.directory,
             events=self.events,
             recordings=self.recordings,
@@ -349,8 +374,9 @@ class Telephony:
         )
 
     def mount(self, app: Litestar) -> None:
-        """Add the Twilio routes and the recording store to the API app."""
+        """Add the Twilio and browser-call routes and the recording store to the API app."""
         runtime = self.runtime
+        assert runtime.records is not None
         twilio_ledger = self.twilio_ledger
         app.register(
             twilio_router(
@@ -366,10 +392,26 @@ class Telephony:
                 directory=self.directory,
             )
         )
+        app.register(
+            web_calls_router(
+                WebCallServices(
+                    tokens=WebCallTokens(runtime.redis),
+                    hand_off=self.web_channel,
+                    directory=self.directory,
+                    ledger=self.web_ledger,
+                    live=self.web_calls,
+                    events=self.events,
+                    admission=self.admission,
+                )
+            )
+        )
         app.state[RECORDING_STORE_KEY] = self.recording_store
 
     async def hangup_call(self, tenant_id: uuid.UUID, call_id: uuid.UUID) -> bool:
-        """End a live Asterisk call of this tenant; False when this process does not hold it."""
+        """End a live Asterisk or browser call of this tenant; False when this process does not
+        hold it."""
+        if await self.web_calls.hang_up(tenant_id, call_id):
+            return True
         session = self.controller.session_for_call(call_id) if self.controller else None
         if session is None or session.call.tenant_id != tenant_id:
             return False
@@ -418,26 +460,30 @@ class Telephony:
             await self.dispatcher.stop()
         deadline = asyncio.get_running_loop().time() + timeout_s
         still_live = await self.controller.drain(timeout_s) if self.controller else 0
-        while self.twilio_calls.live_calls:
+        while self._virtual_calls():
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
-            await asyncio.sleep(min(TWILIO_DRAIN_POLL_S, remaining))
-        still_live += self.twilio_calls.live_calls
+            await asyncio.sleep(min(VIRTUAL_DRAIN_POLL_S, remaining))
+        still_live += self._virtual_calls()
         if still_live:
             log.warning("drain timed out, ending live calls", calls=still_live)
         return still_live
 
-    async def end_twilio_calls(self) -> None:
-        """End the Twilio calls still live, with their records, while HTTP still serves their
-        streams (once HTTP stops, a stream cut mid-call would read as the caller's hang-up)."""
-        if not self.twilio_calls.live_calls:
+    def _virtual_calls(self) -> int:
+        return self.twilio_calls.live_calls + self.web_channel.live_calls
+
+    async def end_virtual_calls(self) -> None:
+        """End the Twilio and browser calls still live, with their records, while HTTP still
+        serves their sockets (once HTTP stops, a socket cut mid-call would read as the
+        caller's hang-up)."""
+        if not self._virtual_calls():
             return
         try:
-            async with asyncio.timeout(TWILIO_END_S):
-                await self.twilio_calls.stop_all()
+            async with asyncio.timeout(VIRTUAL_END_S):
+                await asyncio.gather(self.twilio_calls.stop_all(), self.web_channel.stop_all())
         except TimeoutError:
-            log.error("Twilio calls did not end in time", calls=self.twilio_calls.live_calls)
+            log.error("Twilio and browser calls did not end in time", calls=self._virtual_calls())
 
     async def stop(self) -> None:
         """Stop taking calls, end live ones cleanly (after draining them, unless `drain` ran

@@ -116,7 +116,7 @@ async def turn_latencies(database_url: str) -> list[float]:
     return latencies
 
 
-@pytest.mark.parametrize("server", ["audiosocket", "rtp", "twilio"], indirect=True)
+@pytest.mark.parametrize("server", ["audiosocket", "rtp", "twilio", "web"], indirect=True)
 async def test_loadtest_five_calls_for_ten_seconds(
     server: tuple[dict[str, str], int, str], database_url: str
 ) -> None:

@@ -20,6 +20,7 @@ from ari_app.pipeline_runner import PipelineConversations
 from ari_app.ports import CallEvent
 from ari_app.recording import CallRecordings
 from ari_app.store_adapters import StoreAgentDirectory
+from ari_app.virtual_channel import VirtualChannel
 from pipeline.agent import AgentSettings
 from pipeline.engine import CallProviders
 from pipeline.speech_cache import SpeechCache
@@ -36,7 +37,7 @@ from tests.pipeline.harness import FAST_TIMEOUTS, agent_settings
 from twilio_adapter.outbound import TwilioOutbound
 from twilio_adapter.rest import TwilioRest
 from twilio_adapter.routes import twilio_router
-from twilio_adapter.runner import TwilioLedger, VirtualChannel
+from twilio_adapter.runner import TwilioLedger
 from twilio_adapter.state import TwilioCallStore
 
 SECRET_KEY = "twilio-tests-secret-key-0123456789abcdef"

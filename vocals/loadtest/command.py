@@ -38,7 +38,8 @@ def loadtest(
         str,
         typer.Option(
             help="audiosocket or rtp (over the simulated Asterisk; the server decides which "
-            "it asks for, and a mismatch is counted as an error) or twilio (Media Streams)."
+            "it asks for, and a mismatch is counted as an error), twilio (Media Streams) or "
+            "web (browser calls: 16 kHz PCM over a WebSocket, started with a token)."
         ),
     ] = "audiosocket",
     json_output: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,

@@ -9,7 +9,7 @@ import msgspec
 
 from providers.loadtest import DEFAULT_REPLY
 
-Transport = Literal["audiosocket", "rtp", "twilio"]
+Transport = Literal["audiosocket", "rtp", "twilio", "web"]
 BargeIn = Literal["very_low", "low", "medium", "high", "very_high"]
 # "loadtest": fixed-latency providers that cost no CPU (the server's own capacity);
 # "offline": the offline defaults (pocketsphinx, scripted, Piper), the models' cost included.

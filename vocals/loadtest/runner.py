@@ -25,9 +25,11 @@ from urllib.parse import urlsplit
 
 import msgspec
 import structlog
+from redis.asyncio import Redis
 
 from store.db import create_pool
 from store.redis import connect as connect_redis
+from store.web_call_tokens import WebCallGrant, WebCallTokens
 from vocals.demo import CALLER_SCRIPT
 from vocals.loadtest.agent import TwilioAccount, ensure_agent, ensure_twilio_number
 from vocals.loadtest.caller import Ear, Voice, converse
@@ -46,6 +48,7 @@ from vocals.services import ensure_database, resolve_services
 from vocals.settings import Settings
 from vocals.simulator import AsteriskSimulator, SimulatedCall, caller_phrases
 from vocals.simulator.twilio import TwilioSimulator
+from vocals.simulator.web import WebCallSimulator
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +66,9 @@ LAG_POLL_S: Final = 2.0
 # The demo caller's questions without its goodbye, which would end the call.
 OFFLINE_PHRASES: Final = CALLER_SCRIPT[:-1]
 
-Simulator = AsteriskSimulator | TwilioSimulator
+Simulator = AsteriskSimulator | TwilioSimulator | WebCallSimulator
+# A simulated browser call's token lives this long: it is used at once.
+WEB_TOKEN_TTL_S: Final = 60.0
 
 
 class LoadTestError(Exception):
@@ -139,11 +144,12 @@ async def _run(
 ) -> LoadTestResult:
     base_url = server_url or f"http://{settings.http_host}:{settings.http_port}"
     twilio = config.transport == "twilio"
-    if not twilio and not settings.ari_url:
+    web = config.transport == "web"
+    if not twilio and not web and not settings.ari_url:
         raise LoadTestError(
             "VOCALS_ARI_URL is not set: the load test plays Asterisk where the server expects it"
         )
-    media_url = settings.public_url if twilio else settings.ari_url or ""
+    media_url = settings.public_url if twilio or web else settings.ari_url or ""
     check_targets([base_url, media_url], allow_remote)
     if server_pid is None and is_loopback(urlsplit(base_url).hostname or ""):
         server_pid = find_listening_pid(urlsplit(base_url).port or 80)
@@ -157,7 +163,10 @@ async def _run(
         phrases = await caller_phrases(cache)
     twilio_account = await _prepare_agent(settings, config)
     sim: Simulator
-    if twilio_account is not None:
+    redis = None
+    if web:
+        sim, redis = await _web_simulator(settings, config)
+    elif twilio_account is not None:
         sim = TwilioSimulator(
             settings.public_url, twilio_account.account_sid, twilio_account.auth_token
         )
@@ -175,6 +184,8 @@ async def _run(
             await _drain(sim)
     finally:
         await sim.stop()
+        if redis is not None:
+            await redis.aclose()
     return LoadTestResult(
         transport=config.transport,
         providers=config.providers,
@@ -183,6 +194,42 @@ async def _run(
         machine_cpus=os.cpu_count() or 1,
         steps=reports,
     )
+
+
+async def _web_simulator(
+    settings: Settings, config: LoadTestConfig
+) -> tuple[WebCallSimulator, Redis]:
+    """Browsers calling the load-test agent, and the Redis client their tokens are minted
+    with, as a site's backend would, straight into the token store (no API key needed)."""
+    services = await resolve_services(settings)
+    redis = connect_redis(services.redis_url)
+    try:
+        pool = await create_pool(services.database_url, max_size=1)
+        try:
+            tenant_id, agent_id = await ensure_agent(pool, redis, config)
+        finally:
+            await pool.close()
+    finally:
+        services.close()
+    public = urlsplit(settings.public_url)
+    origin = f"{public.scheme}://{public.netloc}"
+    scheme = "wss" if public.scheme == "https" else "ws"
+    socket_url = f"{scheme}://{public.netloc}/web-calls/{agent_id}/socket"
+    tokens = WebCallTokens(redis)
+
+    async def mint() -> tuple[str, str]:
+        grant = WebCallGrant(
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            origin=origin,
+            expires_at=time.time() + WEB_TOKEN_TTL_S,
+            actor="loadtest",
+        )
+        return socket_url, await tokens.issue(grant)
+
+    sim = WebCallSimulator(mint, origin)
+    await sim.start()
+    return sim, redis
 
 
 async def _start_asterisk(settings: Settings) -> AsteriskSimulator:

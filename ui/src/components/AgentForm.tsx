@@ -1,5 +1,5 @@
 /** Every field of an agent. Submits the full agent; API refusals land under their fields. */
-import { useCallback, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import {
   Alert, Button, Checkbox, Fieldset, Group, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Switch,
   TagsInput, Text, TextInput, Textarea,
@@ -81,12 +81,14 @@ function errorsUnder(errors: Record<string, unknown>, prefix: string): Record<st
   return out;
 }
 
-export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
+export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDraft }: {
   agent?: Schemas["AgentOut"];
   vendors: Vendor[];
   providers: Schemas["ProviderOut"][];
   readOnly?: boolean;
   onSubmit: (body: AgentBody) => Promise<unknown>;
+  /** The unsaved values as they change (null: nothing unsaved), e.g. for a test call. */
+  onDraft?: (draft: AgentBody | null) => void;
 }) {
   const [formError, setFormError] = useState<string | null>(null);
   const form = useForm<Required<AgentBody>>({
@@ -100,6 +102,8 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
         values.voicemail_policy === "leave_message" && !v.trim() ? "Write the message to leave" : null,
     },
   });
+
+  useEffect(() => onDraft?.(form.isDirty() ? form.values : null), [form.values]);
 
   // The API names one number of the list (`inbound_numbers.1`): shown under the list, with it.
   const numberErrors = Object.entries(form.errors)

@@ -1,12 +1,14 @@
 import { Button, Group } from "@mantine/core";
 import { modals } from "@mantine/modals";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { useNavigate, useParams } from "react-router";
 import { api } from "../api/client";
 import { unwrap } from "../api/problem";
 import { useAuth } from "../auth/AuthContext";
 import { AgentForm, type AgentBody } from "../components/AgentForm";
 import { PageHeader } from "../components/PageHeader";
+import { WebCallPanel } from "../components/WebCallPanel";
 import { ErrorState, Loading } from "../components/PageState";
 import { notifyFailed, notifySaved } from "../lib/forms";
 import { useAllProviders, useCatalog } from "../lib/queries";
@@ -17,6 +19,7 @@ export function AgentEditPage() {
   const { canEdit } = useAuth();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
+  const [draft, setDraft] = useState<AgentBody | null>(null);
   const catalog = useCatalog();
   const providers = useAllProviders();
   const agent = useQuery({
@@ -57,6 +60,7 @@ export function AgentEditPage() {
         actions={
           agentId && canEdit && (
             <Group>
+              <WebCallPanel agentId={agentId} draft={draft} />
               <Button variant="light" color="red" loading={remove.isPending}
                 onClick={() => modals.openConfirmModal({
                   title: "Delete this agent?",
@@ -83,6 +87,7 @@ export function AgentEditPage() {
           providers={providers.data?.items ?? []}
           readOnly={!canEdit}
           onSubmit={save}
+          onDraft={setDraft}
         />
       )}
     </>

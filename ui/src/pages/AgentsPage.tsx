@@ -7,6 +7,7 @@ import { api } from "../api/client";
 import { unwrap } from "../api/problem";
 import { useAuth } from "../auth/AuthContext";
 import { PageHeader } from "../components/PageHeader";
+import { WebCallPanel } from "../components/WebCallPanel";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { formatDateTime, label } from "../lib/format";
@@ -43,6 +44,7 @@ export function AgentsPage() {
                       <Table.Th>Barge-in</Table.Th>
                       <Table.Th>Numbers</Table.Th>
                       <Table.Th>Updated</Table.Th>
+                      {canEdit && <Table.Th />}
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
@@ -58,6 +60,7 @@ export function AgentsPage() {
                         <Table.Td>{label(a.barge_in_sensitivity)}</Table.Td>
                         <Table.Td><Text size="sm">{a.inbound_numbers.join(", ") || "—"}</Text></Table.Td>
                         <Table.Td>{formatDateTime(a.updated_at)}</Table.Td>
+                        {canEdit && <Table.Td><WebCallPanel agentId={a.id} compact /></Table.Td>}
                       </Table.Tr>
                     ))}
                   </Table.Tbody>

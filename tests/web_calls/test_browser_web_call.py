@@ -1,0 +1,173 @@
+"""Done-when of browser calls: Chromium, its fake microphone fed from a WAV of the synthesized
+caller (Piper, as the demo's caller), talks to an offline-defaults agent from the agent's page
+in the admin UI served by a real `vocals serve`; the Playwright suite in `ui/e2e-web-call/`
+checks the page, this test the call record it left."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from store.db import create_pool
+from store.repositories.config import UserRepository
+from store.repositories.tenants import TenantsRepository
+from store.secrets import hash_password
+from tests.conftest import REPO_ROOT
+from tests.exposure.process import VocalsProcess, vocals_serve
+from tests.web_calls.browser import page_call
+from tests.web_calls.conftest import SITE, api_key
+from tests.web_calls.test_web_call import phrases_16k
+from vocals.demo import SYSTEM_PROMPT, WELCOME
+
+UI = REPO_ROOT / "ui"
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "web-call"
+CHROMIUM = Path(os.environ.get("VOCALS_CHROMIUM", "/usr/bin/chromium"))
+EMAIL = "owner@web.test"
+PASSWORD = "correct-horse-battery"
+RATE = 16000
+# The WAV's timeline. The greeting (not interruptible) plays over the first silence; the
+# question follows; the interruption comes while the answer ("We're open nine in the morning
+# ...", about 6 s) is being spoken; then silence for the rest of the suite (Chromium loops the
+# file, so it must outlast the call).
+BEFORE_QUESTION_S = 8.0
+BEFORE_INTERRUPTION_S = 4.0
+AFTER_S = 120.0
+SUITE_TIMEOUT_S = 420.0
+GREETING_TIMEOUT_S = 60.0
+
+pytestmark = pytest.mark.skipif(
+    not (UI / "dist" / "index.html").is_file()
+    or not CHROMIUM.exists()
+    or shutil.which("npx") is None,
+    reason="needs the UI build (npm --prefix ui run build), npx and Chromium at /usr/bin/chromium",
+)
+
+
+def _silence(seconds: float) -> bytes:
+    return bytes(int(seconds * RATE) * 2)
+
+
+async def caller_wav(path: Path) -> Path:
+    """The synthesized caller asks for the opening hours, then interrupts the answer."""
+    hours, _, _, location, *_ = await phrases_16k()
+    pcm = b"".join(
+        [
+            _silence(BEFORE_QUESTION_S),
+            hours,
+            _silence(BEFORE_INTERRUPTION_S),
+            location,
+            _silence(AFTER_S),
+        ]
+    )
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(np.frombuffer(pcm, "<i2").tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+async def server(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[VocalsProcess, dict[str, str], str]]:
+    """The server, an owner who signs in, and an agent on the offline defaults."""
+    data = tmp_path_factory.mktemp("web-call-browser")
+    async with vocals_serve(database_url, redis_url, data) as process:
+        pool = await create_pool(database_url, max_size=2)
+        try:
+            tenant = await TenantsRepository(pool).create(f"webui-{uuid.uuid4().hex[:8]}")
+            await UserRepository(pool).create(
+                tenant.id,
+                {"email": EMAIL, "password_hash": await hash_password(PASSWORD), "role": "owner"},
+            )
+            headers = await api_key(pool, tenant.id, "admin")
+        finally:
+            await pool.close()
+        agent: dict[str, Any] = {
+            "name": "Riverside",
+            "system_prompt": SYSTEM_PROMPT,
+            "welcome_message": WELCOME,
+            "welcome_interruptible": False,
+            "barge_in_sensitivity": "high",
+            "stt": {"vendor": "pocketsphinx"},
+            "llm": {"vendor": "scripted"},
+            "tts": {"vendor": "piper"},
+            "recording_enabled": True,
+        }
+        async with httpx.AsyncClient(base_url=process.url, headers=headers) as client:
+            created = (await client.post("/api/v1/agents", json=agent)).raise_for_status()
+            agent_id = str(created.json()["id"])
+            body = {"agent_id": agent_id, "allowed_origin": SITE}
+            grant = (await client.post("/api/v1/web-calls", json=body)).raise_for_status().json()
+        await _hear_greeting(grant)
+        yield process, headers, agent_id
+
+
+async def _hear_greeting(grant: dict[str, Any]) -> None:
+    """A first call, from a site, until its greeting played: the voice is loaded and the
+    greeting synthesized, as the server's prewarm does for agents that answer numbers (a cold
+    voice on this shared machine can miss the TTS timeout, which is not what this test is about)."""
+    async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+        await call.wait_for(
+            lambda: call.of_type("transcript") or call.closed.is_set(), GREETING_TIMEOUT_S
+        )
+        await call.send_text(type="hangup")
+
+
+async def test_an_admin_talks_to_an_agent_from_chromium_with_a_fake_microphone(
+    server: tuple[VocalsProcess, dict[str, str], str], tmp_path: Path
+) -> None:
+    process, headers, agent_id = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "web-call-id.txt").unlink(missing_ok=True)
+    wav = await caller_wav(tmp_path / "caller.wav")
+    env = {
+        **os.environ,
+        "VOCALS_E2E_URL": process.url,
+        "VOCALS_E2E_EMAIL": EMAIL,
+        "VOCALS_E2E_PASSWORD": PASSWORD,
+        "VOCALS_E2E_AGENT_ID": agent_id,
+        "VOCALS_E2E_FAKE_AUDIO": str(wav),
+        "VOCALS_E2E_ARTIFACTS": str(ARTIFACTS),
+        "VOCALS_CHROMIUM": str(CHROMIUM),
+    }
+    suite = await asyncio.create_subprocess_exec(
+        "npx", "--no-install", "playwright", "test", "-c", "playwright.web-call.config.ts",
+        cwd=UI, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        output, _ = await asyncio.wait_for(suite.communicate(), SUITE_TIMEOUT_S)
+    except TimeoutError:
+        suite.kill()
+        await suite.wait()
+        raise
+    (ARTIFACTS / "playwright.log").write_bytes(output)
+    assert suite.returncode == 0, output.decode(errors="replace")[-6000:]
+
+    call_id = (ARTIFACTS / "web-call-id.txt").read_text().strip()
+    async with httpx.AsyncClient(base_url=process.url, headers=headers) as client:
+        async with asyncio.timeout(30):
+            while True:
+                response = await client.get(f"/api/v1/calls/{call_id}")
+                if response.status_code == 200 and not response.json().get("live"):
+                    break
+                await asyncio.sleep(0.5)
+    record = response.json()
+    assert record["transport"] == "web"
+    assert record["agent_id"] == agent_id
+    assert record["status"] == "completed"
+    callers = [t["text"] for t in record["transcript"] if t["role"] == "caller"]
+    assert any("opening hours" in text.lower() for text in callers), callers
+    assert any(t["role"] == "agent" and t.get("interrupted") for t in record["transcript"])
+    assert record["recording_url"] is not None
