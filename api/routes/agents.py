@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from api.agent_tools import AgentTool, AgentTools, tool_problems
+from api.agent_tools import AgentToolOut, AgentTools, sealed_tools, tool_problems
 from api.auth import Principal, authenticate, authenticate_writer
 from api.common import DEFAULT_LIMIT, MAX_FILTER_CHARS, Limit, Offset, audit, sort_param
 from api.context import ApiContext
@@ -63,7 +63,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     recording_enabled: bool
     recording_retention_days: int
     media_transport: MediaTransport | None
-    tools: list[AgentTool]
+    tools: list[AgentToolOut]
     inbound_numbers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -151,7 +151,11 @@ async def _checked_values(
     message = values.get("voicemail_message", current.voicemail_message if current else "")
     if policy == "leave_message" and not str(message).strip():
         errors.append(FieldError("voicemail_message", "is required to leave a message"))
-    errors += tool_problems(context, values.get("tools", []))
+    if "tools" in values:
+        errors += tool_problems(context, values["tools"])
+        stored = current.tools if current else []
+        values["tools"], unsealable = sealed_tools(context, values["tools"], stored)
+        errors += unsealable
     numbers = values.get("inbound_numbers")
     if numbers is not None:
         numbers = values["inbound_numbers"] = [normalize_number(n) for n in numbers]

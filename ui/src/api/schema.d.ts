@@ -954,7 +954,7 @@ export interface components {
             reload?: components["schemas"]["ReloadStatus"] | null;
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
-            tools: components["schemas"]["AgentTool"][];
+            tools: components["schemas"]["AgentToolOut"][];
             tts: components["schemas"]["ProviderChoice"];
             /** Format: date-time */
             updated_at: string;
@@ -971,6 +971,28 @@ export interface components {
             filler: string;
             /** @default 1 */
             filler_after_s: number;
+            headers?: components["schemas"]["ToolHeader"][];
+            /**
+             * @default POST
+             * @enum {string}
+             */
+            method: "GET" | "POST";
+            name: string;
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** @default 10 */
+            timeout_s: number;
+            url: string;
+        };
+        /** AgentToolOut */
+        AgentToolOut: {
+            description: string;
+            /** @default One moment while I check that. */
+            filler: string;
+            /** @default 1 */
+            filler_after_s: number;
+            headers?: components["schemas"]["ToolHeaderOut"][];
             /**
              * @default POST
              * @enum {string}
@@ -1539,6 +1561,16 @@ export interface components {
         /** TenantUpdate */
         TenantUpdate: {
             require_two_factor?: boolean;
+        };
+        /** ToolHeader */
+        ToolHeader: {
+            name: string;
+            value?: string | null;
+        };
+        /** ToolHeaderOut */
+        ToolHeaderOut: {
+            hint: string | null;
+            name: string;
         };
         /** TotpEnrolment */
         TotpEnrolment: {
