@@ -10,8 +10,9 @@ import { applyProblem, focusFirstError } from "../lib/forms";
 import { UnsavedChangesPrompt } from "../lib/unsaved";
 import type { Vendor } from "../lib/queries";
 import { ProviderChoiceFields, type Choice } from "./ProviderChoiceFields";
+import { toolBodies, toolDrafts, toolErrors, ToolsEditor, type AgentBody, type AgentFormValues } from "./ToolsEditor";
 
-export type AgentBody = Schemas["AgentCreate"];
+export type { AgentBody };
 type Sensitivity = NonNullable<AgentBody["barge_in_sensitivity"]>;
 
 const SENSITIVITIES: { value: Sensitivity; label: string }[] = [
@@ -31,7 +32,7 @@ const MEDIA_TRANSPORTS = [
   { value: "rtp", label: "RTP", description: "UDP; for Asterisk hosts where TCP media is not wanted" },
 ] as const;
 
-function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
+function defaults(agent?: Schemas["AgentOut"]): AgentFormValues {
   return {
     name: agent?.name ?? "",
     system_prompt: agent?.system_prompt ?? "",
@@ -49,10 +50,13 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     recording_enabled: agent?.recording_enabled ?? false,
     recording_retention_days: agent?.recording_retention_days ?? 30,
     media_transport: agent?.media_transport ?? null,
-    // No editor yet: the stored tools go back unchanged (set them over the API).
-    tools: agent?.tools ?? [],
+    tools: toolDrafts(agent?.tools ?? []),
     inbound_numbers: agent?.inbound_numbers ?? [],
   };
+}
+
+function chosen(c: Choice): string | null {
+  return c.credential_id || c.vendor ? null : "Choose a provider or a vendor";
 }
 
 /** Errors under `prefix.` with the prefix taken off (`` for the prefix itself). */
@@ -73,16 +77,16 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
   onSubmit: (body: AgentBody) => Promise<unknown>;
 }) {
   const [formError, setFormError] = useState<string | null>(null);
-  const form = useForm<Required<AgentBody>>({
+  const form = useForm<AgentFormValues>({
     initialValues: defaults(agent),
-    validate: {
-      name: (v) => (v.trim() ? null : "Give the agent a name"),
-      stt: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
-      llm: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
-      tts: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
-      voicemail_message: (v, values) =>
-        values.voicemail_policy === "leave_message" && !v.trim() ? "Write the message to leave" : null,
-    },
+    validate: (values) => ({
+      name: values.name.trim() ? null : "Give the agent a name",
+      stt: chosen(values.stt),
+      llm: chosen(values.llm),
+      tts: chosen(values.tts),
+      voicemail_message: values.voicemail_policy === "leave_message" && !values.voicemail_message.trim() ? "Write the message to leave" : null,
+      ...toolErrors(values.tools),
+    }),
   });
 
   // The API names one number of the list (`inbound_numbers.1`): shown under the list, with it.
@@ -98,7 +102,7 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
     setFormError(null);
     saving.current = true;
     try {
-      await onSubmit(values);
+      await onSubmit({ ...values, tools: toolBodies(values.tools) });
       form.resetDirty(values);
     } catch (error) {
       setFormError(applyProblem(form, error));
@@ -183,6 +187,8 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit }: {
               value={form.values.media_transport ?? "default"} error={form.errors.media_transport}
               onChange={(v) => form.setFieldValue("media_transport", v === "audiosocket" || v === "rtp" ? v : null)} />
           </Fieldset>
+
+          <ToolsEditor form={form} />
 
           {!readOnly && (
             <Group justify="flex-end">
