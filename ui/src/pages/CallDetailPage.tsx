@@ -18,6 +18,7 @@ import { notifyFailed, notifySaved } from "../lib/forms";
 import { useElapsedMs, useLiveCall } from "../lib/liveCall";
 import { useAgentNames } from "../lib/queries";
 import { FailureText } from "../components/FailureText";
+import { toolCallsOf } from "../lib/toolCalls";
 
 // A queued call has no live state to follow until the dispatcher dials it; ask again this often.
 const QUEUED_REFRESH_MS = 3_000;
@@ -114,7 +115,7 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
         <Grid.Col span={{ base: 12, lg: 6 }}>
           <Card withBorder h="100%">
             <Title order={2} size="h5" mb="sm">Conversation</Title>
-            <ConversationView entries={transcript} onPlayFrom={call.recording_url ? (ms) => setSeek({ ms }) : undefined} />
+            <ConversationView entries={transcript} toolCalls={toolCallsOf(events)} onPlayFrom={call.recording_url ? (ms) => setSeek({ ms }) : undefined} />
           </Card>
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 6 }}>
