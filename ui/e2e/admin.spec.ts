@@ -233,8 +233,10 @@ test.describe("admin UI", () => {
     await expect(transcript.getByText("I'd like to move my appointment to Thursday")).toBeVisible();
     await expect(transcript.getByText("Done: Thursday at ten fifteen. Goodbye!")).toBeVisible();
     const latency = page.getByRole("table", { name: "Latency per turn" });
-    await expect(latency.getByRole("row")).toHaveCount(4); // header + three turns
+    await expect(latency.getByRole("row")).toHaveCount(5); // header, the greeting, three turns
     await expect(page.getByTestId("waterfall-turn-0")).toBeVisible();
+    // The greeting is timed from the call's audio connecting, not left as a row of dashes.
+    await expect(latency.getByRole("row", { name: /^Greeting/ })).toContainText("400 ms");
     // Its recording, fetched with the session and playable.
     await expect(page.getByLabel("Call recording")).toHaveAttribute("src", /^blob:/);
     await expect.poll(() => page.getByLabel("Call recording").evaluate((a: HTMLAudioElement) => a.duration)).toBeCloseTo(1, 1);

@@ -121,7 +121,7 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
         <Grid.Col span={{ base: 12, lg: 6 }}>
           <Card withBorder h="100%">
             <Title order={2} size="h5" mb="sm">Latency per turn</Title>
-            <Text size="xs" c="dimmed" mb="sm">From the caller's last word to the agent's first sound.</Text>
+            <Text size="xs" c="dimmed" mb="sm">From the caller's last word to the agent's first sound; for the greeting, from the call's audio connecting.</Text>
             <LatencyWaterfall turns={turns} />
           </Card>
         </Grid.Col>
