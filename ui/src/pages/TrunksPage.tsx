@@ -13,7 +13,7 @@ import { TrunkLiveStatus } from "../components/TrunkLiveStatus";
 import { TwilioSection } from "../components/TwilioSection";
 import { notifyFailed } from "../lib/forms";
 import { notifySavedWithReload, savedNotice } from "../lib/reload";
-import { useAllAgents } from "../lib/queries";
+import { numbersChanged, useAllAgents } from "../lib/queries";
 import { EditDeleteActions } from "../components/RowActions";
 
 const LIMIT = 50;
@@ -41,7 +41,8 @@ export function TrunksPage() {
     queryFn: () => unwrap(api.GET("/api/v1/sip-trunks", { params: { query: { limit: LIMIT, offset } } })),
     refetchInterval: REFRESH_MS,
   });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ["sip-trunks"] });
+  // A trunk's inbound routes are agents' numbers, which the Twilio list below shows too.
+  const refresh = () => numbersChanged(queryClient);
   const remove = useMutation({
     mutationFn: (id: string) => unwrap(api.DELETE("/api/v1/sip-trunks/{trunk_id}", { params: { path: { trunk_id: id } } })),
     onSuccess: (result) => {
