@@ -53,10 +53,10 @@ AGENT_LINES = (
 )
 
 
-def create_agent(base_url: str, token: str) -> str:
+def create_agent(base_url: str, token: str, agent: dict[str, Any] = SEED_AGENT) -> str:
     response = httpx.post(
         f"{base_url}/api/v1/agents",
-        json=SEED_AGENT,
+        json=agent,
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )

@@ -9,7 +9,7 @@ import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { TrunkForm, type TrunkBody } from "../components/TrunkForm";
-import { TrunkLiveStatus } from "../components/TrunkLiveStatus";
+import { TrunkLiveStatus, TrunkRegistration } from "../components/TrunkLiveStatus";
 import { TwilioSection } from "../components/TwilioSection";
 import { notifyFailed } from "../lib/forms";
 import { notifySavedWithReload, savedNotice } from "../lib/reload";
@@ -76,12 +76,12 @@ export function TrunksPage() {
             page.items.length === 0 ? (
               <EmptyState title="No SIP trunks yet">Add your carrier's trunk to take and place phone calls.</EmptyState>
             ) : (
-              <Table.ScrollContainer minWidth={980}>
+              <Table.ScrollContainer minWidth={1100}>
                 <Table striped highlightOnHover>
                   <Table.Thead>
                     <Table.Tr>
                       <Table.Th>Name</Table.Th><Table.Th>Kind</Table.Th><Table.Th>Host</Table.Th><Table.Th>Codecs</Table.Th>
-                      <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Live status</Table.Th><Table.Th>Provisioning</Table.Th>
+                      <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Registration</Table.Th><Table.Th>Endpoint</Table.Th><Table.Th>Provisioning</Table.Th>
                       <Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th>
                     </Table.Tr>
                   </Table.Thead>
@@ -97,6 +97,7 @@ export function TrunksPage() {
                           {t.inbound_routes.length === 0 ? <Text span c="dimmed" size="sm">none</Text> :
                             t.inbound_routes.map((r) => <Text key={r.did} size="sm">{r.did} → {agentName.get(r.agent_id) ?? "unknown agent"}</Text>)}
                         </Table.Td>
+                        <Table.Td><TrunkRegistration trunkId={t.id} /></Table.Td>
                         <Table.Td><TrunkLiveStatus trunkId={t.id} /></Table.Td>
                         <Table.Td><ReloadBadge reload={reload} /></Table.Td>
                         <Table.Td className="row-actions">
@@ -111,7 +112,7 @@ export function TrunksPage() {
                       </Table.Tr>
                       {reload && !reload.ok && (
                         // The cause in words under its trunk, across the table: a narrow cell would wrap it word by word.
-                        <Table.Tr><Table.Td colSpan={9}><Text size="sm" c="orange">Not in use: {savedNotice("", reload).message}</Text></Table.Td></Table.Tr>
+                        <Table.Tr><Table.Td colSpan={10}><Text size="sm" c="orange">Not in use: {savedNotice("", reload).message}</Text></Table.Td></Table.Tr>
                       )}
                       </Fragment>
                     );})}
