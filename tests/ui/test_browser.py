@@ -328,7 +328,9 @@ async def tool_call(
             await call.media_up.wait()
         call.play(phrases[0])
         async with asyncio.timeout(CALL_STEP_TIMEOUT_S):
-            while len(llm.requests) < 2:  # the tool's result went back to the model
+            while True:
+                if len(llm.requests) >= 2:  # the tool's result went back to the model
+                    break
                 await asyncio.sleep(0.2)
         await asyncio.sleep(TURN_S)  # the reply after it is spoken
         await call.hangup()
