@@ -326,12 +326,14 @@ async def tool_call(
         call = asterisk.place_call(TOOL_AGENT_NUMBER, caller_number=TOOL_CALLER)
         async with asyncio.timeout(CALL_STEP_TIMEOUT_S):
             await call.media_up.wait()
-        call.play(phrases[0])
-        async with asyncio.timeout(CALL_STEP_TIMEOUT_S):
-            while True:
-                if len(llm.requests) >= 2:  # the tool's result went back to the model
+        # The caller speaks until the model was asked again with the tool's result (offline
+        # recognition on a loaded box may miss a phrase).
+        async with asyncio.timeout(2 * CALL_STEP_TIMEOUT_S):
+            for turn in itertools.count():
+                if len(llm.requests) >= 2:
                     break
-                await asyncio.sleep(0.2)
+                call.play(phrases[turn % 2])
+                await asyncio.sleep(2 * TURN_S)
         await asyncio.sleep(TURN_S)  # the reply after it is spoken
         await call.hangup()
         await call.wait_ended(CALL_STEP_TIMEOUT_S)

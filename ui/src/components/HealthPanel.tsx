@@ -89,7 +89,7 @@ export function HealthPanel() {
         <Title order={2} size="h5">System health</Title>
         <Badge color={report.status === "ok" ? "green" : "red"} variant="light">{report.status === "ok" ? "All services up" : "Degraded"}</Badge>
       </Group>
-      <SimpleGrid cols={{ base: 2, sm: 4, lg: 7 }} spacing="md">
+      <SimpleGrid cols={{ base: 2, sm: 3, lg: 5 }} spacing="md">
         <Item name="PostgreSQL" ok={report.postgres.ok}>{report.postgres.ok ? "Up" : report.postgres.error ?? "Down"}</Item>
         <Item name="Redis" ok={report.redis.ok}>{report.redis.ok ? "Up" : report.redis.error ?? "Down"}</Item>
         <Item name="Asterisk (ARI)" ok={ari === null || ari === "not configured" ? null : ari === "connected"}>{ari ? label(ari) : "—"}</Item>
@@ -103,7 +103,7 @@ export function HealthPanel() {
         {deadLetters !== null && <Item name="Dead letters" ok={deadLetters === 0}>{deadLetters === 0 ? "None" : `${deadLetters} records could not be written`}</Item>}
         {models && (
           <Item name="Local model workers" ok={number(models.alive) === number(models.workers)}>
-            {`${text(models.alive)} / ${text(models.workers)} up`}<Text span size="xs" c="dimmed">{` · ${text(models.queued)} queued · ${text(models.restarts)} restarts`}</Text>
+            {`${text(models.alive)} / ${text(models.workers)} up`}<Text size="xs" c="dimmed">{`${text(models.queued)} queued, ${text(models.restarts)} restarts`}</Text>
           </Item>
         )}
       </SimpleGrid>
