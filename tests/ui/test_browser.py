@@ -306,7 +306,7 @@ async def tool_call(
     token = await asyncio.to_thread(login, server, EMAIL, PASSWORD)
     agent = {
         **SEED_AGENT,
-        "name": "Bookings",
+        "name": "Table bookings",  # sorts after Reception, the trunk form's default agent
         "welcome_message": "Bookings, hello.",
         "llm": {"vendor": "openai_compatible", "options": {"base_url": llm.base_url}},
         "inbound_numbers": [TOOL_AGENT_NUMBER],

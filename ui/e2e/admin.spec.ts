@@ -321,7 +321,7 @@ test.describe("admin UI", () => {
 
   test("edits an agent's tools: secret headers stay hidden, refusals land next to their field", async () => {
     await page.goto("/agents");
-    await page.getByRole("link", { name: "Bookings" }).click();
+    await page.getByRole("link", { name: "Table bookings" }).click();
     const tool = page.getByRole("region", { name: "Tool check_availability" });
     await expect(tool.getByText("Stored, ends in wxyz; type to replace")).toBeVisible();
     await expect(page.getByText(/booking-0123/)).toHaveCount(0);
@@ -463,7 +463,7 @@ test.describe("admin UI", () => {
 
   test("the pages an admin lives in, at desktop and phone size, for a person to look at", async () => {
     await page.goto("/agents");
-    await page.getByRole("link", { name: "Bookings" }).click();
+    await page.getByRole("link", { name: "Table bookings" }).click();
     const agentPath = new URL(page.url()).pathname;
     const pages: [string, string][] = [
       ["dashboard", "/"], ["calls", "/calls"], ["call", `/calls/${callId}`], ["tool-call", `/calls/${toolCallId}`],
