@@ -332,6 +332,8 @@ async def tool_call(
             for turn in itertools.count():
                 if len(llm.requests) >= 2:
                     break
+                if call.ended.is_set():
+                    raise RuntimeError("the tool call ended before its tool ran: server.log")
                 call.play(phrases[turn % 2])
                 await asyncio.sleep(2 * TURN_S)
         await asyncio.sleep(TURN_S)  # the reply after it is spoken

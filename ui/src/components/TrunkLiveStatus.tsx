@@ -1,5 +1,5 @@
-/** A trunk's state as Asterisk sees it now: the endpoint with its channels in use, and (its own
- * column on the trunks page) the carrier registration, in words. */
+/** A trunk's state as Asterisk sees it now: the endpoint with its channels in use, and (under the
+ * trunk's kind on the trunks page) the carrier registration, in words. */
 import { Badge, Group, Text, Tooltip } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../api/client";
@@ -61,13 +61,13 @@ export function TrunkLiveStatus({ trunkId }: { trunkId: string }) {
   );
 }
 
-/** The trunk's registration with its carrier; an IP trunk does not register. */
+/** The trunk's registration with its carrier; nothing for an IP trunk, which does not register. */
 export function TrunkRegistration({ trunkId }: { trunkId: string }) {
   const status = useTrunkStatus(trunkId);
   if (status.isPending) return <Text size="sm" c="dimmed">checking…</Text>;
   if (status.error || !status.data) return <Unknown error={status.error} />;
   const registration = status.data.registration;
-  if (registration === null) return <Text size="sm" c="dimmed">None (IP trunk)</Text>;
+  if (registration === null) return null;
   const { color, text } = registrationText(registration);
   const badge = <Badge color={color} variant="light" style={{ textTransform: "none" }} data-testid="trunk-registration">{text}</Badge>;
   const why = (status.data.errors ?? []).filter((e) => e.startsWith("AMI"));

@@ -1,5 +1,5 @@
 import { Fragment, useState } from "react";
-import { Badge, Button, Card, Group, Modal, Table, Text } from "@mantine/core";
+import { Badge, Button, Card, Group, Modal, Stack, Table, Text } from "@mantine/core";
 import { IconPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
@@ -76,12 +76,12 @@ export function TrunksPage() {
             page.items.length === 0 ? (
               <EmptyState title="No SIP trunks yet">Add your carrier's trunk to take and place phone calls.</EmptyState>
             ) : (
-              <Table.ScrollContainer minWidth={1100}>
+              <Table.ScrollContainer minWidth={980}>
                 <Table striped highlightOnHover>
                   <Table.Thead>
                     <Table.Tr>
-                      <Table.Th>Name</Table.Th><Table.Th>Kind</Table.Th><Table.Th>Host</Table.Th><Table.Th>Codecs</Table.Th>
-                      <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Registration</Table.Th><Table.Th>Endpoint</Table.Th><Table.Th>Provisioning</Table.Th>
+                      <Table.Th>Name</Table.Th><Table.Th>Kind · registration</Table.Th><Table.Th>Host</Table.Th><Table.Th>Codecs</Table.Th>
+                      <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Endpoint</Table.Th><Table.Th>Provisioning</Table.Th>
                       <Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th>
                     </Table.Tr>
                   </Table.Thead>
@@ -89,7 +89,12 @@ export function TrunksPage() {
                     {page.items.map((t) => { const reload = reloads[t.id] ?? t.reload; return (
                       <Fragment key={t.id}><Table.Tr>
                         <Table.Td fw={600}>{t.name}</Table.Td>
-                        <Table.Td><Badge variant="light" color={t.kind === "ip" ? "grape" : "blue"}>{t.kind === "ip" ? "IP-based" : "Registration"}</Badge></Table.Td>
+                        <Table.Td>
+                          <Stack gap={4} align="flex-start">
+                            <Badge variant="light" color={t.kind === "ip" ? "grape" : "blue"}>{t.kind === "ip" ? "IP-based" : "Registration"}</Badge>
+                            {t.kind !== "ip" && <TrunkRegistration trunkId={t.id} />}
+                          </Stack>
+                        </Table.Td>
                         <Table.Td><Text size="sm" ff="monospace">{t.transport}://{t.host}:{t.port}</Text></Table.Td>
                         <Table.Td>{t.codecs.join(", ")}</Table.Td>
                         <Table.Td><Text size="sm">{t.max_calls} calls · {t.max_cps}/s</Text></Table.Td>
@@ -97,7 +102,6 @@ export function TrunksPage() {
                           {t.inbound_routes.length === 0 ? <Text span c="dimmed" size="sm">none</Text> :
                             t.inbound_routes.map((r) => <Text key={r.did} size="sm">{r.did} → {agentName.get(r.agent_id) ?? "unknown agent"}</Text>)}
                         </Table.Td>
-                        <Table.Td><TrunkRegistration trunkId={t.id} /></Table.Td>
                         <Table.Td><TrunkLiveStatus trunkId={t.id} /></Table.Td>
                         <Table.Td><ReloadBadge reload={reload} /></Table.Td>
                         <Table.Td className="row-actions">
@@ -112,7 +116,7 @@ export function TrunksPage() {
                       </Table.Tr>
                       {reload && !reload.ok && (
                         // The cause in words under its trunk, across the table: a narrow cell would wrap it word by word.
-                        <Table.Tr><Table.Td colSpan={10}><Text size="sm" c="orange">Not in use: {savedNotice("", reload).message}</Text></Table.Td></Table.Tr>
+                        <Table.Tr><Table.Td colSpan={9}><Text size="sm" c="orange">Not in use: {savedNotice("", reload).message}</Text></Table.Td></Table.Tr>
                       )}
                       </Fragment>
                     );})}
