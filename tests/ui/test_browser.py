@@ -411,9 +411,9 @@ async def test_admin_ui_end_to_end(
         raise
     (ARTIFACTS / "playwright.log").write_bytes(output)
     assert process.returncode == 0, output.decode(errors="replace")[-6000:]
-    # The Hang up button on the live call's page ended it, not the caller.
-    assert live_call.ended_by == "server"
     # The call sent the tool's secret header, unsealed for the request and only there.
     assert _BookingSystem.authorizations[0] == TOOL_SECRET
+    # The Hang up button on the live call's page ended it, not the caller.
+    assert live_call.ended_by == "server"
     # The test delivery the UI sent reached the receiver.
     assert any(b"webhook.test" in body for body in _WebhookReceiver.received)

@@ -121,14 +121,18 @@ function HeaderRow({ form, tool, index }: { form: UseFormReturnType<AgentFormVal
   const header = form.values.tools[tool]!.headers[index]!;
   const hint = header.stored ? (header.hint ? `Stored, ends in ${header.hint}; type to replace` : "Stored; type to replace") : undefined;
   return (
-    <Group align="flex-start" gap="xs" wrap="nowrap">
-      <TextInput aria-label={`Header ${index + 1} name`} placeholder="Authorization" style={{ flex: 1, minWidth: 0 }} {...form.getInputProps(`${path}.name`)} />
-      <PasswordInput aria-label={`Header ${index + 1} value`} placeholder={header.stored ? "•••• unchanged" : "Bearer …"} description={hint}
-        autoComplete="new-password" style={{ flex: 2, minWidth: 0 }} {...form.getInputProps(`${path}.value`)} />
-      <ActionIcon variant="subtle" color="red" mt={4} aria-label={`Remove header ${header.name || index + 1}`}
-        onClick={() => form.removeListItem(`tools.${tool}.headers`, index)}>
-        <IconTrash size={16} />
-      </ActionIcon>
+    // Name and value side by side where they fit, one above the other on a phone.
+    <Group align="flex-start" gap="xs" wrap="wrap">
+      <TextInput aria-label={`Header ${index + 1} name`} placeholder="Authorization" style={{ flex: "1 1 140px", minWidth: 0 }} {...form.getInputProps(`${path}.name`)} />
+      <Group align="flex-start" gap="xs" wrap="nowrap" style={{ flex: "2 1 220px", minWidth: 0 }}>
+        <PasswordInput aria-label={`Header ${index + 1} value`} placeholder={header.stored ? "•••• unchanged" : "Bearer …"} description={hint}
+          inputWrapperOrder={["label", "input", "description", "error"]}
+          autoComplete="new-password" style={{ flex: 1, minWidth: 0 }} {...form.getInputProps(`${path}.value`)} />
+        <ActionIcon variant="subtle" color="red" mt={6} aria-label={`Remove header ${header.name || index + 1}`}
+          onClick={() => form.removeListItem(`tools.${tool}.headers`, index)}>
+          <IconTrash size={16} />
+        </ActionIcon>
+      </Group>
     </Group>
   );
 }
