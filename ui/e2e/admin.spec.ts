@@ -149,7 +149,7 @@ test.describe("admin UI", () => {
     await expect(row).toContainText("udp://sip.carrier.example:5060");
     await expect(row).toContainText("+4930555000 → Reception");
     // Its registration on the row itself (this server has no AMI to ask, and says so).
-    await expect(row.getByTestId("trunk-registration")).toHaveText("Unknown: AMI not reachable");
+    await expect(row.getByTestId("trunk-registration")).toHaveText("Unknown: AMI unavailable");
     await shot(page, "06-trunks");
     // Where Asterisk did not take the trunk, the notice says so in words, as the row does.
     if ((await row.textContent())?.includes("Not in use")) {

@@ -22,7 +22,7 @@ export function registrationText(state: string): { color: string; text: string }
     case "Unregistered": return { color: "yellow", text: "Not registered yet" };
     case "Stopped": return { color: "yellow", text: "Stopped" };
     case "absent": return { color: "red", text: "Not in Asterisk" };
-    case "unavailable": return { color: "gray", text: "Unknown: AMI not reachable" };
+    case "unavailable": return { color: "gray", text: "Unknown: AMI unavailable" };
     default: return { color: "yellow", text: state };
   }
 }
