@@ -152,7 +152,10 @@ async def _wait_until_serving(base_url: str, process: asyncio.subprocess.Process
             if process.returncode is not None:
                 raise RuntimeError(f"vocals serve exited with {process.returncode}: server.log")
             try:
-                if (await client.get(f"{base_url}/api/v1/openapi.json")).status_code == 200:
+                health = await client.get(f"{base_url}/healthz")
+                # Serving, and the local models started: on a loaded box a first caller would
+                # otherwise meet a recognizer still loading (and a call that ends in an error).
+                if health.status_code == 200 and health.json()["extra"].get("greetings_ready"):
                     return
             except httpx.TransportError:
                 pass
