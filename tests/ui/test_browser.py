@@ -414,8 +414,10 @@ async def test_admin_ui_end_to_end(
         raise
     (ARTIFACTS / "playwright.log").write_bytes(output)
     assert process.returncode == 0, output.decode(errors="replace")[-6000:]
-    # The call sent the tool's secret header, unsealed for the request and only there.
+    # The call sent the tool's secret header, unsealed for the request and only there: the
+    # server's log of the whole run never holds it.
     assert _BookingSystem.authorizations[0] == TOOL_SECRET
+    assert TOOL_SECRET.split()[1] not in (ARTIFACTS / "server.log").read_text()
     # The Hang up button on the live call's page ended it, not the caller.
     assert live_call.ended_by == "server"
     # The test delivery the UI sent reached the receiver.

@@ -1,6 +1,6 @@
 /** The process's supervised background tasks as `/healthz` reports them (ari_app/tasks.py):
  * each one's state, how often it was restarted and the last error, readable on a phone. */
-import { Badge, Group, Stack, Table, Text } from "@mantine/core";
+import { Badge, Stack, Table, Text } from "@mantine/core";
 
 export interface TaskRow {
   name: string;
@@ -45,11 +45,7 @@ export function TaskList({ tasks }: { tasks: TaskRow[] }) {
                   <Text size="xs" c={task.state === "running" ? "dimmed" : "red"} style={{ overflowWrap: "anywhere" }}>Last error: {task.lastError}</Text>
                 )}
               </Table.Td>
-              <Table.Td>
-                <Group gap={4} wrap="nowrap">
-                  <Badge size="sm" variant="light" color={task.state === "running" ? "green" : "orange"}>{task.state}</Badge>
-                </Group>
-              </Table.Td>
+              <Table.Td><Badge size="sm" variant="light" color={task.state === "running" ? "green" : "orange"}>{task.state}</Badge></Table.Td>
               <Table.Td ta="right">{task.restarts}</Table.Td>
             </Table.Tr>
           ))}
