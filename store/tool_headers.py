@@ -31,3 +31,21 @@ def unsealed_headers(box: SecretBox, stored: list[dict[str, Any]]) -> dict[str, 
 def runnable_tools(box: SecretBox, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """An agent's stored tools with their headers unsealed (`{name: value}`)."""
     return [{**tool, "headers": unsealed_headers(box, tool.get("headers", []))} for tool in tools]
+
+
+def rotated_tools(box: SecretBox, tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """`tools` with every header value not yet under `box`'s current key re-sealed under it,
+    and how many were."""
+    changed = 0
+    result: list[dict[str, Any]] = []
+    for tool in tools:
+        headers: list[dict[str, Any]] = []
+        for header in tool.get("headers", []):
+            sealed = base64.b64decode(header["sealed"])
+            if box.needs_rotation(sealed):
+                rotated = base64.b64encode(box.rotate(sealed, PURPOSE)).decode()
+                header = {**header, "sealed": rotated}
+                changed += 1
+            headers.append(header)
+        result.append({**tool, "headers": headers} if "headers" in tool else tool)
+    return result, changed
