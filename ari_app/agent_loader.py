@@ -27,6 +27,7 @@ from store.config_cache import ConfigCache, agent_cache_name, credential_cache_n
 from store.models import Agent, ProviderCredential
 from store.repositories.config import AgentRepository, ProviderCredentialRepository
 from store.secrets import SecretBox
+from store.tool_headers import runnable_tools
 
 # What an agent that chose nothing runs: the offline defaults, no account and no network.
 OFFLINE_DEFAULTS: Final = {
@@ -58,6 +59,7 @@ class StoreAgentLoader:
     ) -> None:
         builtin.load_all()
         self._check_url = check_url
+        self._box = box
         self._pool = pool
         self._cache = ConfigCache(redis)
         self._credentials = ProviderCredentialRepository(pool, box)
@@ -105,7 +107,7 @@ class StoreAgentLoader:
                 action=VoicemailAction(agent.voicemail_policy), message=message
             ),
             max_call_duration_s=agent.max_call_seconds,
-            tools=msgspec.convert(agent.tools, list[HttpTool]),
+            tools=msgspec.convert(runnable_tools(self._box, agent.tools), list[HttpTool]),
             mcp_servers=msgspec.convert(agent.mcp_servers, list[McpServer]),
             transfer=msgspec.convert(agent.transfer, TransferSettings),
             call_tools=[CallTool(name) for name in agent.call_tools],

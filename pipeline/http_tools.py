@@ -45,6 +45,12 @@ class HttpTool(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     # Spoken when the tool has not answered after `filler_after_s`, so the line is not silent.
     filler: Annotated[str, msgspec.Meta(max_length=200)] = "One moment while I check that."
     filler_after_s: Annotated[float, msgspec.Meta(ge=0, le=10)] = 1.0
+    # Sent with every request, in clear only in this process's memory (e.g. Authorization).
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Header values are secrets: a logged or printed tool shows only their names.
+        return f"HttpTool(name={self.name!r}, url={self.url!r}, headers={sorted(self.headers)})"
 
     def __post_init__(self) -> None:
         if self.parameters.get("type") != "object":
@@ -98,9 +104,11 @@ class HttpTools:
             async with asyncio.timeout(tool.timeout_s):
                 async with httpx.AsyncClient(timeout=tool.timeout_s) as http:
                     if tool.method == "GET":
-                        response = await http.get(tool.url, params=_query(arguments))
+                        response = await http.get(
+                            tool.url, params=_query(arguments), headers=tool.headers
+                        )
                     else:
-                        response = await http.post(tool.url, json=arguments)
+                        response = await http.post(tool.url, json=arguments, headers=tool.headers)
         except TimeoutError:
             return ToolOutcome(
                 f"{tool.name} is not answering (no reply within {tool.timeout_s:g} s).", ok=False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from store.secrets import SecretBox
+from store.tool_headers import rotated_tools
 
 # Every encrypted column, as (table, column). Its purpose label is "table.column".
 ENCRYPTED_COLUMNS = (
@@ -37,4 +38,21 @@ async def rotate_secrets(pool: asyncpg.Pool, box: SecretBox) -> int:
                     box.rotate(row[column], purpose),
                 )
                 changed += 1
+    return changed + await _rotate_tool_headers(pool, box)
+
+
+async def _rotate_tool_headers(pool: asyncpg.Pool, box: SecretBox) -> int:
+    """The header values sealed inside agents' `tools` (see store/tool_headers.py)."""
+    changed = 0
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT id, tools FROM agents WHERE jsonb_path_exists(tools, '$[*].headers[*]') "
+            "FOR UPDATE"
+        )
+        for row in rows:
+            # The pool's codec hands jsonb over as Python values (store/db.py).
+            tools, count = rotated_tools(box, row["tools"])
+            if count:
+                await conn.execute("UPDATE agents SET tools = $2 WHERE id = $1", row["id"], tools)
+                changed += count
     return changed

@@ -16,9 +16,10 @@ from api.agent_analysis import AgentAnalysis, analysis_problems
 from api.agent_tools import (
     AgentMcpServer,
     AgentMcpServers,
-    AgentTool,
+    AgentToolOut,
     AgentTools,
     mcp_server_problems,
+    sealed_tools,
     tool_problems,
 )
 from api.agent_transfer import AgentTransfer, transfer_problems
@@ -90,7 +91,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     recording_enabled: bool
     recording_retention_days: int
     media_transport: MediaTransport | None
-    tools: list[AgentTool]
+    tools: list[AgentToolOut]
     mcp_servers: list[AgentMcpServer]
     transfer: AgentTransfer
     analysis: AgentAnalysis
@@ -194,7 +195,11 @@ async def _checked_values(
     message = values.get("voicemail_message", current.voicemail_message if current else "")
     if policy == "leave_message" and not str(message).strip():
         errors.append(FieldError("voicemail_message", "is required to leave a message"))
-    errors += tool_problems(context, values.get("tools", []))
+    if "tools" in values:
+        errors += tool_problems(context, values["tools"])
+        stored = current.tools if current else []
+        values["tools"], unsealable = sealed_tools(context, values["tools"], stored)
+        errors += unsealable
     errors += mcp_server_problems(context, values.get("mcp_servers", []))
     errors += transfer_problems(values.get("transfer"))
     if "analysis" in values:

@@ -227,6 +227,7 @@ async def test_http_tools_are_saved_validated_and_reach_the_call(
         "timeout_s": 10.0,
         "filler": "One moment while I check that.",
         "filler_after_s": 1.0,
+        "headers": [],
     }
     url = f"/api/v1/agents/{created['id']}"
     slower = {**BOOKING_TOOL, "timeout_s": 5, "filler": "Let me look.", "filler_after_s": 0.5}
@@ -248,7 +249,7 @@ async def test_http_tools_are_saved_validated_and_reach_the_call(
         ({"name": "check availability"}, 400, "tools[0].name"),
         ({"method": "DELETE"}, 400, "tools[0].method"),
         ({"timeout_s": 120}, 400, "tools[0].timeout_s"),
-        ({"headers": {"X": "1"}}, 400, "tools[0]"),
+        ({"headers": {"X": "1"}}, 400, "tools[0].headers"),
         ({"url": "http://127.0.0.1:8080/book"}, 422, "tools[0].url"),
         ({"url": "ftp://booking.example.com/"}, 422, "tools[0].url"),
         ({"parameters": {"type": "string"}}, 422, "tools[0].parameters"),
@@ -374,3 +375,89 @@ async def test_call_tools_are_saved_validated_and_reach_the_call(
     assert unchanged.json()["call_tools"] == ["send_dtmf", "end_call"]
     cleared = await client.patch(url, json={"call_tools": []}, headers=tenant.admin)
     assert cleared.status_code == 200 and cleared.json()["call_tools"] == []
+
+
+SECRET = "Bearer sk-live-0123456789abcdef"
+
+
+async def test_tool_header_values_are_sealed_never_shown_and_kept_when_left_out(
+    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
+) -> None:
+    headers = [{"name": "Authorization", "value": SECRET}, {"name": "X-Shop", "value": "42"}]
+    created = await create_agent(client, tenant.admin, tools=[{**BOOKING_TOOL, "headers": headers}])
+    # Set, with a hint of a long value's end; never the value, in any answer.
+    assert created["tools"][0]["headers"] == [
+        {"name": "Authorization", "hint": "cdef"},
+        {"name": "X-Shop", "hint": None},
+    ]
+    url = f"/api/v1/agents/{created['id']}"
+    for answer in (
+        await client.get(url, headers=tenant.viewer),
+        await client.get("/api/v1/agents?limit=200", headers=tenant.viewer),
+        await client.get("/api/v1/audit-logs?limit=200", headers=tenant.admin),
+    ):
+        assert answer.status_code == 200, answer.text
+        assert "sk-live" not in answer.text
+    # Sealed at rest: neither the agent row nor its audit entries hold it in clear.
+    stored = await api_context.pool.fetchval(
+        "SELECT tools::text FROM agents WHERE id = $1", uuid.UUID(created["id"])
+    )
+    assert "sealed" in stored and "sk-live" not in stored
+    audits = await api_context.pool.fetchval(
+        "SELECT string_agg(coalesce(before::text, '') || after::text, ' ') FROM audit_logs "
+        "WHERE tenant_id = $1",
+        tenant.id,
+    )
+    assert "sk-live" not in audits
+
+    # Sent back as the UI shows it (no value): kept; a header left out is dropped.
+    kept = {**BOOKING_TOOL, "description": "Free slots.", "headers": [{"name": "Authorization"}]}
+    changed = await client.patch(url, json={"tools": [kept]}, headers=tenant.admin)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["tools"][0]["headers"] == [{"name": "Authorization", "hint": "cdef"}]
+    loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
+    (tool,) = (await loader.settings(tenant.id, uuid.UUID(created["id"]))).tools
+    # Unsealed for the call that runs the tool, and only there.
+    assert tool.headers == {"Authorization": SECRET}
+    assert "sk-live" not in repr(tool)
+
+    moved = {**kept, "url": "https://elsewhere.example.net/availability"}
+    refusals: list[tuple[dict[str, Any], str, str]] = [
+        (moved, "tools[0].headers[0].value", "enter the value again"),
+        ({**kept, "headers": [{"name": "X-New"}]}, "tools[0].headers[0].value", "is required"),
+        (
+            {**kept, "headers": [{"name": "Bad Header", "value": "1"}]},
+            "tools[0].headers[0].name",
+            "",
+        ),
+        (
+            {**kept, "headers": [{"name": "Host", "value": "a.example"}]},
+            "tools[0].headers[0].name",
+            "set by Vocals",
+        ),
+        (
+            {**kept, "headers": [{"name": "X-A", "value": "1\r\nX-B: 2"}]},
+            "tools[0].headers[0].value",
+            "single line",
+        ),
+        (
+            {
+                **kept,
+                "headers": [{"name": "authorization"}, {"name": "Authorization", "value": "x"}],
+            },
+            "tools[0].headers[1].name",
+            "twice",
+        ),
+    ]
+    for tool_in, field, reason in refusals:
+        refused = await client.patch(url, json={"tools": [tool_in]}, headers=tenant.admin)
+        assert refused.status_code == 422, (tool_in, refused.text)
+        errors = {e["field"]: e["reason"] for e in refused.json()["errors"]}
+        assert reason in errors.get(field, "<none>"), (tool_in, errors)
+    # Nothing refused changed what is stored, and moving the tool with the value typed again works.
+    (tool,) = (await loader.settings(tenant.id, uuid.UUID(created["id"]))).tools
+    assert (tool.url, tool.headers) == (BOOKING_TOOL["url"], {"Authorization": SECRET})
+    retyped = {**moved, "headers": [{"name": "Authorization", "value": "Bearer new-0000"}]}
+    assert (
+        await client.patch(url, json={"tools": [retyped]}, headers=tenant.admin)
+    ).status_code == 200

@@ -66,3 +66,19 @@ async def test_failures_are_results_the_model_can_read(
     closed = await tools("http://127.0.0.1:9", "/").run(ToolCall("c5", "lookup", "{}"))
     assert (closed.ok, closed.content) == (False, "lookup could not be reached (ConnectError).")
     assert len(seen) == 2  # neither the unknown tool nor the garbled arguments were sent
+
+
+async def test_the_tools_headers_go_with_every_request_and_stay_out_of_its_repr(
+    endpoint: tuple[str, list[web.Request]],
+) -> None:
+    base, seen = endpoint
+    secret = {"Authorization": "Bearer sk-live-0123456789abcdef", "X-Shop": "42"}
+    for method in ("GET", "POST"):
+        runner = tools(base, "/find", method=method, headers=secret)
+        assert (await runner.run(ToolCall("c1", "lookup", '{"day": "Friday"}'))).ok
+    assert [(r.method, r.headers["Authorization"], r.headers["X-Shop"]) for r in seen] == [
+        ("GET", secret["Authorization"], "42"),
+        ("POST", secret["Authorization"], "42"),
+    ]
+    tool = HttpTool(name="lookup", description="d", url=f"{base}/", headers=secret)
+    assert "sk-live" not in repr(tool) and "Authorization" in repr(tool)

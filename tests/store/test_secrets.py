@@ -5,7 +5,7 @@ import uuid
 import asyncpg
 import pytest
 
-from store.repositories.config import ProviderCredentialRepository
+from store.repositories.config import AgentRepository, ProviderCredentialRepository
 from store.repositories.tenants import TenantsRepository
 from store.rotation import rotate_secrets
 from store.secrets import (
@@ -17,6 +17,7 @@ from store.secrets import (
     hash_password,
     verify_password,
 )
+from store.tool_headers import seal_header, unsealed_headers
 
 OLD = "old-secret-key-" + "o" * 32
 NEW = "new-secret-key-" + "n" * 32
@@ -68,6 +69,28 @@ async def test_rotation_re_encrypts_under_the_new_key(own_pool: asyncpg.Pool) ->
     assert stored is not None and stored.api_key is not None
     assert not new_box.needs_rotation(stored.api_key)
     assert SecretBox(NEW).decrypt(stored.api_key, "provider_credentials.api_key") == "sk-rotate-me"
+
+
+async def test_rotation_re_seals_the_headers_of_agents_tools(own_pool: asyncpg.Pool) -> None:
+    tenant = await TenantsRepository(own_pool).create(f"rot-{uuid.uuid4().hex[:8]}")
+    header = seal_header(SecretBox(OLD), "Authorization", "Bearer tool-secret-0001")
+    tool = {"name": "book", "url": "https://booking.example.com/", "headers": [header]}
+    offline = {"vendor": "scripted"}
+    agents = AgentRepository(own_pool)
+    row = await agents.create(
+        tenant.id, {"name": "a", "stt": offline, "llm": offline, "tts": offline, "tools": [tool]}
+    )
+    new_box = SecretBox(NEW, previous_keys=(OLD,))
+
+    assert await rotate_secrets(own_pool, new_box) >= 1
+    assert await rotate_secrets(own_pool, new_box) == 0
+    stored = await agents.get(tenant.id, row.id)
+    assert stored is not None
+    # Readable with the new key alone: the old one may now be dropped.
+    assert unsealed_headers(SecretBox(NEW), stored.tools[0]["headers"]) == {
+        "Authorization": "Bearer tool-secret-0001"
+    }
+    assert stored.tools[0]["headers"][0]["hint"] == header["hint"]
 
 
 async def test_passwords_use_a_slow_salted_kdf() -> None:

@@ -59,10 +59,10 @@ AGENT_LINES = (
 )
 
 
-def create_agent(base_url: str, token: str) -> str:
+def create_agent(base_url: str, token: str, agent: dict[str, Any] = SEED_AGENT) -> str:
     response = httpx.post(
         f"{base_url}/api/v1/agents",
-        json=SEED_AGENT,
+        json=agent,
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
@@ -95,14 +95,23 @@ def _turn(index: int, end_of_speech: int, stt: int, llm: int, tts: int) -> TurnM
     )
 
 
+# When the greeting's first audio left, in ms since the call's audio connected.
+GREETING_OUT_MS = 400
+
+
 def _conversation() -> tuple[list[TranscriptEntry], list[TurnMetrics], int]:
     """Transcript and turns of a three-turn booking call, and when it ended (ms)."""
-    transcript = [TranscriptEntry("agent", AGENT_LINES[0], 400)]
-    turns = []
+    transcript = [TranscriptEntry("agent", AGENT_LINES[0], GREETING_OUT_MS)]
+    # Turn 0 is the greeting, as the engine numbers it: no caller turn before it.
+    turns = [
+        TurnMetrics(
+            index=0, tts_first_audio_ms=GREETING_OUT_MS - 20, first_frame_out_ms=GREETING_OUT_MS
+        )
+    ]
     at = 3_000
     for i, line in enumerate(CALLER_LINES):
         transcript.append(TranscriptEntry("caller", line, at))
-        turn = _turn(i, at + 1_800, stt=180 + 20 * i, llm=320 - 30 * i, tts=150)
+        turn = _turn(i + 1, at + 1_800, stt=180 + 20 * i, llm=320 - 30 * i, tts=150)
         turns.append(turn)
         assert turn.first_frame_out_ms is not None
         transcript.append(TranscriptEntry("agent", AGENT_LINES[i + 1], turn.first_frame_out_ms))

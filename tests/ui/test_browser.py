@@ -26,6 +26,7 @@ import pytest
 
 from store.db import create_pool
 from store.repositories.tenants import TenantsRepository
+from tests.fakes.openai_compatible import FakeOpenAI, ScriptedTurn
 from tests.ui.seed import SEED_AGENT, create_agent, insert_call, login
 from vocals.net import free_port
 from vocals.simulator import AsteriskSimulator, SimulatedCall, caller_phrases
@@ -151,7 +152,10 @@ async def _wait_until_serving(base_url: str, process: asyncio.subprocess.Process
             if process.returncode is not None:
                 raise RuntimeError(f"vocals serve exited with {process.returncode}: server.log")
             try:
-                if (await client.get(f"{base_url}/api/v1/openapi.json")).status_code == 200:
+                health = await client.get(f"{base_url}/healthz")
+                # Serving, and the local models started: on a loaded box a first caller would
+                # otherwise meet a recognizer still loading (and a call that ends in an error).
+                if health.status_code == 200 and health.json()["extra"].get("greetings_ready"):
                     return
             except httpx.TransportError:
                 pass
@@ -219,7 +223,7 @@ LIVE_CALLER = "+4917600000042"
 
 @pytest.fixture(scope="module")
 async def live_call(
-    recorded_call: str, agent_id: str, asterisk: AsteriskSimulator
+    recorded_call: str, tool_call: str, agent_id: str, asterisk: AsteriskSimulator
 ) -> AsyncIterator[SimulatedCall]:
     """A caller who is still on the line, talking turn after turn, while the suite opens the
     call's page and hangs it up from there; after the recorded calls so those stay as they are."""
@@ -244,6 +248,103 @@ async def live_call(
         if not call.ended.is_set():
             await call.hangup()
         await talking
+
+
+# The agent that calls a tool, reached on its own number by its own caller.
+TOOL_AGENT_NUMBER = "+4930777000"
+TOOL_CALLER = "+4917600000077"
+# A header value the tool needs: stored sealed, sent by the call, never shown by the UI.
+TOOL_SECRET = "Bearer booking-0123456789wxyz"
+
+
+class _BookingSystem(BaseHTTPRequestHandler):
+    """The agent's tool: answers free slots and keeps the Authorization each request had."""
+
+    authorizations: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.authorizations.append(self.headers.get("Authorization", ""))
+        body = b'{"free": ["10:00", "14:30"]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def booking_system() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BookingSystem)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slots"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+async def tool_call(
+    server: str, recorded_call: str, asterisk: AsteriskSimulator, booking_system: str
+) -> AsyncIterator[str]:
+    """A call through the real path in which the agent's model (an OpenAI-compatible server,
+    faked) calls the agent's HTTP tool: the record the suite opens has the call in it."""
+    llm = FakeOpenAI(
+        api_key=None,
+        turns=[
+            ScriptedTurn(
+                text="Let me look at the calendar.",
+                tool_calls=[("check_availability", '{"day": "Friday"}')],
+            ),
+            ScriptedTurn(text="Friday at ten or half past two are free."),
+        ],
+        reply="Is there anything else?",
+    )
+    await llm.start()
+    token = await asyncio.to_thread(login, server, EMAIL, PASSWORD)
+    agent = {
+        **SEED_AGENT,
+        "name": "Table bookings",  # sorts after Reception, the trunk form's default agent
+        "welcome_message": "Bookings, hello.",
+        "llm": {"vendor": "openai_compatible", "options": {"base_url": llm.base_url}},
+        "inbound_numbers": [TOOL_AGENT_NUMBER],
+        "tools": [
+            {
+                "name": "check_availability",
+                "description": "Free appointment slots on a day.",
+                "url": booking_system,
+                "parameters": {"type": "object", "properties": {"day": {"type": "string"}}},
+                "headers": [{"name": "Authorization", "value": TOOL_SECRET}],
+            }
+        ],
+    }
+    try:
+        agent_id = await asyncio.to_thread(create_agent, server, token, agent)
+        phrases = await caller_phrases(PHRASE_CACHE)
+        call = asterisk.place_call(TOOL_AGENT_NUMBER, caller_number=TOOL_CALLER)
+        async with asyncio.timeout(CALL_STEP_TIMEOUT_S):
+            await call.media_up.wait()
+        # The caller speaks until the model was asked again with the tool's result (offline
+        # recognition on a loaded box may miss a phrase).
+        async with asyncio.timeout(2 * CALL_STEP_TIMEOUT_S):
+            for turn in itertools.count():
+                if len(llm.requests) >= 2:
+                    break
+                if call.ended.is_set():
+                    raise RuntimeError("the tool call ended before its tool ran: server.log")
+                call.play(phrases[turn % 2])
+                await asyncio.sleep(2 * TURN_S)
+        await asyncio.sleep(TURN_S)  # the reply after it is spoken
+        await call.hangup()
+        await call.wait_ended(CALL_STEP_TIMEOUT_S)
+        yield await _recorded_call_id(server, token, agent_id)
+    finally:
+        await llm.stop()
 
 
 class _WebhookReceiver(BaseHTTPRequestHandler):
@@ -278,6 +379,7 @@ async def test_admin_ui_end_to_end(
     simulated_call: str,
     recorded_call: str,
     webhook_receiver: str,
+    tool_call: str,
     live_call: SimulatedCall,
 ) -> None:
     env = {
@@ -290,6 +392,7 @@ async def test_admin_ui_end_to_end(
         "VOCALS_E2E_CALL_ID": recorded_call,
         "VOCALS_E2E_WEBHOOK_URL": webhook_receiver,
         "VOCALS_E2E_LIVE_CALLER": LIVE_CALLER,
+        "VOCALS_E2E_TOOL_CALL_ID": tool_call,
         "VOCALS_E2E_ARTIFACTS": str(ARTIFACTS),
         "VOCALS_CHROMIUM": str(CHROMIUM),
     }
@@ -311,6 +414,10 @@ async def test_admin_ui_end_to_end(
         raise
     (ARTIFACTS / "playwright.log").write_bytes(output)
     assert process.returncode == 0, output.decode(errors="replace")[-6000:]
+    # The call sent the tool's secret header, unsealed for the request and only there: the
+    # server's log of the whole run never holds it.
+    assert _BookingSystem.authorizations[0] == TOOL_SECRET
+    assert TOOL_SECRET.split()[1] not in (ARTIFACTS / "server.log").read_text()
     # The Hang up button on the live call's page ended it, not the caller.
     assert live_call.ended_by == "server"
     # The test delivery the UI sent reached the receiver.

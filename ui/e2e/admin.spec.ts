@@ -11,6 +11,7 @@ const callId = process.env.VOCALS_E2E_CALL_ID ?? "";
 const simulatedCallId = process.env.VOCALS_E2E_SIMULATED_CALL_ID ?? "";
 const webhookUrl = process.env.VOCALS_E2E_WEBHOOK_URL ?? "";
 const liveCaller = process.env.VOCALS_E2E_LIVE_CALLER ?? "";
+const toolCallId = process.env.VOCALS_E2E_TOOL_CALL_ID ?? "";
 const artifacts = process.env.VOCALS_E2E_ARTIFACTS ?? "../test-artifacts/ui";
 mkdirSync(artifacts, { recursive: true });
 
@@ -81,6 +82,10 @@ test.describe("admin UI", () => {
     await expect(health).toContainText("All services up");
     await expect(health).toContainText("Connected");
     await expect(health).toContainText("Empty");
+    // Supervised tasks in rows a person reads, not JSON.
+    const tasks = health.getByRole("table", { name: "Background tasks" });
+    await expect(tasks.getByRole("row", { name: /webhook-worker/ })).toContainText("running");
+    await expect(health).not.toContainText('"restarts"');
     await shot(page, "02-dashboard");
   });
 
@@ -143,12 +148,36 @@ test.describe("admin UI", () => {
     const row = page.getByRole("row", { name: /^carrier-main/ });
     await expect(row).toContainText("udp://sip.carrier.example:5060");
     await expect(row).toContainText("+4930555000 → Reception");
+    // Its registration on the row itself (this server has no AMI to ask, and says so).
+    await expect(row.getByTestId("trunk-registration")).toHaveText("Unknown: AMI unavailable");
     await shot(page, "06-trunks");
     // Where Asterisk did not take the trunk, the notice says so in words, as the row does.
     if ((await row.textContent())?.includes("Not in use")) {
       await expect(page.getByText("Trunk created, but calls do not use it yet")).toBeVisible();
       await page.getByRole("button", { name: "Dismiss" }).click();
     }
+  });
+
+  test("the Twilio numbers follow the trunk just made and each switch, without a reload", async () => {
+    // The trunk's number is routed to Reception: the Twilio list has it at once.
+    const numbers = page.getByRole("table", { name: "Twilio numbers" });
+    await expect(numbers.getByRole("row", { name: /\+4930555000/ })).toContainText("Reception");
+    const account = page.getByRole("form", { name: "Twilio account" });
+    await account.getByRole("textbox", { name: "Account SID" }).fill(`AC${"0123456789abcdef".repeat(2)}`);
+    await account.locator('input[type="password"]').fill("fedcba9876543210".repeat(2));
+    await account.getByRole("button", { name: "Connect account" }).click();
+    await expect(page.getByText("****3210")).toBeVisible();
+    const carried = page.getByRole("switch", { name: "Twilio carries +4930555000" });
+    await expect(carried).toBeEnabled();
+    await carried.click({ force: true });
+    await expect(carried).toBeChecked();
+    await expect(page.getByText("Twilio now carries +4930555000")).toBeVisible();
+    await shot(page, "06b-trunks-twilio");
+    await page.reload();
+    await expect(page.getByRole("switch", { name: "Twilio carries +4930555000" })).toBeChecked();
+    await page.getByRole("switch", { name: "Twilio carries +4930555000" }).click({ force: true });
+    await expect(page.getByRole("switch", { name: "Twilio carries +4930555000" })).not.toBeChecked();
+    await expect(page.getByText("+4930555000 is back on Asterisk")).toBeVisible();
   });
 
   test("creates an agent with providers from the catalog", async () => {
@@ -233,8 +262,10 @@ test.describe("admin UI", () => {
     await expect(transcript.getByText("I'd like to move my appointment to Thursday")).toBeVisible();
     await expect(transcript.getByText("Done: Thursday at ten fifteen. Goodbye!")).toBeVisible();
     const latency = page.getByRole("table", { name: "Latency per turn" });
-    await expect(latency.getByRole("row")).toHaveCount(4); // header + three turns
+    await expect(latency.getByRole("row")).toHaveCount(5); // header, the greeting, three turns
     await expect(page.getByTestId("waterfall-turn-0")).toBeVisible();
+    // The greeting is timed from the call's audio connecting, not left as a row of dashes.
+    await expect(latency.getByRole("row", { name: /^Greeting/ })).toContainText("400 ms");
     // Its recording, fetched with the session and playable.
     await expect(page.getByLabel("Call recording")).toHaveAttribute("src", /^blob:/);
     await expect.poll(() => page.getByLabel("Call recording").evaluate((a: HTMLAudioElement) => a.duration)).toBeCloseTo(1, 1);
@@ -274,6 +305,52 @@ test.describe("admin UI", () => {
     await expect(page.getByTestId(/^waterfall-turn-/).first()).toBeVisible();
     await expect(page.getByRole("table", { name: "Latency per turn" })).toContainText(/\d ms/);
     await shot(page, "13-simulated-call");
+  });
+
+  test("a call where the agent called a tool shows it in the conversation", async () => {
+    await page.goto(`/calls/${toolCallId}`);
+    const transcript = page.getByRole("list", { name: "Transcript" });
+    const tool = transcript.getByRole("listitem", { name: /^Tool check_availability at / });
+    await expect(tool).toContainText("answered");
+    await expect(tool).toContainText('"day": "Friday"');
+    await expect(tool).toContainText("14:30");
+    await expect(tool).toContainText(/\d+ ms|\d\.\d s/);
+    await expect(transcript.getByRole("listitem", { name: /^Agent at / }).last()).toContainText(/Friday at ten/);
+    await shot(page, "13b-tool-call");
+  });
+
+  test("edits an agent's tools: secret headers stay hidden, refusals land next to their field", async () => {
+    await page.goto("/agents");
+    await page.getByRole("link", { name: "Table bookings" }).click();
+    const tool = page.getByRole("region", { name: "Tool check_availability" });
+    await expect(tool.getByText("Stored, ends in wxyz; type to replace")).toBeVisible();
+    await expect(page.getByText(/booking-0123/)).toHaveCount(0);
+    await expect(tool.getByLabel("Header 1 value")).toHaveValue("");
+    // Moved to another address, the stored secret is not sent along: the API asks for it again.
+    const url = tool.getByRole("textbox", { name: "URL" });
+    const original = await url.inputValue();
+    await url.fill(original.replace("127.0.0.1", "localhost"));
+    await page.getByRole("button", { name: "Save agent" }).click();
+    await expect(tool.getByLabel("Header 1 value")).toHaveAccessibleDescription(/enter the value again: the tool now calls another address/);
+    await url.fill(original);
+    // A second tool, its parameters mistyped first.
+    await page.getByRole("button", { name: "Add tool" }).click();
+    const added = page.getByRole("region", { name: "Tool Tool 2" });
+    await added.getByRole("textbox", { name: "Name" }).fill("book_slot");
+    const booking = page.getByRole("region", { name: "Tool book_slot" });
+    await booking.getByRole("textbox", { name: "Description" }).fill("Books a free slot for the caller.");
+    await booking.getByRole("textbox", { name: "URL" }).fill(original.replace("/slots", "/book"));
+    await booking.getByRole("textbox", { name: "Parameters (JSON schema)" }).fill('{"type": "object", "properties": {"time": {"type": "string"}},}');
+    await page.getByRole("button", { name: "Save agent" }).click();
+    await expect(booking.getByRole("textbox", { name: "Parameters (JSON schema)" })).toHaveAccessibleDescription(/Not valid JSON/);
+    await shot(page, "07b-agent-tools-error");
+    await booking.getByRole("textbox", { name: "Parameters (JSON schema)" }).fill('{"type": "object", "properties": {"time": {"type": "string"}}}');
+    await page.getByRole("button", { name: "Save agent" }).click();
+    await expect(page.getByText("Agent saved")).toBeVisible();
+    await page.reload();
+    await expect(page.getByRole("region", { name: "Tool book_slot" })).toBeVisible();
+    await expect(page.getByRole("region", { name: "Tool check_availability" }).getByText("Stored, ends in wxyz; type to replace")).toBeVisible();
+    await shot(page, "07c-agent-tools");
   });
 
   test("a deep link to a call loads the app on that page", async () => {
@@ -366,6 +443,9 @@ test.describe("admin UI", () => {
     expect(pie!.x + pie!.width).toBeLessThanOrEqual(drawing!.x + drawing!.width);
     expect(pie!.y + pie!.height).toBeLessThanOrEqual(drawing!.y + drawing!.height);
     await shot(page, "21d-dashboard-mobile");
+    // The health panel's tasks fit the screen: nothing to scroll sideways.
+    await expect(page.getByRole("table", { name: "Background tasks" })).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
   });
 
   test("follows the system's dark mode, and a toggle overrides it", async () => {
@@ -379,6 +459,31 @@ test.describe("admin UI", () => {
     await page.getByRole("button", { name: "Use light mode" }).click();
     await expect(html).toHaveAttribute("data-mantine-color-scheme", "light");
     await page.emulateMedia({ colorScheme: "light" });
+  });
+
+  test("the pages an admin lives in, at desktop and phone size, for a person to look at", async () => {
+    await page.goto("/agents");
+    await page.getByRole("link", { name: "Table bookings" }).click();
+    const agentPath = new URL(page.url()).pathname;
+    const pages: [string, string][] = [
+      ["dashboard", "/"], ["calls", "/calls"], ["call", `/calls/${callId}`], ["tool-call", `/calls/${toolCallId}`],
+      ["agent-form", agentPath], ["trunks", "/sip-trunks"],
+    ];
+    for (const [width, height] of [[1440, 900], [390, 844]] as const) {
+      await page.setViewportSize({ width, height });
+      for (const [name, path] of pages) {
+        await page.goto(path);
+        await expect(page.locator("#main")).toBeVisible();
+        await shot(page, `sizes/${width}x${height}-${name}`);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        expect(overflow, `${name} at ${width}px scrolls sideways`).toBeLessThanOrEqual(0);
+      }
+      await page.goto("/");
+      const health = page.getByRole("region", { name: "System health" });
+      await expect(health.getByRole("table", { name: "Background tasks" })).toBeVisible();
+      await health.screenshot({ path: join(artifacts, `sizes/${width}x${height}-health.png`) });
+    }
+    await page.setViewportSize({ width: 1366, height: 900 });
   });
 
   test("a viewer sees everything and can change nothing", async () => {

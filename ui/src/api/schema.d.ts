@@ -1210,7 +1210,7 @@ export interface components {
             smart_turn: components["schemas"]["SmartTurn"] | null;
             stt: components["schemas"]["ProviderChoice"];
             system_prompt: string;
-            tools: components["schemas"]["AgentTool"][];
+            tools: components["schemas"]["AgentToolOut"][];
             transfer: components["schemas"]["AgentTransfer"];
             tts: components["schemas"]["ProviderChoice"];
             /** @enum {string} */
@@ -1230,6 +1230,28 @@ export interface components {
             filler: string;
             /** @default 1 */
             filler_after_s: number;
+            headers?: components["schemas"]["ToolHeader"][];
+            /**
+             * @default POST
+             * @enum {string}
+             */
+            method: "GET" | "POST";
+            name: string;
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** @default 10 */
+            timeout_s: number;
+            url: string;
+        };
+        /** AgentToolOut */
+        AgentToolOut: {
+            description: string;
+            /** @default One moment while I check that. */
+            filler: string;
+            /** @default 1 */
+            filler_after_s: number;
+            headers?: components["schemas"]["ToolHeaderOut"][];
             /**
              * @default POST
              * @enum {string}
@@ -2002,6 +2024,16 @@ export interface components {
         TenantUpdate: {
             require_sso?: boolean;
             require_two_factor?: boolean;
+        };
+        /** ToolHeader */
+        ToolHeader: {
+            name: string;
+            value?: string | null;
+        };
+        /** ToolHeaderOut */
+        ToolHeaderOut: {
+            hint: string | null;
+            name: string;
         };
         /** TotpEnrolment */
         TotpEnrolment: {

@@ -11,8 +11,9 @@ import { UnsavedChangesPrompt } from "../lib/unsaved";
 import type { Vendor } from "../lib/queries";
 import { AgentAnalysisFields } from "./AgentAnalysisFields";
 import { ProviderChoiceFields, type Choice } from "./ProviderChoiceFields";
+import { toolBodies, toolDrafts, toolErrors, ToolsEditor, type AgentBody, type AgentFormValues } from "./ToolsEditor";
 
-export type AgentBody = Schemas["AgentCreate"];
+export type { AgentBody };
 type Sensitivity = NonNullable<AgentBody["barge_in_sensitivity"]>;
 
 const SENSITIVITIES: { value: Sensitivity; label: string }[] = [
@@ -39,7 +40,7 @@ const MEDIA_TRANSPORTS = [
   { value: "rtp", label: "RTP", description: "UDP; for Asterisk hosts where TCP media is not wanted" },
 ] as const;
 
-function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
+function defaults(agent?: Schemas["AgentOut"]): AgentFormValues {
   return {
     name: agent?.name ?? "",
     system_prompt: agent?.system_prompt ?? "",
@@ -60,15 +61,19 @@ function defaults(agent?: Schemas["AgentOut"]): Required<AgentBody> {
     recording_enabled: agent?.recording_enabled ?? false,
     recording_retention_days: agent?.recording_retention_days ?? 30,
     media_transport: agent?.media_transport ?? null,
-    // No editor yet: the stored tools and MCP servers go back unchanged (set them over the API).
-    tools: agent?.tools ?? [],
+    tools: toolDrafts(agent?.tools ?? []),
+    // No editor yet: the stored MCP servers and transfer destinations go back unchanged (set
+    // them over the API).
     mcp_servers: agent?.mcp_servers ?? [],
-    // Likewise transfer destinations (no editor yet).
     transfer: agent?.transfer ?? { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 },
     analysis: agent?.analysis ?? { enabled: false, success_criteria: "", schema: null, llm: null },
     call_tools: agent?.call_tools ?? [],
     inbound_numbers: agent?.inbound_numbers ?? [],
   };
+}
+
+function chosen(c: Choice): string | null {
+  return c.credential_id || c.vendor ? null : "Choose a provider or a vendor";
 }
 
 /** Errors under `prefix.` with the prefix taken off (`` for the prefix itself). */
@@ -81,6 +86,17 @@ function errorsUnder(errors: Record<string, unknown>, prefix: string): Record<st
   return out;
 }
 
+/** The form as a request body for a test call; tools whose parameters are not JSON yet are
+ * left out of the draft rather than breaking it. */
+function draftBody(values: AgentFormValues): AgentBody {
+  try {
+    return { ...values, tools: toolBodies(values.tools) };
+  } catch {
+    const { tools: _unfinished, ...rest } = values;
+    return rest;
+  }
+}
+
 export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDraft }: {
   agent?: Schemas["AgentOut"];
   vendors: Vendor[];
@@ -91,19 +107,19 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDra
   onDraft?: (draft: AgentBody | null) => void;
 }) {
   const [formError, setFormError] = useState<string | null>(null);
-  const form = useForm<Required<AgentBody>>({
+  const form = useForm<AgentFormValues>({
     initialValues: defaults(agent),
-    validate: {
-      name: (v) => (v.trim() ? null : "Give the agent a name"),
-      stt: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
-      llm: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
-      tts: (c: Choice) => (c.credential_id || c.vendor ? null : "Choose a provider or a vendor"),
-      voicemail_message: (v, values) =>
-        values.voicemail_policy === "leave_message" && !v.trim() ? "Write the message to leave" : null,
-    },
+    validate: (values) => ({
+      name: values.name.trim() ? null : "Give the agent a name",
+      stt: chosen(values.stt),
+      llm: chosen(values.llm),
+      tts: chosen(values.tts),
+      voicemail_message: values.voicemail_policy === "leave_message" && !values.voicemail_message.trim() ? "Write the message to leave" : null,
+      ...toolErrors(values.tools),
+    }),
   });
 
-  useEffect(() => onDraft?.(form.isDirty() ? form.values : null), [form.values]);
+  useEffect(() => onDraft?.(form.isDirty() ? draftBody(form.values) : null), [form.values]);
 
   // The API names one number of the list (`inbound_numbers.1`): shown under the list, with it.
   const numberErrors = Object.entries(form.errors)
@@ -118,7 +134,7 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDra
     setFormError(null);
     saving.current = true;
     try {
-      await onSubmit(values);
+      await onSubmit({ ...values, tools: toolBodies(values.tools) });
       form.resetDirty(values);
     } catch (error) {
       setFormError(applyProblem(form, error));
@@ -216,6 +232,8 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDra
               <Stack gap={6} mt={6}>{CALL_TOOLS.map((t) => <Checkbox key={t.value} value={t.value} label={t.label} />)}</Stack>
             </Checkbox.Group>
           </Fieldset>
+
+          <ToolsEditor form={form} />
 
           {!readOnly && (
             <Group justify="flex-end">

@@ -3,7 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { renderWithApp } from "../test/render";
 import { ConversationView } from "./ConversationView";
-import { transcriptOf } from "../lib/calls";
+import { eventsOf, transcriptOf } from "../lib/calls";
+import { toolCallsOf } from "../lib/toolCalls";
 
 describe("ConversationView", () => {
   it("shows each utterance in order with who spoke, when, and interruptions", () => {
@@ -30,6 +31,36 @@ describe("ConversationView", () => {
 
   it("drops malformed entries instead of failing", () => {
     expect(transcriptOf([{ role: "system", text: "x", at_ms: 1 }, { role: "agent" }, null, "text"])).toEqual([]);
+  });
+
+  it("shows each tool the agent called where it happened: name, arguments, result or failure, latency", () => {
+    const entries = transcriptOf([
+      { role: "caller", text: "Is Friday free?", at_ms: 2_000 },
+      { role: "agent", text: "Let me check. Friday at ten is free.", at_ms: 4_000 },
+      { role: "caller", text: "Book it", at_ms: 9_000 },
+      { role: "agent", text: "The booking system is not answering.", at_ms: 16_000 },
+    ]);
+    const toolCalls = toolCallsOf(eventsOf([
+      { kind: "stt.opened", at_ms: 10, detail: { vendor: "pocketsphinx" } },
+      // Written when the tool answered: it started latency_ms earlier.
+      { kind: "tool.call", at_ms: 4_900, detail: { name: "check_availability", id: "c1", arguments: '{"day":"Friday"}', result: '{"free":["10:00"]}', ok: "true", latency_ms: "420" } },
+      { kind: "tool.call", at_ms: 15_500, detail: { name: "book", id: "c2", arguments: '{"day":"Friday","time":"10:00"}', result: "book is not answering (no reply within 5 s).", ok: "false", latency_ms: "5003" } },
+    ]));
+    renderWithApp(<ConversationView entries={entries} toolCalls={toolCalls} />);
+    const items = within(screen.getByRole("list", { name: "Transcript" })).getAllByRole("listitem");
+    expect(items.map((i) => i.getAttribute("aria-label"))).toEqual([
+      "Caller at 0:02", "Agent at 0:04", "Tool check_availability at 0:04", "Caller at 0:09", "Tool book at 0:10", "Agent at 0:16",
+    ]);
+    const checked = items[2]!;
+    expect(checked).toHaveTextContent("answered");
+    expect(checked).toHaveTextContent("420 ms");
+    expect(within(checked).getByText(/"day": "Friday"/)).toBeInTheDocument();
+    expect(within(checked).getByText(/"free": \[/)).toBeInTheDocument();
+    const failed = items[4]!;
+    expect(within(failed).getByText("failed")).toBeInTheDocument();
+    expect(within(failed).getByText("Failure")).toBeInTheDocument();
+    expect(failed).toHaveTextContent("book is not answering (no reply within 5 s).");
+    expect(failed).toHaveTextContent("5.0 s");
   });
 
   it("has an empty state", () => {

@@ -1,5 +1,8 @@
 /** Per-turn latency: where the time between the caller's last word and the agent's first
- * sound went (STT final, LLM first token, TTS first audio, first frame out). */
+ * sound went (STT final, LLM first token, TTS first audio, first frame out). The greeting has
+ * no caller turn before it: it is measured from the call's audio connecting (just after the
+ * answer) to its first sound, the dead air a caller hears after picking up; the stages that
+ * did not happen for it say "n/a", not "—". */
 import { Box, Group, Stack, Table, Text, Tooltip } from "@mantine/core";
 import { formatMs } from "../lib/format";
 import type { TurnMetrics } from "../lib/calls";
@@ -22,11 +25,30 @@ const STAGES = [
 
 type Mark = Exclude<keyof TurnMetrics, "index" | "interrupted" | "failed">;
 
-/** The stages of one turn, relative to its end of speech. A stage whose start is missing
+/** The agent's first utterance (turn 0, spoken before any caller turn). Its marks count from
+ * the moment the call's audio connected. */
+export function isGreeting(turn: TurnMetrics): boolean {
+  return turn.index === 0 && turn.end_of_speech_ms == null && turn.stt_final_ms == null;
+}
+
+/** Where a turn's latency counts from: the caller's end of speech, or for the greeting the
+ * call's audio connecting. */
+function originOf(turn: TurnMetrics): number | null {
+  return turn.end_of_speech_ms ?? (isGreeting(turn) ? 0 : null);
+}
+
+// Stages the greeting never goes through: nothing to recognise, no model to ask.
+const NOT_FOR_GREETING = new Set(["STT final", "LLM first token", "First sentence"]);
+
+export function turnLabel(turn: TurnMetrics): string {
+  return isGreeting(turn) ? "Greeting" : `Turn ${turn.index}`;
+}
+
+/** The stages of one turn, relative to its origin. A stage whose start is missing
  * (e.g. no first sentence reported) starts where the previous known mark ended. */
 export function segmentsOf(turn: TurnMetrics): Segment[] {
-  const origin = turn.end_of_speech_ms;
-  if (origin === null || origin === undefined) return [];
+  const origin = originOf(turn);
+  if (origin === null) return [];
   const segments: Segment[] = [];
   let cursor = origin;
   for (const { stage, start, end, color } of STAGES) {
@@ -40,10 +62,12 @@ export function segmentsOf(turn: TurnMetrics): Segment[] {
   return segments;
 }
 
-/** Caller's end of speech to the agent's first frame out, or null when the turn had no reply. */
+/** Caller's end of speech (the greeting: audio connected) to the agent's first frame out, or
+ * null when the turn had no reply. */
 export function turnTotal(turn: TurnMetrics): number | null {
-  if (turn.end_of_speech_ms == null || turn.first_frame_out_ms == null) return null;
-  return turn.first_frame_out_ms - turn.end_of_speech_ms;
+  const origin = originOf(turn);
+  if (origin === null || turn.first_frame_out_ms == null) return null;
+  return turn.first_frame_out_ms - origin;
 }
 
 export function LatencyWaterfall({ turns }: { turns: TurnMetrics[] }) {
@@ -62,7 +86,7 @@ export function LatencyWaterfall({ turns }: { turns: TurnMetrics[] }) {
       <Stack gap={6} aria-hidden>
         {measured.map(({ turn, segments, total }) => (
           <Group key={turn.index} gap="sm" wrap="nowrap" data-testid={`waterfall-turn-${turn.index}`}>
-            <Text size="xs" w={56} c="dimmed">Turn {turn.index + 1}</Text>
+            <Text size="xs" w={64} c="dimmed">{turnLabel(turn)}</Text>
             <Box pos="relative" h={18} style={{ flex: 1, background: "var(--mantine-color-default-hover)", borderRadius: 4 }}>
               {segments.map((s) => (
                 <Tooltip key={s.stage} label={`${s.stage}: ${formatMs(s.to - s.from)}`}>
@@ -97,10 +121,14 @@ export function LatencyWaterfall({ turns }: { turns: TurnMetrics[] }) {
           <Table.Tbody>
             {rows.map(({ turn, segments, total }) => (
               <Table.Tr key={turn.index}>
-                <Table.Td>{turn.index + 1}{turn.interrupted ? " (interrupted)" : ""}{turn.failed ? " (failed)" : ""}</Table.Td>
+                <Table.Td>{turnLabel(turn)}{turn.interrupted ? " (interrupted)" : ""}{turn.failed ? " (failed)" : ""}</Table.Td>
                 {STAGES.map((s) => {
                   const seg = segments.find((x) => x.stage === s.stage);
-                  return <Table.Td key={s.stage}>{seg ? formatMs(seg.to - seg.from) : "—"}</Table.Td>;
+                  if (seg) return <Table.Td key={s.stage}>{formatMs(seg.to - seg.from)}</Table.Td>;
+                  if (isGreeting(turn) && NOT_FOR_GREETING.has(s.stage)) {
+                    return <Table.Td key={s.stage} c="dimmed"><abbr title="The greeting is fixed text: no speech to recognise, no model to ask" style={{ textDecoration: "none" }}>n/a</abbr></Table.Td>;
+                  }
+                  return <Table.Td key={s.stage}>—</Table.Td>;
                 })}
                 <Table.Td fw={600}>{formatMs(total)}</Table.Td>
               </Table.Tr>

@@ -85,4 +85,40 @@ describe("TwilioSection", () => {
     expect(screen.getByRole("button", { name: "Connect account" })).toBeInTheDocument();
     expect(await screen.findByRole("switch", { name: "Twilio carries +15550001" })).toBeDisabled();
   });
+
+  it("moves the switch at once, keeps what the API then says, and puts it back when refused", async () => {
+    const api = serve("owner", {
+      "PUT /api/v1/twilio/numbers/%2B15550001": { did: "+15550001", agent_id: agent.id },
+      "DELETE /api/v1/twilio/numbers/%2B15550002": problem(409, []),
+    });
+    let answer: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => { answer = resolve; });
+    // The PUT waits until the test lets it answer; GET /twilio then tells the new state.
+    vi.stubGlobal("fetch", async (input: Request | string | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init);
+      if (request.method === "PUT") {
+        await answered;
+        twilioNow.numbers = [...twilio.numbers, { did: "+15550001", agent_id: agent.id }];
+      }
+      if (request.method === "GET" && new URL(request.url).pathname === "/api/v1/twilio") {
+        return new Response(JSON.stringify(twilioNow), { headers: { "content-type": "application/json" } });
+      }
+      return api.fetch(request);
+    });
+    const twilioNow = { ...twilio };
+    renderWithApp(<TwilioSection />);
+    const user = userEvent.setup();
+    const off = await screen.findByRole("switch", { name: "Twilio carries +15550001" });
+    await user.click(off);
+    expect(off).toBeChecked(); // before the API answered
+    answer();
+    await waitFor(() => expect(api.calls.some((c) => c.method === "PUT")).toBe(true));
+    await waitFor(() => expect(off).toBeEnabled());
+    expect(off).toBeChecked(); // and after, as read again
+    const on = screen.getByRole("switch", { name: "Twilio carries +15550002" });
+    await user.click(on);
+    await waitFor(() => expect(api.calls.some((c) => c.method === "DELETE")).toBe(true));
+    await waitFor(() => expect(on).toBeEnabled());
+    expect(on).toBeChecked(); // refused: back as it was
+  });
 });

@@ -12,10 +12,13 @@ import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
 import { useAuth } from "../auth/AuthContext";
 import { applyProblem, focusFirstError, notifyFailed, notifySaved } from "../lib/forms";
-import { useAllAgents } from "../lib/queries";
+import { numbersChanged, useAllAgents } from "../lib/queries";
 import { EmptyState, QueryView } from "./PageState";
 
 type Twilio = Schemas["TwilioOut"];
+const TWILIO = ["twilio"];
+// Other admins (and the API) change the account and numbers too; as often as the trunks above.
+const REFRESH_MS = 15_000;
 
 function WebhookUrl({ label, url }: { label: string; url: string }) {
   return (
@@ -37,7 +40,7 @@ function WebhookUrl({ label, url }: { label: string; url: string }) {
   );
 }
 
-export function TwilioAccountForm({ connected, onSaved }: { connected: boolean; onSaved: () => void }) {
+export function TwilioAccountForm({ connected, onSaved }: { connected: boolean; onSaved: (account: Schemas["TwilioAccountOut"]) => void }) {
   const [formError, setFormError] = useState<string | null>(null);
   const form = useForm({
     initialValues: { account_sid: "", auth_token: "" },
@@ -49,10 +52,10 @@ export function TwilioAccountForm({ connected, onSaved }: { connected: boolean; 
   const submit = form.onSubmit(async (v) => {
     setFormError(null);
     try {
-      await unwrap(api.PUT("/api/v1/twilio/account", { body: { account_sid: v.account_sid.trim(), auth_token: v.auth_token.trim() } }));
+      const account = await unwrap(api.PUT("/api/v1/twilio/account", { body: { account_sid: v.account_sid.trim(), auth_token: v.auth_token.trim() } }));
       form.reset();
       notifySaved(connected ? "Twilio account replaced" : "Twilio account connected");
-      onSaved();
+      onSaved(account);
     } catch (error) {
       setFormError(applyProblem(form, error));
     }
@@ -77,17 +80,6 @@ function Numbers({ twilio }: { twilio: Twilio }) {
   const { canEdit } = useAuth();
   const queryClient = useQueryClient();
   const agents = useAllAgents();
-  const toggle = useMutation({
-    mutationFn: ({ did, on }: { did: string; on: boolean }) => {
-      const params = { params: { path: { did } } };
-      return on ? unwrap(api.PUT("/api/v1/twilio/numbers/{did}", params)) : unwrap(api.DELETE("/api/v1/twilio/numbers/{did}", params));
-    },
-    onSuccess: (_, { did, on }) => {
-      void queryClient.invalidateQueries({ queryKey: ["twilio"] });
-      notifySaved(on ? `Twilio now carries ${did}` : `${did} is back on Asterisk`);
-    },
-    onError: notifyFailed,
-  });
   const onTwilio = new Set(twilio.numbers.map((n) => n.did));
   // Every routed number, with the agent answering it; Twilio's list covers numbers not loaded.
   const routes = new Map<string, string>(twilio.numbers.map((n) => [n.did, n.agent_id]));
@@ -96,6 +88,29 @@ function Numbers({ twilio }: { twilio: Twilio }) {
     names.set(agent.id, agent.name);
     for (const did of agent.inbound_numbers) routes.set(did, agent.id);
   }
+  const toggle = useMutation({
+    mutationFn: ({ did, on }: { did: string; on: boolean }) => {
+      const params = { params: { path: { did } } };
+      return on ? unwrap(api.PUT("/api/v1/twilio/numbers/{did}", params)) : unwrap(api.DELETE("/api/v1/twilio/numbers/{did}", params));
+    },
+    // The switch moves at once; a refusal puts it back.
+    onMutate: async ({ did, on }) => {
+      await queryClient.cancelQueries({ queryKey: TWILIO });
+      const before = queryClient.getQueryData<Twilio>(TWILIO);
+      const agentId = routes.get(did);
+      if (before && agentId !== undefined) {
+        const others = before.numbers.filter((n) => n.did !== did);
+        queryClient.setQueryData<Twilio>(TWILIO, { ...before, numbers: on ? [...others, { did, agent_id: agentId }] : others });
+      }
+      return { before };
+    },
+    onSuccess: (_, { did, on }) => notifySaved(on ? `Twilio now carries ${did}` : `${did} is back on Asterisk`),
+    onError: (error, _, context) => {
+      if (context?.before) queryClient.setQueryData(TWILIO, context.before);
+      notifyFailed(error);
+    },
+    onSettled: () => queryClient.invalidateQueries({ queryKey: TWILIO }),
+  });
   const rows = [...routes].sort(([a], [b]) => a.localeCompare(b));
   if (rows.length === 0) return <EmptyState title="No routed numbers">Give an agent an inbound number, then let Twilio carry it here.</EmptyState>;
   return (
@@ -124,12 +139,16 @@ function Numbers({ twilio }: { twilio: Twilio }) {
 export function TwilioSection() {
   const { canEdit } = useAuth();
   const queryClient = useQueryClient();
-  const query = useQuery({ queryKey: ["twilio"], queryFn: () => unwrap(api.GET("/api/v1/twilio")) });
-  const refresh = () => void queryClient.invalidateQueries({ queryKey: ["twilio"] });
+  const query = useQuery({ queryKey: TWILIO, queryFn: () => unwrap(api.GET("/api/v1/twilio")), refetchInterval: REFRESH_MS });
+  // The account as the API now has it, shown at once; then everything read again.
+  const accountChanged = (account: Twilio["account"]) => {
+    queryClient.setQueryData<Twilio>(TWILIO, (before) => (before ? { ...before, account } : before));
+    void numbersChanged(queryClient);
+  };
   const disconnect = useMutation({
     mutationFn: () => unwrap(api.DELETE("/api/v1/twilio/account")),
     onSuccess: () => {
-      refresh();
+      accountChanged(null);
       notifySaved("Twilio account disconnected");
     },
     onError: notifyFailed,
@@ -169,7 +188,7 @@ export function TwilioSection() {
                   <WebhookUrl label="A call comes in (webhook, HTTP POST)" url={twilio.voice_url} />
                   <WebhookUrl label="Call status changes" url={twilio.status_url} />
                 </SimpleGrid>
-                {canEdit && <TwilioAccountForm connected={twilio.account !== null} onSaved={refresh} />}
+                {canEdit && <TwilioAccountForm connected={twilio.account !== null} onSaved={accountChanged} />}
               </Stack>
             </Card>
             <Card withBorder p={0}>

@@ -1,5 +1,5 @@
 /** Queries several pages share. */
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, type QueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
 
@@ -35,4 +35,14 @@ export function useAllAgents() {
 export function useAgentNames(): Map<string, string> {
   const agents = useAllAgents();
   return new Map((agents.data?.items ?? []).map((a) => [a.id, a.name]));
+}
+
+/** After routed numbers changed (an agent's numbers, a trunk's inbound routes, which carrier
+ * takes a number): every list that shows them is read again, whichever page changed them. */
+export function numbersChanged(queryClient: QueryClient): Promise<void> {
+  return Promise.all([
+    queryClient.invalidateQueries({ queryKey: ["agents"] }),
+    queryClient.invalidateQueries({ queryKey: ["sip-trunks"] }),
+    queryClient.invalidateQueries({ queryKey: ["twilio"] }),
+  ]).then(() => undefined);
 }

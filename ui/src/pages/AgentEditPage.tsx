@@ -11,7 +11,7 @@ import { PageHeader } from "../components/PageHeader";
 import { WebCallPanel } from "../components/WebCallPanel";
 import { ErrorState, Loading } from "../components/PageState";
 import { notifyFailed, notifySaved } from "../lib/forms";
-import { useAllProviders, useCatalog } from "../lib/queries";
+import { numbersChanged, useAllProviders, useCatalog } from "../lib/queries";
 import { notifySavedWithReload } from "../lib/reload";
 
 export function AgentEditPage() {
@@ -30,7 +30,7 @@ export function AgentEditPage() {
   const remove = useMutation({
     mutationFn: () => unwrap(api.DELETE("/api/v1/agents/{agent_id}", { params: { path: { agent_id: agentId! } } })),
     onSuccess: () => {
-      void queryClient.invalidateQueries({ queryKey: ["agents"] });
+      void numbersChanged(queryClient);
       notifySaved("Agent deleted");
       navigate("/agents");
     },
@@ -41,7 +41,7 @@ export function AgentEditPage() {
     const saved = agentId
       ? await unwrap(api.PATCH("/api/v1/agents/{agent_id}", { params: { path: { agent_id: agentId } }, body }))
       : await unwrap(api.POST("/api/v1/agents", { body }));
-    await queryClient.invalidateQueries({ queryKey: ["agents"] });
+    await numbersChanged(queryClient);
     queryClient.setQueryData(["agent", saved.id], saved);
     // Inbound numbers live in Asterisk's dialplan too; say so when it could not be updated.
     notifySavedWithReload(agentId ? "Agent saved" : "Agent created", saved.reload);

@@ -19,6 +19,7 @@ import { notifyFailed, notifySaved } from "../lib/forms";
 import { useElapsedMs, useLiveCall } from "../lib/liveCall";
 import { useAgentNames } from "../lib/queries";
 import { FailureText } from "../components/FailureText";
+import { toolCallsOf } from "../lib/toolCalls";
 
 // A queued call has no live state to follow until the dispatcher dials it; ask again this often.
 const QUEUED_REFRESH_MS = 3_000;
@@ -116,13 +117,13 @@ function CallDetail({ call }: { call: Schemas["CallDetail"] }) {
         <Grid.Col span={{ base: 12, lg: 6 }}>
           <Card withBorder h="100%">
             <Title order={2} size="h5" mb="sm">Conversation</Title>
-            <ConversationView entries={transcript} onPlayFrom={call.recording_url ? (ms) => setSeek({ ms }) : undefined} />
+            <ConversationView entries={transcript} toolCalls={toolCallsOf(events)} onPlayFrom={call.recording_url ? (ms) => setSeek({ ms }) : undefined} />
           </Card>
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 6 }}>
           <Card withBorder h="100%">
             <Title order={2} size="h5" mb="sm">Latency per turn</Title>
-            <Text size="xs" c="dimmed" mb="sm">From the caller's last word to the agent's first sound.</Text>
+            <Text size="xs" c="dimmed" mb="sm">From the caller's last word to the agent's first sound; for the greeting, from the call's audio connecting.</Text>
             <LatencyWaterfall turns={turns} />
           </Card>
         </Grid.Col>

@@ -1,5 +1,5 @@
 import { Fragment, useState } from "react";
-import { Badge, Button, Card, Group, Modal, Table, Text } from "@mantine/core";
+import { Badge, Button, Card, Group, Modal, Stack, Table, Text } from "@mantine/core";
 import { IconPlus } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type Schemas } from "../api/client";
@@ -9,11 +9,11 @@ import { PageHeader } from "../components/PageHeader";
 import { EmptyState, QueryView } from "../components/PageState";
 import { Pager } from "../components/Pager";
 import { TrunkForm, type TrunkBody } from "../components/TrunkForm";
-import { TrunkLiveStatus } from "../components/TrunkLiveStatus";
+import { TrunkLiveStatus, TrunkRegistration } from "../components/TrunkLiveStatus";
 import { TwilioSection } from "../components/TwilioSection";
 import { notifyFailed } from "../lib/forms";
 import { notifySavedWithReload, savedNotice } from "../lib/reload";
-import { useAllAgents } from "../lib/queries";
+import { numbersChanged, useAllAgents } from "../lib/queries";
 import { EditDeleteActions } from "../components/RowActions";
 
 const LIMIT = 50;
@@ -41,7 +41,8 @@ export function TrunksPage() {
     queryFn: () => unwrap(api.GET("/api/v1/sip-trunks", { params: { query: { limit: LIMIT, offset } } })),
     refetchInterval: REFRESH_MS,
   });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ["sip-trunks"] });
+  // A trunk's inbound routes are agents' numbers, which the Twilio list below shows too.
+  const refresh = () => numbersChanged(queryClient);
   const remove = useMutation({
     mutationFn: (id: string) => unwrap(api.DELETE("/api/v1/sip-trunks/{trunk_id}", { params: { path: { trunk_id: id } } })),
     onSuccess: (result) => {
@@ -79,8 +80,8 @@ export function TrunksPage() {
                 <Table striped highlightOnHover>
                   <Table.Thead>
                     <Table.Tr>
-                      <Table.Th>Name</Table.Th><Table.Th>Kind</Table.Th><Table.Th>Host</Table.Th><Table.Th>Codecs</Table.Th>
-                      <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Live status</Table.Th><Table.Th>Provisioning</Table.Th>
+                      <Table.Th>Name</Table.Th><Table.Th>Kind · registration</Table.Th><Table.Th>Host</Table.Th><Table.Th>Codecs</Table.Th>
+                      <Table.Th>Limits</Table.Th><Table.Th>Inbound numbers</Table.Th><Table.Th>Endpoint</Table.Th><Table.Th>Provisioning</Table.Th>
                       <Table.Th className="row-actions"><span className="sr-only">Actions</span></Table.Th>
                     </Table.Tr>
                   </Table.Thead>
@@ -88,7 +89,12 @@ export function TrunksPage() {
                     {page.items.map((t) => { const reload = reloads[t.id] ?? t.reload; return (
                       <Fragment key={t.id}><Table.Tr>
                         <Table.Td fw={600}>{t.name}</Table.Td>
-                        <Table.Td><Badge variant="light" color={t.kind === "ip" ? "grape" : "blue"}>{t.kind === "ip" ? "IP-based" : "Registration"}</Badge></Table.Td>
+                        <Table.Td>
+                          <Stack gap={4} align="flex-start">
+                            <Badge variant="light" color={t.kind === "ip" ? "grape" : "blue"}>{t.kind === "ip" ? "IP-based" : "Registration"}</Badge>
+                            {t.kind !== "ip" && <TrunkRegistration trunkId={t.id} />}
+                          </Stack>
+                        </Table.Td>
                         <Table.Td><Text size="sm" ff="monospace">{t.transport}://{t.host}:{t.port}</Text></Table.Td>
                         <Table.Td>{t.codecs.join(", ")}</Table.Td>
                         <Table.Td><Text size="sm">{t.max_calls} calls · {t.max_cps}/s</Text></Table.Td>
