@@ -3,6 +3,8 @@ fresh provider instances (the production `Prepare` of `PipelineConversations`)."
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -11,11 +13,14 @@ import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
-from ari_app.call import Call
+from ari_app.call import Call, Direction
+from ari_app.do_not_call_requests import add_callee_to_list
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
+from pipeline.do_not_call_tool import DoNotCallTool
 from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
+from pipeline.tool_set import ToolSet
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options
 from providers.stt.expected_speech import with_agent_phrases
@@ -60,7 +65,13 @@ class StoreAgentLoader:
 
     async def __call__(self, call: Call) -> tuple[AgentSettings, CallProviders]:
         settings = await self.settings(call.tenant_id, call.agent_id)
-        return settings, CallProviders.for_agent(settings, registry.build, self._check_url)
+        providers = CallProviders.for_agent(settings, registry.build, self._check_url)
+        if call.direction is not Direction.OUTBOUND:
+            return settings, providers
+        # Whoever we call may ask us to stop: the built-in tool puts them on the list.
+        stop = DoNotCallTool(functools.partial(add_callee_to_list, self._pool, call))
+        runners = [stop] if providers.tools is None else [providers.tools, stop]
+        return settings, dataclasses.replace(providers, tools=ToolSet(runners))
 
     async def settings(self, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> AgentSettings:
         agent = await self._cache.get_or_load(

@@ -24,6 +24,7 @@ from ari_app.agent_loader import StoreAgentLoader
 from ari_app.call import Call
 from ari_app.client import AriClient, AriSettings
 from ari_app.controller import CallController
+from ari_app.do_not_call_gate import DoNotCallGate
 from ari_app.errors import Conflict, NotFound
 from ari_app.media_legs import MediaSettings
 from ari_app.outbound import OutboundDispatcher, TrunkRoute, Undialable
@@ -282,11 +283,12 @@ class Telephony:
         self, controller: CallController | None, carriers: list[OutboundCarrier]
     ) -> None:
         queue = OutboundQueue(self.runtime.redis)
+        gate = DoNotCallGate(self.runtime.pool, self.ledger, self.events)
         self.dispatcher = OutboundDispatcher(
             queue,
             controller,
             self._trunk,
-            carriers=carriers,
+            carriers=[gate, *carriers],
             admission=self.admission,
             directory=self.directory,
         )
