@@ -59,7 +59,7 @@ async def test_add_list_remove_are_tenant_scoped_and_audited(
     removed = await client.delete("/api/v1/do-not-call/%2B15557654321", headers=tenant.admin)
     assert removed.status_code == 204
     assert (await client.get("/api/v1/do-not-call", headers=tenant.viewer)).json()["total"] == 0
-    actions = [e["action"] for e in await _audit(client, tenant)]
+    actions = [str(e["action"]) for e in await _audit(client, tenant)]
     assert sorted(actions) == ["add", "remove"]
 
 
