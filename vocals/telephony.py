@@ -22,6 +22,7 @@ from api.webhooks.worker import WebhookWorker, start_webhook_worker
 from ari_app.adoption import CallAdopter
 from ari_app.agent_loader import StoreAgentLoader
 from ari_app.call import Call
+from ari_app.campaign_runner import CampaignRunner
 from ari_app.client import AriClient, AriSettings
 from ari_app.controller import CallController
 from ari_app.do_not_call_gate import DoNotCallGate
@@ -135,6 +136,12 @@ class Telephony:
             ledger=self.twilio_ledger,
             events=self.events,
         )
+        self.campaigns = CampaignRunner(
+            runtime.pool,
+            runtime.redis,
+            owner=self.lease.process_id,
+            publish=self.events.publish_event,
+        )
         self._webhooks: WebhookWorker | None = None
         self._purger: RecordingPurger | None = None
         self._drained = False
@@ -165,6 +172,7 @@ class Telephony:
             no_asterisk = Undialable(self.ledger, self.events, NO_ASTERISK_REASON)
             self._start_dispatcher(None, [self.twilio_outbound, no_asterisk])
         self._start_adoption()
+        self.campaigns.start()
 
     async def _heartbeat(self) -> None:
         """Keep this process's lease while it runs (see `store.process_leases`)."""
@@ -391,6 +399,7 @@ class Telephony:
         self._drained = True
         if self._adoption_task is not None:
             await cancel_and_wait(self._adoption_task)
+        await self.campaigns.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.controller is None:

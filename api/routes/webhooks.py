@@ -25,11 +25,18 @@ from store.repositories.config import WebhookRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 
 EventType = Literal[
-    "call.started", "call.answered", "call.ended", "call.failed", "voicemail.detected"
+    "call.started",
+    "call.answered",
+    "call.ended",
+    "call.failed",
+    "voicemail.detected",
+    "campaign.started",
+    "campaign.completed",
+    "campaign.lead.finished",
 ]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
 Secret = Annotated[str, msgspec.Meta(min_length=16, max_length=200)]
-Events = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=5)]
+Events = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=8)]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 _SECRET_BYTES = 24
 

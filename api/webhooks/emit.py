@@ -17,6 +17,9 @@ EVENT_TYPES: Final = (
     "call.ended",
     "call.failed",
     "voicemail.detected",
+    "campaign.started",
+    "campaign.completed",
+    "campaign.lead.finished",
 )
 # Sent by `POST /webhooks/{id}/test` only; no webhook subscribes to it.
 TEST_EVENT = "webhook.test"

@@ -149,10 +149,13 @@ class CampaignRepository(TenantRepository[Campaign]):
     sortable: ClassVar[frozenset[str]] = frozenset({"created_at", "name"})
 
     async def active(self) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        """(tenant, campaign) of every scheduled or running campaign, across tenants (the
-        runner's work list)."""
+        """(tenant, campaign) of every scheduled or running campaign, and of any other with
+        attempts still open (paused or cancelled while calls were out), across tenants: the
+        runner's work list."""
         rows = await self._pool.fetch(
-            "SELECT tenant_id, id FROM campaigns WHERE status = ANY($1::text[])",
+            "SELECT c.tenant_id, c.id FROM campaigns c WHERE c.status = ANY($1::text[]) "
+            "OR EXISTS (SELECT 1 FROM campaign_attempts a WHERE a.campaign_id = c.id "
+            "AND a.disposition IS NULL)",
             list(ACTIVE_STATUSES),
         )
         return [(r["tenant_id"], r["id"]) for r in rows]
