@@ -19,7 +19,16 @@ import { EditDeleteActions } from "../components/RowActions";
 const LIMIT = 50;
 type Webhook = Schemas["WebhookOut"];
 type EventName = Schemas["WebhookCreate"]["events"][number];
-const EVENTS: EventName[] = ["call.started", "call.answered", "call.ended", "call.failed", "voicemail.detected"];
+const EVENTS: EventName[] = [
+  "call.started",
+  "call.answered",
+  "call.ended",
+  "call.failed",
+  "voicemail.detected",
+  "campaign.started",
+  "campaign.completed",
+  "campaign.lead.finished",
+];
 
 function WebhookForm({ webhook, onSaved, onCancel }: { webhook?: Webhook; onSaved: (created?: Schemas["WebhookCreated"]) => void; onCancel: () => void }) {
   const [formError, setFormError] = useState<string | null>(null);
