@@ -13,10 +13,11 @@ takes, the runner
    paces them at the trunk's and the campaign's rate;
 4. completes the campaign once no lead is pending or being dialled.
 
-At-least-once window: a lead is dialled twice only if its job was dialled and then the call's
-live state in Redis and its job were both lost before its record reached PostgreSQL (a Redis
-restart during that call, or a process killed between claiming the job and announcing the
-call), since step 2 then sees a queued call that nothing holds.
+At-least-once window: the dispatcher is done with a job right before it dials it, so a
+process killed mid-call leaves a call a survivor adopts (failed, "process lost"), retried as a
+new attempt per the rules. A lead is dialled twice for one attempt only when Redis loses the
+call's job and its live state while the call is out (a Redis restart without persistence):
+step 2 then sees a queued call that nothing holds and queues it again.
 
 Time comes from `clock` (tests bring their own); the lease keeps the cap when processes share
 a campaign.
@@ -232,27 +233,25 @@ class CampaignRunner:
         cancelled = campaign.status == "cancelled"
         before = _utc_now() - (timedelta(0) if cancelled else self._orphan_after)
         stale = await self._attempts.queued_before(campaign.tenant_id, campaign.id, before)
-        for attempt, lead in stale:
+        for dial, lead in stale:
             if cancelled:
-                if await self._queue.cancel(attempt.call_id):
+                if await self._queue.cancel(dial.call_id):
                     await CallRepository(self._pool).update(
                         campaign.tenant_id,
-                        attempt.call_id,
+                        dial.call_id,
                         {"status": "cancelled", "outcome": "cancelled", "ended_at": _utc_now()},
                     )
                 continue
-            if await self._queue.pending(attempt.call_id):
+            if await self._queue.pending(dial.call_id):
                 continue
-            if await self._live.get(attempt.call_id) is not None:
+            if await self._live.get(dial.call_id) is not None:
                 continue
             log.warning(
                 "campaign call lost before it was dialled: queued again",
                 campaign_id=str(campaign.id),
-                call_id=str(attempt.call_id),
+                call_id=str(dial.call_id),
             )
-            await self._enqueue(
-                campaign, lead, Dial(call_id=attempt.call_id, caller_id=attempt.caller_id)
-            )
+            await self._enqueue(campaign, lead, dial)
 
     async def _dial(self, campaign: Campaign, now: datetime) -> None:
         room = campaign.max_concurrency - await self._attempts.open_count(

@@ -242,6 +242,10 @@ class OutboundDispatcher:
                     # another process would dial the job too.
                     await self.queue.renew(job.call_id, lease_s=wait_s + self.claim_lease_s)
                     await asyncio.sleep(wait_s)
+            # Done with the queue before the request goes out: a process killed from here on
+            # leaves a live call that a survivor adopts (recorded as lost), never a job that
+            # a second process would dial again.
+            await self.queue.ack(job.call_id)
 
         self.active[call.id] = trunk.name
         self.dialled += 1

@@ -366,10 +366,12 @@ class AttemptRepository(TenantRepository[Attempt]):
 
     async def queued_before(
         self, tenant_id: uuid.UUID, campaign_id: uuid.UUID, before: datetime
-    ) -> list[tuple[Attempt, Lead]]:
-        """Open attempts whose call is still only queued, recorded before `before`."""
+    ) -> list[tuple[Dial, Lead]]:
+        """Open attempts whose call is still only queued, recorded before `before`: the call
+        and caller id of each, with its lead."""
         rows = await self._pool.fetch(
-            "SELECT to_jsonb(a) AS attempt, to_jsonb(l) AS lead FROM campaign_attempts a "
+            "SELECT l.*, a.call_id AS attempt_call_id, a.caller_id AS attempt_caller_id "
+            "FROM campaign_attempts a "
             "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
             "JOIN campaign_leads l ON l.id = a.lead_id "
             "WHERE a.tenant_id = $1 AND a.campaign_id = $2 AND a.disposition IS NULL "
@@ -378,13 +380,14 @@ class AttemptRepository(TenantRepository[Attempt]):
             campaign_id,
             before,
         )
-        return [
-            (
-                msgspec.convert(r["attempt"], Attempt, strict=False),
-                msgspec.convert(r["lead"], Lead, strict=False),
+        found = []
+        for row in rows:
+            fields = dict(row)
+            dial = Dial(
+                call_id=fields.pop("attempt_call_id"), caller_id=fields.pop("attempt_caller_id")
             )
-            for r in rows
-        ]
+            found.append((dial, msgspec.convert(fields, Lead, strict=False)))
+        return found
 
     async def settle(
         self,
