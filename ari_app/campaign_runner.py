@@ -66,6 +66,7 @@ from store.repositories.campaigns import (
     LeadRepository,
     Listed,
     Plan,
+    Settled,
 )
 from store.repositories.config import AgentRepository
 
@@ -122,7 +123,6 @@ class CampaignRunner:
         self._orphan_after = timedelta(seconds=orphan_after_s)
         self._announced: set[uuid.UUID] = set()
         self._task: asyncio.Task[None] | None = None
-        self.dialled = 0
 
     def start(self) -> None:
         if self._task is None:
@@ -208,24 +208,28 @@ class CampaignRunner:
             return state, at
 
         settled = await self._attempts.settle(call, outcome, next_state, now)
-        if settled is None or settled.state not in FINAL_LEAD_STATES:
+        if settled is not None:
+            await self._lead_finished(campaign, settled)
+
+    async def _lead_finished(self, campaign: Campaign, lead: Settled) -> None:
+        """`campaign.lead.finished` once a lead is final."""
+        if lead.state not in FINAL_LEAD_STATES or self._publish is None:
             return
-        if self._publish is not None:
-            await self._publish(
-                campaign.tenant_id,
-                "campaign.lead.finished",
-                {
-                    "campaign_id": str(campaign.id),
-                    "lead_id": str(settled.lead_id),
-                    "number": settled.number,
-                    "state": settled.state.value,
-                    "disposition": settled.disposition.value,
-                    "attempts": settled.attempts,
-                    "call_id": str(call.attempt.call_id),
-                    "occurred_at": _utc_now().isoformat(),
-                },
-                _event_id(settled.lead_id, "finished"),
-            )
+        await self._publish(
+            campaign.tenant_id,
+            "campaign.lead.finished",
+            {
+                "campaign_id": str(campaign.id),
+                "lead_id": str(lead.lead_id),
+                "number": lead.number,
+                "state": lead.state.value,
+                "disposition": None if lead.disposition is None else lead.disposition.value,
+                "attempts": lead.attempts,
+                "call_id": None if lead.call_id is None else str(lead.call_id),
+                "occurred_at": _utc_now().isoformat(),
+            },
+            _event_id(lead.lead_id, "finished"),
+        )
 
     async def _recover(self, campaign: Campaign) -> None:
         """Queue again what PostgreSQL says is queued and nothing holds; for a cancelled
@@ -271,10 +275,11 @@ class CampaignRunner:
             caller_id = pool[(lead.id.int + lead.attempts) % len(pool)] if pool else ""
             return Dial(call_id=uuid.uuid4(), caller_id=caller_id)
 
-        dials = await self._leads.claim_due(campaign, now, min(room, CLAIM_BATCH), plan)
+        dials, finished = await self._leads.claim_due(campaign, now, min(room, CLAIM_BATCH), plan)
         for lead, dial in dials:
             await self._enqueue(campaign, lead, dial)
-        self.dialled += len(dials)
+        for done in finished:
+            await self._lead_finished(campaign, done)
 
     async def _enqueue(self, campaign: Campaign, lead: Lead, dial: Dial) -> None:
         await self._queue.enqueue(

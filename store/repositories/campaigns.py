@@ -117,11 +117,14 @@ class EndedCall(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class Settled(msgspec.Struct, kw_only=True, frozen=True):
+    """A lead's new state after an attempt (or a claim that made it final)."""
+
     lead_id: uuid.UUID
     number: str
-    disposition: Disposition
+    disposition: Disposition | None  # None: never dialled and no reason recorded
     state: LeadState
     attempts: int
+    call_id: uuid.UUID | None = None
 
 
 class CampaignRepository(TenantRepository[Campaign]):
@@ -233,11 +236,13 @@ class LeadRepository(TenantRepository[Lead]):
         now: datetime,
         limit: int,
         plan: Callable[[DueLead], Plan],
-    ) -> list[tuple[Lead, Dial]]:
+    ) -> tuple[list[tuple[Lead, Dial]], list[Settled]]:
         """Take up to `limit` due leads and act on each one's `plan` in one transaction: a
         dial becomes an attempt and a queued call record, a lead outside its window waits
-        for the next opening, a listed number is final. Returns the dials to enqueue."""
+        for the next opening, a listed number (or a window that never opens) is final.
+        Returns the dials to enqueue and the leads made final."""
         dials: list[tuple[Lead, Dial]] = []
+        finished: list[Settled] = []
         async with self._pool.acquire() as conn, conn.transaction():
             records = await conn.fetch(
                 "SELECT l.*, EXISTS (SELECT 1 FROM do_not_call d WHERE d.tenant_id = l.tenant_id "
@@ -266,17 +271,26 @@ class LeadRepository(TenantRepository[Lead]):
                         step.at,
                     )
                 else:
-                    state = LeadState.DNC if isinstance(step, Listed) else LeadState.EXHAUSTED
-                    disposition = Disposition.ON_DNC_LIST if isinstance(step, Listed) else None
-                    await conn.execute(
+                    listed_now = isinstance(step, Listed)
+                    state = LeadState.DNC if listed_now else LeadState.EXHAUSTED
+                    last = await conn.fetchval(
                         "UPDATE campaign_leads SET state = $2, "
                         "last_disposition = coalesce($3, last_disposition), updated_at = now() "
-                        "WHERE id = $1",
+                        "WHERE id = $1 RETURNING last_disposition",
                         lead.id,
                         state.value,
-                        None if disposition is None else disposition.value,
+                        Disposition.ON_DNC_LIST.value if listed_now else None,
                     )
-        return dials
+                    finished.append(
+                        Settled(
+                            lead_id=lead.id,
+                            number=lead.number,
+                            disposition=None if last is None else Disposition(last),
+                            state=state,
+                            attempts=lead.attempts,
+                        )
+                    )
+        return dials, finished
 
 
 async def _start_attempt(
@@ -434,6 +448,7 @@ class AttemptRepository(TenantRepository[Attempt]):
             disposition=disposition,
             state=state,
             attempts=int(lead["attempts"]),
+            call_id=attempt.call_id,
         )
 
     async def disposition_counts(

@@ -16,6 +16,7 @@ import pytest
 
 from providers.loadtest import ENABLE_VARIABLE
 from store.campaign_rules import CallingWindow, in_window
+from store.repositories.config import WebhookRepository
 from tests.campaigns.harness import (
     ARRIVAL_JITTER_S,
     ManualClock,
@@ -93,6 +94,15 @@ async def test_a_500_lead_campaign_ends_with_every_lead_final_within_windows_and
             headers=proc.headers,
         )
         assert imported.status_code == 201, imported.text
+        # A subscriber to the campaign's events (its deliveries are counted, not made).
+        await WebhookRepository(pool, proc.runtime.box).create(
+            proc.tenant_id,
+            {
+                "url": "https://hooks.example/campaigns",
+                "events": ["campaign.started", "campaign.completed", "campaign.lead.finished"],
+                "secret": "s" * 32,
+            },
+        )
         created = await proc.client.post(
             "/api/v1/campaigns",
             json={
@@ -155,6 +165,14 @@ async def test_a_500_lead_campaign_ends_with_every_lead_final_within_windows_and
             "JOIN campaign_leads l ON l.id = a.lead_id WHERE a.campaign_id = $1",
             uuid.UUID(campaign_id),
         )
+        events = {
+            r["event_type"]: r["n"]
+            for r in await pool.fetch(
+                "SELECT event_type, count(*) AS n FROM webhook_deliveries WHERE tenant_id = $1 "
+                "GROUP BY event_type",
+                proc.tenant_id,
+            )
+        }
         leads = {
             r["number"]: (r["state"], r["last_disposition"])
             for r in await pool.fetch(
@@ -198,5 +216,10 @@ async def test_a_500_lead_campaign_ends_with_every_lead_final_within_windows_and
     assert tightest_second(asterisk.originations, CPS) >= 1.0 - ARRIVAL_JITTER_S
     assert progress["attempts"] == len(attempts)
     assert progress["leads"] == dict(collections.Counter(s for s, _ in leads.values()))
+    assert events == {
+        "campaign.started": 1,
+        "campaign.completed": 1,
+        "campaign.lead.finished": LEADS,
+    }
     table = list(csv.DictReader(io.StringIO(results.text)))
     assert len(table) == len(attempts) + len(listed)
