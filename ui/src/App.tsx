@@ -11,6 +11,7 @@ import { ProvidersPage } from "./pages/ProvidersPage";
 import { TrunksPage } from "./pages/TrunksPage";
 import { CallsPage } from "./pages/CallsPage";
 import { CallDetailPage } from "./pages/CallDetailPage";
+import { CampaignsPage } from "./pages/CampaignsPage";
 import { AnalyticsPage } from "./pages/AnalyticsPage";
 import { WebhooksPage } from "./pages/WebhooksPage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
@@ -46,6 +47,7 @@ export function App() {
         <Route path="sip-trunks" element={<TrunksPage />} />
         <Route path="calls" element={<CallsPage />} />
         <Route path="calls/:callId" element={<CallDetailPage />} />
+        <Route path="campaigns" element={<CampaignsPage />} />
         <Route path="analytics" element={<AnalyticsPage />} />
         <Route path="webhooks" element={<WebhooksPage />} />
         <Route path="api-keys" element={<ApiKeysPage />} />
