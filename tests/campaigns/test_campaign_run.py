@@ -36,6 +36,8 @@ from tests.telephony.test_outbound import create_trunk, reload_reads
 # CAMPAIGN_LEADS=1000 measures a bigger run (the figures are printed with -s).
 LEADS = int(os.environ.get("CAMPAIGN_LEADS", "500"))
 CONCURRENCY = 25
+# Long enough that the concurrency cap, not the dial rate, limits how many calls are up.
+HUMAN_CALL_S = 2.5
 CPS = 40
 # Every wait for the runner to go idle; a round of 500 calls at 40 per second takes ~13 s.
 ROUND_S = 60.0 * max(1, LEADS // 500)
@@ -83,7 +85,7 @@ async def test_a_500_lead_campaign_ends_with_every_lead_final_within_windows_and
             "busy": Callee(outcome="busy"),
             "no-answer": Callee(outcome="no-answer"),
             "voicemail": Callee(amd_status="MACHINE", amd_cause="LONGGREETING-2000-2000"),
-        }.get(kind, Callee(hangup_after_s=0.3))
+        }.get(kind, Callee(hangup_after_s=HUMAN_CALL_S))
     async with serving(settings) as proc:
         pool = proc.runtime.pool
         clock = ManualClock(START)
@@ -145,7 +147,7 @@ async def test_a_500_lead_campaign_ends_with_every_lead_final_within_windows_and
         # not to be called again.
         for number, kind in kinds.items():
             if kind == "busy-then-human":
-                asterisk.callees[number] = Callee(hangup_after_s=0.3)
+                asterisk.callees[number] = Callee(hangup_after_s=HUMAN_CALL_S)
         late_listed = [n for n, k in kinds.items() if k == "busy"][:10]
         for number in late_listed:
             await proc.client.post(
