@@ -16,8 +16,9 @@ takes, the runner
 At-least-once window: the dispatcher is done with a job right before it dials it, so a
 process killed mid-call leaves a call a survivor adopts (failed, "process lost"), retried as a
 new attempt per the rules. A lead is dialled twice for one attempt only when Redis loses the
-call's job and its live state while the call is out (a Redis restart without persistence):
-step 2 then sees a queued call that nothing holds and queues it again.
+call's job and its live state while the call is out (a Redis restart without persistence),
+or when a call ends while PostgreSQL is down and the runner looks before the outbox has
+written its record: step 2 then sees a queued call that nothing holds and queues it again.
 
 Time comes from `clock` (tests bring their own); the lease keeps the cap when processes share
 a campaign.
@@ -249,6 +250,11 @@ class CampaignRunner:
             if await self._queue.pending(dial.call_id):
                 continue
             if await self._live.get(dial.call_id) is not None:
+                continue
+            # Read again: a call that ended since the query above wrote its record before it
+            # left Redis, so only a call still queued now is one that nothing holds.
+            call = await CallRepository(self._pool).get(campaign.tenant_id, dial.call_id)
+            if call is None or call.status != "queued":
                 continue
             log.warning(
                 "campaign call lost before it was dialled: queued again",
