@@ -25,8 +25,10 @@ CREATE TABLE campaigns (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (tenant_id, name),
     UNIQUE (tenant_id, id),
-    FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id) ON DELETE RESTRICT,
-    FOREIGN KEY (tenant_id, trunk_id) REFERENCES sip_trunks (tenant_id, id) ON DELETE RESTRICT
+    -- An agent or trunk a campaign uses cannot be deleted (checked at the end of the
+    -- statement, so deleting a whole tenant still cascades).
+    FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id),
+    FOREIGN KEY (tenant_id, trunk_id) REFERENCES sip_trunks (tenant_id, id)
 );
 CREATE INDEX campaigns_active_idx ON campaigns (status) WHERE status IN ('scheduled', 'running');
 

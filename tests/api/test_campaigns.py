@@ -199,3 +199,17 @@ async def test_status_actions_follow_the_lifecycle(
         f"{url}/leads", json={"leads": [{"number": "+15550002"}]}, headers=tenant.admin
     )
     assert closed.status_code == 409
+
+
+async def test_an_agent_in_a_campaign_cannot_be_deleted(
+    client: httpx.AsyncClient, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    agent_id, trunk_id, _ = await _setup(client, tenant)
+    created = await _create(client, tenant, name="keeps", agent_id=agent_id, trunk_id=trunk_id)
+    assert created.status_code == 201, created.text
+    refused = await client.delete(f"/api/v1/agents/{agent_id}", headers=tenant.admin)
+    assert refused.status_code == 409, refused.text
+    assert (
+        await client.get(f"/api/v1/agents/{agent_id}", headers=tenant.viewer)
+    ).status_code == 200
