@@ -16,7 +16,6 @@ import holidays
 import msgspec
 
 HourMinute = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-IsoWeekday = Annotated[int, msgspec.Meta(ge=1, le=7)]  # 1 = Monday … 7 = Sunday
 # A window that never opens (no day, or every day a holiday) stops the search this far out.
 SEARCH_DAYS: Final = 400
 
@@ -63,21 +62,28 @@ RETRYABLE: Final = frozenset(
 
 
 class CallingWindow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
-    """Days and hours a lead may be called, in the lead's time zone; `holidays` names the
-    country (ISO 3166 code) whose public holidays are skipped."""
+    """Days (1 = Monday … 7 = Sunday) and hours a lead may be called, in the lead's time zone;
+    `holidays` names the country (ISO 3166 code) whose public holidays are skipped. What a
+    schema cannot say is checked by `window_errors`."""
 
-    days: Annotated[list[IsoWeekday], msgspec.Meta(min_length=1, max_length=7)] = msgspec.field(
+    days: Annotated[list[int], msgspec.Meta(min_length=1, max_length=7)] = msgspec.field(
         default_factory=lambda: [1, 2, 3, 4, 5]
     )
     start: HourMinute = "09:00"
     end: HourMinute = "20:00"
     holidays: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
 
-    def __post_init__(self) -> None:
-        if self.start >= self.end:
-            raise ValueError("the window's end must be after its start, the same day")
-        if self.holidays is not None and self.holidays not in holidays.list_supported_countries():
-            raise ValueError(f"no holiday calendar for country {self.holidays!r}")
+
+def window_errors(window: CallingWindow) -> list[tuple[str, str]]:
+    """(field, reason) of each rule the window breaks."""
+    errors = []
+    if any(not 1 <= day <= 7 for day in window.days):
+        errors.append(("days", "days are 1 (Monday) to 7 (Sunday)"))
+    if window.start >= window.end:
+        errors.append(("end", "the window's end must be after its start, the same day"))
+    if window.holidays is not None and window.holidays not in holidays.list_supported_countries():
+        errors.append(("holidays", f"no holiday calendar for country {window.holidays!r}"))
+    return errors
 
 
 class RetryRule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):

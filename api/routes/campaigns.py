@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Router, get, post
@@ -28,6 +28,7 @@ from store.campaign_rules import (
     DEFAULT_RETRY_RULES,
     CallingWindow,
     RetryRule,
+    window_errors,
 )
 from store.phone import BadNumber, number_timezone, parse_number, valid_timezone
 from store.repositories.campaigns import (
@@ -44,7 +45,6 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Region = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
 VariableName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 VariableValue = Annotated[str, msgspec.Meta(max_length=1_000)]
-RetryDisposition = Literal["busy", "no_answer", "failed", "voicemail_no_message"]
 # Leads per request: a bigger list is posted in parts (the body limit is 1 MB anyway).
 MAX_LEADS = 10_000
 MAX_CALLER_IDS = 100
@@ -68,6 +68,16 @@ RESULT_COLUMNS = (
 )
 
 
+class RetryRules(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """How often and how much later each retryable disposition is called again (left out:
+    not retried)."""
+
+    busy: RetryRule | None = None
+    no_answer: RetryRule | None = None
+    failed: RetryRule | None = None
+    voicemail_no_message: RetryRule | None = None
+
+
 class CampaignCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A campaign, created as a draft: its agent calls out through `trunk_id`, or through the
     tenant's Twilio account with `twilio` (the agent needs a Twilio number)."""
@@ -79,8 +89,10 @@ class CampaignCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
     calls_per_second: Annotated[float, msgspec.Meta(gt=0, le=100)] = 1.0
     calling_window: CallingWindow = msgspec.field(default_factory=CallingWindow)
-    retry_rules: dict[RetryDisposition, RetryRule] = msgspec.field(
-        default_factory=lambda: cast(dict[RetryDisposition, RetryRule], dict(DEFAULT_RETRY_RULES))
+    retry_rules: RetryRules = msgspec.field(
+        default_factory=lambda: msgspec.convert(
+            msgspec.to_builtins(DEFAULT_RETRY_RULES), RetryRules
+        )
     )
     caller_ids: Annotated[list[str], msgspec.Meta(max_length=MAX_CALLER_IDS)] = msgspec.field(
         default_factory=list
@@ -238,6 +250,10 @@ async def create_campaign(
         errors += await _carrier_errors(context, tenant_id, data)
     caller_ids, caller_errors = await _caller_id_errors(context, tenant_id, data.caller_ids)
     errors += caller_errors
+    errors += [
+        FieldError(f"calling_window.{field}", reason)
+        for field, reason in window_errors(data.calling_window)
+    ]
     if not valid_timezone(data.default_timezone):
         errors.append(FieldError("default_timezone", "not a time zone name (e.g. Europe/Paris)"))
     if errors:
@@ -431,7 +447,7 @@ def _action_route(action: Action) -> Any:
         f"/{{campaign_id:uuid}}/{action}",
         operation_id=f"{action}Campaign",
         status_code=HTTP_200_OK,
-        responses=problems(401, 403, 404, 409, 429),
+        responses=problems(400, 401, 403, 404, 409, 429),
         dependencies={"principal": Provide(authenticate_writer)},
         name=f"{action}_campaign",
     )

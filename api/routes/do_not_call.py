@@ -106,7 +106,7 @@ async def list_do_not_call(
     "/",
     operation_id="addDoNotCall",
     status_code=HTTP_201_CREATED,
-    responses=problems(401, 403, 422, 429),
+    responses=problems(400, 401, 403, 422, 429),
     dependencies={"principal": Provide(authenticate_writer)},
 )
 async def add_do_not_call(
@@ -128,7 +128,7 @@ async def add_do_not_call(
     "/{number:str}",
     operation_id="removeDoNotCall",
     status_code=HTTP_204_NO_CONTENT,
-    responses=problems(401, 403, 404, 422, 429),
+    responses=problems(400, 401, 403, 404, 422, 429),
     dependencies={"principal": Provide(authenticate_writer)},
 )
 async def remove_do_not_call(
@@ -155,7 +155,7 @@ async def remove_do_not_call(
     "/import",
     operation_id="importDoNotCall",
     status_code=HTTP_201_CREATED,
-    responses=problems(401, 403, 422, 429),
+    responses=problems(400, 401, 403, 422, 429),
     dependencies={"principal": Provide(authenticate_writer)},
 )
 async def import_do_not_call(
