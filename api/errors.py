@@ -180,6 +180,8 @@ def _http_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Pro
 def _conflict_handler(_: Request[Any, Any, Any], exc: Conflict) -> Response[Problem]:
     # The database's own text (table, key and values) is for the log, not for people.
     log.info("conflict", reason=str(exc), constraint=exc.constraint)
+    if exc.kind == "in_use":
+        return problem_response(409, "This is still in use (by a campaign, say): it stays.")
     if exc.field is None:
         return problem_response(409, "This conflicts with something that already exists.")
     words = exc.field.replace("_", " ")

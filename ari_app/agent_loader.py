@@ -3,6 +3,8 @@ fresh provider instances (the production `Prepare` of `PipelineConversations`)."
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -11,14 +13,17 @@ import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
-from ari_app.call import Call
+from ari_app.call import Call, Direction
+from ari_app.do_not_call_requests import add_callee_to_list
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings, VoicemailAction, VoicemailPolicy
 from pipeline.call_control import TransferSettings
+from pipeline.do_not_call_tool import DoNotCallTool
 from pipeline.dtmf_tools import CallTool
 from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
+from pipeline.tool_set import combined
 from pipeline.turn_taking import SmartTurnSettings, TurnDetection
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options
@@ -66,7 +71,12 @@ class StoreAgentLoader:
 
     async def __call__(self, call: Call) -> tuple[AgentSettings, CallProviders]:
         settings = await self.settings(call.tenant_id, call.agent_id)
-        return settings, CallProviders.for_agent(settings, registry.build, self._check_url)
+        providers = CallProviders.for_agent(settings, registry.build, self._check_url)
+        if call.direction is not Direction.OUTBOUND:
+            return settings, providers
+        # Whoever we call may ask us to stop: the built-in tool puts them on the list.
+        stop = DoNotCallTool(functools.partial(add_callee_to_list, self._pool, call))
+        return settings, dataclasses.replace(providers, tools=combined(providers.tools, stop))
 
     async def settings(self, tenant_id: uuid.UUID, agent_id: uuid.UUID) -> AgentSettings:
         agent = await self._cache.get_or_load(

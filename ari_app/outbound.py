@@ -67,6 +67,15 @@ class TrunkRoute(msgspec.Struct, kw_only=True, frozen=True):
 TrunkResolver = Callable[[OutboundJob], Awaitable[TrunkRoute | None]]
 
 
+def _pacing(job: OutboundJob, trunk: TrunkRoute) -> list[tuple[str, float]]:
+    """The rates a job is dialled within: its trunk's, then its campaign's (last, so the
+    dial follows the campaign's slot closely)."""
+    rates = [(trunk.name, trunk.cps)]
+    if job.campaign_id is not None and job.campaign_cps > 0:
+        rates.append((f"campaign:{job.campaign_id}", job.campaign_cps))
+    return rates
+
+
 def queued_call(job: OutboundJob) -> Call:
     """The `Call` a queued job becomes."""
     return Call(
@@ -226,12 +235,17 @@ class OutboundDispatcher:
             self.admission.hold(call.id)  # the controller frees it when the call is over
 
         async def wait_for_pacing_slot() -> None:
-            wait_s = await self.queue.pace(trunk.name, trunk.cps)
-            if wait_s > 0:
-                # At a low CPS with many processes the wait can outlast the claim, and another
-                # process would dial the job too.
-                await self.queue.renew(job.call_id, lease_s=wait_s + self.claim_lease_s)
-                await asyncio.sleep(wait_s)
+            for key, cps in _pacing(job, trunk):
+                wait_s = await self.queue.pace(key, cps)
+                if wait_s > 0:
+                    # At a low CPS with many processes the wait can outlast the claim, and
+                    # another process would dial the job too.
+                    await self.queue.renew(job.call_id, lease_s=wait_s + self.claim_lease_s)
+                    await asyncio.sleep(wait_s)
+            # Done with the queue before the request goes out: a process killed from here on
+            # leaves a live call that a survivor adopts (recorded as lost), never a job that
+            # a second process would dial again.
+            await self.queue.ack(job.call_id)
 
         self.active[call.id] = trunk.name
         self.dialled += 1

@@ -39,6 +39,11 @@ class OutboundJob(msgspec.Struct, kw_only=True):
     variables: dict[str, str] = msgspec.field(default_factory=dict)
     not_before: float = 0.0
     attempts: int = 0
+    # An admin chose to call this number although it is on the do-not-call list.
+    override_do_not_call: bool = False
+    # A campaign's call: paced by the campaign's own rate too (see `pace`).
+    campaign_id: uuid.UUID | None = None
+    campaign_cps: float = 0.0
 
 
 # KEYS: due, leased. ARGV: now, lease_until. Returns the claimed call id or nil.

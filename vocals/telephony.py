@@ -22,8 +22,10 @@ from api.webhooks.worker import WebhookWorker, start_webhook_worker
 from ari_app.adoption import CallAdopter
 from ari_app.agent_loader import StoreAgentLoader
 from ari_app.call import Call
+from ari_app.campaign_runner import CampaignRunner
 from ari_app.client import AriClient, AriSettings
 from ari_app.controller import CallController
+from ari_app.do_not_call_gate import DoNotCallGate
 from ari_app.errors import Conflict, NotFound
 from ari_app.media_legs import MediaSettings
 from ari_app.outbound import OutboundDispatcher, TrunkRoute, Undialable
@@ -181,6 +183,12 @@ class Telephony:
             recordings=self.recordings,
             admission=self.admission,
         )
+        self.campaigns = CampaignRunner(
+            runtime.pool,
+            runtime.redis,
+            owner=self.lease.process_id,
+            publish=self.events.publish_event,
+        )
         self._webhooks: WebhookWorker | None = None
         self._purger: RecordingPurger | None = None
         self._drained = False
@@ -220,6 +228,7 @@ class Telephony:
             no_asterisk = Undialable(self.ledger, self.events, NO_ASTERISK_REASON)
             self._start_dispatcher(None, [self.twilio_outbound, no_asterisk])
         self._start_adoption()
+        self.campaigns.start()
 
     async def _heartbeat(self) -> None:
         """Keep this process's lease while it runs (see `store.process_leases`)."""
@@ -338,11 +347,12 @@ class Telephony:
         self, controller: CallController | None, carriers: list[OutboundCarrier]
     ) -> None:
         queue = OutboundQueue(self.runtime.redis)
+        gate = DoNotCallGate(self.runtime.pool, self.ledger, self.events)
         self.dispatcher = OutboundDispatcher(
             queue,
             controller,
             self._trunk,
-            carriers=carriers,
+            carriers=[gate, *carriers],
             admission=self.admission,
             directory=self.directory,
         )
@@ -456,6 +466,7 @@ class Telephony:
         self.admission.close()
         if self._adoption_task is not None:
             await cancel_and_wait(self._adoption_task)
+        await self.campaigns.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         deadline = asyncio.get_running_loop().time() + timeout_s

@@ -20,6 +20,7 @@ from api.common import DEFAULT_LIMIT, Limit, Offset, audit
 from api.context import ApiContext
 from api.errors import ApiError, FieldError, invalid_fields, not_found, problems
 from api.live_calls import follow, is_live, live_call_fields
+from api.routes.do_not_call import refused_by_list
 from providers.pricing import CallCost
 from store.call_records import tenant_dead_letters
 from store.live_calls import LiveCallStore
@@ -28,6 +29,7 @@ from store.numbers import normalize_number
 from store.outbound_queue import OutboundJob, OutboundQueue
 from store.repositories.calls import CallRepository, SttEventRepository
 from store.repositories.config import AgentRepository, SipTrunkRepository
+from store.repositories.do_not_call import DoNotCallRepository
 from store.repositories.twilio import TwilioAccountRepository
 
 # A dialable number: E.164 with or without `+`, or a short extension.
@@ -141,6 +143,8 @@ class OriginateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
         dict[VariableName, VariableValue], msgspec.Meta(max_length=MAX_VARIABLES)
     ] = msgspec.field(default_factory=dict)
     schedule_at: datetime | None = None
+    # Call `to` even when it is on the tenant's do-not-call list (recorded in the audit log).
+    override_do_not_call: bool = False
 
 
 class Originated(msgspec.Struct, kw_only=True):
@@ -331,7 +335,7 @@ async def follow_call(
     operation_id="originateCall",
     summary="Queue an outbound call",
     status_code=HTTP_202_ACCEPTED,
-    responses=problems(400, 401, 403, 422, 429),
+    responses=problems(400, 401, 403, 409, 422, 429),
     dependencies={"principal": Provide(authenticate_writer)},
 )
 async def originate(
@@ -352,6 +356,9 @@ async def originate(
         raise invalid_fields(errors)
     call_id = uuid.uuid4()
     to_number = normalize_number(data.to)
+    listed = await DoNotCallRepository(context.pool).find(tenant_id, to_number)
+    if listed is not None and not data.override_do_not_call:
+        raise refused_by_list(to_number)
     from_number = normalize_number(data.from_) if data.from_ else ""
     record = CallRecord(
         id=call_id,
@@ -376,6 +383,7 @@ async def originate(
             trunk_id=data.trunk_id,
             variables=dict(data.variables),
             not_before=schedule_at.timestamp() if schedule_at else 0.0,
+            override_do_not_call=listed is not None,
         )
     )
     await audit(
@@ -384,7 +392,12 @@ async def originate(
         "originate",
         "call",
         call_id,
-        after={"agent_id": str(data.agent_id), "to": data.to, "schedule_at": str(schedule_at)},
+        after={
+            "agent_id": str(data.agent_id),
+            "to": data.to,
+            "schedule_at": str(schedule_at),
+            **({"do_not_call_overridden": True} if listed is not None else {}),
+        },
     )
     return Originated(id=call_id, status=QUEUED, scheduled_at=schedule_at)
 

@@ -32,10 +32,14 @@ EventType = Literal[
     "call.failed",
     "voicemail.detected",
     "call.analyzed",
+    "campaign.started",
+    "campaign.completed",
+    "campaign.lead.finished",
 ]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
 Secret = Annotated[str, msgspec.Meta(min_length=16, max_length=200)]
-Events = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=6)]
+# Every event type there is: a webhook may take them all.
+Events = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=10)]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 _SECRET_BYTES = 24
 

@@ -20,6 +20,9 @@ EVENT_TYPES: Final = (
     "voicemail.detected",
     # After call.ended, when the post-call analysis is on the record (ari_app/post_call.py).
     "call.analyzed",
+    "campaign.started",
+    "campaign.completed",
+    "campaign.lead.finished",
 )
 # Sent by `POST /webhooks/{id}/test` only; no webhook subscribes to it.
 TEST_EVENT = "webhook.test"

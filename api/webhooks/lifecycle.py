@@ -5,6 +5,7 @@ the tenant's Redis channel, which the UI's live dashboard follows."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -38,8 +39,12 @@ class WebhookEventSink:
         self._redis = redis
 
     async def publish(self, event: CallEvent) -> None:
-        await emit(self._pool, self._box, event.tenant_id, event.type, event.payload, event.id)
-        message = msgspec.json.encode(
-            LiveEventMessage(id=event.id, type=event.type, data=event.payload)
-        )
-        await self._redis.publish(tenant_events_channel(event.tenant_id), message)
+        await self.publish_event(event.tenant_id, event.type, event.payload, event.id)
+
+    async def publish_event(
+        self, tenant_id: uuid.UUID, event_type: str, payload: dict[str, Any], event_id: uuid.UUID
+    ) -> None:
+        """Any tenant event (a campaign's too), the same two ways."""
+        await emit(self._pool, self._box, tenant_id, event_type, payload, event_id)
+        message = msgspec.json.encode(LiveEventMessage(id=event_id, type=event_type, data=payload))
+        await self._redis.publish(tenant_events_channel(tenant_id), message)

@@ -51,7 +51,7 @@ class Conflict(Exception):
         message: str,
         constraint: str | None = None,
         *,
-        kind: Literal["unique", "reference"] = "unique",
+        kind: Literal["unique", "reference", "in_use"] = "unique",
         detail: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -242,9 +242,16 @@ class TenantRepository(Generic[RowT]):
         return self._row(record)
 
     async def delete(self, tenant_id: uuid.UUID, row_id: uuid.UUID) -> bool:
-        result = await self._pool.execute(
-            f"DELETE FROM {self.table} WHERE tenant_id = $1 AND id = $2", tenant_id, row_id
-        )
+        try:
+            result = await self._pool.execute(
+                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND id = $2", tenant_id, row_id
+            )
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise Conflict(
+                f"{self.table}: still referred to ({exc.detail})",
+                exc.constraint_name,
+                kind="in_use",
+            ) from exc
         return bool(result.endswith(" 1"))
 
     async def _execute_returning(self, sql: str, params: list[Any]) -> asyncpg.Record | None:

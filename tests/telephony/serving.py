@@ -24,6 +24,7 @@ from vocals.net import free_port
 from vocals.runtime import Runtime
 from vocals.serve import build_app
 from vocals.settings import Settings
+from vocals.telephony import Telephony
 
 # How often a test looks at /healthz while it waits for a state.
 POLL_S = 0.05
@@ -55,6 +56,7 @@ class Serving:
     client: httpx.AsyncClient
     tenant_id: uuid.UUID
     headers: dict[str, str]
+    telephony: Telephony
 
     async def wait_health(self, key: str, value: object, timeout_s: float = 10.0) -> None:
         """Until `/healthz` reports `key` as `value` (the process's own view)."""
@@ -72,7 +74,7 @@ class Serving:
 async def serving(settings: Settings) -> AsyncIterator[Serving]:
     runtime = Runtime(settings)
     try:
-        app, _ = await build_app(runtime)
+        app, telephony = await build_app(runtime)
         tenant = await TenantsRepository(runtime.pool).create(f"tel-{uuid.uuid4().hex[:8]}")
         key = generate_api_key()
         await ApiKeyRepository(runtime.pool).create(
@@ -80,6 +82,7 @@ async def serving(settings: Settings) -> AsyncIterator[Serving]:
             {"name": "tests", "prefix": key.prefix, "key_hash": key.key_hash, "role": "admin"},
         )
         async with client_for(app) as client:
-            yield Serving(runtime, client, tenant.id, {"Authorization": f"Bearer {key.key}"})
+            headers = {"Authorization": f"Bearer {key.key}"}
+            yield Serving(runtime, client, tenant.id, headers, telephony)
     finally:
         await runtime.close()

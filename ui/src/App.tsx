@@ -11,6 +11,7 @@ import { ProvidersPage } from "./pages/ProvidersPage";
 import { TrunksPage } from "./pages/TrunksPage";
 import { CallsPage } from "./pages/CallsPage";
 import { CallDetailPage } from "./pages/CallDetailPage";
+import { CampaignsPage } from "./pages/CampaignsPage";
 import { AnalyticsPage } from "./pages/AnalyticsPage";
 import { WebhooksPage } from "./pages/WebhooksPage";
 import { PricesPage } from "./pages/PricesPage";
@@ -47,6 +48,7 @@ export function App() {
         <Route path="sip-trunks" element={<TrunksPage />} />
         <Route path="calls" element={<CallsPage />} />
         <Route path="calls/:callId" element={<CallDetailPage />} />
+        <Route path="campaigns" element={<CampaignsPage />} />
         <Route path="analytics" element={<AnalyticsPage />} />
         <Route path="prices" element={<PricesPage />} />
         <Route path="webhooks" element={<WebhooksPage />} />

@@ -106,6 +106,16 @@ class RestCall:
 
 
 @dataclass
+class Origination:
+    """One outgoing SIP channel: when it was originated and when it was gone (monotonic)."""
+
+    number: str
+    caller_id: str
+    started: float
+    ended: float | None = None
+
+
+@dataclass
 class FakeChannel:
     id: str
     name: str
@@ -129,6 +139,7 @@ class FakeChannel:
     hangup_cause: int = 16
     partner: str | None = None  # the other half of a Local channel
     stasis_args: list[str] = field(default_factory=list)  # of a Local ;1 originated into an app
+    origination: Origination | None = None  # of an outgoing SIP channel
 
     def json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -177,6 +188,7 @@ class FakeAsterisk:
     * `inbound_call(did, ...)` puts a caller into `Stasis(app,inbound,<did>)`.
     * `callees[number] = Callee(...)` (or `default_callee`) decides what a dialled number
       does; answered callees appear in `answered` (a queue of `ScriptedCaller`).
+    * `originations` logs every outgoing SIP channel with when it began and ended;
     * `rest_log` lists every REST call; `live_channels()`/`live_bridges()` count what is left.
     * `drop_event_sockets()` closes the events WebSockets (events meanwhile are lost).
     * `reload_hooks[module] = fn(fake)` changes state on `PUT /asterisk/modules/{module}`,
@@ -214,6 +226,7 @@ class FakeAsterisk:
         self.bridges: dict[str, FakeBridge] = {}
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.rest_log: list[RestCall] = []
+        self.originations: list[Origination] = []
         self.events_sent: list[dict[str, Any]] = []
         self.callees: dict[str, Callee] = {}
         self.default_callee = Callee()
@@ -558,6 +571,8 @@ class FakeAsterisk:
         if ch.destroyed:
             return
         ch.destroyed = True
+        if ch.origination is not None:
+            ch.origination.ended = time.monotonic()
         self._close_media(ch)
         if ch.bridge is not None:
             self._leave_bridge(ch)
@@ -918,6 +933,8 @@ class FakeAsterisk:
             # channel is gone at once: a subscription to it gets "Event source does not exist".
             return web.json_response(ch.json())
         callee = self.callees.get(number, self.default_callee)
+        ch.origination = Origination(number, params.get("callerId", ""), time.monotonic())
+        self.originations.append(ch.origination)
         self._far_party(ch, number, callee.hangup_after_s)
         self._register(ch)
         timeout_s = float(params.get("timeout", "30"))
@@ -1060,6 +1077,8 @@ class FakeAsterisk:
         if ch.destroyed:
             return
         ch.destroyed = True
+        if ch.origination is not None:
+            ch.origination.ended = time.monotonic()
         if ch.subscribed:
             self._channel_event(
                 ch,

@@ -4,7 +4,7 @@ import { useDisclosure } from "@mantine/hooks";
 import {
   IconActivity, IconChartBar, IconFileText, IconKey, IconLogout, IconPhone, IconPlugConnected,
   IconRobot, IconServer2, IconShieldLock, IconUsers, IconWebhook, IconLayoutDashboard, IconMoon,
-  IconSun, IconReceipt,
+  IconSpeakerphone, IconSun, IconReceipt,
 } from "@tabler/icons-react";
 import { NavLink as RouterLink, Outlet, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
@@ -13,6 +13,7 @@ import { ErrorBoundary } from "./ErrorBoundary";
 const NAV = [
   { to: "/", label: "Dashboard", icon: IconLayoutDashboard },
   { to: "/calls", label: "Calls", icon: IconPhone },
+  { to: "/campaigns", label: "Campaigns", icon: IconSpeakerphone },
   { to: "/analytics", label: "Analytics", icon: IconChartBar },
   { to: "/prices", label: "Prices", icon: IconReceipt },
   { to: "/agents", label: "Agents", icon: IconRobot },

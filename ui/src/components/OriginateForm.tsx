@@ -44,6 +44,8 @@ export function OriginateForm({ agents, trunks, onSubmit, onCancel }: {
       variables: Object.fromEntries(v.variables.filter((x) => x.name.trim()).map((x) => [x.name.trim(), x.value])),
       // A local date-time input; the API wants an absolute time.
       schedule_at: v.schedule_at ? new Date(v.schedule_at).toISOString() : null,
+      // Calling a number on the do-not-call list is an API client's explicit, audited choice.
+      override_do_not_call: false,
     };
     try {
       await onSubmit(body);

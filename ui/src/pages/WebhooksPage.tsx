@@ -27,6 +27,9 @@ const EVENTS: EventName[] = [
   "call.failed",
   "voicemail.detected",
   "call.analyzed",
+  "campaign.started",
+  "campaign.completed",
+  "campaign.lead.finished",
 ];
 
 function WebhookForm({ webhook, onSaved, onCancel }: { webhook?: Webhook; onSaved: (created?: Schemas["WebhookCreated"]) => void; onCancel: () => void }) {

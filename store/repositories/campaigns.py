@@ -1,0 +1,495 @@
+"""Campaigns, their leads and attempts in PostgreSQL.
+
+The runner's two moves are transactions here: `claim_due` takes due leads with FOR UPDATE
+SKIP LOCKED (two processes never take the same lead) and, in the same transaction, records
+each dial as an attempt plus a queued call record; `settle` turns an attempt whose call has
+ended into a disposition and the lead's next state, once (a repeat finds it settled).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import asyncpg
+import msgspec
+
+from store.campaign_rules import Disposition, LeadState
+from store.repositories.base import TenantRepository
+
+# Calls whose record is final: the controller's final statuses plus the API's "cancelled".
+FINAL_CALL_STATUSES = ("completed", "failed", "no-answer", "busy", "voicemail", "cancelled")
+ACTIVE_STATUSES = ("scheduled", "running")
+# Leads written per INSERT when a list is imported.
+IMPORT_BATCH = 1000
+
+
+class Campaign(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    agent_id: uuid.UUID
+    trunk_id: uuid.UUID | None
+    twilio: bool
+    status: str
+    start_at: datetime | None
+    max_concurrency: int
+    calls_per_second: float
+    calling_window: dict[str, Any]
+    retry_rules: dict[str, Any]
+    caller_ids: list[str]
+    default_timezone: str
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Lead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    campaign_id: uuid.UUID
+    number: str
+    timezone: str
+    variables: dict[str, str]
+    state: str
+    attempts: int
+    last_disposition: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class Attempt(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    campaign_id: uuid.UUID
+    lead_id: uuid.UUID
+    call_id: uuid.UUID
+    attempt: int
+    caller_id: str
+    dialled_at: datetime
+    settled_at: datetime | None
+    disposition: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class NewLead(msgspec.Struct, kw_only=True, frozen=True):
+    number: str
+    timezone: str
+    variables: dict[str, str]
+
+
+class DueLead(msgspec.Struct, kw_only=True, frozen=True):
+    """A claimed lead and whether its number is on the do-not-call list now."""
+
+    lead: Lead
+    listed: bool
+
+
+class Dial(msgspec.Struct, kw_only=True, frozen=True):
+    call_id: uuid.UUID
+    caller_id: str
+
+
+class Later(msgspec.Struct, kw_only=True, frozen=True):
+    at: datetime | None  # None: the window never opens; the lead is exhausted
+
+
+class Listed(msgspec.Struct, kw_only=True, frozen=True):
+    pass
+
+
+Plan = Dial | Later | Listed
+
+
+class EndedCall(msgspec.Struct, kw_only=True, frozen=True):
+    """An open attempt whose call record is final, with what the disposition is read from."""
+
+    attempt: Attempt
+    status: str
+    outcome: str | None
+    error_reason: str | None
+    tools: list[str]  # tools the agent called successfully during the call
+
+
+class Settled(msgspec.Struct, kw_only=True, frozen=True):
+    """A lead's new state after an attempt (or a claim that made it final)."""
+
+    lead_id: uuid.UUID
+    number: str
+    disposition: Disposition | None  # None: never dialled and no reason recorded
+    state: LeadState
+    attempts: int
+    call_id: uuid.UUID | None = None
+
+
+class CampaignRepository(TenantRepository[Campaign]):
+    table = "campaigns"
+    row_type = Campaign
+    writable: ClassVar[frozenset[str]] = frozenset(
+        {
+            "name",
+            "agent_id",
+            "trunk_id",
+            "twilio",
+            "status",
+            "start_at",
+            "max_concurrency",
+            "calls_per_second",
+            "calling_window",
+            "retry_rules",
+            "caller_ids",
+            "default_timezone",
+            "started_at",
+            "completed_at",
+        }
+    )
+    filterable: ClassVar[frozenset[str]] = frozenset({"status", "agent_id"})
+    sortable: ClassVar[frozenset[str]] = frozenset({"created_at", "name"})
+
+    async def active(self) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(tenant, campaign) of every scheduled or running campaign, and of any other with
+        attempts still open (paused or cancelled while calls were out), across tenants: the
+        runner's work list."""
+        rows = await self._pool.fetch(
+            "SELECT c.tenant_id, c.id FROM campaigns c WHERE c.status = ANY($1::text[]) "
+            "OR EXISTS (SELECT 1 FROM campaign_attempts a WHERE a.campaign_id = c.id "
+            "AND a.disposition IS NULL)",
+            list(ACTIVE_STATUSES),
+        )
+        return [(r["tenant_id"], r["id"]) for r in rows]
+
+    async def move(
+        self, tenant_id: uuid.UUID, campaign_id: uuid.UUID, from_: Sequence[str], to: str
+    ) -> Campaign | None:
+        """Set the status when it is one of `from_`; None when it was not (or no campaign)."""
+        stamps = {
+            "running": ", started_at = coalesce(started_at, now())",
+            "completed": ", completed_at = now()",
+        }
+        record = await self._pool.fetchrow(
+            f"UPDATE campaigns SET status = $3{stamps.get(to, '')}, updated_at = now() "
+            "WHERE tenant_id = $1 AND id = $2 AND status = ANY($4::text[]) RETURNING *",
+            tenant_id,
+            campaign_id,
+            to,
+            list(from_),
+        )
+        return self._row(record)
+
+
+class LeadRepository(TenantRepository[Lead]):
+    table = "campaign_leads"
+    row_type = Lead
+    writable: ClassVar[frozenset[str]] = frozenset({"state", "next_attempt_at"})
+    filterable: ClassVar[frozenset[str]] = frozenset({"campaign_id", "state", "number"})
+    sortable: ClassVar[frozenset[str]] = frozenset({"created_at", "number", "next_attempt_at"})
+
+    async def add(
+        self, tenant_id: uuid.UUID, campaign_id: uuid.UUID, leads: Sequence[NewLead]
+    ) -> int:
+        """Add leads in one transaction; a number the campaign has already is skipped.
+        Returns how many were added."""
+        added = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            for start in range(0, len(leads), IMPORT_BATCH):
+                batch = leads[start : start + IMPORT_BATCH]
+                rows = await conn.fetch(
+                    "INSERT INTO campaign_leads (id, tenant_id, campaign_id, number, timezone, "
+                    "variables) SELECT gen_random_uuid(), $1, $2, n, tz, v::jsonb "
+                    "FROM unnest($3::text[], $4::text[], $5::text[]) AS l(n, tz, v) "
+                    "ON CONFLICT (campaign_id, number) DO NOTHING RETURNING id",
+                    tenant_id,
+                    campaign_id,
+                    [lead.number for lead in batch],
+                    [lead.timezone for lead in batch],
+                    [msgspec.json.encode(lead.variables).decode() for lead in batch],
+                )
+                added += len(rows)
+        return added
+
+    async def state_counts(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> dict[str, int]:
+        rows = await self._pool.fetch(
+            "SELECT state, count(*) AS n FROM campaign_leads WHERE tenant_id = $1 "
+            "AND campaign_id = $2 GROUP BY state",
+            tenant_id,
+            campaign_id,
+        )
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    async def cancel_pending(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
+        result = await self._pool.execute(
+            "UPDATE campaign_leads SET state = 'cancelled', updated_at = now() "
+            "WHERE tenant_id = $1 AND campaign_id = $2 AND state = 'pending'",
+            tenant_id,
+            campaign_id,
+        )
+        return int(result.split()[-1])
+
+    async def claim_due(
+        self,
+        campaign: Campaign,
+        now: datetime,
+        limit: int,
+        plan: Callable[[DueLead], Plan],
+    ) -> tuple[list[tuple[Lead, Dial]], list[Settled]]:
+        """Take up to `limit` due leads and act on each one's `plan` in one transaction: a
+        dial becomes an attempt and a queued call record, a lead outside its window waits
+        for the next opening, a listed number (or a window that never opens) is final.
+        Returns the dials to enqueue and the leads made final."""
+        dials: list[tuple[Lead, Dial]] = []
+        finished: list[Settled] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            records = await conn.fetch(
+                "SELECT l.*, EXISTS (SELECT 1 FROM do_not_call d WHERE d.tenant_id = l.tenant_id "
+                "AND d.number = l.number) AS listed FROM campaign_leads l "
+                "WHERE l.tenant_id = $1 AND l.campaign_id = $2 AND l.state = 'pending' "
+                "AND l.next_attempt_at <= $3 ORDER BY l.next_attempt_at, l.id LIMIT $4 "
+                "FOR UPDATE OF l SKIP LOCKED",
+                campaign.tenant_id,
+                campaign.id,
+                now,
+                limit,
+            )
+            for record in records:
+                fields = dict(record)
+                listed = bool(fields.pop("listed"))
+                lead = msgspec.convert(fields, Lead, strict=False)
+                step = plan(DueLead(lead=lead, listed=listed))
+                if isinstance(step, Dial):
+                    await _start_attempt(conn, campaign, lead, step, now)
+                    dials.append((lead, step))
+                elif isinstance(step, Later) and step.at is not None:
+                    await conn.execute(
+                        "UPDATE campaign_leads SET next_attempt_at = $2, updated_at = now() "
+                        "WHERE id = $1",
+                        lead.id,
+                        step.at,
+                    )
+                else:
+                    listed_now = isinstance(step, Listed)
+                    state = LeadState.DNC if listed_now else LeadState.EXHAUSTED
+                    last = await conn.fetchval(
+                        "UPDATE campaign_leads SET state = $2, "
+                        "last_disposition = coalesce($3, last_disposition), updated_at = now() "
+                        "WHERE id = $1 RETURNING last_disposition",
+                        lead.id,
+                        state.value,
+                        Disposition.ON_DNC_LIST.value if listed_now else None,
+                    )
+                    finished.append(
+                        Settled(
+                            lead_id=lead.id,
+                            number=lead.number,
+                            disposition=None if last is None else Disposition(last),
+                            state=state,
+                            attempts=lead.attempts,
+                        )
+                    )
+        return dials, finished
+
+
+async def _start_attempt(
+    conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record],
+    campaign: Campaign,
+    lead: Lead,
+    dial: Dial,
+    now: datetime,
+) -> None:
+    attempt = lead.attempts + 1
+    await conn.execute(
+        "UPDATE campaign_leads SET state = 'dialling', attempts = $2, updated_at = now() "
+        "WHERE id = $1",
+        lead.id,
+        attempt,
+    )
+    await conn.execute(
+        "INSERT INTO campaign_attempts (id, tenant_id, campaign_id, lead_id, call_id, attempt, "
+        "caller_id, dialled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        uuid.uuid4(),
+        campaign.tenant_id,
+        campaign.id,
+        lead.id,
+        dial.call_id,
+        attempt,
+        dial.caller_id,
+        now,
+    )
+    await conn.execute(
+        "INSERT INTO calls (id, tenant_id, agent_id, trunk_id, direction, from_number, "
+        "to_number, status, queued_at, variables) "
+        "VALUES ($1, $2, $3, $4, 'outbound', $5, $6, 'queued', now(), $7)",
+        dial.call_id,
+        campaign.tenant_id,
+        campaign.agent_id,
+        campaign.trunk_id,
+        dial.caller_id,
+        lead.number,
+        {**lead.variables, "campaign_id": str(campaign.id), "lead_id": str(lead.id)},
+    )
+
+
+class AttemptRepository(TenantRepository[Attempt]):
+    table = "campaign_attempts"
+    row_type = Attempt
+    writable: ClassVar[frozenset[str]] = frozenset({"disposition", "settled_at"})
+    filterable: ClassVar[frozenset[str]] = frozenset({"campaign_id", "lead_id", "disposition"})
+    sortable: ClassVar[frozenset[str]] = frozenset({"created_at", "dialled_at"})
+
+    async def open_count(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
+        count = await self._pool.fetchval(
+            "SELECT count(*) FROM campaign_attempts WHERE tenant_id = $1 AND campaign_id = $2 "
+            "AND disposition IS NULL",
+            tenant_id,
+            campaign_id,
+        )
+        return int(count)
+
+    async def ended_calls(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> list[EndedCall]:
+        rows = await self._pool.fetch(
+            "SELECT a.*, c.status AS call_status, c.outcome, c.error_reason, "
+            "coalesce((SELECT array_agg(e->'detail'->>'name') "
+            "FROM jsonb_array_elements(c.events) e WHERE e->>'kind' = 'tool.call' "
+            "AND e->'detail'->>'ok' = 'true'), '{}') AS tools FROM campaign_attempts a "
+            "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
+            "WHERE a.tenant_id = $1 AND a.campaign_id = $2 AND a.disposition IS NULL "
+            "AND c.status = ANY($3::text[])",
+            tenant_id,
+            campaign_id,
+            list(FINAL_CALL_STATUSES),
+        )
+        ended = []
+        for row in rows:
+            fields = dict(row)
+            status, outcome = fields.pop("call_status"), fields.pop("outcome")
+            error, tools = fields.pop("error_reason"), fields.pop("tools")
+            ended.append(
+                EndedCall(
+                    attempt=msgspec.convert(fields, Attempt, strict=False),
+                    status=status,
+                    outcome=outcome,
+                    error_reason=error,
+                    tools=list(tools),
+                )
+            )
+        return ended
+
+    async def queued_before(
+        self, tenant_id: uuid.UUID, campaign_id: uuid.UUID, before: datetime
+    ) -> list[tuple[Dial, Lead]]:
+        """Open attempts whose call is still only queued, recorded before `before`: the call
+        and caller id of each, with its lead."""
+        rows = await self._pool.fetch(
+            "SELECT l.*, a.call_id AS attempt_call_id, a.caller_id AS attempt_caller_id "
+            "FROM campaign_attempts a "
+            "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
+            "JOIN campaign_leads l ON l.id = a.lead_id "
+            "WHERE a.tenant_id = $1 AND a.campaign_id = $2 AND a.disposition IS NULL "
+            "AND c.status = 'queued' AND a.created_at < $3",
+            tenant_id,
+            campaign_id,
+            before,
+        )
+        found = []
+        for row in rows:
+            fields = dict(row)
+            dial = Dial(
+                call_id=fields.pop("attempt_call_id"), caller_id=fields.pop("attempt_caller_id")
+            )
+            found.append((dial, msgspec.convert(fields, Lead, strict=False)))
+        return found
+
+    async def settle(
+        self,
+        ended: EndedCall,
+        disposition: Disposition,
+        next_state: Callable[[int], tuple[LeadState, datetime | None]],
+        now: datetime,
+    ) -> Settled | None:
+        """Record the attempt's disposition and move its lead: `next_state(earlier)` gets how
+        many earlier attempts of the lead ended the same way. None when already settled."""
+        attempt = ended.attempt
+        async with self._pool.acquire() as conn, conn.transaction():
+            done = await conn.execute(
+                "UPDATE campaign_attempts SET disposition = $3, settled_at = $4, "
+                "updated_at = now() WHERE tenant_id = $1 AND id = $2 AND disposition IS NULL",
+                attempt.tenant_id,
+                attempt.id,
+                disposition.value,
+                now,
+            )
+            if not done.endswith(" 1"):
+                return None
+            earlier = await conn.fetchval(
+                "SELECT count(*) FROM campaign_attempts WHERE lead_id = $1 AND id <> $2 "
+                "AND disposition = $3",
+                attempt.lead_id,
+                attempt.id,
+                disposition.value,
+            )
+            state, at = next_state(int(earlier))
+            lead = await conn.fetchrow(
+                "UPDATE campaign_leads SET state = $2, last_disposition = $3, "
+                "next_attempt_at = coalesce($4, next_attempt_at), updated_at = now() "
+                "WHERE id = $1 RETURNING number, attempts",
+                attempt.lead_id,
+                state.value,
+                disposition.value,
+                at,
+            )
+        assert lead is not None  # the attempt's lead: deleting it deletes the attempt
+        return Settled(
+            lead_id=attempt.lead_id,
+            number=lead["number"],
+            disposition=disposition,
+            state=state,
+            attempts=int(lead["attempts"]),
+            call_id=attempt.call_id,
+        )
+
+    async def disposition_counts(
+        self, tenant_id: uuid.UUID, campaign_id: uuid.UUID
+    ) -> dict[str, int]:
+        rows = await self._pool.fetch(
+            "SELECT coalesce(disposition, 'in_progress') AS d, count(*) AS n "
+            "FROM campaign_attempts WHERE tenant_id = $1 AND campaign_id = $2 GROUP BY 1",
+            tenant_id,
+            campaign_id,
+        )
+        return {r["d"]: int(r["n"]) for r in rows}
+
+    async def dialled_since(
+        self, tenant_id: uuid.UUID, campaign_id: uuid.UUID, since: datetime
+    ) -> int:
+        count = await self._pool.fetchval(
+            "SELECT count(*) FROM campaign_attempts WHERE tenant_id = $1 AND campaign_id = $2 "
+            "AND created_at >= $3",
+            tenant_id,
+            campaign_id,
+            since,
+        )
+        return int(count)
+
+    def results(
+        self, tenant_id: uuid.UUID, campaign_id: uuid.UUID
+    ) -> AsyncIterator[asyncpg.Record]:
+        """Every lead with each of its attempts (a lead never dialled once, with none), in
+        lead order, read through a cursor."""
+        return self._results(tenant_id, campaign_id)
+
+    async def _results(
+        self, tenant_id: uuid.UUID, campaign_id: uuid.UUID
+    ) -> AsyncIterator[asyncpg.Record]:
+        sql = (
+            "SELECT l.number, l.timezone, l.state, l.attempts, l.last_disposition, a.attempt, "
+            "a.caller_id, a.dialled_at, a.disposition, a.call_id FROM campaign_leads l "
+            "LEFT JOIN campaign_attempts a ON a.lead_id = l.id "
+            "WHERE l.tenant_id = $1 AND l.campaign_id = $2 ORDER BY l.number, a.attempt"
+        )
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            async for record in conn.cursor(sql, tenant_id, campaign_id, prefetch=500):
+                yield record
