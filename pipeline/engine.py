@@ -219,15 +219,15 @@ class CallPipeline:
 
     # ---- call-control tools (pipeline.transfer_tool.AgentVoice) ----------------------------
 
-    async def say_and_wait(self, text: str) -> None:
+    async def say_and_wait(self, text: str, *, aside: bool = False) -> None:
         """Say `text` in the reply in progress, which the caller can no longer interrupt, and
-        return once everything it queued was heard."""
+        return once everything it queued was heard (an `aside`: by the transfer target)."""
         reply = self._reply
         if reply is None:
             return
         reply.speaker.interruptible = False
         if text:
-            reply.speaker.say(text)
+            reply.speaker.say(text, aside=aside)
         await reply.speaker.wait_heard()
 
     def note(self, kind: str, **detail: str) -> None:
