@@ -166,6 +166,9 @@ class FakeAsterisk:
       does; answered callees appear in `answered` (a queue of `ScriptedCaller`).
     * `rest_log` lists every REST call; `live_channels()`/`live_bridges()` count what is left.
     * `drop_event_sockets()` closes the events WebSockets (events meanwhile are lost).
+    * `POST /channels/{id}/play` with `tone:` media plays the tone to the far party until
+      `DELETE /playbacks/{id}`; meanwhile the channel's `addChannel` waits, as the real one's
+      bridge join waited for the playback to end.
     * `reload_hooks[module] = fn(fake)` changes state on `PUT /asterisk/modules/{module}`,
       e.g. removing endpoints to simulate a reload that broke the config.
     * `callees[number] = Callee(stasis_app=...)`: the number loops back into this Asterisk
