@@ -821,9 +821,8 @@ class CallPipeline:
         if reply is not None and reply.speaker.sent_ms:
             heard = reply.speaker.heard(max(0, reply.speaker.sent_ms - self._leg.queued_ms))
             if heard:
-                self._add_transcript(
-                    TranscriptEntry("agent", heard, self._now_ms(), interrupted=True)
-                )
+                cut = heard != reply.speaker.spoken_text  # a hand-over is heard in full
+                self._add_transcript(TranscriptEntry("agent", heard, self._now_ms(), cut))
         tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()

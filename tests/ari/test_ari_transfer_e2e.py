@@ -222,7 +222,9 @@ async def test_warm_transfer_briefs_the_human_then_bridges_the_caller(
     assert "transfer.failed" not in kinds
     # The briefing is kept as said to the human, not as agent speech the caller heard.
     assert not any(SUMMARY in e["text"] for e in record.transcript)
-    assert any(HOLD_MESSAGE in e["text"] for e in record.transcript if e["role"] == "agent")
+    [held] = [e for e in record.transcript if HOLD_MESSAGE in e["text"]]
+    assert held["role"] == "agent"
+    assert not held["interrupted"]  # heard in full before the hand-over ended the agent's part
     [briefing] = [e for e in record.events if e["kind"] == "transfer.briefing"]
     assert briefing["detail"]["to"] == "transfer_target"
     assert SUMMARY in briefing["detail"]["text"]
