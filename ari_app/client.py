@@ -306,6 +306,9 @@ class AriClient:
             path += f"/{_seg(playback_id)}"
         return await self._typed(Playback, "POST", path, params={"media": _csv(media)})
 
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"/playbacks/{_seg(playback_id)}")
+
     # Bridges --------------------------------------------------------------------------
 
     async def create_bridge(

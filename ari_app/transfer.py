@@ -3,8 +3,9 @@
 * A dialplan target (`context,exten`): the caller's channel continues there, leaving Stasis.
 * An endpoint or a number through a trunk: a new channel is originated into our app; once it
   answers (its StasisStart) it joins the call's bridge and the agent's media leaves (blind).
-  Warm: the caller leaves the bridge first, the agent tells the human alone, then the caller
-  comes back to a bridge holding the human and the agent's media leaves.
+  Warm: the caller leaves the bridge for hold (`transfer_hold`) while the human's phone rings
+  and the agent tells the human alone, then the caller comes back to a bridge holding the
+  human and the agent's media leaves.
 
 Nothing here relies on an event order Asterisk does not promise: the new channel's fate is
 its StasisStart (answered) or its ChannelDestroyed (with the cause), whichever comes, and the
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 import structlog
 
 from ari_app.errors import AriError
+from ari_app.transfer_hold import CallerHold
 from pipeline.call_control import (
     Announce,
     TransferFailure,
@@ -164,8 +166,14 @@ class AriTransfer:
         session.controller.track_channel(session, leg.channel_id)
         # A survivor adopting the call after a crash hangs this leg up too.
         await session.hold_resources(leg.channel_id)
+        # Warm: the caller waits on hold while the human's phone rings and is briefed.
+        hold = None
+        if announce is not None:
+            hold = CallerHold(session.controller.ari, session.bridge_id, session.caller_channel)
         try:
             try:
+                if hold is not None:
+                    await hold.start()
                 await session.controller.ari.originate(
                     endpoint,
                     channel_id=leg.channel_id,
@@ -179,8 +187,11 @@ class AriTransfer:
                 return TransferResult(failure=TransferFailure.FAILED, detail=exc.message)
             if not await self._answered(leg, ring_timeout_s + RING_GRACE_S):
                 return TransferResult(failure=leg.failure(), detail=leg.dialstatus)
-            return await self._connect(target, leg, announce)
+            return await self._connect(target, leg, announce, hold)
         finally:
+            if hold is not None:
+                with contextlib.suppress(AriError):  # the caller may have left meanwhile
+                    await hold.end()  # back with the agent
             if self.connected != leg.channel_id and not leg.ended.is_set():
                 await self._hangup_quietly(leg.channel_id)
 
@@ -201,37 +212,32 @@ class AriTransfer:
         return leg.answered.is_set() and not leg.ended.is_set()
 
     async def _connect(
-        self, target: TransferTarget, leg: _Leg, announce: Announce | None
+        self,
+        target: TransferTarget,
+        leg: _Leg,
+        announce: Announce | None,
+        hold: CallerHold | None,
     ) -> TransferResult:
-        """Bridge the answered human with the caller (after the briefing, when warm); the
-        agent's media leaves the bridge."""
+        """Bridge the answered human with the caller (after the briefing, when warm: the
+        caller on `hold` meanwhile); the agent's media leaves the bridge."""
         session = self._session
         ari = session.controller.ari
-        bridge, caller = session.bridge_id, session.caller_channel
+        bridge = session.bridge_id
         if session.caller_gone or session.tearing_down:
             return TransferResult(failure=TransferFailure.FAILED, detail="the caller left")
-        caller_out = False
         try:
-            if announce is not None:
-                await ari.remove_channels(bridge, [caller])
-                caller_out = True
             await ari.add_channels(bridge, [leg.channel_id])
             if announce is not None and not await self._briefed(leg, announce):
                 return TransferResult(
                     failure=TransferFailure.REJECTED, detail="hung up during the briefing"
                 )
             self.handed_over, self.target = True, target.name
-            if caller_out:
-                await ari.add_channels(bridge, [caller])
-                caller_out = False
+            if hold is not None:
+                await hold.end()
             await ari.remove_channels(bridge, [session.media_channel_id])
         except AriError as exc:
             self.handed_over, self.target = False, None
             return TransferResult(failure=TransferFailure.FAILED, detail=exc.message)
-        finally:
-            if caller_out:
-                with contextlib.suppress(AriError):
-                    await ari.add_channels(bridge, [caller])  # back with the agent
         self.connected = leg.channel_id
         if leg.ended.is_set():
             self.over.set()

@@ -222,15 +222,15 @@ class CallPipeline:
 
     # ---- call-control tools (pipeline.transfer_tool.AgentVoice) ----------------------------
 
-    async def say_and_wait(self, text: str) -> None:
+    async def say_and_wait(self, text: str, *, aside: bool = False) -> None:
         """Say `text` in the reply in progress, which the caller can no longer interrupt, and
-        return once everything it queued was heard."""
+        return once everything it queued was heard (an `aside`: by the transfer target)."""
         reply = self._reply
         if reply is None:
             return
         reply.speaker.interruptible = False
         if text:
-            reply.speaker.say(text)
+            reply.speaker.say(text, aside=aside)
         await reply.speaker.wait_heard()
 
     def note(self, kind: str, **detail: str) -> None:
@@ -836,9 +836,8 @@ class CallPipeline:
         if reply is not None and reply.speaker.sent_ms:
             heard = reply.speaker.heard(max(0, reply.speaker.sent_ms - self._leg.queued_ms))
             if heard:
-                self._add_transcript(
-                    TranscriptEntry("agent", heard, self._now_ms(), interrupted=True)
-                )
+                cut = heard != reply.speaker.spoken_text  # a hand-over is heard in full
+                self._add_transcript(TranscriptEntry("agent", heard, self._now_ms(), cut))
         tasks = [t for t in self._tasks if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()

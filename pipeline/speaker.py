@@ -43,11 +43,12 @@ class _Item:
     complete: bool = False
     marked: bool = False
     cut: bool = False  # its synthesis broke off: only the audio sent so far exists
+    aside: bool = False  # heard by a transfer target alone, never by the caller
 
     def sent_words(self) -> list[str]:
-        """The words its audio carries: all of them, or for a cut sentence as many as the
-        audio sent would hold at the estimated speech rate."""
-        words = self.text.split()
+        """The words of its audio the caller heard: all of them, or for a cut sentence as
+        many as the audio sent would hold at the estimated speech rate; none of an aside."""
+        words = [] if self.aside else self.text.split()
         if not self.cut:
             return words
         share = min(1.0, self.sent_ms / max(1, len(self.text) * MS_PER_CHAR_ESTIMATE))
@@ -104,9 +105,10 @@ class Speaker:
         a sentence whose synthesis broke off counts only as far as its audio went."""
         return " ".join(w for i in self._items if i.sent_ms for w in i.sent_words())
 
-    def say(self, text: str) -> None:
-        """Queue a sentence; its synthesis starts now if within the look-ahead."""
-        self._add(_Item(text, self._mark_name()))
+    def say(self, text: str, *, aside: bool = False) -> None:
+        """Queue a sentence; its synthesis starts now if within the look-ahead. An `aside`
+        is heard by someone else than the caller (a transfer target) and is not in the text."""
+        self._add(_Item(text, self._mark_name(), aside=aside))
 
     def say_audio(self, text: str, wire: bytes) -> None:
         """Queue already-encoded speech (cached welcome or apology)."""

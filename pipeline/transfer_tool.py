@@ -2,7 +2,8 @@
 destinations, through the call's transport (`pipeline.call_control.CallControl`).
 
 Before the hand-over the caller hears what the agent said (and cannot talk over it: the
-transfer is under way). A warm transfer speaks the model's summary to the human alone first.
+transfer is under way). A warm transfer asks the caller to hold, then speaks the model's
+summary to the human alone: an aside kept as a call event, not in the caller's transcript.
 A transfer that fails is a result the model reads, with the caller still on the line.
 """
 
@@ -35,6 +36,8 @@ HEARD_WAIT_S: Final = 20.0
 HANDOVER_FINISH_S: Final = 2.0
 # What the human hears before the model's summary.
 SUMMARY_OPENING: Final = "Hello, I have a caller for you."
+# What the caller hears before a warm transfer's hold audio and briefing.
+HOLD_MESSAGE: Final = "Please hold while I connect you."
 FAILURE_WORDS: Final = {
     TransferFailure.BUSY: "the line is busy",
     TransferFailure.NO_ANSWER: "nobody answered",
@@ -46,9 +49,10 @@ FAILURE_WORDS: Final = {
 class AgentVoice(Protocol):
     """What the tool needs of the call's pipeline."""
 
-    async def say_and_wait(self, text: str) -> None:
+    async def say_and_wait(self, text: str, *, aside: bool = False) -> None:
         """Say `text` after what is queued ('' says nothing more), the caller unable to talk
-        over it, and return once all of it was heard."""
+        over it, and return once all of it was heard (an `aside` by the transfer target alone,
+        left out of what the caller heard)."""
 
     def note(self, kind: str, **detail: str) -> None:
         """Keep an event in the call record."""
@@ -135,13 +139,16 @@ class TransferTool:
         self, voice: AgentVoice, target: TransferTarget, summary: str
     ) -> ToolOutcome:
         mode = self._settings.mode
-        await self._heard(voice, "")
+        await self._heard(voice, HOLD_MESSAGE if mode is TransferMode.WARM else "")
         announce = None
         if mode is TransferMode.WARM:
             speech = f"{SUMMARY_OPENING} {summary}" if summary else SUMMARY_OPENING
 
             async def announce() -> None:
-                await self._heard(voice, speech)
+                await self._heard(voice, speech, aside=True)
+                voice.note(
+                    "transfer.briefing", target=target.name, to="transfer_target", text=speech
+                )
 
         voice.note("transfer.started", target=target.name, mode=mode.value)
         transfer = asyncio.ensure_future(
@@ -187,9 +194,9 @@ class TransferTool:
         voice.transferred()
 
     @staticmethod
-    async def _heard(voice: AgentVoice, text: str) -> None:
+    async def _heard(voice: AgentVoice, text: str, *, aside: bool = False) -> None:
         try:
             async with asyncio.timeout(HEARD_WAIT_S):
-                await voice.say_and_wait(text)
+                await voice.say_and_wait(text, aside=aside)
         except TimeoutError:
             log.warning("agent speech not confirmed heard before the transfer")

@@ -17,9 +17,11 @@ from redis.asyncio import Redis
 from api.webhooks.lifecycle import WebhookEventSink
 from api.webhooks.worker import WebhookWorker
 from ari_app.call import Call
+from ari_app.transfer_hold import HOLD_TONE
 from pipeline.agent import AgentSettings
 from pipeline.call_control import TransferMode, TransferSettings, TransferTarget
 from pipeline.engine import CallProviders
+from pipeline.transfer_tool import HOLD_MESSAGE
 from providers import builtin
 from providers.base import LLMProvider, ProviderConfig, ProviderKind
 from providers.registry import build
@@ -41,6 +43,8 @@ SUMMARY = "Alice Caller wants a quote for three tables."
 SORRY = "I'm sorry, nobody at sales could take your call right now."
 # Each TTS request is this much louder than the one before: the level heard names the text.
 LEVEL_STEP = 3000
+# The agent's voice, told apart from the hold tone (440 Hz) by its pitch.
+VOICE_HZ = 300
 
 
 def transfer_turn(destination: str = "sales") -> ScriptedTurn:
@@ -94,7 +98,7 @@ class TransferProcess(Process):
             ),
         )
         assert isinstance(llm, LLMProvider)
-        tts = FakeTTS(amplitude=3000, amplitude_step=LEVEL_STEP)
+        tts = FakeTTS(amplitude=3000, amplitude_step=LEVEL_STEP, tone_hz=VOICE_HZ)
         self.tts.append(tts)
         return agent, CallProviders(FakeSTT(script=self.stt_script), llm, tts)
 
@@ -111,6 +115,17 @@ def settings(target: str, mode: TransferMode = TransferMode.WARM) -> TransferSet
 def peak(pcm: bytes | bytearray) -> int:
     samples = np.frombuffer(bytes(pcm), dtype="<i2")
     return int(np.abs(samples.astype(np.int32)).max()) if len(samples) else 0
+
+
+def hold_tone_ms(pcm: bytes | bytearray) -> int:
+    """How much of `pcm` is the hold tone: 20 ms frames whose pitch is the tone's."""
+    hz = float(HOLD_TONE.removeprefix("tone:").split("/")[0])
+    samples = np.frombuffer(bytes(pcm), dtype="<i2").astype(np.float64)
+    frames = samples[: len(samples) // 160 * 160].reshape(-1, 160)
+    spectra = np.abs(np.fft.rfft(frames, axis=1))
+    pitch = np.fft.rfftfreq(160, 1 / 8000)[spectra.argmax(axis=1)]
+    loud = np.abs(frames).max(axis=1) > 1000
+    return int(np.count_nonzero(loud & (np.abs(pitch - hz) < 30))) * 20
 
 
 def level_of(tts: FakeTTS, text: str) -> int:
@@ -170,6 +185,10 @@ async def test_warm_transfer_briefs_the_human_then_bridges_the_caller(
         await eventually(lambda: peak(human.received) > level_of(tts, summary) - 1000)
         # Then caller and human are bridged, the agent gone: they hear each other.
         await eventually(lambda: len(fake.live_bridges()) == 1 and not _media(fake))
+        # Meanwhile the caller, asked to hold, heard the hold tone, never silence alone.
+        assert HOLD_MESSAGE in tts.requests
+        assert peak(caller.received) > level_of(tts, HOLD_MESSAGE) - 1000
+        assert hold_tone_ms(caller.received) >= 200
         [bridge] = fake.live_bridges()
         assert sorted(bridge.channels) == sorted([caller.channel_id, human.channel_id])
         heard_by_human = len(human.received)
@@ -201,6 +220,14 @@ async def test_warm_transfer_briefs_the_human_then_bridges_the_caller(
     kinds = [e["kind"] for e in record.events]
     assert kinds.index("transfer.started") < kinds.index("transfer.done")
     assert "transfer.failed" not in kinds
+    # The briefing is kept as said to the human, not as agent speech the caller heard.
+    assert not any(SUMMARY in e["text"] for e in record.transcript)
+    [held] = [e for e in record.transcript if HOLD_MESSAGE in e["text"]]
+    assert held["role"] == "agent"
+    assert not held["interrupted"]  # heard in full before the hand-over ended the agent's part
+    [briefing] = [e for e in record.events if e["kind"] == "transfer.briefing"]
+    assert briefing["detail"]["to"] == "transfer_target"
+    assert SUMMARY in briefing["detail"]["text"]
     # The human was rung with the caller's number, into our app, for this call.
     [dialled] = [c for c in fake.calls_to("POST", "/channels/") if "endpoint" in c.params]
     assert dialled.params["endpoint"] == f"PJSIP/{HUMAN}"
@@ -238,6 +265,9 @@ async def test_nobody_answering_leaves_the_caller_with_the_agent(
         assert result["role"] == "tool"
         assert "did not happen" in result["content"]
         assert SUMMARY not in " ".join(tts.requests)  # nobody to brief
+        # The caller held, hearing the tone while it rang (a busy line: briefly), then came
+        # back to the agent.
+        assert hold_tone_ms(caller.received) >= 40
         await caller.wait_quiet()
         await caller.hangup()
         await eventually(lambda: not fake.live_channels() and not fake.live_bridges())

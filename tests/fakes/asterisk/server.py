@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes.asterisk.caller import Callee, ScriptedCaller
 from tests.fakes.asterisk.dialplan import Dialplan
+from tests.fakes.asterisk.playback import TonePlayback
 from tests.provisioning.asterisk_conf import parse_config
 from vocals.simulator.ari import HANGUP_REASON_CAUSE
 from vocals.simulator.ari_rest import (
@@ -191,6 +192,9 @@ class FakeAsterisk:
     * `originations` logs every outgoing SIP channel with when it began and ended;
     * `rest_log` lists every REST call; `live_channels()`/`live_bridges()` count what is left.
     * `drop_event_sockets()` closes the events WebSockets (events meanwhile are lost).
+    * `POST /channels/{id}/play` with `tone:` media plays the tone to the far party until
+      `DELETE /playbacks/{id}`; meanwhile the channel's `addChannel` waits, as the real one's
+      bridge join waited for the playback to end.
     * `reload_hooks[module] = fn(fake)` changes state on `PUT /asterisk/modules/{module}`,
       e.g. removing endpoints to simulate a reload that broke the config.
     * `callees[number] = Callee(stasis_app=...)`: the number loops back into this Asterisk
@@ -236,6 +240,7 @@ class FakeAsterisk:
         self.peak_channels = 0
         # (channel id, context, exten, priority) of each channel sent back to the dialplan.
         self.continued: list[tuple[str, str, str, int]] = []
+        self.playbacks: dict[str, TonePlayback] = {}
         self.dialplan: dict[str, Callable[[str], list[str] | None]] = {
             "vocals-inbound": shipped_inbound_context
         }
@@ -272,6 +277,7 @@ class FakeAsterisk:
         r.add_post("/ari/channels/{id}/play", self._play)
         r.add_post("/ari/channels/{id}/continue", self._continue)
         r.add_post("/ari/channels/{id}/dtmf", self._dtmf)
+        r.add_delete("/ari/playbacks/{id}", self._stop_playback)
         r.add_get("/ari/bridges", self._list_bridges)
         r.add_post("/ari/bridges", self._create_bridge)
         r.add_post("/ari/bridges/{id}", self._create_bridge)
@@ -573,6 +579,9 @@ class FakeAsterisk:
         ch.destroyed = True
         if ch.origination is not None:
             ch.origination.ended = time.monotonic()
+        for playback in self.playbacks.values():
+            if playback.channel_id == ch.id:
+                playback.stopped.set()
         self._close_media(ch)
         if ch.bridge is not None:
             self._leave_bridge(ch)
@@ -817,19 +826,40 @@ class FakeAsterisk:
         return web.Response(status=204)
 
     async def _play(self, request: web.Request) -> web.Response:
+        """`tone:` media plays to the far party until stopped; other media is accepted and
+        plays nothing."""
         ch = self._channel(request)
         if ch is None:
             return ari_error(404, "Channel not found")
         if not ch.in_stasis:
             return ari_error(409, "Channel not in Stasis application")
-        playback = {
-            "id": str(uuid.uuid4()),
-            "media_uri": request.query.get("media", ""),
-            "target_uri": f"channel:{ch.id}",
-            "language": "en",
-            "state": "queued",
-        }
-        return web.json_response(playback)
+        media = request.query.get("media", "")
+        playback = TonePlayback(str(uuid.uuid4()), ch.id, media)
+        if media.startswith("tone:") and ch.far is not None:
+            self.playbacks[playback.id] = playback
+            self._spawn(self._run_playback(playback, ch.far))
+        return web.json_response(
+            {
+                "id": playback.id,
+                "media_uri": media,
+                "target_uri": f"channel:{ch.id}",
+                "language": "en",
+                "state": "queued",
+            }
+        )
+
+    async def _run_playback(self, playback: TonePlayback, far: ScriptedCaller) -> None:
+        try:
+            await playback.run(far)
+        finally:
+            self.playbacks.pop(playback.id, None)
+
+    async def _stop_playback(self, request: web.Request) -> web.Response:
+        playback = self.playbacks.get(request.match_info["id"])
+        if playback is None:
+            return ari_error(404, "Playback not found")
+        playback.stopped.set()
+        return web.Response(status=204)
 
     async def _continue(self, request: web.Request) -> web.Response:
         """The channel leaves Stasis (its bridge, then StasisEnd) and runs the dialplan, which
@@ -1241,6 +1271,8 @@ class FakeAsterisk:
             return ari_error(400, "Channel not found")
         if any(not c.in_stasis for c in chans if c is not None):
             return ari_error(422, "Channel not in Stasis application")
+        for p in [p for p in self.playbacks.values() if p.channel_id in ids]:
+            await p.stopped.wait()  # a channel joins once its playback is over (captured)
         if not bridge.channels and chans[0] is not None and chans[0].app is not None:
             bridge.app = chans[0].app  # its events go to the app of the channels it holds
         for ch in chans:
