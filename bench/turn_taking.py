@@ -38,6 +38,7 @@ from media.formats import FRAME_MS, ULAW_8K
 from media.g711 import ulaw_encode
 from media.vad import VAD_PROFILES, BargeInSensitivity, SpeechEnded, SpeechStarted
 from media.vad import VoiceActivityDetector as Vad
+from pipeline.backchannel import BackchannelBargeIn
 from pipeline.bargein import BargeInPolicy
 from pipeline.inbound import InboundAudio
 from pipeline.turn_taking import EndOfTurnPolicy, SilencePolicy, SmartPolicy, SmartTurnSettings
@@ -104,12 +105,11 @@ def run_turn(case: Case, pcm: bytes, policy: EndOfTurnPolicy, lag_ms: int, tally
         tally.splits += any(t < end for t in decided)
 
 
-def barged_in(case: Case, pcm: bytes, lag_ms: int) -> bool:
-    """Whether `case`, said while the agent talks, stops it at medium sensitivity (the engine's
-    rule: speech time so far, or words that are not backchannels)."""
+def barged_in(case: Case, pcm: bytes, lag_ms: int, policy: BargeInPolicy) -> int | None:
+    """When `case`, said while the agent talks, stops it (ms after its first speech), or None:
+    the engine's rule, asked every frame with the speech time so far and the words heard."""
     line = ulaw_encode(pcm)
     inbound = InboundAudio(ULAW_8K, PROFILE, 8000)
-    policy = BargeInPolicy(BargeInSensitivity.MEDIUM)
     onset_voiced = speech_at_start = 0
     for offset in range(0, len(line) - FRAME_BYTES + 1, FRAME_BYTES):
         events, _ = inbound.process(line[offset : offset + FRAME_BYTES])
@@ -120,8 +120,8 @@ def barged_in(case: Case, pcm: bytes, lag_ms: int) -> bool:
         if inbound.in_speech:
             speech_ms = speech_at_start + inbound.voiced_ms - onset_voiced
             if policy.should_interrupt(speech_ms, _text_at(case, inbound.stream_ms, lag_ms)):
-                return True
-    return False
+                return inbound.stream_ms - case.phrases[0].start_ms
+    return None
 
 
 def _pct(part: int, whole: int) -> str:
@@ -161,14 +161,24 @@ def policies_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
 
 
 def barge_in_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
-    print("said over the agent, medium sensitivity: share that stops it")
-    for kind in ("backchannel", "noise", "turn"):
-        for noisy in (False, True):
-            chosen = [c for c in cases if c.kind == kind and c.noisy is noisy]
-            stopped = sum(barged_in(c, load_pcm(cache, c), lag_ms) for c in chosen)
-            want = "should" if kind == "turn" else "should not"
-            line = "noisy" if noisy else "clean"
-            print(f"  {kind:12} {line:6} {_pct(stopped, len(chosen)):20} ({want})")
+    print("said over the agent, medium sensitivity: share that stops it, and when (from onset)")
+    policies: dict[str, Callable[[], BargeInPolicy]] = {
+        "speech time or words": lambda: BargeInPolicy(BargeInSensitivity.MEDIUM),
+        "backchannel-aware": lambda: BackchannelBargeIn(BargeInSensitivity.MEDIUM),
+    }
+    for label, make in policies.items():
+        for kind in ("backchannel", "noise", "turn"):
+            for noisy in (False, True):
+                chosen = [c for c in cases if c.kind == kind and c.noisy is noisy]
+                stops = [barged_in(c, load_pcm(cache, c), lag_ms, make()) for c in chosen]
+                at = [ms for ms in stops if ms is not None]
+                want = "should" if kind == "turn" else "should not"
+                line = "noisy" if noisy else "clean"
+                when = f"  after {_p(at, 0.5)} / {_p(at, 0.99)} ms p50/p99" if at else ""
+                print(
+                    f"  {label:22} {kind:12} {line:6} {_pct(len(at), len(chosen)):20} "
+                    f"({want}){when}"
+                )
 
 
 Classifier = Callable[[bytes], bool]  # one 20 ms slin frame: speech or not

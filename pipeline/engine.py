@@ -22,7 +22,7 @@ from media.formats import FRAME_MS
 from media.leg import Dtmf, MarkReached, MediaLeg, MediaLegClosed
 from media.vad import VAD_PROFILES, SpeechEnded, SpeechStarted
 from pipeline.agent import AgentSettings, VoicemailAction
-from pipeline.bargein import BargeInPolicy
+from pipeline.backchannel import BackchannelBargeIn
 
 # Re-exported: controllers, benchmarks and tests build a call's providers from here.
 from pipeline.call_providers import CallProviders as CallProviders
@@ -147,7 +147,7 @@ class CallPipeline:
         self._clock = clock
         self._log = log.bind(call_id=call.call_id, tenant_id=call.tenant_id)
         self._sm = StateMachine()
-        self._barge_in = BargeInPolicy(agent.barge_in)
+        self._barge_in = BackchannelBargeIn(agent.barge_in)
         self._voicemail = VoicemailDetector()
         self._system_prompt = system_prompt(agent.system_prompt)
         self._t0 = clock()

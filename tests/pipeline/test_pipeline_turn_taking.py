@@ -82,3 +82,33 @@ async def test_a_backchannel_over_the_agent_does_not_stop_it_at_medium() -> None
     result = await call.end()
     assert any(e.kind == "backchannel" for e in result.events)
     assert not result.turns[0].interrupted
+
+
+async def test_a_slow_backchannel_longer_than_the_speech_rule_does_not_stop_the_agent() -> None:
+    # 900 ms of "uh-huh" is past medium's 700 ms of speech; its words say it is a backchannel.
+    agent = smart_agent(barge_in=BargeInSensitivity.MEDIUM)
+    llm = FakeLLM(replies=[LONG_REPLY])
+    call = make_call(agent=agent, stt=FakeSTT(script=["tell me", "uh-huh"]), llm=llm)
+    await call.start()
+    call.speak(500)
+    await until(lambda: call.leg.agent_ms >= 600, what="agent talking")
+    call.speak(900)
+    await until(lambda: call.pipeline.state is CallState.LISTENING, wait_s=15, what="reply end")
+    assert call.leg.clears == []
+    result = await call.end()
+    assert [e.detail for e in result.events if e.kind == "backchannel"] == [{"text": "uh-huh"}]
+    assert not result.turns[0].interrupted
+
+
+async def test_a_real_interruption_still_stops_the_agent_at_medium() -> None:
+    agent = smart_agent(barge_in=BargeInSensitivity.MEDIUM)
+    llm = FakeLLM(replies=[LONG_REPLY, "Sure."])
+    stt = FakeSTT(script=["tell me", "wait what about saturday"])
+    call = make_call(agent=agent, stt=stt, llm=llm)
+    await call.start()
+    call.speak(500)
+    await until(lambda: call.leg.agent_ms >= 600, what="agent talking")
+    call.speak(1200)
+    await until(lambda: len(call.leg.clears) == 1, what="the agent stopped")
+    result = await call.end()
+    assert result.turns[0].interrupted
