@@ -20,7 +20,7 @@ import structlog
 
 from media.formats import FRAME_MS
 from media.leg import Dtmf, MarkReached, MediaLeg, MediaLegClosed
-from media.vad import VAD_PROFILES, SpeechEnded, SpeechStarted
+from media.vad import SpeechEnded, SpeechStarted
 from pipeline.agent import AgentSettings, VoicemailAction
 from pipeline.backchannel import BackchannelBargeIn
 
@@ -197,8 +197,8 @@ class CallPipeline:
         self._llm = ProviderChain(providers.llm, providers.llm_fallback, reporter, connect_s)
         self._tts = ProviderChain(providers.tts, providers.tts_fallback, reporter, connect_s)
         self._turn_end = policy_for(agent)
-        rule, profile = self._turn_end.turn_over, VAD_PROFILES[agent.barge_in]
-        self._inbound = InboundAudio(leg.format, profile, providers.stt.sample_rate, end_rule=rule)
+        rate, rule = providers.stt.sample_rate, self._turn_end.turn_over
+        self._inbound = InboundAudio.for_agent(agent, leg.format, rate, rule)
 
     # ---- public API -------------------------------------------------------------------
 
@@ -813,7 +813,7 @@ class CallPipeline:
                 await self._leg.hangup()
         except Exception as e:
             self._log.warning("hangup_failed", error=describe(e))
-        await self._stt.close()
+        await asyncio.gather(self._stt.close(), self._inbound.close())
         used: list[Provider] = [*self._stt.used, *self._llm.used, *self._tts.used]
         await asyncio.gather(*(self._close_provider(p) for p in used))
         outcome = self._outcome or CallOutcome.STOPPED

@@ -58,7 +58,7 @@ def test_detects_speech_onset_and_end() -> None:
 
 @pytest.mark.parametrize("noise", [traffic_noise(3.0), mains_hum(3.0)], ids=["traffic", "hum"])
 def test_noise_that_fools_webrtcvad_is_not_speech_to_silero(noise: bytes) -> None:
-    assert events(create_vad("webrtcvad", 16000, MEDIUM), noise) != []
+    assert events(create_vad("webrtc", 16000, MEDIUM), noise) != []
     assert events(create_vad("silero", 16000, MEDIUM), noise) == []
 
 
@@ -69,7 +69,7 @@ def test_runs_at_8khz_too() -> None:
 
 
 def test_default_engine_is_webrtcvad() -> None:
-    vad = create_vad("webrtcvad", 16000, MEDIUM)
+    vad = create_vad("webrtc", 16000, MEDIUM)
     assert type(vad) is VoiceActivityDetector
     with pytest.raises(ValueError, match="'nope' is not a valid VadEngine"):
         create_vad("nope", 16000, MEDIUM)
