@@ -25,6 +25,7 @@ gate. The machine is shared: CPU figures are upper bounds.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -36,13 +37,19 @@ import webrtcvad
 from bench.turn_set import DEFAULT_CACHE, Case, build, load_pcm
 from media.formats import FRAME_MS, ULAW_8K
 from media.g711 import ulaw_encode
-from media.vad import VAD_PROFILES, BargeInSensitivity, SpeechEnded, SpeechStarted
+from media.vad import (
+    VAD_PROFILES,
+    BargeInSensitivity,
+    FrameClassifier,
+    SpeechEnded,
+    SpeechStarted,
+)
 from media.vad import VoiceActivityDetector as Vad
 from pipeline.backchannel import BackchannelBargeIn
 from pipeline.bargein import BargeInPolicy
 from pipeline.inbound import InboundAudio
 from pipeline.turn_taking import EndOfTurnPolicy, SilencePolicy, SmartPolicy, SmartTurnSettings
-from providers.vad.silero import SileroFrameClassifier
+from providers.vad.silero import SILERO_THRESHOLDS, SileroFrameClassifier
 
 FRAME_BYTES = 160  # 20 ms of µ-law at 8 kHz
 PROFILE = VAD_PROFILES[BargeInSensitivity.MEDIUM]
@@ -52,6 +59,26 @@ _ONSET_MS = 100
 _LAG_RUN_MS = 100
 
 PolicyFactory = Callable[[], EndOfTurnPolicy]
+
+
+class _OneFrameLate:
+    """Silero as a call runs it in a local worker: each frame is judged by the answer to the
+    frame before (`providers.vad.local`)."""
+
+    def __init__(self) -> None:
+        self._model = SileroFrameClassifier(8000, SILERO_THRESHOLDS[PROFILE.aggressiveness])
+        self._last = False
+
+    def is_speech(self, frame: bytes, sample_rate: int) -> bool:
+        said, self._last = self._last, self._model.is_speech(frame, sample_rate)
+        return said
+
+
+# The turn-taking VAD's frame classifier per engine (None: media's webrtcvad).
+ENGINES: dict[str, Callable[[], FrameClassifier | None]] = {
+    "webrtc": lambda: None,
+    "silero": _OneFrameLate,
+}
 
 
 @dataclass
@@ -72,11 +99,14 @@ def _text_at(case: Case, at_ms: int, lag_ms: int) -> str:
     return " ".join(p.text for p in case.phrases if p.end_ms + lag_ms <= at_ms)
 
 
-def run_turn(case: Case, pcm: bytes, policy: EndOfTurnPolicy, lag_ms: int, tally: Tally) -> None:
+def run_turn(
+    case: Case, pcm: bytes, policy: EndOfTurnPolicy, engine: str, lag_ms: int, tally: Tally
+) -> None:
     """Feed one caller turn through the inbound path; tally where its turn was judged over."""
     line = ulaw_encode(pcm)
     started = time.process_time()
-    inbound = InboundAudio(ULAW_8K, PROFILE, 8000, end_rule=policy.turn_over)
+    classifier = ENGINES[engine]()
+    inbound = InboundAudio(ULAW_8K, PROFILE, 8000, end_rule=policy.turn_over, classifier=classifier)
     decided: list[int] = []
     said = ""
     for offset in range(0, len(line) - FRAME_BYTES + 1, FRAME_BYTES):
@@ -105,11 +135,13 @@ def run_turn(case: Case, pcm: bytes, policy: EndOfTurnPolicy, lag_ms: int, tally
         tally.splits += any(t < end for t in decided)
 
 
-def barged_in(case: Case, pcm: bytes, lag_ms: int, policy: BargeInPolicy) -> int | None:
+def barged_in(
+    case: Case, pcm: bytes, lag_ms: int, policy: BargeInPolicy, engine: str
+) -> int | None:
     """When `case`, said while the agent talks, stops it (ms after its first speech), or None:
     the engine's rule, asked every frame with the speech time so far and the words heard."""
     line = ulaw_encode(pcm)
-    inbound = InboundAudio(ULAW_8K, PROFILE, 8000)
+    inbound = InboundAudio(ULAW_8K, PROFILE, 8000, classifier=ENGINES[engine]())
     onset_voiced = speech_at_start = 0
     for offset in range(0, len(line) - FRAME_BYTES + 1, FRAME_BYTES):
         events, _ = inbound.process(line[offset : offset + FRAME_BYTES])
@@ -142,18 +174,18 @@ def policies_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
     turns = [c for c in cases if c.kind == "turn"]
     print(f"{len(turns)} turns, STT partials {lag_ms} ms after each phrase")
     header = (
-        f"{'policy':34} {'line':6} {'delay p50':>9} {'p99':>6} {'missed':>6}  "
+        f"{'policy':34} {'vad':6} {'line':6} {'delay p50':>9} {'p99':>6} {'missed':>6}  "
         f"{'cut-offs':20} {'splits':18} {'CPU/call':>8}"
     )
     print(header)
     for label, make in policies.items():
-        for noisy in (False, True):
+        for engine, noisy in itertools.product(ENGINES, (False, True)):
             tally = Tally()
             for case in (c for c in turns if c.noisy is noisy):
-                run_turn(case, load_pcm(cache, case), make(), lag_ms, tally)
+                run_turn(case, load_pcm(cache, case), make(), engine, lag_ms, tally)
             cpu = 100.0 * tally.cpu_s / tally.audio_s
             print(
-                f"{label:34} {'noisy' if noisy else 'clean':6} "
+                f"{label:34} {engine:6} {'noisy' if noisy else 'clean':6} "
                 f"{statistics.median(tally.delays):7.0f}ms {_p(tally.delays, 0.99):4d}ms "
                 f"{tally.missed:6}  {_pct(tally.cut_offs, tally.pauses):20} "
                 f"{_pct(tally.splits, tally.single):18} {cpu:6.2f} %"
@@ -166,17 +198,17 @@ def barge_in_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
         "speech time or words": lambda: BargeInPolicy(BargeInSensitivity.MEDIUM),
         "backchannel-aware": lambda: BackchannelBargeIn(BargeInSensitivity.MEDIUM),
     }
-    for label, make in policies.items():
+    for (label, make), engine in itertools.product(policies.items(), ENGINES):
         for kind in ("backchannel", "noise", "turn"):
             for noisy in (False, True):
                 chosen = [c for c in cases if c.kind == kind and c.noisy is noisy]
-                stops = [barged_in(c, load_pcm(cache, c), lag_ms, make()) for c in chosen]
+                stops = [barged_in(c, load_pcm(cache, c), lag_ms, make(), engine) for c in chosen]
                 at = [ms for ms in stops if ms is not None]
                 want = "should" if kind == "turn" else "should not"
                 line = "noisy" if noisy else "clean"
                 when = f"  after {_p(at, 0.5)} / {_p(at, 0.99)} ms p50/p99" if at else ""
                 print(
-                    f"  {label:22} {kind:12} {line:6} {_pct(len(at), len(chosen)):20} "
+                    f"  {label:22} {engine:6} {kind:12} {line:6} {_pct(len(at), len(chosen)):20} "
                     f"({want}){when}"
                 )
 
