@@ -107,6 +107,8 @@ class Agent(msgspec.Struct, kw_only=True):
     # "silence" or "smart"; `smart_turn` holds smart's silences in ms (None: the defaults).
     turn_detection: str = "silence"
     smart_turn: dict[str, int] | None = None
+    # "webrtc" or "silero": what calls caller audio speech.
+    vad: str = "webrtc"
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

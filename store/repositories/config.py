@@ -44,6 +44,7 @@ class AgentRepository(TenantRepository[Agent]):
             "tools",
             "turn_detection",
             "smart_turn",
+            "vad",
         }
     )
     filterable = frozenset({"name", "language"})
