@@ -5,16 +5,20 @@ a caller off mid-thought, how often a backchannel or a noise stops the agent, an
 
 Runs the test set of `bench.turn_set` (built into its cache at first use) through the
 pipeline's own inbound path (`InboundAudio`: µ-law decode, the VAD with the policy's end
-rule) frame by frame, faster than real time. The words a policy sees are the set's labels,
-given to it `--stt-lag-ms` after each phrase ends, as a streaming recognizer's partials would
-be: the bench measures the policies, not a recognizer's word errors.
+rule) frame by frame, faster than real time, with each VAD engine (`webrtc`, and `silero`
+in-process but one frame late, as calls run it in the local workers). The words a policy
+sees are the set's labels, given to it `--stt-lag-ms` after each phrase ends, as a streaming
+recognizer's partials would be: the bench measures the policies, not a recognizer's word
+errors.
 
 - delay: from the caller's last speech to the end-of-turn decision, over every turn (p50, p99);
   the response then adds STT final, LLM and TTS time, the same for every policy;
 - cut-offs: mid-thought pauses (250-600 ms, inside one turn) the policy took as the turn's end;
 - splits: single-phrase turns ended before the caller finished (at a comma's pause);
 - barge-ins: backchannels and noise bursts said while the agent talks that would stop it at
-  `medium` sensitivity, and real turns said over the agent that do (they should);
+  `medium` sensitivity, and real turns said over the agent that do (they should) and how long
+  after their first speech, under the plain rule (speech time or words) and the engine's
+  backchannel-aware one;
 - CPU: process time per second of call audio, as % of one core per call.
 
 Also the VAD's decision lag frame by frame: from the true end of speech to the first frame of
