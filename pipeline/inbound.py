@@ -18,6 +18,21 @@ from pipeline.agent import AgentSettings
 from providers.vad.local import PooledSileroClassifier, call_classifier
 
 
+class _OncePerFrame:
+    """One classifier for both detectors: each frame is judged once (a worker-run model sees
+    every frame once, and both detectors agree on what is speech)."""
+
+    def __init__(self, classifier: FrameClassifier) -> None:
+        self._classifier = classifier
+        self._frame = b""
+        self._said = False
+
+    def is_speech(self, frame: bytes, sample_rate: int) -> bool:
+        if frame is not self._frame:
+            self._frame, self._said = frame, self._classifier.is_speech(frame, sample_rate)
+        return self._said
+
+
 class InboundAudio:
     """Decodes wire frames, runs the VAD on exact 20 ms frames at the leg's rate and resamples
     for the STT.
@@ -41,9 +56,10 @@ class InboundAudio:
         self._fmt = fmt
         self._classifier = classifier
         rate = fmt.sample_rate
-        self._vad = VoiceActivityDetector(rate, profile, end_rule=end_rule, classifier=classifier)
+        shared = _OncePerFrame(classifier) if classifier is not None else None
+        self._vad = VoiceActivityDetector(rate, profile, end_rule=end_rule, classifier=shared)
         self._voicing = VoiceActivityDetector(
-            fmt.sample_rate, VadProfile(profile.aggressiveness, FRAME_MS, FRAME_MS)
+            rate, VadProfile(profile.aggressiveness, FRAME_MS, FRAME_MS), classifier=shared
         )
         self._frame_pcm_bytes = fmt.samples_per_frame * 2
         self._pending = b""

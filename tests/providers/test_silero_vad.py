@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.providers_audio import telephone_speech
+from media.formats import SLIN_16K
 from media.vad import (
     VAD_PROFILES,
     BargeInSensitivity,
@@ -13,7 +14,13 @@ from media.vad import (
     SpeechStarted,
     VoiceActivityDetector,
 )
-from providers.vad.silero import SileroVoiceActivityDetector, VadEngine, create_vad
+from pipeline.inbound import InboundAudio
+from providers.vad.silero import (
+    SileroFrameClassifier,
+    SileroVoiceActivityDetector,
+    VadEngine,
+    create_vad,
+)
 
 MEDIUM = VAD_PROFILES[BargeInSensitivity.MEDIUM]
 FRAME = 640  # 20 ms at 16 kHz
@@ -73,3 +80,16 @@ def test_default_engine_is_webrtcvad() -> None:
     assert type(vad) is VoiceActivityDetector
     with pytest.raises(ValueError, match="'nope' is not a valid VadEngine"):
         create_vad("nope", 16000, MEDIUM)
+
+
+@pytest.mark.parametrize(("engine", "counts_noise"), [("webrtc", True), ("silero", False)])
+def test_the_callers_voiced_time_is_judged_by_the_agents_engine(
+    engine: str, counts_noise: bool
+) -> None:
+    """Barge-in counts the caller's voiced time: Silero's call, not webrtcvad's, when chosen."""
+    classifier = SileroFrameClassifier(16000, 0.5) if engine == "silero" else None
+    inbound = InboundAudio(SLIN_16K, MEDIUM, 16000, classifier=classifier)
+    noise = traffic_noise(3.0)
+    for start in range(0, len(noise) - FRAME + 1, FRAME):
+        inbound.process(noise[start : start + FRAME])
+    assert (inbound.voiced_ms > 500) is counts_noise, inbound.voiced_ms
