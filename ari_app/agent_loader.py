@@ -28,6 +28,7 @@ from pipeline.turn_taking import SmartTurnSettings, TurnDetection
 from providers import builtin, registry
 from providers.base import ProviderConfig, ProviderKind, url_options
 from providers.stt.expected_speech import with_agent_phrases
+from providers.vad.silero import VadEngine
 from store.config_cache import ConfigCache, agent_cache_name, credential_cache_name
 from store.models import Agent, ProviderCredential
 from store.repositories.config import AgentRepository, ProviderCredentialRepository
@@ -113,6 +114,7 @@ class StoreAgentLoader:
             end_of_speech_ms=agent.end_of_speech_ms,
             turn_detection=TurnDetection(agent.turn_detection),
             smart_turn=msgspec.convert(agent.smart_turn or {}, SmartTurnSettings),
+            vad=VadEngine(agent.vad),
             voicemail=VoicemailPolicy(
                 action=VoicemailAction(agent.voicemail_policy), message=message
             ),

@@ -124,7 +124,7 @@ def bench_vad(runs: int) -> None:
     frames = [speech[i : i + FRAME_16K] for i in range(0, len(speech) - FRAME_16K + 1, FRAME_16K)]
     print(f"VAD engines, {len(frames)} frames of 20 ms at 16 kHz:")
     profile = VAD_PROFILES[BargeInSensitivity.MEDIUM]
-    for engine in ("webrtcvad", "silero"):
+    for engine in ("webrtc", "silero"):
         per_frame = []
         for _ in range(runs):
             vad = create_vad(engine, 16000, profile)

@@ -5,16 +5,20 @@ a caller off mid-thought, how often a backchannel or a noise stops the agent, an
 
 Runs the test set of `bench.turn_set` (built into its cache at first use) through the
 pipeline's own inbound path (`InboundAudio`: µ-law decode, the VAD with the policy's end
-rule) frame by frame, faster than real time. The words a policy sees are the set's labels,
-given to it `--stt-lag-ms` after each phrase ends, as a streaming recognizer's partials would
-be: the bench measures the policies, not a recognizer's word errors.
+rule) frame by frame, faster than real time, with each VAD engine (`webrtc`, and `silero`
+in-process but one frame late, as calls run it in the local workers). The words a policy
+sees are the set's labels, given to it `--stt-lag-ms` after each phrase ends, as a streaming
+recognizer's partials would be: the bench measures the policies, not a recognizer's word
+errors.
 
 - delay: from the caller's last speech to the end-of-turn decision, over every turn (p50, p99);
   the response then adds STT final, LLM and TTS time, the same for every policy;
 - cut-offs: mid-thought pauses (250-600 ms, inside one turn) the policy took as the turn's end;
 - splits: single-phrase turns ended before the caller finished (at a comma's pause);
 - barge-ins: backchannels and noise bursts said while the agent talks that would stop it at
-  `medium` sensitivity, and real turns said over the agent that do (they should);
+  `medium` sensitivity, and real turns said over the agent that do (they should) and how long
+  after their first speech, under the plain rule (speech time or words) and the engine's
+  backchannel-aware one;
 - CPU: process time per second of call audio, as % of one core per call.
 
 Also the VAD's decision lag frame by frame: from the true end of speech to the first frame of
@@ -25,6 +29,7 @@ gate. The machine is shared: CPU figures are upper bounds.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -36,12 +41,19 @@ import webrtcvad
 from bench.turn_set import DEFAULT_CACHE, Case, build, load_pcm
 from media.formats import FRAME_MS, ULAW_8K
 from media.g711 import ulaw_encode
-from media.vad import VAD_PROFILES, BargeInSensitivity, SpeechEnded, SpeechStarted
+from media.vad import (
+    VAD_PROFILES,
+    BargeInSensitivity,
+    FrameClassifier,
+    SpeechEnded,
+    SpeechStarted,
+)
 from media.vad import VoiceActivityDetector as Vad
+from pipeline.backchannel import BackchannelBargeIn
 from pipeline.bargein import BargeInPolicy
 from pipeline.inbound import InboundAudio
 from pipeline.turn_taking import EndOfTurnPolicy, SilencePolicy, SmartPolicy, SmartTurnSettings
-from providers.vad.silero import SileroFrameClassifier
+from providers.vad.silero import SILERO_THRESHOLDS, SileroFrameClassifier
 
 FRAME_BYTES = 160  # 20 ms of µ-law at 8 kHz
 PROFILE = VAD_PROFILES[BargeInSensitivity.MEDIUM]
@@ -51,6 +63,26 @@ _ONSET_MS = 100
 _LAG_RUN_MS = 100
 
 PolicyFactory = Callable[[], EndOfTurnPolicy]
+
+
+class _OneFrameLate:
+    """Silero as a call runs it in a local worker: each frame is judged by the answer to the
+    frame before (`providers.vad.local`)."""
+
+    def __init__(self) -> None:
+        self._model = SileroFrameClassifier(8000, SILERO_THRESHOLDS[PROFILE.aggressiveness])
+        self._last = False
+
+    def is_speech(self, frame: bytes, sample_rate: int) -> bool:
+        said, self._last = self._last, self._model.is_speech(frame, sample_rate)
+        return said
+
+
+# The turn-taking VAD's frame classifier per engine (None: media's webrtcvad).
+ENGINES: dict[str, Callable[[], FrameClassifier | None]] = {
+    "webrtc": lambda: None,
+    "silero": _OneFrameLate,
+}
 
 
 @dataclass
@@ -71,11 +103,14 @@ def _text_at(case: Case, at_ms: int, lag_ms: int) -> str:
     return " ".join(p.text for p in case.phrases if p.end_ms + lag_ms <= at_ms)
 
 
-def run_turn(case: Case, pcm: bytes, policy: EndOfTurnPolicy, lag_ms: int, tally: Tally) -> None:
+def run_turn(
+    case: Case, pcm: bytes, policy: EndOfTurnPolicy, engine: str, lag_ms: int, tally: Tally
+) -> None:
     """Feed one caller turn through the inbound path; tally where its turn was judged over."""
     line = ulaw_encode(pcm)
     started = time.process_time()
-    inbound = InboundAudio(ULAW_8K, PROFILE, 8000, end_rule=policy.turn_over)
+    classifier = ENGINES[engine]()
+    inbound = InboundAudio(ULAW_8K, PROFILE, 8000, end_rule=policy.turn_over, classifier=classifier)
     decided: list[int] = []
     said = ""
     for offset in range(0, len(line) - FRAME_BYTES + 1, FRAME_BYTES):
@@ -104,12 +139,13 @@ def run_turn(case: Case, pcm: bytes, policy: EndOfTurnPolicy, lag_ms: int, tally
         tally.splits += any(t < end for t in decided)
 
 
-def barged_in(case: Case, pcm: bytes, lag_ms: int) -> bool:
-    """Whether `case`, said while the agent talks, stops it at medium sensitivity (the engine's
-    rule: speech time so far, or words that are not backchannels)."""
+def barged_in(
+    case: Case, pcm: bytes, lag_ms: int, policy: BargeInPolicy, engine: str
+) -> int | None:
+    """When `case`, said while the agent talks, stops it (ms after its first speech), or None:
+    the engine's rule, asked every frame with the speech time so far and the words heard."""
     line = ulaw_encode(pcm)
-    inbound = InboundAudio(ULAW_8K, PROFILE, 8000)
-    policy = BargeInPolicy(BargeInSensitivity.MEDIUM)
+    inbound = InboundAudio(ULAW_8K, PROFILE, 8000, classifier=ENGINES[engine]())
     onset_voiced = speech_at_start = 0
     for offset in range(0, len(line) - FRAME_BYTES + 1, FRAME_BYTES):
         events, _ = inbound.process(line[offset : offset + FRAME_BYTES])
@@ -120,8 +156,8 @@ def barged_in(case: Case, pcm: bytes, lag_ms: int) -> bool:
         if inbound.in_speech:
             speech_ms = speech_at_start + inbound.voiced_ms - onset_voiced
             if policy.should_interrupt(speech_ms, _text_at(case, inbound.stream_ms, lag_ms)):
-                return True
-    return False
+                return inbound.stream_ms - case.phrases[0].start_ms
+    return None
 
 
 def _pct(part: int, whole: int) -> str:
@@ -142,18 +178,18 @@ def policies_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
     turns = [c for c in cases if c.kind == "turn"]
     print(f"{len(turns)} turns, STT partials {lag_ms} ms after each phrase")
     header = (
-        f"{'policy':34} {'line':6} {'delay p50':>9} {'p99':>6} {'missed':>6}  "
+        f"{'policy':34} {'vad':6} {'line':6} {'delay p50':>9} {'p99':>6} {'missed':>6}  "
         f"{'cut-offs':20} {'splits':18} {'CPU/call':>8}"
     )
     print(header)
     for label, make in policies.items():
-        for noisy in (False, True):
+        for engine, noisy in itertools.product(ENGINES, (False, True)):
             tally = Tally()
             for case in (c for c in turns if c.noisy is noisy):
-                run_turn(case, load_pcm(cache, case), make(), lag_ms, tally)
+                run_turn(case, load_pcm(cache, case), make(), engine, lag_ms, tally)
             cpu = 100.0 * tally.cpu_s / tally.audio_s
             print(
-                f"{label:34} {'noisy' if noisy else 'clean':6} "
+                f"{label:34} {engine:6} {'noisy' if noisy else 'clean':6} "
                 f"{statistics.median(tally.delays):7.0f}ms {_p(tally.delays, 0.99):4d}ms "
                 f"{tally.missed:6}  {_pct(tally.cut_offs, tally.pauses):20} "
                 f"{_pct(tally.splits, tally.single):18} {cpu:6.2f} %"
@@ -161,14 +197,24 @@ def policies_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
 
 
 def barge_in_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
-    print("said over the agent, medium sensitivity: share that stops it")
-    for kind in ("backchannel", "noise", "turn"):
-        for noisy in (False, True):
-            chosen = [c for c in cases if c.kind == kind and c.noisy is noisy]
-            stopped = sum(barged_in(c, load_pcm(cache, c), lag_ms) for c in chosen)
-            want = "should" if kind == "turn" else "should not"
-            line = "noisy" if noisy else "clean"
-            print(f"  {kind:12} {line:6} {_pct(stopped, len(chosen)):20} ({want})")
+    print("said over the agent, medium sensitivity: share that stops it, and when (from onset)")
+    policies: dict[str, Callable[[], BargeInPolicy]] = {
+        "speech time or words": lambda: BargeInPolicy(BargeInSensitivity.MEDIUM),
+        "backchannel-aware": lambda: BackchannelBargeIn(BargeInSensitivity.MEDIUM),
+    }
+    for (label, make), engine in itertools.product(policies.items(), ENGINES):
+        for kind in ("backchannel", "noise", "turn"):
+            for noisy in (False, True):
+                chosen = [c for c in cases if c.kind == kind and c.noisy is noisy]
+                stops = [barged_in(c, load_pcm(cache, c), lag_ms, make(), engine) for c in chosen]
+                at = [ms for ms in stops if ms is not None]
+                want = "should" if kind == "turn" else "should not"
+                line = "noisy" if noisy else "clean"
+                when = f"  after {_p(at, 0.5)} / {_p(at, 0.99)} ms p50/p99" if at else ""
+                print(
+                    f"  {label:22} {engine:6} {kind:12} {line:6} {_pct(len(at), len(chosen)):20} "
+                    f"({want}){when}"
+                )
 
 
 Classifier = Callable[[bytes], bool]  # one 20 ms slin frame: speech or not

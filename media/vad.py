@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 import webrtcvad
@@ -48,6 +49,12 @@ _FLOOR_RISE_DB = 0.05
 
 # Decides, from the silence so far after speech (ms), whether the utterance has ended.
 EndRule = Callable[[int], bool]
+
+
+class FrameClassifier(Protocol):
+    """Calls one 20 ms PCM16 frame speech or not (webrtcvad's `Vad` has this shape)."""
+
+    def is_speech(self, frame: bytes, sample_rate: int) -> bool: ...
 
 
 class BargeInSensitivity(StrEnum):
@@ -95,6 +102,9 @@ class SpeechEnded:
 class VoiceActivityDetector:
     """Feed 20 ms frames; get `SpeechStarted` / `SpeechEnded` when the profile's rules are met.
 
+    `classifier` calls each frame speech or not (default: webrtcvad at the profile's
+    aggressiveness); the rules that turn frames into events are the same for any.
+
     Times are audio time since the first frame (or the last `reset()`).
     """
 
@@ -122,13 +132,14 @@ class VoiceActivityDetector:
         *,
         min_silence_ms: int | None = None,
         end_rule: EndRule | None = None,
+        classifier: FrameClassifier | None = None,
     ) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"VAD runs at 8000 or 16000 Hz, got {sample_rate}")
         if not 0 <= profile.aggressiveness <= 3:
             raise ValueError(f"aggressiveness must be 0-3, got {profile.aggressiveness}")
         silence_ms = profile.min_silence_ms if min_silence_ms is None else min_silence_ms
-        self._vad = webrtcvad.Vad(profile.aggressiveness)
+        self._vad: FrameClassifier = classifier or webrtcvad.Vad(profile.aggressiveness)
         self._rate = sample_rate
         self._frame_bytes = sample_rate * FRAME_MS // 1000 * 2
         self._min_speech_frames = max(1, -(-profile.min_speech_ms // FRAME_MS))

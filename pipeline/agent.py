@@ -13,6 +13,7 @@ from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
 from pipeline.turn_taking import SmartTurnSettings, TurnDetection
 from providers.base import ProviderConfig
+from providers.vad.silero import VadEngine
 
 # Spoken from cached audio when providers fail and nothing else can answer the caller.
 DEFAULT_APOLOGY = "I'm sorry, I'm having technical trouble right now. Please call again later."
@@ -55,6 +56,8 @@ class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # How the caller's turn is judged over: that silence, or `smart` (by what was said).
     turn_detection: TurnDetection = TurnDetection.SILENCE
     smart_turn: SmartTurnSettings = msgspec.field(default_factory=SmartTurnSettings)
+    # What calls a frame speech: webrtcvad, or Silero (better on noisy lines, more CPU).
+    vad: VadEngine = VadEngine.WEBRTC
     voicemail: VoicemailPolicy = msgspec.field(default_factory=VoicemailPolicy)
     apology_message: str = DEFAULT_APOLOGY
     max_call_duration_s: int = 1800

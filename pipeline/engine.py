@@ -20,9 +20,9 @@ import structlog
 
 from media.formats import FRAME_MS
 from media.leg import Dtmf, MarkReached, MediaLeg, MediaLegClosed
-from media.vad import VAD_PROFILES, SpeechEnded, SpeechStarted
+from media.vad import SpeechEnded, SpeechStarted
 from pipeline.agent import AgentSettings, VoicemailAction
-from pipeline.bargein import BargeInPolicy
+from pipeline.backchannel import BackchannelBargeIn
 
 # Re-exported: controllers, benchmarks and tests build a call's providers from here.
 from pipeline.call_providers import CallProviders as CallProviders
@@ -150,7 +150,7 @@ class CallPipeline:
         self._clock = clock
         self._log = log.bind(call_id=call.call_id, tenant_id=call.tenant_id)
         self._sm = StateMachine()
-        self._barge_in = BargeInPolicy(agent.barge_in)
+        self._barge_in = BackchannelBargeIn(agent.barge_in)
         self._voicemail = VoicemailDetector()
         self._system_prompt = system_prompt(agent.system_prompt)
         self._t0 = clock()
@@ -202,8 +202,8 @@ class CallPipeline:
         self._llm = ProviderChain(providers.llm, providers.llm_fallback, reporter, connect_s)
         self._tts = ProviderChain(providers.tts, providers.tts_fallback, reporter, connect_s)
         self._turn_end = policy_for(agent)
-        rule, profile = self._turn_end.turn_over, VAD_PROFILES[agent.barge_in]
-        self._inbound = InboundAudio(leg.format, profile, providers.stt.sample_rate, end_rule=rule)
+        rate, rule = providers.stt.sample_rate, self._turn_end.turn_over
+        self._inbound = InboundAudio.for_agent(agent, leg.format, rate, rule)
 
     # ---- public API -------------------------------------------------------------------
 
@@ -848,7 +848,7 @@ class CallPipeline:
                 await self._leg.hangup()
         except Exception as e:
             self._log.warning("hangup_failed", error=describe(e))
-        await self._stt.close()
+        await asyncio.gather(self._stt.close(), self._inbound.close())
         if isinstance(self._tools, ConnectedTools):
             await self._tools.close()
         used: list[Provider] = [*self._stt.used, *self._llm.used, *self._tts.used]

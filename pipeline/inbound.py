@@ -5,7 +5,32 @@ from __future__ import annotations
 from media.codec import decode_to_pcm
 from media.formats import FRAME_MS, AudioFormat
 from media.resample import StreamResampler
-from media.vad import EndRule, SpeechEnded, SpeechStarted, VadProfile, VoiceActivityDetector
+from media.vad import (
+    VAD_PROFILES,
+    EndRule,
+    FrameClassifier,
+    SpeechEnded,
+    SpeechStarted,
+    VadProfile,
+    VoiceActivityDetector,
+)
+from pipeline.agent import AgentSettings
+from providers.vad.local import PooledSileroClassifier, call_classifier
+
+
+class _OncePerFrame:
+    """One classifier for both detectors: each frame is judged once (a worker-run model sees
+    every frame once, and both detectors agree on what is speech)."""
+
+    def __init__(self, classifier: FrameClassifier) -> None:
+        self._classifier = classifier
+        self._frame = b""
+        self._said = False
+
+    def is_speech(self, frame: bytes, sample_rate: int) -> bool:
+        if frame is not self._frame:
+            self._frame, self._said = frame, self._classifier.is_speech(frame, sample_rate)
+        return self._said
 
 
 class InboundAudio:
@@ -15,7 +40,8 @@ class InboundAudio:
     Besides the turn-taking VAD (whose speech state lasts through the end-of-speech silence)
     a second detector with one-frame rules counts `voiced_ms`, the caller's actual speech, so
     barge-in decisions never count that trailing silence as talking. `end_rule` says when a
-    silence ends the caller's speech (the agent's end-of-turn policy).
+    silence ends the caller's speech (the agent's end-of-turn policy); `classifier` calls
+    the turn-taking VAD's frames speech or not (default webrtcvad).
     """
 
     def __init__(
@@ -25,11 +51,15 @@ class InboundAudio:
         stt_rate: int,
         *,
         end_rule: EndRule | None = None,
+        classifier: FrameClassifier | None = None,
     ) -> None:
         self._fmt = fmt
-        self._vad = VoiceActivityDetector(fmt.sample_rate, profile, end_rule=end_rule)
+        self._classifier = classifier
+        rate = fmt.sample_rate
+        shared = _OncePerFrame(classifier) if classifier is not None else None
+        self._vad = VoiceActivityDetector(rate, profile, end_rule=end_rule, classifier=shared)
         self._voicing = VoiceActivityDetector(
-            fmt.sample_rate, VadProfile(profile.aggressiveness, FRAME_MS, FRAME_MS)
+            rate, VadProfile(profile.aggressiveness, FRAME_MS, FRAME_MS), classifier=shared
         )
         self._frame_pcm_bytes = fmt.samples_per_frame * 2
         self._pending = b""
@@ -42,6 +72,20 @@ class InboundAudio:
         )
         self.stream_ms = 0
         self.voiced_ms = 0
+
+    @classmethod
+    def for_agent(
+        cls, agent: AgentSettings, fmt: AudioFormat, stt_rate: int, end_rule: EndRule
+    ) -> InboundAudio:
+        """A call's inbound path with its agent's barge-in profile and VAD engine."""
+        profile = VAD_PROFILES[agent.barge_in]
+        classifier = call_classifier(agent.vad, fmt.sample_rate, profile)
+        return cls(fmt, profile, stt_rate, end_rule=end_rule, classifier=classifier)
+
+    async def close(self) -> None:
+        """Release the VAD's worker state, if it has any."""
+        if isinstance(self._classifier, PooledSileroClassifier):
+            await self._classifier.close()
 
     @property
     def in_speech(self) -> bool:

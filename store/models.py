@@ -133,6 +133,8 @@ class Agent(msgspec.Struct, kw_only=True):
     smart_turn: dict[str, int] | None = None
     # Built-in tools by name (see pipeline/dtmf_tools.py), as the API validated them.
     call_tools: list[str] = msgspec.field(default_factory=list)
+    # "webrtc" or "silero": what calls caller audio speech.
+    vad: str = "webrtc"
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

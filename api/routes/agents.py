@@ -48,6 +48,8 @@ Did = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9]{1,20}$")]
 EndOfSpeechMs = Annotated[int, msgspec.Meta(ge=100, le=5_000)]
 # `silence`: the turn ends after the end-of-speech silence; `smart`: by whether it is finished.
 TurnDetection = Literal["silence", "smart"]
+# What calls caller audio speech: webrtcvad, or Silero (noisy lines; more CPU, in the workers).
+Vad = Literal["webrtc", "silero"]
 
 
 class SmartTurn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -85,6 +87,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     end_of_speech_ms: int | None
     turn_detection: TurnDetection
     smart_turn: SmartTurn | None
+    vad: Vad
     voicemail_policy: VoicemailPolicy
     voicemail_message: str
     max_call_seconds: int
@@ -123,6 +126,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     end_of_speech_ms: EndOfSpeechMs | None = None
     turn_detection: TurnDetection = "silence"
     smart_turn: SmartTurn | None = None
+    vad: Vad = "webrtc"
     voicemail_policy: VoicemailPolicy = "hangup"
     voicemail_message: Message = ""
     max_call_seconds: MaxCallSeconds = 1_800
@@ -152,6 +156,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     end_of_speech_ms: EndOfSpeechMs | msgspec.UnsetType | None = msgspec.UNSET
     turn_detection: TurnDetection | msgspec.UnsetType = msgspec.UNSET
     smart_turn: SmartTurn | msgspec.UnsetType | None = msgspec.UNSET
+    vad: Vad | msgspec.UnsetType = msgspec.UNSET
     voicemail_policy: VoicemailPolicy | msgspec.UnsetType = msgspec.UNSET
     voicemail_message: Message | msgspec.UnsetType = msgspec.UNSET
     max_call_seconds: MaxCallSeconds | msgspec.UnsetType = msgspec.UNSET

@@ -9,4 +9,5 @@ from __future__ import annotations
 HANDLERS: dict[str, str] = {
     "pocketsphinx": "providers.stt.pocketsphinx_worker:PocketsphinxHandler",
     "piper": "providers.tts.piper_worker:PiperHandler",
+    "silero": "providers.vad.silero_worker:SileroHandler",
 }

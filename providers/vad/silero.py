@@ -2,12 +2,11 @@
 
 For noisy lines: Silero's neural model tells speech from street noise, music and hum far
 better than webrtcvad's GMM, at many times its CPU cost: 150 µs per 20 ms frame at 16 kHz,
-60 µs at 8 kHz on a 2-core test machine. It runs on the caller's loop, not in the local
-workers (`providers.local`): a round trip to a worker per frame costs the loop 120 µs itself,
-about as much as the model, which holds the loop no longer than that (2.5 ms per 20 ms tick
-with 16 calls on it). The speech-event rules (onset, end-of-speech silence, barge-in
-profiles) are media's; only the per-frame speech decision changes. `media/` may not import
-this (its dependencies are limited), so the pipeline picks the engine with `create_vad`.
+60 µs at 8 kHz on a 2-core test machine. Calls run it in the local workers
+(`providers.vad.local`), so the model never holds the event loop; the classes here run it
+in-process, as the workers themselves, the bench and the tests do. The speech-event rules
+(onset, end-of-speech silence, barge-in profiles) are media's; only the per-frame speech
+decision changes.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ _INT16_SCALE = 1.0 / 32768.0
 class VadEngine(StrEnum):
     """The per-frame speech classifier an agent uses."""
 
-    WEBRTC = "webrtcvad"
+    WEBRTC = "webrtc"
     SILERO = "silero"
 
 
@@ -77,11 +76,11 @@ class SileroVoiceActivityDetector(VoiceActivityDetector):
         min_silence_ms: int | None = None,
         threshold: float | None = None,
     ) -> None:
-        super().__init__(sample_rate, profile, min_silence_ms=min_silence_ms)
         chosen = SILERO_THRESHOLDS[profile.aggressiveness] if threshold is None else threshold
         self.classifier = SileroFrameClassifier(sample_rate, chosen)
-        # The base class calls `self._vad.is_speech(frame, rate)` for every frame.
-        self._vad = self.classifier
+        super().__init__(
+            sample_rate, profile, min_silence_ms=min_silence_ms, classifier=self.classifier
+        )
 
 
 def create_vad(

@@ -48,6 +48,7 @@ class AgentRepository(TenantRepository[Agent]):
             "turn_detection",
             "smart_turn",
             "call_tools",
+            "vad",
         }
     )
     filterable = frozenset({"name", "language"})

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from api.app import create_app
 from api.context import ApiContext
 from ari_app.agent_loader import StoreAgentLoader
+from providers.vad.silero import VadEngine
 from provisioning.reload import ReloadResult
 from store.config_cache import agent_cache_name
 from tests.api.conftest import OFFLINE_AGENT, TenantHandle, client_for, create_agent
@@ -461,3 +462,22 @@ async def test_tool_header_values_are_sealed_never_shown_and_kept_when_left_out(
     assert (
         await client.patch(url, json={"tools": [retyped]}, headers=tenant.admin)
     ).status_code == 200
+
+
+async def test_the_vad_is_chosen_per_agent_and_reaches_the_call(
+    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
+) -> None:
+    assert (await create_agent(client, tenant.admin))["vad"] == "webrtc"
+    created = await create_agent(client, tenant.admin, vad="silero")
+    assert created["vad"] == "silero"
+    loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
+    settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
+    assert settings.vad is VadEngine.SILERO
+
+    url = f"/api/v1/agents/{created['id']}"
+    refused = await client.patch(url, json={"vad": "rnnoise"}, headers=tenant.admin)
+    assert refused.status_code == 400, refused.text
+    assert "vad" in refused.text
+    assert (await client.get(url, headers=tenant.viewer)).json()["vad"] == "silero"
+    back = await client.patch(url, json={"vad": "webrtc"}, headers=tenant.admin)
+    assert back.json()["vad"] == "webrtc"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from media.vad import BargeInSensitivity
+from pipeline.backchannel import BACKCHANNEL_LONGEST_MS, WORDS_GRACE_MS, BackchannelBargeIn
 from pipeline.bargein import BargeInPolicy, is_backchannel
 from pipeline.voicemail import VoicemailDetector, match_voicemail_greeting
 
@@ -65,3 +66,25 @@ def test_lower_sensitivities_let_backchannels_pass(sensitivity: BargeInSensitivi
     assert not policy.should_interrupt(500, "yeah okay")
     assert policy.should_interrupt(2000, "yeah okay")  # long speech is not a backchannel
     assert policy.should_interrupt(500, "wait no stop")
+
+
+@pytest.mark.parametrize("sensitivity", [BargeInSensitivity.MEDIUM, BargeInSensitivity.LOW])
+def test_backchannel_words_outweigh_speech_time(sensitivity: BargeInSensitivity) -> None:
+    policy = BackchannelBargeIn(sensitivity)
+    confirm_ms = policy.rule.confirm_ms
+    assert not policy.should_interrupt(confirm_ms, "")  # the words are on their way
+    assert policy.should_interrupt(confirm_ms + WORDS_GRACE_MS, "")
+    assert not policy.should_interrupt(confirm_ms + 500, "uh-huh")
+    assert policy.should_interrupt(BACKCHANNEL_LONGEST_MS, "yeah okay")
+    assert policy.should_interrupt(300, "wait no stop")
+
+
+def test_backchannel_words_on_a_noisy_line_never_stop_the_agent_by_time() -> None:
+    policy = BackchannelBargeIn(BargeInSensitivity.MEDIUM)
+    policy.noisy_line = True
+    assert not policy.should_interrupt(5000, "mm-hm")
+    assert policy.should_interrupt(500, "hold on")
+
+
+def test_high_sensitivity_still_stops_at_onset_without_words() -> None:
+    assert BackchannelBargeIn(BargeInSensitivity.HIGH).should_interrupt(speech_ms=0)

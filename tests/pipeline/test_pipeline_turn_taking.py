@@ -4,12 +4,21 @@ silence, and a backchannel over the agent does not stop it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
+import pytest
+
+from bench.providers_audio import piper_speech
+from media.resample import StreamResampler
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings
 from pipeline.states import CallState
 from pipeline.turn_taking import SmartTurnSettings, TurnDetection
+from providers.local import shared
+from providers.tts.piper import DEFAULT_SAMPLE_RATE
+from providers.vad.silero import VadEngine
 from tests.fakes.fake_providers import FakeLLM, FakeSTT
 from tests.pipeline.harness import agent_settings, make_call, until
 
@@ -82,3 +91,74 @@ async def test_a_backchannel_over_the_agent_does_not_stop_it_at_medium() -> None
     result = await call.end()
     assert any(e.kind == "backchannel" for e in result.events)
     assert not result.turns[0].interrupted
+
+
+async def test_a_slow_backchannel_longer_than_the_speech_rule_does_not_stop_the_agent() -> None:
+    # 900 ms of "uh-huh" is past medium's 700 ms of speech; its words say it is a backchannel.
+    agent = smart_agent(barge_in=BargeInSensitivity.MEDIUM)
+    llm = FakeLLM(replies=[LONG_REPLY])
+    call = make_call(agent=agent, stt=FakeSTT(script=["tell me", "uh-huh"]), llm=llm)
+    await call.start()
+    call.speak(500)
+    await until(lambda: call.leg.agent_ms >= 600, what="agent talking")
+    call.speak(900)
+    await until(lambda: call.pipeline.state is CallState.LISTENING, wait_s=15, what="reply end")
+    assert call.leg.clears == []
+    result = await call.end()
+    assert [e.detail for e in result.events if e.kind == "backchannel"] == [{"text": "uh-huh"}]
+    assert not result.turns[0].interrupted
+
+
+async def test_a_real_interruption_still_stops_the_agent_at_medium() -> None:
+    agent = smart_agent(barge_in=BargeInSensitivity.MEDIUM)
+    llm = FakeLLM(replies=[LONG_REPLY, "Sure."])
+    stt = FakeSTT(script=["tell me", "wait what about saturday"])
+    call = make_call(agent=agent, stt=stt, llm=llm)
+    await call.start()
+    call.speak(500)
+    await until(lambda: call.leg.agent_ms >= 600, what="agent talking")
+    call.speak(1200)
+    await until(lambda: len(call.leg.clears) == 1, what="the agent stopped")
+    result = await call.end()
+    assert result.turns[0].interrupted
+
+
+def line_speech(text: str) -> bytes:
+    """Piper speech for `text` at the leg's 8 kHz (a real voice, which Silero must hear)."""
+    down = StreamResampler(DEFAULT_SAMPLE_RATE, 8000)
+    pcm = piper_speech(text, 0.5)
+    return down.process(pcm) + down.flush()
+
+
+def traffic_noise(seconds: float) -> bytes:
+    """White noise swelling and fading four times a second at 8 kHz, like passing traffic."""
+    t = np.arange(int(8000 * seconds)) / 8000
+    noise = np.random.default_rng(1).normal(0, 0.15, len(t)) * (0.5 + 0.5 * np.sin(8 * np.pi * t))
+    return bytes((np.clip(noise, -1, 1) * 32767).astype(np.int16).tobytes())
+
+
+@pytest.fixture
+async def local_pool() -> AsyncIterator[None]:
+    await shared.start(1)
+    yield
+    await shared.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("local_pool")
+@pytest.mark.parametrize(("vad", "stopped"), [(VadEngine.WEBRTC, True), (VadEngine.SILERO, False)])
+async def test_silero_in_a_worker_hears_the_caller_and_not_the_traffic(
+    vad: VadEngine, stopped: bool
+) -> None:
+    # High sensitivity stops the agent at the VAD's first speech: only the VAD decides.
+    agent = agent_settings(barge_in=BargeInSensitivity.HIGH, vad=vad)
+    llm = FakeLLM(replies=[LONG_REPLY])
+    call = make_call(agent=agent, stt=FakeSTT(script=["what time do you open"]), llm=llm)
+    await call.start()
+    call.leg.say(line_speech("What time do you open tomorrow?"))
+    await until(lambda: call.leg.agent_ms >= 600, wait_s=10, what="the answer")
+    call.leg.say(traffic_noise(2.0))
+    await until(lambda: call.pipeline.state is CallState.LISTENING, wait_s=15, what="reply end")
+    assert bool(call.leg.clears) is stopped
+    result = await call.end()
+    assert result.transcript[0].text == "what time do you open"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.providers_audio import telephone_speech
+from media.formats import SLIN_16K
 from media.vad import (
     VAD_PROFILES,
     BargeInSensitivity,
@@ -13,7 +14,13 @@ from media.vad import (
     SpeechStarted,
     VoiceActivityDetector,
 )
-from providers.vad.silero import SileroVoiceActivityDetector, VadEngine, create_vad
+from pipeline.inbound import InboundAudio
+from providers.vad.silero import (
+    SileroFrameClassifier,
+    SileroVoiceActivityDetector,
+    VadEngine,
+    create_vad,
+)
 
 MEDIUM = VAD_PROFILES[BargeInSensitivity.MEDIUM]
 FRAME = 640  # 20 ms at 16 kHz
@@ -58,7 +65,7 @@ def test_detects_speech_onset_and_end() -> None:
 
 @pytest.mark.parametrize("noise", [traffic_noise(3.0), mains_hum(3.0)], ids=["traffic", "hum"])
 def test_noise_that_fools_webrtcvad_is_not_speech_to_silero(noise: bytes) -> None:
-    assert events(create_vad("webrtcvad", 16000, MEDIUM), noise) != []
+    assert events(create_vad("webrtc", 16000, MEDIUM), noise) != []
     assert events(create_vad("silero", 16000, MEDIUM), noise) == []
 
 
@@ -69,7 +76,20 @@ def test_runs_at_8khz_too() -> None:
 
 
 def test_default_engine_is_webrtcvad() -> None:
-    vad = create_vad("webrtcvad", 16000, MEDIUM)
+    vad = create_vad("webrtc", 16000, MEDIUM)
     assert type(vad) is VoiceActivityDetector
     with pytest.raises(ValueError, match="'nope' is not a valid VadEngine"):
         create_vad("nope", 16000, MEDIUM)
+
+
+@pytest.mark.parametrize(("engine", "counts_noise"), [("webrtc", True), ("silero", False)])
+def test_the_callers_voiced_time_is_judged_by_the_agents_engine(
+    engine: str, counts_noise: bool
+) -> None:
+    """Barge-in counts the caller's voiced time: Silero's call, not webrtcvad's, when chosen."""
+    classifier = SileroFrameClassifier(16000, 0.5) if engine == "silero" else None
+    inbound = InboundAudio(SLIN_16K, MEDIUM, 16000, classifier=classifier)
+    noise = traffic_noise(3.0)
+    for start in range(0, len(noise) - FRAME + 1, FRAME):
+        inbound.process(noise[start : start + FRAME])
+    assert (inbound.voiced_ms > 500) is counts_noise, inbound.voiced_ms

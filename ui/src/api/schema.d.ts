@@ -1394,6 +1394,11 @@ export interface components {
              * @enum {string}
              */
             turn_detection: "silence" | "smart";
+            /**
+             * @default webrtc
+             * @enum {string}
+             */
+            vad: "webrtc" | "silero";
             /** @default  */
             voicemail_message: string;
             /**
@@ -1457,6 +1462,8 @@ export interface components {
             turn_detection: "silence" | "smart";
             /** Format: date-time */
             updated_at: string;
+            /** @enum {string} */
+            vad: "webrtc" | "silero";
             voicemail_message: string;
             /** @enum {string} */
             voicemail_policy: "hangup" | "leave_message";
@@ -1540,6 +1547,7 @@ export interface components {
             transfer?: components["schemas"]["AgentTransfer"];
             tts?: components["schemas"]["ProviderChoice"];
             turn_detection?: "silence" | "smart";
+            vad?: "webrtc" | "silero";
             voicemail_message?: string;
             voicemail_policy?: "hangup" | "leave_message";
             welcome_interruptible?: boolean;

@@ -55,6 +55,7 @@ function defaults(agent?: Schemas["AgentOut"]): AgentFormValues {
     turn_detection: agent?.turn_detection ?? "silence",
     // No editor for smart's silences yet: the stored ones go back unchanged (set them over the API).
     smart_turn: agent?.smart_turn ?? null,
+    vad: agent?.vad ?? "webrtc",
     voicemail_policy: agent?.voicemail_policy ?? "hangup",
     voicemail_message: agent?.voicemail_message ?? "",
     max_call_seconds: agent?.max_call_seconds ?? 1800,
@@ -197,6 +198,13 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDra
                     { value: "smart", label: "Smart: sooner when the sentence is finished" },
                   ]}
                   {...form.getInputProps("turn_detection")} />
+                <Select label="Speech detection" allowDeselect={false}
+                  description="What tells the caller's voice from line noise"
+                  data={[
+                    { value: "webrtc", label: "WebRTC VAD (light)" },
+                    { value: "silero", label: "Silero: better on noisy lines, more CPU" },
+                  ]}
+                  {...form.getInputProps("vad")} />
               </SimpleGrid>
             </Stack>
           </Fieldset>
