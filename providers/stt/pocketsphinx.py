@@ -61,6 +61,9 @@ REDECODE_FIRST = 0
 # test set/demo caller, the same audio). Capacity and reply time win; an agent may turn it on.
 SECOND_PASS = False
 
+# The agent's phrases' share of its blended language model; see `python -m bench.offline_wer`.
+PHRASE_WEIGHT = 0.5
+
 _NUMBER = r"-?\d+(\.\d+)?"
 _CMNINIT_PATTERN = rf"^$|^{_NUMBER}(,{_NUMBER}){{12}}$"
 
@@ -83,6 +86,9 @@ class PocketsphinxOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     # recognizer blends a language model of them with its general one (empty: the general
     # model alone). The agent loader fills it from the agent's flow and prompt.
     phrases: list[str] = msgspec.field(default_factory=list)
+    # The phrases' share of the blended model; the general model keeps the rest, so a caller
+    # who says what the agent does not expect is still heard (see PHRASE_WEIGHT).
+    phrase_weight: Annotated[float, msgspec.Meta(gt=0, lt=1)] = PHRASE_WEIGHT
 
 
 class _End:
