@@ -57,7 +57,9 @@ class _GeneralModel:
 
     def __init__(self, decoder: Any) -> None:
         self.lm = NGramModel(decoder.config, decoder.logmath, get_model_path(_GENERAL_LM))
-        self._ngrams: dict[Ngram, float] | None = None
+        # What agent models keep of it, worked out as the worker starts (about a second of
+        # its CPU), not while an agent's first caller waits.
+        self.ngrams = self._useful_ngrams()
 
     def p(self, gram: Ngram) -> float:
         """P(last word | the rest); sphinx takes the word first, then its history backwards."""
@@ -66,15 +68,8 @@ class _GeneralModel:
     def _log(self, gram: Ngram) -> int:
         return int(self.lm.prob(list(reversed(gram))))
 
-    @property
-    def ngrams(self) -> dict[Ngram, float]:
-        """The unigrams and bigrams a blended model keeps of the general one; worked out on
-        the worker's first agent model (a few seconds of its CPU) and kept for the next."""
-        if self._ngrams is None:
-            self._ngrams = self._useful_ngrams()
-        return self._ngrams
-
     def _useful_ngrams(self) -> dict[Ngram, float]:
+        """The likeliest unigrams, and the bigrams among them the general model lifts."""
         dictionary = Path(get_model_path(_DICTIONARY)).read_text(encoding="utf-8")
         words = [line.split(maxsplit=1)[0] for line in dictionary.splitlines() if line]
         logs = {w: self._log((w,)) for w in words if "(" not in w}
