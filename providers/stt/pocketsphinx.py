@@ -62,9 +62,9 @@ REDECODE_FIRST = 0
 SECOND_PASS = False
 
 # The agent's phrases' share of its blended language model. `python -m bench.offline_wer`
-# (same audio): 0.5 gave 27.9/17.4 % WER (unexpected speech/demo caller), 0.3 31.4/18.8 %,
-# 0.2 32.9/18.8 %, the general model alone 26.4/34.8 %: a smaller share does not bring the
-# unexpected speech back, the general words and word pairs the blend keeps do.
+# (one run, the same audio): 0.5 gave 27.9/17.4 % WER (unexpected speech/demo caller), 0.3
+# 31.4/18.8 %, 0.2 32.9/18.8 %, the general model alone 26.4/34.8 %. A smaller share does
+# not bring unexpected speech back (runs differ by some 4 points: Piper's voicing is random).
 PHRASE_WEIGHT = 0.5
 
 _NUMBER = r"-?\d+(\.\d+)?"
