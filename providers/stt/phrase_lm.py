@@ -3,9 +3,10 @@ the recognizer's general model.
 
 The agent's model is estimated with absolute discounting; every n-gram it has gets the
 linear interpolation `weight * agent + (1 - weight) * general`, the general model's most
-likely words are kept as unigrams, and back-off weights are recomputed so each context's
-probabilities still sum to one. Callers saying what the agent expects are heard with the
-agent's word order; anything else still has the general vocabulary.
+likely words and its strongest word pairs among them are kept too, and back-off weights are
+recomputed so each context's probabilities still sum to one. Callers saying what the agent
+expects are heard with the agent's word order; anything else still has the general
+vocabulary and its commonest word pairs.
 """
 
 from __future__ import annotations

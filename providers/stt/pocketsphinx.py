@@ -61,6 +61,12 @@ REDECODE_FIRST = 0
 # test set/demo caller, the same audio). Capacity and reply time win; an agent may turn it on.
 SECOND_PASS = False
 
+# The agent's phrases' share of its blended language model. `python -m bench.offline_wer`
+# (one run, the same audio): 0.5 gave 27.9/17.4 % WER (unexpected speech/demo caller), 0.3
+# 31.4/18.8 %, 0.2 32.9/18.8 %, the general model alone 26.4/34.8 %. A smaller share does
+# not bring unexpected speech back (runs differ by some 4 points: Piper's voicing is random).
+PHRASE_WEIGHT = 0.5
+
 _NUMBER = r"-?\d+(\.\d+)?"
 _CMNINIT_PATTERN = rf"^$|^{_NUMBER}(,{_NUMBER}){{12}}$"
 
@@ -83,6 +89,9 @@ class PocketsphinxOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     # recognizer blends a language model of them with its general one (empty: the general
     # model alone). The agent loader fills it from the agent's flow and prompt.
     phrases: list[str] = msgspec.field(default_factory=list)
+    # The phrases' share of the blended model; the general model keeps the rest, so a caller
+    # who says what the agent does not expect is still heard (see PHRASE_WEIGHT).
+    phrase_weight: Annotated[float, msgspec.Meta(gt=0, lt=1)] = PHRASE_WEIGHT
 
 
 class _End:

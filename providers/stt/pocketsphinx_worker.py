@@ -27,12 +27,19 @@ IDLE_DECODERS_MAX = 8
 # monologue never costs seconds of decoding before the agent answers.
 MAX_REDECODE_SECONDS = 15.0
 
-# The agent's phrases' share of the blended language model; the general model keeps the rest,
-# so a caller who says something the agent does not expect is still heard.
-AGENT_LM_WEIGHT = 0.5
-# The general model's most likely words kept in a blended model: enough for everyday speech
-# around the agent's phrases (the general model has some 130 000).
-GENERAL_WORDS = 5000
+# The general model's most likely words kept in a blended model (it has some 72 000). With
+# 5000, a caller's "cancel" (rank 5161) could only be heard as "can full"; 20 000 costs the
+# search about a third more CPU (`python -m bench.offline_wer`).
+GENERAL_WORDS = 20000
+# The general model's word pairs kept in a blended model: those after its most likely words
+# (and the sentence start) among its most likely next words. Without them a caller saying
+# what the agent does not expect meets a unigram model and is heard worse than by the general
+# model alone; these are the contexts everyday speech is made of, at some 30 000 bigrams.
+GENERAL_HISTORIES = 200
+GENERAL_NEXT_WORDS = 3000
+# A pair is kept when the general model makes its word this many times likelier after its
+# history than alone: below it, backing off to the unigram says about the same.
+GENERAL_BIGRAM_LIFT = 4.0
 _GENERAL_LM = "en-us/en-us.lm.bin"
 _DICTIONARY = "en-us/cmudict-en-us.dict"
 _GENERAL_SEARCH = "general"
@@ -50,15 +57,32 @@ class _GeneralModel:
 
     def __init__(self, decoder: Any) -> None:
         self.lm = NGramModel(decoder.config, decoder.logmath, get_model_path(_GENERAL_LM))
-        dictionary = Path(get_model_path(_DICTIONARY)).read_text(encoding="utf-8")
-        words = [line.split(maxsplit=1)[0] for line in dictionary.splitlines() if line]
-        probs = {w: self.p((w,)) for w in words if "(" not in w}
-        top = sorted(probs, key=probs.__getitem__, reverse=True)[:GENERAL_WORDS]
-        self.ngrams: dict[Ngram, float] = {(w,): probs[w] for w in top}
+        # What agent models keep of it, worked out as the worker starts (about a second of
+        # its CPU), not while an agent's first caller waits.
+        self.ngrams = self._useful_ngrams()
 
     def p(self, gram: Ngram) -> float:
         """P(last word | the rest); sphinx takes the word first, then its history backwards."""
-        return math.exp(self.lm.prob(list(reversed(gram))) * _LN_LOGBASE)
+        return math.exp(self._log(gram) * _LN_LOGBASE)
+
+    def _log(self, gram: Ngram) -> int:
+        return int(self.lm.prob(list(reversed(gram))))
+
+    def _useful_ngrams(self) -> dict[Ngram, float]:
+        """The likeliest unigrams, and the bigrams among them the general model lifts."""
+        dictionary = Path(get_model_path(_DICTIONARY)).read_text(encoding="utf-8")
+        words = [line.split(maxsplit=1)[0] for line in dictionary.splitlines() if line]
+        logs = {w: self._log((w,)) for w in words if "(" not in w}
+        top = sorted(logs, key=logs.__getitem__, reverse=True)
+        lift = math.log(GENERAL_BIGRAM_LIFT) / _LN_LOGBASE
+        ngrams: dict[Ngram, float] = {(w,): self.p((w,)) for w in top[:GENERAL_WORDS]}
+        logs["</s>"] = self._log(("</s>",))
+        nexts = [(w, logs[w] + lift) for w in [*top[:GENERAL_NEXT_WORDS], "</s>"]]
+        for history in ("<s>", *top[:GENERAL_HISTORIES]):
+            for word, threshold in nexts:
+                if self._log((history, word)) > threshold:
+                    ngrams[(history, word)] = self.p((history, word))
+        return ngrams
 
 
 class PocketsphinxHandler(Handler):
@@ -81,7 +105,7 @@ class PocketsphinxHandler(Handler):
         defaults = PocketsphinxOptions()
         key = (TELEPHONE_CMNINIT, defaults.beam, defaults.second_pass)
         decoder = self._new_decoder(key)
-        self._activate(decoder, [])
+        self._activate(decoder, [], defaults.phrase_weight)
         self.give(key, decoder)
 
     def open(self, options: dict[str, Any]) -> Session:
@@ -92,7 +116,7 @@ class PocketsphinxHandler(Handler):
             decoder.set_cmn(key[0])  # forget the last caller's line
         else:
             decoder = self._new_decoder(key)
-        self._activate(decoder, list(options.get("phrases") or ()))
+        self._activate(decoder, list(options.get("phrases") or ()), float(options["phrase_weight"]))
         return PocketsphinxSession(self, key, decoder, options)
 
     def _general_model(self, decoder: Any) -> _GeneralModel:
@@ -100,25 +124,26 @@ class PocketsphinxHandler(Handler):
             self._general = _GeneralModel(decoder)
         return self._general
 
-    def _activate(self, decoder: Any, phrases: list[str]) -> None:
-        """Search with the blend of `phrases`' model and the general one (general alone
-        when there are none); each decoder builds a model's search once."""
+    def _activate(self, decoder: Any, phrases: list[str], weight: float) -> None:
+        """Search with the blend of `phrases`' model (its share: `weight`) and the general
+        one (general alone when there are none); each decoder builds a model's search once."""
         if not phrases:
             if decoder.get_lm(_GENERAL_SEARCH) is None:
                 decoder.add_lm(_GENERAL_SEARCH, self._general_model(decoder).lm)
             decoder.activate_search(_GENERAL_SEARCH)
             return
-        name = "agent-" + hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:16]
+        key = "\n".join([repr(weight), *phrases])
+        name = "agent-" + hashlib.sha256(key.encode()).hexdigest()[:16]
         if decoder.get_lm(name) is None:
-            decoder.add_lm(name, self._agent_lm(name, decoder, phrases))
+            decoder.add_lm(name, self._agent_lm(name, decoder, phrases, weight))
         decoder.activate_search(name)
 
-    def _agent_lm(self, name: str, decoder: Any, phrases: list[str]) -> Any:
+    def _agent_lm(self, name: str, decoder: Any, phrases: list[str], weight: float) -> Any:
         lm = self._agent_lms.get(name)
         if lm is None:
             general = self._general_model(decoder)
             corpus = sentences(phrases, lambda word: decoder.lookup_word(word) is not None)
-            text = blended_arpa(corpus, general.p, general.ngrams, AGENT_LM_WEIGHT)
+            text = blended_arpa(corpus, general.p, general.ngrams, weight)
             path = Path(self._arpa_dir.name) / f"{name}.arpa"
             path.write_text(text, encoding="utf-8")
             lm = NGramModel(decoder.config, decoder.logmath, str(path))

@@ -109,6 +109,20 @@ async def test_the_agents_phrases_are_heard_word_for_word() -> None:
     await stt.close()
 
 
+async def test_the_blend_hears_words_the_agent_does_not_expect() -> None:
+    """ "cancel" is in none of the demo agent's phrases, and not among the general model's
+    5000 likeliest words: a blend keeping only those heard "i need to can full my
+    appointment"."""
+    phrases = agent_phrases(ProviderConfig(vendor="scripted"), SYSTEM_PROMPT, WELCOME)
+    assert not any("cancel" in phrase.lower() for phrase in phrases)
+    stt = await recognizer(phrases=phrases)
+    results = stt.transcripts()
+    await speak(stt, telephone_speech("I need to cancel my appointment.", 0.3) + SILENCE)
+    _, final = await until_final(results)
+    assert final.text == "i need to cancel my appointment"
+    await stt.close()
+
+
 async def test_end_without_audio_gives_empty_final() -> None:
     stt = await recognizer()
     results = stt.transcripts()
