@@ -13,7 +13,7 @@ from typing import Final
 
 import structlog
 
-from ari_app.call import Call
+from ari_app.call import Call, Direction
 from ari_app.tasks import cancel_and_wait
 from media.formats import AudioFormat
 from media.leg import MarkReached, MediaLeg, MediaLegClosed
@@ -73,7 +73,11 @@ class PipelineConversations:
             transfer = TransferTool(agent.transfer, control)
             providers = dataclasses.replace(providers, tools=combined(transfer, providers.tools))
         pipeline = CallPipeline(
-            call=CallInfo(call_id=str(call.id), tenant_id=str(call.tenant_id)),
+            call=CallInfo(
+                call_id=str(call.id),
+                tenant_id=str(call.tenant_id),
+                direction="outbound" if call.direction is Direction.OUTBOUND else "inbound",
+            ),
             agent=agent,
             providers=providers,
             leg=leg,

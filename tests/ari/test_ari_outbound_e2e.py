@@ -343,3 +343,27 @@ async def test_stopping_during_a_pacing_wait_leaves_the_call_to_be_dialled_later
     assert await CallRepository(pg_pool).get(agent.tenant_id, waiting) is None
     assert await redis.zscore(LEASED_KEY, str(waiting)) is not None  # comes back when it ends
     assert proc.controller is not None and proc.controller.sessions == []
+
+
+async def test_a_mailbox_amd_took_for_a_person_is_heard_in_the_transcript(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    """AMD guesses wrong on short greetings; the agent's own check of what the callee said
+    (outbound calls only) then ends the call as voicemail instead of talking to a machine."""
+    agent = await make_agent(pg_pool)
+    fake.callees["15551230009"] = Callee(amd_status="HUMAN", amd_cause="HUMAN-803-800")
+    greeting = (
+        "Hi, you've reached Sam. I can't take your call, please leave a message after the tone."
+    )
+    proc = Process(fake, pg_pool, redis, app="vocals-out9", stt_script=[greeting])
+    await proc.start(dispatch=True)
+    try:
+        call_id = await enqueue(redis, agent, "15551230009")
+        callee = await asyncio.wait_for(fake.answered.get(), 10)
+        await callee.wait_received(1000)  # the agent's welcome
+        callee.play(speechlike(8000, [(True, 1500), (False, 800)]))
+        record = await record_of(pg_pool, agent, call_id)
+    finally:
+        await proc.stop()
+    assert (record.direction, record.outcome) == ("outbound", "voicemail")
+    assert proc.llms and proc.llms[0].requests == []  # no reply was made to the mailbox
