@@ -21,6 +21,7 @@ describe("OriginateForm", () => {
     await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
     expect(onSubmit.mock.calls[0]![0]).toEqual({
       agent_id: "a1", to: "+4930123456", from: null, trunk_id: null, variables: { customer: "Ada" }, schedule_at: null,
+      override_do_not_call: false,
     });
   });
 
