@@ -61,7 +61,7 @@ class PacedLeg(MediaLeg):
         self._read_timeout_s = read_timeout_s
         self._last_rx = time.monotonic()
         self._last_audio = 0.0  # the last inbound frame, real or filled in; 0: none yet
-        self._silence: bytes | None = None
+        self._gap_silence: bytes | None = None
         self._ticks = 0
         self.frames_in = 0
         self.frames_filled = 0
@@ -244,13 +244,13 @@ class PacedLeg(MediaLeg):
         """One frame of silence where the far end sent none (not activity: a dead peer still
         times out)."""
         fb = self._out.format.frame_bytes
-        if self._silence is None or len(self._silence) != fb:
-            self._silence = silence(self._out.format, fb)
+        if self._gap_silence is None or len(self._gap_silence) != fb:
+            self._gap_silence = silence(self._out.format, fb)
         self._last_audio += _FRAME_S
         self.frames_filled += 1
         if self._tap is not None:
-            self._tap.inbound(self._silence)
-        self._emit(self._silence)
+            self._tap.inbound(self._gap_silence)
+        self._emit(self._gap_silence)
 
     def _count_tick(self) -> None:
         """Count a tick; every `_TIMEOUT_CHECK_TICKS`, close the leg if its peer fell silent."""
