@@ -14,7 +14,6 @@ from abc import abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator
 
-from media.codec import silence
 from media.formats import AudioFormat
 from media.leg import LegEvent, LegTap, MarkReached, MediaLeg, MediaLegClosed
 from media.pacer import FrameTicker, OutboundQueue
@@ -26,12 +25,6 @@ log = logging.getLogger(__name__)
 INBOX_LIMIT = 500
 # How often (in ticks) a leg checks its read timeout: once a second is plenty.
 _TIMEOUT_CHECK_TICKS = 50
-# A far end may send no audio at all while it is silent (Asterisk's AudioSocket does, unless
-# `transmit_silence` is on; so do trunks that suppress silence): the VAD would then wait for an
-# end of speech that never comes. After this long without a frame the leg hears silence in its
-# place, at real time; longer than any jitter of a live stream.
-AUDIO_GAP_S = 0.1
-_FRAME_S = 0.02
 
 
 class PacedLeg(MediaLeg):
@@ -60,11 +53,8 @@ class PacedLeg(MediaLeg):
         self._hung_up = False
         self._read_timeout_s = read_timeout_s
         self._last_rx = time.monotonic()
-        self._last_audio = 0.0  # the last inbound frame, real or filled in; 0: none yet
-        self._gap_silence: bytes | None = None
         self._ticks = 0
         self.frames_in = 0
-        self.frames_filled = 0
         self.frames_out = 0
         self.inbound_dropped = 0
         self._tap: LegTap | None = None
@@ -149,7 +139,6 @@ class PacedLeg(MediaLeg):
         """Hand an inbound frame or event to `events()`; counts as activity for the timeout."""
         self._last_rx = time.monotonic()
         if isinstance(event, bytes):
-            self._last_audio = self._last_rx
             self.frames_in += 1
             if self._tap is not None:
                 self._tap.inbound(event)
@@ -236,21 +225,7 @@ class PacedLeg(MediaLeg):
                 self._tap.outbound(frame)
         if self._drained is not None and out.queued_ms <= out.low_water_ms:
             self._wake_senders()
-        if self._last_audio and time.monotonic() - self._last_audio >= AUDIO_GAP_S:
-            self._fill_silence()
         self._count_tick()
-
-    def _fill_silence(self) -> None:
-        """One frame of silence where the far end sent none (not activity: a dead peer still
-        times out)."""
-        fb = self._out.format.frame_bytes
-        if self._gap_silence is None or len(self._gap_silence) != fb:
-            self._gap_silence = silence(self._out.format, fb)
-        self._last_audio += _FRAME_S
-        self.frames_filled += 1
-        if self._tap is not None:
-            self._tap.inbound(self._gap_silence)
-        self._emit(self._gap_silence)
 
     def _count_tick(self) -> None:
         """Count a tick; every `_TIMEOUT_CHECK_TICKS`, close the leg if its peer fell silent."""

@@ -15,7 +15,7 @@ import pytest
 
 from ari_app.do_not_call_gate import ON_THE_LIST
 from providers.loadtest import ENABLE_VARIABLE
-from tests.campaigns.harness import LOADTEST_AGENT, status
+from tests.campaigns.harness import LOADTEST_AGENT, stored_status
 from tests.fakes.asterisk import Callee, FakeAsterisk
 from tests.fakes.openai_compatible import FAKE_API_KEY, FakeOpenAI, ScriptedTurn
 from tests.pipeline.memory_leg import silence_pcm, speech_pcm
@@ -111,7 +111,7 @@ async def test_a_callee_who_asks_to_stop_is_on_the_list_at_once(
             )
             await proc.client.post(f"/api/v1/campaigns/{campaign_id}/start", headers=proc.headers)
             deadline = time.monotonic() + DONE_S
-            while await status(proc, campaign_id) != "completed":
+            while await stored_status(proc, campaign_id) != "completed":
                 assert time.monotonic() < deadline, "the campaign never completed"
                 await asyncio.sleep(0.1)
 
@@ -144,11 +144,12 @@ async def test_a_callee_who_asks_to_stop_is_on_the_list_at_once(
                 "/api/v1/do-not-call", json={"number": LISTENER}, headers=proc.headers
             )
             call_url = f"/api/v1/calls/{queued.json()['id']}"
-            while (refused := (await proc.client.get(call_url, headers=proc.headers)).json()).get(
-                "ended_at"
-            ) is None:
-                assert time.monotonic() < deadline, refused
+            call_id = uuid.UUID(queued.json()["id"])
+            ended = "SELECT ended_at FROM calls WHERE id = $1"
+            while await proc.runtime.pool.fetchval(ended, call_id) is None:
+                assert time.monotonic() < deadline, "the refused call was never recorded"
                 await asyncio.sleep(0.1)
+            refused = (await proc.client.get(call_url, headers=proc.headers)).json()
     finally:
         await asterisk.stop()
 
