@@ -17,29 +17,17 @@ from api.auth import Principal, authenticate, authenticate_writer
 from api.common import DEFAULT_LIMIT, Limit, Offset, audit, sort_param
 from api.context import ApiContext
 from api.errors import FieldError, invalid, invalid_fields, not_found, problems
-from api.webhooks.emit import TEST_EVENT
+from api.webhooks.emit import EVENT_TYPES, TEST_EVENT, EventType
 from api.webhooks.ssrf import refusal
 from api.webhooks.worker import WebhookWorker
 from store.models import Webhook, WebhookDelivery
 from store.repositories.config import WebhookRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 
-EventType = Literal[
-    "call.started",
-    "call.answered",
-    "call.transferred",
-    "call.ended",
-    "call.failed",
-    "voicemail.detected",
-    "call.analyzed",
-    "campaign.started",
-    "campaign.completed",
-    "campaign.lead.finished",
-]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
 Secret = Annotated[str, msgspec.Meta(min_length=16, max_length=200)]
 # Every event type there is: a webhook may take them all.
-Events = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=10)]
+Events = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=len(EVENT_TYPES))]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 _SECRET_BYTES = 24
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 import asyncpg
 
@@ -11,7 +11,7 @@ from store.repositories.config import WebhookRepository
 from store.repositories.webhooks import WebhookDeliveryRepository
 from store.secrets import SecretBox
 
-EVENT_TYPES: Final = (
+EventType = Literal[
     "call.started",
     "call.answered",
     "call.transferred",
@@ -23,7 +23,8 @@ EVENT_TYPES: Final = (
     "campaign.started",
     "campaign.completed",
     "campaign.lead.finished",
-)
+]
+EVENT_TYPES: Final = get_args(EventType)
 # Sent by `POST /webhooks/{id}/test` only; no webhook subscribes to it.
 TEST_EVENT = "webhook.test"
 

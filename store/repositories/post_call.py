@@ -20,8 +20,8 @@ from store.models import CallRecord
 # the API's "cancelled").
 FINISHED_STATUSES: Final = ("completed", "failed", "cancelled", "no-answer", "busy", "voicemail")
 DONE: Final = "done"
-# Written out, not a parameter, so the planner uses the partial index of migration 0013.
-_TODO = "post_call_state IS NULL AND status IN ({})".format(
+# Written out, not a parameter, so the planner uses the partial index of migration 0015.
+_AWAITING_POST_CALL = "post_call_state IS NULL AND status IN ({})".format(
     ", ".join(f"'{status}'" for status in FINISHED_STATUSES)
 )
 
@@ -38,7 +38,7 @@ class PostCallQueue:
         rows = await self._pool.fetch(
             "UPDATE calls SET post_call_attempts = post_call_attempts + 1, "
             "post_call_not_before = now() + make_interval(secs => $2) "
-            f"WHERE id IN (SELECT id FROM calls WHERE {_TODO} "
+            f"WHERE id IN (SELECT id FROM calls WHERE {_AWAITING_POST_CALL} "
             "AND coalesce(post_call_not_before, '-infinity') <= now() "
             "ORDER BY post_call_not_before NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED) "
             "RETURNING *",
