@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import structlog
@@ -21,11 +22,22 @@ def secret_box(settings: Settings) -> SecretBox:
         return SecretBox(settings.secret_key, settings.previous_secret_keys)
     path = Path(settings.data_dir) / KEY_FILE_NAME
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_once(path)
+    return SecretBox(path.read_text().strip(), settings.previous_secret_keys)
+
+
+def _create_once(path: Path) -> None:
+    """Write a new key to `path` unless another process got there first. The key is written
+    whole under a private name and then linked into place, so a process starting beside this
+    one never reads a half-written key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{KEY_FILE_NAME}.")
+    try:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
-        log.warning(
-            "generated a local secret key; set VOCALS_SECRET_KEY in production", path=str(path)
-        )
-    return SecretBox(path.read_text().strip(), settings.previous_secret_keys)
+        os.link(partial, path)
+    except FileExistsError:
+        return
+    finally:
+        os.unlink(partial)
+    log.warning("generated a local secret key; set VOCALS_SECRET_KEY in production", path=str(path))
