@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+import structlog
+
 from pipeline.tools import ToolOutcome
 from providers.base import ToolCall, ToolSpec
+
+log = structlog.get_logger(__name__)
 
 NAME: Final = "add_to_do_not_call"
 # Puts the person on the call on the list; raises when it could not.
@@ -47,6 +51,7 @@ class DoNotCallTool:
             return ToolOutcome(f"There is no tool named {call.name}.", ok=False)
         try:
             await self._add()
-        except Exception:  # the caller still hears an answer; the event records the failure
+        except Exception as e:  # the caller still hears an answer; the event records the failure
+            log.warning("do-not-call request not stored", error=repr(e))
             return ToolOutcome(FAILED, ok=False)
         return ToolOutcome(DONE, ok=True)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,13 @@ DONE_S = 60.0
 ALWAYS = {"days": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "end": "23:59"}
 
 
+def stop_calling_me(messages: list[dict[str, Any]]) -> ScriptedTurn:
+    """What the model does when it hears "please stop calling me": the tool, then goodbye."""
+    if messages and messages[-1].get("role") == "tool":
+        return ScriptedTurn("Understood, we will not call again. Goodbye. [END_CALL]")
+    return ScriptedTurn(tool_calls=[("add_to_do_not_call", "{}")])
+
+
 @pytest.fixture
 async def llm() -> AsyncIterator[FakeOpenAI]:
     fake = FakeOpenAI()
@@ -44,11 +52,7 @@ async def test_a_callee_who_asks_to_stop_is_on_the_list_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(ENABLE_VARIABLE, "1")
-    # What the model does when it hears "please stop calling me": the tool, then goodbye.
-    llm.turns = [
-        ScriptedTurn(tool_calls=[("add_to_do_not_call", "{}")]),
-        ScriptedTurn("Understood, we will not call again. Goodbye. [END_CALL]"),
-    ]
+    llm.answer = stop_calling_me
     asterisk = FakeAsterisk(time_scale=0.01)
     await asterisk.start()
     asterisk.callees[STOPPER] = Callee(greeting=speech_pcm(1200) + silence_pcm(2000))
@@ -123,6 +127,10 @@ async def test_a_callee_who_asks_to_stop_is_on_the_list_at_once(
                     uuid.UUID(campaign_id),
                 )
             }
+            # What the calls did: the assertion's message when the leads are not as expected.
+            calls = await proc.runtime.pool.fetch(
+                "SELECT to_number, status, outcome, error_reason, events FROM calls"
+            )
             listed = (await proc.client.get("/api/v1/do-not-call", headers=proc.headers)).json()
             audit = await proc.client.get(
                 "/api/v1/audit-logs?entity_type=do_not_call", headers=proc.headers
@@ -153,7 +161,10 @@ async def test_a_callee_who_asks_to_stop_is_on_the_list_at_once(
     finally:
         await asterisk.stop()
 
-    assert leads == {STOPPER: ("dnc", "dnc_requested"), LISTENER: ("reached", "human")}
+    assert leads == {STOPPER: ("dnc", "dnc_requested"), LISTENER: ("reached", "human")}, (
+        [dict(c) for c in calls],
+        [r.body["messages"] for r in llm.requests],
+    )
     [entry] = listed["items"]
     assert (entry["number"], entry["source"]) == (STOPPER, "caller")
     assert entry["call_id"] is not None

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,9 @@ class FakeOpenAI:
     error_after: int | None = None
     # Replies for the next requests, in order; `reply` answers once they are used up.
     turns: list[ScriptedTurn] = field(default_factory=list)
+    # When set, each reply is chosen from the request's messages instead (as a model answers
+    # the conversation): a retried or repeated request gets the same answer.
+    answer: Callable[[list[dict[str, Any]]], ScriptedTurn] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     base_url: str = ""
@@ -186,7 +190,10 @@ class FakeOpenAI:
                 chunk["usage"] = usage
             await response.write(f"data: {_json(chunk)}\n\n".encode())
 
-        turn = self.turns.pop(0) if self.turns else ScriptedTurn(self.reply)
+        if self.answer is not None:
+            turn = self.answer(body.get("messages") or [])
+        else:
+            turn = self.turns.pop(0) if self.turns else ScriptedTurn(self.reply)
         await asyncio.sleep(self.first_token_delay)
         await send([_choice({"role": "assistant", "content": "", "refusal": None})])
         words = turn.text.split(" ") if turn.text else []
