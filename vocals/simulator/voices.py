@@ -7,6 +7,7 @@ the repository carries no audio and later runs start at once.
 from __future__ import annotations
 
 import hashlib
+import os
 import wave
 from pathlib import Path
 from typing import Final
@@ -60,7 +61,8 @@ def _read(path: Path) -> bytes:
 
 def _write(path: Path, pcm: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
+    # A name of this process's own: test workers and load tests may write the same phrase.
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.part")
     with wave.open(str(partial), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
