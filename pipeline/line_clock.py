@@ -1,15 +1,16 @@
 """The caller's line heard on Vocals' own clock: a gap with no frames is silence.
 
 Some far ends send no audio at all while they are quiet: Asterisk's AudioSocket without
-`transmit_silence` (captured on 22.10.1), trunks that suppress silence. Counting time only by the frames
-that arrive, the VAD would then never hear the caller stop speaking and the agent would
-never answer. `LineClock` hands every real frame on, and once no frame has arrived for
+`transmit_silence` (captured on 22.10.1), trunks that suppress silence. Counting time only by
+the frames that arrive, the VAD would then never hear the caller stop speaking and the agent
+would never answer. `LineClock` hands every real frame on, and once no frame has arrived for
 `GAP_S` it hands on silence frames for the time since the last one, then one per 20 ms while
 the line stays quiet, through the same path (VAD and recognizer), as if the far end had sent
 them. The leg, its recording and its tap see only what really arrived.
 
 A late wake-up of its own (the event loop stalled) is no evidence of a quiet line: the frames
-of that moment may be waiting behind the stall, so it lets them in before it decides.
+of that moment may be waiting behind the stall, so it lets them in (one frame's time) before
+it decides; only once, so a loop that is late all the time still hears its silences.
 """
 
 from __future__ import annotations
@@ -72,16 +73,19 @@ class LineClock:
         """Hear silence in the gaps, until cancelled."""
         self._last_frame_at = self._heard_until = self._clock()
         delay = self._gap_s
+        deferred = False  # a late wake-up let waiting frames in first; the next one decides
         while True:
             asked = self._clock() + delay
             await asyncio.sleep(delay)
             now = self._clock()
             quiet_for = now - self._last_frame_at
-            if now - asked > LATE_S or self._busy or quiet_for < self._gap_s:
-                delay = max(_FRAME_S, self._gap_s - quiet_for)
-                continue
-            await self._fill(now)
-            delay = _FRAME_S
+            if self._busy or quiet_for < self._gap_s:
+                delay, deferred = max(_FRAME_S, self._gap_s - quiet_for), False
+            elif now - asked > LATE_S and not deferred:
+                delay, deferred = _FRAME_S, True
+            else:
+                await self._fill(now)
+                delay, deferred = _FRAME_S, False
 
     async def _fill(self, now: float) -> None:
         """Silence from where the heard audio ends up to `now`, unless a frame comes first."""
