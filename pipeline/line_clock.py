@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from media.codec import silence
 from media.formats import FRAME_MS, AudioFormat
+from pipeline.metrics import QUIET_LINE_SECONDS
 
 _FRAME_S = FRAME_MS / 1000
 # No frame for this long means the line is quiet: above a live stream's jitter (frames come
@@ -93,4 +94,5 @@ class LineClock:
         while self._heard_until + _FRAME_S <= now and self._last_frame_at == last:
             self._heard_until += _FRAME_S
             self.filled_ms += FRAME_MS
+            QUIET_LINE_SECONDS.inc(_FRAME_S)
             await self._hear(self._silence)

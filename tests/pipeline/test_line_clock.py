@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 import pytest
+from prometheus_client import REGISTRY
 
 from media.formats import ULAW_8K
 from pipeline.line_clock import GAP_S, LineClock
@@ -43,11 +44,14 @@ async def test_a_quiet_line_is_heard_as_silence_at_real_time(
     line: tuple[LineClock, Heard],
 ) -> None:
     clock, heard = line
+    counted = REGISTRY.get_sample_value("vocals_quiet_line_seconds_total") or 0.0
     await clock.frame(SPEECH)
     stopped = time.monotonic()
     await eventually(lambda: clock.filled_ms >= 400, timeout_s=10)
     elapsed_ms = (time.monotonic() - stopped) * 1000
     assert clock.filled_ms <= elapsed_ms  # never more silence than time went by
+    now_counted = REGISTRY.get_sample_value("vocals_quiet_line_seconds_total") or 0.0
+    assert now_counted - counted >= 0.4  # on /metrics, for the operator
     assert heard.frames[0] == SPEECH and set(heard.frames[1:]) == {SILENCE}
     await clock.frame(SPEECH)  # the caller speaks again: heard as it comes
     assert heard.frames[-1] == SPEECH
