@@ -25,11 +25,12 @@ from pipeline.metrics import QUIET_LINE_SECONDS
 
 _FRAME_S = FRAME_MS / 1000
 # No frame for this long means the line is quiet: above a live stream's jitter (frames come
-# every 20 ms; Asterisk's over a LAN within a few ms), below the shortest end-of-speech
-# silence (100 ms), so noticing costs the answer nothing: the gap counts from the last frame.
+# every 20 ms; Asterisk's over a LAN within a few ms), no longer than the shortest
+# end-of-speech silence (100 ms), so noticing costs the answer nothing: the gap counts from
+# the last frame.
 GAP_S = 0.1
 # Waking this much later than asked means the loop itself stalled, not that the line went
-# quiet (the pacer's own lateness threshold is of the same order).
+# quiet: two frames' time, well above a timer's ordinary wake-up jitter.
 LATE_S = 0.04
 
 
