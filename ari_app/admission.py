@@ -11,6 +11,8 @@ CPU-bound model on this machine (offline recognizer or voice), which cost far mo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -29,6 +31,8 @@ CALLS_PER_CORE: Final = 40
 LOCAL_CALLS_PER_CORE: Final = 8
 # What a call refused because the process is stopping gives as its reason.
 SHUTTING_DOWN: Final = "shutting down"
+# What a call refused because the process's local models are still loading gives.
+WARMING_UP: Final = "warming up"
 # A Twilio call admitted at its voice webhook holds its slot this long until its media stream
 # connects (ringing of an outbound call included); one that never connects frees it then.
 PENDING_S: Final = 90.0
@@ -60,10 +64,31 @@ class Admission:
         self.refused: Counter[str] = Counter()
         self.closed = False
         self._slots: dict[uuid.UUID, _Slot] = {}
+        self._warm = asyncio.Event()
+        self._warm.set()
 
     def close(self) -> None:
         """Admit nothing more: the process is draining before it stops."""
         self.closed = True
+
+    @property
+    def warming(self) -> bool:
+        """True from `warming_up()` until `warmed()`: no call is admitted meanwhile."""
+        return not self._warm.is_set()
+
+    def warming_up(self) -> None:
+        """Admit nothing until `warmed()`: the models calls need are still loading."""
+        self._warm.clear()
+
+    def warmed(self) -> None:
+        self._warm.set()
+
+    async def until_warm(self, timeout_s: float | None) -> bool:
+        """Wait up to `timeout_s` (None: as long as it takes) for `warmed()`; True if warm."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._warm.wait()
+        return not self.warming
 
     @property
     def live(self) -> int:
@@ -77,7 +102,7 @@ class Admission:
 
     def has_room(self) -> bool:
         """True while one more call (of any kind) could be admitted."""
-        return not self.closed and self.live < self.max_calls
+        return not self.closed and not self.warming and self.live < self.max_calls
 
     def admit(
         self, call_id: uuid.UUID, *, local: bool, pending_s: float | None = None
@@ -89,6 +114,9 @@ class Admission:
         if self.closed:
             self.refused["draining"] += 1
             return SHUTTING_DOWN
+        if self.warming:
+            self.refused["warming"] += 1
+            return WARMING_UP
         if self.live >= self.max_calls:
             self.refused["calls"] += 1
             return OVER_CAPACITY
@@ -120,6 +148,7 @@ class Admission:
             "max_calls": self.max_calls,
             "max_local_calls": self.max_local_calls,
             "refused": dict(self.refused),
+            "warming": self.warming,
         }
 
     def _expire(self) -> None:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Final, cast
@@ -66,6 +67,14 @@ FORMAT_TIMEOUT_S = 0.3
 # Open connections (one per call) beyond which new ones are closed at once, so a flood of
 # connections cannot take the descriptors live calls need.
 DEFAULT_MAX_CONNECTIONS = 1000
+# A quiet call is no dead peer (Asterisk sends nothing while the far end is silent, unless
+# `transmit_silence` is on), so there is no read timeout by default. A peer that is gone
+# without closing (host down, network cut) is found by TCP keepalive instead: probes after
+# this long idle, this far apart, this many unanswered: about 25 s, the old read timeout's
+# order. A live peer's kernel answers them whatever its audio.
+KEEPALIVE_IDLE_S = 10
+KEEPALIVE_INTERVAL_S = 5
+KEEPALIVE_PROBES = 3
 
 OnLeg = Callable[[uuid.UUID, "AudioSocketLeg"], Awaitable[None]]
 
@@ -228,6 +237,7 @@ class _Connection(asyncio.Protocol):
             self._transport.abort()
             return
         self._server._connections.add(self)
+        _keep_alive(self._transport)
         self._timer = asyncio.get_running_loop().call_later(
             self._server.uuid_timeout_s, self._fail, "no UUID frame in time (silent peer)"
         )
@@ -394,6 +404,22 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
+def _keep_alive(transport: asyncio.Transport) -> None:
+    """Turn on TCP keepalive with the intervals above (where the platform has them)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+    ):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 def _kind_for(fmt: AudioFormat) -> int:
     for kind, rate in SLIN_KIND_RATES.items():
         if rate == fmt.sample_rate:
@@ -408,6 +434,8 @@ class AudioSocketServer:
     audio frame, or `format_timeout_s` after the UUID with `default_format` (set it to the
     externalMedia `format` you asked for); the leg lives on after it returns. A health listener
     on `health_port` answers every connection with an HTTP 200 and `stats()` as JSON.
+    `read_timeout_s` closes a leg whose peer sent nothing that long: None (the default) for
+    Asterisk, which is quiet while its caller is (see `KEEPALIVE_IDLE_S`).
     """
 
     def __init__(
@@ -418,7 +446,7 @@ class AudioSocketServer:
         *,
         g711_law: Codec = Codec.ULAW,
         default_format: AudioFormat = SLIN_8K,
-        read_timeout_s: float | None = 30.0,
+        read_timeout_s: float | None = None,
         uuid_timeout_s: float = UUID_TIMEOUT_S,
         format_timeout_s: float = FORMAT_TIMEOUT_S,
         health_port: int | None = DEFAULT_HEALTH_PORT,

@@ -33,8 +33,10 @@ from pipeline.failures import (
     ProviderChain,
     StreamBroken,
     describe,
+    speech_lost,
 )
 from pipeline.inbound import InboundAudio
+from pipeline.line_clock import LineClock
 from pipeline.listener import SttSession
 from pipeline.markers import Marker
 from pipeline.metrics import APOLOGIES, CALLS_ENDED, observe_turn
@@ -61,7 +63,6 @@ from providers.base import (
     LLMEvent,
     Message,
     Provider,
-    ProviderKind,
     ToolSpec,
     Transcript,
     UtteranceEnd,
@@ -204,6 +205,7 @@ class CallPipeline:
         self._turn_end = policy_for(agent)
         rate, rule = providers.stt.sample_rate, self._turn_end.turn_over
         self._inbound = InboundAudio.for_agent(agent, leg.format, rate, rule)
+        self._line = LineClock(leg.format, self._on_frame)  # hears a quiet line's gaps
 
     # ---- public API -------------------------------------------------------------------
 
@@ -265,6 +267,7 @@ class CallPipeline:
         if self._providers_ready is None:
             self._providers_ready = self._spawn(self._start_providers_after_greeting())
         self._spawn(self._consume_leg())
+        self._spawn(self._line.run())
         try:
             await self._stop.wait()
         finally:
@@ -437,7 +440,7 @@ class CallPipeline:
         try:
             async for event in self._leg.events():
                 if isinstance(event, bytes):
-                    await self._on_frame(event)
+                    await self._line.frame(event)
                 elif isinstance(event, MarkReached):
                     if self._reply is not None:
                         self._reply.speaker.on_mark(event.name)
@@ -865,28 +868,13 @@ class CallPipeline:
             provider_usage=[self._usage(p) for p in used],
             events=list(self._events),
             voicemail_detected_by=self._voicemail_by,
-            error_reason=self._error or self._speech_lost(),
+            error_reason=self._error or speech_lost(self._events),
         )
         self._sm.to(CallState.ENDED)
         self._log.info("call_ended", outcome=outcome.value, error=result.error_reason)
         assert self._dispatch is not None
         await self._dispatch.finish(result)
         return result
-
-    def _speech_lost(self) -> str | None:
-        """For the record: agent speech the caller never got because text-to-speech failed
-        with no retry or fallback left (each such failure is a provider.failed event)."""
-        lost = [
-            e.detail.get("error", "")
-            for e in self._events
-            if e.kind == "provider.failed"
-            and e.detail.get("provider_kind") == ProviderKind.TTS.value
-            and e.detail.get("retried") == "false"
-            and e.detail.get("fallback") == "false"
-        ]
-        if not lost:
-            return None
-        return f"text-to-speech failed {len(lost)} time(s), agent speech lost: {lost[-1]}"
 
     def _usage(self, provider: Provider) -> ProviderUsageRecord:
         primary = (self._providers.stt, self._providers.llm, self._providers.tts)

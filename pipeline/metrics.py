@@ -41,6 +41,10 @@ APOLOGIES = Counter(
     "vocals_apologies_total", "Spoken apologies after every provider for a request failed."
 )
 CALLS_ENDED = Counter("vocals_calls_ended_total", "Calls ended, by outcome.", ["outcome"])
+QUIET_LINE_SECONDS = Counter(
+    "vocals_quiet_line_seconds_total",
+    "Caller silence heard on Vocals' own clock where the far end sent no audio frames.",
+)
 
 _STAGES = ("stt_final", "llm_first_token", "first_sentence", "tts_first_audio", "first_frame_out")
 

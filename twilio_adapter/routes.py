@@ -55,6 +55,10 @@ TWIML: Final = "text/xml"
 # Twilio's webhook bodies are a few hundred bytes; refuse to buffer anything much larger.
 MAX_WEBHOOK_BYTES: Final = 64 * 1024
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"
+# An inbound call that arrives while the process's local models load waits this long for
+# them before it is refused as busy: within Twilio's 15 s webhook timeout, and about what a
+# worker takes to load on an idle machine (2 s) several times over.
+WARM_WAIT_S: Final = 8.0
 
 # Twilio's CallStatus -> our status, for calls no stream has taken yet.
 PROGRESS: Final = {
@@ -242,6 +246,7 @@ def twilio_router(
         connects), else why not."""
         if admission is None:
             return None
+        await admission.until_warm(WARM_WAIT_S)
         local = False
         if admission.has_room():  # else refused whatever the agent runs
             route = await agents.route_for_agent(call.tenant_id, call.agent_id)

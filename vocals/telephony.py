@@ -132,6 +132,7 @@ class Telephony:
         self.directory = StoreAgentDirectory(runtime.pool, runtime.redis, media=transport)
         # One count for Asterisk and Twilio calls, inbound and outbound.
         self.admission = admission_for(settings)
+        self.admission.warming_up()  # until the local models are loaded (`_prewarm`)
         export_admission(self.admission)
         export_local_models()
         assert runtime.records is not None
@@ -263,6 +264,11 @@ class Telephony:
         them (the pipeline's speech cache keeps the greetings)."""
         try:
             await local_models.start(self.runtime.settings.local_workers or None)
+        except Exception as exc:  # calls on local models start the pool again when they need it
+            log.warning("local models did not start", error=str(exc))
+        self.admission.warmed()
+        log.info("taking calls: local models loaded")
+        try:
             routes = await InboundRouteRepository(self.runtime.pool).list_all_tenants()
         except Exception as exc:
             log.warning("prewarm skipped", error=str(exc))
@@ -320,7 +326,7 @@ class Telephony:
             bind_host=settings.audiosocket_host,
             audiosocket_port=self.audiosocket.port,
         )
-        controller.start()
+        runtime.spawn(functools.partial(self._register_when_warm, controller), "stasis-app")
         self.controller = controller
         self._start_dispatcher(controller, [self.twilio_outbound])
         if settings.ami_password:
@@ -342,6 +348,13 @@ class Telephony:
         )
         runtime.spawn(self._provision_at_start, "provision")
         log.info("call control started", ari=settings.ari_url, app=settings.ari_app)
+
+    async def _register_when_warm(self, controller: CallController) -> None:
+        """Register the Stasis app (Asterisk routes calls to it from then on) once the local
+        models are loaded: until then the first callers would wait on them."""
+        await self.admission.until_warm(None)
+        if not self.admission.closed:  # not once the process is stopping
+            controller.start()
 
     def _start_dispatcher(
         self, controller: CallController | None, carriers: list[OutboundCarrier]
@@ -441,6 +454,7 @@ class Telephony:
     async def health(self) -> dict[str, object]:
         report: dict[str, object] = {
             "ari": "not configured",
+            "readiness": "warming" if self.admission.warming else "ready",
             "greetings_ready": self.prewarmed,
             "capacity": self.admission.stats(),
             "local_models": _local_model_load(),
@@ -448,6 +462,8 @@ class Telephony:
         }
         if self.controller is not None:
             report["ari"] = "connected" if self.controller.listener.connected else "reconnecting"
+            if self.admission.warming:
+                report["ari"] = "not registered: warming up"
             report["live_calls"] = len(self.controller.sessions)
             report["draining"] = self.controller.draining
         if isinstance(self.ami, AmiConnection):

@@ -397,6 +397,30 @@ async def test_silent_peers_time_out(caplog: pytest.LogCaptureFixture) -> None:
         await h.server.stop()
 
 
+async def test_a_quiet_asterisk_keeps_its_call_and_a_gone_one_is_probed() -> None:
+    """Asterisk sends nothing while its caller is quiet: by default no read timeout ends the
+    leg; TCP keepalive, which a live peer's kernel answers whatever its audio, finds a gone
+    one."""
+    h = await _start(format_timeout_s=0.0)
+    try:
+        caller = await h.caller()
+        caller.send_uuid(uuid.uuid4())
+        caller.send_audio(bytes(320))
+        leg = await h.next_leg()
+        assert h.server.read_timeout_s is None
+        sock = leg._transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+        interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+        probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+        assert idle + interval * probes <= 30  # gone peers found within the old timeout
+        await asyncio.sleep(1.0)  # quiet, not gone
+        assert not leg.closed
+        await leg.hangup()
+    finally:
+        await h.server.stop()
+
+
 async def test_connections_beyond_the_cap_are_closed_and_calls_go_on() -> None:
     h = await _start(max_connections=2, format_timeout_s=0.0)
     try:

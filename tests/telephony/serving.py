@@ -28,6 +28,9 @@ from vocals.telephony import Telephony
 
 # How often a test looks at /healthz while it waits for a state.
 POLL_S = 0.05
+# Until a starting process has loaded its local models, on a machine busy with other tests
+# (the worker pool's own start timeout is 30 s).
+READY_S = 90.0
 SECRET_KEY = "telephony-tests-secret-key-0123456789abcdef"
 
 
@@ -71,7 +74,8 @@ class Serving:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Serving]:
+async def serving(settings: Settings, *, ready: bool = True) -> AsyncIterator[Serving]:
+    """The process, once it takes calls (`ready`, as an operator's probe waits) or at once."""
     runtime = Runtime(settings)
     try:
         app, telephony = await build_app(runtime)
@@ -83,6 +87,9 @@ async def serving(settings: Settings) -> AsyncIterator[Serving]:
         )
         async with client_for(app) as client:
             headers = {"Authorization": f"Bearer {key.key}"}
-            yield Serving(runtime, client, tenant.id, headers, telephony)
+            proc = Serving(runtime, client, tenant.id, headers, telephony)
+            if ready:
+                await proc.wait_health("readiness", "ready", READY_S)
+            yield proc
     finally:
         await runtime.close()

@@ -53,8 +53,9 @@ from vocals.simulator.web import WebCallSimulator
 log = structlog.get_logger(__name__)
 
 CACHE_NAME: Final = "loadtest"
-# How long the server may take to (re)connect its events WebSocket to the simulator.
-APP_CONNECT_TIMEOUT_S: Final = 30.0
+# How long the server may take to (re)connect its events WebSocket to the simulator: a freshly
+# started one registers only once its local models are loaded (up to the pool's 30 s).
+APP_CONNECT_TIMEOUT_S: Final = 60.0
 # After a step's callers hang up, the server has this long to release every channel.
 DRAIN_TIMEOUT_S: Final = 20.0
 # Calls settle (greeting played, first turn under way) before the measurement window opens.
