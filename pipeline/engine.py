@@ -22,17 +22,19 @@ from media.formats import FRAME_MS
 from media.leg import Dtmf, MarkReached, MediaLeg, MediaLegClosed
 from media.vad import SpeechEnded, SpeechStarted
 from pipeline.agent import AgentSettings, VoicemailAction
+from pipeline.answer_supervision import Answer, AnswerSupervisor
 from pipeline.backchannel import BackchannelBargeIn
 
 # Re-exported: controllers, benchmarks and tests build a call's providers from here.
 from pipeline.call_providers import CallProviders as CallProviders
-from pipeline.dtmf_tools import DtmfPort, call_tools
+from pipeline.dtmf_tools import CallTool, DtmfPort, call_tools
 from pipeline.failures import (
     AllProvidersFailed,
     FailureReporter,
     ProviderChain,
     StreamBroken,
     describe,
+    speech_lost,
 )
 from pipeline.inbound import InboundAudio
 from pipeline.listener import SttSession
@@ -56,12 +58,10 @@ from pipeline.states import CallState, StateMachine, Timeouts
 from pipeline.tool_set import ConnectedTools
 from pipeline.tools import ToolLoop
 from pipeline.turn_taking import policy_for
-from pipeline.voicemail import VoicemailDetector
 from providers.base import (
     LLMEvent,
     Message,
     Provider,
-    ProviderKind,
     ToolSpec,
     Transcript,
     UtteranceEnd,
@@ -151,7 +151,7 @@ class CallPipeline:
         self._log = log.bind(call_id=call.call_id, tenant_id=call.tenant_id)
         self._sm = StateMachine()
         self._barge_in = BackchannelBargeIn(agent.barge_in)
-        self._voicemail = VoicemailDetector()
+        self._answer = AnswerSupervisor()
         self._system_prompt = system_prompt(agent.system_prompt)
         self._t0 = clock()
         self._history: list[Message] = []
@@ -648,9 +648,15 @@ class CallPipeline:
         self._pending_end_of_speech_ms = self._pending_final_ms = None
         self._add_transcript(TranscriptEntry("caller", text, self._now_ms(), dtmf=is_dtmf))
         outbound = self.call.direction == "outbound"
-        if outbound and not is_dtmf and self._voicemail.check(text) is not None:
+        heard = self._answer.check(text) if outbound and not is_dtmf else None
+        if heard is Answer.VOICEMAIL:
             self._spawn(self._on_voicemail("transcript"))
             return
+        if heard is not None:
+            self._event("answered_by", system=heard.value)
+            if heard is Answer.IVR and CallTool.SEND_DTMF not in self.agent.call_tools:
+                self._end(CallOutcome.IVR)
+                return
         self._history.append(Message("user", text))
         self._to(CallState.THINKING)
         speaker = self._new_speaker(turn, interruptible=True)
@@ -853,7 +859,7 @@ class CallPipeline:
             await self._tools.close()
         used: list[Provider] = [*self._stt.used, *self._llm.used, *self._tts.used]
         await asyncio.gather(*(self._close_provider(p) for p in used))
-        outcome = self._outcome or CallOutcome.STOPPED
+        outcome = self._answer.outcome(self._outcome or CallOutcome.STOPPED)
         CALLS_ENDED.labels(outcome.value).inc()
         result = CallResult(
             call_id=self.call.call_id,
@@ -865,28 +871,13 @@ class CallPipeline:
             provider_usage=[self._usage(p) for p in used],
             events=list(self._events),
             voicemail_detected_by=self._voicemail_by,
-            error_reason=self._error or self._speech_lost(),
+            error_reason=self._error or speech_lost(self._events),
         )
         self._sm.to(CallState.ENDED)
         self._log.info("call_ended", outcome=outcome.value, error=result.error_reason)
         assert self._dispatch is not None
         await self._dispatch.finish(result)
         return result
-
-    def _speech_lost(self) -> str | None:
-        """For the record: agent speech the caller never got because text-to-speech failed
-        with no retry or fallback left (each such failure is a provider.failed event)."""
-        lost = [
-            e.detail.get("error", "")
-            for e in self._events
-            if e.kind == "provider.failed"
-            and e.detail.get("provider_kind") == ProviderKind.TTS.value
-            and e.detail.get("retried") == "false"
-            and e.detail.get("fallback") == "false"
-        ]
-        if not lost:
-            return None
-        return f"text-to-speech failed {len(lost)} time(s), agent speech lost: {lost[-1]}"
 
     def _usage(self, provider: Provider) -> ProviderUsageRecord:
         primary = (self._providers.stt, self._providers.llm, self._providers.tts)

@@ -11,7 +11,7 @@ import structlog
 
 from pipeline.metrics import PROVIDER_FAILURES
 from pipeline.records import CallEvent
-from providers.base import Provider, ProviderError, ProviderTimeout
+from providers.base import Provider, ProviderError, ProviderKind, ProviderTimeout
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +29,22 @@ class StreamBroken(Exception):
 
 def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def speech_lost(events: Sequence[CallEvent]) -> str | None:
+    """For the record: agent speech the caller never got because text-to-speech failed with
+    no retry or fallback left (each such failure is a provider.failed event)."""
+    lost = [
+        e.detail.get("error", "")
+        for e in events
+        if e.kind == "provider.failed"
+        and e.detail.get("provider_kind") == ProviderKind.TTS.value
+        and e.detail.get("retried") == "false"
+        and e.detail.get("fallback") == "false"
+    ]
+    if not lost:
+        return None
+    return f"text-to-speech failed {len(lost)} time(s), agent speech lost: {lost[-1]}"
 
 
 class FailureReporter:

@@ -52,7 +52,15 @@ MAX_CALLER_IDS = 100
 RATE_WINDOW = timedelta(minutes=1)
 # Dispositions of an attempt that reached someone or something that answered.
 ANSWERED = frozenset(
-    {"human", "voicemail_left", "voicemail_no_message", "transferred", "dnc_requested"}
+    {
+        "human",
+        "voicemail_left",
+        "voicemail_no_message",
+        "ivr",
+        "call_screening",
+        "transferred",
+        "dnc_requested",
+    }
 )
 RESULT_COLUMNS = (
     "number",
@@ -76,6 +84,8 @@ class RetryRules(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
     no_answer: RetryRule | None = None
     failed: RetryRule | None = None
     voicemail_no_message: RetryRule | None = None
+    ivr: RetryRule | None = None
+    call_screening: RetryRule | None = None
 
 
 class CampaignCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -22,6 +22,14 @@ from store.repositories.base import TenantRepository
 # Calls whose record is final: the controller's final statuses plus the API's "cancelled".
 FINAL_CALL_STATUSES = ("completed", "failed", "no-answer", "busy", "voicemail", "cancelled")
 ACTIVE_STATUSES = ("scheduled", "running")
+# An agent utterance heard to its end once a mailbox was detected (AMD's mailbox: from the
+# start; the agent's own detection: its `voicemail` event): the voicemail message went out.
+_VOICEMAIL_LEFT = (
+    "EXISTS (SELECT 1 FROM jsonb_array_elements(c.transcript) t WHERE t->>'role' = 'agent' "
+    "AND NOT coalesce((t->>'interrupted')::boolean, false) AND (t->>'at_ms')::bigint >= "
+    "coalesce((SELECT min((e->>'at_ms')::bigint) FROM jsonb_array_elements(c.events) e "
+    "WHERE e->>'kind' = 'voicemail'), 0))"
+)
 # Leads written per INSERT when a list is imported.
 IMPORT_BATCH = 1000
 
@@ -114,6 +122,8 @@ class EndedCall(msgspec.Struct, kw_only=True, frozen=True):
     outcome: str | None
     error_reason: str | None
     tools: list[str]  # tools the agent called successfully during the call
+    # The record shows the agent's voicemail message heard to its end in a mailbox.
+    voicemail_left: bool = False
 
 
 class Settled(msgspec.Struct, kw_only=True, frozen=True):
@@ -354,7 +364,8 @@ class AttemptRepository(TenantRepository[Attempt]):
             "SELECT a.*, c.status AS call_status, c.outcome, c.error_reason, "
             "coalesce((SELECT array_agg(e->'detail'->>'name') "
             "FROM jsonb_array_elements(c.events) e WHERE e->>'kind' = 'tool.call' "
-            "AND e->'detail'->>'ok' = 'true'), '{}') AS tools FROM campaign_attempts a "
+            "AND e->'detail'->>'ok' = 'true'), '{}') AS tools, "
+            f"{_VOICEMAIL_LEFT} AS voicemail_left FROM campaign_attempts a "
             "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
             "WHERE a.tenant_id = $1 AND a.campaign_id = $2 AND a.disposition IS NULL "
             "AND c.status = ANY($3::text[])",
@@ -367,6 +378,7 @@ class AttemptRepository(TenantRepository[Attempt]):
             fields = dict(row)
             status, outcome = fields.pop("call_status"), fields.pop("outcome")
             error, tools = fields.pop("error_reason"), fields.pop("tools")
+            left = bool(fields.pop("voicemail_left"))
             ended.append(
                 EndedCall(
                     attempt=msgspec.convert(fields, Attempt, strict=False),
@@ -374,6 +386,7 @@ class AttemptRepository(TenantRepository[Attempt]):
                     outcome=outcome,
                     error_reason=error,
                     tools=list(tools),
+                    voicemail_left=left,
                 )
             )
         return ended
