@@ -24,6 +24,7 @@ from api.common import DEFAULT_LIMIT, Limit, Offset, audit
 from api.context import ApiContext
 from api.csv_text import BadCsv, csv_stream, read_rows
 from api.errors import ApiError, FieldError, invalid, invalid_fields, not_found, problems
+from providers.pricing import CURRENCY
 from store.campaign_rules import (
     DEFAULT_RETRY_RULES,
     CallingWindow,
@@ -165,9 +166,22 @@ class LeadsAdded(msgspec.Struct, kw_only=True):
     duplicates: int
 
 
+class CampaignCost(msgspec.Struct, kw_only=True):
+    """What the campaign's calls cost so far in `currency`: each call is priced shortly after
+    it ends (`pending_calls`: ended, not priced yet); a call that used a provider with no
+    known price counts in `calls_with_unpriced_usage`, that provider left out of `total`."""
+
+    total: float
+    currency: str
+    priced_calls: int
+    pending_calls: int
+    calls_with_unpriced_usage: int
+
+
 class Progress(msgspec.Struct, kw_only=True):
     """Leads by state, attempts by disposition (`in_progress`: not ended yet), the dial rate
-    over the last minute and the share of ended attempts that were answered."""
+    over the last minute, the share of ended attempts that were answered and the cost so
+    far."""
 
     status: str
     leads: dict[str, int]
@@ -176,6 +190,7 @@ class Progress(msgspec.Struct, kw_only=True):
     attempts: int
     dial_rate_per_minute: float
     answer_rate: float | None
+    cost: CampaignCost
 
 
 def _out(row: Campaign) -> CampaignOut:
@@ -488,6 +503,7 @@ async def progress(
     attempts = AttemptRepository(context.pool)
     dispositions = await attempts.disposition_counts(tenant_id, campaign_id)
     recent = await attempts.dialled_since(tenant_id, campaign_id, datetime.now(UTC) - RATE_WINDOW)
+    cost = await attempts.cost(tenant_id, campaign_id)
     ended = sum(n for d, n in dispositions.items() if d != "in_progress")
     answered = sum(n for d, n in dispositions.items() if d in ANSWERED)
     return Progress(
@@ -498,6 +514,7 @@ async def progress(
         attempts=sum(dispositions.values()),
         dial_rate_per_minute=recent * (timedelta(minutes=1) / RATE_WINDOW),
         answer_rate=answered / ended if ended else None,
+        cost=CampaignCost(currency=CURRENCY, **msgspec.structs.asdict(cost)),
     )
 
 

@@ -137,6 +137,16 @@ class Settled(msgspec.Struct, kw_only=True, frozen=True):
     call_id: uuid.UUID | None = None
 
 
+class CostSoFar(msgspec.Struct, kw_only=True, frozen=True):
+    """The sum of a campaign's priced calls; `pending_calls` ended but are not priced yet;
+    `calls_with_unpriced_usage` used a provider whose price is unknown (left out of the sum)."""
+
+    total: float
+    priced_calls: int
+    pending_calls: int
+    calls_with_unpriced_usage: int
+
+
 class CampaignRepository(TenantRepository[Campaign]):
     table = "campaigns"
     row_type = Campaign
@@ -474,6 +484,28 @@ class AttemptRepository(TenantRepository[Attempt]):
             campaign_id,
         )
         return {r["d"]: int(r["n"]) for r in rows}
+
+    async def cost(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> CostSoFar:
+        """What the campaign's calls cost so far, as the post-call worker priced them."""
+        row = await self._pool.fetchrow(
+            "SELECT coalesce(sum((c.cost->>'total')::numeric), 0)::float8 AS total, "
+            "count(c.cost) AS priced, "
+            "count(*) FILTER (WHERE c.cost IS NULL AND c.status = ANY($3::text[])) AS pending, "
+            "count(*) FILTER (WHERE jsonb_array_length(coalesce(c.cost->'unpriced', '[]')) > 0) "
+            "AS unpriced FROM campaign_attempts a "
+            "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
+            "WHERE a.tenant_id = $1 AND a.campaign_id = $2",
+            tenant_id,
+            campaign_id,
+            list(FINAL_CALL_STATUSES),
+        )
+        assert row is not None  # an aggregate always has its row
+        return CostSoFar(
+            total=float(row["total"]),
+            priced_calls=int(row["priced"]),
+            pending_calls=int(row["pending"]),
+            calls_with_unpriced_usage=int(row["unpriced"]),
+        )
 
     async def dialled_since(
         self, tenant_id: uuid.UUID, campaign_id: uuid.UUID, since: datetime
