@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from litestar import Litestar
 
 from store.repositories.config import ApiKeyRepository
 from store.repositories.tenants import TenantsRepository
@@ -57,6 +58,7 @@ class Serving:
     tenant_id: uuid.UUID
     headers: dict[str, str]
     telephony: Telephony
+    app: Litestar  # to serve on a real socket too, for a peer that calls back (Twilio)
 
     async def wait_health(self, key: str, value: object, timeout_s: float = 10.0) -> None:
         """Until `/healthz` reports `key` as `value` (the process's own view)."""
@@ -83,6 +85,6 @@ async def serving(settings: Settings) -> AsyncIterator[Serving]:
         )
         async with client_for(app) as client:
             headers = {"Authorization": f"Bearer {key.key}"}
-            yield Serving(runtime, client, tenant.id, headers, telephony)
+            yield Serving(runtime, client, tenant.id, headers, telephony, app)
     finally:
         await runtime.close()
