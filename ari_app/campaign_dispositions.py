@@ -17,11 +17,15 @@ _BY_STATUS: Final = {
     "no-answer": Disposition.NO_ANSWER,
     "cancelled": Disposition.CANCELLED,
 }
+# What answered an outbound call when no person came on (pipeline/answer_supervision.py).
+_BY_OUTCOME: Final = {
+    CallOutcome.IVR.value: Disposition.IVR,
+    CallOutcome.CALL_SCREENING.value: Disposition.CALL_SCREENING,
+}
 
 
-def disposition(ended: EndedCall, *, leaves_voicemail: bool) -> Disposition:
-    """The attempt's disposition. `leaves_voicemail`: the agent's policy speaks a message into
-    a mailbox (AMD answered "machine" and the message was left)."""
+def disposition(ended: EndedCall) -> Disposition:
+    """The attempt's disposition, from what the call's record says happened."""
     if ended.status in _BY_STATUS:
         return _BY_STATUS[ended.status]
     if ended.status == "failed":
@@ -32,13 +36,20 @@ def disposition(ended: EndedCall, *, leaves_voicemail: bool) -> Disposition:
             return Disposition.REJECTED
         return Disposition.FAILED
     if ended.status == "voicemail":
-        return Disposition.VOICEMAIL_LEFT if leaves_voicemail else Disposition.VOICEMAIL_NO_MESSAGE
+        return _voicemail(ended)
     if DNC_TOOL in ended.tools:
         return Disposition.DNC_REQUESTED
     if ended.outcome == CallOutcome.TRANSFERRED.value:
         # Handed to a person (a failed transfer leaves the call with the agent).
         return Disposition.TRANSFERRED
+    if ended.outcome in _BY_OUTCOME:
+        return _BY_OUTCOME[ended.outcome]
     if ended.outcome == CallOutcome.VOICEMAIL.value:
-        # The agent itself heard a mailbox after AMD took it for a person.
-        return Disposition.VOICEMAIL_NO_MESSAGE
+        # AMD's verdict (a Twilio call's status stays completed), or the agent itself heard a
+        # mailbox after AMD took it for a person.
+        return _voicemail(ended)
     return Disposition.HUMAN
+
+
+def _voicemail(ended: EndedCall) -> Disposition:
+    return Disposition.VOICEMAIL_LEFT if ended.voicemail_left else Disposition.VOICEMAIL_NO_MESSAGE

@@ -69,7 +69,6 @@ from store.repositories.campaigns import (
     Plan,
     Settled,
 )
-from store.repositories.config import AgentRepository
 
 log = structlog.get_logger(__name__)
 
@@ -181,25 +180,18 @@ class CampaignRunner:
         ended = await self._attempts.ended_calls(campaign.tenant_id, campaign.id)
         if not ended:
             return
-        agent = await AgentRepository(self._pool).get(campaign.tenant_id, campaign.agent_id)
-        leaves_voicemail = (
-            agent is not None
-            and agent.voicemail_policy == "leave_message"
-            and bool(agent.voicemail_message.strip())
-        )
         rules = msgspec.convert(campaign.retry_rules, dict[str, RetryRule])
         for call in ended:
-            await self._settle_one(campaign, call, leaves_voicemail, rules, now)
+            await self._settle_one(campaign, call, rules, now)
 
     async def _settle_one(
         self,
         campaign: Campaign,
         call: EndedCall,
-        leaves_voicemail: bool,
         rules: dict[str, RetryRule],
         now: datetime,
     ) -> None:
-        outcome = disposition(call, leaves_voicemail=leaves_voicemail)
+        outcome = disposition(call)
 
         def next_state(earlier: int) -> tuple[LeadState, datetime | None]:
             at = retry_at(rules, outcome, earlier, now)

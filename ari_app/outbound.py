@@ -30,7 +30,7 @@ from ari_app.call_events import record_never_dialled
 from ari_app.controller import CallController
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger, OutboundCarrier
 from ari_app.tasks import cancel_and_wait, supervised_task
-from store.outbound_queue import OutboundJob, OutboundQueue
+from store.outbound_queue import OutboundJob, OutboundQueue, campaign_pace_key
 from store.redis import REDIS_UNAVAILABLE
 
 log = structlog.get_logger(__name__)
@@ -72,7 +72,7 @@ def _pacing(job: OutboundJob, trunk: TrunkRoute) -> list[tuple[str, float]]:
     dial follows the campaign's slot closely)."""
     rates = [(trunk.name, trunk.cps)]
     if job.campaign_id is not None and job.campaign_cps > 0:
-        rates.append((f"campaign:{job.campaign_id}", job.campaign_cps))
+        rates.append((campaign_pace_key(job.campaign_id), job.campaign_cps))
     return rates
 
 

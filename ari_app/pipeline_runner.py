@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -22,7 +23,13 @@ from pipeline.beep import EventFeed, wait_for_beep
 from pipeline.call_control import CallControl
 from pipeline.dtmf_tools import DtmfPort
 from pipeline.engine import CallInfo, CallPipeline, CallProviders
-from pipeline.records import CallResult
+from pipeline.records import (
+    CallEvent,
+    CallOutcome,
+    CallResult,
+    ProviderUsageRecord,
+    TranscriptEntry,
+)
 from pipeline.sink import CallSink, MemorySink
 from pipeline.speech_cache import SPEECH_CACHE, SpeechCache
 from pipeline.states import Timeouts
@@ -96,15 +103,22 @@ class PipelineConversations:
             await task
             raise
 
-    async def leave_voicemail(self, call: Call, leg: MediaLeg, message: str) -> None:
+    async def leave_voicemail(self, call: Call, leg: MediaLeg, message: str) -> CallResult:
         """Speak `message` into the mailbox once its greeting is over (the beep, or quiet),
-        the message synthesized meanwhile."""
+        the message synthesized meanwhile. The result's transcript holds the message when it
+        went out (`interrupted`: the box hung up before it had played)."""
         if self._tts_for_voicemail is None:
             raise RuntimeError("no TTS configured for voicemail messages")
         timeouts = self._timeouts or Timeouts()
         tts = await self._tts_for_voicemail(call)
+        started = time.monotonic()
+        spoken: list[TranscriptEntry] = []
         feed = EventFeed(leg.events())
         speech = asyncio.create_task(_synthesize(tts, message, leg.format))
+
+        def elapsed_ms() -> int:
+            return int((time.monotonic() - started) * 1000)
+
         try:
             verdict = await wait_for_beep(
                 feed,
@@ -113,20 +127,39 @@ class PipelineConversations:
                 quiet_s=timeouts.voicemail_quiet_s,
             )
             log.info("voicemail greeting over", call_id=str(call.id), heard=verdict)
-            if verdict == "closed":
-                return
-            await leg.send(await speech)
-            leg.mark(VOICEMAIL_MARK)
-            async with asyncio.timeout(VOICEMAIL_PLAY_MAX_S):
-                while (event := await feed.next()) is not None:
-                    if isinstance(event, MarkReached) and event.name == VOICEMAIL_MARK:
-                        return
+            if verdict != "closed":
+                await leg.send(await speech)
+                leg.mark(VOICEMAIL_MARK)
+                spoken.append(TranscriptEntry("agent", message, elapsed_ms(), interrupted=True))
+                async with asyncio.timeout(VOICEMAIL_PLAY_MAX_S):
+                    while (event := await feed.next()) is not None:
+                        if isinstance(event, MarkReached) and event.name == VOICEMAIL_MARK:
+                            spoken[0] = TranscriptEntry("agent", message, elapsed_ms())
+                            break
         except MediaLegClosed:
             log.info("voicemail box hung up during the message", call_id=str(call.id))
         finally:
             # Its failure, if any, was raised above where it mattered.
             await asyncio.gather(cancel_and_wait(speech), return_exceptions=True)
             await feed.close()
+        return CallResult(
+            call_id=str(call.id),
+            tenant_id=str(call.tenant_id),
+            outcome=CallOutcome.VOICEMAIL,
+            duration_ms=elapsed_ms(),
+            transcript=spoken,
+            turns=[],
+            provider_usage=[
+                ProviderUsageRecord(
+                    kind=tts.kind,
+                    vendor=tts.vendor,
+                    fallback=False,
+                    usage=tts.usage,
+                    model=tts.config.model,
+                )
+            ],
+            events=[CallEvent("voicemail", 0, {"detected_by": "amd"})],
+        )
 
 
 async def _synthesize(tts: TTSProvider, text: str, fmt: AudioFormat) -> bytes:

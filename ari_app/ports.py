@@ -55,8 +55,9 @@ class Conversations(Protocol):
         transfer through `control`, error); `dtmf` sends keys to the far end when the
         transport can. Cancelling it stops the conversation; it must still finish cleanly."""
 
-    async def leave_voicemail(self, call: Call, leg: MediaLeg, message: str) -> None:
-        """Speak `message` into a voicemail box and return once it has played."""
+    async def leave_voicemail(self, call: Call, leg: MediaLeg, message: str) -> CallResult:
+        """Speak `message` into a voicemail box and return once it has played; the result
+        records whether it went out and was heard to its end."""
 
 
 class CallLedger(Protocol):

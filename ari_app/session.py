@@ -153,7 +153,8 @@ class CallSession:
                 return
             leg = await self.connect_media()
             self.conversing = True
-            await self.controller.conversations.leave_voicemail(self.call, leg, policy.message)
+            conversations = self.controller.conversations
+            self.result = await conversations.leave_voicemail(self.call, leg, policy.message)
             return
         await self.converse()
 

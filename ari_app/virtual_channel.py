@@ -132,7 +132,7 @@ class VirtualChannel:
                 call.outcome = "voicemail"
                 policy = route.voicemail if route is not None else None
                 if policy and policy.action is VoicemailAction.LEAVE_MESSAGE and policy.message:
-                    await self._conversations.leave_voicemail(call, leg, policy.message)
+                    result = await self._conversations.leave_voicemail(call, leg, policy.message)
             else:
                 result = await self._conversations.converse(call, leg, control=control, dtmf=dtmf)
                 call.outcome = result.outcome.value

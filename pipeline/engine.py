@@ -22,11 +22,12 @@ from media.formats import FRAME_MS
 from media.leg import Dtmf, MarkReached, MediaLeg, MediaLegClosed
 from media.vad import SpeechEnded, SpeechStarted
 from pipeline.agent import AgentSettings, VoicemailAction
+from pipeline.answer_supervision import Answer, AnswerSupervisor
 from pipeline.backchannel import BackchannelBargeIn
 
 # Re-exported: controllers, benchmarks and tests build a call's providers from here.
 from pipeline.call_providers import CallProviders as CallProviders
-from pipeline.dtmf_tools import DtmfPort, call_tools
+from pipeline.dtmf_tools import CallTool, DtmfPort, call_tools
 from pipeline.failures import (
     AllProvidersFailed,
     FailureReporter,
@@ -58,7 +59,6 @@ from pipeline.states import CallState, StateMachine, Timeouts
 from pipeline.tool_set import ConnectedTools
 from pipeline.tools import ToolLoop
 from pipeline.turn_taking import policy_for
-from pipeline.voicemail import VoicemailDetector
 from providers.base import (
     LLMEvent,
     Message,
@@ -152,7 +152,7 @@ class CallPipeline:
         self._log = log.bind(call_id=call.call_id, tenant_id=call.tenant_id)
         self._sm = StateMachine()
         self._barge_in = BackchannelBargeIn(agent.barge_in)
-        self._voicemail = VoicemailDetector()
+        self._answer = AnswerSupervisor()
         self._system_prompt = system_prompt(agent.system_prompt)
         self._t0 = clock()
         self._history: list[Message] = []
@@ -651,9 +651,15 @@ class CallPipeline:
         self._pending_end_of_speech_ms = self._pending_final_ms = None
         self._add_transcript(TranscriptEntry("caller", text, self._now_ms(), dtmf=is_dtmf))
         outbound = self.call.direction == "outbound"
-        if outbound and not is_dtmf and self._voicemail.check(text) is not None:
+        heard = self._answer.check(text) if outbound and not is_dtmf else None
+        if heard is Answer.VOICEMAIL:
             self._spawn(self._on_voicemail("transcript"))
             return
+        if heard is not None:
+            self._event("answered_by", system=heard.value)
+            if heard is Answer.IVR and CallTool.SEND_DTMF not in self.agent.call_tools:
+                self._end(CallOutcome.IVR)
+                return
         self._history.append(Message("user", text))
         self._to(CallState.THINKING)
         speaker = self._new_speaker(turn, interruptible=True)
@@ -856,7 +862,7 @@ class CallPipeline:
             await self._tools.close()
         used: list[Provider] = [*self._stt.used, *self._llm.used, *self._tts.used]
         await asyncio.gather(*(self._close_provider(p) for p in used))
-        outcome = self._outcome or CallOutcome.STOPPED
+        outcome = self._answer.outcome(self._outcome or CallOutcome.STOPPED)
         CALLS_ENDED.labels(outcome.value).inc()
         result = CallResult(
             call_id=self.call.call_id,

@@ -9,6 +9,8 @@ You are speaking with a caller on a phone line; everything you write is read alo
 Answer in short spoken sentences, without lists, markdown, emoji or URLs spelled out as links.
 When the conversation is over (the caller said goodbye, or the task is done and nothing is \
 left to do), say a short goodbye and end your reply with {Marker.END_CALL.value}.
+If a call-screening assistant asks who is calling, answer it in one sentence: who you are \
+and why you are calling.
 If the other side is an answering machine or voicemail greeting rather than a person, reply \
 with only {Marker.VOICEMAIL.value}.
 Never say these markers in any other way; they are not spoken.

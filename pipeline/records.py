@@ -17,6 +17,8 @@ class CallOutcome(StrEnum):
     CALLER_HUNG_UP = "caller_hung_up"
     AGENT_ENDED = "agent_ended"  # the LLM said [END_CALL]
     VOICEMAIL = "voicemail"
+    IVR = "ivr"  # an automated menu answered and no person came on (answer_supervision)
+    CALL_SCREENING = "call_screening"  # a call screener answered and no person came on
     MAX_DURATION = "max_duration"
     STOPPED = "stopped"  # the controller stopped the pipeline
     TRANSFERRED = "transferred"  # the caller was handed to a person (transfer_call)
@@ -67,7 +69,7 @@ class CallEvent(msgspec.Struct, frozen=True):
     """Something worth recording that is not speech: STT lifecycle, failures, barge-in ..."""
 
     kind: str  # e.g. stt.opened, stt.closed, stt.rejected, stt.timeout, stt.error,
-    # provider.failed, barge_in, voicemail, end_call, dtmf, max_duration
+    # provider.failed, barge_in, voicemail, answered_by, end_call, dtmf, max_duration
     at_ms: int
     detail: dict[str, str] = msgspec.field(default_factory=dict)
 

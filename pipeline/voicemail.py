@@ -61,7 +61,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
 _COMPILED = {lang: re.compile("|".join(f"(?:{p})" for p in ps)) for lang, ps in _PATTERNS.items()}
 
 
-def _normalize(text: str) -> str:
+def normalize(text: str) -> str:
+    """Lower case, no accents, single spaces: how the patterns are written."""
     decomposed = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return re.sub(r"\s+", " ", stripped)
@@ -69,22 +70,8 @@ def _normalize(text: str) -> str:
 
 def match_voicemail_greeting(text: str) -> str | None:
     """Return the language whose voicemail greeting pattern `text` matches, or None."""
-    normalized = _normalize(text)
+    normalized = normalize(text)
     for lang, pattern in _COMPILED.items():
         if pattern.search(normalized):
             return lang
     return None
-
-
-class VoicemailDetector:
-    """Checks the callee's final transcripts, only in the first turns of the call."""
-
-    def __init__(self, turns: int = VOICEMAIL_DETECTION_TURNS) -> None:
-        self._turns_left = turns
-
-    def check(self, transcript: str) -> str | None:
-        """Language of the greeting detected in this turn's transcript, or None."""
-        if self._turns_left <= 0:
-            return None
-        self._turns_left -= 1
-        return match_voicemail_greeting(transcript)

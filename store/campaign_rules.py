@@ -26,6 +26,8 @@ class Disposition(StrEnum):
     HUMAN = "human"
     VOICEMAIL_LEFT = "voicemail_left"
     VOICEMAIL_NO_MESSAGE = "voicemail_no_message"
+    IVR = "ivr"  # an automated menu answered and no person came on
+    CALL_SCREENING = "call_screening"  # a call screener answered and no person came on
     NO_ANSWER = "no_answer"
     BUSY = "busy"
     FAILED = "failed"
@@ -54,6 +56,8 @@ DNC: Final = frozenset({Disposition.DNC_REQUESTED, Disposition.ON_DNC_LIST})
 RETRYABLE: Final = frozenset(
     {
         Disposition.VOICEMAIL_NO_MESSAGE,
+        Disposition.IVR,
+        Disposition.CALL_SCREENING,
         Disposition.NO_ANSWER,
         Disposition.BUSY,
         Disposition.FAILED,
@@ -98,6 +102,9 @@ DEFAULT_RETRY_RULES: Final = {
     Disposition.NO_ANSWER.value: RetryRule(retries=2, after_s=3600),
     Disposition.FAILED.value: RetryRule(retries=1, after_s=900),
     Disposition.VOICEMAIL_NO_MESSAGE.value: RetryRule(retries=1, after_s=4 * 3600),
+    # A menu or a screener answers again at once; a later hour may find the person instead.
+    Disposition.IVR.value: RetryRule(retries=1, after_s=4 * 3600),
+    Disposition.CALL_SCREENING.value: RetryRule(retries=1, after_s=2 * 3600),
 }
 
 

@@ -46,6 +46,11 @@ class OutboundJob(msgspec.Struct, kw_only=True):
     campaign_cps: float = 0.0
 
 
+def campaign_pace_key(campaign_id: uuid.UUID) -> str:
+    """The `pace` key of a campaign's own rate, whichever carrier dials its calls."""
+    return f"campaign:{campaign_id}"
+
+
 # KEYS: due, leased. ARGV: now, lease_until. Returns the claimed call id or nil.
 _CLAIM = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)

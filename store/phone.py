@@ -22,6 +22,7 @@ _SEPARATORS: Final = re.compile(r"[\s\-().]")
 _DIALABLE: Final = re.compile(r"^\+?[0-9]{2,20}$")
 # phonenumbers' answer for a number it cannot place.
 _UNKNOWN_ZONE: Final = "Etc/Unknown"
+_UNKNOWN_REGION: Final = "ZZ"
 
 
 class BadNumber(ValueError):
@@ -46,6 +47,33 @@ def parse_number(raw: str, region: str | None = None) -> str:
         if not phonenumbers.is_possible_number(parsed):
             raise BadNumber(f"{number} has the wrong number of digits for its country")
     return number
+
+
+def read_lead_number(raw: str, region: str | None, default_region: str | None) -> str:
+    """`raw` as `parse_number` reads it with `region`; without one, a number without `+` is
+    first read in `default_region` (the caller's own country: a bare `4155550123` is a US
+    number there, not a Swiss one), then as international when it is no number there."""
+    if region is not None or default_region is None:
+        return parse_number(raw, region)
+    try:
+        return parse_number(raw, default_region)
+    except BadNumber:
+        return parse_number(raw)
+
+
+def number_region(number: str) -> str | None:
+    """The country (ISO 3166 code) whose national numbers are written like `number`'s: the
+    main country of its country code (US for +1), or None."""
+    if not number.startswith("+"):
+        return None
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if parsed.country_code is None:
+        return None
+    region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return region if region and region != _UNKNOWN_REGION else None
 
 
 def number_timezone(number: str) -> str | None:

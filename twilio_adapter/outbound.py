@@ -3,11 +3,13 @@
 The call is dialled with answering-machine detection running asynchronously: the stream opens
 as soon as the callee answers and waits for `AnsweredBy` (machine_* -> the agent's voicemail
 policy, human -> the conversation; see `stream.py`). Progress and the outcome of unanswered
-calls arrive as status callbacks (`routes.py`).
+calls arrive as status callbacks (`routes.py`). A campaign's call first waits for the
+campaign's dial slot, as on a trunk (its concurrency is the campaign runner's).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Final
 
@@ -17,11 +19,11 @@ from redis.asyncio import Redis
 
 from ari_app.call import Call, CallStatus
 from ari_app.call_events import CallAnnouncer, record_never_dialled
-from ari_app.outbound import queued_call
+from ari_app.outbound import CLAIM_LEASE_S, queued_call
 from ari_app.ports import CallEventSink, CallLedger
 from store.call_records import CallRecordWriter
 from store.live_calls import LiveCallStore
-from store.outbound_queue import OutboundJob
+from store.outbound_queue import OutboundJob, OutboundQueue, campaign_pace_key
 from store.secrets import SecretBox
 from twilio_adapter.accounts import TwilioAccounts
 from twilio_adapter.rest import TwilioApiError, TwilioRest
@@ -56,6 +58,7 @@ class TwilioOutbound:
         self._calls = TwilioCallStore(redis)
         self._urls = TwilioUrls(public_url)
         self._rest = rest
+        self._queue = OutboundQueue(redis)
         self._ledger = ledger or TwilioLedger(
             LiveCallStore(redis), CallRecordWriter(pool, redis), self._calls
         )
@@ -79,6 +82,7 @@ class TwilioOutbound:
         call.from_number = caller_id or ""
         if creds is None or caller_id is None:
             return await self._fail(call, "the agent has no Twilio number")
+        await self._campaign_slot(job)
         call.to(CallStatus.DIALING)
         if self._events is not None:
             announcer = CallAnnouncer(self._events, call)
@@ -108,6 +112,16 @@ class TwilioOutbound:
         await self._calls.put(state)
         log.info("Twilio call placed", call_id=str(call.id), call_sid=resource.sid)
         return state.call
+
+    async def _campaign_slot(self, job: OutboundJob) -> None:
+        """Wait for the campaign's next dial slot (its calls per second, held across
+        processes as for a trunk's calls); the job's claim outlasts the wait."""
+        if job.campaign_id is None or job.campaign_cps <= 0:
+            return
+        wait_s = await self._queue.pace(campaign_pace_key(job.campaign_id), job.campaign_cps)
+        if wait_s > 0:
+            await self._queue.renew(job.call_id, lease_s=wait_s + CLAIM_LEASE_S)
+            await asyncio.sleep(wait_s)
 
     async def _fail(self, call: Call, reason: str) -> Call:
         call.error = reason

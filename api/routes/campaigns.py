@@ -24,13 +24,22 @@ from api.common import DEFAULT_LIMIT, Limit, Offset, audit
 from api.context import ApiContext
 from api.csv_text import BadCsv, csv_stream, read_rows
 from api.errors import ApiError, FieldError, invalid, invalid_fields, not_found, problems
+from providers.pricing import CURRENCY
 from store.campaign_rules import (
     DEFAULT_RETRY_RULES,
     CallingWindow,
     RetryRule,
     window_errors,
 )
-from store.phone import BadNumber, number_timezone, parse_number, valid_timezone
+from store.numbers import normalize_number
+from store.phone import (
+    BadNumber,
+    number_region,
+    number_timezone,
+    parse_number,
+    read_lead_number,
+    valid_timezone,
+)
 from store.repositories.campaigns import (
     AttemptRepository,
     Campaign,
@@ -52,7 +61,15 @@ MAX_CALLER_IDS = 100
 RATE_WINDOW = timedelta(minutes=1)
 # Dispositions of an attempt that reached someone or something that answered.
 ANSWERED = frozenset(
-    {"human", "voicemail_left", "voicemail_no_message", "transferred", "dnc_requested"}
+    {
+        "human",
+        "voicemail_left",
+        "voicemail_no_message",
+        "ivr",
+        "call_screening",
+        "transferred",
+        "dnc_requested",
+    }
 )
 RESULT_COLUMNS = (
     "number",
@@ -76,6 +93,8 @@ class RetryRules(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
     no_answer: RetryRule | None = None
     failed: RetryRule | None = None
     voicemail_no_message: RetryRule | None = None
+    ivr: RetryRule | None = None
+    call_screening: RetryRule | None = None
 
 
 class CampaignCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -136,7 +155,8 @@ class LeadIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class LeadsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Leads as JSON; `region` reads national numbers (without `+`) as that country's."""
+    """Leads as JSON; `region` reads national numbers (without `+`) as that country's (left
+    out: the country of the number the campaign calls from, when it has one)."""
 
     leads: Annotated[list[LeadIn], msgspec.Meta(min_length=1, max_length=MAX_LEADS)]
     region: Region | None = None
@@ -151,13 +171,30 @@ class LeadsCsv(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class LeadsAdded(msgspec.Struct, kw_only=True):
+    """`region`: the country national numbers were read in (the request's, else that of the
+    number the campaign calls from)."""
+
     added: int
     duplicates: int
+    region: str | None = None
+
+
+class CampaignCost(msgspec.Struct, kw_only=True):
+    """What the campaign's calls cost so far in `currency`: each call is priced shortly after
+    it ends (`pending_calls`: ended, not priced yet); a call that used a provider with no
+    known price counts in `calls_with_unpriced_usage`, that provider left out of `total`."""
+
+    total: float
+    currency: str
+    priced_calls: int
+    pending_calls: int
+    calls_with_unpriced_usage: int
 
 
 class Progress(msgspec.Struct, kw_only=True):
     """Leads by state, attempts by disposition (`in_progress`: not ended yet), the dial rate
-    over the last minute and the share of ended attempts that were answered."""
+    over the last minute, the share of ended attempts that were answered and the cost so
+    far."""
 
     status: str
     leads: dict[str, int]
@@ -166,6 +203,7 @@ class Progress(msgspec.Struct, kw_only=True):
     attempts: int
     dial_rate_per_minute: float
     answer_rate: float | None
+    cost: CampaignCost
 
 
 def _out(row: Campaign) -> CampaignOut:
@@ -307,10 +345,10 @@ async def get_campaign(
 
 
 def _lead(
-    index: str, raw: LeadIn, region: str | None, fallback_tz: str
+    index: str, raw: LeadIn, region: str | None, default_region: str | None, fallback_tz: str
 ) -> tuple[NewLead | None, FieldError | None]:
     try:
-        number = parse_number(raw.number, region)
+        number = read_lead_number(raw.number, region, default_region)
     except BadNumber as exc:
         return None, FieldError(f"{index}.number", str(exc))
     if not number.startswith("+"):
@@ -323,6 +361,25 @@ def _lead(
     return NewLead(number=number, timezone=tz, variables=dict(raw.variables)), None
 
 
+async def _default_region(context: ApiContext, campaign: Campaign) -> str | None:
+    """The country a lead list's national numbers are read in when the request gives none:
+    that of the number the campaign calls from (its first caller id, else its trunk's
+    caller id, else the agent's first number; Twilio numbers included)."""
+    candidates = list(campaign.caller_ids[:1])
+    if campaign.trunk_id is not None:
+        trunk = await SipTrunkRepository(context.pool, context.box).get(
+            campaign.tenant_id, campaign.trunk_id
+        )
+        if trunk is not None and trunk.from_user:
+            candidates.append(normalize_number(trunk.from_user))
+    routes = await InboundRouteRepository(context.pool).list_page(
+        campaign.tenant_id, filters={"agent_id": campaign.agent_id}, sort="created_at", limit=1
+    )
+    candidates += [route.did for route in routes.items]
+    regions = (number_region(number) for number in candidates)
+    return next((region for region in regions if region is not None), None)
+
+
 async def _add_leads(
     context: ApiContext,
     principal: Principal,
@@ -332,10 +389,11 @@ async def _add_leads(
 ) -> LeadsAdded:
     if campaign.status in ("cancelled", "completed"):
         raise ApiError(409, f"the campaign is {campaign.status}; it takes no more leads")
+    default_region = None if region is not None else await _default_region(context, campaign)
     new: list[NewLead] = []
     errors: list[FieldError] = []
     for index, raw in leads:
-        lead, error = _lead(index, raw, region, campaign.default_timezone)
+        lead, error = _lead(index, raw, region, default_region, campaign.default_timezone)
         if error is not None:
             errors.append(error)
         elif lead is not None:
@@ -344,7 +402,7 @@ async def _add_leads(
         raise invalid_fields(errors)
     added = await LeadRepository(context.pool).add(principal.tenant_id, campaign.id, new)
     await audit(context, principal, "add_leads", "campaign", campaign.id, after={"added": added})
-    return LeadsAdded(added=added, duplicates=len(new) - added)
+    return LeadsAdded(added=added, duplicates=len(new) - added, region=region or default_region)
 
 
 @post(
@@ -478,6 +536,7 @@ async def progress(
     attempts = AttemptRepository(context.pool)
     dispositions = await attempts.disposition_counts(tenant_id, campaign_id)
     recent = await attempts.dialled_since(tenant_id, campaign_id, datetime.now(UTC) - RATE_WINDOW)
+    cost = await attempts.cost(tenant_id, campaign_id)
     ended = sum(n for d, n in dispositions.items() if d != "in_progress")
     answered = sum(n for d, n in dispositions.items() if d in ANSWERED)
     return Progress(
@@ -488,6 +547,7 @@ async def progress(
         attempts=sum(dispositions.values()),
         dial_rate_per_minute=recent * (timedelta(minutes=1) / RATE_WINDOW),
         answer_rate=answered / ended if ended else None,
+        cost=CampaignCost(currency=CURRENCY, **msgspec.structs.asdict(cost)),
     )
 
 

@@ -22,6 +22,14 @@ from store.repositories.base import TenantRepository
 # Calls whose record is final: the controller's final statuses plus the API's "cancelled".
 FINAL_CALL_STATUSES = ("completed", "failed", "no-answer", "busy", "voicemail", "cancelled")
 ACTIVE_STATUSES = ("scheduled", "running")
+# An agent utterance heard to its end once a mailbox was detected (AMD's mailbox: from the
+# start; the agent's own detection: its `voicemail` event): the voicemail message went out.
+_VOICEMAIL_LEFT = (
+    "EXISTS (SELECT 1 FROM jsonb_array_elements(c.transcript) t WHERE t->>'role' = 'agent' "
+    "AND NOT coalesce((t->>'interrupted')::boolean, false) AND (t->>'at_ms')::bigint >= "
+    "coalesce((SELECT min((e->>'at_ms')::bigint) FROM jsonb_array_elements(c.events) e "
+    "WHERE e->>'kind' = 'voicemail'), 0))"
+)
 # Leads written per INSERT when a list is imported.
 IMPORT_BATCH = 1000
 
@@ -114,6 +122,8 @@ class EndedCall(msgspec.Struct, kw_only=True, frozen=True):
     outcome: str | None
     error_reason: str | None
     tools: list[str]  # tools the agent called successfully during the call
+    # The record shows the agent's voicemail message heard to its end in a mailbox.
+    voicemail_left: bool = False
 
 
 class Settled(msgspec.Struct, kw_only=True, frozen=True):
@@ -125,6 +135,16 @@ class Settled(msgspec.Struct, kw_only=True, frozen=True):
     state: LeadState
     attempts: int
     call_id: uuid.UUID | None = None
+
+
+class CostSoFar(msgspec.Struct, kw_only=True, frozen=True):
+    """The sum of a campaign's priced calls; `pending_calls` ended but are not priced yet;
+    `calls_with_unpriced_usage` used a provider whose price is unknown (left out of the sum)."""
+
+    total: float
+    priced_calls: int
+    pending_calls: int
+    calls_with_unpriced_usage: int
 
 
 class CampaignRepository(TenantRepository[Campaign]):
@@ -354,7 +374,8 @@ class AttemptRepository(TenantRepository[Attempt]):
             "SELECT a.*, c.status AS call_status, c.outcome, c.error_reason, "
             "coalesce((SELECT array_agg(e->'detail'->>'name') "
             "FROM jsonb_array_elements(c.events) e WHERE e->>'kind' = 'tool.call' "
-            "AND e->'detail'->>'ok' = 'true'), '{}') AS tools FROM campaign_attempts a "
+            "AND e->'detail'->>'ok' = 'true'), '{}') AS tools, "
+            f"{_VOICEMAIL_LEFT} AS voicemail_left FROM campaign_attempts a "
             "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
             "WHERE a.tenant_id = $1 AND a.campaign_id = $2 AND a.disposition IS NULL "
             "AND c.status = ANY($3::text[])",
@@ -367,6 +388,7 @@ class AttemptRepository(TenantRepository[Attempt]):
             fields = dict(row)
             status, outcome = fields.pop("call_status"), fields.pop("outcome")
             error, tools = fields.pop("error_reason"), fields.pop("tools")
+            left = bool(fields.pop("voicemail_left"))
             ended.append(
                 EndedCall(
                     attempt=msgspec.convert(fields, Attempt, strict=False),
@@ -374,6 +396,7 @@ class AttemptRepository(TenantRepository[Attempt]):
                     outcome=outcome,
                     error_reason=error,
                     tools=list(tools),
+                    voicemail_left=left,
                 )
             )
         return ended
@@ -461,6 +484,28 @@ class AttemptRepository(TenantRepository[Attempt]):
             campaign_id,
         )
         return {r["d"]: int(r["n"]) for r in rows}
+
+    async def cost(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> CostSoFar:
+        """What the campaign's calls cost so far, as the post-call worker priced them."""
+        row = await self._pool.fetchrow(
+            "SELECT coalesce(sum((c.cost->>'total')::numeric), 0)::float8 AS total, "
+            "count(c.cost) AS priced, "
+            "count(*) FILTER (WHERE c.cost IS NULL AND c.status = ANY($3::text[])) AS pending, "
+            "count(*) FILTER (WHERE jsonb_array_length(coalesce(c.cost->'unpriced', '[]')) > 0) "
+            "AS unpriced FROM campaign_attempts a "
+            "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
+            "WHERE a.tenant_id = $1 AND a.campaign_id = $2",
+            tenant_id,
+            campaign_id,
+            list(FINAL_CALL_STATUSES),
+        )
+        assert row is not None  # an aggregate always has its row
+        return CostSoFar(
+            total=float(row["total"]),
+            priced_calls=int(row["priced"]),
+            pending_calls=int(row["pending"]),
+            calls_with_unpriced_usage=int(row["unpriced"]),
+        )
 
     async def dialled_since(
         self, tenant_id: uuid.UUID, campaign_id: uuid.UUID, since: datetime

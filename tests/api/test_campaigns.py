@@ -124,8 +124,8 @@ async def test_leads_are_normalised_with_a_report_of_every_bad_row(
     )
     assert bad.status_code == 422, bad.text
     reasons = {e["field"]: e["reason"] for e in bad.json()["errors"]}
-    assert set(reasons) == {"csv.line[3].number", "csv.line[4].number"}
-    assert "wrong number of digits" in reasons["csv.line[4].number"]
+    # The bare 2125550101 is read in the country of the agent's (US) number.
+    assert set(reasons) == {"csv.line[3].number"}
 
     rows = (
         "Number,Timezone,first_name\n"
@@ -139,13 +139,13 @@ async def test_leads_are_normalised_with_a_report_of_every_bad_row(
         f"{leads_url}/import", json={"csv": rows, "region": "US"}, headers=tenant.admin
     )
     assert imported.status_code == 201, imported.text
-    assert imported.json() == {"added": 4, "duplicates": 1}
+    assert imported.json() == {"added": 4, "duplicates": 1, "region": "US"}
     more = await client.post(
         leads_url,
         json={"leads": [{"number": "+33142685300", "variables": {"first_name": "Ed"}}]},
         headers=tenant.admin,
     )
-    assert more.json() == {"added": 1, "duplicates": 0}
+    assert more.json() == {"added": 1, "duplicates": 0, "region": "US"}
     assert (
         await client.post(
             leads_url, json={"leads": [{"number": "+33142685301"}]}, headers=other.admin
@@ -166,6 +166,51 @@ async def test_leads_are_normalised_with_a_report_of_every_bad_row(
         f"/api/v1/campaigns/{campaign['id']}/progress", headers=tenant.viewer
     )
     assert progress.json()["total_leads"] == 5 and progress.json()["answer_rate"] is None
+
+
+async def test_bare_national_numbers_are_read_in_the_country_the_campaign_calls_from(
+    client: httpx.AsyncClient, make_tenant: MakeTenant
+) -> None:
+    tenant = await make_tenant()
+    _, trunk_id, _ = await _setup(client, tenant)
+    paris = f"+3314268{random.randrange(10**3, 10**4)}"
+    french = await create_agent(client, tenant.admin, inbound_numbers=[_did(), paris])
+    agent_with_no_number = await create_agent(client, tenant.admin)
+
+    async def imported(agent_id: str, csv_text: str, **campaign: Any) -> httpx.Response:
+        created = await _create(
+            client,
+            tenant,
+            name=f"c{random.randrange(10**6)}",
+            agent_id=agent_id,
+            trunk_id=trunk_id,
+            **campaign,
+        )
+        assert created.status_code == 201, created.text
+        return await client.post(
+            f"/api/v1/campaigns/{created.json()['id']}/leads/import",
+            json={"csv": csv_text},
+            headers=tenant.admin,
+        )
+
+    us_agent = (await _setup(client, tenant))[0]
+    us = await imported(us_agent, "number\n4155550123\n(415) 555-0124\n447911123456\n")
+    assert us.json() == {"added": 3, "duplicates": 0, "region": "US"}, us.text
+    results = await client.get(
+        f"{us.request.url.path.removesuffix('/leads/import')}/results", headers=tenant.viewer
+    )
+    numbers = {r["number"] for r in csv.DictReader(io.StringIO(results.text))}
+    # An international number written without its + is still read as one.
+    assert numbers == {"+14155550123", "+14155550124", "+447911123456"}
+
+    # The campaign's caller id names the country before the agent's other numbers.
+    fr = await imported(french["id"], "number\n01 42 68 53 00\n", caller_ids=[paris])
+    assert fr.json() == {"added": 1, "duplicates": 0, "region": "FR"}, fr.text
+
+    # Nothing says where the campaign calls from: a bare number must carry its country.
+    unknown = await imported(agent_with_no_number["id"], "number\n4155550123\n")
+    assert unknown.status_code == 422, unknown.text
+    assert "wrong number of digits" in unknown.json()["errors"][0]["reason"]
 
 
 async def test_status_actions_follow_the_lifecycle(

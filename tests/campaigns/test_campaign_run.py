@@ -134,7 +134,7 @@ async def test_a_500_lead_campaign_ends_with_every_lead_final_within_windows_and
             json={"csv": rows},
             headers=proc.headers,
         )
-        assert added.json() == {"added": LEADS, "duplicates": 0}, added.text
+        assert added.json() == {"added": LEADS, "duplicates": 0, "region": None}, added.text
         started = await proc.client.post(
             f"/api/v1/campaigns/{campaign_id}/start", headers=proc.headers
         )

@@ -1,10 +1,12 @@
-"""Voicemail, the cached welcome, the duration limit and hangups."""
+"""Voicemail, IVR menus and call screeners, the cached welcome, the duration limit and
+hangups."""
 
 from __future__ import annotations
 
 import asyncio
 
 from pipeline.agent import VoicemailAction, VoicemailPolicy
+from pipeline.dtmf_tools import CallTool
 from pipeline.records import CallOutcome
 from pipeline.speech_cache import SpeechCache
 from pipeline.states import CallState
@@ -42,6 +44,55 @@ async def test_voicemail_leave_message_policy_speaks_the_message_then_hangs_up()
     assert abs(call.leg.agent_ms - call.tts.duration_ms(MESSAGE)) <= 60
     assert call.leg.hung_up_at is not None
     assert call.leg.agent_frames()[-1][0] <= call.leg.hung_up_at
+
+
+MENU = "Thank you for calling Acme. For sales, press 1. For support, press 2."
+SCREENER = "Please say your name and why you are calling."
+
+
+async def test_an_ivr_menu_ends_the_outbound_call_unanswered() -> None:
+    llm = FakeLLM()
+    call = make_call(stt=FakeSTT(script=[MENU]), llm=llm, direction="outbound")
+    await call.start()
+    call.speak(1500)
+    result = await call.result()
+    assert result.outcome is CallOutcome.IVR
+    assert [e.detail for e in result.events if e.kind == "answered_by"] == [{"system": "ivr"}]
+    assert llm.requests == []
+    assert call.leg.hung_up_at is not None
+
+
+async def test_an_agent_that_can_press_keys_stays_with_the_menu() -> None:
+    llm = FakeLLM(replies=["Let me find the right option."])
+    agent = agent_settings(call_tools=[CallTool.SEND_DTMF])
+    call = make_call(agent=agent, stt=FakeSTT(script=[MENU]), llm=llm, direction="outbound")
+    await call.start()
+    call.speak(1500)
+    await until(lambda: len(llm.requests) == 1, what="the model heard the menu")
+    result = await call.end()
+    assert result.outcome is CallOutcome.IVR  # no person ever came on the line
+
+
+async def test_a_screener_is_answered_and_the_outcome_says_who_was_there() -> None:
+    replies = ["This is the clinic calling about your appointment.", "Hello Anna."]
+    screened_only = make_call(
+        stt=FakeSTT(script=[SCREENER]), llm=FakeLLM(replies=replies), direction="outbound"
+    )
+    await screened_only.start()
+    screened_only.speak(1500)
+    await until(lambda: screened_only.leg.agent_ms > 0, what="the agent answered the screener")
+    assert (await screened_only.end()).outcome is CallOutcome.CALL_SCREENING
+
+    llm = FakeLLM(replies=replies)
+    stt = FakeSTT(script=[SCREENER, "Hi, this is Anna, sorry about that."])
+    picked_up = make_call(stt=stt, llm=llm, direction="outbound")
+    await picked_up.start()
+    picked_up.speak(1500)
+    await until(lambda: len(llm.requests) == 1, what="the agent answered the screener")
+    await until(lambda: picked_up.pipeline.state is CallState.LISTENING, what="its answer")
+    picked_up.speak(1200)
+    await until(lambda: len(llm.requests) == 2, what="the agent answered the person")
+    assert (await picked_up.end()).outcome is CallOutcome.CALLER_HUNG_UP
 
 
 async def test_inbound_callers_are_never_taken_for_voicemail_by_their_words() -> None:

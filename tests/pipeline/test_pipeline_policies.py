@@ -1,13 +1,15 @@
-"""Voicemail greeting patterns and the barge-in policy."""
+"""Voicemail greeting, IVR and call-screening patterns and the barge-in policy."""
 
 from __future__ import annotations
 
 import pytest
 
 from media.vad import BargeInSensitivity
+from pipeline.answer_supervision import Answer, AnswerSupervisor, match_answering_system
 from pipeline.backchannel import BACKCHANNEL_LONGEST_MS, WORDS_GRACE_MS, BackchannelBargeIn
 from pipeline.bargein import BargeInPolicy, is_backchannel
-from pipeline.voicemail import VoicemailDetector, match_voicemail_greeting
+from pipeline.records import CallOutcome
+from pipeline.voicemail import match_voicemail_greeting
 
 
 @pytest.mark.parametrize(
@@ -34,10 +36,42 @@ def test_people_are_not_voicemail(text: str) -> None:
 
 
 def test_only_the_first_turns_are_checked() -> None:
-    detector = VoicemailDetector(turns=2)
+    detector = AnswerSupervisor(turns=2)
     assert detector.check("hello") is None
     assert detector.check("hello") is None
     assert detector.check("please leave a message after the beep") is None
+    assert detector.check("for sales, press 1") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "system"),
+    [
+        ("Thank you for calling Acme. For sales, press 1. For support, press 2.", Answer.IVR),
+        ("Please listen carefully as our menu options have changed.", Answer.IVR),
+        ("If you know your party's extension, you may dial it at any time.", Answer.IVR),
+        ("Para español, oprima dos.", Answer.IVR),
+        ("Please say your name and why you are calling.", Answer.CALL_SCREENING),
+        ("Hi, the person you're calling is using a screening service from Google.",
+         Answer.CALL_SCREENING),
+        ("Please stay on the line while I see if this person is available.",
+         Answer.CALL_SCREENING),
+        ("Hello, who is this?", None),
+        ("Yes, speaking. What is it about?", None),
+        ("Sorry, can you say your name again?", None),
+    ],
+)  # fmt: skip
+def test_answering_systems_are_told_apart(text: str, system: Answer | None) -> None:
+    assert match_answering_system(text) == system
+
+
+def test_a_person_after_the_screener_makes_the_call_theirs() -> None:
+    screened = AnswerSupervisor()
+    assert screened.check("Please say your name and why you are calling.") is Answer.CALL_SCREENING
+    assert screened.check("Please stay on the line while I see if they're available") is None
+    assert screened.outcome(CallOutcome.CALLER_HUNG_UP) is CallOutcome.CALL_SCREENING
+    assert screened.outcome(CallOutcome.TRANSFERRED) is CallOutcome.TRANSFERRED
+    assert screened.check("Hi, this is Anna, sorry about that.") is None
+    assert screened.outcome(CallOutcome.CALLER_HUNG_UP) is CallOutcome.CALLER_HUNG_UP
 
 
 @pytest.mark.parametrize("text", ["mm-hm", "Yeah.", "okay", "uh-huh", "right", "Okay, yeah"])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from litestar import Litestar
 
 from store.repositories.config import ApiKeyRepository
 from store.repositories.tenants import TenantsRepository
@@ -60,6 +61,7 @@ class Serving:
     tenant_id: uuid.UUID
     headers: dict[str, str]
     telephony: Telephony
+    app: Litestar  # to serve on a real socket too, for a peer that calls back (Twilio)
 
     async def wait_health(self, key: str, value: object, timeout_s: float = 10.0) -> None:
         """Until `/healthz` reports `key` as `value` (the process's own view)."""
@@ -87,7 +89,7 @@ async def serving(settings: Settings, *, ready: bool = True) -> AsyncIterator[Se
         )
         async with client_for(app) as client:
             headers = {"Authorization": f"Bearer {key.key}"}
-            proc = Serving(runtime, client, tenant.id, headers, telephony)
+            proc = Serving(runtime, client, tenant.id, headers, telephony, app)
             if ready:
                 await proc.wait_health("readiness", "ready", READY_S)
             yield proc

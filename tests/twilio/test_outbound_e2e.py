@@ -88,6 +88,11 @@ async def test_machine_with_leave_message_policy_plays_it_and_hangs_up(
         ]
         record = await record_of(pg_pool, agent.tenant_id)
         assert (record.status, record.outcome) == ("completed", "voicemail")
+        # The record shows the message heard to its end (what makes a campaign's lead
+        # `voicemail_left`).
+        assert [(t["role"], t["text"], t["interrupted"]) for t in record.transcript] == [
+            ("agent", message, False)
+        ]
         assert record.variables["amd"] == {"status": "MACHINE", "cause": "machine_end_beep"}
         assert proc.events.types(record.id) == [
             "call.started", "call.answered", "voicemail.detected", "call.ended",

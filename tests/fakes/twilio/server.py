@@ -80,6 +80,10 @@ class FakeCall:
     dials: list[tuple[str, str]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     stream_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # When the call was created and when it ended (time.monotonic()): the fake's own log of
+    # how fast calls were placed and how many were up at once.
+    created_at: float = field(default_factory=time.monotonic)
+    ended_at: float | None = None
 
 
 class FakeTwilio:
@@ -360,6 +364,7 @@ class FakeTwilio:
         if call.done.is_set():
             return
         call.status = status
+        call.ended_at = time.monotonic()
         call.done.set()
         call.stream_ready.set()
         if call.status_callback and "completed" in call.status_events:

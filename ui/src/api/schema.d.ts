@@ -1754,6 +1754,14 @@ export interface components {
             /** @default 09:00 */
             start: string;
         };
+        /** CampaignCost */
+        CampaignCost: {
+            calls_with_unpriced_usage: number;
+            currency: string;
+            pending_calls: number;
+            priced_calls: number;
+            total: number;
+        };
         /** CampaignCreate */
         CampaignCreate: {
             /** Format: uuid */
@@ -2016,6 +2024,7 @@ export interface components {
         LeadsAdded: {
             added: number;
             duplicates: number;
+            region?: string | null;
         };
         /** LeadsCsv */
         LeadsCsv: {
@@ -2198,6 +2207,7 @@ export interface components {
         Progress: {
             answer_rate: number | null;
             attempts: number;
+            cost: components["schemas"]["CampaignCost"];
             dial_rate_per_minute: number;
             dispositions: {
                 [key: string]: number;
@@ -2315,7 +2325,9 @@ export interface components {
         /** RetryRules */
         RetryRules: {
             busy?: components["schemas"]["RetryRule"] | null;
+            call_screening?: components["schemas"]["RetryRule"] | null;
             failed?: components["schemas"]["RetryRule"] | null;
+            ivr?: components["schemas"]["RetryRule"] | null;
             no_answer?: components["schemas"]["RetryRule"] | null;
             voicemail_no_message?: components["schemas"]["RetryRule"] | null;
         };
