@@ -745,15 +745,17 @@ class CallPipeline:
                     turn.llm_first_token_ms = self._now_ms()
                 say(parser.push(delta))
                 if parser.done:
-                    break
+                    tools.close_round()
             say(parser.finish())
             self._failed_turns = 0
         except (AllProvidersFailed, StreamBroken):
-            turn.failed = True
-            self._failed_turns += 1
-            speech = self._apology()
-            if speech is not None:
-                speaker.say_audio(*speech)
+            if parser.done:  # the reply was whole; only the usage after its marker was lost
+                say(parser.finish())
+            else:
+                turn.failed = True
+                self._failed_turns += 1
+                if (speech := self._apology()) is not None:
+                    speaker.say_audio(*speech)
         speaker.finish()
         return Marker.END_CALL if tools.ends_call else parser.marker
 

@@ -81,6 +81,12 @@ class ToolLoop:
         self._record = record
         self._clock_ms = clock_ms
         self.ends_call = False  # a tool asked to end the call after this reply
+        self._closing = False
+
+    def close_round(self) -> None:
+        """The reply is complete (its end-of-call marker came): the rest of this round is read
+        only for the model's usage report, which comes last; nothing more is said or run."""
+        self._closing = True
 
     async def reply(self, history: list[Message], open_round: OpenRound) -> AsyncIterator[str]:
         """Text deltas of the whole reply; `history` grows by the tool turns."""
@@ -89,12 +95,14 @@ class ToolLoop:
             text: list[str] = []
             calls: list[ToolCall] = []
             async for event in open_round(history, tools):
+                if self._closing:
+                    continue
                 if isinstance(event, TextDelta):
                     text.append(event.text)
                     yield event.text
                 else:
                     calls.append(event)
-            if not calls or self._runner is None:
+            if self._closing or not calls or self._runner is None:
                 return
             if round_number == MAX_TOOL_ROUNDS:
                 names = ",".join(call.name for call in calls)
