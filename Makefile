@@ -47,13 +47,8 @@ typecheck: install
 ui-test: ui
 	npm --prefix ui test --silent
 
-# Test files run in parallel, each file whole on one worker; each worker has its own
-# database and Redis db (tests/conftest.py). Most tests wait on real-time audio and sockets,
-# so a worker per core and one more keep both cores busy.
-PYTEST_WORKERS ?= 3
-
 pytest: install ui $(CHROMIUM)
-	$(UV) run --frozen --no-sync pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(UV) run --frozen --no-sync pytest -q
 
 test: lint typecheck ui-test pytest
 
