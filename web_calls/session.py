@@ -22,12 +22,11 @@ from ari_app.call import Call, CallStatus, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger
 from ari_app.virtual_channel import HandOff
+from media.lead_paced_leg import CLOSE_ERROR, CLOSE_POLICY
 from store.models import Agent
 from store.web_call_tokens import TokenRefused, WebCallGrant, WebCallTokens
 from web_calls.leg import WebLeg
 from web_calls.protocol import (
-    CLOSE_ERROR,
-    CLOSE_POLICY,
     CLOSE_TOO_BIG,
     BadMessage,
     HangupMessage,
