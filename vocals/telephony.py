@@ -412,6 +412,7 @@ class Telephony:
                     live=self.web_calls,
                     events=self.events,
                     admission=self.admission,
+                    max_call_s=runtime.settings.web_call_max_s,
                 )
             )
         )

@@ -271,3 +271,31 @@ async def test_a_full_process_refuses_a_web_call_with_1013_and_records_it(
             page = (await client.get("/api/v1/calls", params={"status": "failed"})).json()
         (refused,) = page["items"]
         assert refused["transport"] == "web" and refused["error_reason"] == "over capacity"
+
+
+async def test_a_web_call_is_ended_at_the_operators_limit_and_the_record_says_why(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    limit_s = 3
+    async with vocals_serve(
+        database_url, redis_url, tmp_path, loadtest_providers="1", web_call_max_s=str(limit_s)
+    ) as server:
+        pool = await create_pool(database_url, max_size=1)
+        try:
+            tenant = await TenantsRepository(pool).create(f"limit-{uuid.uuid4().hex[:8]}")
+            admin = await api_key(pool, tenant.id, "admin")
+        finally:
+            await pool.close()
+        site = Site(server, tenant.id, admin, admin, tmp_path)
+        grant = await site.token(await site.agent())
+        async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+            mic = Microphone(call)  # a live page: only the limit can end this call
+            await call.wait_for(lambda: bool(call.of_type("started")), STEP_TIMEOUT_S)
+            await asyncio.wait_for(call.closed.wait(), limit_s + STEP_TIMEOUT_S)
+            await mic.stop()
+        assert call.close_code == CLOSE_POLICY, (call.close_code, call.close_reason)
+        assert call.close_reason == f"call longer than {limit_s} s"
+        record = await _record(site, call.call_id)
+    assert record["transport"] == "web"
+    assert record["error_reason"] == f"call longer than {limit_s} s"
+    assert record["duration_ms"] >= (limit_s - 1) * 1000, record["duration_ms"]
