@@ -299,3 +299,37 @@ async def test_a_web_call_is_ended_at_the_operators_limit_and_the_record_says_wh
     assert record["transport"] == "web"
     assert record["error_reason"] == f"call longer than {limit_s} s"
     assert record["duration_ms"] >= (limit_s - 1) * 1000, record["duration_ms"]
+
+
+# A voice slower to its first audio than the pipeline waits for it (3 s): synthesized only as
+# the call starts, the greeting times out and is never heard.
+SLOW_VOICE_MS = 4000
+# Time between minting and opening the socket: many times what the greeting's synthesis takes
+# (the slow first audio, then 1.5 s of speech), as a page's setup gives it on a real network.
+PAGE_SETUP_S = 4 * SLOW_VOICE_MS / 1000
+
+
+async def test_a_minted_token_readies_the_agents_greeting_before_the_page_connects(
+    site: Site,
+) -> None:
+    welcome = "Hello from the slow voice."
+    agent = await site.agent(
+        welcome_message=welcome,
+        tts={"vendor": "loadtest", "options": {"ttfb_ms": SLOW_VOICE_MS}},
+    )  # an agent with no number: nothing synthesized it at start-up
+    grant = await site.token(agent)
+    await asyncio.sleep(PAGE_SETUP_S)
+    async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+        mic = Microphone(call)
+        await call.wait_for(
+            lambda: call.closed.is_set() or bool(_transcript(call, "agent")), STEP_TIMEOUT_S
+        )
+        await call.wait_for(
+            lambda: call.closed.is_set() or call.audio_bytes() > 32000, STEP_TIMEOUT_S
+        )
+        await call.send_text(type="hangup")
+        await asyncio.wait_for(call.closed.wait(), STEP_TIMEOUT_S)
+        await mic.stop()
+    agent_lines = _transcript(call, "agent")
+    assert agent_lines and agent_lines[0]["text"] == welcome, call.messages
+    assert call.audio_bytes() > 32000, "the greeting was announced but not heard"
