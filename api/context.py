@@ -15,6 +15,7 @@ from api.mail import Mailer
 from provisioning.models import Trunk
 from provisioning.reload import ReloadResult
 from provisioning.status import TrunkStatus
+from store.models import Agent
 from store.secrets import SecretBox
 
 
@@ -55,6 +56,8 @@ class ApiContext:
     says whether it worked. `hangup_call(tenant_id, call_id)` ends a live call; False when the
     call is not live in this deployment. `trunk_status(trunk)` asks Asterisk about one trunk
     (`provisioning.status.trunk_status` with the process's ARI and AMI connections).
+    `prepare_web_call(agent)` starts readying a browser call's agent (its greeting
+    synthesized) as its token is minted.
     """
 
     pool: asyncpg.Pool
@@ -67,3 +70,4 @@ class ApiContext:
     on_trunks_changed: Callable[[uuid.UUID], Awaitable[ReloadResult]] | None = None
     hangup_call: Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]] | None = None
     trunk_status: Callable[[Trunk], Awaitable[TrunkStatus]] | None = None
+    prepare_web_call: Callable[[Agent], None] | None = None

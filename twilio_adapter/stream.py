@@ -21,9 +21,10 @@ import structlog
 
 from ari_app.call import Call, CallStatus, Direction
 from ari_app.virtual_channel import AMD_HUMAN, HandOff
+from media.lead_paced_leg import CLOSE_ERROR, CLOSE_POLICY
 from twilio_adapter.accounts import TwilioAccounts
 from twilio_adapter.dtmf import InbandDtmf
-from twilio_adapter.leg import CLOSE_POLICY, TwilioLeg
+from twilio_adapter.leg import TwilioLeg
 from twilio_adapter.messages import (
     KNOWN_EVENTS,
     Connected,
@@ -221,7 +222,7 @@ async def _pump(receive: Receive, leg: TwilioLeg, log: structlog.BoundLogger) ->
             leg.fail(f"bad input: {exc}")
             return
         except Exception as exc:
-            leg.fail(f"stream receive failed: {exc!r}", 1011)
+            leg.fail(f"stream receive failed: {exc!r}", CLOSE_ERROR)
             return
         if text is None:
             leg.on_disconnect()

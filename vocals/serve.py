@@ -119,6 +119,7 @@ async def build_app(runtime: Runtime) -> tuple[Litestar, Telephony]:
         on_trunks_changed=telephony.trunks_changed,
         hangup_call=telephony.hangup_call,
         trunk_status=telephony.trunk_status,
+        prepare_web_call=telephony.warm_web_call,
     )
     app = create_app(context)
     telephony.mount(app)

@@ -18,6 +18,7 @@ import msgspec
 
 from api.mail import DEFAULT_SENDER
 from store.process_leases import DEFAULT_LEASE_TTL_S
+from web_calls.protocol import MAX_CALL_S
 
 ENV_PREFIX = "VOCALS_"
 CONFIG_FILE_VAR = "VOCALS_CONFIG"
@@ -85,6 +86,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_local_calls: int | None = None
     # Worker processes for local models (recognizer, voice); 0: one per core.
     local_workers: int = 0
+    # A browser call is ended after this many seconds (a forgotten tab holds a call slot).
+    web_call_max_s: float = MAX_CALL_S
 
     # -- What the open ports hold for a client (see README, "Exposure") --
     # Tenants' URLs (webhooks, provider base URLs) may reach loopback and private networks:
@@ -213,6 +216,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(
             _variable("process_lease_s"), f"must be at least {MIN_PROCESS_LEASE_S:g} seconds"
         )
+    if settings.web_call_max_s <= 0:
+        raise SettingsError(_variable("web_call_max_s"), "must be positive")
     if settings.local_workers < 0:
         raise SettingsError(_variable("local_workers"), "must not be negative")
     _validate_exposure(settings)

@@ -40,7 +40,6 @@ from ari_app.virtual_channel import VirtualChannel
 from media.audiosocket import AudioSocketServer
 from media.formats import SLIN_8K, ULAW_8K
 from media.rtp import RtpPortPool
-from pipeline.speech_cache import prewarm_agent
 from providers import registry
 from providers.base import ProviderKind, TTSProvider
 from providers.local import shared as local_models
@@ -66,6 +65,7 @@ from twilio_adapter.routes import twilio_router
 from twilio_adapter.runner import TwilioLedger
 from twilio_adapter.state import TwilioCallStore
 from vocals.capacity import admission_for, export_admission, export_local_models
+from vocals.greetings import WebCallWarmer, prewarm_greetings
 from vocals.runtime import Runtime
 from vocals.trunks import load_trunk_config
 from web_calls.conversations import web_conversations
@@ -125,6 +125,8 @@ class Telephony:
             self.loader, tts_for_voicemail=self._tts, sink_for=store_sink
         )
         self.web_calls = LiveWebCalls()
+        # Started as a browser call's token is minted (the API's `prepare_web_call`).
+        self.warm_web_call = WebCallWarmer(self.loader)
         self.web_conversations = web_conversations(
             self.loader, self.web_calls, store_sink, tts_for_voicemail=self._tts
         )
@@ -277,14 +279,7 @@ class Telephony:
         for tenant_id, agent_id in agents[:PREWARM_MAX_AGENTS]:
             try:
                 settings = await self.loader.settings(tenant_id, agent_id)
-                tts = registry.build(ProviderKind.TTS, settings.tts)
-                assert isinstance(tts, TTSProvider)
-                await tts.connect()
-                try:
-                    for fmt in PREWARM_FORMATS:
-                        await prewarm_agent(settings, tts, fmt)
-                finally:
-                    await tts.close()
+                await prewarm_greetings(settings, PREWARM_FORMATS)
             except Exception as exc:
                 log.warning("greeting prewarm failed", agent_id=str(agent_id), error=str(exc))
         self.prewarmed = True
@@ -425,6 +420,7 @@ class Telephony:
                     live=self.web_calls,
                     events=self.events,
                     admission=self.admission,
+                    max_call_s=runtime.settings.web_call_max_s,
                 )
             )
         )
@@ -517,6 +513,7 @@ class Telephony:
         already), then stop the background workers."""
         if not self._drained:
             await self.drain(self.runtime.settings.shutdown_drain_s)
+        await self.warm_web_call.stop()
         if self.controller is not None:
             await self.controller.stop()
             await self.controller.ari.close()

@@ -23,11 +23,12 @@ WIRE_FORMAT: Final = SLIN_16K
 MAX_AUDIO_BYTES: Final = WIRE_FORMAT.sample_rate * WIRE_FORMAT.bytes_per_sample
 # Control messages are a few dozen bytes; a token is 43 characters.
 MAX_TEXT_CHARS: Final = 1024
-# WebSocket close codes (RFC 6455).
-CLOSE_NORMAL: Final = 1000
-CLOSE_POLICY: Final = 1008
+# A browser call this long is a forgotten tab, whatever the agent's own limit says (the
+# default of the VOCALS_WEB_CALL_MAX_S setting).
+MAX_CALL_S: Final = 2 * 3600.0
+# WebSocket close code (RFC 6455) for a message over the limits above; the leg's own codes
+# (normal, policy, error) are in `media.lead_paced_leg`.
 CLOSE_TOO_BIG: Final = 1009
-CLOSE_ERROR: Final = 1011
 
 
 class StartMessage(msgspec.Struct, tag_field="type", tag="start", forbid_unknown_fields=True):

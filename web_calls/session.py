@@ -22,13 +22,13 @@ from ari_app.call import Call, CallStatus, Direction
 from ari_app.call_events import record_never_dialled
 from ari_app.ports import AgentDirectory, CallEventSink, CallLedger
 from ari_app.virtual_channel import HandOff
+from media.lead_paced_leg import CLOSE_ERROR, CLOSE_POLICY
 from store.models import Agent
 from store.web_call_tokens import TokenRefused, WebCallGrant, WebCallTokens
 from web_calls.leg import WebLeg
 from web_calls.protocol import (
-    CLOSE_ERROR,
-    CLOSE_POLICY,
     CLOSE_TOO_BIG,
+    MAX_CALL_S,
     BadMessage,
     HangupMessage,
     MarkMessage,
@@ -43,8 +43,6 @@ log = structlog.get_logger(__name__)
 
 # The page sends `start` as soon as its socket opens.
 START_TIMEOUT_S: Final = 10.0
-# A browser call this long is a forgotten tab, whatever the agent's own limit says.
-MAX_CALL_S: Final = 2 * 3600.0
 CLOSE_TRY_LATER: Final = 1013  # RFC 6455 registry: the server is overloaded
 # What a web call shows where a phone call shows the caller's number.
 FROM_WEB: Final = "web"
@@ -82,6 +80,7 @@ class WebCallServices:
     live: LiveWebCalls
     events: CallEventSink | None = None
     admission: Admission | None = None
+    max_call_s: float = MAX_CALL_S
 
 
 async def serve_socket(
@@ -121,7 +120,7 @@ async def serve_socket(
     task = asyncio.create_task(_run_call(call, leg, svc, bound))
     bound.info("web call started", draft=grant.draft is not None, actor=grant.actor)
     limit = asyncio.get_running_loop().call_later(
-        MAX_CALL_S, leg.fail, f"call longer than {MAX_CALL_S:.0f} s", CLOSE_POLICY
+        svc.max_call_s, leg.fail, f"call longer than {svc.max_call_s:g} s", CLOSE_POLICY
     )
     try:
         await _pump(receive, leg, bound)

@@ -93,8 +93,11 @@ def _socket_url(public_url: str, agent_id: uuid.UUID) -> str:
     return base + SOCKET_PATH.format(agent_id=agent_id)
 
 
-async def _issue(context: ApiContext, grant: WebCallGrant) -> WebCallToken:
+async def _issue(context: ApiContext, grant: WebCallGrant, agent: Agent) -> WebCallToken:
+    """Store the token and, while the page gets ready, the agent (`prepare_web_call`)."""
     token = await WebCallTokens(context.redis).issue(grant)
+    if context.prepare_web_call is not None:
+        context.prepare_web_call(agent)
     return WebCallToken(
         token=token,
         agent_id=grant.agent_id,
@@ -122,9 +125,10 @@ async def create_web_call(
     origin = data.allowed_origin.lower()
     if not ORIGIN.match(origin):
         errors.append(FieldError("allowed_origin", ORIGIN_HINT))
-    if await AgentRepository(context.pool).get(principal.tenant_id, data.agent_id) is None:
+    agent = await AgentRepository(context.pool).get(principal.tenant_id, data.agent_id)
+    if agent is None:
         errors.append(FieldError("agent_id", "no agent with this id"))
-    if errors:
+    if errors or agent is None:
         raise invalid_fields(errors)
     grant = WebCallGrant(
         tenant_id=principal.tenant_id,
@@ -135,7 +139,7 @@ async def create_web_call(
         actor=principal.actor,
     )
     # Not audited: a site mints one per visitor's call; the call's record is the trace.
-    return await _issue(context, grant)
+    return await _issue(context, grant, agent)
 
 
 @post(
@@ -168,7 +172,7 @@ async def start_agent_web_call(
     )
     after = {"allowed_origin": grant.origin, "draft": draft is not None}
     await audit(context, principal, "test_call", "agent", agent_id, after=after)
-    return await _issue(context, grant)
+    return await _issue(context, grant, agent if draft is None else draft)
 
 
 async def _drafted(context: ApiContext, agent: Agent, update: AgentUpdate) -> Agent:

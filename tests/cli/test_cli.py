@@ -42,6 +42,8 @@ def vocals(
         ("VOCALS_MAX_CALLS", "0"),
         ("VOCALS_PROCESS_LEASE_S", "0.1"),
         ("VOCALS_SMTP_URL", "http://mail.example"),
+        ("VOCALS_WEB_CALL_MAX_S", "0"),
+        ("VOCALS_WEB_CALL_MAX_S", "two hours"),
     ],
 )
 def test_an_invalid_setting_exits_2_naming_it(variable: str, value: str) -> None:

@@ -52,11 +52,13 @@ async def vocals_serve(
     data_dir: Path,
     *,
     open_files: int | None = None,
+    port: int | None = None,
     **settings: str,
 ) -> AsyncIterator[VocalsProcess]:
     """Run `vocals serve` with `settings` (`VOCALS_` variables without the prefix), started
-    with a soft RLIMIT_NOFILE of `open_files` if given, until the block ends; then SIGTERM."""
-    port = free_port()
+    with a soft RLIMIT_NOFILE of `open_files` if given, on HTTP `port` (default: a free one),
+    until the block ends; then SIGTERM."""
+    port = port or free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VOCALS_")}
     env = {
         **clean,

@@ -45,6 +45,10 @@ class TcpProxy:
             self._server = None
         self._cut()
 
+    def cut(self) -> None:
+        """Cut every open connection, as a network outage does; new ones are forwarded."""
+        self._cut()
+
     def refuse_as_postgres(self, sqlstate: str, message: str) -> None:
         """Cut every open connection and answer new ones as PostgreSQL refusing them with
         `sqlstate` (57P03: starting up, 57P01: shutting down, 53300: too many clients)."""

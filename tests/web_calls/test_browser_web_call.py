@@ -1,7 +1,9 @@
 """Done-when of browser calls: Chromium, its fake microphone fed from a WAV of the synthesized
 caller (Piper, as the demo's caller), talks to an offline-defaults agent from the agent's page
 in the admin UI served by a real `vocals serve`; the Playwright suite in `ui/e2e-web-call/`
-checks the page, this test the call record it left."""
+checks the page, this test the call record it left. The suite in `ui/e2e-web-call-faults/`
+checks the plain messages for a browser with no microphone and for a connection cut mid-call
+(the server is reached through a TCP proxy the test cuts, as a network outage would)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import shutil
 import uuid
 import wave
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +27,12 @@ from store.repositories.tenants import TenantsRepository
 from store.secrets import hash_password
 from tests.conftest import REPO_ROOT
 from tests.exposure.process import VocalsProcess, vocals_serve
+from tests.store.tcp_proxy import TcpProxy
 from tests.web_calls.browser import page_call
 from tests.web_calls.conftest import SITE, api_key
 from tests.web_calls.test_web_call import phrases_16k
 from vocals.demo import SYSTEM_PROMPT, WELCOME
+from vocals.net import free_port
 
 UI = REPO_ROOT / "ui"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "web-call"
@@ -77,41 +82,70 @@ async def caller_wav(path: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Server:
+    process: VocalsProcess
+    proxy: TcpProxy
+    headers: dict[str, str]
+    agent_id: str
+
+    @property
+    def public_url(self) -> str:
+        """Where browsers reach the server: through the proxy."""
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+
 @pytest.fixture(scope="module")
 async def server(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[VocalsProcess, dict[str, str], str]]:
-    """The server, an owner who signs in, and an agent on the offline defaults."""
+) -> AsyncIterator[Server]:
+    """The server behind a TCP proxy (its public URL), an owner who signs in, and an agent on
+    the offline defaults."""
     data = tmp_path_factory.mktemp("web-call-browser")
-    async with vocals_serve(database_url, redis_url, data) as process:
-        pool = await create_pool(database_url, max_size=2)
-        try:
-            tenant = await TenantsRepository(pool).create(f"webui-{uuid.uuid4().hex[:8]}")
-            await UserRepository(pool).create(
-                tenant.id,
-                {"email": EMAIL, "password_hash": await hash_password(PASSWORD), "role": "owner"},
-            )
-            headers = await api_key(pool, tenant.id, "admin")
-        finally:
-            await pool.close()
-        agent: dict[str, Any] = {
-            "name": "Riverside",
-            "system_prompt": SYSTEM_PROMPT,
-            "welcome_message": WELCOME,
-            "welcome_interruptible": False,
-            "barge_in_sensitivity": "high",
-            "stt": {"vendor": "pocketsphinx"},
-            "llm": {"vendor": "scripted"},
-            "tts": {"vendor": "piper"},
-            "recording_enabled": True,
-        }
-        async with httpx.AsyncClient(base_url=process.url, headers=headers) as client:
-            created = (await client.post("/api/v1/agents", json=agent)).raise_for_status()
-            agent_id = str(created.json()["id"])
-            body = {"agent_id": agent_id, "allowed_origin": SITE}
-            grant = (await client.post("/api/v1/web-calls", json=body)).raise_for_status().json()
-        await _hear_greeting(grant)
-        yield process, headers, agent_id
+    port = free_port()
+    proxy = TcpProxy("127.0.0.1", port)
+    await proxy.start()
+    public_url = f"http://127.0.0.1:{proxy.port}"
+    try:
+        async with vocals_serve(
+            database_url, redis_url, data, port=port, public_url=public_url
+        ) as process:
+            pool = await create_pool(database_url, max_size=2)
+            try:
+                tenant = await TenantsRepository(pool).create(f"webui-{uuid.uuid4().hex[:8]}")
+                await UserRepository(pool).create(
+                    tenant.id,
+                    {
+                        "email": EMAIL,
+                        "password_hash": await hash_password(PASSWORD),
+                        "role": "owner",
+                    },
+                )
+                headers = await api_key(pool, tenant.id, "admin")
+            finally:
+                await pool.close()
+            agent: dict[str, Any] = {
+                "name": "Riverside",
+                "system_prompt": SYSTEM_PROMPT,
+                "welcome_message": WELCOME,
+                "welcome_interruptible": False,
+                "barge_in_sensitivity": "high",
+                "stt": {"vendor": "pocketsphinx"},
+                "llm": {"vendor": "scripted"},
+                "tts": {"vendor": "piper"},
+                "recording_enabled": True,
+            }
+            async with httpx.AsyncClient(base_url=process.url, headers=headers) as client:
+                created = (await client.post("/api/v1/agents", json=agent)).raise_for_status()
+                agent_id = str(created.json()["id"])
+                body = {"agent_id": agent_id, "allowed_origin": SITE}
+                grant = (
+                    (await client.post("/api/v1/web-calls", json=body)).raise_for_status().json()
+                )
+            await _hear_greeting(grant)
+            yield Server(process, proxy, headers, agent_id)
+    finally:
+        await proxy.stop()
 
 
 async def _hear_greeting(grant: dict[str, Any]) -> None:
@@ -125,26 +159,22 @@ async def _hear_greeting(grant: dict[str, Any]) -> None:
         await call.send_text(type="hangup")
 
 
-async def test_an_admin_talks_to_an_agent_from_chromium_with_a_fake_microphone(
-    server: tuple[VocalsProcess, dict[str, str], str], tmp_path: Path
-) -> None:
-    process, headers, agent_id = server
+async def _run_suite(server: Server, config: str, log: str, **env: str) -> None:
+    """Run the Playwright suite of `config` against the server; its output goes to `log`."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "web-call-id.txt").unlink(missing_ok=True)
-    wav = await caller_wav(tmp_path / "caller.wav")
-    env = {
+    suite_env = {
         **os.environ,
-        "VOCALS_E2E_URL": process.url,
+        "VOCALS_E2E_URL": server.public_url,
         "VOCALS_E2E_EMAIL": EMAIL,
         "VOCALS_E2E_PASSWORD": PASSWORD,
-        "VOCALS_E2E_AGENT_ID": agent_id,
-        "VOCALS_E2E_FAKE_AUDIO": str(wav),
+        "VOCALS_E2E_AGENT_ID": server.agent_id,
         "VOCALS_E2E_ARTIFACTS": str(ARTIFACTS),
         "VOCALS_CHROMIUM": str(CHROMIUM),
+        **env,
     }
     suite = await asyncio.create_subprocess_exec(
-        "npx", "--no-install", "playwright", "test", "-c", "playwright.web-call.config.ts",
-        cwd=UI, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        "npx", "--no-install", "playwright", "test", "-c", config,
+        cwd=UI, env=suite_env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
         output, _ = await asyncio.wait_for(suite.communicate(), SUITE_TIMEOUT_S)
@@ -152,22 +182,70 @@ async def test_an_admin_talks_to_an_agent_from_chromium_with_a_fake_microphone(
         suite.kill()
         await suite.wait()
         raise
-    (ARTIFACTS / "playwright.log").write_bytes(output)
+    (ARTIFACTS / log).write_bytes(output)
     assert suite.returncode == 0, output.decode(errors="replace")[-6000:]
 
-    call_id = (ARTIFACTS / "web-call-id.txt").read_text().strip()
-    async with httpx.AsyncClient(base_url=process.url, headers=headers) as client:
+
+async def _finished_record(server: Server, call_id: str) -> dict[str, Any]:
+    """The call's record once the call is over."""
+    async with httpx.AsyncClient(base_url=server.process.url, headers=server.headers) as client:
         async with asyncio.timeout(30):
             while True:
                 response = await client.get(f"/api/v1/calls/{call_id}")
                 if response.status_code == 200 and not response.json().get("live"):
-                    break
+                    return dict(response.json())
                 await asyncio.sleep(0.5)
-    record = response.json()
+
+
+async def test_an_admin_talks_to_an_agent_from_chromium_with_a_fake_microphone(
+    server: Server, tmp_path: Path
+) -> None:
+    (ARTIFACTS / "web-call-id.txt").unlink(missing_ok=True)
+    wav = await caller_wav(tmp_path / "caller.wav")
+    await _run_suite(
+        server, "playwright.web-call.config.ts", "playwright.log", VOCALS_E2E_FAKE_AUDIO=str(wav)
+    )
+
+    call_id = (ARTIFACTS / "web-call-id.txt").read_text().strip()
+    record = await _finished_record(server, call_id)
     assert record["transport"] == "web"
-    assert record["agent_id"] == agent_id
+    assert record["agent_id"] == server.agent_id
     assert record["status"] == "completed"
     callers = [t["text"] for t in record["transcript"] if t["role"] == "caller"]
     assert any("opening hours" in text.lower() for text in callers), callers
     assert any(t["role"] == "agent" and t.get("interrupted") for t in record["transcript"])
     assert record["recording_url"] is not None
+
+
+async def test_no_microphone_and_a_lost_connection_each_get_a_plain_message(
+    server: Server,
+) -> None:
+    (ARTIFACTS / "lost-call-id.txt").unlink(missing_ok=True)
+    cuts: list[int] = []
+
+    async def cut_on_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The suite's signal that the call is live: cut the browser off the server."""
+        await reader.readuntil(b"\r\n\r\n")
+        server.proxy.cut()
+        cuts.append(1)
+        writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    control = await asyncio.start_server(cut_on_request, "127.0.0.1", 0)
+    control_port = control.sockets[0].getsockname()[1]
+    try:
+        await _run_suite(
+            server,
+            "playwright.web-call-faults.config.ts",
+            "playwright-faults.log",
+            VOCALS_E2E_CUT_URL=f"http://127.0.0.1:{control_port}/cut",
+        )
+    finally:
+        control.close()
+        await control.wait_closed()
+    assert cuts == [1]
+
+    # The server saw the socket go and wrote the call's record.
+    record = await _finished_record(server, (ARTIFACTS / "lost-call-id.txt").read_text().strip())
+    assert record["transport"] == "web" and record["agent_id"] == server.agent_id

@@ -271,3 +271,65 @@ async def test_a_full_process_refuses_a_web_call_with_1013_and_records_it(
             page = (await client.get("/api/v1/calls", params={"status": "failed"})).json()
         (refused,) = page["items"]
         assert refused["transport"] == "web" and refused["error_reason"] == "over capacity"
+
+
+async def test_a_web_call_is_ended_at_the_operators_limit_and_the_record_says_why(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    limit_s = 3
+    async with vocals_serve(
+        database_url, redis_url, tmp_path, loadtest_providers="1", web_call_max_s=str(limit_s)
+    ) as server:
+        pool = await create_pool(database_url, max_size=1)
+        try:
+            tenant = await TenantsRepository(pool).create(f"limit-{uuid.uuid4().hex[:8]}")
+            admin = await api_key(pool, tenant.id, "admin")
+        finally:
+            await pool.close()
+        site = Site(server, tenant.id, admin, admin, tmp_path)
+        grant = await site.token(await site.agent())
+        async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+            mic = Microphone(call)  # a live page: only the limit can end this call
+            await call.wait_for(lambda: bool(call.of_type("started")), STEP_TIMEOUT_S)
+            await asyncio.wait_for(call.closed.wait(), limit_s + STEP_TIMEOUT_S)
+            await mic.stop()
+        assert call.close_code == CLOSE_POLICY, (call.close_code, call.close_reason)
+        assert call.close_reason == f"call longer than {limit_s} s"
+        record = await _record(site, call.call_id)
+    assert record["transport"] == "web"
+    assert record["error_reason"] == f"call longer than {limit_s} s"
+    assert record["duration_ms"] >= (limit_s - 1) * 1000, record["duration_ms"]
+
+
+# A voice slower to its first audio than the pipeline waits for it (3 s): synthesized only as
+# the call starts, the greeting times out and is never heard.
+SLOW_VOICE_MS = 4000
+# Time between minting and opening the socket: many times what the greeting's synthesis takes
+# (the slow first audio, then 1.5 s of speech), as a page's setup gives it on a real network.
+PAGE_SETUP_S = 4 * SLOW_VOICE_MS / 1000
+
+
+async def test_a_minted_token_readies_the_agents_greeting_before_the_page_connects(
+    site: Site,
+) -> None:
+    welcome = "Hello from the slow voice."
+    agent = await site.agent(
+        welcome_message=welcome,
+        tts={"vendor": "loadtest", "options": {"ttfb_ms": SLOW_VOICE_MS}},
+    )  # an agent with no number: nothing synthesized it at start-up
+    grant = await site.token(agent)
+    await asyncio.sleep(PAGE_SETUP_S)
+    async with page_call(grant["socket_url"], grant["token"], SITE) as call:
+        mic = Microphone(call)
+        await call.wait_for(
+            lambda: call.closed.is_set() or bool(_transcript(call, "agent")), STEP_TIMEOUT_S
+        )
+        await call.wait_for(
+            lambda: call.closed.is_set() or call.audio_bytes() > 32000, STEP_TIMEOUT_S
+        )
+        await call.send_text(type="hangup")
+        await asyncio.wait_for(call.closed.wait(), STEP_TIMEOUT_S)
+        await mic.stop()
+    agent_lines = _transcript(call, "agent")
+    assert agent_lines and agent_lines[0]["text"] == welcome, call.messages
+    assert call.audio_bytes() > 32000, "the greeting was announced but not heard"
