@@ -15,7 +15,7 @@ describe("CampaignForm", () => {
   it("sends every setting as the API names it", async () => {
     const onSubmit = vi.fn().mockResolvedValue(undefined);
     renderWithApp(<CampaignForm agents={agents} trunks={trunks} onSubmit={onSubmit} onCancel={() => {}} />);
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await user.type(screen.getByRole("textbox", { name: "Name" }), "December reminders");
     await user.clear(screen.getByRole("textbox", { name: "Calls at once at most" }));
     await user.type(screen.getByRole("textbox", { name: "Calls at once at most" }), "4");
@@ -47,7 +47,7 @@ describe("CampaignForm", () => {
   it("keeps within the trunk's caps and a sane window before asking the API", async () => {
     const onSubmit = vi.fn();
     renderWithApp(<CampaignForm agents={agents} trunks={trunks} onSubmit={onSubmit} onCancel={() => {}} />);
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await user.type(screen.getByRole("textbox", { name: "Name" }), "too fast");
     await user.clear(screen.getByRole("textbox", { name: "Calls at once at most" }));
     await user.type(screen.getByRole("textbox", { name: "Calls at once at most" }), "11");
@@ -67,7 +67,7 @@ describe("CampaignForm", () => {
       { field: "twilio", reason: "the agent has no Twilio number to call from" },
     ]));
     renderWithApp(<CampaignForm agents={agents} trunks={trunks} onSubmit={onSubmit} onCancel={() => {}} />);
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await user.type(screen.getByRole("textbox", { name: "Name" }), "refused");
     await user.click(screen.getByRole("radio", { name: "Twilio" }));
     expect(screen.queryByRole("textbox", { name: "SIP trunk" })).toBeNull();
@@ -91,7 +91,7 @@ describe("CampaignForm", () => {
     };
     renderWithApp(<CampaignForm campaign={campaign} agents={agents} trunks={trunks} onSubmit={onSubmit} onCancel={() => {}} />);
     expect(screen.getByRole("checkbox", { name: "Retry when busy" })).not.toBeChecked();
-    await userEvent.setup().click(screen.getByRole("button", { name: "Save campaign" }));
+    await userEvent.setup({ delay: null }).click(screen.getByRole("button", { name: "Save campaign" }));
     await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
     expect(onSubmit.mock.calls[0]![0]).toEqual({
       name: "Survey", agent_id: AGENT, trunk_id: TRUNK, twilio: false, max_concurrency: 3, calls_per_second: 0.5,

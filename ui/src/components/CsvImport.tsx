@@ -9,6 +9,16 @@ import { rowErrors, type RowError } from "../lib/campaigns";
 // The API takes up to 1 MB of CSV text per import (MAX_IMPORT_CHARS, LeadsCsv.csv).
 const MAX_CSV_CHARS = 1_000_000;
 
+/** A chosen file's text (FileReader: what every browser, and jsdom, has). */
+function readText(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(new Error(`Could not read ${file.name}`));
+    reader.readAsText(file);
+  });
+}
+
 export function CsvImport({ label, hint, extra, onImport }: {
   label: string;
   hint: ReactNode;
@@ -27,7 +37,14 @@ export function CsvImport({ label, hint, extra, onImport }: {
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
     setRows([]); setError(null); setDone(null);
-    const csv = mode === "file" ? (file ? await file.text() : "") : pasted;
+    let csv = pasted;
+    if (mode === "file") {
+      try {
+        csv = file ? await readText(file) : "";
+      } catch (e) {
+        return setError(errorMessage(e));
+      }
+    }
     if (!csv.trim()) return setError(mode === "file" ? "Choose a CSV file first." : "Paste the CSV first.");
     if (csv.length > MAX_CSV_CHARS) return setError("The CSV is over 1 MB: import it in parts.");
     setBusy(true);
