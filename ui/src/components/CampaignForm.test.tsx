@@ -12,23 +12,22 @@ const agents = [{ id: AGENT, name: "Reminders", inbound_numbers: ["+4930123456",
 const trunks = [{ id: TRUNK, name: "carrier", max_calls: 10, max_cps: 2 }];
 
 describe("CampaignForm", () => {
-  it("sends every setting as the API names it", async () => {
+  it("sends who calls, the pace, the window and the caller id as the API names them", async () => {
     const onSubmit = vi.fn().mockResolvedValue(undefined);
     renderWithApp(<CampaignForm agents={agents} trunks={trunks} onSubmit={onSubmit} onCancel={() => {}} />);
     const user = userEvent.setup({ delay: null });
-    await user.type(screen.getByRole("textbox", { name: "Name" }), "December reminders");
+    // Pasted, not typed: one render each rather than one per keystroke (the form is big).
+    await user.click(screen.getByRole("textbox", { name: "Name" }));
+    await user.paste("December reminders");
     await user.clear(screen.getByRole("textbox", { name: "Calls at once at most" }));
-    await user.type(screen.getByRole("textbox", { name: "Calls at once at most" }), "4");
+    await user.paste("4");
     await user.click(screen.getByRole("checkbox", { name: "Fri" }));
     await user.click(screen.getByRole("checkbox", { name: "Sat" }));
     fireEvent.change(screen.getByLabelText("From"), { target: { value: "10:00" } });
     fireEvent.change(screen.getByLabelText("Until"), { target: { value: "18:30" } });
-    await user.type(screen.getByRole("textbox", { name: /Skip the public holidays of/ }), "de");
+    await user.click(screen.getByRole("textbox", { name: /Skip the public holidays of/ }));
+    await user.paste("de");
     await user.type(screen.getByRole("textbox", { name: /Numbers to call from/ }), "+4930123456{Enter}");
-    await user.click(screen.getByRole("checkbox", { name: "Retry when failed" }));
-    await user.clear(screen.getByRole("textbox", { name: "Minutes later (busy)" }));
-    await user.type(screen.getByRole("textbox", { name: "Minutes later (busy)" }), "5");
-    fireEvent.change(screen.getByLabelText(/Start calling at/), { target: { value: "2026-12-24T09:00" } });
     await user.click(screen.getByRole("button", { name: "Create campaign" }));
     await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
     expect(onSubmit.mock.calls[0]![0]).toEqual({
@@ -36,12 +35,34 @@ describe("CampaignForm", () => {
       max_concurrency: 4, calls_per_second: 1,
       calling_window: { days: [1, 2, 3, 4, 6], start: "10:00", end: "18:30", holidays: "DE" },
       retry_rules: {
+        busy: { retries: 2, after_s: 600 }, no_answer: { retries: 2, after_s: 3600 },
+        failed: { retries: 1, after_s: 900 }, voicemail_no_message: { retries: 1, after_s: 14400 },
+      },
+      caller_ids: ["+4930123456"], default_timezone: "UTC", start_at: null,
+    });
+  });
+
+  it("sends the retry rules in seconds and the start time as an instant", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderWithApp(<CampaignForm agents={agents} trunks={trunks} onSubmit={onSubmit} onCancel={() => {}} />);
+    const user = userEvent.setup({ delay: null });
+    await user.click(screen.getByRole("textbox", { name: "Name" }));
+    await user.paste("Retried");
+    await user.click(screen.getByRole("checkbox", { name: "Retry when failed" }));
+    expect(screen.getByRole("textbox", { name: "Retries (failed)" })).toBeDisabled();
+    await user.clear(screen.getByRole("textbox", { name: "Minutes later (busy)" }));
+    await user.paste("5");
+    fireEvent.change(screen.getByLabelText(/Start calling at/), { target: { value: "2026-12-24T09:00" } });
+    await user.click(screen.getByRole("button", { name: "Create campaign" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
+    expect(onSubmit.mock.calls[0]![0]).toMatchObject({
+      retry_rules: {
         busy: { retries: 2, after_s: 300 }, no_answer: { retries: 2, after_s: 3600 },
         voicemail_no_message: { retries: 1, after_s: 14400 },
       },
-      caller_ids: ["+4930123456"], default_timezone: "UTC",
       start_at: new Date(2026, 11, 24, 9, 0).toISOString(),
     });
+    expect(onSubmit.mock.calls[0]![0].retry_rules).not.toHaveProperty("failed");
   });
 
   it("keeps within the trunk's caps and a sane window before asking the API", async () => {
@@ -74,6 +95,8 @@ describe("CampaignForm", () => {
     await user.click(screen.getByRole("button", { name: "Create campaign" }));
     await waitFor(() => expect(screen.getByRole("textbox", { name: /Skip the public holidays of/ }))
       .toHaveAccessibleDescription(/no holiday calendar/));
+    // The first field in error takes the focus, as after the form's own checks.
+    await waitFor(() => expect(screen.getByRole("textbox", { name: /Skip the public holidays of/ })).toHaveFocus());
     expect(screen.getByRole("textbox", { name: /Numbers to call from/ })).toHaveAccessibleDescription(/not one of your numbers/);
     expect(screen.getByRole("textbox", { name: "Minutes later (busy)" })).toHaveAccessibleDescription(/2592000/);
     expect(screen.getByText("the agent has no Twilio number to call from")).toBeInTheDocument();

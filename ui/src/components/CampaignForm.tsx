@@ -1,7 +1,7 @@
 /** A campaign's settings: who calls (agent, trunk or Twilio), how fast, when (days and hours in
  * each lead's own time, holidays skipped), from which number, how each disposition is retried,
  * and when it starts. The API checks it all again; each refusal shows under its field. */
-import { useState } from "react";
+import { useRef, useState } from "react";
 import {
   Alert, Autocomplete, Button, Checkbox, Chip, Fieldset, Group, NumberInput, SegmentedControl, Select, SimpleGrid,
   Stack, TagsInput, Text, TextInput,
@@ -9,7 +9,7 @@ import {
 import { useForm } from "@mantine/form";
 import type { Schemas } from "../api/client";
 import { RETRYABLE, dispositionLabel, type Campaign, type CampaignBody, type Retryable } from "../lib/campaigns";
-import { applyProblem, focusFirstError } from "../lib/forms";
+import { applyProblem, focusFirstError, focusFirstInvalid } from "../lib/forms";
 
 const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 // The API's defaults (store/campaign_rules.py DEFAULT_RETRY_RULES), in minutes here.
@@ -87,6 +87,7 @@ export function CampaignForm({ campaign, agents, trunks, onSubmit, onCancel }: {
   onCancel: () => void;
 }) {
   const [formError, setFormError] = useState<string | null>(null);
+  const formRef = useRef<HTMLFormElement>(null);
   const form = useForm<Values>({
     initialValues: initialValues(campaign, agents, trunks),
     validate: {
@@ -140,6 +141,7 @@ export function CampaignForm({ campaign, agents, trunks, onSubmit, onCancel }: {
       await onSubmit(body);
     } catch (error) {
       setFormError(applyProblem(form, error));
+      focusFirstInvalid(formRef.current);
     }
   }, focusFirstError);
 
@@ -147,7 +149,7 @@ export function CampaignForm({ campaign, agents, trunks, onSubmit, onCancel }: {
   const numbers = [...new Set(agents.flatMap((a) => a.inbound_numbers))].sort();
   const callerIdError = Object.entries(form.errors).filter(([k]) => k.startsWith("caller_ids")).map(([, e]) => e).join("; ");
   return (
-    <form onSubmit={submit} noValidate aria-label="Campaign">
+    <form ref={formRef} onSubmit={submit} noValidate aria-label="Campaign">
       <Stack>
         {formError && <Alert color="red" role="alert" title="Not saved">{formError}</Alert>}
         <Fieldset legend="Who calls">
