@@ -1,7 +1,7 @@
 /** A campaign's settings: who calls (agent, trunk or Twilio), how fast, when (days and hours in
  * each lead's own time, holidays skipped), from which number, how each disposition is retried,
  * and when it starts. The API checks it all again; each refusal shows under its field. */
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import {
   Alert, Autocomplete, Button, Checkbox, Chip, Fieldset, Group, NumberInput, SegmentedControl, Select, SimpleGrid,
   Stack, TagsInput, Text, TextInput,
@@ -9,7 +9,7 @@ import {
 import { useForm } from "@mantine/form";
 import type { Schemas } from "../api/client";
 import { RETRYABLE, dispositionLabel, type Campaign, type CampaignBody, type Retryable } from "../lib/campaigns";
-import { applyProblem, focusFirstError, focusFirstInvalid } from "../lib/forms";
+import { applyProblem, focusFirstError } from "../lib/forms";
 
 const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 // The API's defaults (store/campaign_rules.py DEFAULT_RETRY_RULES), in minutes here.
@@ -88,6 +88,11 @@ export function CampaignForm({ campaign, agents, trunks, onSubmit, onCancel }: {
 }) {
   const [formError, setFormError] = useState<string | null>(null);
   const formRef = useRef<HTMLFormElement>(null);
+  // Counts the API's refusals: after the render that shows one, its first field takes the focus.
+  const [refusals, setRefusals] = useState(0);
+  useEffect(() => {
+    if (refusals > 0) formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+  }, [refusals]);
   const form = useForm<Values>({
     initialValues: initialValues(campaign, agents, trunks),
     validate: {
@@ -141,7 +146,7 @@ export function CampaignForm({ campaign, agents, trunks, onSubmit, onCancel }: {
       await onSubmit(body);
     } catch (error) {
       setFormError(applyProblem(form, error));
-      focusFirstInvalid(formRef.current);
+      setRefusals((n) => n + 1);
     }
   }, focusFirstError);
 

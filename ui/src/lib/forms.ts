@@ -44,11 +44,6 @@ export function orNull(value: string): string | null {
 export function focusFirstError(_errors: unknown, _values: unknown, event?: { currentTarget: unknown }): void {
   // Read now: React releases the event once this handler returns.
   const formElement = event?.currentTarget;
-  if (formElement instanceof HTMLFormElement) focusFirstInvalid(formElement);
-}
-
-/** Scrolls to and focuses the first field of `form` in error, once its message is on screen
- * (after a refusal by the API as after one by the form's own checks). */
-export function focusFirstInvalid(form: HTMLFormElement | null): void {
-  window.requestAnimationFrame(() => form?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus());
+  if (!(formElement instanceof HTMLFormElement)) return;
+  window.requestAnimationFrame(() => formElement.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus());
 }

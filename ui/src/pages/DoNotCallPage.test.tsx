@@ -51,7 +51,7 @@ describe("DoNotCallPage", () => {
     vi.stubGlobal("fetch", async (input: Request) => {
       if (input.method !== "POST") return api.fetch(input);
       await api.fetch(input.clone());
-      const answer = first ? problem([{ field: "number", reason: "'12' has the wrong number of digits" }]) : { status: 201, body: { ...OTHER } };
+      const answer = first ? problem([{ field: "number", reason: "'+12' is not a phone number (The string supplied did not seem to be a phone number.)" }]) : { status: 201, body: { ...OTHER } };
       first = false;
       return new Response(JSON.stringify(answer.body), { status: answer.status, headers: { "content-type": "application/json" } });
     });
@@ -60,16 +60,16 @@ describe("DoNotCallPage", () => {
     const form = screen.getByRole("form", { name: "Add a number" });
     const user = userEvent.setup({ delay: null });
     const number = within(form).getByRole("textbox", { name: "Number" });
-    await user.type(number, "12");
+    await user.type(number, "+12");
     await user.click(within(form).getByRole("button", { name: "Add to the list" }));
-    await waitFor(() => expect(number).toHaveAccessibleDescription("'12' has the wrong number of digits"));
+    await waitFor(() => expect(number).toHaveAccessibleDescription(/'\+12' is not a phone number/));
     await user.clear(number);
     await user.type(number, "+49 30 123456");
     await user.type(within(form).getByRole("textbox", { name: "Reason" }), "complaint");
     await user.click(within(form).getByRole("button", { name: "Add to the list" }));
     await waitFor(() => expect(number).toHaveValue(""));
     expect(api.calls.filter((c) => c.method === "POST").map((c) => c.body)).toEqual([
-      { number: "12", reason: "" }, { number: "+49 30 123456", reason: "complaint" },
+      { number: "+12", reason: "" }, { number: "+49 30 123456", reason: "complaint" },
     ]);
   });
 
