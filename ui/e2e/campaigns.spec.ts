@@ -94,6 +94,7 @@ test.describe("campaigns and do-not-call", () => {
     await expect(leads.getByRole("row")).toHaveCount(3);
     await expect(leads.getByRole("row", { name: /\+14155550101/ })).toContainText("first_name=Bob");
     await expect(leads.getByRole("row", { name: /\+14155550101/ })).toContainText("Not called yet");
+    await expect(leads.getByRole("row", { name: /\+14155550101/ })).toContainText("Due");
     await bothSizes(page, "campaign-detail");
   });
 

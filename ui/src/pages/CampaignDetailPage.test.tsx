@@ -59,6 +59,7 @@ describe("CampaignDetailPage", () => {
     const row = within(leads).getByRole("row", { name: /\+14155550100/ });
     expect(row).toHaveTextContent("America/Los_Angeles");
     expect(row).toHaveTextContent("first_name=Ada");
+    expect(row).toHaveTextContent("Due");
     expect(within(row).getByRole("link", { name: /#1 Busy/ })).toHaveAttribute("href", `/calls/${CALL}`);
     expect(screen.getByText("Busy ×2 after 10 min")).toBeInTheDocument();
 

@@ -59,6 +59,13 @@ function Settings({ campaign }: { campaign: Campaign }) {
   );
 }
 
+/** When a pending lead is called next: a time already past means as soon as its window is open
+ * and the campaign's caps allow (a new lead's is the far past). */
+function nextAttempt(lead: { state: string; next_attempt_at: string }): string {
+  if (lead.state !== "pending") return "—";
+  return new Date(lead.next_attempt_at) <= new Date() ? "Due" : formatDateTime(lead.next_attempt_at);
+}
+
 function Leads({ campaign }: { campaign: Campaign }) {
   const [state, setState] = useState<string | null>(null);
   const [disposition, setDisposition] = useState<string | null>(null);
@@ -111,7 +118,7 @@ function Leads({ campaign }: { campaign: Campaign }) {
                           </Stack>
                         )}
                       </Table.Td>
-                      <Table.Td><Text size="sm">{lead.state === "pending" ? formatDateTime(lead.next_attempt_at) : "—"}</Text></Table.Td>
+                      <Table.Td><Text size="sm">{nextAttempt(lead)}</Text></Table.Td>
                       <Table.Td><Text size="xs" ff="monospace">{Object.entries(lead.variables).map(([k, v]) => `${k}=${v}`).join(" ") || "—"}</Text></Table.Td>
                     </Table.Tr>
                   ))}
