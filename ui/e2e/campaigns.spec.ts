@@ -4,7 +4,7 @@
  * bad row and read its error, add and remove a do-not-call number. Both pages are looked at
  * on a laptop (1440×900) and a phone (390×844). */
 import { expect, test, type Page } from "@playwright/test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const email = process.env.VOCALS_E2E_CAMPAIGN_EMAIL ?? "";
@@ -18,6 +18,12 @@ const NUMBER = "+14155550123";
 
 test.skip(!email, "run by tests/ui/test_browser_campaigns.py, which prepares the server");
 test.describe.configure({ mode: "serial" });
+
+/** The text of the file the button `name` downloads, and the name the server gave it. */
+async function downloaded(page: Page, name: string): Promise<{ file: string; text: string }> {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name }).click()]);
+  return { file: download.suggestedFilename(), text: readFileSync(await download.path(), "utf8") };
+}
 
 /** Screenshots at both sizes; on the phone nothing may stick out sideways (tables scroll inside their cards). */
 async function bothSizes(page: Page, name: string) {
@@ -95,6 +101,9 @@ test.describe("campaigns and do-not-call", () => {
     await expect(leads.getByRole("row", { name: /\+14155550101/ })).toContainText("first_name=Bob");
     await expect(leads.getByRole("row", { name: /\+14155550101/ })).toContainText("Not called yet");
     await expect(leads.getByRole("row", { name: /\+14155550101/ })).toContainText("Due");
+    const results = await downloaded(page, "Results CSV");
+    expect(results.file).toMatch(/^campaign-[0-9a-f-]{36}\.csv$/);
+    expect(results.text).toContain("+14155550101,America/Los_Angeles,pending,0");
     await bothSizes(page, "campaign-detail");
   });
 
@@ -111,6 +120,9 @@ test.describe("campaigns and do-not-call", () => {
     await add.getByRole("button", { name: "Add to the list" }).click();
     const row = page.getByRole("table", { name: "Do-not-call numbers" }).getByRole("row", { name: new RegExp(`\\${NUMBER}`) });
     await expect(row).toContainText("asked by e-mail");
+    const exported = await downloaded(page, "Export CSV");
+    expect(exported.file).toMatch(/^do-not-call-.*\.csv$/);
+    expect(exported.text).toContain(`${NUMBER},api,asked by e-mail`);
     await bothSizes(page, "do-not-call");
 
     await row.getByRole("button", { name: `Remove ${NUMBER}` }).click();
