@@ -112,9 +112,6 @@ export function CampaignForm({ campaign, agents, trunks, onSubmit, onCancel }: {
         end: (v, all) => (v <= all.calling_window.start ? "The window must end after it starts, the same day" : null),
         holidays: (v) => (v && !/^[A-Za-z]{2}$/.test(v.trim()) ? "A two-letter country code, e.g. US or FR" : null),
       },
-      retry_rules: Object.fromEntries(RETRYABLE.map((d) => [d, {
-        retries: (v: number | string, all: Values) => (all.retry_rules[d].on && Number(v) < 1 ? "At least 1 retry, or untick it" : null),
-      }])) as never,
       default_timezone: (v) => (v.trim() ? null : "A time zone name, e.g. Europe/Paris"),
     },
   });
