@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Router, get, post
+from litestar import Router, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -71,6 +71,9 @@ ANSWERED = frozenset(
         "dnc_requested",
     }
 )
+# Statuses whose settings may be replaced: a running campaign is paused first, so no dial
+# happens under half-changed caps.
+EDITABLE = ("draft", "scheduled", "paused")
 RESULT_COLUMNS = (
     "number",
     "timezone",
@@ -268,19 +271,10 @@ async def _caller_id_errors(
     return stored, errors
 
 
-@post(
-    "/",
-    operation_id="createCampaign",
-    status_code=HTTP_201_CREATED,
-    responses=problems(400, 401, 403, 422, 429),
-    dependencies={"principal": Provide(authenticate_writer)},
-)
-async def create_campaign(
-    principal: NamedDependency[Principal],
-    context: NamedDependency[ApiContext],
-    data: JSONBody[CampaignCreate],
-) -> CampaignOut:
-    tenant_id = principal.tenant_id
+async def _values(
+    context: ApiContext, tenant_id: uuid.UUID, data: CampaignCreate
+) -> dict[str, Any]:
+    """The campaign's columns once every rule holds; a 422 naming each field at fault."""
     errors: list[FieldError] = []
     if await AgentRepository(context.pool).get(tenant_id, data.agent_id) is None:
         errors.append(FieldError("agent_id", "no agent with this id"))
@@ -299,24 +293,63 @@ async def create_campaign(
     start_at = data.start_at
     if start_at is not None and start_at.tzinfo is None:
         start_at = start_at.replace(tzinfo=UTC)
-    row = await CampaignRepository(context.pool).create(
-        tenant_id,
-        {
-            "name": data.name,
-            "agent_id": data.agent_id,
-            "trunk_id": data.trunk_id,
-            "twilio": data.twilio,
-            "max_concurrency": data.max_concurrency,
-            "calls_per_second": data.calls_per_second,
-            "calling_window": msgspec.to_builtins(data.calling_window),
-            "retry_rules": msgspec.to_builtins(data.retry_rules),
-            "caller_ids": caller_ids,
-            "default_timezone": data.default_timezone,
-            "start_at": start_at,
-        },
-    )
+    return {
+        "name": data.name,
+        "agent_id": data.agent_id,
+        "trunk_id": data.trunk_id,
+        "twilio": data.twilio,
+        "max_concurrency": data.max_concurrency,
+        "calls_per_second": data.calls_per_second,
+        "calling_window": msgspec.to_builtins(data.calling_window),
+        "retry_rules": msgspec.to_builtins(data.retry_rules),
+        "caller_ids": caller_ids,
+        "default_timezone": data.default_timezone,
+        "start_at": start_at,
+    }
+
+
+@post(
+    "/",
+    operation_id="createCampaign",
+    status_code=HTTP_201_CREATED,
+    responses=problems(400, 401, 403, 422, 429),
+    dependencies={"principal": Provide(authenticate_writer)},
+)
+async def create_campaign(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    data: JSONBody[CampaignCreate],
+) -> CampaignOut:
+    values = await _values(context, principal.tenant_id, data)
+    row = await CampaignRepository(context.pool).create(principal.tenant_id, values)
     out = _out(row)
     await audit(context, principal, "create", "campaign", row.id, after=out)
+    return out
+
+
+@put(
+    "/{campaign_id:uuid}",
+    operation_id="replaceCampaign",
+    responses=problems(400, 401, 403, 404, 409, 422, 429),
+    dependencies={"principal": Provide(authenticate_writer)},
+)
+async def replace_campaign(
+    principal: NamedDependency[Principal],
+    context: NamedDependency[ApiContext],
+    campaign_id: FromPath[uuid.UUID],
+    data: JSONBody[CampaignCreate],
+) -> CampaignOut:
+    """Replace a campaign's settings, as created, while it is not calling (a draft, scheduled
+    or paused); its status and leads stay."""
+    before = await _campaign(context, principal, campaign_id)
+    values = await _values(context, principal.tenant_id, data)
+    row = await CampaignRepository(context.pool).update_when(
+        principal.tenant_id, campaign_id, EDITABLE, values
+    )
+    if row is None:
+        raise ApiError(409, f"a {before.status} campaign cannot be changed; pause it first")
+    out = _out(row)
+    await audit(context, principal, "update", "campaign", row.id, before=_out(before), after=out)
     return out
 
 
@@ -592,6 +625,7 @@ router = Router(
     path="/campaigns",
     route_handlers=[
         create_campaign,
+        replace_campaign,
         list_campaigns,
         get_campaign,
         add_leads,

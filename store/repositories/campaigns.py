@@ -201,12 +201,35 @@ class CampaignRepository(TenantRepository[Campaign]):
         )
         return self._row(record)
 
+    async def update_when(
+        self,
+        tenant_id: uuid.UUID,
+        campaign_id: uuid.UUID,
+        statuses: Sequence[str],
+        values: dict[str, Any],
+    ) -> Campaign | None:
+        """Change the given columns while the status is one of `statuses` (a campaign that
+        moved meanwhile is left as it is); None when it was not, or no such campaign."""
+        prepared = self._prepare(values)
+        sets = [f"{column} = ${i}" for i, column in enumerate(prepared, start=4)]
+        record = await self._pool.fetchrow(
+            f"UPDATE campaigns SET {', '.join(sets)}, updated_at = now() "
+            "WHERE tenant_id = $1 AND id = $2 AND status = ANY($3::text[]) RETURNING *",
+            tenant_id,
+            campaign_id,
+            list(statuses),
+            *prepared.values(),
+        )
+        return self._row(record)
+
 
 class LeadRepository(TenantRepository[Lead]):
     table = "campaign_leads"
     row_type = Lead
     writable: ClassVar[frozenset[str]] = frozenset({"state", "next_attempt_at"})
-    filterable: ClassVar[frozenset[str]] = frozenset({"campaign_id", "state", "number"})
+    filterable: ClassVar[frozenset[str]] = frozenset(
+        {"campaign_id", "state", "number", "last_disposition"}
+    )
     sortable: ClassVar[frozenset[str]] = frozenset({"created_at", "number", "next_attempt_at"})
 
     async def add(
@@ -473,6 +496,16 @@ class AttemptRepository(TenantRepository[Attempt]):
             attempts=int(lead["attempts"]),
             call_id=attempt.call_id,
         )
+
+    async def of_leads(self, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> list[Attempt]:
+        """Every attempt of these leads, in the order they were dialled."""
+        rows = await self._pool.fetch(
+            "SELECT * FROM campaign_attempts WHERE tenant_id = $1 AND lead_id = ANY($2::uuid[]) "
+            "ORDER BY lead_id, attempt",
+            tenant_id,
+            list(lead_ids),
+        )
+        return [a for a in map(self._row, rows) if a is not None]
 
     async def disposition_counts(
         self, tenant_id: uuid.UUID, campaign_id: uuid.UUID

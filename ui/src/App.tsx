@@ -12,6 +12,8 @@ import { TrunksPage } from "./pages/TrunksPage";
 import { CallsPage } from "./pages/CallsPage";
 import { CallDetailPage } from "./pages/CallDetailPage";
 import { CampaignsPage } from "./pages/CampaignsPage";
+import { CampaignDetailPage } from "./pages/CampaignDetailPage";
+import { DoNotCallPage } from "./pages/DoNotCallPage";
 import { AnalyticsPage } from "./pages/AnalyticsPage";
 import { WebhooksPage } from "./pages/WebhooksPage";
 import { PricesPage } from "./pages/PricesPage";
@@ -49,6 +51,8 @@ export function App() {
         <Route path="calls" element={<CallsPage />} />
         <Route path="calls/:callId" element={<CallDetailPage />} />
         <Route path="campaigns" element={<CampaignsPage />} />
+        <Route path="campaigns/:campaignId" element={<CampaignDetailPage />} />
+        <Route path="do-not-call" element={<DoNotCallPage />} />
         <Route path="analytics" element={<AnalyticsPage />} />
         <Route path="prices" element={<PricesPage />} />
         <Route path="webhooks" element={<WebhooksPage />} />

@@ -677,7 +677,8 @@ export interface paths {
         };
         /** GetCampaign */
         get: operations["getCampaign"];
-        put?: never;
+        /** ReplaceCampaign */
+        put: operations["replaceCampaign"];
         post?: never;
         delete?: never;
         options?: never;
@@ -709,7 +710,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** ListLeads */
+        get: operations["listCampaignLeads"];
         put?: never;
         /** AddLeads */
         post: operations["addCampaignLeads"];
@@ -1927,6 +1929,12 @@ export interface components {
             error?: string | null;
             ok: boolean;
         };
+        /**
+         * Disposition
+         * @description How one attempt ended.
+         * @enum {string}
+         */
+        Disposition: "human" | "voicemail_left" | "voicemail_no_message" | "no_answer" | "busy" | "failed" | "rejected" | "transferred" | "dnc_requested" | "on_dnc_list" | "cancelled";
         /** DoNotCallAdd */
         DoNotCallAdd: {
             number: string;
@@ -2012,6 +2020,16 @@ export interface components {
             /** @enum {string} */
             role: "owner" | "admin" | "viewer";
         };
+        /** LeadAttempt */
+        LeadAttempt: {
+            attempt: number;
+            /** Format: uuid */
+            call_id: string;
+            caller_id: string;
+            /** Format: date-time */
+            dialled_at: string;
+            disposition: string | null;
+        };
         /** LeadIn */
         LeadIn: {
             number: string;
@@ -2020,6 +2038,34 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** LeadList */
+        LeadList: {
+            items: components["schemas"]["LeadOut"][];
+            limit: number;
+            offset: number;
+            total: number;
+        };
+        /** LeadOut */
+        LeadOut: {
+            attempts: number;
+            history: components["schemas"]["LeadAttempt"][];
+            /** Format: uuid */
+            id: string;
+            last_disposition: string | null;
+            /** Format: date-time */
+            next_attempt_at: string;
+            number: string;
+            state: string;
+            timezone: string;
+            variables: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * LeadState
+         * @enum {string}
+         */
+        LeadState: "pending" | "dialling" | "reached" | "exhausted" | "dnc" | "cancelled";
         /** LeadsAdded */
         LeadsAdded: {
             added: number;
@@ -6289,6 +6335,104 @@ export interface operations {
             };
         };
     };
+    replaceCampaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignCreate"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     cancelCampaign: {
         parameters: {
             query?: never;
@@ -6347,6 +6491,91 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listCampaignLeads: {
+        parameters: {
+            query?: {
+                /** @description Only leads in this state. */
+                state?: components["schemas"]["LeadState"] | null;
+                /** @description Only leads whose last attempt ended so. */
+                disposition?: components["schemas"]["Disposition"] | null;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,7 +4,7 @@ import { useDisclosure } from "@mantine/hooks";
 import {
   IconActivity, IconChartBar, IconFileText, IconKey, IconLogout, IconPhone, IconPlugConnected,
   IconRobot, IconServer2, IconShieldLock, IconUsers, IconWebhook, IconLayoutDashboard, IconMoon,
-  IconSpeakerphone, IconSun, IconReceipt,
+  IconPhoneOff, IconSpeakerphone, IconSun, IconReceipt,
 } from "@tabler/icons-react";
 import { NavLink as RouterLink, Outlet, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
@@ -14,6 +14,7 @@ const NAV = [
   { to: "/", label: "Dashboard", icon: IconLayoutDashboard },
   { to: "/calls", label: "Calls", icon: IconPhone },
   { to: "/campaigns", label: "Campaigns", icon: IconSpeakerphone },
+  { to: "/do-not-call", label: "Do not call", icon: IconPhoneOff },
   { to: "/analytics", label: "Analytics", icon: IconChartBar },
   { to: "/prices", label: "Prices", icon: IconReceipt },
   { to: "/agents", label: "Agents", icon: IconRobot },

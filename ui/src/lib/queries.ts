@@ -31,6 +31,15 @@ export function useAllAgents() {
   });
 }
 
+/** Every SIP trunk, for pickers; fetched only while `enabled` (e.g. a form is open). */
+export function useAllTrunks(enabled = true) {
+  return useQuery({
+    queryKey: ["sip-trunks", "all"],
+    queryFn: () => unwrap(api.GET("/api/v1/sip-trunks", { params: { query: { limit: ALL } } })),
+    enabled,
+  });
+}
+
 /** Agent names by id, for tables of calls. */
 export function useAgentNames(): Map<string, string> {
   const agents = useAllAgents();

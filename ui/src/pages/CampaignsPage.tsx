@@ -1,100 +1,88 @@
-/** Campaigns: each one's status and live counts (leads by state, attempts by disposition, dial
- * and answer rates), refreshed every few seconds, with start / pause / resume / cancel.
- * Campaigns and their leads are created over the API (`/api/v1/campaigns`). */
-import { Badge, Button, Card, Group, SimpleGrid, Stack, Text } from "@mantine/core";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, type Schemas } from "../api/client";
+/** Campaigns: each one's status and live counts, with start / pause / resume / cancel, a link
+ * to its page (leads, imports, results) and a form to create one. */
+import { useState } from "react";
+import { Anchor, Badge, Button, Card, Group, Modal, Stack, Text } from "@mantine/core";
+import { IconPlus } from "@tabler/icons-react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link, useNavigate } from "react-router";
+import { api } from "../api/client";
 import { unwrap } from "../api/problem";
+import { useAuth } from "../auth/AuthContext";
+import { CampaignForm } from "../components/CampaignForm";
+import { CAMPAIGN_REFRESH_MS, CampaignActions, CampaignProgress } from "../components/CampaignProgress";
 import { PageHeader } from "../components/PageHeader";
-import { EmptyState, QueryView } from "../components/PageState";
+import { EmptyState, Loading, QueryView } from "../components/PageState";
+import { Pager } from "../components/Pager";
+import { STATUS_COLOR, type Campaign, type CampaignBody } from "../lib/campaigns";
+import { notifySaved } from "../lib/forms";
+import { useAllAgents, useAllTrunks } from "../lib/queries";
 
-type Campaign = Schemas["CampaignOut"];
-type Action = "start" | "pause" | "resume" | "cancel";
-// Live enough to watch a campaign move, light enough for many open tabs.
-const REFRESH_MS = 3000;
-const ACTIONS: Record<string, Action[]> = {
-  draft: ["start", "cancel"],
-  scheduled: ["pause", "cancel"],
-  running: ["pause", "cancel"],
-  paused: ["resume", "cancel"],
-};
-const STATUS_COLOR: Record<string, string> = {
-  running: "green", scheduled: "blue", paused: "yellow", completed: "gray", cancelled: "red", draft: "gray",
-};
-
-function Counts({ title, counts }: { title: string; counts: Record<string, number> }) {
-  const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
-  return (
-    <Stack gap={2}>
-      <Text size="xs" c="dimmed">{title}</Text>
-      {entries.length === 0 ? <Text size="sm">—</Text> : entries.map(([k, n]) => (
-        <Text size="sm" key={k}>{k.replaceAll("_", " ")}: <b>{n}</b></Text>
-      ))}
-    </Stack>
-  );
-}
+const LIMIT = 20;
 
 function CampaignCard({ campaign }: { campaign: Campaign }) {
-  const client = useQueryClient();
-  const live = campaign.status !== "completed" && campaign.status !== "cancelled";
-  const progress = useQuery({
-    queryKey: ["campaign-progress", campaign.id],
-    queryFn: () => unwrap(api.GET("/api/v1/campaigns/{campaign_id}/progress", { params: { path: { campaign_id: campaign.id } } })),
-    refetchInterval: live ? REFRESH_MS : false,
-  });
-  const act = useMutation({
-    mutationFn: (action: Action) =>
-      unwrap(api.POST(`/api/v1/campaigns/{campaign_id}/${action}`, { params: { path: { campaign_id: campaign.id } } })),
-    onSuccess: () => client.invalidateQueries({ queryKey: ["campaigns"] }),
-  });
   return (
     <Card withBorder component="article" aria-label={campaign.name}>
       <Group justify="space-between" mb="sm">
         <Group gap="xs">
-          <Text fw={600}>{campaign.name}</Text>
+          <Anchor component={Link} to={`/campaigns/${campaign.id}`} fw={600}>{campaign.name}</Anchor>
           <Badge color={STATUS_COLOR[campaign.status] ?? "gray"} variant="light">{campaign.status}</Badge>
         </Group>
-        <Group gap="xs">
-          {(ACTIONS[campaign.status] ?? []).map((action) => (
-            <Button key={action} size="xs" variant="light" loading={act.isPending} onClick={() => act.mutate(action)}>
-              {action.charAt(0).toUpperCase() + action.slice(1)}
-            </Button>
-          ))}
-        </Group>
+        <CampaignActions campaign={campaign} />
       </Group>
-      <QueryView query={progress} what="the campaign's progress">
-        {(p) => (
-          <SimpleGrid cols={{ base: 1, sm: 3 }}>
-            <Counts title={`Leads (${p.total_leads})`} counts={p.leads} />
-            <Counts title={`Attempts (${p.attempts})`} counts={p.dispositions} />
-            <Stack gap={2}>
-              <Text size="xs" c="dimmed">Rates</Text>
-              <Text size="sm">Dialled in the last minute: <b>{p.dial_rate_per_minute}</b></Text>
-              <Text size="sm">Answered: <b>{p.answer_rate === null ? "—" : `${Math.round(p.answer_rate * 100)}%`}</b></Text>
-            </Stack>
-          </SimpleGrid>
-        )}
-      </QueryView>
+      <CampaignProgress campaign={campaign} />
     </Card>
   );
 }
 
+/** The create form in a modal, once the agents and trunks it offers are loaded. */
+function NewCampaignModal({ opened, onClose }: { opened: boolean; onClose: () => void }) {
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const agents = useAllAgents();
+  const trunks = useAllTrunks(opened);
+  const create = async (body: CampaignBody) => {
+    const created = await unwrap(api.POST("/api/v1/campaigns", { body }));
+    await queryClient.invalidateQueries({ queryKey: ["campaigns"] });
+    notifySaved(`Campaign ${created.name} created: add its leads, then start it`);
+    onClose();
+    navigate(`/campaigns/${created.id}`);
+  };
+  return (
+    <Modal opened={opened} onClose={onClose} size="xl" title="New campaign">
+      {agents.data && trunks.data ? (
+        <CampaignForm agents={agents.data.items} trunks={trunks.data.items} onSubmit={create} onCancel={onClose} />
+      ) : <Loading what="agents and trunks" />}
+    </Modal>
+  );
+}
+
 export function CampaignsPage() {
+  const { canEdit } = useAuth();
+  const [creating, setCreating] = useState(false);
+  const [offset, setOffset] = useState(0);
   const campaigns = useQuery({
-    queryKey: ["campaigns"],
-    queryFn: () => unwrap(api.GET("/api/v1/campaigns", { params: { query: { limit: 50 } } })),
-    refetchInterval: REFRESH_MS,
+    queryKey: ["campaigns", offset],
+    queryFn: () => unwrap(api.GET("/api/v1/campaigns", { params: { query: { limit: LIMIT, offset } } })),
+    refetchInterval: CAMPAIGN_REFRESH_MS,
   });
   return (
     <>
-      <PageHeader title="Campaigns" description="Outbound campaigns and how far each has got, live." />
+      <PageHeader title="Campaigns" description="Outbound campaigns and how far each has got, live."
+        actions={canEdit && <Button leftSection={<IconPlus size={16} />} onClick={() => setCreating(true)}>New campaign</Button>} />
       <QueryView query={campaigns} what="the campaigns">
         {(page) => page.items.length === 0 ? (
-          <EmptyState title="No campaigns yet">Create one with POST /api/v1/campaigns, then add its leads.</EmptyState>
+          <EmptyState title="No campaigns yet">
+            {canEdit ? "Create one with New campaign, then import its leads." : "An admin creates them."}
+          </EmptyState>
         ) : (
-          <Stack>{page.items.map((c) => <CampaignCard key={c.id} campaign={c} />)}</Stack>
+          <Stack>
+            {page.items.map((c) => <CampaignCard key={c.id} campaign={c} />)}
+            <Pager total={page.total} limit={LIMIT} offset={offset} onOffset={setOffset} />
+          </Stack>
         )}
       </QueryView>
+      <Text size="xs" c="dimmed" mt="md">Numbers on the <Anchor component={Link} to="/do-not-call" size="xs">do-not-call list</Anchor> are never dialled.</Text>
+      <NewCampaignModal opened={creating} onClose={() => setCreating(false)} />
     </>
   );
 }

@@ -29,3 +29,13 @@ export const me: Schemas["Me"] = { tenant_id: "22222222-2222-4222-8222-222222222
 export function problem(status: number, errors: { field: string; reason: string }[]) {
   return { status, body: { title: "Unprocessable Content", status, detail: errors.map((e) => `${e.field}: ${e.reason}`).join("; "), errors } };
 }
+
+export const CAMPAIGN_ID = "5b0c6a52-8f3e-4a4e-9d7e-0d8f5c1e2a10";
+export const AGENT_ID = "44444444-4444-4444-8444-444444444444";
+export const TRUNK_ID = "55555555-5555-4555-8555-555555555555";
+export const CAMPAIGN: Schemas["CampaignOut"] = {
+  id: CAMPAIGN_ID, name: "Reminders", agent_id: AGENT_ID, trunk_id: TRUNK_ID, twilio: false, status: "running", start_at: null,
+  max_concurrency: 5, calls_per_second: 1, calling_window: { days: [1, 2, 3, 4, 5], start: "09:00", end: "20:00" },
+  retry_rules: { busy: { retries: 2, after_s: 600 } }, caller_ids: [],
+  default_timezone: "UTC", started_at: null, completed_at: null, created_at: "2026-12-05T09:00:00Z",
+};
