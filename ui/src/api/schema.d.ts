@@ -1934,7 +1934,7 @@ export interface components {
          * @description How one attempt ended.
          * @enum {string}
          */
-        Disposition: "human" | "voicemail_left" | "voicemail_no_message" | "no_answer" | "busy" | "failed" | "rejected" | "transferred" | "dnc_requested" | "on_dnc_list" | "cancelled";
+        Disposition: "human" | "voicemail_left" | "voicemail_no_message" | "ivr" | "call_screening" | "no_answer" | "busy" | "failed" | "rejected" | "transferred" | "dnc_requested" | "on_dnc_list" | "cancelled";
         /** DoNotCallAdd */
         DoNotCallAdd: {
             number: string;

@@ -37,6 +37,7 @@ describe("CampaignForm", () => {
       retry_rules: {
         busy: { retries: 2, after_s: 600 }, no_answer: { retries: 2, after_s: 3600 },
         failed: { retries: 1, after_s: 900 }, voicemail_no_message: { retries: 1, after_s: 14400 },
+        ivr: { retries: 1, after_s: 14400 }, call_screening: { retries: 1, after_s: 7200 },
       },
       caller_ids: ["+4930123456"], default_timezone: "UTC", start_at: null,
     });

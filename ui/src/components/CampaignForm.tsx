@@ -18,6 +18,8 @@ const DEFAULT_RETRIES: Record<Retryable, { retries: number; after_min: number }>
   no_answer: { retries: 2, after_min: 60 },
   failed: { retries: 1, after_min: 15 },
   voicemail_no_message: { retries: 1, after_min: 240 },
+  ivr: { retries: 1, after_min: 240 },
+  call_screening: { retries: 1, after_min: 120 },
 };
 const TIME_ZONES = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
 

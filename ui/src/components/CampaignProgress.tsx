@@ -7,6 +7,7 @@ import { api } from "../api/client";
 import { unwrap } from "../api/problem";
 import { useAuth } from "../auth/AuthContext";
 import { ACTIONS, dispositionLabel, type Action, type Campaign } from "../lib/campaigns";
+import { formatCost } from "../lib/cost";
 import { notifyRefused } from "../lib/forms";
 import { QueryView } from "./PageState";
 
@@ -45,6 +46,11 @@ export function CampaignProgress({ campaign }: { campaign: Campaign }) {
             <Text size="xs" c="dimmed">Rates</Text>
             <Text size="sm">Dialled in the last minute: <b>{p.dial_rate_per_minute}</b></Text>
             <Text size="sm">Answered: <b>{p.answer_rate === null ? "—" : `${Math.round(p.answer_rate * 100)}%`}</b></Text>
+            <Text size="sm">Cost so far: <b>{formatCost(p.cost.total, p.cost.currency)}</b></Text>
+            {p.cost.pending_calls > 0 && <Text size="xs" c="dimmed">Ended calls still to be priced: {p.cost.pending_calls}</Text>}
+            {p.cost.calls_with_unpriced_usage > 0 && (
+              <Text size="xs" c="dimmed">Calls that used a provider with no price: {p.cost.calls_with_unpriced_usage}</Text>
+            )}
           </Stack>
         </SimpleGrid>
       )}

@@ -19,17 +19,21 @@ export const STATUS_COLOR: Record<string, string> = {
 };
 export const LEAD_STATES = ["pending", "dialling", "reached", "exhausted", "dnc", "cancelled"] as const;
 export const DISPOSITIONS: Schemas["Disposition"][] = [
-  "human", "voicemail_left", "voicemail_no_message", "no_answer", "busy", "failed", "rejected",
-  "transferred", "dnc_requested", "on_dnc_list", "cancelled",
+  "human", "voicemail_left", "voicemail_no_message", "ivr", "call_screening", "no_answer", "busy",
+  "failed", "rejected", "transferred", "dnc_requested", "on_dnc_list", "cancelled",
 ];
 /** Dispositions a campaign may retry (the API's RetryRules), in the order the form shows them. */
-export const RETRYABLE = ["busy", "no_answer", "failed", "voicemail_no_message"] as const;
+export const RETRYABLE = [
+  "busy", "no_answer", "failed", "voicemail_no_message", "ivr", "call_screening",
+] as const;
 export type Retryable = (typeof RETRYABLE)[number];
 
 const DISPOSITION_LABEL: Record<string, string> = {
   human: "Answered by a person",
   voicemail_left: "Voicemail, message left",
   voicemail_no_message: "Voicemail, no message",
+  ivr: "Automated menu, no person",
+  call_screening: "Call screener, no person",
   no_answer: "No answer",
   busy: "Busy",
   failed: "Failed",

@@ -23,7 +23,7 @@ function api(answers: Record<string, { status: number; body: unknown }[]> = {}, 
     [`GET /api/v1/campaigns/${ID}`]: campaign,
     [`GET /api/v1/campaigns/${ID}/progress`]: {
       status: campaign.status, leads: { pending: 1 }, total_leads: 1, dispositions: { busy: 1 }, attempts: 1,
-      dial_rate_per_minute: 1, answer_rate: 0,
+      dial_rate_per_minute: 1, answer_rate: 0, cost: { total: 0.42, currency: "USD", priced_calls: 5, pending_calls: 1, calls_with_unpriced_usage: 0 },
     },
     [`GET /api/v1/campaigns/${ID}/leads`]: PAGE,
     "GET /api/v1/agents": { items: [{ id: AGENT_ID, name: "Reception", inbound_numbers: ["+4930123456"] }], total: 1, limit: 200, offset: 0 },

@@ -8,7 +8,7 @@ import { CampaignsPage } from "./CampaignsPage";
 
 const PROGRESS = {
   status: "running", leads: { pending: 7, reached: 3 }, total_leads: 10,
-  dispositions: { human: 3, busy: 2, in_progress: 1 }, attempts: 6, dial_rate_per_minute: 4, answer_rate: 0.6,
+  dispositions: { human: 3, busy: 2, in_progress: 1 }, attempts: 6, dial_rate_per_minute: 4, answer_rate: 0.6, cost: { total: 0.42, currency: "USD", priced_calls: 5, pending_calls: 1, calls_with_unpriced_usage: 0 },
 };
 
 describe("CampaignsPage", () => {
@@ -28,6 +28,8 @@ describe("CampaignsPage", () => {
     expect(card).toHaveTextContent("In progress: 1");
     expect(card).toHaveTextContent("Answered by a person: 3");
     expect(card).toHaveTextContent("Answered: 60%");
+    expect(card).toHaveTextContent("Cost so far: $0.42");
+    expect(card).toHaveTextContent("Ended calls still to be priced: 1");
     expect(within(card).getByRole("link", { name: "Reminders" })).toHaveAttribute("href", `/campaigns/${ID}`);
     await userEvent.setup().click(await within(card).findByRole("button", { name: "Pause" }));
     await waitFor(() => expect(api.calls.map((c) => `${c.method} ${c.path}`)).toContain(`POST /api/v1/campaigns/${ID}/pause`));
