@@ -77,7 +77,7 @@ DEMO_VOICING = Voicing("as the demo speaks")
 # The demo agent's phrases, as the agent loader derives them for its recognizer.
 DEMO_PHRASES = agent_phrases(ProviderConfig(vendor="scripted"), SYSTEM_PROMPT, WELCOME)
 # The phrases' shares of the blended model compared (the provider's default is one of them).
-PHRASE_WEIGHTS = (0.5, 0.3, 0.2, 0.1)
+PHRASE_WEIGHTS = (0.7, 0.5, 0.3, 0.2, 0.1)
 SETTINGS: dict[str, dict[str, Any]] = {
     "before (general LM, first utterance re-decoded)": {"redecode_first": 1},
     "streaming only (general LM)": {"redecode_first": 0},
