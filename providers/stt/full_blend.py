@@ -50,6 +50,15 @@ class _Lookup:
         return np.where(found, self.values[at], default)
 
 
+def _packed(size: int, *gram: Ints) -> Ints:
+    """N-grams as one id each, last word first: the general model's own order (see
+    `TrigramModel`), so its n-grams need no sorting."""
+    key = gram[-1]
+    for word in reversed(gram[:-1]):
+        key = key * size + word
+    return key
+
+
 class _Backoff:
     """A back-off trigram model over `size` word ids, in probabilities (not logs)."""
 
@@ -61,17 +70,14 @@ class _Backoff:
         self.bigram_backoff = _Lookup(np.zeros(0, np.int64), np.zeros(0))
         self.trigram = _Lookup(np.zeros(0, np.int64), np.zeros(0))
 
-    def pair(self, first: Ints, second: Ints) -> Ints:
-        return first * self.size + second
-
     def p2(self, first: Ints, second: Ints) -> Floats:
         backed_off = self.unigram_backoff[first] * self.unigram[second]
-        return self.bigram.get(self.pair(first, second), backed_off)
+        return self.bigram.get(_packed(self.size, first, second), backed_off)
 
     def p3(self, first: Ints, second: Ints, third: Ints) -> Floats:
-        context = self.pair(first, second)
+        context = _packed(self.size, first, second)
         backed_off = self.bigram_backoff.get(context, 1.0) * self.p2(second, third)
-        return self.trigram.get(context * self.size + third, backed_off)
+        return self.trigram.get(_packed(self.size, first, second, third), backed_off)
 
 
 def _general(model: TrigramModel, size: int) -> _Backoff:
@@ -79,12 +85,11 @@ def _general(model: TrigramModel, size: int) -> _Backoff:
     n = len(model.words)
     general.unigram[:n] = 10**model.unigram_prob
     general.unigram_backoff[:n] = 10**model.unigram_backoff
-    pairs = general.pair(model.bigram_first, model.bigram_second)
-    order = np.argsort(pairs)
-    general.bigram = _Lookup(pairs[order], 10 ** model.bigram_prob[order], ordered=True)
-    general.bigram_backoff = _Lookup(pairs[order], 10 ** model.bigram_backoff[order], ordered=True)
-    triples = general.pair(model.trigram_first, model.trigram_second) * size
-    general.trigram = _Lookup(triples + model.trigram_third, 10**model.trigram_prob)
+    pairs = _packed(size, model.bigram_first, model.bigram_second)
+    general.bigram = _Lookup(pairs, 10**model.bigram_prob, ordered=True)
+    general.bigram_backoff = _Lookup(pairs, 10**model.bigram_backoff, ordered=True)
+    triples = _packed(size, model.trigram_first, model.trigram_second, model.trigram_third)
+    general.trigram = _Lookup(triples, 10**model.trigram_prob, ordered=True)
     return general
 
 
@@ -97,11 +102,8 @@ def _agent(corpus: list[list[str]], ids: dict[str, int], size: int) -> _Backoff:
         agent.unigram_backoff[ids[word]] = bo
 
     def keys(grams: list[tuple[str, ...]]) -> Ints:
-        packed = np.zeros(len(grams), dtype=np.int64)
-        for i, gram in enumerate(grams):
-            for word in gram:
-                packed[i] = packed[i] * size + ids[word]
-        return packed
+        columns = zip(*grams, strict=True) if grams else [[]] * 2
+        return _packed(size, *(np.array([ids[w] for w in c], dtype=np.int64) for c in columns))
 
     for order, lookup in ((1, "bigram"), (2, "trigram")):
         grams = list(model.prob[order])
@@ -130,22 +132,22 @@ def full_blend(corpus: list[list[str]], general_model: TrigramModel, weight: flo
 
     unigram = weight * agent.unigram + (1 - weight) * general.unigram
     pairs = general.bigram.union(agent.bigram)
-    first, second = pairs // size, pairs % size
+    second, first = pairs // size, pairs % size
     bigram = weight * agent.p2(first, second) + (1 - weight) * general.p2(first, second)
     left = 1 - np.bincount(first, weights=bigram, minlength=size)
     lower = 1 - np.bincount(first, weights=unigram[second], minlength=size)
     unigram_backoff = np.maximum(left, _FLOOR) / np.maximum(lower, _FLOOR)
 
     triples = general.trigram.union(agent.trigram)
-    context, third = triples // size, triples % size
-    t_first, t_second = context // size, context % size
+    suffix, t_first = triples // size, triples % size
+    third, t_second = suffix // size, suffix % size
     trigram = weight * agent.p3(t_first, t_second, third) + (1 - weight) * general.p3(
         t_first, t_second, third
     )
     blend = _Lookup(pairs, bigram, ordered=True)
-    lower_trigram = blend.get(t_second * size + third, unigram_backoff[t_second] * unigram[third])
+    lower_trigram = blend.get(suffix, unigram_backoff[t_second] * unigram[third])
     # A context missing from the bigrams (sphinx backs off past it) keeps no back-off weight.
-    at, found = blend.find(context)
+    at, found = blend.find(_packed(size, t_first, t_second))
     at = at[found]
     bigram_backoff = np.ones(len(pairs))
     has_trigrams = np.bincount(at, minlength=len(pairs)) > 0

@@ -3,7 +3,7 @@
 Decoders are kept idle between sessions (creating one loads the acoustic model, ~0.4 s) and
 one is made when the worker starts, so a call's first audio never waits for a model load.
 An agent with phrases gets its own model, the phrases blended with all of the general model,
-built by the worker when the agent's first call opens on it (some 4.5 s of CPU and 500 MB for
+built by the worker when the agent's first call opens on it (some 2.7 s of CPU and 500 MB for
 the moment; then about 35 MB per worker, and 32 MB per decoder searching it, where the
 general model's search takes as much).
 """

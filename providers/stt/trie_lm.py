@@ -33,7 +33,8 @@ Ints = npt.NDArray[np.int64]
 
 class TrigramModel(msgspec.Struct, frozen=True):
     """A back-off trigram model as arrays, log10 throughout: bigram `i` is the words
-    (`bigram_first[i]`, `bigram_second[i]`), trigram `j` (`trigram_first[j]`, ...)."""
+    (`bigram_first[i]`, `bigram_second[i]`), trigram `j` (`trigram_first[j]`, ...). The
+    n-grams are in the trie's order: by last word, then the word before it, and so on."""
 
     words: list[str]
     unigram_prob: Floats
@@ -111,6 +112,11 @@ def read_trigram_model(path: Path) -> TrigramModel:
     bigram_second = np.repeat(np.arange(n1, dtype=np.int64), np.diff(starts))
     bigram_first = _field(middle, rows, word_bits)
     trigram_pair = np.repeat(np.arange(bigrams, dtype=np.int64), np.diff(bigram_next))
+    trigram_first = _field(longest, trigram_rows, word_bits)
+    # Sphinx's own en-us.lm.bin has two triples out of their run's order; a stable sort of
+    # data this nearly sorted costs little.
+    order = np.argsort(trigram_pair * n1 + trigram_first, kind="stable")
+    trigram_pair, trigram_rows = trigram_pair[order], trigram_rows[order]
     return TrigramModel(
         words=words,
         unigram_prob=unigrams["prob"][:n1].astype(np.float64) * _TO_LOG10,
@@ -119,7 +125,7 @@ def read_trigram_model(path: Path) -> TrigramModel:
         bigram_second=bigram_second,
         bigram_backoff=bigram_backoff_table[_field(middle, rows + word_bits, _CODE_BITS)],
         bigram_prob=bigram_prob_table[_field(middle, rows + word_bits + _CODE_BITS, _CODE_BITS)],
-        trigram_first=_field(longest, trigram_rows, word_bits),
+        trigram_first=trigram_first[order],
         trigram_second=bigram_first[trigram_pair],
         trigram_third=bigram_second[trigram_pair],
         trigram_prob=trigram_prob_table[_field(longest, trigram_rows + word_bits, _CODE_BITS)],
@@ -127,15 +133,12 @@ def read_trigram_model(path: Path) -> TrigramModel:
 
 
 def _quantized(values: Floats) -> tuple[Floats, Ints]:
-    """A table of 65 536 values and each value's code into it: equal-count bins, each
-    standing for its mean, as sphinx's own quantizer makes them."""
-    order = np.argsort(values, kind="stable")
-    codes = np.empty(len(values), dtype=np.int64)
-    codes[order] = np.arange(len(values), dtype=np.int64) * _TABLE // max(len(values), 1)
-    sums = np.bincount(codes, weights=values, minlength=_TABLE)
-    counts = np.bincount(codes, minlength=_TABLE)
-    table = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    return table, codes
+    """A table of 65 536 evenly spaced values over their range and each value's code into
+    it: for log probabilities spanning 10 units, steps of 0.0002."""
+    low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 0.0)
+    step = (high - low) / (_TABLE - 1) or 1.0
+    codes = np.rint((values - low) / step).astype(np.int64)
+    return low + step * np.arange(_TABLE, dtype=np.float64), codes
 
 
 def _pack(memory: npt.NDArray[np.uint64], offsets: Ints, values: Ints, width: int) -> None:
@@ -170,20 +173,19 @@ def write_trigram_model(model: TrigramModel, path: Path) -> None:
     """`model` in sphinx's trie format: it loads in milliseconds, where ARPA text of millions
     of n-grams takes sphinx seconds to parse."""
     n1, n2, n3 = len(model.words), len(model.bigram_first), len(model.trigram_first)
-    # Backwards, as sphinx reads it: bigrams by (second, first), trigrams by (third, second,
-    # first), so each word's run holds the words before it, in ascending order.
-    bigrams = np.lexsort((model.bigram_first, model.bigram_second))
-    first, second = model.bigram_first[bigrams], model.bigram_second[bigrams]
-    trigrams = np.lexsort((model.trigram_first, model.trigram_second, model.trigram_third))
-    t_first = model.trigram_first[trigrams]
-    suffix = model.trigram_third[trigrams] * n1 + model.trigram_second[trigrams]
-    pair = np.searchsorted(second * n1 + first, suffix)
-    if n3 and not np.array_equal(second[pair] * n1 + first[pair], suffix):
+    first, second, t_first = model.bigram_first, model.bigram_second, model.trigram_first
+    pairs = second * n1 + first
+    suffix = model.trigram_third * n1 + model.trigram_second
+    triples = suffix * n1 + t_first
+    if np.any(np.diff(pairs) <= 0) or np.any(np.diff(triples) <= 0):
+        raise ValueError("n-grams must come in the trie's order, each once")
+    pair = np.searchsorted(pairs, suffix)
+    if n3 and not np.array_equal(pairs[np.minimum(pair, n2 - 1)], suffix):
         raise ValueError("a trigram's last two words are not among the bigrams")
 
-    prob_table, prob_codes = _quantized(model.bigram_prob[bigrams])
-    backoff_table, backoff_codes = _quantized(model.bigram_backoff[bigrams])
-    trigram_table, trigram_codes = _quantized(model.trigram_prob[trigrams])
+    prob_table, prob_codes = _quantized(model.bigram_prob)
+    backoff_table, backoff_codes = _quantized(model.bigram_backoff)
+    trigram_table, trigram_codes = _quantized(model.trigram_prob)
     unigrams = np.zeros(n1 + 1, dtype=_UNIGRAM)
     unigrams["prob"][:n1] = model.unigram_prob / _TO_LOG10
     unigrams["bo"][:n1] = model.unigram_backoff / _TO_LOG10
