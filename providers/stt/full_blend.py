@@ -18,7 +18,7 @@ from providers.stt.trie_lm import Floats, Ints, TrigramModel
 
 Bools = npt.NDArray[np.bool_]
 
-# log10 probability ARPA uses for "never" (the sentence-start token is never predicted).
+# log10 probability language models use for "never" (the sentence start is never predicted).
 _NEVER = -99.0
 # Floor of a context's left-over mass, so a context whose n-grams take it all keeps a
 # back-off weight instead of dividing by zero.
