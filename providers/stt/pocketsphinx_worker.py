@@ -26,7 +26,8 @@ from providers.stt.trie_lm import read_trigram_model, write_trigram_model
 
 _BYTES_PER_SECOND = 16000 * 2
 
-# Idle decoders kept per worker for the next sessions: a decoder is some 25 MB.
+# Idle decoders kept per worker for the next sessions: a decoder is some 30 MB, and each
+# model it has searched (the general one, an agent's blend) another 32 MB.
 IDLE_DECODERS_MAX = 8
 
 # Beyond this, the final comes from the streaming pass instead of a re-decode, so a long
