@@ -110,6 +110,8 @@ class PocketsphinxHandler(Handler):
         lm = self._agent_lms.get(name)
         if lm is None:
             corpus = sentences(phrases, lambda word: decoder.lookup_word(word) is not None)
+            if not corpus:  # no word the recognizer knows: nothing to blend
+                return self._general_model(decoder)
             path = Path(self._lm_dir.name) / f"{name}.lm.bin"
             write_trigram_model(
                 full_blend(corpus, read_trigram_model(_general_path()), weight), path
