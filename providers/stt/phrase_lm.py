@@ -1,31 +1,22 @@
-"""A trigram language model (ARPA text) of the phrases an agent expects to hear, blended with
-the recognizer's general model.
+"""A trigram language model of the phrases an agent expects to hear (blended with the
+recognizer's general model by `providers.stt.full_blend`).
 
-The agent's model is estimated with absolute discounting; every n-gram it has gets the
-linear interpolation `weight * agent + (1 - weight) * general`, the general model's most
-likely words and its strongest word pairs among them are kept too, and back-off weights are
-recomputed so each context's probabilities still sum to one. Callers saying what the agent
-expects are heard with the agent's word order; anything else still has the general
-vocabulary and its commonest word pairs.
+The model is estimated with absolute discounting, its back-off weights computed so each
+context's probabilities sum to one.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 # Subtracted from every seen n-gram count and given to the back-off: with so little text,
 # about half a count is what Kneser and Ney found to work best for small counts.
 DISCOUNT = 0.5
-# log10 probability ARPA uses for "never" (the sentence-start token is never predicted).
-_NEVER = -99.0
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 Ngram = tuple[str, ...]
-# P(word | history) of the general model, for an n-gram given in reading order.
-GeneralProbability = Callable[[Ngram], float]
 
 
 def sentences(phrases: Iterable[str], known: Callable[[str], bool]) -> list[list[str]]:
@@ -45,7 +36,7 @@ def sentences(phrases: Iterable[str], known: Callable[[str], bool]) -> list[list
     return out
 
 
-class _Model:
+class PhraseModel:
     """A back-off n-gram model: probabilities of its n-grams and back-off weights of contexts."""
 
     def __init__(self) -> None:
@@ -83,9 +74,10 @@ def _counts(corpus: list[list[str]]) -> list[Counter[Ngram]]:
     return counts
 
 
-def _agent_model(corpus: list[list[str]]) -> _Model:
+def agent_model(corpus: list[list[str]]) -> PhraseModel:
+    """The back-off trigram model of `corpus` (sentences of words)."""
     counts = _counts(corpus)
-    model = _Model()
+    model = PhraseModel()
     total = sum(counts[0].values())
     model.prob[0] = {gram: c / total for gram, c in counts[0].items()}
     for order in (1, 2):
@@ -96,44 +88,3 @@ def _agent_model(corpus: list[list[str]]) -> _Model:
             model.prob[order][gram] = (c - DISCOUNT) / seen[gram[:-1]]
         model.set_backoffs(order)
     return model
-
-
-def blended_arpa(
-    corpus: list[list[str]],
-    general: GeneralProbability,
-    general_ngrams: Mapping[Ngram, float],
-    weight: float,
-) -> str:
-    """ARPA text of the agent's `corpus` model interpolated with the general model: the
-    n-grams of both (`general_ngrams`: the general model's most useful unigrams and bigrams),
-    each with the interpolated probability."""
-    agent = _agent_model(corpus)
-    blend = _Model()
-    for order in (0, 1, 2):
-        grams = set(agent.prob[order]) | {g for g in general_ngrams if len(g) == order + 1}
-        for gram in grams:
-            general_p = general_ngrams.get(gram) or general(gram)
-            blend.prob[order][gram] = weight * agent.p(gram) + (1 - weight) * general_p
-        if order:
-            blend.set_backoffs(order)
-    return _arpa_text(blend)
-
-
-def _arpa_text(model: _Model) -> str:
-    sizes = [len(model.prob[0]) + 1, len(model.prob[1]), len(model.prob[2])]
-    lines = ["\\data\\", *(f"ngram {n}={size}" for n, size in enumerate(sizes, 1))]
-    for n in (1, 2, 3):
-        lines += ["", f"\\{n}-grams:"]
-        if n == 1:
-            lines.append(f"{_NEVER:.4f} <s> {_log(model.backoff[0].get(('<s>',), 1.0)):.4f}")
-        for gram, p in sorted(model.prob[n - 1].items()):
-            entry = f"{_log(p):.4f} {' '.join(gram)}"
-            if n < 3:
-                entry += f" {_log(model.backoff[n - 1].get(gram, 1.0)):.4f}"
-            lines.append(entry)
-    lines += ["", "\\end\\", ""]
-    return "\n".join(lines)
-
-
-def _log(p: float) -> float:
-    return math.log10(p) if p > 0 else _NEVER

@@ -2,12 +2,16 @@
 
 Decoders are kept idle between sessions (creating one loads the acoustic model, ~0.4 s) and
 one is made when the worker starts, so a call's first audio never waits for a model load.
+An agent with phrases gets its own model, the phrases blended with all of the general model,
+built by the worker when the agent's first call opens on it (some 2.7 s of CPU and 500 MB for
+the moment; then about 35 MB per worker, and 32 MB per decoder searching it, where the
+general model's search takes as much).
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
-import math
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,88 +20,52 @@ from typing import Any
 from pocketsphinx import Decoder, NGramModel, get_model_path
 
 from providers.local.handler import Handler, Item, Session
-from providers.stt.phrase_lm import Ngram, blended_arpa, sentences
+from providers.stt.full_blend import full_blend
+from providers.stt.phrase_lm import sentences
+from providers.stt.trie_lm import read_trigram_model, write_trigram_model
 
 _BYTES_PER_SECOND = 16000 * 2
 
-# Idle decoders kept per worker for the next sessions: a decoder is some 25 MB.
+# Idle decoders kept per worker for the next sessions: a decoder is some 30 MB, and each
+# model it has searched (the general one, an agent's blend) another 32 MB.
 IDLE_DECODERS_MAX = 8
 
 # Beyond this, the final comes from the streaming pass instead of a re-decode, so a long
 # monologue never costs seconds of decoding before the agent answers.
 MAX_REDECODE_SECONDS = 15.0
 
-# The general model's most likely words kept in a blended model (it has some 72 000). With
-# 5000, a caller's "cancel" (rank 5161) could only be heard as "can full"; 20 000 costs the
-# search about a third more CPU (`python -m bench.offline_wer`).
-GENERAL_WORDS = 20000
-# The general model's word pairs kept in a blended model: those after its most likely words
-# (and the sentence start) among its most likely next words. Without them a caller saying
-# what the agent does not expect meets a unigram model and is heard worse than by the general
-# model alone; these are the contexts everyday speech is made of, at some 30 000 bigrams.
-GENERAL_HISTORIES = 200
-GENERAL_NEXT_WORDS = 3000
-# A pair is kept when the general model makes its word this many times likelier after its
-# history than alone: below it, backing off to the unigram says about the same.
-GENERAL_BIGRAM_LIFT = 4.0
 _GENERAL_LM = "en-us/en-us.lm.bin"
-_DICTIONARY = "en-us/cmudict-en-us.dict"
 _GENERAL_SEARCH = "general"
-
-# Natural log of sphinx's log base (its LogMath default, 1.0001): its log probabilities are
-# powers of it.
-_LN_LOGBASE = math.log(1.0001)
 
 DecoderKey = tuple[str, float, bool]
 
 
-class _GeneralModel:
-    """The recognizer's general language model, loaded once per worker: searched by every
-    decoder of a session without phrases, and queried to blend agent models with it."""
+def _general_path() -> Path:
+    return Path(get_model_path(_GENERAL_LM))
 
-    def __init__(self, decoder: Any) -> None:
-        self.lm = NGramModel(decoder.config, decoder.logmath, get_model_path(_GENERAL_LM))
-        # What agent models keep of it, worked out as the worker starts (about a second of
-        # its CPU), not while an agent's first caller waits.
-        self.ngrams = self._useful_ngrams()
 
-    def p(self, gram: Ngram) -> float:
-        """P(last word | the rest); sphinx takes the word first, then its history backwards."""
-        return math.exp(self._log(gram) * _LN_LOGBASE)
-
-    def _log(self, gram: Ngram) -> int:
-        return int(self.lm.prob(list(reversed(gram))))
-
-    def _useful_ngrams(self) -> dict[Ngram, float]:
-        """The likeliest unigrams, and the bigrams among them the general model lifts."""
-        dictionary = Path(get_model_path(_DICTIONARY)).read_text(encoding="utf-8")
-        words = [line.split(maxsplit=1)[0] for line in dictionary.splitlines() if line]
-        logs = {w: self._log((w,)) for w in words if "(" not in w}
-        top = sorted(logs, key=logs.__getitem__, reverse=True)
-        lift = math.log(GENERAL_BIGRAM_LIFT) / _LN_LOGBASE
-        ngrams: dict[Ngram, float] = {(w,): self.p((w,)) for w in top[:GENERAL_WORDS]}
-        logs["</s>"] = self._log(("</s>",))
-        nexts = [(w, logs[w] + lift) for w in [*top[:GENERAL_NEXT_WORDS], "</s>"]]
-        for history in ("<s>", *top[:GENERAL_HISTORIES]):
-            for word, threshold in nexts:
-                if self._log((history, word)) > threshold:
-                    ngrams[(history, word)] = self.p((history, word))
-        return ngrams
+def _return_freed_memory() -> None:
+    """Give the heap's free pages back to the system. A blend's arrays (some 500 MB at the
+    peak) are freed when it is built, but glibc keeps such blocks for reuse: the worker then
+    stayed 500 MB larger than the 110 MB the blend's model and search need."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
+    if trim is not None:
+        trim(0)
 
 
 class PocketsphinxHandler(Handler):
     """Opens recognizer sessions; options are `PocketsphinxOptions` with cmninit resolved.
 
     Decoders are made without a language model (the acoustic model and dictionary, some
-    27 MB) and given a search per model they are used with: the general model is loaded
-    once and shared, where a decoder loading its own took 91 MB.
+    27 MB) and given a search per model they are used with: each model is loaded once and
+    shared, where a decoder loading its own took 91 MB.
     """
 
     def __init__(self) -> None:
         self._idle: dict[DecoderKey, list[Any]] = {}
-        self._general: _GeneralModel | None = None
+        self._general: Any = None
         self._agent_lms: dict[str, Any] = {}
-        self._arpa_dir = tempfile.TemporaryDirectory(prefix="vocals-lm-")
+        self._lm_dir = tempfile.TemporaryDirectory(prefix="vocals-lm-")
 
     def load(self) -> None:
         from providers.stt.pocketsphinx import TELEPHONE_CMNINIT, PocketsphinxOptions
@@ -119,9 +87,9 @@ class PocketsphinxHandler(Handler):
         self._activate(decoder, list(options.get("phrases") or ()), float(options["phrase_weight"]))
         return PocketsphinxSession(self, key, decoder, options)
 
-    def _general_model(self, decoder: Any) -> _GeneralModel:
+    def _general_model(self, decoder: Any) -> Any:
         if self._general is None:
-            self._general = _GeneralModel(decoder)
+            self._general = NGramModel(decoder.config, decoder.logmath, str(_general_path()))
         return self._general
 
     def _activate(self, decoder: Any, phrases: list[str], weight: float) -> None:
@@ -129,7 +97,7 @@ class PocketsphinxHandler(Handler):
         one (general alone when there are none); each decoder builds a model's search once."""
         if not phrases:
             if decoder.get_lm(_GENERAL_SEARCH) is None:
-                decoder.add_lm(_GENERAL_SEARCH, self._general_model(decoder).lm)
+                decoder.add_lm(_GENERAL_SEARCH, self._general_model(decoder))
             decoder.activate_search(_GENERAL_SEARCH)
             return
         key = "\n".join([repr(weight), *phrases])
@@ -141,12 +109,16 @@ class PocketsphinxHandler(Handler):
     def _agent_lm(self, name: str, decoder: Any, phrases: list[str], weight: float) -> Any:
         lm = self._agent_lms.get(name)
         if lm is None:
-            general = self._general_model(decoder)
             corpus = sentences(phrases, lambda word: decoder.lookup_word(word) is not None)
-            text = blended_arpa(corpus, general.p, general.ngrams, weight)
-            path = Path(self._arpa_dir.name) / f"{name}.arpa"
-            path.write_text(text, encoding="utf-8")
+            if not corpus:  # no word the recognizer knows: nothing to blend
+                return self._general_model(decoder)
+            path = Path(self._lm_dir.name) / f"{name}.lm.bin"
+            write_trigram_model(
+                full_blend(corpus, read_trigram_model(_general_path()), weight), path
+            )
             lm = NGramModel(decoder.config, decoder.logmath, str(path))
+            path.unlink()  # sphinx holds it in memory
+            _return_freed_memory()
             self._agent_lms[name] = lm
         return lm
 

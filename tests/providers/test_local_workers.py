@@ -15,6 +15,7 @@ from bench.local_loop_lag import SILENCE, caller_audio, measure
 from bench.providers_audio import telephone_speech
 from providers.base import ProviderConfig, ProviderError, STTProvider
 from providers.local import shared
+from providers.local.worker import WORKER_NICENESS
 from providers.registry import build
 from providers.stt.pocketsphinx import PocketsphinxSTT
 from providers.tts.piper import PiperTTS
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.slow
 FRAME = 640  # 20 ms at 16 kHz
 # The loop must wake within this of its timer, as the AudioSocket pacer needs for 20 ms frames.
 MAX_LAG_MS = 20.0
+# The highest niceness Linux gives a process: nice(2) caps any step there.
+LOWEST_PRIORITY = 19
 
 
 @contextlib.contextmanager
@@ -177,11 +180,15 @@ async def test_stop_leaves_no_worker_process() -> None:
 
 
 async def test_workers_yield_the_core_to_the_serving_process() -> None:
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    if ours >= LOWEST_PRIORITY:
+        pytest.skip("the tests already run at the lowest priority: a worker cannot go below")
+    # Under `nice` the workers reach the lowest priority before the full step.
+    expected = min(ours + WORKER_NICENESS, LOWEST_PRIORITY)
     pool = await shared.start()
     try:
-        ours = os.getpriority(os.PRIO_PROCESS, 0)
         for worker in pool.stats().workers:
             assert worker.pid is not None
-            assert os.getpriority(os.PRIO_PROCESS, worker.pid) >= ours + 10
+            assert os.getpriority(os.PRIO_PROCESS, worker.pid) == expected
     finally:
         await shared.stop()

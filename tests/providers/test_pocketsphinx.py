@@ -123,6 +123,25 @@ async def test_the_blend_hears_words_the_agent_does_not_expect() -> None:
     await stt.close()
 
 
+async def test_the_blend_hears_unexpected_sentences_as_the_general_model_does() -> None:
+    """Sentences in none of the demo agent's phrases, which the general model alone hears
+    word for word; a blend keeping only its 20 000 likeliest words and some of their pairs
+    heard "what time be you close today" and "could you say then again please"."""
+    phrases = agent_phrases(ProviderConfig(vendor="scripted"), SYSTEM_PROMPT, WELCOME)
+    sentences = ("What time do you close today?", "Could you say that again, please?")
+    heard: dict[str, list[str]] = {}
+    for name, options in (("general", {}), ("blend", {"phrases": phrases})):
+        stt = await recognizer(**options)
+        results = stt.transcripts()
+        heard[name] = []
+        for sentence in sentences:
+            await speak(stt, telephone_speech(sentence, 0.3) + SILENCE)
+            heard[name].append((await until_final(results))[1].text)
+        await stt.close()
+    assert heard["general"] == ["what time do you close today", "could you say that again please"]
+    assert heard["blend"] == heard["general"]
+
+
 async def test_end_without_audio_gives_empty_final() -> None:
     stt = await recognizer()
     results = stt.transcripts()
