@@ -10,7 +10,7 @@ from pipeline.records import CallOutcome
 from store.campaign_rules import Disposition
 from store.repositories.campaigns import EndedCall
 
-# Asterisk's cause for a call the far end refused (SIP 403/603), as the record states it.
+# A call the far end refused, as the record states it: cause 21 (a 403 on Asterisk 22.10.1).
 _REJECTED_MARKERS: Final = ("rejected", "cause 21", "603", "403")
 _BY_STATUS: Final = {
     "busy": Disposition.BUSY,
@@ -39,6 +39,8 @@ def disposition(ended: EndedCall, *, leaves_voicemail: bool) -> Disposition:
         # Handed to a person (a failed transfer leaves the call with the agent).
         return Disposition.TRANSFERRED
     if ended.outcome == CallOutcome.VOICEMAIL.value:
-        # The agent itself heard a mailbox after AMD took it for a person.
-        return Disposition.VOICEMAIL_NO_MESSAGE
+        # A mailbox whose message was spoken ends completed (seen on Asterisk 22.10.1), told
+        # by AMD or by the agent after AMD took it for a person: both leave the message when
+        # the policy has one.
+        return Disposition.VOICEMAIL_LEFT if leaves_voicemail else Disposition.VOICEMAIL_NO_MESSAGE
     return Disposition.HUMAN

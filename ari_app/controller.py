@@ -351,6 +351,7 @@ class CallController:
             await session.end("agent not found")
             return session
         session.announce_started()
+        watched = await self._watch_endpoint(endpoint)
         if before_dial is not None:
             try:
                 await before_dial()
@@ -374,9 +375,8 @@ class CallController:
                 formats=formats,
                 variables={"VOCALS_APP": self.app, "VOCALS_CALL_ID": str(call.id)},
             )
-            # Without a subscription a dialplan originate reports nothing before StasisStart:
-            # no ringing, no busy, no ChannelDestroyed (captured).
-            await self.ari.subscribe(f"channel:{call.channel_id}")
+            if not watched:
+                await self.ari.subscribe(f"channel:{call.channel_id}")
         except (NotFound, Unprocessable) as exc:
             call.error = f"channel gone before its outcome was seen: {exc.message}"
             session.caller_gone = True
@@ -388,6 +388,22 @@ class CallController:
             session.caller_gone = True
             await session.end("originate failed")
         return session
+
+    async def _watch_endpoint(self, endpoint: str) -> bool:
+        """Subscribe to the endpoint `endpoint` dials through (`PJSIP/<number>@<trunk>`): its
+        channels' events from their creation. Without a subscription a dialplan originate
+        reports nothing before StasisStart (no ringing, no busy, no ChannelDestroyed), and a
+        callee refusing at once (486 or 403 within a millisecond, seen on 22.10.1) ends the
+        channel before a subscription to the channel itself reaches Asterisk (422). False if
+        it failed: the channel is then subscribed to after the originate, as well as it can."""
+        tech, _, resource = endpoint.partition("/")
+        source = f"endpoint:{tech}/{resource.rpartition('@')[2]}"
+        try:
+            await self.ari.subscribe(source)
+        except AriError as exc:
+            self._log.warning("endpoint subscription failed", source=source, error=str(exc))
+            return False
+        return True
 
     async def fail_before_dialling(self, call: Call) -> None:
         """Record a queued call that could not be dialled at all (`call.error` says why)."""
