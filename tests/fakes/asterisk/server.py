@@ -55,6 +55,9 @@ def _dialstring(ch: FakeChannel) -> str:
     return f"{ch.far.number if ch.far else ''}@{endpoint}"
 
 
+# Events of a channel in Stasis that an app subscribed to its endpoint gets twice; snapshot
+# events (ChannelStateChange, ChannelDestroyed, ...) and StasisStart/End come once.
+FORWARDED_TWICE: Final = frozenset({"ChannelVarset", "ChannelHangupRequest", "ChannelDtmfReceived"})
 CAUSE_TXT = {
     16: "Normal Clearing",
     21: "Call Rejected",
@@ -378,7 +381,16 @@ class FakeAsterisk:
 
     def _channel_event(self, ch: FakeChannel, type_: str, **fields: Any) -> None:
         if ch.in_stasis or ch.subscribed:
-            self._emit(ch.app, type_, **fields, channel=ch.json())
+            stamp = ari_timestamp()
+            self._emit(ch.app, type_, timestamp=stamp, **fields, channel=ch.json())
+            if type_ in FORWARDED_TWICE and ch.in_stasis and self._endpoint_watched(ch):
+                # In Stasis the channel is the app's on its own, and its endpoint forwards
+                # these to the app once more: the same event twice (captured on 22.10.1).
+                self._emit(ch.app, type_, timestamp=stamp, **fields, channel=ch.json())
+
+    def _endpoint_watched(self, ch: FakeChannel) -> bool:
+        endpoint = ch.name.split("/", 1)[1].rsplit("-", 1)[0]
+        return ch.kind == "sip" and ch.app in self.endpoint_apps.get(endpoint, set())
 
     # HTTP plumbing --------------------------------------------------------------------
 
