@@ -10,7 +10,7 @@ from pipeline.records import CallOutcome
 from store.campaign_rules import Disposition
 from store.repositories.campaigns import EndedCall
 
-# Asterisk's cause for a call the far end refused (SIP 403/603), as the record states it.
+# A call the far end refused, as the record states it: cause 21 (a 403 on Asterisk 22.10.1).
 _REJECTED_MARKERS: Final = ("rejected", "cause 21", "603", "403")
 _BY_STATUS: Final = {
     "busy": Disposition.BUSY,

@@ -9,6 +9,7 @@ hung up or destroyed, and an inbound call whose StasisStart was lost is taken up
 from __future__ import annotations
 
 import asyncio
+import collections
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
@@ -46,6 +47,9 @@ log = structlog.get_logger(__name__)
 AMD_CONTEXT: Final = "vocals-outbound"
 # How often a draining controller looks whether its last calls have ended.
 DRAIN_POLL_S: Final = 0.2
+# Events remembered to drop a repeat: the two copies of one come close together, other calls'
+# events between them.
+RECENT_EVENTS: Final = 64
 # Ring this long before Asterisk gives up with cause 19.
 DEFAULT_RING_TIMEOUT_S: Final = 30
 
@@ -89,6 +93,11 @@ class CallController:
         self.admission = admission
         self.listener = EventListener(ari.settings, self.handle, on_connected=self.reconcile)
         self._by_channel: dict[str, CallSession] = {}
+        # Endpoints this app is subscribed to since it (re)connected (see _watch_endpoint).
+        self._watched: set[str] = set()
+        self._recent_events: collections.deque[AriEvent | UnknownEvent] = collections.deque(
+            maxlen=RECENT_EVENTS
+        )
         # Sessions no longer routed events but still finishing (recording, record, events).
         self._finishing: set[CallSession] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -166,6 +175,11 @@ class CallController:
 
     async def handle(self, event: AriEvent | UnknownEvent) -> None:
         """Route one event. Fast: long work runs in the call's own task."""
+        if event in self._recent_events:
+            # An outbound channel in Stasis is the app's twice, on its own and through the
+            # trunk's endpoint: Asterisk sends some of its events (a key press) twice, alike.
+            return
+        self._recent_events.append(event)
         if isinstance(event, StasisStart):
             self._stasis_start(event)
         elif isinstance(event, StasisEnd | ChannelDestroyed):
@@ -351,6 +365,7 @@ class CallController:
             await session.end("agent not found")
             return session
         session.announce_started()
+        watched = await self._watch_endpoint(endpoint)
         if before_dial is not None:
             try:
                 await before_dial()
@@ -374,9 +389,8 @@ class CallController:
                 formats=formats,
                 variables={"VOCALS_APP": self.app, "VOCALS_CALL_ID": str(call.id)},
             )
-            # Without a subscription a dialplan originate reports nothing before StasisStart:
-            # no ringing, no busy, no ChannelDestroyed (captured).
-            await self.ari.subscribe(f"channel:{call.channel_id}")
+            if not watched:
+                await self.ari.subscribe(f"channel:{call.channel_id}")
         except (NotFound, Unprocessable) as exc:
             call.error = f"channel gone before its outcome was seen: {exc.message}"
             session.caller_gone = True
@@ -389,6 +403,26 @@ class CallController:
             await session.end("originate failed")
         return session
 
+    async def _watch_endpoint(self, endpoint: str) -> bool:
+        """Subscribe to the endpoint `endpoint` dials through (`PJSIP/<number>@<trunk>`): its
+        channels' events from their creation. Without a subscription a dialplan originate
+        reports nothing before StasisStart (no ringing, no busy, no ChannelDestroyed), and a
+        callee refusing at once (486 or 403 within a millisecond, seen on 22.10.1) ends the
+        channel before a subscription to the channel itself reaches Asterisk (422). Once per
+        endpoint until the events socket reconnects. False if it failed: the channel is then
+        subscribed to after the originate, as well as it can."""
+        tech, _, resource = endpoint.partition("/")
+        source = f"endpoint:{tech}/{resource.rpartition('@')[2]}"
+        if source in self._watched:
+            return True
+        try:
+            await self.ari.subscribe(source)
+        except AriError as exc:
+            self._log.warning("endpoint subscription failed", source=source, error=str(exc))
+            return False
+        self._watched.add(source)
+        return True
+
     async def fail_before_dialling(self, call: Call) -> None:
         """Record a queued call that could not be dialled at all (`call.error` says why)."""
         await record_never_dialled(call, self.ledger, self.events)
@@ -397,6 +431,7 @@ class CallController:
 
     async def reconcile(self) -> None:
         """After (re)connecting: events meanwhile are lost, so compare with Asterisk's view."""
+        self._watched.clear()  # an Asterisk that restarted knows no subscription of ours
         channels = await self.ari.list_channels()
         bridges = await self.ari.list_bridges()
         live = {c.id: c for c in channels}

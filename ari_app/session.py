@@ -34,10 +34,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# Dial statuses that end an outbound attempt, and the status each gives the call.
+# Dial statuses that end an outbound attempt, and the status each gives the call. NOANSWER is
+# not one: Asterisk 22.10.1 reports it for a declined callee (cause 21, 403) as for an
+# unreachable one (cause 18), and the ChannelDestroyed that follows tells which.
 DIAL_FAILURES: Final = {
     "BUSY": CallStatus.BUSY,
-    "NOANSWER": CallStatus.NO_ANSWER,
     "CANCEL": CallStatus.NO_ANSWER,
     "CONGESTION": CallStatus.FAILED,
     "CHANUNAVAIL": CallStatus.FAILED,
@@ -324,6 +325,10 @@ class CallSession:
             self.call.hangup_cause = cause
         if self.call.status in (CallStatus.DIALING, CallStatus.RINGING) and cause is not None:
             await self.set_status(CAUSE_STATUS.get(cause, CallStatus.FAILED))
+        unanswered = self.call.time_of(CallStatus.ANSWERED) is None
+        if self.call.status is CallStatus.FAILED and unanswered and cause is not None:
+            # The cause is the only account of why (campaigns read "cause 21" as declined).
+            self.call.error = self.call.error or f"not answered: cause {cause}"
         await self.end("caller channel ended")
 
     async def media_ended(self) -> None:

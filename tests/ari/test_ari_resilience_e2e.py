@@ -14,6 +14,7 @@ from ari_app.ports import MediaTransport
 from media.rtp import RtpPortPool
 from store.repositories.calls import CallRepository
 from tests.ari.harness import Process, eventually, make_agent
+from tests.ari.test_ari_outbound_e2e import enqueue
 from tests.fakes.asterisk import FakeAsterisk
 from tests.pipeline.memory_leg import silence_pcm, speech_pcm
 
@@ -181,3 +182,34 @@ async def test_many_calls_leave_no_channel_or_bridge(
     page = await CallRepository(pg_pool).list_page(agent.tenant_id, limit=1)
     assert page.total == total
     assert fake.live_channels() == [] and fake.live_bridges() == []
+
+
+async def test_dtmf_reaches_an_outbound_rtp_conversation_once(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    """An outbound channel in Stasis is the app's through its trunk's endpoint as well, and
+    Asterisk sends its ChannelDtmfReceived twice, alike (22.10.1); each key still counts once."""
+    agent = await make_agent(pg_pool)
+    proc = Process(
+        fake,
+        pg_pool,
+        redis,
+        app="vocals-dtmf-out",
+        llm_replies=["You pressed 42."],
+        route_media="rtp",
+        rtp_pool=RtpPortPool(41800, 41900),
+    )
+    await proc.start(dispatch=True)
+    try:
+        await enqueue(redis, agent, "15551240042")
+        callee = await asyncio.wait_for(fake.answered.get(), 10)
+        await callee.wait_received(800)
+        await callee.press("42#")
+        await eventually(lambda: len(proc.llms[0].requests) == 1)
+        await callee.hangup()
+        await eventually(lambda: not fake.live_channels())
+    finally:
+        await proc.stop()
+    [record] = (await CallRepository(pg_pool).list_page(agent.tenant_id)).items
+    pressed = [t["text"] for t in record.transcript if t["dtmf"]]
+    assert len(pressed) == 1 and "4 2 #" in pressed[0], record.transcript

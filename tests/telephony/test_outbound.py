@@ -116,5 +116,5 @@ async def test_tls_trunks_are_refused_until_asterisk_has_a_tls_transport(
         asterisk.transports.add("transport-tls")  # the operator added the transport
         dialled = await call_out(proc)
     assert lost["status"] == "failed"
-    assert "Event source does not exist" in lost["error_reason"]
+    assert lost["error_reason"] == "not answered: cause 34"
     assert dialled["status"] == "busy"

@@ -53,9 +53,11 @@ class Callee:
     """How an outbound destination behaves when dialled.
 
     `outcome`: answer / busy (486, cause 17) / no-answer (rings until the originate timeout,
-    cause 19) / unreachable (no SIP answer: cause 18 after timer B, 32 s) / rejected (declined,
-    cause 21; Asterisk's Dial status then says NOANSWER, after the hangup request: captured
-    with a Local channel whose dialplan ran Hangup(21)).
+    cause 19) / unreachable (no SIP answer: cause 18 after timer B, 32 s) / rejected (declined:
+    403, cause 21; Asterisk's Dial status then says NOANSWER, after the hangup request:
+    captured with a PJSIP callee whose dialplan ran Hangup(21)). A busy or rejected callee
+    with `ring_s=0` refuses at once, as over loopback: its channel is gone before the
+    originate's answer, and only an app subscribed to the endpoint hears how it ended.
     With answer, AMD in the outbound context yields `amd_status`/`amd_cause` after `amd_s`.
     With `stasis_app`, the number loops back into this Asterisk: the callee is a channel that
     enters `Stasis(<stasis_app>)` and answers when that app answers it over ARI. With `ivr`,

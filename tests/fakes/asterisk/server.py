@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
@@ -40,12 +40,31 @@ from vocals.simulator.ari_rest import (
 )
 from vocals.simulator.media import AudioSocketLink, OnAudio, RtpLink
 
+# A callee's refusal of the INVITE (and an INVITE with no transport to leave by): the cause,
+# SIP status and Dial status Asterisk 22.10.1 reported.
+REFUSALS: Final = {
+    "busy": (17, 486, "BUSY"),
+    "rejected": (21, 403, "NOANSWER"),
+    "no-transport": (34, 503, "CONGESTION"),
+}
+
+
+def _dialstring(ch: FakeChannel) -> str:
+    """`<number>@<endpoint>` as a Dial event names an outgoing SIP channel."""
+    endpoint = ch.name.split("/", 1)[1].rsplit("-", 1)[0]
+    return f"{ch.far.number if ch.far else ''}@{endpoint}"
+
+
+# Events of a channel in Stasis that an app subscribed to its endpoint gets twice; snapshot
+# events (ChannelStateChange, ChannelDestroyed, ...) and StasisStart/End come once.
+FORWARDED_TWICE: Final = frozenset({"ChannelVarset", "ChannelHangupRequest", "ChannelDtmfReceived"})
 CAUSE_TXT = {
     16: "Normal Clearing",
     21: "Call Rejected",
     17: "User busy",
     18: "No user responding",
     19: "User alerting, no answer",
+    34: "Circuit/channel congestion",
     0: "Unknown",
 }
 RUNNING_MODULES = (
@@ -226,6 +245,9 @@ class FakeAsterisk:
         # Transports Asterisk has (the shipped pjsip.conf's), and each endpoint's transport.
         self.transports = set(pjsip_objects(SHIPPED_PJSIP.read_text(), "transport"))
         self.endpoint_transports: dict[str, str] = {}
+        # Apps subscribed to each endpoint (`endpoint:PJSIP/<name>`): they get the events of
+        # its channels from their creation, before any channel subscription could be made.
+        self.endpoint_apps: dict[str, set[str]] = {}
         self.channels: dict[str, FakeChannel] = {}
         self.bridges: dict[str, FakeBridge] = {}
         self.sockets: dict[str, web.WebSocketResponse] = {}
@@ -359,7 +381,16 @@ class FakeAsterisk:
 
     def _channel_event(self, ch: FakeChannel, type_: str, **fields: Any) -> None:
         if ch.in_stasis or ch.subscribed:
-            self._emit(ch.app, type_, **fields, channel=ch.json())
+            stamp = ari_timestamp()
+            self._emit(ch.app, type_, timestamp=stamp, **fields, channel=ch.json())
+            if type_ in FORWARDED_TWICE and ch.in_stasis and self._endpoint_watched(ch):
+                # In Stasis the channel is the app's on its own, and its endpoint forwards
+                # these to the app once more: the same event twice (captured on 22.10.1).
+                self._emit(ch.app, type_, timestamp=stamp, **fields, channel=ch.json())
+
+    def _endpoint_watched(self, ch: FakeChannel) -> bool:
+        endpoint = ch.name.split("/", 1)[1].rsplit("-", 1)[0]
+        return ch.kind == "sip" and ch.app in self.endpoint_apps.get(endpoint, set())
 
     # HTTP plumbing --------------------------------------------------------------------
 
@@ -958,10 +989,18 @@ class FakeAsterisk:
             ch.app, ch.subscribed = app, True
         else:
             ch.app = variables.get("VOCALS_APP")
+            # Only the app the dialplan names gets the events here (a real Asterisk sends them
+            # to every app subscribed to the endpoint; the others have no use for them).
+            ch.subscribed = ch.app in self.endpoint_apps.get(trunk or number, set())
         if self.endpoint_transports.get(trunk or number, "transport-udp") not in self.transports:
             # Asterisk answers the originate, then the INVITE finds no transport and the
-            # channel is gone at once: a subscription to it gets "Event source does not exist".
-            return web.json_response(ch.json())
+            # channel is gone at once (congestion, 503, captured): a subscription to it gets
+            # "Event source does not exist"; only an endpoint subscription saw its events.
+            answer = web.json_response(ch.json())
+            self._far_party(ch, number, None)
+            self._register(ch)
+            self._refuse(ch, "no-transport")
+            return answer
         callee = self.callees.get(number, self.default_callee)
         ch.origination = Origination(number, params.get("callerId", ""), time.monotonic())
         self.originations.append(ch.origination)
@@ -969,8 +1008,16 @@ class FakeAsterisk:
         self._register(ch)
         timeout_s = float(params.get("timeout", "30"))
         app_args = params.get("appArgs", "")
-        self._spawn(self._dial(ch, callee, timeout_s, app, app_args.split(",") if app_args else []))
-        return web.json_response(ch.json())
+        answer = web.json_response(ch.json())
+        if callee.outcome in REFUSALS and callee.ring_s == 0:
+            # A refusal at once (a 486 or 403 over loopback took ~1 ms on 22.10.1): the channel
+            # is gone before the originate's answer reaches the client, so a subscription to
+            # it made then gets 422; only an endpoint subscription saw its events.
+            self._refuse(ch, callee.outcome)
+        else:
+            args = app_args.split(",") if app_args else []
+            self._spawn(self._dial(ch, callee, timeout_s, app, args))
+        return answer
 
     async def _dial(
         self, ch: FakeChannel, callee: Callee, timeout_s: float, app: str | None, args: list[str]
@@ -979,32 +1026,15 @@ class FakeAsterisk:
         await asyncio.sleep(0.01)  # the dial thread starts after the HTTP answer
         if ch.destroyed:
             return
-        dialstring = ch.name.split("/", 1)[1].rsplit("-", 1)[0]
-        dialstring = f"{ch.far.number if ch.far else ''}@{dialstring}"
+        dialstring = _dialstring(ch)
 
         def dial(status: str) -> None:
-            if ch.subscribed:
-                self._emit(
-                    ch.app,
-                    "Dial",
-                    dialstatus=status,
-                    forward="",
-                    dialstring=dialstring,
-                    peer=ch.json(),
-                )
+            self._dial_event(ch, status, dialstring)
 
         dial("")
-        if callee.outcome == "busy":
+        if callee.outcome in REFUSALS:
             await asyncio.sleep(self._scaled(callee.ring_s))
-            self._channel_event(ch, "ChannelHangupRequest", cause=17, tech_cause=486)
-            dial("BUSY")
-            self._teardown_unanswered(ch, 17, 486)
-            return
-        if callee.outcome == "rejected":
-            await asyncio.sleep(self._scaled(callee.ring_s))
-            self._channel_event(ch, "ChannelHangupRequest", cause=21, tech_cause=603)
-            dial("NOANSWER")
-            self._teardown_unanswered(ch, 21, 603)
+            self._refuse(ch, callee.outcome, dialled=True)
             return
         if callee.outcome == "unreachable":
             await asyncio.sleep(self._scaled(min(TIMER_B_S, timeout_s)))
@@ -1102,6 +1132,26 @@ class FakeAsterisk:
         finally:
             self._loop_answers.pop(callee.id, None)
         return not ch.destroyed
+
+    def _refuse(self, ch: FakeChannel, outcome: str, *, dialled: bool = False) -> None:
+        """The INVITE was refused: busy (486, cause 17, Dial BUSY), declined (cause 21, Dial
+        NOANSWER; a PJSIP callee that ran Hangup(21) answers 403) or never sent for want of a
+        transport (cause 34, Dial CONGESTION), as captured."""
+        if ch.destroyed:
+            return
+        cause, tech_cause, dialstatus = REFUSALS[outcome]
+        dialstring = _dialstring(ch)
+        if not dialled:
+            self._dial_event(ch, "", dialstring)
+        self._channel_event(ch, "ChannelHangupRequest", cause=cause, tech_cause=tech_cause)
+        self._dial_event(ch, dialstatus, dialstring)
+        self._teardown_unanswered(ch, cause, tech_cause)
+
+    def _dial_event(self, ch: FakeChannel, status: str, dialstring: str) -> None:
+        if ch.subscribed:
+            self._emit(
+                ch.app, "Dial", dialstatus=status, forward="", dialstring=dialstring, peer=ch.json()
+            )
 
     def _teardown_unanswered(self, ch: FakeChannel, cause: int, tech_cause: int) -> None:
         if ch.destroyed:
@@ -1308,7 +1358,9 @@ class FakeAsterisk:
             "name": app,
             "channel_ids": chans,
             "bridge_ids": [b.id for b in self.bridges.values() if b.app == app],
-            "endpoint_ids": [],
+            "endpoint_ids": sorted(
+                f"PJSIP/{name}" for name, apps in self.endpoint_apps.items() if app in apps
+            ),
             "device_names": [],
             "events_allowed": [],
             "events_disallowed": [],
@@ -1326,6 +1378,12 @@ class FakeAsterisk:
         kind, _, ident = source.partition(":")
         if app not in self.sockets:
             return ari_error(404, "Application not found")
+        if kind == "endpoint":
+            tech, _, name = ident.partition("/")
+            if tech != "PJSIP" or name not in self.endpoints:
+                return ari_error(422, "Event source does not exist")
+            self.endpoint_apps.setdefault(name, set()).add(app)
+            return web.json_response(self._app_json(app))
         ch = self.channels.get(ident) if kind == "channel" else None
         if ch is None or ch.destroyed:
             return ari_error(422, "Event source does not exist")
