@@ -108,12 +108,15 @@ class RestCall:
 
 @dataclass
 class Origination:
-    """One outgoing SIP channel: when it was originated and when it was gone (monotonic)."""
+    """One outgoing SIP channel: when it was originated and when it was gone (monotonic),
+    its id (a Vocals call id) and the Stasis app that asked for it."""
 
     number: str
     caller_id: str
     started: float
     ended: float | None = None
+    channel_id: str = ""
+    app: str | None = None
 
 
 @dataclass
@@ -963,7 +966,13 @@ class FakeAsterisk:
             # channel is gone at once: a subscription to it gets "Event source does not exist".
             return web.json_response(ch.json())
         callee = self.callees.get(number, self.default_callee)
-        ch.origination = Origination(number, params.get("callerId", ""), time.monotonic())
+        ch.origination = Origination(
+            number,
+            params.get("callerId", ""),
+            time.monotonic(),
+            channel_id=channel_id,
+            app=ch.app,
+        )
         self.originations.append(ch.origination)
         self._far_party(ch, number, callee.hangup_after_s)
         self._register(ch)
