@@ -193,6 +193,8 @@ class FakeAsterisk:
     * `callees[number] = Callee(...)` (or `default_callee`) decides what a dialled number
       does; answered callees appear in `answered` (a queue of `ScriptedCaller`).
     * `originations` logs every outgoing SIP channel with when it began and ended;
+    * `originate_delay_s` holds each originate request that long before acting on it (a slow
+      Asterisk or link); `peak_originating` is the most such requests held at once.
     * `rest_log` lists every REST call; `live_channels()`/`live_bridges()` count what is left.
     * `drop_event_sockets()` closes the events WebSockets (events meanwhile are lost).
     * `POST /channels/{id}/play` with `tone:` media plays the tone to the far party until
@@ -241,6 +243,9 @@ class FakeAsterisk:
         self.reload_hooks: dict[str, Callable[[FakeAsterisk], None]] = {}
         self.reloads: list[str] = []
         self.peak_channels = 0
+        self.originate_delay_s = 0.0
+        self.peak_originating = 0
+        self._originating = 0
         # (channel id, context, exten, priority) of each channel sent back to the dialplan.
         self.continued: list[tuple[str, str, str, int]] = []
         self.playbacks: dict[str, TonePlayback] = {}
@@ -922,6 +927,15 @@ class FakeAsterisk:
                 await asyncio.sleep(self._scaled(between / 1000))
 
     async def _originate(self, request: web.Request) -> web.Response:
+        self._originating += 1
+        self.peak_originating = max(self.peak_originating, self._originating)
+        try:
+            await asyncio.sleep(self.originate_delay_s)
+            return await self._originate_now(request)
+        finally:
+            self._originating -= 1
+
+    async def _originate_now(self, request: web.Request) -> web.Response:
         params, body = await self._params(request)
         endpoint = params.get("endpoint", "")
         tech, _, resource = endpoint.partition("/")
