@@ -250,7 +250,8 @@ class LeadRepository(TenantRepository[Lead]):
         finished: list[Settled] = []
         async with self._pool.acquire() as conn, conn.transaction():
             cap = await conn.fetchval(
-                "SELECT max_concurrency FROM campaigns WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+                "SELECT max_concurrency FROM campaigns WHERE tenant_id = $1 AND id = $2 "
+                "FOR NO KEY UPDATE",
                 campaign.tenant_id,
                 campaign.id,
             )
