@@ -24,6 +24,14 @@ FINAL_CALL_STATUSES = ("completed", "failed", "no-answer", "busy", "voicemail", 
 ACTIVE_STATUSES = ("scheduled", "running")
 # Leads written per INSERT when a list is imported.
 IMPORT_BATCH = 1000
+# A campaign's calls out now: attempts whose call has not ended. One that ended and awaits
+# its disposition holds no line, so the cap is not held down while the runner catches up.
+_CALLS_OUT = (
+    "SELECT count(*) FROM campaign_attempts a "
+    "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
+    "WHERE a.tenant_id = $1 AND a.campaign_id = $2 AND a.disposition IS NULL "
+    "AND c.status <> ALL($3::text[])"
+)
 
 
 class Campaign(msgspec.Struct, kw_only=True):
@@ -258,10 +266,7 @@ class LeadRepository(TenantRepository[Lead]):
             # Counted in a statement of its own: its snapshot is taken once the lock is held,
             # so it sees the attempts the previous holder committed.
             out = await conn.fetchval(
-                "SELECT count(*) FROM campaign_attempts WHERE tenant_id = $1 "
-                "AND campaign_id = $2 AND disposition IS NULL",
-                campaign.tenant_id,
-                campaign.id,
+                _CALLS_OUT, campaign.tenant_id, campaign.id, list(FINAL_CALL_STATUSES)
             )
             room = 0 if cap is None else cap - out
             limit = min(limit, room)
@@ -363,12 +368,10 @@ class AttemptRepository(TenantRepository[Attempt]):
     filterable: ClassVar[frozenset[str]] = frozenset({"campaign_id", "lead_id", "disposition"})
     sortable: ClassVar[frozenset[str]] = frozenset({"created_at", "dialled_at"})
 
-    async def open_count(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
+    async def out_count(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
+        """The campaign's calls queued or up now (what its concurrency cap counts)."""
         count = await self._pool.fetchval(
-            "SELECT count(*) FROM campaign_attempts WHERE tenant_id = $1 AND campaign_id = $2 "
-            "AND disposition IS NULL",
-            tenant_id,
-            campaign_id,
+            _CALLS_OUT, tenant_id, campaign_id, list(FINAL_CALL_STATUSES)
         )
         return int(count)
 

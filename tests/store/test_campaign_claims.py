@@ -71,4 +71,4 @@ async def test_runners_claiming_at_once_stay_within_the_cap_together(
     )
 
     assert sum(len(dials) for dials, _ in claimed) == CAP
-    assert await AttemptRepository(pg_pool).open_count(tenant.id, campaign.id) == CAP
+    assert await AttemptRepository(pg_pool).out_count(tenant.id, campaign.id) == CAP
