@@ -30,6 +30,10 @@ CONCURRENCY: Final = 6
 # Room on the trunk beyond the campaign's cap: the campaign's own cap is what is measured.
 TRUNK_CALLS: Final = 20
 HUMAN_CALL_S: Final = 1.0
+# Busy after ringing a second (100 s at the fake's 0.01 scale), as a callee who declines: a
+# busy at once ends the channel before a loaded process's subscription to it arrives, and that
+# call's outcome is unknown (failed, "channel gone before its outcome was seen").
+BUSY_RING_S: Final = 100.0
 FINISH_S: Final = 120.0
 
 
@@ -45,7 +49,9 @@ async def test_two_processes_share_a_campaign_within_its_caps_dialling_each_atte
     for i, number in enumerate(numbers):
         busy = i % 5 == 4
         asterisk.callees[number] = (
-            Callee(outcome="busy") if busy else Callee(hangup_after_s=HUMAN_CALL_S)
+            Callee(outcome="busy", ring_s=BUSY_RING_S)
+            if busy
+            else Callee(hangup_after_s=HUMAN_CALL_S)
         )
     headers = await admin_headers(pg_pool, "shared")
     procs = [serve(n, database_url, redis_url, tmp_path, asterisk) for n in ("one", "two")]
