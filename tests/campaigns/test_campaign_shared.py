@@ -25,11 +25,13 @@ from tests.campaigns.processes import (
 from tests.fakes.asterisk import Callee, FakeAsterisk
 
 LEADS: Final = 100
-CPS: Final = 10
-CONCURRENCY: Final = 6
+# Calls of 3 s at 10 at once: the rate binds while the first leads go out, the concurrency
+# after (about 3.5 calls/s).
+CPS: Final = 5
+CONCURRENCY: Final = 10
 # Room on the trunk beyond the campaign's cap: the campaign's own cap is what is measured.
 TRUNK_CALLS: Final = 20
-HUMAN_CALL_S: Final = 1.0
+HUMAN_CALL_S: Final = 3.0
 # Busy after ringing a second (100 s at the fake's 0.01 scale), as a callee who declines: a
 # busy at once ends the channel before a loaded process's subscription to it arrives, and that
 # call's outcome is unknown (failed, "channel gone before its outcome was seen").
