@@ -32,7 +32,8 @@ from tests.faults.harness import OwnRedis
 
 LEADS: Final = 60
 CPS: Final = 5
-CONCURRENCY: Final = 5
+# Room for more calls than a dispatcher takes at once: some wait in Redis when it is lost.
+CONCURRENCY: Final = 20
 # Restarted once this many leads were dialled: the rest are dialled after it.
 RESTART_AFTER: Final = 20
 # Redis stays down this long: every task of the process meets it gone.
@@ -84,7 +85,7 @@ async def test_a_redis_restart_loses_no_lead_and_dials_twice_only_calls_that_wer
             proc,
             headers,
             numbers,
-            Caps(cps=CPS, concurrency=CONCURRENCY, trunk_calls=10),
+            Caps(cps=CPS, concurrency=CONCURRENCY, trunk_calls=CONCURRENCY),
             {"busy": {"retries": 1, "after_s": 0}, "failed": {"retries": 2, "after_s": 0}},
         )
         deadline = time.monotonic() + FINISH_S
