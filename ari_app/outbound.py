@@ -51,8 +51,8 @@ CAPACITY_FULL_RETRY_S: Final = 1.0
 # While Redis is unreachable the queue is tried this often: back soon after Redis is, at no
 # cost meanwhile.
 QUEUE_DOWN_RETRY_S: Final = 0.5
-# Jobs one process dials at once: an originate request takes ~25-100 ms on a loaded machine,
-# so one at a time tops out near 12 calls/s; 8 fill a 40 calls/s campaign with room to spare.
+# Jobs one process dials at once: one at a time, each originate's round trip adds up (80 ms:
+# 10.5 calls/s in bench.ari_control); 8 fill a 40 calls/s campaign at up to ~200 ms each.
 IN_FLIGHT: Final = 8
 
 
