@@ -263,17 +263,24 @@ class OutboundDispatcher:
             self.admission.hold(call.id)  # the controller frees it when the call is over
 
         async def wait_for_pacing_slot() -> None:
-            for key, cps in _pacing(job, trunk):
-                wait_s = await self.queue.pace(key, cps)
-                if wait_s > 0:
-                    # At a low CPS with many processes the wait can outlast the claim, and
-                    # another process would dial the job too.
-                    await self.queue.renew(job.call_id, lease_s=wait_s + self.claim_lease_s)
-                    await asyncio.sleep(wait_s)
-            # Done with the queue before the request goes out: a process killed from here on
-            # leaves a live call that a survivor adopts (recorded as lost), never a job that
-            # a second process would dial again.
-            await self.queue.ack(job.call_id)
+            try:
+                for key, cps in _pacing(job, trunk):
+                    wait_s = await self.queue.pace(key, cps)
+                    if wait_s > 0:
+                        # At a low CPS with many processes the wait can outlast the claim, and
+                        # another process would dial the job too.
+                        await self.queue.renew(job.call_id, lease_s=wait_s + self.claim_lease_s)
+                        await asyncio.sleep(wait_s)
+                # Done with the queue before the request goes out: a process killed from here
+                # on leaves a live call that a survivor adopts (recorded as lost), never a job
+                # that a second process would dial again.
+                await self.queue.ack(job.call_id)
+            except BaseException:
+                # Never dialled here (stopped, or Redis gone): the call's capacity goes, and its
+                # trunk slot, renewed no more, runs out; the job comes back when its claim does.
+                self.active.pop(call.id, None)
+                self._free(call.id)
+                raise
 
         self.active[call.id] = trunk.name
         self.dialled += 1
