@@ -256,7 +256,7 @@ class CampaignRunner:
             await self._enqueue(campaign, lead, dial)
 
     async def _dial(self, campaign: Campaign, now: datetime) -> None:
-        room = campaign.max_concurrency - await self._attempts.open_count(
+        room = campaign.max_concurrency - await self._attempts.out_count(
             campaign.tenant_id, campaign.id
         )
         if room <= 0:

@@ -369,9 +369,9 @@ class CallController:
         if before_dial is not None:
             try:
                 await before_dial()
-            except asyncio.CancelledError:
-                # Stopped before dialling: the job's claim runs out and the call is dialled
-                # later, so this process records nothing of it.
+            except BaseException:
+                # Stopped, or Redis gone, before dialling: the job's claim runs out and the call
+                # is dialled later, so this process records nothing of it and holds nothing.
                 self.forget(session)
                 self.finished(session)
                 raise

@@ -2,6 +2,7 @@
 
     uv run --frozen --no-sync python -m bench.ari_control greeting [--calls 100] [--concurrency 10]
     uv run --frozen --no-sync python -m bench.ari_control originate [--calls 300] [--dispatchers 1]
+        [--in-flight 8] [--campaign-cps 40] [--originate-delay-ms 0]
 
 greeting: StasisStart -> first greeting audio at the caller (the controller answers, creates
 the bridge and the AudioSocket externalMedia channel, bridges once the leg is up, the
@@ -10,6 +11,10 @@ the fake's REST log: StasisStart -> answer, -> externalMedia, -> addChannel. p50
 
 originate: calls queued in Redis (a leased db), dialled by the dispatcher at an unbounded
 trunk rate into busy callees; sustained originations per second from the fake's REST log.
+With --campaign-cps the calls are one campaign's, paced at that rate (the figure to hold it
+against); --in-flight is how many jobs each dispatcher dials at once (1: one at a time);
+--originate-delay-ms holds each originate request at the fake that long (a slower Asterisk,
+link, or a serving process's own per-call bookkeeping, which this bench leaves out).
 
 The fake Asterisk shares the process and event loop (and the loaded 2-core machine), so the
 figures include its own cost: read them as upper bounds for Vocals' share.
@@ -37,7 +42,7 @@ from ari_app.call import Call
 from ari_app.client import AriClient, AriSettings
 from ari_app.controller import CallController
 from ari_app.media_legs import MediaSettings
-from ari_app.outbound import OutboundDispatcher, TrunkRoute
+from ari_app.outbound import IN_FLIGHT, OutboundDispatcher, TrunkRoute
 from ari_app.pipeline_runner import PipelineConversations
 from ari_app.ports import AgentRoute
 from media.audiosocket import AudioSocketServer
@@ -189,8 +194,11 @@ async def _leased_redis() -> AsyncIterator[Redis]:
         found.close()
 
 
-async def originate(calls: int, dispatchers: int) -> None:
+async def originate(
+    calls: int, dispatchers: int, in_flight: int, campaign_cps: float, delay_ms: float
+) -> None:
     fake = FakeAsterisk(time_scale=0.01)
+    fake.originate_delay_s = delay_ms / 1000
     fake.default_callee = Callee(outcome="busy", ring_s=0.01)
     await fake.start()
     trunk = TrunkRoute(name="bench", endpoint="trunk1", cps=10_000, max_calls=10_000)
@@ -198,19 +206,25 @@ async def originate(calls: int, dispatchers: int) -> None:
     async def route(job: OutboundJob) -> TrunkRoute:
         return trunk
 
+    campaign = uuid.uuid4() if campaign_cps > 0 else None
     async with _leased_redis() as redis, contextlib.AsyncExitStack() as stack:
         queue = OutboundQueue(redis)
         for _ in range(calls):
             await queue.enqueue(
                 OutboundJob(
-                    call_id=uuid.uuid4(), tenant_id=TENANT, agent_id=AGENT, to_number="15550001000"
+                    call_id=uuid.uuid4(),
+                    tenant_id=TENANT,
+                    agent_id=AGENT,
+                    to_number="15550001000",
+                    campaign_id=campaign,
+                    campaign_cps=campaign_cps,
                 )
             )
         started = time.monotonic()
         workers = []
         for i in range(dispatchers):
             controller = await stack.enter_async_context(_controller(fake, f"vocals-{i}"))
-            worker = OutboundDispatcher(queue, controller, route, poll_s=0.01)
+            worker = OutboundDispatcher(queue, controller, route, poll_s=0.01, in_flight=in_flight)
             stack.push_async_callback(worker.stop)
             workers.append(worker)
             worker.start()
@@ -225,8 +239,16 @@ async def originate(calls: int, dispatchers: int) -> None:
     )
     await fake.stop()
     rate = (len(posts) - 1) / (posts[-1] - posts[0])
-    print(f"originate: {calls} queued calls, {dispatchers} dispatcher(s), busy callees")
-    print(f"sustained originations/s {rate:8.1f}   (all done in {elapsed:.1f} s)")
+    gaps = [b - a for a, b in itertools.pairwise(posts)]
+    cap = f"campaign cap {campaign_cps:g}/s" if campaign else "no campaign cap"
+    print(
+        f"originate: {calls} queued calls, {dispatchers} dispatcher(s) x {in_flight} in flight, "
+        f"{cap}, originate held {delay_ms:g} ms, busy callees"
+    )
+    print(
+        f"sustained originations/s {rate:8.1f}   (all done in {elapsed:.1f} s; "
+        f"median gap {statistics.median(gaps) * 1000:.1f} ms)"
+    )
 
 
 def main() -> None:
@@ -238,13 +260,24 @@ def main() -> None:
     o = sub.add_parser("originate")
     o.add_argument("--calls", type=int, default=300)
     o.add_argument("--dispatchers", type=int, default=1)
+    o.add_argument("--in-flight", type=int, default=IN_FLIGHT)
+    o.add_argument("--campaign-cps", type=float, default=0.0)
+    o.add_argument("--originate-delay-ms", type=float, default=0.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     if args.what == "greeting":
         asyncio.run(greeting(args.calls, args.concurrency))
     else:
-        asyncio.run(originate(args.calls, args.dispatchers))
+        asyncio.run(
+            originate(
+                args.calls,
+                args.dispatchers,
+                args.in_flight,
+                args.campaign_cps,
+                args.originate_delay_ms,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -88,6 +88,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     local_workers: int = 0
     # A browser call is ended after this many seconds (a forgotten tab holds a call slot).
     web_call_max_s: float = MAX_CALL_S
+    # Queued calls this process's dispatcher dials at once (ari_app/outbound.py has the
+    # default).
+    dials_in_flight: int | None = None
 
     # -- What the open ports hold for a client (see README, "Exposure") --
     # Tenants' URLs (webhooks, provider base URLs) may reach loopback and private networks:
@@ -206,7 +209,7 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(_variable("log_level"), "expected debug, info, warning or error")
     if settings.log_format not in {"json", "console"}:
         raise SettingsError(_variable("log_format"), "expected json or console")
-    for name in ("max_calls", "max_local_calls"):
+    for name in ("max_calls", "max_local_calls", "dials_in_flight"):
         limit = getattr(settings, name)
         if limit is not None and limit < 1:
             raise SettingsError(_variable(name), "must be at least 1")

@@ -28,7 +28,7 @@ from ari_app.controller import CallController
 from ari_app.do_not_call_gate import DoNotCallGate
 from ari_app.errors import Conflict, NotFound
 from ari_app.media_legs import MediaSettings
-from ari_app.outbound import OutboundDispatcher, TrunkRoute, Undialable
+from ari_app.outbound import IN_FLIGHT, OutboundDispatcher, TrunkRoute, Undialable
 from ari_app.pipeline_runner import PipelineConversations
 from ari_app.ports import MediaTransport, OutboundCarrier
 from ari_app.post_call import PostCallWorker
@@ -363,6 +363,7 @@ class Telephony:
             carriers=[gate, *carriers],
             admission=self.admission,
             directory=self.directory,
+            in_flight=self.runtime.settings.dials_in_flight or IN_FLIGHT,
         )
         self.dispatcher.start()
 

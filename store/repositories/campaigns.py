@@ -32,6 +32,14 @@ _VOICEMAIL_LEFT = (
 )
 # Leads written per INSERT when a list is imported.
 IMPORT_BATCH = 1000
+# A campaign's calls out now: attempts whose call has not ended. One that ended and awaits
+# its disposition holds no line, so the cap is not held down while the runner catches up.
+_CALLS_OUT = (
+    "SELECT count(*) FROM campaign_attempts a "
+    "JOIN calls c ON c.tenant_id = a.tenant_id AND c.id = a.call_id "
+    "WHERE a.tenant_id = $1 AND a.campaign_id = $2 AND a.disposition IS NULL "
+    "AND c.status <> ALL($3::text[])"
+)
 
 
 class Campaign(msgspec.Struct, kw_only=True):
@@ -280,13 +288,33 @@ class LeadRepository(TenantRepository[Lead]):
         limit: int,
         plan: Callable[[DueLead], Plan],
     ) -> tuple[list[tuple[Lead, Dial]], list[Settled]]:
-        """Take up to `limit` due leads and act on each one's `plan` in one transaction: a
-        dial becomes an attempt and a queued call record, a lead outside its window waits
-        for the next opening, a listed number (or a window that never opens) is final.
-        Returns the dials to enqueue and the leads made final."""
+        """Take up to `limit` due leads, and no more than the campaign's concurrency cap has
+        room for, and act on each one's `plan` in one transaction: a dial becomes an attempt
+        and a queued call record, a lead outside its window waits for the next opening, a
+        listed number (or a window that never opens) is final. Returns the dials to enqueue
+        and the leads made final.
+
+        The campaign's row is locked while the room is counted, so two runners that both
+        think they hold the campaign's lease (one stalled past it, or Redis lost it) claim
+        one after the other, within the cap together."""
         dials: list[tuple[Lead, Dial]] = []
         finished: list[Settled] = []
         async with self._pool.acquire() as conn, conn.transaction():
+            cap = await conn.fetchval(
+                "SELECT max_concurrency FROM campaigns WHERE tenant_id = $1 AND id = $2 "
+                "FOR NO KEY UPDATE",
+                campaign.tenant_id,
+                campaign.id,
+            )
+            # Counted in a statement of its own: its snapshot is taken once the lock is held,
+            # so it sees the attempts the previous holder committed.
+            out = await conn.fetchval(
+                _CALLS_OUT, campaign.tenant_id, campaign.id, list(FINAL_CALL_STATUSES)
+            )
+            room = 0 if cap is None else cap - out
+            limit = min(limit, room)
+            if limit <= 0:
+                return dials, finished
             records = await conn.fetch(
                 "SELECT l.*, EXISTS (SELECT 1 FROM do_not_call d WHERE d.tenant_id = l.tenant_id "
                 "AND d.number = l.number) AS listed FROM campaign_leads l "
@@ -383,12 +411,10 @@ class AttemptRepository(TenantRepository[Attempt]):
     filterable: ClassVar[frozenset[str]] = frozenset({"campaign_id", "lead_id", "disposition"})
     sortable: ClassVar[frozenset[str]] = frozenset({"created_at", "dialled_at"})
 
-    async def open_count(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
+    async def out_count(self, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> int:
+        """The campaign's calls queued or up now (what its concurrency cap counts)."""
         count = await self._pool.fetchval(
-            "SELECT count(*) FROM campaign_attempts WHERE tenant_id = $1 AND campaign_id = $2 "
-            "AND disposition IS NULL",
-            tenant_id,
-            campaign_id,
+            _CALLS_OUT, tenant_id, campaign_id, list(FINAL_CALL_STATUSES)
         )
         return int(count)
 

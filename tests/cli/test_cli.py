@@ -40,6 +40,7 @@ def vocals(
         ("VOCALS_RTP_PORTS", "30001-30000"),
         ("VOCALS_LOG_LEVEL", "loud"),
         ("VOCALS_MAX_CALLS", "0"),
+        ("VOCALS_DIALS_IN_FLIGHT", "0"),
         ("VOCALS_PROCESS_LEASE_S", "0.1"),
         ("VOCALS_SMTP_URL", "http://mail.example"),
         ("VOCALS_WEB_CALL_MAX_S", "0"),

@@ -30,6 +30,7 @@ from tests.conftest import REPO_ROOT
 from tests.loadtest.test_loadtest_cli import server_env
 from vocals.loadtest.agent import ensure_agent
 from vocals.loadtest.config import LoadTestConfig
+from vocals.net import free_port
 from vocals.simulator import AsteriskSimulator, SimulatedCall
 
 # Starting takes a few seconds (migrations, offline voice and decoder loaded in the background).
@@ -213,3 +214,37 @@ def redis_server_command(port: int, directory: Path) -> list[str]:
         "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
         "--dir", str(directory),
     ]  # fmt: skip
+
+
+class OwnRedis:
+    """A redis-server of the test's own that it can stop and start again on the same port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._directory = directory
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            *redis_server_command(self.port, self._directory),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = Redis.from_url(self.url)
+        try:
+
+            async def answers() -> bool:
+                try:
+                    return bool(await client.ping())
+                except Exception:
+                    return False
+
+            await until("redis-server to answer", answers)
+        finally:
+            await client.aclose()
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            await self._process.wait()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,46 +16,11 @@ import pytest
 from redis.asyncio import Redis
 
 from store.call_records import OUTBOX_KEY
-from tests.faults.harness import FaultRig, ServeProcess, redis_server_command, until, via_port
+from tests.faults.harness import FaultRig, OwnRedis, ServeProcess, until, via_port
 from tests.store.tcp_proxy import TcpProxy
-from vocals.net import free_port
 
 LIVE_CALLS = 4
 SUPERVISED = ("outbox", "outbound-dispatcher", "webhook-worker", "recording-purge")
-
-
-class OwnRedis:
-    """A redis-server of the test's own that it can stop and start again on the same port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._directory = directory
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            *redis_server_command(self.port, self._directory),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = Redis.from_url(self.url)
-        try:
-
-            async def answers() -> bool:
-                try:
-                    return bool(await client.ping())
-                except Exception:
-                    return False
-
-            await until("redis-server to answer", answers)
-        finally:
-            await client.aclose()
-
-    async def stop(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.terminate()
-            await self._process.wait()
 
 
 @pytest.fixture

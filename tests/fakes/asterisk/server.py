@@ -127,12 +127,15 @@ class RestCall:
 
 @dataclass
 class Origination:
-    """One outgoing SIP channel: when it was originated and when it was gone (monotonic)."""
+    """One outgoing SIP channel: when it was originated and when it was gone (monotonic),
+    its id (a Vocals call id) and the Stasis app that asked for it."""
 
     number: str
     caller_id: str
     started: float
     ended: float | None = None
+    channel_id: str = ""
+    app: str | None = None
 
 
 @dataclass
@@ -209,6 +212,8 @@ class FakeAsterisk:
     * `callees[number] = Callee(...)` (or `default_callee`) decides what a dialled number
       does; answered callees appear in `answered` (a queue of `ScriptedCaller`).
     * `originations` logs every outgoing SIP channel with when it began and ended;
+    * `originate_delay_s` holds each originate request that long before acting on it (a slow
+      Asterisk or link); `peak_originating` is the most such requests held at once.
     * `rest_log` lists every REST call; `live_channels()`/`live_bridges()` count what is left.
     * `drop_event_sockets()` closes the events WebSockets (events meanwhile are lost).
     * `POST /channels/{id}/play` with `tone:` media plays the tone to the far party until
@@ -260,6 +265,9 @@ class FakeAsterisk:
         self.reload_hooks: dict[str, Callable[[FakeAsterisk], None]] = {}
         self.reloads: list[str] = []
         self.peak_channels = 0
+        self.originate_delay_s = 0.0
+        self.peak_originating = 0
+        self._originating = 0
         # (channel id, context, exten, priority) of each channel sent back to the dialplan.
         self.continued: list[tuple[str, str, str, int]] = []
         self.playbacks: dict[str, TonePlayback] = {}
@@ -950,6 +958,15 @@ class FakeAsterisk:
                 await asyncio.sleep(self._scaled(between / 1000))
 
     async def _originate(self, request: web.Request) -> web.Response:
+        self._originating += 1
+        self.peak_originating = max(self.peak_originating, self._originating)
+        try:
+            await asyncio.sleep(self.originate_delay_s)
+            return await self._originate_now(request)
+        finally:
+            self._originating -= 1
+
+    async def _originate_now(self, request: web.Request) -> web.Response:
         params, body = await self._params(request)
         endpoint = params.get("endpoint", "")
         tech, _, resource = endpoint.partition("/")
@@ -1002,7 +1019,13 @@ class FakeAsterisk:
             self._refuse(ch, "no-transport")
             return answer
         callee = self.callees.get(number, self.default_callee)
-        ch.origination = Origination(number, params.get("callerId", ""), time.monotonic())
+        ch.origination = Origination(
+            number,
+            params.get("callerId", ""),
+            time.monotonic(),
+            channel_id=channel_id,
+            app=ch.app,
+        )
         self.originations.append(ch.origination)
         self._far_party(ch, number, callee.hangup_after_s)
         self._register(ch)
