@@ -47,6 +47,7 @@ from pipeline.records import (
     ProviderUsageRecord,
     TranscriptEntry,
     TurnMetrics,
+    speech_lost,
 )
 from pipeline.reply import ReplyParser
 from pipeline.sink import CallSink, SinkDispatcher
@@ -61,7 +62,6 @@ from providers.base import (
     LLMEvent,
     Message,
     Provider,
-    ProviderKind,
     ToolSpec,
     Transcript,
     UtteranceEnd,
@@ -865,28 +865,13 @@ class CallPipeline:
             provider_usage=[self._usage(p) for p in used],
             events=list(self._events),
             voicemail_detected_by=self._voicemail_by,
-            error_reason=self._error or self._speech_lost(),
+            error_reason=self._error or speech_lost(self._events),
         )
         self._sm.to(CallState.ENDED)
         self._log.info("call_ended", outcome=outcome.value, error=result.error_reason)
         assert self._dispatch is not None
         await self._dispatch.finish(result)
         return result
-
-    def _speech_lost(self) -> str | None:
-        """For the record: agent speech the caller never got because text-to-speech failed
-        with no retry or fallback left (each such failure is a provider.failed event)."""
-        lost = [
-            e.detail.get("error", "")
-            for e in self._events
-            if e.kind == "provider.failed"
-            and e.detail.get("provider_kind") == ProviderKind.TTS.value
-            and e.detail.get("retried") == "false"
-            and e.detail.get("fallback") == "false"
-        ]
-        if not lost:
-            return None
-        return f"text-to-speech failed {len(lost)} time(s), agent speech lost: {lost[-1]}"
 
     def _usage(self, provider: Provider) -> ProviderUsageRecord:
         primary = (self._providers.stt, self._providers.llm, self._providers.tts)
