@@ -52,7 +52,12 @@ from media.vad import VoiceActivityDetector as Vad
 from pipeline.backchannel import BackchannelBargeIn
 from pipeline.bargein import BargeInPolicy
 from pipeline.inbound import InboundAudio
-from pipeline.turn_taking import EndOfTurnPolicy, SilencePolicy, SmartPolicy, SmartTurnSettings
+from pipeline.turn_taking import (
+    EndOfTurnPolicy,
+    SilencePolicy,
+    SmartPolicy,
+    SmartTurnSettings,
+)
 from providers.vad.silero import SILERO_THRESHOLDS, SileroFrameClassifier
 
 FRAME_BYTES = 160  # 20 ms of µ-law at 8 kHz
@@ -83,6 +88,13 @@ ENGINES: dict[str, Callable[[], FrameClassifier | None]] = {
     "webrtc": lambda: None,
     "silero": _OneFrameLate,
 }
+
+
+class _NoShortWait(SmartPolicy):
+    """`smart` before short statements waited the ordinary silence (the bench's "before")."""
+
+    def may_go_on(self, text: str) -> bool:
+        return False
 
 
 @dataclass
@@ -173,6 +185,7 @@ def policies_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
     policies: dict[str, PolicyFactory] = {
         "silence 600 ms (medium default)": lambda: SilencePolicy(PROFILE.min_silence_ms),
         "silence 200 ms": lambda: SilencePolicy(200),
+        "smart, no short-statement wait": lambda: _NoShortWait(SmartTurnSettings()),
         "smart (200 / 1200 / 600 ms)": lambda: SmartPolicy(SmartTurnSettings()),
     }
     turns = [c for c in cases if c.kind == "turn"]
@@ -274,11 +287,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--stt-lag-ms", type=int, default=150)
+    parser.add_argument("--only", choices=("lag", "policies", "barge-in"))
     args = parser.parse_args()
     cases = build(args.cache)
-    lag_table(cases, args.cache)
-    policies_table(cases, args.cache, args.stt_lag_ms)
-    barge_in_table(cases, args.cache, args.stt_lag_ms)
+    if args.only in (None, "lag"):
+        lag_table(cases, args.cache)
+    if args.only in (None, "policies"):
+        policies_table(cases, args.cache, args.stt_lag_ms)
+    if args.only in (None, "barge-in"):
+        barge_in_table(cases, args.cache, args.stt_lag_ms)
 
 
 if __name__ == "__main__":
