@@ -122,29 +122,22 @@ _DIGITS = frozenset(
 # Dictated numbers (phone, card, booking) run 7 digits or more; 2-6 so far is mid-number.
 _SHORTEST_DICTATED_NUMBER = 7
 _TOKEN = re.compile(r"[a-z0-9']+")
-# A statement this short (in words) may be the first clause of a longer turn; most finished
+# A statement this short (in words, openers aside) may be the first clause of a longer turn; most finished
 # turns are longer, and the short ones that end a turn are mostly questions or answers.
 _SHORT_STATEMENT_WORDS = 4
-# A question opens with one of these (after any openers).
-_QUESTION_OPENERS = frozenset(
+# A clause the caller may go on from opens with its subject. Questions (an auxiliary or a
+# question word first), answers ("yes", "no thanks") and fragments ("Tuesday", "after five")
+# do not, and are answered after the short silence.
+_SUBJECTS = frozenset(
     {
-        "what", "when", "where", "which", "who", "whom", "whose", "why", "how", "do", "does",
-        "did", "can", "could", "would", "will", "shall", "should", "may", "might", "is", "are",
-        "was", "were", "am", "have", "has", "had", "isn't", "aren't", "don't", "doesn't",
-        "didn't", "can't", "won't",
+        "i", "i'm", "i'd", "i'll", "i've", "we", "we're", "we'd", "we'll", "it", "it's",
+        "that's", "this", "there's", "my", "our", "he", "she", "they", "they're",
     }
 )  # fmt: skip
-# Words a caller puts before a sentence ("so, can I ...", "well, ...").
+# Words a caller puts before a sentence ("so, I need ...", "well, ...").
 _OPENERS = frozenset(
     {"so", "well", "actually", "wait", "um", "uh", "er", "erm", "ah", "oh", "and", "but"}
 )
-# One-word answers and thanks end a turn: they are not the start of a longer one.
-_ANSWERS = frozenset(
-    {
-        "yes", "yeah", "yep", "no", "nope", "okay", "ok", "sure", "right", "fine", "thanks",
-        "thank", "bye", "goodbye", "great", "perfect", "correct",
-    }
-)  # fmt: skip
 
 
 def is_complete(text: str) -> bool | None:
@@ -173,10 +166,10 @@ def is_complete(text: str) -> bool | None:
 
 
 def is_short_statement(text: str) -> bool:
-    """Whether `text` is a statement of at most `_SHORT_STATEMENT_WORDS` words: not a
-    question, not an answer word ("yes", "no thanks")."""
+    """Whether `text` is a clause of at most `_SHORT_STATEMENT_WORDS` words that opens with
+    its subject ("I need a haircut")."""
     words = _TOKEN.findall(text.lower())
     content = [w for w in words if w not in _OPENERS]
-    if not content or len(words) > _SHORT_STATEMENT_WORDS:
+    if not content or len(content) > _SHORT_STATEMENT_WORDS:
         return False
-    return content[0] not in _QUESTION_OPENERS and content[0] not in _ANSWERS
+    return content[0] in _SUBJECTS
