@@ -122,8 +122,8 @@ _DIGITS = frozenset(
 # Dictated numbers (phone, card, booking) run 7 digits or more; 2-6 so far is mid-number.
 _SHORTEST_DICTATED_NUMBER = 7
 _TOKEN = re.compile(r"[a-z0-9']+")
-# A statement this short (in words, openers aside) may be the first clause of a longer turn; most finished
-# turns are longer, and the short ones that end a turn are mostly questions or answers.
+# A statement this short (in words, openers aside) may be the first clause of a longer turn;
+# most finished turns are longer, and the short ones are mostly questions or answers.
 _SHORT_STATEMENT_WORDS = 4
 # A clause the caller may go on from opens with its subject. Questions (an auxiliary or a
 # question word first), answers ("yes", "no thanks") and fragments ("Tuesday", "after five")
