@@ -6,7 +6,8 @@ beyond a limit is refused before it costs anything (not answered, not dialled) i
 degrading every live call.
 
 Two limits: `max_calls` for all calls, and `max_local_calls` for calls whose agent runs a
-CPU-bound model on this machine (offline recognizer or voice), which cost far more.
+CPU-bound model on this machine (offline recognizer or voice, Silero VAD), which cost far
+more.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ class AgentRoute(msgspec.Struct, kw_only=True, frozen=True):
     media: MediaTransport = "audiosocket"
     recording: bool = False  # record both directions of the call
     voicemail: VoicemailPolicy = msgspec.field(default_factory=VoicemailPolicy)
-    # Runs a CPU-bound model on this machine (offline recognizer or voice): admitted against
-    # the process's lower limit for such calls.
+    # Runs a CPU-bound model on this machine (offline recognizer or voice, Silero VAD): admitted
+    # against the process's lower limit for such calls.
     local_models: bool = False
 
 

@@ -31,11 +31,14 @@ STT_EVENT_KINDS = frozenset({"opened", "closed", "rejected", "timeout", "error"}
 # agent that chose no vendor gets); an agent with any of them is a local-model call for
 # admission control.
 LOCAL_MODEL_VENDORS = frozenset({"pocketsphinx", "piper"})
+# VAD engines that run a model in the local workers (webrtcvad is a few µs on the loop).
+LOCAL_MODEL_VADS = frozenset({"silero"})
 
 
 def _runs_local_model(agent: Agent) -> bool:
-    """A choice with no vendor and no credential is an offline default, local too."""
-    return any(
+    """A choice with no vendor and no credential is an offline default, local too; a VAD
+    model in the local workers makes the call local whatever its vendors."""
+    return agent.vad in LOCAL_MODEL_VADS or any(
         not choice.get("credential_id")
         and (not choice.get("vendor") or choice["vendor"] in LOCAL_MODEL_VENDORS)
         for choice in (agent.stt, agent.tts)

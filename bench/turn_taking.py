@@ -2,14 +2,15 @@
 a caller off mid-thought, how often a backchannel or a noise stops the agent, and its CPU.
 
     uv run --frozen --no-sync python -m bench.turn_taking [--stt-lag-ms 150]
+        [--words labels|recognizer] [--only lag|policies|barge-in]
 
 Runs the test set of `bench.turn_set` (built into its cache at first use) through the
 pipeline's own inbound path (`InboundAudio`: µ-law decode, the VAD with the policy's end
 rule) frame by frame, faster than real time, with each VAD engine (`webrtc`, and `silero`
 in-process but one frame late, as calls run it in the local workers). The words a policy
 sees are the set's labels, given to it `--stt-lag-ms` after each phrase ends, as a streaming
-recognizer's partials would be: the bench measures the policies, not a recognizer's word
-errors.
+recognizer's partials would be (the policies alone), or with `--words recognizer` what
+PocketSphinx heard, when it heard it (`bench.turn_stt`, run first), and its word error rate.
 
 - delay: from the caller's last speech to the end-of-turn decision, over every turn (p50, p99);
   the response then adds STT final, LLM and TTS time, the same for every policy;
@@ -39,6 +40,7 @@ from pathlib import Path
 import webrtcvad
 
 from bench.turn_set import DEFAULT_CACHE, Case, build, load_pcm
+from bench.turn_stt import Heard, load_timelines, wer
 from media.formats import FRAME_MS, ULAW_8K
 from media.g711 import ulaw_encode
 from media.vad import (
@@ -52,7 +54,12 @@ from media.vad import VoiceActivityDetector as Vad
 from pipeline.backchannel import BackchannelBargeIn
 from pipeline.bargein import BargeInPolicy
 from pipeline.inbound import InboundAudio
-from pipeline.turn_taking import EndOfTurnPolicy, SilencePolicy, SmartPolicy, SmartTurnSettings
+from pipeline.turn_taking import (
+    EndOfTurnPolicy,
+    SilencePolicy,
+    SmartPolicy,
+    SmartTurnSettings,
+)
 from providers.vad.silero import SILERO_THRESHOLDS, SileroFrameClassifier
 
 FRAME_BYTES = 160  # 20 ms of µ-law at 8 kHz
@@ -85,6 +92,13 @@ ENGINES: dict[str, Callable[[], FrameClassifier | None]] = {
 }
 
 
+class _NoShortWait(SmartPolicy):
+    """`smart` before short statements waited the ordinary silence (the bench's "before")."""
+
+    def may_go_on(self, text: str) -> bool:
+        return False
+
+
 @dataclass
 class Tally:
     """One policy's results over the set."""
@@ -103,8 +117,27 @@ def _text_at(case: Case, at_ms: int, lag_ms: int) -> str:
     return " ".join(p.text for p in case.phrases if p.end_ms + lag_ms <= at_ms)
 
 
+# The words a policy has been given of a case `at_ms` into its audio.
+Words = Callable[[Case, int], str]
+
+
+def labels(lag_ms: int) -> Words:
+    """The set's own words, each phrase `lag_ms` after it ends."""
+    return lambda case, at_ms: _text_at(case, at_ms, lag_ms)
+
+
+def recognized(timelines: dict[str, Heard]) -> Words:
+    """The recognizer's partials as `bench.turn_stt` dated them."""
+
+    def at(case: Case, at_ms: int) -> str:
+        said = [text for t, text in timelines[case.name].partials if t <= at_ms]
+        return said[-1] if said else ""
+
+    return at
+
+
 def run_turn(
-    case: Case, pcm: bytes, policy: EndOfTurnPolicy, engine: str, lag_ms: int, tally: Tally
+    case: Case, pcm: bytes, policy: EndOfTurnPolicy, engine: str, words: Words, tally: Tally
 ) -> None:
     """Feed one caller turn through the inbound path; tally where its turn was judged over."""
     line = ulaw_encode(pcm)
@@ -120,7 +153,7 @@ def run_turn(
                 policy.heard(said := "")
             elif isinstance(event, SpeechEnded):
                 decided.append(inbound.stream_ms)
-        text = _text_at(case, inbound.stream_ms, lag_ms)
+        text = words(case, inbound.stream_ms)
         if text != said:
             policy.heard(said := text)
     tally.cpu_s += time.process_time() - started
@@ -169,14 +202,15 @@ def _p(values: list[int], q: float) -> int:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def policies_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
+def policies_table(cases: list[Case], cache: Path, words: Words, source: str) -> None:
     policies: dict[str, PolicyFactory] = {
         "silence 600 ms (medium default)": lambda: SilencePolicy(PROFILE.min_silence_ms),
         "silence 200 ms": lambda: SilencePolicy(200),
+        "smart, no short-statement wait": lambda: _NoShortWait(SmartTurnSettings()),
         "smart (200 / 1200 / 600 ms)": lambda: SmartPolicy(SmartTurnSettings()),
     }
     turns = [c for c in cases if c.kind == "turn"]
-    print(f"{len(turns)} turns, STT partials {lag_ms} ms after each phrase")
+    print(f"{len(turns)} turns, words: {source}")
     header = (
         f"{'policy':34} {'vad':6} {'line':6} {'delay p50':>9} {'p99':>6} {'missed':>6}  "
         f"{'cut-offs':20} {'splits':18} {'CPU/call':>8}"
@@ -186,7 +220,7 @@ def policies_table(cases: list[Case], cache: Path, lag_ms: int) -> None:
         for engine, noisy in itertools.product(ENGINES, (False, True)):
             tally = Tally()
             for case in (c for c in turns if c.noisy is noisy):
-                run_turn(case, load_pcm(cache, case), make(), engine, lag_ms, tally)
+                run_turn(case, load_pcm(cache, case), make(), engine, words, tally)
             cpu = 100.0 * tally.cpu_s / tally.audio_s
             print(
                 f"{label:34} {engine:6} {'noisy' if noisy else 'clean':6} "
@@ -274,11 +308,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--stt-lag-ms", type=int, default=150)
+    parser.add_argument("--only", choices=("lag", "policies", "barge-in"))
+    parser.add_argument(
+        "--words",
+        choices=("labels", "recognizer"),
+        default="labels",
+        help="the set's labels, or PocketSphinx's partials (run bench.turn_stt first)",
+    )
     args = parser.parse_args()
     cases = build(args.cache)
-    lag_table(cases, args.cache)
-    policies_table(cases, args.cache, args.stt_lag_ms)
-    barge_in_table(cases, args.cache, args.stt_lag_ms)
+    if args.only in (None, "lag"):
+        lag_table(cases, args.cache)
+    if args.only in (None, "policies"):
+        if args.words == "recognizer":
+            timelines = load_timelines(args.cache)
+            words, source = recognized(timelines), "PocketSphinx partials (bench.turn_stt)"
+            turns = [c for c in cases if c.kind == "turn"]
+            for noisy in (False, True):
+                errors, total = wer([c for c in turns if c.noisy is noisy], timelines)
+                print(f"recognizer WER {'noisy' if noisy else 'clean'}: {_pct(errors, total)}")
+        else:
+            words, source = labels(args.stt_lag_ms), f"labels {args.stt_lag_ms} ms after phrases"
+        policies_table(cases, args.cache, words, source)
+    if args.only in (None, "barge-in"):
+        barge_in_table(cases, args.cache, args.stt_lag_ms)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from pipeline.records import (
     ProviderUsageRecord,
     TranscriptEntry,
     TurnMetrics,
+    speech_lost,
 )
 from pipeline.reply import ReplyParser
 from pipeline.sink import CallSink, SinkDispatcher

@@ -5,6 +5,10 @@ reads the transcript so far: a finished sentence is answered after a short silen
 unfinished one ("I'd like to book for, um") waits longer, up to a cap, and a turn with no
 words recognized yet waits the profile's ordinary silence. The policy is asked on every
 silent 20 ms frame, so a transcript that arrives during the silence still counts.
+
+A finished statement of a few words ("I need a haircut") is often the first clause of a longer
+turn ("... and a beard trim"), added after a breath: it waits the ordinary silence too. A
+question, however short, asks for the answer at once.
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ class SilencePolicy:
 
 
 class SmartPolicy:
-    """A short silence ends a finished sentence, a long one (the cap) an unfinished one."""
+    """A short silence ends a finished sentence, a long one (the cap) an unfinished one, and
+    the ordinary one a turn whose words are unknown or only a short statement so far."""
 
     def __init__(self, settings: SmartTurnSettings) -> None:
         self.settings = settings
@@ -75,7 +80,14 @@ class SmartPolicy:
     def heard(self, text: str) -> None:
         done = is_complete(text)
         s = self.settings
-        self._wait_ms = s.unknown_ms if done is None else s.complete_ms if done else s.incomplete_ms
+        if done is None or (done and self.may_go_on(text)):
+            self._wait_ms = s.unknown_ms
+        else:
+            self._wait_ms = s.complete_ms if done else s.incomplete_ms
+
+    def may_go_on(self, text: str) -> bool:
+        """Whether finished-looking words are short enough to be a first clause."""
+        return is_short_statement(text)
 
     def turn_over(self, silent_ms: int) -> bool:
         return silent_ms >= self._wait_ms
@@ -110,6 +122,22 @@ _DIGITS = frozenset(
 # Dictated numbers (phone, card, booking) run 7 digits or more; 2-6 so far is mid-number.
 _SHORTEST_DICTATED_NUMBER = 7
 _TOKEN = re.compile(r"[a-z0-9']+")
+# A statement this short (in words, openers aside) may be the first clause of a longer turn;
+# most finished turns are longer, and the short ones are mostly questions or answers.
+_SHORT_STATEMENT_WORDS = 4
+# A clause the caller may go on from opens with its subject. Questions (an auxiliary or a
+# question word first), answers ("yes", "no thanks") and fragments ("Tuesday", "after five")
+# do not, and are answered after the short silence.
+_SUBJECTS = frozenset(
+    {
+        "i", "i'm", "i'd", "i'll", "i've", "we", "we're", "we'd", "we'll", "it", "it's",
+        "that's", "this", "there's", "my", "our", "he", "she", "they", "they're",
+    }
+)  # fmt: skip
+# Words a caller puts before a sentence ("so, I need ...", "well, ...").
+_OPENERS = frozenset(
+    {"so", "well", "actually", "wait", "um", "uh", "er", "erm", "ah", "oh", "and", "but"}
+)
 
 
 def is_complete(text: str) -> bool | None:
@@ -135,3 +163,13 @@ def is_complete(text: str) -> bool | None:
         else:
             break
     return not 2 <= digits < _SHORTEST_DICTATED_NUMBER
+
+
+def is_short_statement(text: str) -> bool:
+    """Whether `text` is a clause of at most `_SHORT_STATEMENT_WORDS` words that opens with
+    its subject ("I need a haircut")."""
+    words = _TOKEN.findall(text.lower())
+    content = [w for w in words if w not in _OPENERS]
+    if not content or len(content) > _SHORT_STATEMENT_WORDS:
+        return False
+    return content[0] in _SUBJECTS

@@ -169,3 +169,33 @@ async def test_local_model_calls_have_their_own_lower_limit(
         await remote.hangup()
     finally:
         await proc.stop()
+
+
+async def test_a_cloud_agent_with_silero_vad_counts_as_a_local_model_call(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    # Silero runs in the local workers: such a call costs the machine's CPU like a local STT.
+    cloud = {"stt": {"vendor": "deepgram"}, "tts": {"vendor": "elevenlabs"}}
+    silero = await make_agent(pg_pool)
+    await AgentRepository(pg_pool).update(
+        silero.tenant_id, silero.agent_id, {**cloud, "vad": "silero"}
+    )
+    webrtc = await make_agent(pg_pool)
+    await AgentRepository(pg_pool).update(webrtc.tenant_id, webrtc.agent_id, cloud)
+    proc = Process(fake, pg_pool, redis, admission=Admission(3, 1))
+    await proc.start()
+    try:
+        first = await fake.inbound_call(silero.did)
+        await asyncio.wait_for(first.answered.wait(), 5)
+        second = await fake.inbound_call(silero.did)
+        await second.wait_ended(5)
+        assert not second.answered.is_set()
+        plain = await fake.inbound_call(webrtc.did)
+        await asyncio.wait_for(plain.answered.wait(), 5)
+        assert proc.admission is not None
+        assert proc.admission.refused == {"local_calls": 1}
+        assert (proc.admission.live, proc.admission.live_local) == (2, 1)
+        await first.hangup()
+        await plain.hangup()
+    finally:
+        await proc.stop()

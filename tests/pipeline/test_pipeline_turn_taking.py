@@ -61,6 +61,24 @@ async def test_a_mid_sentence_pause_does_not_end_the_turn() -> None:
     ]
 
 
+async def test_an_afterthought_to_a_short_statement_stays_in_the_turn() -> None:
+    # After 800 ms the partial is "I need a haircut": finished words, but a short statement.
+    stt = FakeSTT(script=["I need a haircut and a beard trim"], ms_per_word=200)
+    llm = FakeLLM(replies=["Both, then."])
+    call = make_call(agent=smart_agent(), stt=stt, llm=llm)
+    await call.start()
+    call.speak(800, then_silence_ms=460)  # a breath: past the 200 ms for a finished sentence
+    call.speak(1000, then_silence_ms=0)
+    await until(lambda: call.leg.agent_ms > 0, wait_s=10, what="an answer")
+    await until(lambda: call.pipeline.state is CallState.LISTENING, what="the answer's end")
+    assert len(llm.requests) == 1
+    result = await call.end()
+    assert [(e.role, e.text) for e in result.transcript] == [
+        ("caller", "I need a haircut and a beard trim"),
+        ("agent", "Both, then."),
+    ]
+
+
 async def test_a_finished_question_is_answered_after_a_short_silence() -> None:
     stt = FakeSTT(script=["what time do you open tomorrow"], ms_per_word=150)
     llm = FakeLLM(replies=["At nine."])
