@@ -50,7 +50,6 @@ from pipeline.records import (
     ProviderUsageRecord,
     TranscriptEntry,
     TurnMetrics,
-    speech_lost,
 )
 from pipeline.reply import ReplyParser
 from pipeline.sink import CallSink, SinkDispatcher

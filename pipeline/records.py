@@ -99,18 +99,3 @@ class CallResult(msgspec.Struct, frozen=True):
     voicemail_detected_by: Literal["llm", "transcript"] | None = None
     error_reason: str | None = None
 
-
-def speech_lost(events: list[CallEvent]) -> str | None:
-    """For the record: agent speech the caller never got because text-to-speech failed
-    with no retry or fallback left (each such failure is a provider.failed event)."""
-    lost = [
-        e.detail.get("error", "")
-        for e in events
-        if e.kind == "provider.failed"
-        and e.detail.get("provider_kind") == ProviderKind.TTS.value
-        and e.detail.get("retried") == "false"
-        and e.detail.get("fallback") == "false"
-    ]
-    if not lost:
-        return None
-    return f"text-to-speech failed {len(lost)} time(s), agent speech lost: {lost[-1]}"
