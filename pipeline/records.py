@@ -98,4 +98,3 @@ class CallResult(msgspec.Struct, frozen=True):
     events: list[CallEvent]
     voicemail_detected_by: Literal["llm", "transcript"] | None = None
     error_reason: str | None = None
-
