@@ -26,10 +26,10 @@ OVER_CAPACITY: Final = "over capacity"
 # Measured on a 2-core machine (issue 17): the load-test providers carried 80 calls with every
 # reply on time (40 per core); cloud providers cost the process as little.
 CALLS_PER_CORE: Final = 40
-# Offline local models (pocketsphinx + Piper, issue 17) carried 24 calls on 2 cores with every
-# reply under 0.9 s at about 3 % of a core per call; 8 per core is the issue's 16 on 2 cores and
-# leaves room for agents whose sentences do not repeat (uncached synthesis doubles the cost).
-LOCAL_CALLS_PER_CORE: Final = 8
+# Offline local models (pocketsphinx with the agent's language model blended into the whole
+# general one, + Piper; issue 17) on a quiet 2-core machine: 12 calls with every reply heard
+# and p99 1.7 s, 16 calls p99 5.7 s. 6 per core keeps the issue's 2.5 s p99.
+LOCAL_CALLS_PER_CORE: Final = 6
 # What a call refused because the process is stopping gives as its reason.
 SHUTTING_DOWN: Final = "shutting down"
 # What a call refused because the process's local models are still loading gives.
