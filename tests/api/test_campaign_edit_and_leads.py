@@ -74,7 +74,9 @@ async def test_leads_come_a_page_at_a_time_with_their_attempts(
 ) -> None:
     tenant, other = await make_tenant(), await make_tenant()
     agent_id, trunk_id, did = await _setup(client, tenant)
-    created = await _create(client, tenant, name="leads", agent_id=agent_id, trunk_id=trunk_id)
+    created = await _create(
+        client, tenant, name="leads", agent_id=agent_id, trunk_id=trunk_id, max_concurrency=2
+    )
     campaign_id = created.json()["id"]
     leads_url = f"/api/v1/campaigns/{campaign_id}/leads"
     numbers = [f"+1555700{i:04d}" for i in range(5)]
