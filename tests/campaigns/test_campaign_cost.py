@@ -135,8 +135,12 @@ async def test_progress_shows_the_cost_of_the_campaigns_calls_so_far(
             while await stored_status(proc, campaign_id) != "completed":
                 assert time.monotonic() < deadline, "the campaign never completed"
                 await asyncio.sleep(0.1)
-            unpriced = "SELECT count(*) FROM calls WHERE cost IS NULL AND to_number = ANY($1)"
-            while await proc.runtime.pool.fetchval(unpriced, [*PEOPLE, BUSY]):
+            # This tenant's calls only: the database is the whole test run's.
+            unpriced = (
+                "SELECT count(*) FROM calls WHERE tenant_id = $1 AND cost IS NULL "
+                "AND to_number = ANY($2)"
+            )
+            while await proc.runtime.pool.fetchval(unpriced, proc.tenant_id, [*PEOPLE, BUSY]):
                 assert time.monotonic() < deadline, "the calls were never priced"
                 await asyncio.sleep(0.1)
             after = await _progress(proc, campaign_id)
