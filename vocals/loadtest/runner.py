@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 import structlog
 from redis.asyncio import Redis
@@ -56,6 +57,8 @@ CACHE_NAME: Final = "loadtest"
 # How long the server may take to (re)connect its events WebSocket to the simulator: a freshly
 # started one registers only once its local models are loaded (up to the pool's 30 s).
 APP_CONNECT_TIMEOUT_S: Final = 60.0
+# How often a starting server's readiness is asked.
+READY_POLL_S: Final = 0.25
 # After a step's callers hang up, the server has this long to release every channel.
 DRAIN_TIMEOUT_S: Final = 20.0
 # Calls settle (greeting played, first turn under way) before the measurement window opens.
@@ -157,6 +160,7 @@ async def _run(
     probe: ProcessProbe | MetricsProbe = (
         ProcessProbe(server_pid) if server_pid is not None else MetricsProbe(base_url)
     )
+    await _until_ready(base_url)
     cache = Path(settings.data_dir) / "cache" / CACHE_NAME
     if config.providers == "offline":
         phrases = await caller_phrases(cache, OFFLINE_PHRASES)
@@ -195,6 +199,28 @@ async def _run(
         machine_cpus=os.cpu_count() or 1,
         steps=reports,
     )
+
+
+async def _until_ready(base_url: str) -> None:
+    """Until the server takes calls: a freshly started one refuses them ("warming up") while
+    its local models load. A server whose `/healthz` says nothing of readiness is taken as
+    ready."""
+    deadline = time.monotonic() + APP_CONNECT_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
+        while True:
+            try:
+                health = (await client.get("/healthz")).json()
+            except (httpx.HTTPError, ValueError):
+                health = {}
+            else:
+                if health.get("extra", {}).get("readiness", "ready") == "ready":
+                    return
+            if time.monotonic() > deadline:
+                raise LoadTestError(
+                    f"the server at {base_url} was not ready to take calls within "
+                    f"{APP_CONNECT_TIMEOUT_S:.0f} s: {health.get('extra', {}).get('readiness')}"
+                )
+            await asyncio.sleep(READY_POLL_S)
 
 
 async def _web_simulator(
