@@ -27,9 +27,10 @@ OVER_CAPACITY: Final = "over capacity"
 # reply on time (40 per core); cloud providers cost the process as little.
 CALLS_PER_CORE: Final = 40
 # Offline local models (pocketsphinx with the agent's language model blended into the whole
-# general one, + Piper; issue 17) on a quiet 2-core machine: 12 calls with every reply heard
-# and p99 1.7 s, 16 calls p99 5.7 s. 6 per core keeps the issue's 2.5 s p99.
-LOCAL_CALLS_PER_CORE: Final = 6
+# general one, following at most 3000 sounds a frame, + Piper; issue 17) on a 2-core machine:
+# 16 calls with every reply heard and p99 1.7-2.2 s, 24 calls p99 3.4 s. 8 per core keeps the
+# issue's 2.5 s p99.
+LOCAL_CALLS_PER_CORE: Final = 8
 # What a call refused because the process is stopping gives as its reason.
 SHUTTING_DOWN: Final = "shutting down"
 # What a call refused because the process's local models are still loading gives.

@@ -83,6 +83,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "streaming only (general LM)": {"redecode_first": 0},
     "after (demo agent's LM blended, streaming)": {"redecode_first": 0, "phrases": DEMO_PHRASES},
     "demo agent's LM blended, first re-decoded": {"redecode_first": 1, "phrases": DEMO_PHRASES},
+    "demo agent's LM blended, PocketSphinx's own 30 000 HMMs per frame": {
+        "phrases": DEMO_PHRASES,
+        "max_hmms": 30_000,
+    },
     **{
         f"demo agent's LM blended, its weight {weight}": {
             "redecode_first": 0,
@@ -165,6 +169,7 @@ class Heard(msgspec.Struct, frozen=True):
 async def hear(call: Call, options: dict[str, Any]) -> Heard:
     stt = PocketsphinxSTT(ProviderConfig(vendor="pocketsphinx", options=options))
     await stt.connect()
+    await stt.prepare()  # the agent's model, not the general one a first call starts on
     results = stt.transcripts()
     errors = total = 0
     pairs = []

@@ -77,6 +77,9 @@ log = structlog.get_logger(__name__)
 
 # Agents whose greetings are synthesized at start-up; the rest are cached on first call.
 PREWARM_MAX_AGENTS = 100
+# Under the data folder: what the local models derive once and keep across restarts (agents'
+# language models, built in seconds of CPU).
+LOCAL_MODELS_CACHE = "cache/local-models"
 # Asterisk legs carry slin 8 kHz (the controller asks for it), Twilio legs µ-law.
 PREWARM_FORMATS = (SLIN_8K, ULAW_8K)
 # Why a queued call of an agent without a Twilio number fails in a process without Asterisk.
@@ -265,7 +268,10 @@ class Telephony:
         greetings of agents that answer numbers, so a first caller does not wait for any of
         them (the pipeline's speech cache keeps the greetings)."""
         try:
-            await local_models.start(self.runtime.settings.local_workers or None)
+            config = self.runtime.settings
+            await local_models.start(
+                config.local_workers or None, Path(config.data_dir) / LOCAL_MODELS_CACHE
+            )
         except Exception as exc:  # calls on local models start the pool again when they need it
             log.warning("local models did not start", error=str(exc))
         self.admission.warmed()

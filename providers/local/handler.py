@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -35,6 +36,11 @@ class Session(ABC):
 
 class Handler(ABC):
     """A local model in a worker: loaded once, shared by every session on that worker."""
+
+    # A folder kept across restarts and shared by the workers, for what a handler derives
+    # from its models (an agent's language model); None: nowhere (a bench, a test). Set
+    # before `load()`.
+    cache_dir: Path | None = None
 
     @abstractmethod
     def load(self) -> None:

@@ -2,16 +2,17 @@
 
 A `LocalPool` starts `size` workers (`python -m providers.local.worker`, fresh interpreters
 that inherit neither the server's sockets nor its event loop); each loads every handler's
-models once and stays warm. A provider opens a `LocalSession`, pinned to the least-loaded
-worker because sessions hold state (a recognizer's decoder), and exchanges length-prefixed
-msgpack frames with it over the worker's stdin and stdout, read by asyncio without blocking
-the loop. A worker that dies fails only its own sessions, with a `ProviderError`, and the
-pool starts a new one in its place.
+models once and stays warm. A provider opens a `LocalSession`, pinned to the worker with the
+fewest sessions of its model because sessions hold state (a recognizer's decoder), and
+exchanges length-prefixed msgpack frames with it over the worker's stdin and stdout, read by
+asyncio without blocking the loop. A worker that dies fails only its own sessions, with a
+`ProviderError`, and the pool starts a new one in its place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import os
@@ -26,6 +27,7 @@ import structlog
 from providers.base import ProviderError
 from providers.local.handlers import HANDLERS
 from providers.local.protocol import (
+    CACHE_DIR_ENV,
     READY_ID,
     FrameError,
     Reply,
@@ -50,12 +52,14 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class WorkerStats(msgspec.Struct, frozen=True):
-    """One worker's load: sessions pinned to it, requests waiting or running, CPU used."""
+    """One worker's load: sessions pinned to it (in all and per model), requests waiting or
+    running, CPU used."""
 
     slot: int
     pid: int | None
     alive: bool
     sessions: int
+    models: dict[str, int]
     queued: int
     cpu_seconds: float
     restarts: int
@@ -82,17 +86,25 @@ class PoolStats(msgspec.Struct, frozen=True):
 class _Worker:
     """One worker process and the requests in flight to it."""
 
-    def __init__(self, slot: int, handlers: list[str], on_exit: Any) -> None:
+    def __init__(
+        self, slot: int, handlers: list[str], on_exit: Any, cache_dir: Path | None
+    ) -> None:
         self.slot = slot
         self._handlers = handlers
+        self._cache_dir = cache_dir
         self._on_exit = on_exit
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Queue[Reply | None]] = {}
         self._ids = itertools.count(READY_ID + 1)
         self.alive = False
-        self.sessions = 0
+        # Sessions pinned here, per handler: each model is balanced on its own (see `open`).
+        self.handler_sessions: collections.Counter[str] = collections.Counter()
         self.cpu_seconds = 0.0
+
+    @property
+    def sessions(self) -> int:
+        return self.handler_sessions.total()
 
     @property
     def pid(self) -> int | None:
@@ -105,6 +117,8 @@ class _Worker:
     async def start(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_REPO_ROOT, env.get("PYTHONPATH")]))
+        if self._cache_dir is not None:
+            env[CACHE_DIR_ENV] = str(self._cache_dir)
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -248,22 +262,29 @@ class LocalSession:
             pass  # the worker died meanwhile: the state went with it
         finally:
             self._closed = True
-            self._worker.sessions -= 1
+            self._worker.handler_sessions[self.handler] -= 1
 
 
 class LocalPool:
-    """`size` warm workers, each with every handler of `handlers` loaded."""
+    """`size` warm workers, each with every handler of `handlers` loaded; their handlers keep
+    what they derive from their models in `cache_dir` (None: nowhere, see `Handler`)."""
 
-    def __init__(self, size: int, handlers: list[str] | None = None) -> None:
+    def __init__(
+        self, size: int, handlers: list[str] | None = None, cache_dir: Path | None = None
+    ) -> None:
         if size < 1:
             raise ValueError("a local pool needs at least one worker")
         self._handlers = list(HANDLERS) if handlers is None else handlers
-        self._workers = [_Worker(slot, self._handlers, self._exited) for slot in range(size)]
+        self._cache_dir = cache_dir
+        self._workers = [self._new_worker(slot) for slot in range(size)]
         self._restarts = [0] * size
         self._restarting: set[asyncio.Task[None]] = set()
         self._replaced = asyncio.Event()
         self._stopping = False
         self.loop = asyncio.get_running_loop()
+
+    def _new_worker(self, slot: int) -> _Worker:
+        return _Worker(slot, self._handlers, self._exited, self._cache_dir)
 
     @property
     def size(self) -> int:
@@ -278,28 +299,35 @@ class LocalPool:
         log.info("local workers ready", workers=self.size, pids=[w.pid for w in self._workers])
 
     async def open(self, handler: str, **options: Any) -> LocalSession:
-        """A session of `handler` on the least-loaded live worker."""
+        """A session of `handler` on the live worker with the fewest sessions of `handler`.
+
+        Balanced per model, not by sessions in all: a call opens a recognizer, then a voice,
+        and counting both together pinned every call's recognizer to one worker and every
+        voice to the other, so one core decoded for all calls while the other idled.
+        """
         if handler not in self._handlers:
             raise ProviderError(f"no local model {handler!r} in the pool", retryable=False)
-        worker = await self._least_loaded()
+        worker = await self._least_loaded(handler)
         session = LocalSession(worker, handler)
-        worker.sessions += 1
+        worker.handler_sessions[handler] += 1
         try:
             await session.call("open", handler=handler, options=options)
         except BaseException:
             session._closed = True
-            worker.sessions -= 1
+            worker.handler_sessions[handler] -= 1
             raise
         return session
 
-    async def _least_loaded(self) -> _Worker:
+    async def _least_loaded(self, handler: str) -> _Worker:
         async with asyncio.timeout(START_TIMEOUT_S):
             while True:
                 if self._stopping:
                     raise ProviderError("local workers are stopping", retryable=False)
                 live = [w for w in self._workers if w.alive]
                 if live:
-                    return min(live, key=lambda w: (w.sessions, w.queued))
+                    return min(
+                        live, key=lambda w: (w.handler_sessions[handler], w.sessions, w.queued)
+                    )
                 self._replaced.clear()
                 await self._replaced.wait()
 
@@ -311,6 +339,7 @@ class LocalPool:
                     pid=w.pid,
                     alive=w.alive,
                     sessions=w.sessions,
+                    models={name: n for name, n in w.handler_sessions.items() if n},
                     queued=w.queued,
                     cpu_seconds=w.cpu_seconds,
                     restarts=self._restarts[w.slot],
@@ -329,7 +358,7 @@ class LocalPool:
 
     async def _replace(self, slot: int) -> None:
         while not self._stopping:
-            worker = _Worker(slot, self._handlers, self._exited)
+            worker = self._new_worker(slot)
             try:
                 await worker.start()
             except ProviderError as exc:

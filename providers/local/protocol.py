@@ -22,6 +22,9 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 # Request id of the worker's ready announcement, sent once its models are loaded.
 READY_ID = 0
 
+# The environment variable by which the pool tells its workers the handlers' cache folder.
+CACHE_DIR_ENV = "VOCALS_LOCAL_MODELS_CACHE"
+
 
 class Request(msgspec.Struct, array_like=True, frozen=True):
     """One operation on one session: `open` (args: handler, options), `close`, or a handler op."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 from providers.local.pool import LocalPool, PoolStats
 
@@ -21,20 +22,23 @@ def default_size() -> int:
     return os.cpu_count() or 1
 
 
-async def start(size: int | None = None) -> LocalPool:
-    """The running pool, started now with `size` workers (default: one per core) if needed."""
+async def start(size: int | None = None, cache_dir: Path | None = None) -> LocalPool:
+    """The running pool, started now with `size` workers (default: one per core) if needed,
+    its handlers keeping what they derive from their models in `cache_dir` (see `Handler`)."""
     global _starting
     loop = asyncio.get_running_loop()
     if _pool is not None and _pool.loop is loop:
         return _pool
     if _starting is None or _starting.get_loop() is not loop:
-        _starting = loop.create_task(_start(size or default_size()), name="local-pool-start")
+        _starting = loop.create_task(
+            _start(size or default_size(), cache_dir), name="local-pool-start"
+        )
     return await asyncio.shield(_starting)
 
 
-async def _start(size: int) -> LocalPool:
+async def _start(size: int, cache_dir: Path | None) -> LocalPool:
     global _pool, _starting
-    pool = LocalPool(size)
+    pool = LocalPool(size, cache_dir=cache_dir)
     try:
         await pool.start()
     finally:

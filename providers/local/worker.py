@@ -17,11 +17,12 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import BinaryIO
 
 from providers.local.handler import Handler, Session
 from providers.local.handlers import HANDLERS
-from providers.local.protocol import READY_ID, Reply, Request, encode, read_request
+from providers.local.protocol import CACHE_DIR_ENV, READY_ID, Reply, Request, encode, read_request
 
 # How much lower than the server a worker runs (nice(1) steps; 10 gives it about a tenth
 # of the server's share of a contended core).
@@ -130,7 +131,9 @@ def main(names: list[str]) -> None:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     handlers = {name: load_handler(HANDLERS[name]) for name in names or HANDLERS}
+    cache_dir = os.environ.get(CACHE_DIR_ENV)
     for handler in handlers.values():
+        handler.cache_dir = Path(cache_dir) if cache_dir else None
         handler.load()
     worker = Worker(handlers, out)
     worker.send(Reply(READY_ID, "done", text=str(os.getpid()), cpu=time.process_time()))

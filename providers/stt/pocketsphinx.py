@@ -61,12 +61,21 @@ REDECODE_FIRST = 0
 # test set/demo caller, the same audio). Capacity and reply time win; an agent may turn it on.
 SECOND_PASS = False
 
+# The search follows at most this many sounds (HMMs) per 10 ms frame, the likeliest, where
+# PocketSphinx's own default is 30 000: decoding a caller took 0.10-0.11 s of CPU per second
+# of speech instead of 0.17-0.27 s, for one or two words more wrong of the bench's 290
+# (`python -m bench.offline_wer`), and the CPU is what sets how many calls a core carries.
+MAX_HMMS = 3000
+
 # The agent's phrases' share of its blended language model (the general model, all of it,
 # has the rest). `python -m bench.offline_wer` (its audio the same on every run): 0.5 gave
 # 19.4/13.5 % WER (unexpected speech/demo caller), 0.7 21.3/10.8 %, 0.3 20.2/23.0 %; the
 # general model alone 23.6/32.4 %, and the earlier blend keeping 20 000 of its words and no
 # triples 31.4/20.3 %.
 PHRASE_WEIGHT = 0.5
+
+# How often `prepare()` asks whether the agent's model is built (a build takes seconds).
+PREPARE_POLL_S = 0.1
 
 _NUMBER = r"-?\d+(\.\d+)?"
 _CMNINIT_PATTERN = rf"^$|^{_NUMBER}(,{_NUMBER}){{12}}$"
@@ -83,6 +92,8 @@ class PocketsphinxOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     cmninit: Annotated[str, msgspec.Meta(pattern=_CMNINIT_PATTERN)] = ""
     # Decoder beam; wider is slower and a little more accurate.
     beam: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 1e-48
+    # Most sounds the search follows per 10 ms frame (see MAX_HMMS).
+    max_hmms: Annotated[int, msgspec.Meta(ge=500, le=100_000)] = MAX_HMMS
     # PocketSphinx's second (flat lexicon) search over each utterance when it ends; see
     # SECOND_PASS for what it costs.
     second_pass: bool = SECOND_PASS
@@ -146,6 +157,15 @@ class PocketsphinxSTT(STTProvider):
         pool = await shared.start()
         self._session = await pool.open("pocketsphinx", **options)
         self._worker = asyncio.create_task(self._run(), name="pocketsphinx-decoder")
+
+    async def prepare(self) -> None:
+        """Until the recognizer searches the agent's own language model. The first use of an
+        agent's phrases builds it (seconds of CPU, on a thread of the worker); calls never wait
+        for that, they search the general model meanwhile. Warm-up and measurements do."""
+        assert self._session is not None, "connect() first"
+        # Polled: the build's end happens in another process, no event of ours marks it.
+        while not (await self._session.call("model"))[0].text:  # noqa: ASYNC110
+            await asyncio.sleep(PREPARE_POLL_S)
 
     @property
     def decoded_seconds(self) -> float:

@@ -2,27 +2,26 @@
 
 Decoders are kept idle between sessions (creating one loads the acoustic model, ~0.4 s) and
 one is made when the worker starts, so a call's first audio never waits for a model load.
-An agent with phrases gets its own model, the phrases blended with all of the general model,
-built by the worker when the agent's first call opens on it (some 2.7 s of CPU and 500 MB for
-the moment; then about 35 MB per worker, and 32 MB per decoder searching it, where the
-general model's search takes as much).
+An agent with phrases gets its own model, the phrases blended with all of the general model;
+the blend is built on a thread once per machine (`providers.stt.blend_store`) while the
+agent's first calls search the general model, and then takes about 35 MB per worker, and
+32 MB per decoder searching it, where the general model's search takes as much.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from pocketsphinx import Decoder, NGramModel, get_model_path
 
 from providers.local.handler import Handler, Item, Session
-from providers.stt.full_blend import full_blend
+from providers.stt.blend_store import BlendStore
 from providers.stt.phrase_lm import sentences
-from providers.stt.trie_lm import read_trigram_model, write_trigram_model
 
 _BYTES_PER_SECOND = 16000 * 2
 
@@ -37,7 +36,7 @@ MAX_REDECODE_SECONDS = 15.0
 _GENERAL_LM = "en-us/en-us.lm.bin"
 _GENERAL_SEARCH = "general"
 
-DecoderKey = tuple[str, float, bool]
+DecoderKey = tuple[str, float, bool, int]
 
 
 def _general_path() -> Path:
@@ -53,6 +52,14 @@ def _return_freed_memory() -> None:
         trim(0)
 
 
+class _Search(msgspec.Struct, frozen=True):
+    """The model a session searches: its name in the decoder, and the blend it waits for
+    (the general model is searched meanwhile), if any."""
+
+    name: str
+    pending: str | None = None
+
+
 class PocketsphinxHandler(Handler):
     """Opens recognizer sessions; options are `PocketsphinxOptions` with cmninit resolved.
 
@@ -65,62 +72,82 @@ class PocketsphinxHandler(Handler):
         self._idle: dict[DecoderKey, list[Any]] = {}
         self._general: Any = None
         self._agent_lms: dict[str, Any] = {}
-        self._lm_dir = tempfile.TemporaryDirectory(prefix="vocals-lm-")
+        self._blends: BlendStore | None = None
 
     def load(self) -> None:
         from providers.stt.pocketsphinx import TELEPHONE_CMNINIT, PocketsphinxOptions
 
+        self._blends = BlendStore(_general_path(), self.cache_dir)
         defaults = PocketsphinxOptions()
-        key = (TELEPHONE_CMNINIT, defaults.beam, defaults.second_pass)
+        key = (TELEPHONE_CMNINIT, defaults.beam, defaults.second_pass, defaults.max_hmms)
         decoder = self._new_decoder(key)
         self._activate(decoder, [], defaults.phrase_weight)
         self.give(key, decoder)
 
+    @property
+    def blends(self) -> BlendStore:
+        assert self._blends is not None, "load() first"
+        return self._blends
+
     def open(self, options: dict[str, Any]) -> Session:
-        key = (str(options["cmninit"]), float(options["beam"]), bool(options["second_pass"]))
+        key = (
+            str(options["cmninit"]),
+            float(options["beam"]),
+            bool(options["second_pass"]),
+            int(options["max_hmms"]),
+        )
         idle = self._idle.get(key)
         if idle:
             decoder = idle.pop()
             decoder.set_cmn(key[0])  # forget the last caller's line
         else:
             decoder = self._new_decoder(key)
-        self._activate(decoder, list(options.get("phrases") or ()), float(options["phrase_weight"]))
-        return PocketsphinxSession(self, key, decoder, options)
+        search = self._activate(
+            decoder, list(options.get("phrases") or ()), float(options["phrase_weight"])
+        )
+        return PocketsphinxSession(self, key, decoder, options, search)
 
     def _general_model(self, decoder: Any) -> Any:
         if self._general is None:
             self._general = NGramModel(decoder.config, decoder.logmath, str(_general_path()))
         return self._general
 
-    def _activate(self, decoder: Any, phrases: list[str], weight: float) -> None:
+    def _activate(self, decoder: Any, phrases: list[str], weight: float) -> _Search:
         """Search with the blend of `phrases`' model (its share: `weight`) and the general
-        one (general alone when there are none); each decoder builds a model's search once."""
-        if not phrases:
-            if decoder.get_lm(_GENERAL_SEARCH) is None:
-                decoder.add_lm(_GENERAL_SEARCH, self._general_model(decoder))
-            decoder.activate_search(_GENERAL_SEARCH)
-            return
-        key = "\n".join([repr(weight), *phrases])
-        name = "agent-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        if decoder.get_lm(name) is None:
-            decoder.add_lm(name, self._agent_lm(name, decoder, phrases, weight))
-        decoder.activate_search(name)
+        one (general alone when there are none, or until the blend is built); each decoder
+        builds a model's search once."""
+        if phrases:
+            key = "\n".join([repr(weight), *phrases])
+            name = "agent-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+            if self.switch(decoder, name):
+                return _Search(name)
+            corpus = sentences(phrases, lambda word: decoder.lookup_word(word) is not None)
+            if corpus:  # else no word the recognizer knows: nothing to blend
+                self.blends.build(name, corpus, weight)
+                self._general_search(decoder)
+                return _Search(_GENERAL_SEARCH, pending=name)
+        self._general_search(decoder)
+        return _Search(_GENERAL_SEARCH)
 
-    def _agent_lm(self, name: str, decoder: Any, phrases: list[str], weight: float) -> Any:
+    def _general_search(self, decoder: Any) -> None:
+        if decoder.get_lm(_GENERAL_SEARCH) is None:
+            decoder.add_lm(_GENERAL_SEARCH, self._general_model(decoder))
+        decoder.activate_search(_GENERAL_SEARCH)
+
+    def switch(self, decoder: Any, name: str) -> bool:
+        """Search blend `name` if it is built (loading it on first use here); False if not."""
         lm = self._agent_lms.get(name)
         if lm is None:
-            corpus = sentences(phrases, lambda word: decoder.lookup_word(word) is not None)
-            if not corpus:  # no word the recognizer knows: nothing to blend
-                return self._general_model(decoder)
-            path = Path(self._lm_dir.name) / f"{name}.lm.bin"
-            write_trigram_model(
-                full_blend(corpus, read_trigram_model(_general_path()), weight), path
-            )
+            path = self.blends.path(name)
+            if path is None:
+                return False
             lm = NGramModel(decoder.config, decoder.logmath, str(path))
-            path.unlink()  # sphinx holds it in memory
             _return_freed_memory()
             self._agent_lms[name] = lm
-        return lm
+        if decoder.get_lm(name) is None:
+            decoder.add_lm(name, lm)
+        decoder.activate_search(name)
+        return True
 
     def give(self, key: DecoderKey, decoder: Any) -> None:
         if sum(len(v) for v in self._idle.values()) < IDLE_DECODERS_MAX:
@@ -128,20 +155,34 @@ class PocketsphinxHandler(Handler):
 
     @staticmethod
     def _new_decoder(key: DecoderKey) -> Any:
-        cmninit, beam, second_pass = key
-        return Decoder(cmninit=cmninit, beam=beam, fwdflat=second_pass, lm=None, loglevel="FATAL")
+        cmninit, beam, second_pass, max_hmms = key
+        return Decoder(
+            cmninit=cmninit,
+            beam=beam,
+            fwdflat=second_pass,
+            maxhmmpf=max_hmms,
+            lm=None,
+            loglevel="FATAL",
+        )
 
 
 class PocketsphinxSession(Session):
-    """One call's recognizer stream. Ops: `feed` (PCM16 16 kHz; item: a new partial) and
-    `end` (item: the utterance's final text, empty when nothing was heard)."""
+    """One call's recognizer stream. Ops: `feed` (PCM16 16 kHz; item: a new partial), `end`
+    (item: the utterance's final text, empty when nothing was heard) and `model` (item: the
+    name of the model searched, empty while the agent's blend is being built)."""
 
     def __init__(
-        self, handler: PocketsphinxHandler, key: DecoderKey, decoder: Any, options: dict[str, Any]
+        self,
+        handler: PocketsphinxHandler,
+        key: DecoderKey,
+        decoder: Any,
+        options: dict[str, Any],
+        search: _Search,
     ) -> None:
         self._handler = handler
         self._key = key
         self._decoder = decoder
+        self.search = search
         self._partials = bool(options["partials"])
         self._redecode_first = int(options["redecode_first"])
         self._in_utterance = False
@@ -156,12 +197,17 @@ class PocketsphinxSession(Session):
                 yield Item(text=partial)
         elif op == "end":
             yield Item(text=self._finalize())
+        elif op == "model":
+            if not self._in_utterance:
+                self._take_blend()
+            yield Item(text="" if self.search.pending is not None else self.search.name)
         else:
             raise ValueError(f"unknown operation {op!r}")
 
     def _feed(self, pcm: bytes) -> str:
         decoder = self._decoder
         if not self._in_utterance:
+            self._take_blend()
             decoder.start_utt()
             self._in_utterance = True
         if self._redecode_first > self._utterances:
@@ -174,6 +220,16 @@ class PocketsphinxSession(Session):
             return ""
         self._last_partial = text
         return text
+
+    def _take_blend(self) -> None:
+        """Search the agent's blend from now on if it has been built (between utterances)."""
+        pending = self.search.pending
+        if pending is None:
+            return
+        if self._handler.switch(self._decoder, pending):
+            self.search = _Search(pending)
+        elif self._handler.blends.failed(pending):
+            self.search = _Search(self.search.name)
 
     def _finalize(self) -> str:
         decoder = self._decoder

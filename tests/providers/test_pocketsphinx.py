@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -23,10 +24,18 @@ SILENCE = bytes(FRAME * 15)
 
 
 async def recognizer(**options: object) -> PocketsphinxSTT:
+    """A connected recognizer, searching the agent's own model when it has phrases."""
     stt = build("stt", ProviderConfig(vendor="pocketsphinx", options=options))
     assert isinstance(stt, PocketsphinxSTT)
     await stt.connect()
+    await stt.prepare()
     return stt
+
+
+async def model_of(stt: PocketsphinxSTT) -> str:
+    """The model the recognizer searches ("" while the agent's is being built)."""
+    assert stt._session is not None
+    return (await stt._session.call("model"))[0].text
 
 
 async def speak(stt: PocketsphinxSTT, pcm: bytes) -> None:
@@ -107,6 +116,45 @@ async def test_the_agents_phrases_are_heard_word_for_word() -> None:
     _, final = await until_final(results)
     assert {"need", "appointment"} <= set(final.text.split()), final.text
     await stt.close()
+
+
+def model_files(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.glob("*.lm.bin"))
+
+
+async def test_an_agents_model_is_built_once_per_machine_and_no_call_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """The first call of an agent starts at once on the general model (building the blend,
+    seconds of CPU, held up every call of the worker and timed them out at 16 calls) and
+    takes the blend at its next utterance; the other worker loads the file the first wrote."""
+    await shared.stop()
+    await shared.start(2, cache_dir=tmp_path)
+    phrases = agent_phrases(ProviderConfig(vendor="scripted"), SYSTEM_PROMPT, WELCOME)
+    first = build("stt", ProviderConfig(vendor="pocketsphinx", options={"phrases": phrases}))
+    assert isinstance(first, PocketsphinxSTT)
+    await first.connect()
+    assert await model_of(first) == ""  # connected before the blend exists
+    results = first.transcripts()
+    await speak(first, telephone_speech("What are your opening hours?", 0.3) + SILENCE)
+    assert {"opening", "hours"} <= set((await until_final(results))[1].text.split())
+    await first.prepare()
+    blend = await model_of(first)
+    assert blend.startswith("agent-")
+    (built,) = model_files(tmp_path)
+    assert built.startswith(f"{blend}-")
+
+    second = await recognizer(phrases=phrases)
+    stats = shared.stats()
+    assert stats is not None and [w.models for w in stats.workers] == [{"pocketsphinx": 1}] * 2
+    assert await model_of(second) == blend  # loaded from the file, not built again
+    assert model_files(tmp_path) == [built]
+    results = second.transcripts()
+    await speak(second, telephone_speech("No thanks, that's all. Goodbye.", 0.3) + SILENCE)
+    assert (await until_final(results))[1].text == "no thanks that's all goodbye"
+    await first.close()
+    await second.close()
+    await shared.stop()
 
 
 async def test_the_blend_hears_words_the_agent_does_not_expect() -> None:
