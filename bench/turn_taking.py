@@ -208,6 +208,7 @@ def policies_table(cases: list[Case], cache: Path, words: Words, source: str) ->
         "silence 200 ms": lambda: SilencePolicy(200),
         "smart, no short-statement wait": lambda: _NoShortWait(SmartTurnSettings()),
         "smart (200 / 1200 / 600 ms)": lambda: SmartPolicy(SmartTurnSettings()),
+        "smart, words not trusted early": lambda: SmartPolicy(SmartTurnSettings(), early=False),
     }
     turns = [c for c in cases if c.kind == "turn"]
     print(f"{len(turns)} turns, words: {source}")

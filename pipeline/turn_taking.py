@@ -9,6 +9,10 @@ silent 20 ms frame, so a transcript that arrives during the silence still counts
 A finished statement of a few words ("I need a haircut") is often the first clause of a longer
 turn ("... and a beard trim"), added after a breath: it waits the ordinary silence too. A
 question, however short, asks for the answer at once.
+
+A recognizer whose words are often wrong (the vendor's `ends_turns_early` is False) may only
+lengthen a turn: its open endings still wait to the cap, but its finished-looking words wait
+the ordinary silence, since garbage words look finished as often as not.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 from media.vad import VAD_PROFILES
+from providers.base import ProviderKind
+from providers.registry import UnknownVendor, get
 
 if TYPE_CHECKING:
     from pipeline.agent import AgentSettings  # it imports this module's settings
@@ -71,14 +77,20 @@ class SilencePolicy:
 
 class SmartPolicy:
     """A short silence ends a finished sentence, a long one (the cap) an unfinished one, and
-    the ordinary one a turn whose words are unknown or only a short statement so far."""
+    the ordinary one a turn whose words are unknown or only a short statement so far.
 
-    def __init__(self, settings: SmartTurnSettings) -> None:
+    With `early` False the words are not trusted to be finished: they never shorten the wait.
+    """
+
+    def __init__(self, settings: SmartTurnSettings, *, early: bool = True) -> None:
         self.settings = settings
+        self.early = early
         self._wait_ms = settings.unknown_ms
 
     def heard(self, text: str) -> None:
         done = is_complete(text)
+        if done and not self.early:
+            done = None
         s = self.settings
         if done is None or (done and self.may_go_on(text)):
             self._wait_ms = s.unknown_ms
@@ -96,8 +108,22 @@ class SmartPolicy:
 def policy_for(agent: AgentSettings) -> EndOfTurnPolicy:
     """The agent's policy (`silence` waits its end-of-speech silence, or its profile's)."""
     if agent.turn_detection is TurnDetection.SMART:
-        return SmartPolicy(agent.smart_turn)
+        return SmartPolicy(agent.smart_turn, early=words_end_turns_early(agent))
     return SilencePolicy(agent.end_of_speech_ms or VAD_PROFILES[agent.barge_in].min_silence_ms)
+
+
+def words_end_turns_early(agent: AgentSettings) -> bool:
+    """Whether every recognizer the call may hear through (its fallback too: it may take over
+    mid-call) is trusted to end a turn early on finished-looking words."""
+    configs = [config for config in (agent.stt, agent.stt_fallback) if config is not None]
+    return all(_ends_turns_early(config.vendor) for config in configs)
+
+
+def _ends_turns_early(vendor: str) -> bool:
+    try:
+        return get(ProviderKind.STT, vendor).ends_turns_early
+    except UnknownVendor:
+        return True  # not registered in this process (a test's fake): the registry's default
 
 
 # Words after which an English sentence cannot end: fillers, conjunctions, prepositions,

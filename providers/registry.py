@@ -45,6 +45,9 @@ class VendorInfo(msgspec.Struct, frozen=True, kw_only=True):
     offline: bool = False
     # STT: the PCM rate `send_audio` expects; TTS: the rate `AudioChunk`s come at.
     sample_rate: int | None = None
+    # STT: whether its words are right often enough that `smart` turn detection may answer a
+    # finished-looking sentence early. False where garbage words often look finished.
+    ends_turns_early: bool = True
     # The day the models, voices and defaults above were last checked against the vendor's
     # own documentation and SDKs (None: not yet). Vendors retire models; this says how fresh
     # the list is.
