@@ -8,10 +8,6 @@ Two soxr engines, chosen per stream:
 - ``low_latency=False`` uses soxr's FFT engine at HQ: ~3 µs per frame, but it emits output in
   blocks of 60-100 ms, so a real-time stream would wait that long. Use it where audio arrives
   faster than real time (TTS output), and flush at the end of each utterance.
-- ``quick=True`` is soxr's cubic interpolation: no filter, so under 1 ms of delay, at the cost
-  of some aliasing near the lower rate's band edge. Use it for a round trip through a
-  processor at another rate (noise suppression), where the high-quality filters' delay
-  would hold every caller frame back by 30 ms each way.
 """
 
 from __future__ import annotations
@@ -30,9 +26,7 @@ class StreamResampler:
 
     __slots__ = ("_carry", "_in_rate", "_out_rate", "_stream")
 
-    def __init__(
-        self, in_rate: int, out_rate: int, *, low_latency: bool = True, quick: bool = False
-    ) -> None:
+    def __init__(self, in_rate: int, out_rate: int, *, low_latency: bool = True) -> None:
         if in_rate <= 0 or out_rate <= 0:
             raise ValueError(f"sample rates must be positive, got {in_rate} -> {out_rate}")
         self._in_rate = in_rate
@@ -40,9 +34,8 @@ class StreamResampler:
         self._carry = b""
         self._stream: soxr.ResampleStream | None = None
         if in_rate != out_rate:
-            quality, vr = ("QQ", False) if quick else ("HQ", low_latency)
             self._stream = soxr.ResampleStream(
-                in_rate, out_rate, 1, dtype="int16", quality=quality, vr=vr
+                in_rate, out_rate, 1, dtype="int16", quality="HQ", vr=low_latency
             )
 
     @property

@@ -89,17 +89,6 @@ def test_low_latency_stream_keeps_up_frame_by_frame() -> None:
     assert sizes[3:] == [640] * 17  # after the filter delay, one frame in gives one frame out
 
 
-def test_quick_round_trip_holds_the_audio_back_under_a_millisecond() -> None:
-    up = StreamResampler(8000, 16000, quick=True)
-    down = StreamResampler(16000, 8000, quick=True)
-    click = np.zeros(160, dtype="<i2")
-    click[80] = 10000
-    out = np.frombuffer(down.process(up.process(click.tobytes())), dtype="<i2")
-    # The first 20 ms frame comes back at once, its click where it was (within 1 ms).
-    assert len(out) >= 150
-    assert abs(int(np.argmax(np.abs(out))) - 80) <= 8
-
-
 def test_flush_resets_for_the_next_utterance() -> None:
     rs = StreamResampler(24000, 8000, low_latency=False)
     data = _chirp(24000, 0.2).tobytes()
