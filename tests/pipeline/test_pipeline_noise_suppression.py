@@ -39,9 +39,10 @@ def rms(pcm: bytes) -> float:
     return float(np.sqrt(np.mean(samples**2)))
 
 
+# Level 1 takes white hiss about 6.5 dB down: off it passes about unchanged, on 3 dB down or more.
 @pytest.mark.parametrize(
     ("setting", "low", "high"),
-    [(NoiseSuppression.OFF, 0.8, 1.2), (NoiseSuppression.WEBRTC, 0.0, 0.5)],
+    [(NoiseSuppression.OFF, 0.8, 1.2), (NoiseSuppression.WEBRTC, 0.0, 0.7)],
 )
 async def test_steady_noise_reaches_the_recognizer_attenuated_only_with_suppression_on(
     setting: NoiseSuppression, low: float, high: float
