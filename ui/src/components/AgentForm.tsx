@@ -210,7 +210,7 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDra
                   description="Cleans the caller's audio before speech detection and recognition"
                   data={[
                     { value: "off", label: "Off" },
-                    { value: "webrtc", label: "WebRTC: for noisy lines, fewer false interruptions" },
+                    { value: "webrtc", label: "WebRTC: takes steady line noise down (light)" },
                   ]}
                   {...form.getInputProps("noise_suppression")} />
               </SimpleGrid>
