@@ -118,6 +118,19 @@ describe("AgentForm", () => {
     expect(onSubmit.mock.calls[2]![0]).toMatchObject({ media_transport: null });
   });
 
+  it("turns noise suppression on for an agent", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={onSubmit} agent={stored} />);
+    const user = userEvent.setup();
+    const select = screen.getByRole("textbox", { name: "Noise suppression" });
+    expect(select).toHaveValue("Off");
+    await user.click(select);
+    await user.click(await screen.findByRole("option", { name: /WebRTC/ }));
+    await user.click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
+    expect(onSubmit.mock.calls[0]![0]).toMatchObject({ noise_suppression: "webrtc" });
+  });
+
   it("turns the built-in call tools on and off", async () => {
     const onSubmit = vi.fn().mockResolvedValue(undefined);
     renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={onSubmit} agent={{ ...stored, call_tools: ["end_call"] }} />);
