@@ -13,8 +13,8 @@ question, however short, asks for the answer at once.
 A recognizer whose words are often wrong (the vendor's `ends_turns_early` is False) decides
 nothing: `smart` waits the ordinary silence whatever it heard. Its wrong words look finished
 as often as not, and letting them only lengthen the turn (open endings wait to the cap) was
-measured too: on PocketSphinx's words it cut off no fewer callers than the ordinary silence
-and answered 100 ms later (p50), its long waits outlasting more noisy lines' pauses.
+measured too: on PocketSphinx's words it cut off no fewer callers than the ordinary silence,
+answered 100 ms later (p50) and, waiting longer on noisy lines, left more turns unanswered.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from media.resample import StreamResampler
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings
 from pipeline.states import CallState
-from pipeline.turn_taking import SmartTurnSettings, TurnDetection
+from pipeline.turn_taking import SmartTurnSettings, TurnDetection, policy_for
 from providers.base import ProviderConfig
 from providers.builtin import load_all
 from providers.local import shared
@@ -116,6 +116,18 @@ async def test_only_a_trusted_recognizers_finished_words_end_the_turn_early(
         assert decided_ms <= TARGET_MS + LOOP_SLACK_MS, decided_ms
     else:  # the ordinary silence, as if no words were known
         assert decided_ms >= SmartTurnSettings().unknown_ms - LOOP_SLACK_MS, decided_ms
+
+
+def test_an_untrusted_fallback_recognizer_keeps_smart_from_answering_early() -> None:
+    load_all()
+    agent = smart_agent(
+        stt=ProviderConfig(vendor="deepgram"), stt_fallback=ProviderConfig(vendor="pocketsphinx")
+    )
+    policy = policy_for(agent)  # the fallback may take over mid-call, words and all
+    policy.heard("what time do you open tomorrow")
+    settings = SmartTurnSettings()
+    assert not policy.turn_over(settings.complete_ms)
+    assert policy.turn_over(settings.unknown_ms)
 
 
 async def test_a_backchannel_over_the_agent_does_not_stop_it_at_medium() -> None:
