@@ -23,6 +23,7 @@ from pipeline.dtmf_tools import CallTool
 from pipeline.engine import CallProviders
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
+from pipeline.noise_suppression import NoiseSuppression
 from pipeline.tool_set import combined
 from pipeline.turn_taking import SmartTurnSettings, TurnDetection
 from providers import builtin, registry
@@ -115,6 +116,7 @@ class StoreAgentLoader:
             turn_detection=TurnDetection(agent.turn_detection),
             smart_turn=msgspec.convert(agent.smart_turn or {}, SmartTurnSettings),
             vad=VadEngine(agent.vad),
+            noise_suppression=NoiseSuppression(agent.noise_suppression),
             voicemail=VoicemailPolicy(
                 action=VoicemailAction(agent.voicemail_policy), message=message
             ),

@@ -99,6 +99,15 @@ class _NoShortWait(SmartPolicy):
         return False
 
 
+class _LengthenOnly(SmartPolicy):
+    """`smart` for an untrusted recognizer as first designed: open endings wait to the cap,
+    finished-looking words the ordinary silence (measured, not shipped: see turn_taking)."""
+
+    def heard(self, text: str) -> None:
+        super().heard(text)
+        self._wait_ms = max(self._wait_ms, self.settings.unknown_ms)
+
+
 @dataclass
 class Tally:
     """One policy's results over the set."""
@@ -208,6 +217,8 @@ def policies_table(cases: list[Case], cache: Path, words: Words, source: str) ->
         "silence 200 ms": lambda: SilencePolicy(200),
         "smart, no short-statement wait": lambda: _NoShortWait(SmartTurnSettings()),
         "smart (200 / 1200 / 600 ms)": lambda: SmartPolicy(SmartTurnSettings()),
+        "smart, words may only lengthen": lambda: _LengthenOnly(SmartTurnSettings()),
+        "smart, untrusted words (ships)": lambda: SilencePolicy(SmartTurnSettings().unknown_ms),
     }
     turns = [c for c in cases if c.kind == "turn"]
     print(f"{len(turns)} turns, words: {source}")

@@ -11,6 +11,7 @@ from pipeline.call_control import TransferSettings
 from pipeline.dtmf_tools import CallTool
 from pipeline.http_tools import HttpTool
 from pipeline.mcp_tools import McpServer
+from pipeline.noise_suppression import NoiseSuppression
 from pipeline.turn_taking import SmartTurnSettings, TurnDetection
 from providers.base import ProviderConfig
 from providers.vad.silero import VadEngine
@@ -58,6 +59,8 @@ class AgentSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     smart_turn: SmartTurnSettings = msgspec.field(default_factory=SmartTurnSettings)
     # What calls a frame speech: webrtcvad, or Silero (better on noisy lines, more CPU).
     vad: VadEngine = VadEngine.WEBRTC
+    # What cleans the caller's audio before the VAD and the recognizer hear it.
+    noise_suppression: NoiseSuppression = NoiseSuppression.OFF
     voicemail: VoicemailPolicy = msgspec.field(default_factory=VoicemailPolicy)
     apology_message: str = DEFAULT_APOLOGY
     max_call_duration_s: int = 1800

@@ -15,6 +15,7 @@ from media.vad import (
     VoiceActivityDetector,
 )
 from pipeline.agent import AgentSettings
+from pipeline.noise_suppression import WebRtcSuppressor, suppressor_for
 from providers.vad.local import PooledSileroClassifier, call_classifier
 
 
@@ -41,7 +42,8 @@ class InboundAudio:
     a second detector with one-frame rules counts `voiced_ms`, the caller's actual speech, so
     barge-in decisions never count that trailing silence as talking. `end_rule` says when a
     silence ends the caller's speech (the agent's end-of-turn policy); `classifier` calls
-    the turn-taking VAD's frames speech or not (default webrtcvad).
+    the turn-taking VAD's frames speech or not (default webrtcvad); `suppressor`, if any,
+    cleans the decoded audio before both detectors and the STT get it.
     """
 
     def __init__(
@@ -52,8 +54,10 @@ class InboundAudio:
         *,
         end_rule: EndRule | None = None,
         classifier: FrameClassifier | None = None,
+        suppressor: WebRtcSuppressor | None = None,
     ) -> None:
         self._fmt = fmt
+        self._suppressor = suppressor
         self._classifier = classifier
         rate = fmt.sample_rate
         shared = _OncePerFrame(classifier) if classifier is not None else None
@@ -77,10 +81,14 @@ class InboundAudio:
     def for_agent(
         cls, agent: AgentSettings, fmt: AudioFormat, stt_rate: int, end_rule: EndRule
     ) -> InboundAudio:
-        """A call's inbound path with its agent's barge-in profile and VAD engine."""
+        """A call's inbound path with its agent's barge-in profile, VAD engine and noise
+        suppression."""
         profile = VAD_PROFILES[agent.barge_in]
         classifier = call_classifier(agent.vad, fmt.sample_rate, profile)
-        return cls(fmt, profile, stt_rate, end_rule=end_rule, classifier=classifier)
+        suppressor = suppressor_for(agent.noise_suppression, fmt.sample_rate)
+        return cls(
+            fmt, profile, stt_rate, end_rule=end_rule, classifier=classifier, suppressor=suppressor
+        )
 
     async def close(self) -> None:
         """Release the VAD's worker state, if it has any."""
@@ -101,6 +109,8 @@ class InboundAudio:
         """VAD events completed by `frame` and its PCM for the STT. Raises ValueError on a
         frame the codec cannot decode."""
         pcm = decode_to_pcm(frame, self._fmt)
+        if self._suppressor is not None:
+            pcm = self._suppressor.process(pcm)
         events: list[SpeechStarted | SpeechEnded] = []
         data = self._pending + pcm if self._pending else pcm
         size = self._frame_pcm_bytes

@@ -45,6 +45,10 @@ class VendorInfo(msgspec.Struct, frozen=True, kw_only=True):
     offline: bool = False
     # STT: the PCM rate `send_audio` expects; TTS: the rate `AudioChunk`s come at.
     sample_rate: int | None = None
+    # STT: whether its words are right often enough for `smart` turn detection to go by them
+    # (answer a finished sentence early, wait out an unfinished one). False: `smart` waits its
+    # ordinary silence, as wrong words look finished or unfinished at random.
+    ends_turns_early: bool = True
     # The day the models, voices and defaults above were last checked against the vendor's
     # own documentation and SDKs (None: not yet). Vendors retire models; this says how fresh
     # the list is.

@@ -135,6 +135,8 @@ class Agent(msgspec.Struct, kw_only=True):
     call_tools: list[str] = msgspec.field(default_factory=list)
     # "webrtc" or "silero": what calls caller audio speech.
     vad: str = "webrtc"
+    # "off" or "webrtc": what cleans caller audio before the VAD and the recognizer.
+    noise_suppression: str = "off"
 
 
 class SipTrunk(msgspec.Struct, kw_only=True):

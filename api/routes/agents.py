@@ -50,6 +50,8 @@ EndOfSpeechMs = Annotated[int, msgspec.Meta(ge=100, le=5_000)]
 TurnDetection = Literal["silence", "smart"]
 # What calls caller audio speech: webrtcvad, or Silero (noisy lines; more CPU, in the workers).
 Vad = Literal["webrtc", "silero"]
+# What cleans caller audio before the VAD and the recognizer: nothing, or WebRTC's suppressor.
+NoiseSuppression = Literal["off", "webrtc"]
 
 
 class SmartTurn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -88,6 +90,7 @@ class AgentOut(msgspec.Struct, kw_only=True):
     turn_detection: TurnDetection
     smart_turn: SmartTurn | None
     vad: Vad
+    noise_suppression: NoiseSuppression
     voicemail_policy: VoicemailPolicy
     voicemail_message: str
     max_call_seconds: int
@@ -127,6 +130,7 @@ class AgentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     turn_detection: TurnDetection = "silence"
     smart_turn: SmartTurn | None = None
     vad: Vad = "webrtc"
+    noise_suppression: NoiseSuppression = "off"
     voicemail_policy: VoicemailPolicy = "hangup"
     voicemail_message: Message = ""
     max_call_seconds: MaxCallSeconds = 1_800
@@ -157,6 +161,7 @@ class AgentUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     turn_detection: TurnDetection | msgspec.UnsetType = msgspec.UNSET
     smart_turn: SmartTurn | msgspec.UnsetType | None = msgspec.UNSET
     vad: Vad | msgspec.UnsetType = msgspec.UNSET
+    noise_suppression: NoiseSuppression | msgspec.UnsetType = msgspec.UNSET
     voicemail_policy: VoicemailPolicy | msgspec.UnsetType = msgspec.UNSET
     voicemail_message: Message | msgspec.UnsetType = msgspec.UNSET
     max_call_seconds: MaxCallSeconds | msgspec.UnsetType = msgspec.UNSET

@@ -49,6 +49,7 @@ class AgentRepository(TenantRepository[Agent]):
             "smart_turn",
             "call_tools",
             "vad",
+            "noise_suppression",
         }
     )
     filterable = frozenset({"name", "language"})

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from api.app import create_app
 from api.context import ApiContext
 from ari_app.agent_loader import StoreAgentLoader
+from pipeline.noise_suppression import NoiseSuppression
 from providers.vad.silero import VadEngine
 from provisioning.reload import ReloadResult
 from store.config_cache import agent_cache_name
@@ -481,3 +482,25 @@ async def test_the_vad_is_chosen_per_agent_and_reaches_the_call(
     assert (await client.get(url, headers=tenant.viewer)).json()["vad"] == "silero"
     back = await client.patch(url, json={"vad": "webrtc"}, headers=tenant.admin)
     assert back.json()["vad"] == "webrtc"
+
+
+async def test_noise_suppression_is_chosen_per_agent_and_reaches_the_call(
+    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
+) -> None:
+    assert (await create_agent(client, tenant.admin))["noise_suppression"] == "off"
+    created = await create_agent(client, tenant.admin, noise_suppression="webrtc")
+    assert created["noise_suppression"] == "webrtc"
+    loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
+    settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
+    assert settings.noise_suppression is NoiseSuppression.WEBRTC
+
+    url = f"/api/v1/agents/{created['id']}"
+    refused = await client.patch(url, json={"noise_suppression": "rnnoise"}, headers=tenant.admin)
+    assert refused.status_code == 400, refused.text
+    assert "noise_suppression" in refused.text
+    viewed = await client.get(url, headers=tenant.viewer)
+    assert viewed.json()["noise_suppression"] == "webrtc"
+    back = await client.patch(url, json={"noise_suppression": "off"}, headers=tenant.admin)
+    assert back.json()["noise_suppression"] == "off"
+    settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
+    assert settings.noise_suppression is NoiseSuppression.OFF

@@ -15,7 +15,9 @@ from media.resample import StreamResampler
 from media.vad import BargeInSensitivity
 from pipeline.agent import AgentSettings
 from pipeline.states import CallState
-from pipeline.turn_taking import SmartTurnSettings, TurnDetection
+from pipeline.turn_taking import SmartTurnSettings, TurnDetection, policy_for
+from providers.base import ProviderConfig
+from providers.builtin import load_all
 from providers.local import shared
 from providers.tts.piper import DEFAULT_SAMPLE_RATE
 from providers.vad.silero import VadEngine
@@ -93,6 +95,39 @@ async def test_a_finished_question_is_answered_after_a_short_silence() -> None:
     # The recognizer's final is asked for when the turn is judged over, and comes at once.
     decided_ms = turn.stt_final_ms - turn.end_of_speech_ms
     assert decided_ms <= TARGET_MS + LOOP_SLACK_MS, decided_ms
+
+
+@pytest.mark.parametrize(("vendor", "early"), [("deepgram", True), ("pocketsphinx", False)])
+async def test_only_a_trusted_recognizers_finished_words_end_the_turn_early(
+    vendor: str, early: bool
+) -> None:
+    load_all()  # registers pocketsphinx, whose words are too often wrong to answer early
+    stt = FakeSTT(script=["what time do you open tomorrow"], ms_per_word=150, vendor=vendor)
+    agent = smart_agent(stt=ProviderConfig(vendor=vendor))
+    call = make_call(agent=agent, stt=stt, llm=FakeLLM(replies=["At nine."]))
+    await call.start()
+    call.speak(1000, then_silence_ms=1500)
+    await until(lambda: call.leg.agent_ms > 0, wait_s=10, what="the answer")
+    await until(lambda: call.pipeline.state is CallState.LISTENING, what="the answer's end")
+    turn = (await call.end()).turns[0]
+    assert turn.end_of_speech_ms is not None and turn.stt_final_ms is not None
+    decided_ms = turn.stt_final_ms - turn.end_of_speech_ms
+    if early:
+        assert decided_ms <= TARGET_MS + LOOP_SLACK_MS, decided_ms
+    else:  # the ordinary silence, as if no words were known
+        assert decided_ms >= SmartTurnSettings().unknown_ms - LOOP_SLACK_MS, decided_ms
+
+
+def test_an_untrusted_fallback_recognizer_keeps_smart_from_answering_early() -> None:
+    load_all()
+    agent = smart_agent(
+        stt=ProviderConfig(vendor="deepgram"), stt_fallback=ProviderConfig(vendor="pocketsphinx")
+    )
+    policy = policy_for(agent)  # the fallback may take over mid-call, words and all
+    policy.heard("what time do you open tomorrow")
+    settings = SmartTurnSettings()
+    assert not policy.turn_over(settings.complete_ms)
+    assert policy.turn_over(settings.unknown_ms)
 
 
 async def test_a_backchannel_over_the_agent_does_not_stop_it_at_medium() -> None:

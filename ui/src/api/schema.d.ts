@@ -1380,6 +1380,11 @@ export interface components {
             /** @enum {null|string} */
             media_transport?: "audiosocket" | "rtp" | null;
             name: string;
+            /**
+             * @default off
+             * @enum {string}
+             */
+            noise_suppression: "off" | "webrtc";
             /** @default false */
             recording_enabled: boolean;
             /** @default 30 */
@@ -1451,6 +1456,8 @@ export interface components {
             /** @enum {null|string} */
             media_transport: "audiosocket" | "rtp" | null;
             name: string;
+            /** @enum {string} */
+            noise_suppression: "off" | "webrtc";
             recording_enabled: boolean;
             recording_retention_days: number;
             reload?: components["schemas"]["ReloadStatus"] | null;
@@ -1540,6 +1547,7 @@ export interface components {
             mcp_servers?: components["schemas"]["AgentMcpServer"][];
             media_transport?: ("audiosocket" | "rtp") | null;
             name?: string;
+            noise_suppression?: "off" | "webrtc";
             recording_enabled?: boolean;
             recording_retention_days?: number;
             smart_turn?: components["schemas"]["SmartTurn"] | null;
@@ -2687,6 +2695,8 @@ export interface components {
             /** @default  */
             description: string;
             display_name: string;
+            /** @default true */
+            ends_turns_early: boolean;
             kind: components["schemas"]["ProviderKind"];
             models?: string[];
             /** @default false */

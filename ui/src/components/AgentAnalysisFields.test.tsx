@@ -10,7 +10,7 @@ import { AgentForm } from "./AgentForm";
 const stored: Schemas["AgentOut"] = {
   id: "a", name: "Reception", system_prompt: "", welcome_message: "", welcome_interruptible: true, language: "en-US",
   stt: { vendor: "pocketsphinx", options: {} }, llm: { vendor: "scripted", options: {} }, tts: { vendor: "piper", options: {} },
-  barge_in_sensitivity: "medium", end_of_speech_ms: null, turn_detection: "silence", smart_turn: null, vad: "webrtc", voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
+  barge_in_sensitivity: "medium", end_of_speech_ms: null, turn_detection: "silence", smart_turn: null, vad: "webrtc", noise_suppression: "off", voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
   recording_enabled: false, recording_retention_days: 30, media_transport: null, tools: [], mcp_servers: [], call_tools: [],
   transfer: { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 }, inbound_numbers: [], created_at: "", updated_at: "",
   analysis: { enabled: false, success_criteria: "", schema: null, llm: null },

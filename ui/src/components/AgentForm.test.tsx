@@ -11,7 +11,7 @@ import { AgentForm } from "./AgentForm";
 const stored: Schemas["AgentOut"] = {
   id: "a", name: "Reception", system_prompt: "", welcome_message: "", welcome_interruptible: true, language: "en-US",
   stt: { vendor: "pocketsphinx", options: {} }, llm: { vendor: "scripted", options: {} }, tts: { vendor: "piper", options: {} },
-  barge_in_sensitivity: "medium", end_of_speech_ms: null, turn_detection: "silence", smart_turn: null, vad: "webrtc", voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
+  barge_in_sensitivity: "medium", end_of_speech_ms: null, turn_detection: "silence", smart_turn: null, vad: "webrtc", noise_suppression: "off", voicemail_policy: "hangup", voicemail_message: "", max_call_seconds: 1800,
   recording_enabled: false, recording_retention_days: 30, media_transport: null, tools: [], mcp_servers: [], call_tools: [],
   transfer: { enabled: false, mode: "blind", targets: [], ring_timeout_s: 25 }, inbound_numbers: [], created_at: "", updated_at: "",
   analysis: { enabled: false, success_criteria: "", schema: null, llm: null },
@@ -116,6 +116,19 @@ describe("AgentForm", () => {
     await user.click(screen.getByRole("button", { name: "Save agent" }));
     await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(3));
     expect(onSubmit.mock.calls[2]![0]).toMatchObject({ media_transport: null });
+  });
+
+  it("turns noise suppression on for an agent", async () => {
+    const onSubmit = vi.fn().mockResolvedValue(undefined);
+    renderWithApp(<AgentForm vendors={catalog.vendors} providers={[]} onSubmit={onSubmit} agent={stored} />);
+    const user = userEvent.setup();
+    const select = screen.getByRole("textbox", { name: "Noise suppression" });
+    expect(select).toHaveValue("Off");
+    await user.click(select);
+    await user.click(await screen.findByRole("option", { name: /WebRTC/ }));
+    await user.click(screen.getByRole("button", { name: "Save agent" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledOnce());
+    expect(onSubmit.mock.calls[0]![0]).toMatchObject({ noise_suppression: "webrtc" });
   });
 
   it("turns the built-in call tools on and off", async () => {

@@ -56,6 +56,7 @@ function defaults(agent?: Schemas["AgentOut"]): AgentFormValues {
     // No editor for smart's silences yet: the stored ones go back unchanged (set them over the API).
     smart_turn: agent?.smart_turn ?? null,
     vad: agent?.vad ?? "webrtc",
+    noise_suppression: agent?.noise_suppression ?? "off",
     voicemail_policy: agent?.voicemail_policy ?? "hangup",
     voicemail_message: agent?.voicemail_message ?? "",
     max_call_seconds: agent?.max_call_seconds ?? 1800,
@@ -192,7 +193,7 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDra
                   onChange={(v) => form.setFieldValue("end_of_speech_ms", typeof v === "number" ? v : null)} />
                 <NumberInput label="Maximum call duration (s)" min={1} max={86400} {...form.getInputProps("max_call_seconds")} />
                 <Select label="Turn detection" allowDeselect={false}
-                  description="When the caller's turn is over"
+                  description="When the caller's turn is over. Smart answers sooner only with a recognizer trusted for it (not the offline PocketSphinx, whose words only make it wait longer)"
                   data={[
                     { value: "silence", label: "After the end-of-speech silence" },
                     { value: "smart", label: "Smart: sooner when the sentence is finished" },
@@ -205,6 +206,13 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDra
                     { value: "silero", label: "Silero: better on noisy lines, more CPU" },
                   ]}
                   {...form.getInputProps("vad")} />
+                <Select label="Noise suppression" allowDeselect={false}
+                  description="Cleans the caller's audio before speech detection and recognition"
+                  data={[
+                    { value: "off", label: "Off" },
+                    { value: "webrtc", label: "WebRTC: takes steady line noise down (light)" },
+                  ]}
+                  {...form.getInputProps("noise_suppression")} />
               </SimpleGrid>
             </Stack>
           </Fieldset>

@@ -3,18 +3,18 @@ import type { Schemas } from "../api/client";
 
 export const catalog: Schemas["Catalog"] = {
   vendors: [
-    { kind: "stt", vendor: "pocketsphinx", display_name: "PocketSphinx (offline)", description: "", models: ["en-us"], voices: [], needs_api_key: false, offline: true,
+    { kind: "stt", vendor: "pocketsphinx", display_name: "PocketSphinx (offline)", description: "", models: ["en-us"], voices: [], needs_api_key: false, offline: true, ends_turns_early: false,
       options_schema: { type: "object", properties: { beam: { type: "number", minimum: 0, default: 1e-48 } } } },
-    { kind: "stt", vendor: "deepgram", display_name: "Deepgram", description: "", models: ["nova-3"], voices: [], needs_api_key: true, offline: false, options_schema: { type: "object", properties: {} } },
-    { kind: "llm", vendor: "scripted", display_name: "Scripted (offline)", description: "", models: [], voices: [], needs_api_key: false, offline: true,
+    { kind: "stt", vendor: "deepgram", display_name: "Deepgram", description: "", models: ["nova-3"], voices: [], needs_api_key: true, offline: false, ends_turns_early: true, options_schema: { type: "object", properties: {} } },
+    { kind: "llm", vendor: "scripted", display_name: "Scripted (offline)", description: "", models: [], voices: [], needs_api_key: false, offline: true, ends_turns_early: true,
       options_schema: { type: "object", properties: { greeting: { anyOf: [{ type: "string" }, { type: "null" }], default: null }, intents: { type: "array", default: [] } } } },
-    { kind: "llm", vendor: "openai", display_name: "OpenAI", description: "", models: ["gpt-4.1-mini", "gpt-4.1"], voices: [], default_model: "gpt-4.1-mini", needs_api_key: true, offline: false,
+    { kind: "llm", vendor: "openai", display_name: "OpenAI", description: "", models: ["gpt-4.1-mini", "gpt-4.1"], voices: [], default_model: "gpt-4.1-mini", needs_api_key: true, offline: false, ends_turns_early: true,
       options_schema: { type: "object", properties: {
         temperature: { type: "number", minimum: 0, maximum: 2, default: 0.7 },
         include_usage: { type: "boolean", default: true },
         reasoning_effort: { anyOf: [{ enum: ["low", "medium", "high"] }, { type: "null" }], default: null },
       } } },
-    { kind: "tts", vendor: "piper", display_name: "Piper (offline)", description: "", models: [], voices: ["en_US-joe-medium"], default_voice: "en_US-joe-medium", needs_api_key: false, offline: true,
+    { kind: "tts", vendor: "piper", display_name: "Piper (offline)", description: "", models: [], voices: ["en_US-joe-medium"], default_voice: "en_US-joe-medium", needs_api_key: false, offline: true, ends_turns_early: true,
       options_schema: { type: "object", properties: { length_scale: { type: "number", default: 1 } } } },
   ],
 };
