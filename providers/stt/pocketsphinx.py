@@ -62,9 +62,10 @@ REDECODE_FIRST = 0
 SECOND_PASS = False
 
 # The search follows at most this many sounds (HMMs) per 10 ms frame, the likeliest, where
-# PocketSphinx's own default is 30 000: decoding a caller took 0.10-0.11 s of CPU per second
-# of speech instead of 0.17-0.27 s, for one or two words more wrong of the bench's 290
-# (`python -m bench.offline_wer`), and the CPU is what sets how many calls a core carries.
+# PocketSphinx's own default is 30 000: decoding took 0.10-0.18 s of CPU per second of caller
+# audio instead of 0.17-0.32 s, for 7 more words wrong of the unexpected sentences' 258 and
+# none of the demo caller's 36 (`python -m bench.offline_wer`), and the CPU is what sets how
+# many calls a core carries.
 MAX_HMMS = 3000
 
 # The agent's phrases' share of its blended language model (the general model, all of it,
