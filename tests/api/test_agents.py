@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 from typing import Any
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from api.app import create_app
@@ -465,42 +467,35 @@ async def test_tool_header_values_are_sealed_never_shown_and_kept_when_left_out(
     ).status_code == 200
 
 
-async def test_the_vad_is_chosen_per_agent_and_reaches_the_call(
-    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
+@pytest.mark.parametrize(
+    ("field", "default", "chosen", "refused"),
+    [
+        ("vad", VadEngine.WEBRTC, VadEngine.SILERO, "rnnoise"),
+        ("noise_suppression", NoiseSuppression.OFF, NoiseSuppression.WEBRTC, "rnnoise"),
+    ],
+)
+async def test_a_per_agent_audio_choice_is_validated_and_reaches_the_call(
+    client: httpx.AsyncClient,
+    tenant: TenantHandle,
+    api_context: ApiContext,
+    field: str,
+    default: StrEnum,
+    chosen: StrEnum,
+    refused: str,
 ) -> None:
-    assert (await create_agent(client, tenant.admin))["vad"] == "webrtc"
-    created = await create_agent(client, tenant.admin, vad="silero")
-    assert created["vad"] == "silero"
+    assert (await create_agent(client, tenant.admin))[field] == default
+    created = await create_agent(client, tenant.admin, **{field: chosen.value})
+    assert created[field] == chosen
     loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
     settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
-    assert settings.vad is VadEngine.SILERO
+    assert getattr(settings, field) is chosen
 
     url = f"/api/v1/agents/{created['id']}"
-    refused = await client.patch(url, json={"vad": "rnnoise"}, headers=tenant.admin)
-    assert refused.status_code == 400, refused.text
-    assert "vad" in refused.text
-    assert (await client.get(url, headers=tenant.viewer)).json()["vad"] == "silero"
-    back = await client.patch(url, json={"vad": "webrtc"}, headers=tenant.admin)
-    assert back.json()["vad"] == "webrtc"
-
-
-async def test_noise_suppression_is_chosen_per_agent_and_reaches_the_call(
-    client: httpx.AsyncClient, tenant: TenantHandle, api_context: ApiContext
-) -> None:
-    assert (await create_agent(client, tenant.admin))["noise_suppression"] == "off"
-    created = await create_agent(client, tenant.admin, noise_suppression="webrtc")
-    assert created["noise_suppression"] == "webrtc"
-    loader = StoreAgentLoader(api_context.pool, api_context.redis, api_context.box)
+    answer = await client.patch(url, json={field: refused}, headers=tenant.admin)
+    assert answer.status_code == 400, answer.text
+    assert field in answer.text
+    assert (await client.get(url, headers=tenant.viewer)).json()[field] == chosen
+    back = await client.patch(url, json={field: default.value}, headers=tenant.admin)
+    assert back.json()[field] == default
     settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
-    assert settings.noise_suppression is NoiseSuppression.WEBRTC
-
-    url = f"/api/v1/agents/{created['id']}"
-    refused = await client.patch(url, json={"noise_suppression": "rnnoise"}, headers=tenant.admin)
-    assert refused.status_code == 400, refused.text
-    assert "noise_suppression" in refused.text
-    viewed = await client.get(url, headers=tenant.viewer)
-    assert viewed.json()["noise_suppression"] == "webrtc"
-    back = await client.patch(url, json={"noise_suppression": "off"}, headers=tenant.admin)
-    assert back.json()["noise_suppression"] == "off"
-    settings = await loader.settings(tenant.id, uuid.UUID(created["id"]))
-    assert settings.noise_suppression is NoiseSuppression.OFF
+    assert getattr(settings, field) is default
