@@ -30,6 +30,9 @@ log = structlog.get_logger(__name__)
 # Part of every cached file's name: bump it when the blend's arithmetic or the file's layout
 # changes, so no server loads a model built by older code.
 BLEND_VERSION = 1
+# Blends kept in the cache folder, the most recently used: each is some 27 MB, and every edit
+# of an agent's prompt makes a new one, so the folder stays under about 1 GB.
+MAX_CACHED_BLENDS = 40
 
 
 class BlendStore:
@@ -56,6 +59,11 @@ class BlendStore:
         path = self._dir / self.file_name(key)
         return path if path.exists() else None
 
+    def used(self, path: Path) -> None:
+        """Mark the blend at `path` as just loaded, so the cache keeps it longest."""
+        with contextlib.suppress(OSError):  # evicted meanwhile: it is loaded all the same
+            os.utime(path)
+
     def build(self, key: str, corpus: list[list[str]], weight: float) -> None:
         """Start building blend `key` on a thread unless it is built, building or failed."""
         with self._lock:
@@ -80,6 +88,7 @@ class BlendStore:
                 if not target.exists():  # another worker may have built it while we waited
                     blend = full_blend(corpus, read_trigram_model(self._general), weight)
                     _write_atomically(target, lambda path: write_trigram_model(blend, path))
+                    evict_least_used(self._dir, MAX_CACHED_BLENDS)
         except Exception as exc:  # the agent's calls keep the general model
             log.error("agent language model not built", model=key, error=str(exc))
             with self._lock:
@@ -87,6 +96,14 @@ class BlendStore:
         finally:
             with self._lock:
                 self._building.pop(key, None)
+
+
+def evict_least_used(folder: Path, keep: int) -> None:
+    """Delete all but the `keep` most recently used blends (a worker holds what it loaded)."""
+    files = sorted(folder.glob("*.lm.bin"), key=lambda path: path.stat().st_mtime, reverse=True)
+    for path in files[keep:]:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".lock").unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -141,7 +141,11 @@ class PocketsphinxHandler(Handler):
             path = self.blends.path(name)
             if path is None:
                 return False
-            lm = NGramModel(decoder.config, decoder.logmath, str(path))
+            try:
+                lm = NGramModel(decoder.config, decoder.logmath, str(path))
+            except (OSError, RuntimeError, ValueError):  # evicted between the look and the load
+                return False
+            self.blends.used(path)
             _return_freed_memory()
             self._agent_lms[name] = lm
         if decoder.get_lm(name) is None:
