@@ -27,9 +27,9 @@ OVER_CAPACITY: Final = "over capacity"
 # reply on time (40 per core); cloud providers cost the process as little.
 CALLS_PER_CORE: Final = 40
 # Offline local models (pocketsphinx with the agent's language model blended into the whole
-# general one, following at most 3000 sounds a frame, + Piper; issue 17) on a 2-core machine:
-# 16 calls with every reply heard and p99 1.7-2.2 s, 24 calls p99 3.4 s. 8 per core keeps the
-# issue's 2.5 s p99.
+# general one, following at most 5000 sounds a frame, + Piper; issue 17) on a 2-core machine:
+# 16 calls with every reply heard and p99 1.2 s, 24 calls p99 2.8 s with the event loop late by
+# 171 ms. 8 per core keeps the issue's 2.5 s p99 and 20 ms lag.
 LOCAL_CALLS_PER_CORE: Final = 8
 # What a call refused because the process is stopping gives as its reason.
 SHUTTING_DOWN: Final = "shutting down"

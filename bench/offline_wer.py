@@ -83,9 +83,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "streaming only (general LM)": {"redecode_first": 0},
     "after (demo agent's LM blended, streaming)": {"redecode_first": 0, "phrases": DEMO_PHRASES},
     "demo agent's LM blended, first re-decoded": {"redecode_first": 1, "phrases": DEMO_PHRASES},
-    "demo agent's LM blended, PocketSphinx's own 30 000 HMMs per frame": {
-        "phrases": DEMO_PHRASES,
-        "max_hmms": 30_000,
+    **{
+        f"demo agent's LM blended, {hmms} HMMs per frame": {
+            "phrases": DEMO_PHRASES,
+            "max_hmms": hmms,
+        }
+        for hmms in (3000, 30_000)  # beside the default 5000: fewer, and PocketSphinx's own
     },
     **{
         f"demo agent's LM blended, its weight {weight}": {

@@ -186,6 +186,11 @@ class STTProvider(Provider):
         """`transcripts()` and, from vendors that detect it, each `UtteranceEnd` among them."""
         return self.transcripts()
 
+    async def prepare(self) -> None:
+        """After `connect`: until the recognizer hears this agent's callers as well as it will
+        (an offline one builds the agent's language model on first use; calls never wait for
+        it). Default: at once."""
+
 
 class LLMProvider(Provider):
     """Streaming text generation, with tool calls where the vendor's protocol has them."""

@@ -4,7 +4,8 @@ At start-up the greetings of agents that answer numbers are synthesized (`Teleph
 browser call's agent may have no number, or be an unsaved draft, so its greeting is started
 when the call's token is minted (`WebCallWarmer`): the page takes a second or more (script,
 microphone, audio worklet, socket) before the call starts, and a cold synthesis could miss
-the TTS's first-audio timeout.
+the TTS's first-audio timeout. The same warm-up has the agent's offline recognizer build its
+model for the agent then (`vocals.recognizer_warmup`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pipeline.speech_cache import prewarm_agent
 from providers import registry
 from providers.base import ProviderKind, TTSProvider
 from store.models import Agent
+from vocals.recognizer_warmup import prepare_recognizer
 from web_calls.protocol import WIRE_FORMAT
 
 log = structlog.get_logger(__name__)
@@ -62,9 +64,11 @@ class WebCallWarmer:
 
     async def _warm(self, agent: Agent) -> None:
         try:
-            await prewarm_greetings(await self._loader.settings_of(agent), (WIRE_FORMAT,))
+            settings = await self._loader.settings_of(agent)
+            await prewarm_greetings(settings, (WIRE_FORMAT,))
+            await prepare_recognizer(settings)
         except Exception as exc:
-            log.warning("web call greeting prewarm failed", agent_id=str(agent.id), error=str(exc))
+            log.warning("web call prewarm failed", agent_id=str(agent.id), error=str(exc))
 
     async def stop(self) -> None:
         for task in list(self._running.values()):

@@ -119,7 +119,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file renamed into place: no reader sees half a model."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".building-", suffix=".lm.bin")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".building-", suffix=".partial")
     os.close(fd)
     partial = Path(name)
     try:

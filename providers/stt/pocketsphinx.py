@@ -62,11 +62,11 @@ REDECODE_FIRST = 0
 SECOND_PASS = False
 
 # The search follows at most this many sounds (HMMs) per 10 ms frame, the likeliest, where
-# PocketSphinx's own default is 30 000: decoding took 0.10-0.18 s of CPU per second of caller
-# audio instead of 0.17-0.32 s, for 7 more words wrong of the unexpected sentences' 258 and
-# none of the demo caller's 36 (`python -m bench.offline_wer`), and the CPU is what sets how
-# many calls a core carries.
-MAX_HMMS = 3000
+# PocketSphinx's own default is 30 000: about half the CPU per second of caller audio (0.09-0.16
+# s against 0.17-0.32), and so twice the calls a core carries, for 6 more words wrong of the
+# unexpected sentences' 258 and none of the demo caller's 36 (`python -m bench.offline_wer`).
+# 3000 cost a little less but lost "opening hours please" on a browser caller that 5000 hears.
+MAX_HMMS = 5000
 
 # The agent's phrases' share of its blended language model (the general model, all of it,
 # has the rest). `python -m bench.offline_wer` (its audio the same on every run): 0.5 gave

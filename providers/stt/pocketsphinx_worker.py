@@ -190,7 +190,10 @@ class PocketsphinxSession(Session):
         self._partials = bool(options["partials"])
         self._redecode_first = int(options["redecode_first"])
         self._in_utterance = False
+        # The utterance's audio, kept for a second decoding when it ends: asked for
+        # (`redecode_first`), or heard on the general model while the agent's was being built.
         self._utterance = bytearray()
+        self._keep_audio = False
         self._last_partial = ""
         self._utterances = 0
 
@@ -214,7 +217,10 @@ class PocketsphinxSession(Session):
             self._take_blend()
             decoder.start_utt()
             self._in_utterance = True
-        if self._redecode_first > self._utterances:
+            self._keep_audio = (
+                self._redecode_first > self._utterances or self.search.pending is not None
+            )
+        if self._keep_audio:
             self._utterance += pcm
         decoder.process_raw(pcm, False, False)
         if not self._partials:
@@ -241,9 +247,15 @@ class PocketsphinxSession(Session):
             return ""
         decoder.end_utt()
         text = _hypothesis_text(decoder)
+        redecode = self._redecode_first > self._utterances
         self._utterances += 1
+        pending = self.search.pending
+        if pending is not None:
+            self._take_blend()
+            # Built while the caller spoke: their first words are heard with it after all.
+            redecode = redecode or self.search.name == pending
         utterance = bytes(self._utterance)
-        if utterance and len(utterance) <= MAX_REDECODE_SECONDS * _BYTES_PER_SECOND:
+        if redecode and utterance and len(utterance) <= MAX_REDECODE_SECONDS * _BYTES_PER_SECOND:
             # The cepstral mean over the utterance itself, before the live mean has adapted.
             decoder.start_utt()
             decoder.process_raw(utterance, False, True)

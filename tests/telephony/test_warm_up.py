@@ -42,9 +42,9 @@ async def test_no_call_is_taken_until_the_local_models_are_loaded(
     loading = asyncio.Event()  # the workers start loading once the test lets them
     start = local_models.start
 
-    async def held_start(size: int | None = None) -> LocalPool:
+    async def held_start(size: int | None = None, cache_dir: Path | None = None) -> LocalPool:
         await loading.wait()
-        return await start(size)
+        return await start(size, cache_dir)
 
     monkeypatch.setattr(local_models, "start", held_start)
     settings = serve_settings(

@@ -333,3 +333,21 @@ async def test_a_minted_token_readies_the_agents_greeting_before_the_page_connec
     agent_lines = _transcript(call, "agent")
     assert agent_lines and agent_lines[0]["text"] == welcome, call.messages
     assert call.audio_bytes() > 32000, "the greeting was announced but not heard"
+
+
+async def test_a_minted_token_has_the_agents_offline_recognizer_build_its_model(
+    site: Site,
+) -> None:
+    """The agent's own language model (seconds of CPU) is built while the page sets up, so
+    the caller's first words are heard with it rather than with the general model."""
+    agent = await site.agent(stt={"vendor": "pocketsphinx"})
+    models = site.data_dir / "cache" / "local-models"
+    assert _model_files(models) == []  # the site's own data folder: nothing built yet
+    await site.token(agent)
+    async with asyncio.timeout(STEP_TIMEOUT_S):
+        while not _model_files(models):  # noqa: ASYNC110 (built by a worker process)
+            await asyncio.sleep(0.1)
+
+
+def _model_files(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.glob("*.lm.bin")) if folder.is_dir() else []
