@@ -10,7 +10,6 @@ agent's first calls search the general model, and then takes about 35 MB per wor
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,15 +40,6 @@ DecoderKey = tuple[str, float, bool, int]
 
 def _general_path() -> Path:
     return Path(get_model_path(_GENERAL_LM))
-
-
-def _return_freed_memory() -> None:
-    """Give the heap's free pages back to the system. A blend's arrays (some 500 MB at the
-    peak) are freed when it is built, but glibc keeps such blocks for reuse: the worker then
-    stayed 500 MB larger than the 110 MB the blend's model and search need."""
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
-    if trim is not None:
-        trim(0)
 
 
 class _Search(msgspec.Struct, frozen=True):
@@ -146,7 +136,6 @@ class PocketsphinxHandler(Handler):
             except (OSError, RuntimeError, ValueError):  # evicted between the look and the load
                 return False
             self.blends.used(path)
-            _return_freed_memory()
             self._agent_lms[name] = lm
         if decoder.get_lm(name) is None:
             decoder.add_lm(name, lm)
