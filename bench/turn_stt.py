@@ -31,13 +31,9 @@ from media.resample import StreamResampler
 from providers import builtin
 from providers.local import shared
 from providers.local.pool import LocalPool
-from providers.stt.pocketsphinx import (
-    FEED_BYTES,
-    SAMPLE_RATE,
-    TELEPHONE_CMNINIT,
-    PocketsphinxOptions,
-)
+from providers.stt.pocketsphinx import TELEPHONE_CMNINIT, PocketsphinxOptions
 from providers.stt.speech_gate import SpeechGate
+from providers.stt.worker_stt import FEED_BYTES, SAMPLE_RATE
 
 FRAME_BYTES = 8000 * FRAME_MS // 1000 * 2  # 20 ms of slin at 8 kHz
 

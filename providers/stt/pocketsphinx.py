@@ -1,34 +1,20 @@
 """Offline speech-to-text with PocketSphinx 5 and the en-US model its wheel carries.
 
-Decoding runs in the local worker pool (`providers.local`), never on the event loop's
-interpreter: each call's recognizer is a session pinned to one worker, holding a decoder
-that decodes as audio arrives. Caller audio (16 kHz; the pipeline upsamples telephone
-audio) passes a speech gate here (silence is not sent) and goes to the worker in ~100 ms
-batches, giving partial hypotheses while the caller speaks; `end_utterance()` emits the
-final transcript (see `providers.stt.pocketsphinx_worker`).
+Decoding runs in the local worker pool (`providers.stt.worker_stt`): each call's recognizer
+holds a decoder in a worker that decodes as audio arrives, giving partial hypotheses while
+the caller speaks (see `providers.stt.pocketsphinx_worker`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections import deque
-from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-import structlog
 
-from providers.base import ProviderConfig, ProviderError, ProviderKind, STTProvider, Transcript
-from providers.local import shared
-from providers.local.pool import LocalSession
-from providers.registry import ProviderConfigError, VendorInfo, parse_options, register
-from providers.stt.speech_gate import SpeechGate
-
-log = structlog.get_logger(__name__)
-
-SAMPLE_RATE = 16000
-_BYTES_PER_SECOND = SAMPLE_RATE * 2
+from providers.base import ProviderConfig, ProviderKind
+from providers.registry import VendorInfo, parse_options, register
+from providers.stt.worker_stt import SAMPLE_RATE, WorkerSTT
 
 # Initial cepstral means for telephone speech. A cold decoder starts from the model's
 # "40,3,-1,0,..." (wideband microphone speech) and misrecognizes the first seconds of a call.
@@ -40,10 +26,6 @@ _BYTES_PER_SECOND = SAMPLE_RATE * 2
 TELEPHONE_CMNINIT = (
     "39.44,28.46,-33.23,34.02,-15.56,-3.75,10.05,-27.75,15.80,-4.80,1.43,12.55,-16.76"
 )
-
-# Feed the worker in batches this long: a round trip per 20 ms frame would cost more than the
-# decoding, and partials every 100 ms are as fast as a caller can perceive.
-FEED_BYTES = _BYTES_PER_SECOND // 10
 
 # Re-decoding the utterance in one pass (cepstral mean over the utterance itself) was meant
 # for a call's first utterance, before the live mean adapts. With the telephone cmninit it
@@ -107,13 +89,6 @@ class PocketsphinxOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     phrase_weight: Annotated[float, msgspec.Meta(gt=0, lt=1)] = PHRASE_WEIGHT
 
 
-class _End:
-    """Marks the end of an utterance in the feed queue."""
-
-
-_END = _End()
-
-
 @register(
     VendorInfo(
         kind=ProviderKind.STT,
@@ -130,121 +105,26 @@ _END = _End()
     ),
     options=PocketsphinxOptions,
 )
-class PocketsphinxSTT(STTProvider):
+class PocketsphinxSTT(WorkerSTT):
     """Streaming recognition of one call's caller audio in a local worker."""
 
     vendor = "pocketsphinx"
-    sample_rate = SAMPLE_RATE
+    handler = "pocketsphinx"
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
-        if not config.language.lower().startswith("en"):
-            raise ProviderConfigError(
-                f"pocketsphinx: only English is bundled, not {config.language!r}"
-            )
         self.options = parse_options(config, PocketsphinxOptions)
-        self._session: LocalSession | None = None
-        self._gate = SpeechGate(SAMPLE_RATE)
-        self._pending = bytearray()
-        self._feed: deque[bytearray | _End] = deque()
-        self._wake = asyncio.Event()
-        self._results: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
-        self._closed = False
-        self._failure: ProviderError | None = None
 
-    async def connect(self) -> None:
-        if self._worker is not None:
-            return
-        options = msgspec.to_builtins(self.options)
+    def session_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = msgspec.to_builtins(self.options)
         options["cmninit"] = self.options.cmninit or TELEPHONE_CMNINIT
-        pool = await shared.start()
-        self._session = await pool.open("pocketsphinx", **options)
-        self._worker = asyncio.create_task(self._run(), name="pocketsphinx-decoder")
+        return options
 
     async def prepare(self) -> None:
         """Until the recognizer searches the agent's own language model. The first use of an
         agent's phrases builds it (seconds of CPU, on a thread of the worker); calls never wait
         for that, they search the general model meanwhile. Warm-up and measurements do."""
-        assert self._session is not None, "connect() first"
+        assert self.session is not None, "connect() first"
         # Polled: the build's end happens in another process, no event of ours marks it.
-        while not (await self._session.call("model"))[0].text:  # noqa: ASYNC110
+        while not (await self.session.call("model"))[0].text:  # noqa: ASYNC110
             await asyncio.sleep(PREPARE_POLL_S)
-
-    @property
-    def decoded_seconds(self) -> float:
-        """Audio the decoder was given (the speech gate drops silence long before speech)."""
-        return self._gate.passed_bytes / _BYTES_PER_SECOND
-
-    async def send_audio(self, pcm: bytes) -> None:
-        self._check_open()
-        self.usage.audio_seconds += len(pcm) / _BYTES_PER_SECOND
-        self._gate.push(pcm, self._pending)
-        if len(self._pending) >= FEED_BYTES:
-            self._flush_pending()
-            self._wake.set()
-
-    async def end_utterance(self) -> None:
-        self._check_open()
-        self._flush_pending()
-        self._feed.append(_END)
-        self._wake.set()
-
-    async def transcripts(self) -> AsyncIterator[Transcript]:
-        while True:
-            result = await self._results.get()
-            if result is None:
-                return
-            if isinstance(result, ProviderError):
-                raise result
-            yield result
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        self._results.put_nowait(None)
-        if self._session is not None:
-            await self._session.close()
-
-    def _check_open(self) -> None:
-        if self._failure is not None:
-            raise self._failure
-        if self._worker is None or self._closed:
-            raise ProviderError("pocketsphinx: not connected", retryable=False)
-
-    def _flush_pending(self) -> None:
-        if not self._pending:
-            return
-        # Audio queued while the worker is busy joins the batch before it, not a new item.
-        if self._feed and isinstance(self._feed[-1], bytearray):
-            self._feed[-1] += self._pending
-        else:
-            self._feed.append(bytearray(self._pending))
-        self._pending.clear()
-
-    async def _run(self) -> None:
-        session = self._session
-        assert session is not None
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._feed:
-                    item = self._feed.popleft()
-                    if isinstance(item, _End):
-                        replies = await session.call("end")
-                        self.usage.requests += 1
-                        text = replies[0].text if replies else ""
-                        self._results.put_nowait(Transcript(text, is_final=True))
-                        continue
-                    for reply in await session.call("feed", bytes(item)):
-                        self._results.put_nowait(Transcript(reply.text, is_final=False))
-        except ProviderError as exc:
-            log.error("pocketsphinx failed", error=str(exc))
-            self._failure = ProviderError(f"pocketsphinx: {exc}", retryable=False)
-            self._results.put_nowait(self._failure)

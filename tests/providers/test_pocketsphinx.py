@@ -34,8 +34,8 @@ async def recognizer(**options: object) -> PocketsphinxSTT:
 
 async def model_of(stt: PocketsphinxSTT) -> str:
     """The model the recognizer searches ("" while the agent's is being built)."""
-    assert stt._session is not None
-    return (await stt._session.call("model"))[0].text
+    assert stt.session is not None
+    return (await stt.session.call("model"))[0].text
 
 
 async def speak(stt: PocketsphinxSTT, pcm: bytes) -> None:
