@@ -1,4 +1,4 @@
-"""Word error rate of the offline recognizer on telephone speech, per recognizer setting.
+"""Word error rate of the offline recognizers on telephone speech, per recognizer setting.
 
     uv run --frozen --no-sync python -m bench.offline_wer [--settings NAME ...]
 
@@ -29,10 +29,10 @@ from piper import SynthesisConfig
 
 from bench.providers_audio import through_telephone
 from providers import builtin
-from providers.base import ProviderConfig
+from providers.base import ProviderConfig, STTProvider
 from providers.local import shared
+from providers.registry import build
 from providers.stt.expected_speech import agent_phrases
-from providers.stt.pocketsphinx import PocketsphinxSTT
 from providers.tts.piper import _VOICE_PATHS, DEFAULT_VOICE
 from providers.tts.piper_worker import load_voice
 from vocals.demo import CALLER_SCRIPT, SYSTEM_PROMPT, WELCOME
@@ -98,6 +98,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
         }
         for weight in PHRASE_WEIGHTS
     },
+    # Whisper tiny.en: the utterance decoded when it ends, no agent model.
+    "faster-whisper (Whisper tiny.en)": {"vendor": "faster-whisper"},
 }
 
 FRAME = 640
@@ -169,8 +171,11 @@ class Heard(msgspec.Struct, frozen=True):
     transcripts: list[tuple[str, str]]
 
 
-async def hear(call: Call, options: dict[str, Any]) -> Heard:
-    stt = PocketsphinxSTT(ProviderConfig(vendor="pocketsphinx", options=options))
+async def hear(call: Call, setting: dict[str, Any]) -> Heard:
+    options = dict(setting)
+    vendor = options.pop("vendor", "pocketsphinx")
+    stt = build("stt", ProviderConfig(vendor=vendor, options=options))
+    assert isinstance(stt, STTProvider)
     await stt.connect()
     await stt.prepare()  # the agent's model, not the general one a first call starts on
     results = stt.transcripts()

