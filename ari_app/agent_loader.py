@@ -38,7 +38,7 @@ from store.tool_headers import runnable_tools
 
 # What an agent that chose nothing runs: the offline defaults, no account and no network.
 OFFLINE_DEFAULTS: Final = {
-    ProviderKind.STT: "pocketsphinx",
+    ProviderKind.STT: "faster-whisper",
     ProviderKind.LLM: "scripted",
     ProviderKind.TTS: "piper",
 }

@@ -28,6 +28,8 @@ import httpx
 import msgspec
 import numpy as np
 
+from ari_app.agent_loader import OFFLINE_DEFAULTS
+from providers.base import ProviderKind
 from store.live_calls import LiveCallStore
 from store.models import CallRecord
 from store.redis import connect as connect_redis
@@ -146,7 +148,7 @@ async def ensure_demo_agent(settings: Settings, calendar_url: str) -> tuple[uuid
             "welcome_message": WELCOME,
             "welcome_interruptible": False,
             "barge_in_sensitivity": "high",
-            "stt": {"vendor": "pocketsphinx"},
+            "stt": {"vendor": OFFLINE_DEFAULTS[ProviderKind.STT]},
             "llm": {"vendor": "scripted"},
             "tts": {"vendor": "piper"},
             "recording_enabled": True,

@@ -54,7 +54,7 @@ async def test_a_blank_agent_runs_the_offline_defaults(pg_pool: asyncpg.Pool, re
     call = Call(id=uuid.uuid4(), tenant_id=tenant, agent_id=agent.id, direction=Direction.INBOUND)
     settings, providers = await loader(call)
     assert (settings.stt.vendor, settings.llm.vendor, settings.tts.vendor) == (
-        "pocketsphinx",
+        "faster-whisper",
         "scripted",
         "piper",
     )

@@ -204,5 +204,5 @@ async def test_loadtest_with_the_offline_models(
     finally:
         await conn.close()
     assert agent is not None
-    assert json.loads(agent["stt"])["vendor"] == "pocketsphinx"
+    assert json.loads(agent["stt"])["vendor"] == "faster-whisper"
     assert json.loads(agent["tts"])["vendor"] == "piper"

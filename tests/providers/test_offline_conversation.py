@@ -1,5 +1,5 @@
 """All offline defaults together: a caller's piper speech over µ-law is recognized by
-pocketsphinx, answered by the scripted flow, spoken by piper, and the call ends itself."""
+Whisper tiny.en, answered by the scripted flow, spoken by piper, and the call ends itself."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from providers.base import Message, ProviderConfig, Transcript
 from providers.builtin import load_all
 from providers.llm.scripted import END_CALL, ScriptedLLM
 from providers.registry import build, catalog
-from providers.stt.pocketsphinx import PocketsphinxSTT
+from providers.stt.faster_whisper import FasterWhisperSTT
 from providers.tts.piper import PiperTTS
 
 pytestmark = pytest.mark.slow
@@ -31,6 +31,7 @@ def test_load_all_registers_the_offline_defaults() -> None:
     load_all()
     offline = {(info.kind, info.vendor) for info in catalog() if info.offline}
     assert {
+        ("stt", "faster-whisper"),
         ("stt", "pocketsphinx"),
         ("tts", "piper"),
         ("llm", "scripted"),
@@ -39,10 +40,10 @@ def test_load_all_registers_the_offline_defaults() -> None:
 
 
 async def test_offline_call_reaches_end_call() -> None:
-    stt = build("stt", ProviderConfig(vendor="pocketsphinx"))
+    stt = build("stt", ProviderConfig(vendor="faster-whisper"))
     llm = build("llm", ProviderConfig(vendor="scripted"))
     tts = build("tts", ProviderConfig(vendor="piper"))
-    assert isinstance(stt, PocketsphinxSTT)
+    assert isinstance(stt, FasterWhisperSTT)
     assert isinstance(llm, ScriptedLLM)
     assert isinstance(tts, PiperTTS)
     await asyncio.gather(stt.connect(), tts.connect())

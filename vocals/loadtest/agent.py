@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
+from ari_app.agent_loader import OFFLINE_DEFAULTS
 from store.config_cache import ConfigCache, agent_cache_name, did_cache_name
 from store.repositories.base import Conflict
 from store.repositories.config import AgentRepository, InboundRouteRepository
@@ -47,9 +48,7 @@ class AgentSetupError(Exception):
 
 # The offline defaults, as an agent that chose nothing gets them (ari_app/agent_loader.py).
 OFFLINE_PROVIDERS: Final = {
-    "stt": {"vendor": "pocketsphinx"},
-    "llm": {"vendor": "scripted"},
-    "tts": {"vendor": "piper"},
+    kind.value: {"vendor": vendor} for kind, vendor in OFFLINE_DEFAULTS.items()
 }
 
 

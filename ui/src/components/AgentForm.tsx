@@ -193,7 +193,7 @@ export function AgentForm({ agent, vendors, providers, readOnly, onSubmit, onDra
                   onChange={(v) => form.setFieldValue("end_of_speech_ms", typeof v === "number" ? v : null)} />
                 <NumberInput label="Maximum call duration (s)" min={1} max={86400} {...form.getInputProps("max_call_seconds")} />
                 <Select label="Turn detection" allowDeselect={false}
-                  description="When the caller's turn is over. Smart answers sooner only with a recognizer trusted for it (not the offline PocketSphinx, whose words only make it wait longer)"
+                  description="When the caller's turn is over. Smart answers sooner only with a recognizer trusted for it (not the offline recognizers: Whisper has words only once the caller stops, PocketSphinx's are too often wrong)"
                   data={[
                     { value: "silence", label: "After the end-of-speech silence" },
                     { value: "smart", label: "Smart: sooner when the sentence is finished" },
