@@ -7,7 +7,8 @@ degrading every live call.
 
 Two limits: `max_calls` for all calls, and `max_local_calls` for calls whose agent runs a
 CPU-bound model on this machine (offline recognizer or voice, Silero VAD), which cost far
-more.
+more. A local call counts by its weight against the second: 1 for the offline defaults,
+more for a dearer model (`local_call_weight`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ OVER_CAPACITY: Final = "over capacity"
 # Measured on a 2-core machine (issue 17): the load-test providers carried 80 calls with every
 # reply on time (40 per core); cloud providers cost the process as little.
 CALLS_PER_CORE: Final = 40
-# Offline local models (pocketsphinx with the agent's language model blended into the whole
-# general one, following at most 5000 sounds a frame, + Piper; issue 17) on a 2-core machine:
-# 16 calls with every reply heard and p99 1.2 s, 24 calls p99 2.8 s with the event loop late by
-# 171 ms. 8 per core keeps the issue's 2.5 s p99 and 20 ms lag.
-LOCAL_CALLS_PER_CORE: Final = 8
+# The offline defaults (Whisper tiny.en, the scripted dialogue, Piper; issue 17) on a 2-core
+# machine: 48 calls with every reply heard, p99 1.8 s and the event loop late by 9 ms at most
+# (40 calls: p99 1.1 s). 20 per core keeps the issue's 2.5 s p99 and 20 ms lag with room for a
+# busier machine.
+LOCAL_CALLS_PER_CORE: Final = 20
+# How many offline-default calls one call of a dearer local recognizer counts for. PocketSphinx
+# (with the agent's language model, 5000 sounds a frame) took the workers 103 % of a core at
+# 16 calls where Whisper took 47 %, and 16 calls (8 a core) was its limit: 20 / 8.
+LOCAL_CALL_WEIGHTS: Final = {"pocketsphinx": 2.5}
 # What a call refused because the process is stopping gives as its reason.
 SHUTTING_DOWN: Final = "shutting down"
 # What a call refused because the process's local models are still loading gives.
@@ -50,9 +55,14 @@ def default_max_local_calls(cores: int | None = None) -> int:
     return max(1, (cores or os.cpu_count() or 1) * LOCAL_CALLS_PER_CORE)
 
 
+def local_call_weight(recognizer: str) -> float:
+    """What one local-model call with `recognizer` counts for against `max_local_calls`."""
+    return LOCAL_CALL_WEIGHTS.get(recognizer, 1.0)
+
+
 @dataclass(slots=True)
 class _Slot:
-    local: bool
+    local: float  # its weight against the local limit; 0: no local model
     expires_at: float | None  # None: held until released
 
 
@@ -98,18 +108,20 @@ class Admission:
         return len(self._slots)
 
     @property
-    def live_local(self) -> int:
+    def live_local(self) -> float:
+        """Live local-model calls, each by its weight."""
         self._expire()
-        return sum(1 for slot in self._slots.values() if slot.local)
+        return sum(slot.local for slot in self._slots.values())
 
     def has_room(self) -> bool:
         """True while one more call (of any kind) could be admitted."""
         return not self.closed and not self.warming and self.live < self.max_calls
 
     def admit(
-        self, call_id: uuid.UUID, *, local: bool, pending_s: float | None = None
+        self, call_id: uuid.UUID, *, local: float, pending_s: float | None = None
     ) -> str | None:
-        """Take a slot for `call_id`; None when admitted, else why it is refused (counted).
+        """Take a slot for `call_id` (`local`: its weight against the local limit, 0 for a
+        call without local models); None when admitted, else why it is refused (counted).
         With `pending_s` the slot lapses then unless `hold` confirms it."""
         if call_id in self._slots:
             return None
@@ -122,14 +134,14 @@ class Admission:
         if self.live >= self.max_calls:
             self.refused["calls"] += 1
             return OVER_CAPACITY
-        if local and self.live_local >= self.max_local_calls:
+        if local and self.live_local + local > self.max_local_calls:
             self.refused["local_calls"] += 1
             return OVER_CAPACITY
         expires = None if pending_s is None else time.monotonic() + pending_s
         self._slots[call_id] = _Slot(local, expires)
         return None
 
-    def hold(self, call_id: uuid.UUID, *, local: bool = False) -> None:
+    def hold(self, call_id: uuid.UUID, *, local: float = 0.0) -> None:
         """`call_id` is live here until released: its pending slot no longer lapses, or, not
         admitted here (a Twilio stream whose webhook another process answered, which cannot
         be refused any more), it takes one anyway."""

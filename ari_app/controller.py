@@ -283,7 +283,7 @@ class CallController:
         session.take_route(route)
         call = session.call
         if self.admission is not None:
-            refusal = self.admission.admit(call.id, local=route.local_models)
+            refusal = self.admission.admit(call.id, local=route.local_weight)
             if refusal is not None:
                 await self._refuse(session, refusal)
                 return

@@ -209,7 +209,7 @@ class OutboundDispatcher:
         route = None
         if self.directory is not None:
             route = await self.directory.route_for_agent(job.tenant_id, job.agent_id)
-        local = route is not None and route.local_models
+        local = route.local_weight if route is not None else 0.0
         if admission.admit(job.call_id, local=local, pending_s=PENDING_S) is None:
             return True
         await self.queue.release(job, not_before=time.time() + CAPACITY_FULL_RETRY_S)

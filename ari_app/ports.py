@@ -31,8 +31,9 @@ class AgentRoute(msgspec.Struct, kw_only=True, frozen=True):
     recording: bool = False  # record both directions of the call
     voicemail: VoicemailPolicy = msgspec.field(default_factory=VoicemailPolicy)
     # Runs a CPU-bound model on this machine (offline recognizer or voice, Silero VAD): admitted
-    # against the process's lower limit for such calls.
-    local_models: bool = False
+    # against the process's lower limit for such calls, by this weight (0: no local model; see
+    # `ari_app.admission.local_call_weight`).
+    local_weight: float = 0.0
 
 
 class AgentDirectory(Protocol):

@@ -12,12 +12,15 @@ import asyncpg
 import msgspec
 from redis.asyncio import Redis
 
+from ari_app.admission import local_call_weight
+from ari_app.agent_loader import OFFLINE_DEFAULTS
 from ari_app.call import Call, CallStatus
 from ari_app.ports import AgentRoute, MediaTransport
 from ari_app.record_format import stage_latencies, stored_turns, stored_usage
 from pipeline.agent import VoicemailAction, VoicemailPolicy
 from pipeline.records import CallEvent as PipelineEvent
 from pipeline.records import CallResult, LiveState, TranscriptEntry, TurnMetrics
+from providers.base import ProviderKind
 from store.call_records import CallRecordWriter
 from store.config_cache import ConfigCache, agent_cache_name, did_cache_name
 from store.live_calls import LiveCallStore
@@ -30,19 +33,24 @@ STT_EVENT_KINDS = frozenset({"opened", "closed", "rejected", "timeout", "error"}
 # Vendors whose model runs on this machine's CPU (the offline recognizer and voice, which an
 # agent that chose no vendor gets); an agent with any of them is a local-model call for
 # admission control.
-LOCAL_MODEL_VENDORS = frozenset({"pocketsphinx", "piper"})
+LOCAL_MODEL_VENDORS = frozenset({"pocketsphinx", "faster-whisper", "piper"})
 # VAD engines that run a model in the local workers (webrtcvad is a few µs on the loop).
 LOCAL_MODEL_VADS = frozenset({"silero"})
 
 
-def _runs_local_model(agent: Agent) -> bool:
-    """A choice with no vendor and no credential is an offline default, local too; a VAD
-    model in the local workers makes the call local whatever its vendors."""
-    return agent.vad in LOCAL_MODEL_VADS or any(
+def _local_weight(agent: Agent) -> float:
+    """What the agent's calls count for against the local-model limit; 0: no local model.
+    A choice with no vendor and no credential is an offline default, local too; a VAD model
+    in the local workers makes the call local whatever its vendors."""
+    local = agent.vad in LOCAL_MODEL_VADS or any(
         not choice.get("credential_id")
         and (not choice.get("vendor") or choice["vendor"] in LOCAL_MODEL_VENDORS)
         for choice in (agent.stt, agent.tts)
     )
+    if not local:
+        return 0.0
+    recognizer = agent.stt.get("vendor") or OFFLINE_DEFAULTS[ProviderKind.STT]
+    return local_call_weight(str(recognizer))
 
 
 def _media(agent: Agent, default: MediaTransport) -> MediaTransport:
@@ -65,7 +73,7 @@ def _route(agent: Agent, media: MediaTransport) -> AgentRoute:
         media=_media(agent, media),
         recording=agent.recording_enabled,
         voicemail=VoicemailPolicy(action=action, message=message),
-        local_models=_runs_local_model(agent),
+        local_weight=_local_weight(agent),
     )
 
 

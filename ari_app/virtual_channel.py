@@ -119,7 +119,8 @@ class VirtualChannel:
         try:
             route = await self._directory.route_for_agent(call.tenant_id, call.agent_id)
             if self._admission is not None:
-                self._admission.hold(call.id, local=route is not None and route.local_models)
+                weight = route.local_weight if route is not None else 0.0
+                self._admission.hold(call.id, local=weight)
             recording = self._start_recording(call, route, leg)
             await self._status(call, CallStatus.ANSWERED)
             await self._ledger.hold(call, channels=[], bridges=[])  # after its live state began

@@ -247,10 +247,10 @@ def twilio_router(
         if admission is None:
             return None
         await admission.until_warm(WARM_WAIT_S)
-        local = False
+        local = 0.0
         if admission.has_room():  # else refused whatever the agent runs
             route = await agents.route_for_agent(call.tenant_id, call.agent_id)
-            local = route is not None and route.local_models
+            local = route.local_weight if route is not None else 0.0
         return admission.admit(call.id, local=local, pending_s=PENDING_S)
 
     async def _refuse(call: Call, reason: str) -> Response[str]:

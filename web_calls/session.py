@@ -176,7 +176,7 @@ async def _admit(call: Call, svc: WebCallServices) -> str | None:
         return "the agent no longer exists"
     if svc.admission is None:
         return None
-    return svc.admission.admit(call.id, local=route.local_models, pending_s=PENDING_S)
+    return svc.admission.admit(call.id, local=route.local_weight, pending_s=PENDING_S)
 
 
 async def _run_call(

@@ -145,7 +145,7 @@ async def test_the_dispatcher_leaves_jobs_queued_while_full_and_dials_when_a_slo
 async def test_local_model_calls_have_their_own_lower_limit(
     fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
 ) -> None:
-    offline = await make_agent(pg_pool)  # no vendor chosen: PocketSphinx and Piper
+    offline = await make_agent(pg_pool)  # no vendor chosen: the offline defaults
     cloud = await make_agent(pg_pool)
     await AgentRepository(pg_pool).update(
         cloud.tenant_id,
@@ -167,6 +167,37 @@ async def test_local_model_calls_have_their_own_lower_limit(
         assert (proc.admission.live, proc.admission.live_local) == (2, 1)
         await local.hangup()
         await remote.hangup()
+    finally:
+        await proc.stop()
+
+
+async def test_a_pocketsphinx_call_counts_for_its_cost_against_the_local_limit(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    # PocketSphinx costs the workers 2.2 times the CPU of a call on the offline defaults.
+    sphinx = await make_agent(pg_pool)
+    await AgentRepository(pg_pool).update(
+        sphinx.tenant_id, sphinx.agent_id, {"stt": {"vendor": "pocketsphinx"}}
+    )
+    offline = await make_agent(pg_pool)
+    proc = Process(fake, pg_pool, redis, admission=Admission(10, 4))
+    await proc.start()
+    try:
+        first = await fake.inbound_call(sphinx.did)
+        await asyncio.wait_for(first.answered.wait(), 5)
+        second = await fake.inbound_call(sphinx.did)
+        await second.wait_ended(5)
+        assert not second.answered.is_set()
+        default = await fake.inbound_call(offline.did)
+        await asyncio.wait_for(default.answered.wait(), 5)
+        full = await fake.inbound_call(offline.did)
+        await full.wait_ended(5)
+        assert not full.answered.is_set()
+        assert proc.admission is not None
+        assert proc.admission.refused == {"local_calls": 2}
+        assert (proc.admission.live, proc.admission.live_local) == (2, 3.5)
+        await first.hangup()
+        await default.hangup()
     finally:
         await proc.stop()
 
