@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from ari_app.admission import Admission, default_max_calls, default_max_local_calls
 from providers.local import shared as local_models
 from vocals.gauges import GAUGES
@@ -21,7 +23,8 @@ def export_admission(admission: Admission) -> None:
     GAUGES.gauge("vocals_live_calls", "Calls this process carries now.", lambda: admission.live)
     GAUGES.gauge(
         "vocals_live_local_calls",
-        "Calls on local models (offline recognizer or voice) this process carries now.",
+        "Calls on local models (offline recognizer or voice) this process carries now, each by"
+        " its weight (1; 2.5 with PocketSphinx).",
         lambda: admission.live_local,
     )
     GAUGES.gauge(
@@ -29,7 +32,7 @@ def export_admission(admission: Admission) -> None:
     )
     GAUGES.gauge(
         "vocals_max_local_calls",
-        "Calls on local models this process admits at most.",
+        "Calls on local models this process admits at most, by the same weights.",
         lambda: admission.max_local_calls,
     )
     GAUGES.counter(
@@ -50,6 +53,11 @@ def export_loop_lag(monitor: LoopLagMonitor) -> None:
         "vocals_event_loop_lag_max_seconds",
         f"The highest event-loop lag over the last {WINDOW_S:g} seconds.",
         lambda: monitor.max_lag_s,
+    )
+    GAUGES.gauge(
+        "vocals_gc_frozen_objects",
+        "Start-up objects kept out of the garbage collector's full passes (0: none frozen).",
+        gc.get_freeze_count,
     )
     GAUGES.counter(
         "vocals_event_loop_stalls",

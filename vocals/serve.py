@@ -25,6 +25,7 @@ from api.app import create_app
 from api.context import ApiContext, ApiSettings
 from api.mail import Mailer
 from ari_app.tasks import cancel_and_wait
+from vocals.gc_freeze import freeze_startup_objects
 from vocals.http_protocol import h11_with_deadlines
 from vocals.limits import http_connection_cap
 from vocals.runtime import Runtime
@@ -133,6 +134,7 @@ async def serve(settings: Settings) -> None:
     with shutdown.handling_signals():
         try:
             app, telephony = await build_app(runtime)
+            freeze_startup_objects()
             server = _Server(
                 uvicorn.Config(
                     app,
