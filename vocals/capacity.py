@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import gc
-
 from ari_app.admission import Admission, default_max_calls, default_max_local_calls
 from providers.local import shared as local_models
 from vocals.gauges import GAUGES
+from vocals.gc_freeze import frozen_objects
 from vocals.loop_lag import WINDOW_S, LoopLagMonitor
 from vocals.settings import Settings
 
@@ -57,7 +56,7 @@ def export_loop_lag(monitor: LoopLagMonitor) -> None:
     GAUGES.gauge(
         "vocals_gc_frozen_objects",
         "Start-up objects kept out of the garbage collector's full passes (0: none frozen).",
-        gc.get_freeze_count,
+        frozen_objects,
     )
     GAUGES.counter(
         "vocals_event_loop_stalls",
