@@ -1,13 +1,14 @@
 """Event-loop lag while the offline recognizer and voice work for several calls at once.
 
     uv run --frozen --no-sync python -m bench.local_loop_lag [--calls 4 8] [--speed 1.0]
+        [--recognizer faster-whisper|pocketsphinx]
 
 Each call streams a caller sentence (Piper speech through µ-law 8 kHz, upsampled to 16 kHz)
-to its own PocketSphinx recognizer in 20 ms frames at `speed` times real time, while as
-many Piper voices each speak two sentences; a 5 ms ticker on the loop records how late it
-wakes. Prints the longest gap, the wait for each call's first final after end of speech,
-and the CPU the serving process and the local workers used. `--options` are the
-recognizer's (JSON), e.g. '{"redecode_first": 1}'.
+to its own offline recognizer (the default one unless `--recognizer`) in 20 ms frames at
+`speed` times real time, while as many Piper voices each speak two sentences; a 5 ms ticker
+on the loop records how late it wakes. Prints the longest gap, the wait for each call's first
+final after end of speech, and the CPU the serving process and the local workers used.
+`--options` are the recognizer's (JSON), e.g. '{"redecode_first": 1}'.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from typing import Any
 
 import msgspec
 
+from ari_app.agent_loader import OFFLINE_DEFAULTS
 from bench.providers_audio import telephone_speech
 from media.formats import FRAME_MS
 from providers import builtin
-from providers.base import ProviderConfig, STTProvider, TTSProvider
+from providers.base import ProviderConfig, ProviderKind, STTProvider, TTSProvider
 from providers.local import shared
 from providers.registry import build
 
@@ -114,13 +116,16 @@ def caller_audio(calls: int) -> list[bytes]:
 
 
 async def measure(
-    audio: list[bytes], speed: float = 1.0, options: dict[str, Any] | None = None
+    audio: list[bytes],
+    speed: float = 1.0,
+    options: dict[str, Any] | None = None,
+    recognizer: str = OFFLINE_DEFAULTS[ProviderKind.STT],
 ) -> LagReport:
-    """Run len(audio) recognitions (with these recognizer `options`) and as many syntheses
-    at once, ticking the loop."""
+    """Run len(audio) recognitions (by `recognizer` with these `options`) and as many
+    syntheses at once, ticking the loop."""
     builtin.load_all()
     rss_before, workers_before = rss_mb(), workers_rss_mb()
-    config = ProviderConfig(vendor="pocketsphinx", options=options or {})
+    config = ProviderConfig(vendor=recognizer, options=options or {})
     stts = [build("stt", config) for _ in audio]
     ttss = [build("tts", ProviderConfig(vendor="piper")) for _ in audio]
     for provider in (*stts, *ttss):
@@ -161,9 +166,9 @@ async def measure(
     )
 
 
-async def main(calls: list[int], speed: float, options: dict[str, Any]) -> None:
+async def main(calls: list[int], speed: float, options: dict[str, Any], recognizer: str) -> None:
     for n in calls:
-        report = await measure(caller_audio(n), speed, options)
+        report = await measure(caller_audio(n), speed, options, recognizer)
         waits = report.final_wait_ms
         workers = f"{report.worker_cpu_s:.2f}" if report.worker_cpu_s is not None else "n/a"
         print(
@@ -182,5 +187,6 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--options", type=json.loads, default={}, help="recognizer options")
+    parser.add_argument("--recognizer", default=OFFLINE_DEFAULTS[ProviderKind.STT])
     args = parser.parse_args()
-    asyncio.run(main(args.calls, args.speed, args.options))
+    asyncio.run(main(args.calls, args.speed, args.options, args.recognizer))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 from collections.abc import Iterator
 
@@ -45,15 +46,19 @@ def loop_thread_first() -> Iterator[None]:
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
-async def test_loop_keeps_time_while_recognizing_and_speaking_for_four_calls() -> None:
+@pytest.mark.parametrize("recognizer", ["faster-whisper", "pocketsphinx"])
+async def test_loop_keeps_time_while_recognizing_and_speaking_for_four_calls(
+    recognizer: str,
+) -> None:
     audio = caller_audio(4)
     await shared.start()
     with loop_thread_first():
-        report = await measure(audio)
+        report = await measure(audio, recognizer=recognizer)
     assert report.max_lag_ms < MAX_LAG_MS, report
-    assert {"opening", "hours"} <= set(report.texts[0].split()), report.texts
-    # The general model (no agent phrases here) hears "booked" at the search's frame cap.
-    assert {"appointment", "tomorrow"} <= set(report.texts[1].split()), report.texts
+    heard = [set(re.findall(r"[a-z']+", text.lower())) for text in report.texts]
+    assert {"opening", "hours"} <= heard[0], report.texts
+    # PocketSphinx's general model (no agent phrases here) hears "booked" at its frame cap.
+    assert {"appointment", "tomorrow"} <= heard[1], report.texts
     assert all(seconds > 2.0 for seconds in report.synthesized_s), report.synthesized_s
 
 
