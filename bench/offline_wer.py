@@ -7,6 +7,9 @@ so the first utterance meets a cold decoder as on a real call):
 - `test set`: a salon caller's sentences that the agent's intents do not contain word for
   word, in three voicings of the bundled Piper voice (normal; fast and louder with Piper's
   own random variation; slow, quiet and with line noise), through µ-law 8 kHz;
+- `other voices`: the same sentences in three voices of eSpeak NG (US man, US woman,
+  Scottish man; formant synthesis, far from Piper's), through µ-law 8 kHz, when `espeak-ng`
+  is installed (Debian's package of that name);
 - `demo caller`: the sentences of `vocals demo`'s caller, and `load-test caller`: the five of
   the simulated caller, each spoken as they speak them (Piper's defaults), through µ-law 8 kHz.
 The audio is the same on every run (Piper's variation is seeded), so runs compare settings,
@@ -20,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import shutil
+import subprocess
 from typing import Any
 
 import msgspec
@@ -73,6 +78,9 @@ TEST_VOICINGS = (
     Voicing("slow, quiet, noisy", length_scale=1.25, gain=0.15, snr_db=20.0),
 )
 DEMO_VOICING = Voicing("as the demo speaks")
+# eSpeak NG voices (its `-v` names) for the `other voices` set, at its own 22.05 kHz.
+ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb-scotland")
+ESPEAK_RATE = 22050
 
 # The demo agent's phrases, as the agent loader derives them for its recognizer.
 DEMO_PHRASES = agent_phrases(ProviderConfig(vendor="scripted"), SYSTEM_PROMPT, WELCOME)
@@ -145,6 +153,16 @@ class Call(msgspec.Struct, frozen=True):
     audio: list[bytes]
 
 
+def espeak_speech(text: str, voice: str) -> bytes:
+    """`text` spoken by eSpeak NG's `voice`, at the far end of a µ-law line (16 kHz PCM16)."""
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", "160", "--stdout", text],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return through_telephone(wav[44:], ESPEAK_RATE)  # after the canonical 44-byte header
+
+
 def make_calls(seed: int = 7) -> dict[str, list[Call]]:
     """The sets' audio, the same on every run: Piper's variation is drawn by onnxruntime,
     seeded here before the voice is loaded, and the line noise by `rng`."""
@@ -155,8 +173,17 @@ def make_calls(seed: int = 7) -> dict[str, list[Call]]:
         audio = [SILENCE + speech(s, voicing, rng) + SILENCE for s in sentences]
         return Call(name, sentences, audio)
 
+    others = [
+        Call(
+            voice,
+            TEST_SENTENCES,
+            [SILENCE + espeak_speech(s, voice) + SILENCE for s in TEST_SENTENCES],
+        )
+        for voice in (ESPEAK_VOICES if shutil.which("espeak-ng") else ())
+    ]
     return {
         "test set": [call(v.name, TEST_SENTENCES, v) for v in TEST_VOICINGS],
+        **({"other voices": others} if others else {}),
         # Apart: the load test's caller is heard almost word for word, and together the two
         # hid that the demo's own sentences are heard far worse.
         "demo caller": [call("vocals demo", CALLER_SCRIPT, DEMO_VOICING)],
