@@ -87,6 +87,7 @@ async def test_the_recognizer_is_told_what_the_agent_expects_to_hear(
             "name": "courier",
             "system_prompt": "You answer for Brightside Logistics.",
             "welcome_message": "Brightside, hello!",
+            "stt": {"vendor": "pocketsphinx"},
             "llm": {"vendor": "scripted", "options": flow},
         },
     )
