@@ -70,8 +70,9 @@ class Timeouts:
     tts_first_audio_s: float = 3.0
     tts_idle_s: float = 3.0
     # After the VAD heard the end of speech, how long to wait for the STT's final before the
-    # latest partial is taken as the caller's turn. A local decoder's end-of-turn re-decode
-    # (pocketsphinx) takes about a second on a busy machine and is worth waiting for.
+    # latest partial is taken as the caller's turn. A local recognizer's work at the end of an
+    # utterance (Whisper decodes all of it then) takes up to a second on a busy machine and is
+    # worth waiting for.
     stt_final_grace_s: float = 1.2
     # DTMF digits are gathered until this long without a key (or until "#").
     dtmf_collect_s: float = 1.5

@@ -59,9 +59,7 @@ class Recognizer:
     def __init__(self) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import (
-            get_suppressed_tokens,
-        )
+        from faster_whisper.transcribe import get_suppressed_tokens
 
         self._model = WhisperModel(
             _model_path(), device="cpu", compute_type="int8", cpu_threads=INTRA_OP_THREADS

@@ -31,7 +31,7 @@ def loadtest(
         typer.Option(
             help="loadtest (fixed-latency providers, the server's own capacity; the server "
             "runs with VOCALS_LOADTEST_PROVIDERS=1) or offline (the offline defaults: "
-            "pocketsphinx, scripted, Piper, with callers speaking recorded speech)."
+            "Whisper tiny.en, scripted, Piper, with callers speaking recorded speech)."
         ),
     ] = "loadtest",
     transport: Annotated[

@@ -12,7 +12,7 @@ from providers.loadtest import DEFAULT_REPLY
 Transport = Literal["audiosocket", "rtp", "twilio", "web"]
 BargeIn = Literal["very_low", "low", "medium", "high", "very_high"]
 # "loadtest": fixed-latency providers that cost no CPU (the server's own capacity);
-# "offline": the offline defaults (pocketsphinx, scripted, Piper), the models' cost included.
+# "offline": the offline defaults (Whisper tiny.en, scripted, Piper), the models' cost included.
 Providers = Literal["loadtest", "offline"]
 
 # Bounds that keep every run finite whatever the flags say.
