@@ -134,7 +134,9 @@ class Admission:
         if self.live >= self.max_calls:
             self.refused["calls"] += 1
             return OVER_CAPACITY
-        if local and self.live_local + local > self.max_local_calls:
+        # A process with no local call takes one whatever its weight: a limit below a dear
+        # recognizer's weight must not refuse every call of its agents.
+        if local and self.live_local and self.live_local + local > self.max_local_calls:
             self.refused["local_calls"] += 1
             return OVER_CAPACITY
         expires = None if pending_s is None else time.monotonic() + pending_s

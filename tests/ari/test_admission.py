@@ -202,6 +202,28 @@ async def test_a_pocketsphinx_call_counts_for_its_cost_against_the_local_limit(
         await proc.stop()
 
 
+async def test_a_limit_below_a_calls_weight_still_takes_one_such_call(
+    fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
+) -> None:
+    sphinx = await make_agent(pg_pool)
+    await AgentRepository(pg_pool).update(
+        sphinx.tenant_id, sphinx.agent_id, {"stt": {"vendor": "pocketsphinx"}}
+    )
+    proc = Process(fake, pg_pool, redis, admission=Admission(10, 2))
+    await proc.start()
+    try:
+        first = await fake.inbound_call(sphinx.did)
+        await asyncio.wait_for(first.answered.wait(), 5)
+        second = await fake.inbound_call(sphinx.did)
+        await second.wait_ended(5)
+        assert not second.answered.is_set()
+        assert proc.admission is not None
+        assert (proc.admission.live_local, proc.admission.refused) == (2.5, {"local_calls": 1})
+        await first.hangup()
+    finally:
+        await proc.stop()
+
+
 async def test_a_cloud_agent_with_silero_vad_counts_as_a_local_model_call(
     fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
 ) -> None:
