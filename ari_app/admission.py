@@ -28,9 +28,8 @@ OVER_CAPACITY: Final = "over capacity"
 # reply on time (40 per core); cloud providers cost the process as little.
 CALLS_PER_CORE: Final = 40
 # The offline defaults (Whisper tiny.en, the scripted dialogue, Piper; issue 17) on a 2-core
-# machine: 48 calls with every reply heard, p99 1.8 s and the event loop late by 9 ms at most
-# (40 calls: p99 1.1 s). 20 per core keeps the issue's 2.5 s p99 and 20 ms lag with room for a
-# busier machine.
+# machine: 48 calls with every reply heard, p99 1.4 s, the event loop late by 24 ms at most;
+# 40 calls p99 1.1 s and 8 ms. 20 per core keeps the issue's 2.5 s p99 and 20 ms lag.
 LOCAL_CALLS_PER_CORE: Final = 20
 # How many offline-default calls one call of a dearer local recognizer counts for. PocketSphinx
 # (with the agent's language model, 5000 sounds a frame) took the workers 103 % of a core at
