@@ -4,7 +4,8 @@ An offline recognizer given an agent's phrases searches a language model blended
 agent, built on its first use (seconds of CPU) and kept on disk (`providers.stt.blend_store`);
 a call that comes meanwhile is heard with the general model until it is there. A browser
 call's token is minted a second or more before the call starts (`WebCallWarmer`), so the
-build starts then. Cloud recognizers have nothing to build and are not connected for it.
+build starts then. Cloud recognizers, and an offline one without the agent's phrases
+(Whisper takes none), have nothing to build and are not connected for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ PREPARE_TIMEOUT_S = 60.0
 
 async def prepare_recognizer(settings: AgentSettings) -> None:
     """Have the agent's offline recognizer build its model for the agent, if it has one."""
-    if not registry.get(ProviderKind.STT, settings.stt.vendor).offline:
+    offline = registry.get(ProviderKind.STT, settings.stt.vendor).offline
+    if not offline or not settings.stt.options.get("phrases"):
         return
     stt = registry.build(ProviderKind.STT, settings.stt)
     assert isinstance(stt, STTProvider)

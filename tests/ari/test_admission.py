@@ -17,7 +17,7 @@ from ari_app.admission import OVER_CAPACITY, Admission
 from store.outbound_queue import DUE_KEY, LEASED_KEY, OutboundJob, OutboundQueue
 from store.repositories.calls import CallRepository
 from store.repositories.config import AgentRepository
-from tests.ari.harness import Process, eventually, make_agent
+from tests.ari.harness import Process, Tenancy, eventually, make_agent
 from tests.fakes.asterisk import Callee, FakeAsterisk, ScriptedCaller
 from tests.twilio.harness import EventLog
 
@@ -171,14 +171,19 @@ async def test_local_model_calls_have_their_own_lower_limit(
         await proc.stop()
 
 
+async def pocketsphinx_agent(pg_pool: asyncpg.Pool) -> Tenancy:
+    agent = await make_agent(pg_pool)
+    await AgentRepository(pg_pool).update(
+        agent.tenant_id, agent.agent_id, {"stt": {"vendor": "pocketsphinx"}}
+    )
+    return agent
+
+
 async def test_a_pocketsphinx_call_counts_for_its_cost_against_the_local_limit(
     fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
 ) -> None:
     # PocketSphinx costs the workers 2.2 times the CPU of a call on the offline defaults.
-    sphinx = await make_agent(pg_pool)
-    await AgentRepository(pg_pool).update(
-        sphinx.tenant_id, sphinx.agent_id, {"stt": {"vendor": "pocketsphinx"}}
-    )
+    sphinx = await pocketsphinx_agent(pg_pool)
     offline = await make_agent(pg_pool)
     proc = Process(fake, pg_pool, redis, admission=Admission(10, 4))
     await proc.start()
@@ -205,10 +210,7 @@ async def test_a_pocketsphinx_call_counts_for_its_cost_against_the_local_limit(
 async def test_a_limit_below_a_calls_weight_still_takes_one_such_call(
     fake: FakeAsterisk, pg_pool: asyncpg.Pool, redis: Redis
 ) -> None:
-    sphinx = await make_agent(pg_pool)
-    await AgentRepository(pg_pool).update(
-        sphinx.tenant_id, sphinx.agent_id, {"stt": {"vendor": "pocketsphinx"}}
-    )
+    sphinx = await pocketsphinx_agent(pg_pool)
     proc = Process(fake, pg_pool, redis, admission=Admission(10, 2))
     await proc.start()
     try:
